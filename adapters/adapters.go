@@ -1,0 +1,314 @@
+// Package adapters defines the one interface through which the runner drives
+// every message system under test: Kafka (and refbroker through it), RabbitMQ,
+// Redis Streams and NATS JetStream.
+//
+// Workloads are written against concepts, not systems:
+//
+//   - a topic with partitions ([TopicSpec]);
+//   - a subscription: a consumer group in Kafka, Redis and NATS, a queue per
+//     (subscription, partition) in RabbitMQ ([ConsumerConfig.Subscription]);
+//   - a [Producer] that sends asynchronously and reports through a callback;
+//   - a [Consumer] that hands each [Delivery] to a [Handler] and reports
+//     partition assignment and revocation where the system has them.
+//
+// A [System] declares its [Capabilities]. When a workload needs a capability
+// a system lacks, the runner reports "not applicable: <reason>" instead of
+// silently skipping. Optional behaviour is found by type assertion on small
+// interfaces such as [Lagger].
+//
+// Each system lives in its own subpackage (adapters/kafka, adapters/rabbitmq,
+// adapters/redis, adapters/nats); adapters/adaptertest holds the shared
+// conformance suite every adapter's tests call.
+package adapters
+
+import (
+	"context"
+	"time"
+)
+
+// System is one message system under test. Implementations must be safe for
+// concurrent use: the runner creates producers and consumers from several
+// goroutines.
+type System interface {
+	// Name is the short system name used in results and on the command line,
+	// such as "kafka" or "rabbitmq".
+	Name() string
+	// Capabilities says what the system can do, so that workloads it cannot
+	// run are reported as not applicable.
+	Capabilities() Capabilities
+	// Info describes the server and client library versions for run metadata.
+	// It never contains credentials.
+	Info(ctx context.Context) (Info, error)
+	// CreateTopic creates the topic with its partitions. Creating a topic that
+	// already exists with the same partition count is not an error.
+	CreateTopic(ctx context.Context, spec TopicSpec) error
+	// DeleteTopic removes the topic and everything the adapter created for it
+	// (queues, streams, consumer groups). Deleting a missing topic is not an
+	// error.
+	DeleteTopic(ctx context.Context, topic string) error
+	// NewProducer returns a connected producer.
+	NewProducer(ctx context.Context, cfg ProducerConfig) (Producer, error)
+	// NewConsumer returns a consumer that has started consuming: it calls
+	// cfg.Handler for each delivery until Close or Crash.
+	NewConsumer(ctx context.Context, cfg ConsumerConfig) (Consumer, error)
+	// Close releases connections held by the system itself.
+	Close() error
+}
+
+// Capabilities lists what a system supports. A false field means the
+// workload features that need it are not applicable on that system.
+type Capabilities struct {
+	// Partitions: a topic has several independently ordered partitions and a
+	// message can be routed to one by key or explicitly.
+	Partitions bool `json:"partitions"`
+	// Replay: a new subscription can read messages published before it
+	// existed (a log, not a queue).
+	Replay bool `json:"replay"`
+	// ConsumerGroups: several consumers of one subscription share its
+	// messages, each message going to one of them.
+	ConsumerGroups bool `json:"consumerGroups"`
+	// Rebalance: partitions are reassigned among a group's consumers when one
+	// joins or leaves, and the consumer reports assignment changes.
+	Rebalance bool `json:"rebalance"`
+	// StaticMembership: a consumer with a stable instance id can restart
+	// without triggering a rebalance.
+	StaticMembership bool `json:"staticMembership"`
+	// PerMessageAck: each delivery is acknowledged individually (queues)
+	// rather than by committing an offset.
+	PerMessageAck bool `json:"perMessageAck"`
+	// OrderedPartitions: a partition's messages are delivered in order to a
+	// subscription even with several consumers in it.
+	OrderedPartitions bool `json:"orderedPartitions"`
+	// BrokerLag: the system reports lag or queue depth itself ([Lagger]).
+	BrokerLag bool `json:"brokerLag"`
+	// Idempotence: the producer can be made idempotent, so retries never
+	// duplicate a message.
+	Idempotence bool `json:"idempotence"`
+}
+
+// Info is run metadata about the system under test.
+type Info struct {
+	// Server names the server software and version, such as
+	// "RabbitMQ 3.12.1", or "unknown" when the server does not say.
+	Server string `json:"server"`
+	// Client names the client library and version, such as
+	// "github.com/twmb/franz-go v1.22.3".
+	Client string `json:"client"`
+	// Endpoint is where the system was reached, without credentials.
+	Endpoint string `json:"endpoint"`
+}
+
+// TopicSpec describes a topic to create.
+type TopicSpec struct {
+	// Name of the topic.
+	Name string
+	// Partitions is the number of partitions, at least 1.
+	Partitions int
+	// Subscriptions names the subscriptions that will consume this topic.
+	// Systems that must provision per-subscription state before publishing
+	// (RabbitMQ queues, Redis consumer groups) create it here, so that no
+	// message published before a consumer starts is lost to a subscription.
+	Subscriptions []string
+	// RetentionBytes caps the stored bytes per partition where the system
+	// supports it (Kafka retention.bytes, Redis MAXLEN ~ approximation,
+	// RabbitMQ x-max-length-bytes). 0 means the system default.
+	RetentionBytes int64
+}
+
+// Acks is the durability a producer waits for before a send completes.
+type Acks int
+
+const (
+	// AcksLeader waits for the leader (Kafka acks=1, RabbitMQ confirms).
+	AcksLeader Acks = 1
+	// AcksAll waits for all in-sync replicas (Kafka acks=-1, confirms).
+	AcksAll Acks = -1
+	// AcksNone does not wait at all (Kafka acks=0, no confirms). Sends
+	// complete when written to the socket.
+	AcksNone Acks = 0
+)
+
+// ProducerConfig configures one producer. Zero values mean the system's
+// default; fields a system cannot honour are ignored and noted in its docs.
+type ProducerConfig struct {
+	// ID identifies the producer in logs and client ids.
+	ID string
+	// Acks is the durability to wait for. The zero value is AcksNone, so the
+	// runner always sets it explicitly.
+	Acks Acks
+	// Idempotent makes the producer idempotent where the system supports it.
+	Idempotent bool
+	// Linger is how long a batch may wait for more messages (Kafka linger.ms).
+	Linger time.Duration
+	// BatchBytes caps a batch (Kafka max batch bytes).
+	BatchBytes int
+	// Compression is "none", "gzip", "snappy", "lz4" or "zstd" (Kafka only).
+	Compression string
+	// MaxInFlight bounds sends that have not completed; Send blocks when it
+	// is reached. 0 means the adapter's default.
+	MaxInFlight int
+}
+
+// Message is one message to send. The producer does not retain Key or Value
+// after Send's callback has run, so the caller may reuse them then.
+type Message struct {
+	// Topic to send to.
+	Topic string
+	// Partition to send to, or -1 to choose one by hashing Key (or round
+	// robin when Key is nil). The runner always sets it explicitly, so that
+	// every system places keys identically.
+	Partition int32
+	// Key is the message key; may be nil.
+	Key []byte
+	// Value is the payload; binary-safe.
+	Value []byte
+}
+
+// SendResult is what a completed send reports.
+type SendResult struct {
+	// Partition the message was stored in.
+	Partition int32
+	// Offset of the message in its partition, or -1 when the system has no
+	// offsets (RabbitMQ classic queues). Redis and NATS map their stream ids
+	// and sequences to a monotonic int64.
+	Offset int64
+}
+
+// Producer sends messages. Send may be called from several goroutines.
+type Producer interface {
+	// Send publishes m asynchronously and calls done exactly once, from any
+	// goroutine, when the send completes or fails. Send blocks only while
+	// MaxInFlight sends are outstanding or ctx is done; in the latter case
+	// done is called with ctx's error.
+	Send(ctx context.Context, m *Message, done func(SendResult, error))
+	// Flush waits until every send so far has completed.
+	Flush(ctx context.Context) error
+	// Close flushes and releases the producer.
+	Close(ctx context.Context) error
+}
+
+// StartPosition is where a new subscription starts reading.
+type StartPosition int
+
+const (
+	// StartEarliest reads from the oldest retained message.
+	StartEarliest StartPosition = iota
+	// StartLatest reads only messages published after the subscription is
+	// created.
+	StartLatest
+)
+
+// CommitMode is how a consumer records progress.
+type CommitMode string
+
+const (
+	// CommitAuto lets the client library commit or ack on its own schedule
+	// (Kafka auto-commit, RabbitMQ auto-ack). Messages may be lost on crash.
+	CommitAuto CommitMode = "auto"
+	// CommitInterval acks each delivery after its handler returns and commits
+	// offsets every CommitInterval (at-least-once).
+	CommitInterval CommitMode = "interval"
+	// CommitSync acks each delivery after its handler returns and commits
+	// synchronously after every poll or batch (at-least-once, slowest).
+	CommitSync CommitMode = "sync"
+)
+
+// Assignor is the partition assignment strategy of a consumer group.
+type Assignor string
+
+const (
+	// AssignCooperativeSticky is Kafka's incremental cooperative assignor.
+	AssignCooperativeSticky Assignor = "cooperative-sticky"
+	// AssignRange is Kafka's eager range assignor.
+	AssignRange Assignor = "range"
+	// AssignRoundRobin is Kafka's eager round-robin assignor.
+	AssignRoundRobin Assignor = "roundrobin"
+	// AssignSticky is Kafka's eager sticky assignor.
+	AssignSticky Assignor = "sticky"
+)
+
+// ConsumerConfig configures one consumer.
+type ConsumerConfig struct {
+	// ID identifies the consumer in logs, client ids and the system's own
+	// consumer names (Redis consumer name, NATS client name).
+	ID string
+	// Topic to consume.
+	Topic string
+	// Partitions is the topic's partition count, for systems that emulate
+	// partitions and must subscribe to each one.
+	Partitions int
+	// Subscription names the consumer group (Kafka group id, Redis group,
+	// NATS durable, RabbitMQ queue prefix).
+	Subscription string
+	// InstanceID, when set, makes the consumer a static member (Kafka
+	// group.instance.id). Requires Capabilities.StaticMembership.
+	InstanceID string
+	// Assignor is the group's assignment strategy (Kafka only); empty means
+	// cooperative-sticky.
+	Assignor Assignor
+	// SessionTimeout is how long the group waits for a silent member before
+	// evicting it. 0 means the system default.
+	SessionTimeout time.Duration
+	// Start is where a new subscription starts.
+	Start StartPosition
+	// Commit is how progress is recorded; empty means CommitInterval.
+	Commit CommitMode
+	// CommitInterval is the period for CommitInterval; 0 means 1s.
+	CommitInterval time.Duration
+	// Prefetch bounds unacknowledged deliveries held by the consumer
+	// (RabbitMQ basic.qos, Redis COUNT, NATS MaxAckPending, Kafka max poll
+	// records). 0 means the adapter's default.
+	Prefetch int
+	// Handler is called for each delivery. It is called from the adapter's
+	// goroutines, possibly concurrently for different partitions, and must
+	// not retain d or its slices after it returns.
+	Handler Handler
+	// OnAssigned is called, if set, when partitions are assigned to this
+	// consumer (with the newly assigned partitions only).
+	OnAssigned func(partitions []int32)
+	// OnRevoked is called, if set, when partitions are revoked or lost.
+	OnRevoked func(partitions []int32)
+}
+
+// Delivery is one message delivered to a consumer.
+type Delivery struct {
+	// Topic the message came from.
+	Topic string
+	// Partition the message came from.
+	Partition int32
+	// Offset of the message, or -1 when the system has none.
+	Offset int64
+	// Key of the message; may be nil.
+	Key []byte
+	// Value of the message.
+	Value []byte
+	// Redelivered is true when the system says this is a redelivery
+	// (RabbitMQ redelivered flag, Redis delivery count > 1, NATS
+	// NumDelivered > 1). Kafka cannot tell and leaves it false.
+	Redelivered bool
+}
+
+// Handler processes one delivery. When it returns, the message counts as
+// processed and is acknowledged or committed according to the CommitMode.
+type Handler func(d *Delivery)
+
+// Consumer is a running consumer.
+type Consumer interface {
+	// Close stops consuming gracefully: it commits or acks what was handled
+	// and leaves the group, so the group rebalances at once (for dynamic
+	// members).
+	Close(ctx context.Context) error
+	// Crash stops consuming as a process crash would: no commit, no ack, no
+	// leave; connections are dropped. Unacknowledged messages are
+	// redelivered later by the system's own failure detection.
+	Crash() error
+}
+
+// Lagger is implemented by systems that report consumer lag broker-side.
+type Lagger interface {
+	// Lag returns, per partition, the messages in topic not yet
+	// acknowledged or committed by subscription, as the broker sees it.
+	// When some partitions could not be read, it returns those it could
+	// together with a non-nil error.
+	Lag(ctx context.Context, topic, subscription string) (map[int32]int64, error)
+}
