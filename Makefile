@@ -1,0 +1,45 @@
+# brokerbench: the two commands a new user needs are `make run` and `make test`.
+GO       ?= go
+BIN      := bin
+PKGS     := ./...
+# Packages with goroutines of their own get the race detector in `make test`.
+RACE_PKGS := ./metrics/... ./workloads/... ./refbroker/... ./adapters/...
+# The main job: smoke plus the mission scenarios, shortened to finish in
+# about two minutes on a 2-core machine against the embedded refbroker.
+RUN_WORKLOADS := --workload smoke --workload throughput-per-partition --workload hot-keys --workload rebalance-storm
+RUN_FLAGS ?= --duration 5s --warmup 1s
+
+.PHONY: all build run test test-short race bench lint fmt vet clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/brokerbench ./cmd/refbroker
+
+## run: the main job on the embedded reference broker
+run: build
+	./$(BIN)/brokerbench run $(RUN_WORKLOADS) $(RUN_FLAGS)
+
+## test: vet, unit and integration tests, race detector on concurrent packages
+test: vet
+	$(GO) test -count=1 -timeout 30m $(PKGS)
+	$(GO) test -count=1 -race -short -timeout 30m $(RACE_PKGS)
+
+test-short:
+	$(GO) test -short $(PKGS)
+
+## bench: the performance benchmarks recorded in docs/performance.md
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(PKGS)
+
+lint: vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,88 @@
+package metrics
+
+import (
+	"testing"
+	"time"
+)
+
+func TestLatencyRecordAndSummarize(t *testing.T) {
+	t.Parallel()
+	l := NewLatency()
+	for i := 1; i <= 1000; i++ {
+		l.Record(time.Duration(i) * time.Millisecond)
+	}
+	l.Record(2 * time.Hour) // beyond the range: counted, not clamped
+	l.Record(-time.Second)  // recorded as 0
+
+	total := NewHistogram()
+	l.MergeTotal(total)
+	s := Summarize(total)
+	if s.Count != 1001 {
+		t.Fatalf("count = %d, want 1001", s.Count)
+	}
+	if l.OutOfRange() != 1 {
+		t.Fatalf("out of range = %d, want 1", l.OutOfRange())
+	}
+	within := func(got, want float64) bool { return got >= want*0.999 && got <= want*1.001 }
+	if !within(s.P50, 500) || !within(s.P99, 990) || !within(s.Max, 1000) {
+		t.Fatalf("summary = %+v", s)
+	}
+
+	interval := NewHistogram()
+	l.MergeInterval(interval)
+	if interval.TotalCount() != 1001 {
+		t.Fatalf("interval count = %d", interval.TotalCount())
+	}
+	again := NewHistogram()
+	l.MergeInterval(again)
+	if again.TotalCount() != 0 {
+		t.Fatalf("interval not rotated: %d", again.TotalCount())
+	}
+}
+
+func TestEncodeRoundTrip(t *testing.T) {
+	t.Parallel()
+	h := NewHistogram()
+	for i := int64(1); i < 5000; i += 7 {
+		_ = h.RecordValue(i)
+	}
+	s, err := Encode(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s[:8] != "HISTFAAA" {
+		t.Fatalf("encoding prefix %q", s[:8])
+	}
+	back, err := Decode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !back.Equals(h) {
+		t.Fatal("decoded histogram differs")
+	}
+}
+
+func TestQuantileMapKeys(t *testing.T) {
+	t.Parallel()
+	h := NewHistogram()
+	for i := int64(1); i <= 100000; i++ {
+		_ = h.RecordValue(i)
+	}
+	m := QuantileMap(h)
+	for _, k := range []string{"1", "50", "99", "99.9", "99.99", "99.999", "100"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("missing quantile key %q", k)
+		}
+	}
+	if m["99.9"] < m["99"] || m["100"] < m["99.999"] {
+		t.Errorf("quantiles not monotonic: %v %v", m["99"], m["99.9"])
+	}
+}
+
+func BenchmarkLatencyRecord(b *testing.B) {
+	l := NewLatency()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		l.Record(time.Duration(i%100000) * time.Microsecond)
+	}
+}

@@ -1,0 +1,47 @@
+package results
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+)
+
+// WriteTable prints the end-of-run summary: one row per result with
+// throughput, the corrected publish and end-to-end latency percentiles and
+// the delivery counts a reader needs to trust the figures.
+func WriteTable(w io.Writer, rs []*Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\tsystem\tstatus\tpub msg/s\tpub MB/s\tcons msg/s\tpub p50 ms\tpub p99 ms\te2e p50 ms\te2e p99 ms\tlost\tdup\treorder\tlate\t")
+	for _, r := range rs {
+		if r.Status != StatusOK {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\t\t\t\n", r.Workload, r.Driver, r.Status, r.Error)
+			continue
+		}
+		pubRate, consRate, pubMB := r.MeanRates()
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%.2f\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t\n",
+			r.Workload, r.Driver, r.Status, pubRate, pubMB, consRate,
+			r.Latency.Publish.P50, r.Latency.Publish.P99,
+			r.Latency.EndToEnd.P50, r.Latency.EndToEnd.P99,
+			r.Counts.Lost, r.Counts.Duplicates, r.Counts.OutOfOrder, r.Counts.Late)
+	}
+	return tw.Flush()
+}
+
+// MeanRates returns the mean publish and consume rates (msg/s) and the mean
+// publish throughput (MB/s) over the measured samples.
+func (r *Result) MeanRates() (publish, consume, publishMBps float64) {
+	n := 0
+	for _, s := range r.Samples {
+		if s.Warmup {
+			continue
+		}
+		publish += s.PublishRate
+		consume += s.ConsumeRate
+		publishMBps += s.PublishMBps
+		n++
+	}
+	if n == 0 {
+		return 0, 0, 0
+	}
+	return publish / float64(n), consume / float64(n), publishMBps / float64(n)
+}

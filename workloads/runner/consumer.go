@@ -1,0 +1,195 @@
+package runner
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/metrics"
+)
+
+// subscription tracks what one subscription of one topic has received:
+// which (producer, sequence) pairs, in what order per partition, and when
+// each partition last delivered. All its consumers share it.
+type subscription struct {
+	run      *run
+	topicIdx int
+	name     string
+
+	mu         sync.Mutex
+	seen       []bitset // per producer id
+	last       []int64  // per partition*producers+producer: highest seq delivered, -1 none
+	lastAt     []int64  // per partition: ns of the last delivery
+	firstAt    []int64  // per partition: ns of the first measured delivery
+	recvPart   []int64  // per partition: unique deliveries
+	probes     []bool   // per partition: readiness probe seen
+	probesLeft int
+	unique     int64
+	pauses     []pauseRec
+
+	received, duplicates, outOfOrder, unexpected atomic.Int64
+}
+
+type pauseRec struct {
+	partition  int32
+	start, end int64
+}
+
+// maxPauses bounds the pause list, so a pathological run cannot grow the
+// result without limit; the count beyond it is still reported in events.
+const maxPauses = 10000
+
+func newSubscription(r *run, topicIdx int, name string, partitions, producers int) *subscription {
+	s := &subscription{
+		run: r, topicIdx: topicIdx, name: name,
+		seen:       make([]bitset, producers),
+		last:       make([]int64, partitions*producers),
+		lastAt:     make([]int64, partitions),
+		firstAt:    make([]int64, partitions),
+		recvPart:   make([]int64, partitions),
+		probes:     make([]bool, partitions),
+		probesLeft: partitions,
+	}
+	for i := range s.last {
+		s.last[i] = -1
+	}
+	return s
+}
+
+// consumer is one running adapters.Consumer and its latency recorders.
+type consumer struct {
+	id         string
+	instanceID string
+	sub        *subscription
+	c          adapters.Consumer
+
+	endToEnd         *metrics.Latency // intended send -> receipt
+	endToEndFromSend *metrics.Latency // actual send -> receipt
+}
+
+// handle is the adapters.Handler of every consumer of sub.
+func (c *consumer) handle(d *adapters.Delivery) {
+	s := c.sub
+	now := s.run.now()
+	h, ok := parseHeader(d.Value)
+	if !ok || int(d.Partition) >= len(s.lastAt) || d.Partition < 0 || int(h.producer) >= len(s.seen) {
+		s.unexpected.Add(1)
+		return
+	}
+	if h.probe {
+		s.mu.Lock()
+		if !s.probes[d.Partition] {
+			s.probes[d.Partition] = true
+			s.probesLeft--
+		}
+		s.mu.Unlock()
+		return
+	}
+	s.received.Add(1)
+	c.endToEnd.Record(time.Duration(now - h.intended))
+	c.endToEndFromSend.Record(time.Duration(now - h.sent))
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seen[h.producer].set(h.seq) {
+		s.duplicates.Add(1)
+		return
+	}
+	s.unique++
+	p := int(d.Partition)
+	s.recvPart[p]++
+	k := p*len(s.seen) + int(h.producer)
+	if int64(h.seq) < s.last[k] {
+		s.outOfOrder.Add(1)
+	} else {
+		s.last[k] = int64(h.seq)
+	}
+	s.notePause(p, now)
+}
+
+// notePause records a pause when partition p delivered nothing for much
+// longer than its usual gap: at least minPause, and twenty times the mean
+// gap measured so far, so a slow partition of a skewed workload is not
+// mistaken for a stalled one. Caller holds s.mu.
+func (s *subscription) notePause(p int, now int64) {
+	measureFrom := s.run.measureStart.Load()
+	if measureFrom == 0 || now < measureFrom {
+		s.lastAt[p] = now
+		return
+	}
+	if s.firstAt[p] == 0 {
+		s.firstAt[p] = now
+	}
+	prev := s.lastAt[p]
+	s.lastAt[p] = now
+	if prev < measureFrom || s.recvPart[p] < 3 {
+		return
+	}
+	gap := now - prev
+	mean := (prev - s.firstAt[p]) / (s.recvPart[p] - 1)
+	threshold := max(int64(minPause), 20*mean)
+	if gap > threshold && len(s.pauses) < maxPauses {
+		s.pauses = append(s.pauses, pauseRec{partition: int32(p), start: prev, end: now})
+	}
+}
+
+// minPause is the shortest gap reported as a consumption pause.
+const minPause = 250 * time.Millisecond
+
+// ready reports whether this subscription has received the readiness probe
+// of every partition.
+func (s *subscription) ready() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.probesLeft == 0
+}
+
+// missingProbes lists partitions whose probe has not arrived.
+func (s *subscription) missingProbes() []int32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []int32
+	for p, ok := range s.probes {
+		if !ok {
+			out = append(out, int32(p))
+		}
+	}
+	return out
+}
+
+// lost counts messages acknowledged by producers of this topic but never
+// received by this subscription.
+func (s *subscription) lost(producers []*producer) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, pr := range producers {
+		if pr.topicIdx != s.topicIdx {
+			continue
+		}
+		pr.mu.Lock()
+		n += s.seen[pr.id].missing(&pr.acked)
+		pr.mu.Unlock()
+	}
+	return n
+}
+
+// uniqueReceived is the number of distinct messages received.
+func (s *subscription) uniqueReceived() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unique
+}
+
+// start creates the adapter consumer for c.
+func (c *consumer) start(ctx context.Context, r *run) error {
+	cfg := r.consumerConfig(c)
+	ac, err := r.sys.NewConsumer(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	c.c = ac
+	return nil
+}

@@ -1,0 +1,268 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/brokerbench/brokerbench/adapters"
+)
+
+// waitReady sends a probe message to every partition of every topic until
+// every subscription has received one from each partition, so measurement
+// never starts while consumers are still joining their groups. Probes are
+// re-sent every second because a consumer that starts at "latest" only sees
+// probes sent after it was assigned.
+func (r *run) waitReady(ctx context.Context) error {
+	if len(r.subs) == 0 {
+		return nil
+	}
+	deadline := time.Now().Add(r.r.readyTimeout)
+	probe := make([]byte, HeaderSize)
+	putHeader(probe, header{probe: true})
+	var lastSend time.Time
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if r.allReady() {
+			r.log.Info("consumers ready")
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return r.notReadyError()
+		}
+		if time.Since(lastSend) >= time.Second {
+			if err := r.sendProbes(ctx, probe); err != nil {
+				return err
+			}
+			lastSend = time.Now()
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (r *run) allReady() bool {
+	for _, s := range r.subs {
+		if !s.ready() {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *run) notReadyError() error {
+	for _, s := range r.subs {
+		if missing := s.missingProbes(); len(missing) > 0 {
+			return fmt.Errorf("consumers not ready after %s: subscription %s has not read partitions %v", r.r.readyTimeout, s.name, missing)
+		}
+	}
+	return fmt.Errorf("consumers not ready after %s", r.r.readyTimeout)
+}
+
+// sendProbes sends one probe per partition through the first producer of
+// each topic and waits for the sends to complete.
+func (r *run) sendProbes(ctx context.Context, probe []byte) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for _, pr := range r.producers {
+		if pr.id%uint32(r.w.ProducersPerTopic) != 0 {
+			continue
+		}
+		for p := range r.w.PartitionsPerTopic {
+			wg.Add(1)
+			m := &adapters.Message{Topic: pr.topic, Partition: int32(p), Value: probe}
+			pr.p.Send(ctx, m, func(_ adapters.SendResult, err error) {
+				if err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+				}
+				wg.Done()
+			})
+		}
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return fmt.Errorf("send readiness probe: %w", firstErr)
+	}
+	return nil
+}
+
+// load drives the producers through warm-up and measurement (or, for a
+// backlog workload, backlog build and drain then measurement), then stops
+// them and drains the consumers.
+func (r *run) load(ctx context.Context, backlog bool) error {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	start := time.Now().Add(10 * time.Millisecond)
+	for i, pr := range r.producers {
+		// Stagger producers by a fraction of their interval so that they
+		// do not fire in lockstep.
+		offset := time.Duration(0)
+		if pr.rate > 0 {
+			offset = time.Duration(float64(time.Second) / pr.rate * float64(i) / float64(len(r.producers)))
+		}
+		wg.Go(func() { pr.loop(ctx, start.Add(offset), stop) })
+	}
+	sampler := r.startSampler()
+	err := r.phases(ctx, backlog, start)
+	close(stop)
+	wg.Wait()
+	r.measureEnd.Store(r.now())
+	r.event("producers-stopped", "", nil, "")
+	flushErr := r.flushProducers(ctx)
+	drainErr := r.drain(ctx)
+	sampler.stop()
+	if err != nil {
+		return err
+	}
+	if flushErr != nil {
+		return flushErr
+	}
+	return drainErr
+}
+
+func (r *run) phases(ctx context.Context, backlog bool, start time.Time) error {
+	if backlog {
+		if err := r.buildBacklog(ctx); err != nil {
+			return err
+		}
+	} else if err := sleepCtx(ctx, time.Until(start.Add(r.w.WarmupDuration))); err != nil {
+		return err
+	}
+	r.beginMeasure()
+	churnDone := make(chan struct{})
+	churnCtx, stopChurn := context.WithCancel(ctx)
+	go func() {
+		defer close(churnDone)
+		if r.w.Churn != nil {
+			r.churn(churnCtx)
+		}
+	}()
+	err := sleepCtx(ctx, r.w.TestDuration)
+	stopChurn()
+	<-churnDone
+	return err
+}
+
+// beginMeasure ends warm-up: latency histograms restart and per-partition
+// counts are based here.
+func (r *run) beginMeasure() {
+	for _, pr := range r.producers {
+		pr.publish.Reset()
+		pr.publishFromSend.Reset()
+		pr.delay.Reset()
+	}
+	for _, c := range r.consumers {
+		c.endToEnd.Reset()
+		c.endToEndFromSend.Reset()
+	}
+	for _, t := range r.topics {
+		for p := range t.acked {
+			t.measured[p] = t.acked[p].Load()
+		}
+	}
+	r.measureStart.Store(r.now())
+	r.event("measure-start", "", nil, "")
+	r.log.Info("measuring", "duration", r.w.TestDuration)
+}
+
+// buildBacklog follows OMB: producers run with no consumers until the
+// backlog reaches consumerBacklogSizeGB, then consumers start and the run
+// waits until the backlog is drained to (1 - backlogDrainRatio) of its size
+// (at least 1000 messages remain allowed, as in OMB) before measuring.
+func (r *run) buildBacklog(ctx context.Context) error {
+	target := r.w.BacklogBytes()
+	r.setPhase("backlog-build")
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for r.clientBacklog()*int64(r.w.MessageSize) < target {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	r.event("backlog-built", "", nil, fmt.Sprintf("%d messages", r.clientBacklog()))
+	r.setPhase("backlog-drain")
+	if err := r.startConsumers(ctx); err != nil {
+		return err
+	}
+	capacity := target / int64(r.w.MessageSize)
+	floor := max(int64(1000), int64((1-r.w.BacklogDrainRatio)*float64(capacity)))
+	for r.clientBacklog() > floor {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	r.event("backlog-drained", "", nil, fmt.Sprintf("%d messages left", r.clientBacklog()))
+	r.setPhase("")
+	return nil
+}
+
+// clientBacklog is acknowledged messages times subscriptions minus unique
+// messages received, over all topics.
+func (r *run) clientBacklog() int64 {
+	var acked, recv int64
+	for _, pr := range r.producers {
+		acked += pr.ackedN.Load() * int64(r.w.SubscriptionsPerTopic)
+	}
+	for _, s := range r.subs {
+		recv += s.uniqueReceived()
+	}
+	return acked - recv
+}
+
+func (r *run) flushProducers(ctx context.Context) error {
+	fctx, cancel := context.WithTimeout(ctx, r.r.drainTimeout)
+	defer cancel()
+	for _, pr := range r.producers {
+		if err := pr.p.Flush(fctx); err != nil {
+			return fmt.Errorf("flush producer %d: %w", pr.id, err)
+		}
+	}
+	return nil
+}
+
+// drain waits until every subscription has received every acknowledged
+// message, or the drain timeout passes; what is missing then is lost.
+func (r *run) drain(ctx context.Context) error {
+	r.setPhase("drain")
+	deadline := time.Now().Add(r.r.drainTimeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for r.clientBacklog() > 0 && len(r.subs) > 0 {
+		if time.Now().After(deadline) {
+			r.log.Warn("drain timed out; missing messages count as lost", "backlog", r.clientBacklog())
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,168 @@
+package runner
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/metrics"
+	"github.com/brokerbench/brokerbench/workloads"
+)
+
+// lateThreshold is how far behind its intended time a send may start before
+// it counts as late: the load generator, not the broker, fell behind.
+const lateThreshold = time.Millisecond
+
+// producer drives one adapters.Producer on an open-loop schedule.
+type producer struct {
+	run        *run
+	id         uint32
+	topic      string
+	topicIdx   int
+	partitions int
+	p          adapters.Producer
+	rate       float64 // msg/s for this producer; 0 = closed loop
+	keys       workloads.KeyChooser
+	payloads   [][]byte // payload pool; nil = payload copied once per slot
+	slots      chan *slot
+
+	publish         *metrics.Latency // intended -> ack (corrected)
+	publishFromSend *metrics.Latency // actual send -> ack
+	delay           *metrics.Latency // intended -> actual send
+
+	mu    sync.Mutex
+	acked bitset // sequence numbers acknowledged
+
+	sent, ackedN, failed, late atomic.Int64
+	nextPartition              int32
+}
+
+// slot is one in-flight message with its own buffers, so the hot path
+// allocates nothing: the slot returns to the free list when its send
+// completes.
+type slot struct {
+	pr       *producer
+	msg      adapters.Message
+	keyBuf   []byte
+	seq      uint64
+	intended int64
+	sentAt   int64
+	done     func(adapters.SendResult, error)
+}
+
+func newSlots(pr *producer, n, size int, payload []byte) {
+	pr.slots = make(chan *slot, n)
+	for range n {
+		s := &slot{pr: pr, keyBuf: make([]byte, 0, 24)}
+		s.msg.Topic = pr.topic
+		s.msg.Value = make([]byte, size)
+		copy(s.msg.Value[HeaderSize:], payload)
+		s.done = s.complete // bound once: no closure per send
+		pr.slots <- s
+	}
+}
+
+// loop sends until stop is closed or ctx is done. Message i is due at
+// start + i/rate whatever happened to message i-1: a slow ack delays the
+// send, never the schedule, and the delay shows up in the corrected
+// latency and the late count.
+func (pr *producer) loop(ctx context.Context, start time.Time, stop <-chan struct{}) {
+	var interval time.Duration
+	if pr.rate > 0 {
+		interval = time.Duration(float64(time.Second) / pr.rate)
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for i := uint64(0); ; i++ {
+		var due time.Time
+		if interval > 0 {
+			due = start.Add(time.Duration(i) * interval)
+			if wait := time.Until(due); wait > 50*time.Microsecond {
+				timer.Reset(wait)
+				select {
+				case <-timer.C:
+				case <-stop:
+					return
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+		var s *slot
+		select {
+		case s = <-pr.slots:
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-stop:
+			pr.slots <- s
+			return
+		default:
+		}
+		now := pr.run.now()
+		if interval == 0 {
+			due = pr.run.epoch.Add(time.Duration(now))
+		}
+		pr.send(ctx, s, i, pr.run.since(due), now)
+	}
+}
+
+func (pr *producer) send(ctx context.Context, s *slot, seq uint64, intended, now int64) {
+	s.seq, s.intended, s.sentAt = seq, intended, now
+	if pr.payloads != nil {
+		copy(s.msg.Value[HeaderSize:], pr.payloads[seq%uint64(len(pr.payloads))])
+	}
+	putHeader(s.msg.Value, header{producer: pr.id, seq: seq, intended: intended, sent: now})
+	s.msg.Key, s.msg.Partition = pr.route(s.keyBuf[:0])
+	if now-intended > int64(lateThreshold) {
+		pr.late.Add(1)
+	}
+	pr.sent.Add(1)
+	pr.p.Send(ctx, &s.msg, s.done)
+}
+
+// route picks the key and partition of the next message.
+func (pr *producer) route(buf []byte) ([]byte, int32) {
+	k, ok := pr.keys.Next()
+	if !ok {
+		// No key: round robin, starting at a producer-specific partition
+		// so several producers spread evenly from the first message.
+		p := (pr.nextPartition + int32(pr.id)) % int32(pr.partitions)
+		pr.nextPartition++
+		return nil, p
+	}
+	buf = append(buf, "key-"...)
+	buf = strconv.AppendInt(buf, int64(k), 10)
+	return buf, kafkaPartition(buf, pr.partitions)
+}
+
+// complete is the send callback; it may run on any goroutine.
+func (s *slot) complete(res adapters.SendResult, err error) {
+	pr := s.pr
+	ack := pr.run.now()
+	if err != nil {
+		pr.failed.Add(1)
+		pr.run.noteSendError(err)
+	} else {
+		pr.ackedN.Add(1)
+		pr.publish.Record(time.Duration(ack - s.intended))
+		pr.publishFromSend.Record(time.Duration(ack - s.sentAt))
+		pr.delay.Record(time.Duration(s.sentAt - s.intended))
+		pr.mu.Lock()
+		pr.acked.set(s.seq)
+		pr.mu.Unlock()
+		pr.run.topics[pr.topicIdx].acked[s.msg.Partition].Add(1)
+	}
+	pr.slots <- s
+}
+
+// inFlight is the number of sends not yet completed.
+func (pr *producer) inFlight() int64 {
+	return pr.sent.Load() - pr.ackedN.Load() - pr.failed.Load()
+}

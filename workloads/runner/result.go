@@ -1,0 +1,275 @@
+package runner
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/brokerbench/brokerbench/metrics"
+	"github.com/brokerbench/brokerbench/results"
+)
+
+func (r *run) meta(ctx context.Context) results.Meta {
+	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	info, err := r.sys.Info(ictx)
+	if err != nil {
+		info.Server = "unknown (" + err.Error() + ")"
+	}
+	host, _ := os.Hostname()
+	return results.Meta{
+		Tool:         r.r.tool,
+		Revision:     r.r.revision,
+		Started:      time.Now(),
+		Warmup:       r.w.WarmupDuration.Seconds(),
+		Duration:     r.w.TestDuration.Seconds(),
+		System:       info,
+		Capabilities: r.caps,
+		Host: results.Host{
+			Hostname: host, OS: runtime.GOOS, Arch: runtime.GOARCH,
+			CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
+			CPUModel: cpuModel(), MemoryMB: memoryMB(),
+		},
+		Warnings: append([]string(nil), r.w.Warnings...),
+	}
+}
+
+func (r *run) base(meta results.Meta) *results.Result {
+	w := r.w
+	return &results.Result{
+		SchemaVersion:     results.SchemaVersion,
+		Status:            results.StatusOK,
+		Workload:          w.Name,
+		Driver:            r.sys.Name(),
+		MessageSize:       w.MessageSize,
+		Topics:            w.Topics,
+		Partitions:        w.PartitionsPerTopic,
+		ProducersPerTopic: w.ProducersPerTopic,
+		ConsumersPerTopic: w.SubscriptionsPerTopic * w.ConsumerPerSubscription,
+		Meta:              meta,
+		Spec:              w,
+	}
+}
+
+func (r *run) notApplicable(meta results.Meta, reason string) *results.Result {
+	res := r.base(meta)
+	res.Status, res.Error = results.StatusNotApplicable, "not applicable: "+reason
+	res.Meta.Finished = time.Now()
+	r.log.Info("not applicable", "reason", reason)
+	return res
+}
+
+// result assembles the Result from the run's state. It runs after every
+// goroutine of the run has stopped.
+func (r *run) result(meta results.Meta) *results.Result {
+	res := r.base(meta)
+	res.Meta.Finished = time.Now()
+	ms, me := r.measureStart.Load(), r.measureEnd.Load()
+	if ms > 0 && me > ms {
+		res.Meta.MeasuredSeconds = float64(me-ms) / 1e9
+	}
+	r.fillSamples(res)
+	r.fillAggregates(res)
+	r.fillCounts(res)
+	r.fillPartitions(res)
+	r.fillEvents(res)
+	if r.firstErr != nil {
+		res.Meta.Warnings = append(res.Meta.Warnings, "first send error: "+r.firstErr.Error())
+	}
+	return res
+}
+
+func (r *run) fillSamples(res *results.Result) {
+	ms := r.measureStart.Load()
+	for _, s := range r.samples {
+		if ms > 0 {
+			s.Elapsed = float64(r.since(s.Time)-ms) / 1e9
+		}
+		res.Samples = append(res.Samples, s)
+		if s.Warmup {
+			continue
+		}
+		res.PublishRate = append(res.PublishRate, s.PublishRate)
+		res.PublishErrorRate = append(res.PublishErrorRate, s.ErrorRate)
+		res.ConsumeRate = append(res.ConsumeRate, s.ConsumeRate)
+		res.Backlog = append(res.Backlog, s.Backlog)
+		p := s.PublishFromSend
+		res.PublishLatencyAvg = append(res.PublishLatencyAvg, p.Mean)
+		res.PublishLatency50pct = append(res.PublishLatency50pct, p.P50)
+		res.PublishLatency75pct = append(res.PublishLatency75pct, p.P75)
+		res.PublishLatency95pct = append(res.PublishLatency95pct, p.P95)
+		res.PublishLatency99pct = append(res.PublishLatency99pct, p.P99)
+		res.PublishLatency999pct = append(res.PublishLatency999pct, p.P999)
+		res.PublishLatency9999pct = append(res.PublishLatency9999pct, p.P9999)
+		res.PublishLatencyMax = append(res.PublishLatencyMax, p.Max)
+		d := s.PublishDelay
+		res.PublishDelayLatencyAvg = append(res.PublishDelayLatencyAvg, d.Mean*1000)
+		res.PublishDelayLatency50pct = append(res.PublishDelayLatency50pct, int64(d.P50*1000))
+		res.PublishDelayLatency99pct = append(res.PublishDelayLatency99pct, int64(d.P99*1000))
+		res.PublishDelayLatencyMax = append(res.PublishDelayLatencyMax, int64(d.Max*1000))
+		e := s.EndToEndFromSend
+		res.EndToEndLatencyAvg = append(res.EndToEndLatencyAvg, e.Mean)
+		res.EndToEndLatency50pct = append(res.EndToEndLatency50pct, e.P50)
+		res.EndToEndLatency75pct = append(res.EndToEndLatency75pct, e.P75)
+		res.EndToEndLatency95pct = append(res.EndToEndLatency95pct, e.P95)
+		res.EndToEndLatency99pct = append(res.EndToEndLatency99pct, e.P99)
+		res.EndToEndLatency999pct = append(res.EndToEndLatency999pct, e.P999)
+		res.EndToEndLatency9999pct = append(res.EndToEndLatency9999pct, e.P9999)
+		res.EndToEndLatencyMax = append(res.EndToEndLatencyMax, e.Max)
+	}
+}
+
+// fillAggregates merges every recorder's cumulative histogram per kind and
+// stores the summaries, OMB's aggregated fields and the encoded histograms.
+func (r *run) fillAggregates(res *results.Result) {
+	var h [kinds]*hdrhistogram.Histogram
+	for i := range h {
+		h[i] = metrics.NewHistogram()
+	}
+	var outOfRange int64
+	for _, pr := range r.producers {
+		pr.publish.MergeTotal(h[kindPublish])
+		pr.publishFromSend.MergeTotal(h[kindPublishFromSend])
+		pr.delay.MergeTotal(h[kindPublishDelay])
+		outOfRange += pr.publish.OutOfRange() + pr.publishFromSend.OutOfRange() + pr.delay.OutOfRange()
+	}
+	for _, c := range r.consumers {
+		c.endToEnd.MergeTotal(h[kindEndToEnd])
+		c.endToEndFromSend.MergeTotal(h[kindEndToEndFromSend])
+		outOfRange += c.endToEnd.OutOfRange() + c.endToEndFromSend.OutOfRange()
+	}
+	l := &res.Latency
+	l.Publish = metrics.Summarize(h[kindPublish])
+	l.PublishFromSend = metrics.Summarize(h[kindPublishFromSend])
+	l.PublishDelay = metrics.Summarize(h[kindPublishDelay])
+	l.EndToEnd = metrics.Summarize(h[kindEndToEnd])
+	l.EndToEndFromSend = metrics.Summarize(h[kindEndToEndFromSend])
+	l.OutOfRange = outOfRange
+
+	p := l.PublishFromSend
+	res.AggregatedPublishLatencyAvg, res.AggregatedPublishLatency50pct = p.Mean, p.P50
+	res.AggregatedPublishLatency75pct, res.AggregatedPublishLatency95pct = p.P75, p.P95
+	res.AggregatedPublishLatency99pct, res.AggregatedPublishLatency999pct = p.P99, p.P999
+	res.AggregatedPublishLatency9999pct, res.AggregatedPublishLatencyMax = p.P9999, p.Max
+	res.AggregatedPublishLatencyQuantiles = metrics.QuantileMap(h[kindPublishFromSend])
+	d := l.PublishDelay
+	res.AggregatedPublishDelayLatencyAvg = d.Mean * 1000
+	res.AggregatedPublishDelayLatency50pct = int64(d.P50 * 1000)
+	res.AggregatedPublishDelayLatency99pct = int64(d.P99 * 1000)
+	res.AggregatedPublishDelayLatencyMax = int64(d.Max * 1000)
+	e := l.EndToEndFromSend
+	res.AggregatedEndToEndLatencyAvg, res.AggregatedEndToEndLatency50pct = e.Mean, e.P50
+	res.AggregatedEndToEndLatency75pct, res.AggregatedEndToEndLatency95pct = e.P75, e.P95
+	res.AggregatedEndToEndLatency99pct, res.AggregatedEndToEndLatency999pct = e.P99, e.P999
+	res.AggregatedEndToEndLatency9999pct, res.AggregatedEndToEndLatencyMax = e.P9999, e.Max
+	res.AggregatedEndToEndLatencyQuantiles = metrics.QuantileMap(h[kindEndToEndFromSend])
+
+	enc := func(i int) string {
+		s, err := metrics.Encode(h[i])
+		if err != nil {
+			r.log.Error("encode histogram", "err", err)
+		}
+		return s
+	}
+	res.Histograms = results.Histograms{
+		Publish: enc(kindPublish), PublishFromSend: enc(kindPublishFromSend),
+		PublishDelay: enc(kindPublishDelay), EndToEnd: enc(kindEndToEnd),
+		EndToEndFromSend: enc(kindEndToEndFromSend),
+	}
+}
+
+func (r *run) fillCounts(res *results.Result) {
+	c := &res.Counts
+	for _, pr := range r.producers {
+		c.Sent += pr.sent.Load()
+		c.Acked += pr.ackedN.Load()
+		c.Failed += pr.failed.Load()
+		c.Late += pr.late.Load()
+	}
+	for _, s := range r.subs {
+		c.Received += s.received.Load()
+		c.Duplicates += s.duplicates.Load()
+		c.OutOfOrder += s.outOfOrder.Load()
+		c.Unexpected += s.unexpected.Load()
+		c.Lost += s.lost(r.producers)
+	}
+	c.Drained = c.Lost == 0 && r.clientBacklog() <= 0
+}
+
+func (r *run) fillPartitions(res *results.Result) {
+	secs := res.Meta.MeasuredSeconds
+	for t, ts := range r.topics {
+		for p := range ts.acked {
+			part := results.Partition{
+				Topic: ts.name, Partition: int32(p),
+				Sent:         ts.acked[p].Load(),
+				MeasuredSent: ts.acked[p].Load() - ts.measured[p],
+				BrokerLag:    -1,
+			}
+			if secs > 0 {
+				part.Rate = float64(part.MeasuredSent) / secs
+			}
+			if lag, ok := r.brokerLag[lagKey{t, int32(p)}]; ok {
+				part.BrokerLag = lag
+			}
+			for _, s := range r.subs {
+				if s.topicIdx == t {
+					s.mu.Lock()
+					part.Received += s.recvPart[p]
+					part.ClientLag += part.Sent - s.recvPart[p]
+					s.mu.Unlock()
+				}
+			}
+			res.PartitionsDetail = append(res.PartitionsDetail, part)
+		}
+	}
+}
+
+func (r *run) fillEvents(res *results.Result) {
+	ms := r.measureStart.Load()
+	for _, e := range r.events {
+		if ms > 0 {
+			e.Elapsed = float64(r.since(e.Time)-ms) / 1e9
+		}
+		res.Events = append(res.Events, e)
+	}
+	res.Counts.Rebalances = countRebalances(res.Events)
+	for _, s := range r.subs {
+		s.mu.Lock()
+		for _, p := range s.pauses {
+			res.Pauses = append(res.Pauses, results.Pause{
+				Subscription: s.name, Partition: p.partition,
+				Start: r.at(p.start), Elapsed: float64(p.start-ms) / 1e9,
+				Duration: float64(p.end-p.start) / 1e9,
+			})
+		}
+		s.mu.Unlock()
+	}
+	sort.Slice(res.Pauses, func(i, j int) bool { return res.Pauses[i].Start.Before(res.Pauses[j].Start) })
+}
+
+// rebalanceGap separates two rebalances: assignment callbacks closer than
+// this belong to the same rebalance (each member reports its own, and a
+// cooperative rebalance takes two rounds).
+const rebalanceGap = 500 * time.Millisecond
+
+// countRebalances counts bursts of assignment changes after the first
+// assignment of each consumer at start-up.
+func countRebalances(events []results.Event) int64 {
+	var n int64
+	var last time.Time
+	for _, e := range events {
+		if e.Kind != "assigned" && e.Kind != "revoked" || e.Elapsed < 0 {
+			continue
+		}
+		if last.IsZero() || e.Time.Sub(last) > rebalanceGap {
+			n++
+		}
+		last = e.Time
+	}
+	return n
+}

@@ -1,0 +1,256 @@
+package runner
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/results"
+	"github.com/brokerbench/brokerbench/workloads"
+)
+
+// run is the state of one workload run on one system.
+type run struct {
+	r      *Runner
+	w      workloads.Workload
+	sys    adapters.System
+	caps   adapters.Capabilities
+	log    *slog.Logger
+	epoch  time.Time
+	runID  string
+	topics []*topicState
+	subs   []*subscription
+
+	producers []*producer
+	consumers []*consumer
+
+	// measureStart is ns since epoch when the measured phase began; 0
+	// before. Read by consumer handlers to scope pause detection.
+	measureStart atomic.Int64
+	measureEnd   atomic.Int64
+
+	mu        sync.Mutex
+	events    []results.Event
+	sendErrs  int64
+	firstErr  error
+	samples   []results.Sample
+	brokerLag map[lagKey]int64
+	warnings  []string
+	phase     string // backlog or drain phase label for samples; "" otherwise
+}
+
+type topicState struct {
+	name     string
+	acked    []atomic.Int64 // per partition, whole run
+	measured []int64        // per partition acked at measure start
+}
+
+type lagKey struct {
+	topic     int
+	partition int32
+}
+
+func (r *run) now() int64               { return int64(time.Since(r.epoch)) }
+func (r *run) since(t time.Time) int64  { return int64(t.Sub(r.epoch)) }
+func (r *run) at(ns int64) time.Time    { return r.epoch.Add(time.Duration(ns)) }
+func (r *run) elapsed(ns int64) float64 { return float64(ns-r.measureStart.Load()) / 1e9 }
+
+// Run runs one concrete workload (see workloads.Workload.Expand) against
+// sys and returns its result. The result is never nil: a run that fails
+// part-way returns what it measured with Status failed and the error, and a
+// workload the system cannot run returns Status not-applicable. The error
+// is non-nil exactly when Status is failed.
+func (rn *Runner) Run(ctx context.Context, w workloads.Workload, sys adapters.System) (*results.Result, error) {
+	if rn.duration > 0 {
+		w.TestDuration = rn.duration
+	}
+	if rn.warmupSet {
+		w.WarmupDuration = rn.warmup
+	}
+	r := &run{
+		r: rn, w: w, sys: sys, caps: sys.Capabilities(),
+		epoch: time.Now(), runID: randomID(),
+		brokerLag: make(map[lagKey]int64),
+	}
+	r.log = rn.logger.With("workload", w.Name, "system", sys.Name())
+	meta := r.meta(ctx)
+	if reason := Applicable(w, r.caps); reason != "" {
+		return r.notApplicable(meta, reason), nil
+	}
+	err := r.execute(ctx)
+	res := r.result(meta)
+	if err != nil {
+		res.Status, res.Error = results.StatusFailed, err.Error()
+		return res, fmt.Errorf("run %s on %s: %w", w.Name, sys.Name(), err)
+	}
+	return res, nil
+}
+
+// execute runs the phases; teardown always runs.
+func (r *run) execute(ctx context.Context) (err error) {
+	defer func() {
+		// Teardown gets its own deadline: the run's context may already
+		// be cancelled, and topics must not be left behind.
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		err = errors.Join(err, r.teardown(tctx))
+	}()
+	if err := r.setup(ctx); err != nil {
+		return err
+	}
+	backlog := r.w.BacklogBytes() > 0
+	if !backlog {
+		if err := r.startConsumers(ctx); err != nil {
+			return err
+		}
+		if err := r.waitReady(ctx); err != nil {
+			return err
+		}
+	}
+	return r.load(ctx, backlog)
+}
+
+func (r *run) setup(ctx context.Context) error {
+	w := r.w
+	base := topicBase(w.Name, r.runID)
+	totalProducers := w.Topics * w.ProducersPerTopic
+	for t := range w.Topics {
+		ts := &topicState{
+			name:     fmt.Sprintf("%s-%d", base, t),
+			acked:    make([]atomic.Int64, w.PartitionsPerTopic),
+			measured: make([]int64, w.PartitionsPerTopic),
+		}
+		r.topics = append(r.topics, ts)
+		spec := adapters.TopicSpec{Name: ts.name, Partitions: w.PartitionsPerTopic}
+		for s := range w.SubscriptionsPerTopic {
+			name := fmt.Sprintf("%s-sub-%d", ts.name, s)
+			spec.Subscriptions = append(spec.Subscriptions, name)
+			r.subs = append(r.subs, newSubscription(r, t, name, w.PartitionsPerTopic, totalProducers))
+		}
+		if err := r.sys.CreateTopic(ctx, spec); err != nil {
+			return fmt.Errorf("create topic %s: %w", ts.name, err)
+		}
+	}
+	payload, pool, err := r.payloads()
+	if err != nil {
+		return err
+	}
+	perProducer := 0.0
+	if w.ProducerRate > 0 {
+		perProducer = w.ProducerRate / float64(totalProducers)
+	}
+	for t, ts := range r.topics {
+		for p := range w.ProducersPerTopic {
+			id := uint32(t*w.ProducersPerTopic + p)
+			pr, err := r.newProducer(ctx, id, t, ts.name, perProducer)
+			if err != nil {
+				return err
+			}
+			pr.payloads = pool
+			newSlots(pr, w.Delivery.MaxInFlight, w.MessageSize, payload)
+			r.producers = append(r.producers, pr)
+		}
+	}
+	for _, s := range r.subs {
+		for c := range w.ConsumerPerSubscription {
+			id := fmt.Sprintf("%s-c%d", s.name, c)
+			cons := &consumer{id: id, sub: s, endToEnd: newLatency(), endToEndFromSend: newLatency()}
+			if w.Churn != nil && w.Churn.Membership == "static" {
+				cons.instanceID = id
+			}
+			r.consumers = append(r.consumers, cons)
+		}
+	}
+	return nil
+}
+
+func (r *run) startConsumers(ctx context.Context) error {
+	for _, c := range r.consumers {
+		if err := c.start(ctx, r); err != nil {
+			return fmt.Errorf("start consumer %s: %w", c.id, err)
+		}
+	}
+	return nil
+}
+
+func (r *run) teardown(ctx context.Context) error {
+	var errs []error
+	for _, c := range r.consumers {
+		if c.c != nil {
+			if err := c.c.Close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("close consumer %s: %w", c.id, err))
+			}
+		}
+	}
+	for _, pr := range r.producers {
+		if err := pr.p.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close producer %d: %w", pr.id, err))
+		}
+	}
+	if !r.r.keepTopics {
+		for _, t := range r.topics {
+			if err := r.sys.DeleteTopic(ctx, t.name); err != nil {
+				errs = append(errs, fmt.Errorf("delete topic %s: %w", t.name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *run) event(kind, consumer string, partitions []int32, detail string) {
+	now := r.now()
+	r.mu.Lock()
+	r.events = append(r.events, results.Event{
+		Time: r.at(now), Elapsed: r.elapsed(now), Kind: kind,
+		Consumer: consumer, Partitions: partitions, Detail: detail,
+	})
+	r.mu.Unlock()
+}
+
+// noteSendError keeps the first send error for the log and the result.
+func (r *run) noteSendError(err error) {
+	r.mu.Lock()
+	r.sendErrs++
+	first := r.firstErr == nil
+	if first {
+		r.firstErr = err
+	}
+	r.mu.Unlock()
+	if first {
+		r.log.Warn("send failed (first of possibly many)", "err", err)
+	}
+}
+
+// topicBase names a run's topics: the workload name made safe for every
+// system's naming rules, and a run id so concurrent or repeated runs never
+// share a topic.
+func topicBase(workload, runID string) string {
+	var b strings.Builder
+	b.WriteString("bb-")
+	for _, c := range strings.ToLower(workload) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			b.WriteRune(c)
+		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
+			b.WriteByte('-')
+		}
+		if b.Len() > 60 {
+			break
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-") + "-" + runID
+}
+
+func randomID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

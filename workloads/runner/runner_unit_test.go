@@ -1,0 +1,113 @@
+package runner
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/workloads"
+)
+
+func TestHeaderRoundTrip(t *testing.T) {
+	t.Parallel()
+	tests := []header{
+		{producer: 0, seq: 0, intended: 0, sent: 0},
+		{producer: 7, seq: 1 << 40, intended: 123456789, sent: 123456999},
+		{producer: math.MaxUint32, seq: math.MaxUint64, intended: -5, sent: math.MaxInt64, probe: true},
+	}
+	for _, h := range tests {
+		b := make([]byte, HeaderSize+10)
+		putHeader(b, h)
+		got, ok := parseHeader(b)
+		if !ok || got != h {
+			t.Errorf("round trip of %+v = %+v, %v", h, got, ok)
+		}
+	}
+	for _, bad := range [][]byte{nil, make([]byte, HeaderSize), []byte("bB\x02" + string(make([]byte, 29)))} {
+		if _, ok := parseHeader(bad); ok {
+			t.Errorf("parseHeader(%q) accepted a foreign message", bad)
+		}
+	}
+}
+
+// The expected values are Kafka's own murmur2 test vectors
+// (org.apache.kafka.common.utils.UtilsTest), so keyed messages land on the
+// same partitions as with a Java or franz-go producer.
+func TestMurmur2MatchesKafka(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		key  string
+		want int32
+	}{
+		{"21", -973932308},
+		{"foobar", -790332482},
+		{"a-little-bit-long-string", -985981536},
+		{"a-little-bit-longer-string", -1486304829},
+		{"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971},
+		{"abc", 479470107},
+	}
+	for _, tt := range tests {
+		if got := int32(murmur2([]byte(tt.key))); got != tt.want {
+			t.Errorf("murmur2(%q) = %d, want %d", tt.key, got, tt.want)
+		}
+	}
+}
+
+func TestBitset(t *testing.T) {
+	t.Parallel()
+	var acked, seen bitset
+	for i := uint64(0); i < 1000; i++ {
+		acked.set(i)
+		if i%10 != 3 {
+			seen.set(i)
+		}
+	}
+	if seen.set(5) != true {
+		t.Error("second set of 5 not reported as duplicate")
+	}
+	if got := seen.missing(&acked); got != 100 {
+		t.Errorf("missing = %d, want 100", got)
+	}
+	if !acked.has(999) || acked.has(1000) || acked.has(1<<30) {
+		t.Error("has is wrong at the edges")
+	}
+}
+
+func TestApplicable(t *testing.T) {
+	t.Parallel()
+	all := adapters.Capabilities{Partitions: true, ConsumerGroups: true, Rebalance: true, StaticMembership: true}
+	tests := []struct {
+		name string
+		w    workloads.Workload
+		caps adapters.Capabilities
+		want string // substring of the reason; "" = applicable
+	}{
+		{"plain workload runs anywhere", workloads.Workload{PartitionsPerTopic: 1, ConsumerPerSubscription: 1}, adapters.Capabilities{}, ""},
+		{"partitions need partitions", workloads.Workload{PartitionsPerTopic: 4}, adapters.Capabilities{}, "needs partitions"},
+		{"groups need groups", workloads.Workload{ConsumerPerSubscription: 3}, adapters.Capabilities{Partitions: true}, "consumer groups"},
+		{"static churn needs static membership", workloads.Workload{ConsumerPerSubscription: 2, Churn: &workloads.Churn{Membership: "static"}},
+			adapters.Capabilities{ConsumerGroups: true}, "static membership"},
+		{"everything on a full system", workloads.Workload{PartitionsPerTopic: 8, ConsumerPerSubscription: 4, Churn: &workloads.Churn{Membership: "static"}}, all, ""},
+	}
+	for _, tt := range tests {
+		got := Applicable(tt.w, tt.caps)
+		if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
+			t.Errorf("%s: Applicable = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestTopicBase(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ workload, want string }{
+		{"smoke", "bb-smoke-abcd"},
+		{"throughput-per-partition[partitionsPerTopic=4]", "bb-throughput-per-partition-partitionspertopic-4-abcd"},
+		{"Hot Keys!", "bb-hot-keys-abcd"},
+	}
+	for _, tt := range tests {
+		if got := topicBase(tt.workload, "abcd"); got != tt.want {
+			t.Errorf("topicBase(%q) = %q, want %q", tt.workload, got, tt.want)
+		}
+	}
+}
