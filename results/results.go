@@ -130,6 +130,16 @@ type Result struct {
 
 	// --- brokerbench extensions ---
 
+	// Scenario is the workload's name without sweep values, grouping the
+	// runs of one sweep.
+	Scenario string `json:"scenario"`
+	// Sweep holds the swept keys and their values for this run, e.g.
+	// {"partitionsPerTopic": "4"}; empty when the workload has no sweep.
+	Sweep map[string]string `json:"sweep,omitempty"`
+	// Report lists the workload's report hints ("per-partition", "skew",
+	// "pauses", ...), telling reports which figures matter.
+	Report []string `json:"report,omitempty"`
+
 	// Latency holds the summaries that matter most, including the
 	// coordinated-omission-corrected ones. See [Latencies].
 	Latency Latencies `json:"latency"`

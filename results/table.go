@@ -17,9 +17,9 @@ func WriteTable(w io.Writer, rs []*Result) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\t\t\t\n", r.Workload, r.Driver, r.Status, r.Error)
 			continue
 		}
-		pubRate, consRate, pubMB := r.MeanRates()
+		d := Derive(r)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%.2f\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t\n",
-			r.Workload, r.Driver, r.Status, pubRate, pubMB, consRate,
+			r.Workload, r.Driver, r.Status, d.PublishRate, d.PublishMBps, d.ConsumeRate,
 			r.Latency.Publish.P50, r.Latency.Publish.P99,
 			r.Latency.EndToEnd.P50, r.Latency.EndToEnd.P99,
 			r.Counts.Lost, r.Counts.Duplicates, r.Counts.OutOfOrder, r.Counts.Late)
