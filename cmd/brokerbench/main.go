@@ -1,0 +1,89 @@
+// Command brokerbench runs message-broker workloads and checks delivery
+// guarantees. See README.md for the commands, and docs/ for the workload,
+// result and adapter references.
+//
+// Exit codes: 0 success, 1 a run or check failed, 2 usage or input error.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes shared by every subcommand.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+// usageError marks errors caused by the user's input (flags, files); they
+// exit with exitUsage.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// errRunFailed is returned after results are written when a run failed; the
+// details were already printed.
+var errRunFailed = errors.New("one or more runs failed")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := execute(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func execute(ctx context.Context, args []string) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errRunFailed):
+		fmt.Fprintln(os.Stderr, "brokerbench:", err)
+		return exitFailed
+	case isUsage(err):
+		fmt.Fprintln(os.Stderr, "brokerbench:", err)
+		return exitUsage
+	default:
+		fmt.Fprintln(os.Stderr, "brokerbench:", err)
+		return exitFailed
+	}
+}
+
+func isUsage(err error) bool {
+	var u usageError
+	return errors.As(err, &u)
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "brokerbench",
+		Short: "Benchmark message brokers and check their delivery guarantees",
+		Long: `brokerbench runs the same workloads against Kafka, RabbitMQ, Redis Streams,
+NATS JetStream and its own Kafka-protocol reference broker, measures
+throughput and latency with HDR histograms on an open-loop schedule, and
+counts lost, duplicated and reordered messages.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version(),
+	}
+	// Cobra reports unknown flags and bad arguments through this hook;
+	// they are usage errors.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd())
+	return root
+}

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/brokerbench/brokerbench/results"
+	"github.com/brokerbench/brokerbench/workloads"
+	"github.com/brokerbench/brokerbench/workloads/runner"
+)
+
+// runFlags are the flags of `brokerbench run`.
+type runFlags struct {
+	file         string
+	names        []string
+	systems      []string
+	out          string
+	duration     time.Duration
+	warmup       time.Duration
+	interval     time.Duration
+	drainTimeout time.Duration
+	readyTimeout time.Duration
+	keepTopics   bool
+	noProgress   bool
+	verbose      bool
+	endpoints    map[string]*string // env var -> flag value
+}
+
+func newRunCmd() *cobra.Command {
+	f := &runFlags{endpoints: map[string]*string{}}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run workloads against systems and write one result file per (workload, system)",
+		Long: `Run workloads from a workloads file against one or more systems.
+
+Without --workload every workload in the file runs; without --system the
+embedded reference broker (refbroker) is used. Results are written as JSON to
+--out (default brokerbench-results/<timestamp>), one file per (workload, system), and a
+summary table is printed at the end.
+
+Connection settings come from BROKERBENCH_<SYSTEM>_<SETTING> environment
+variables (see docs/adapters/); the flags below override the main endpoint.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runRun(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.file, "workloads", "workloads.yaml", "workloads file")
+	fl.StringArrayVar(&f.names, "workload", nil, "workload to run (repeatable; default all)")
+	fl.StringArrayVar(&f.systems, "system", nil, "system to run on: "+systemNames()+" (repeatable; default refbroker)")
+	fl.StringVar(&f.out, "out", "", "results folder (default brokerbench-results/<timestamp>)")
+	fl.DurationVar(&f.duration, "duration", 0, "override every workload's measured duration, e.g. 10s")
+	fl.DurationVar(&f.warmup, "warmup", -1, "override every workload's warm-up, e.g. 2s (0 = none)")
+	fl.DurationVar(&f.interval, "interval", time.Second, "sample interval")
+	fl.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "how long to wait after producers stop for consumers to catch up")
+	fl.DurationVar(&f.readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for consumers to read every partition before load starts")
+	fl.BoolVar(&f.keepTopics, "keep-topics", false, "leave the run's topics, queues and streams in place")
+	fl.BoolVar(&f.noProgress, "no-progress", false, "print plain progress lines even on a terminal")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "debug logging")
+	for _, e := range []struct{ flag, env, help string }{
+		{"kafka-brokers", "BROKERBENCH_KAFKA_BROKERS", "Kafka bootstrap brokers, comma-separated"},
+		{"rabbitmq-url", "BROKERBENCH_RABBITMQ_URL", "RabbitMQ AMQP URL"},
+		{"redis-addr", "BROKERBENCH_REDIS_ADDR", "Redis address host:port"},
+		{"nats-url", "BROKERBENCH_NATS_URL", "NATS URL"},
+	} {
+		f.endpoints[e.env] = fl.String(e.flag, "", e.help+" (overrides $"+e.env+")")
+	}
+	return cmd
+}
+
+// getenv resolves a BROKERBENCH_* setting: a flag wins over the
+// environment.
+func (f *runFlags) getenv(key string) string {
+	if v, ok := f.endpoints[key]; ok && *v != "" {
+		return *v
+	}
+	return os.Getenv(key)
+}
+
+// plan loads the workloads file and resolves the selection into concrete
+// runs, failing on any unknown name before anything starts.
+func (f *runFlags) plan() ([]workloads.Workload, []string, error) {
+	file, err := workloads.Load(f.file)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	selected := file.Workloads
+	if len(f.names) > 0 {
+		selected = nil
+		for _, n := range f.names {
+			w, ok := file.Find(n)
+			if !ok {
+				return nil, nil, usagef("--workload %q: no such workload in %s (have: %s)", n, f.file, strings.Join(file.Names(), ", "))
+			}
+			selected = append(selected, *w)
+		}
+	}
+	var runs []workloads.Workload
+	for _, w := range selected {
+		runs = append(runs, w.Expand()...)
+	}
+	systems := f.systems
+	if len(systems) == 0 {
+		systems = []string{"refbroker"}
+	}
+	for _, s := range systems {
+		if !knownSystem(s) {
+			return nil, nil, usagef("--system %q: unknown system; choose from %s", s, systemNames())
+		}
+	}
+	if f.interval < 100*time.Millisecond {
+		return nil, nil, usagef("--interval %s: must be at least 100ms", f.interval)
+	}
+	return runs, systems, nil
+}
+
+func runRun(cmd *cobra.Command, f *runFlags) error {
+	ctx := cmd.Context()
+	runs, systems, err := f.plan()
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if f.verbose {
+		level = slog.LevelDebug
+	}
+	display := newDisplay(cmd.ErrOrStderr(), !f.noProgress)
+	logger := slog.New(slog.NewTextHandler(display.logWriter(), &slog.HandlerOptions{Level: level}))
+	brokerLevel := slog.LevelWarn
+	if f.verbose {
+		brokerLevel = slog.LevelDebug
+	}
+	brokerLogger := slog.New(slog.NewTextHandler(display.logWriter(), &slog.HandlerOptions{Level: brokerLevel})).With("component", "refbroker")
+	out := f.out
+	if out == "" {
+		out = filepath.Join("brokerbench-results", time.Now().Format("20060102-150405"))
+	}
+	opts := []runner.Option{
+		runner.Interval(f.interval), runner.Duration(f.duration),
+		runner.DrainTimeout(f.drainTimeout), runner.ReadyTimeout(f.readyTimeout),
+		runner.Logger(logger), runner.OnProgress(display.progress),
+		runner.Tool("brokerbench "+toolVersion, revision()),
+	}
+	if f.warmup >= 0 {
+		opts = append(opts, runner.Warmup(f.warmup))
+	}
+	if f.keepTopics {
+		opts = append(opts, runner.KeepTopics())
+	}
+	rn, err := runner.New(opts...)
+	if err != nil {
+		return usageError{err}
+	}
+	var all []*results.Result
+	failed := false
+	for _, sysName := range systems {
+		rs, err := runOnSystem(ctx, rn, sysName, runs, f, display, logger, brokerLogger, out)
+		all = append(all, rs...)
+		if err != nil {
+			if isUsage(err) || errors.Is(err, context.Canceled) {
+				return err
+			}
+			failed = true
+			logger.Error("system failed", "system", sysName, "err", err)
+		}
+	}
+	display.close()
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "\nResults in %s\n\n", out)
+	if err := results.WriteTable(w, all); err != nil {
+		return err
+	}
+	if err := results.WriteScenarios(w, all); err != nil {
+		return err
+	}
+	for _, r := range all {
+		if r.Status == results.StatusFailed {
+			failed = true
+		}
+	}
+	if failed {
+		return errRunFailed
+	}
+	return nil
+}
+
+// runOnSystem opens one system and runs every workload on it in order.
+func runOnSystem(ctx context.Context, rn *runner.Runner, name string, runs []workloads.Workload, f *runFlags, d *display, logger, brokerLogger *slog.Logger, out string) ([]*results.Result, error) {
+	sys, closeSys, err := openSystem(ctx, name, f.getenv, brokerLogger)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	defer func() {
+		if err := closeSys(); err != nil {
+			logger.Warn("closing system", "system", name, "err", err)
+		}
+	}()
+	var rs []*results.Result
+	for _, w := range runs {
+		if ctx.Err() != nil {
+			return rs, ctx.Err()
+		}
+		if len(w.Systems) > 0 && !contains(w.Systems, name) {
+			logger.Info("workload is restricted to other systems", "workload", w.Name, "system", name, "systems", w.Systems)
+			continue
+		}
+		d.start(w, name)
+		res, err := rn.Run(ctx, w, sys)
+		d.finish(res)
+		path, werr := results.Write(out, res)
+		if werr != nil {
+			return rs, werr
+		}
+		logger.Info("result written", "path", path, "status", res.Status)
+		rs = append(rs, res)
+		if err != nil {
+			logger.Error("run failed", "workload", w.Name, "system", name, "err", err)
+		}
+	}
+	return rs, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

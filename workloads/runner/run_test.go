@@ -1,0 +1,214 @@
+package runner
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/adapters/kafka"
+	"github.com/brokerbench/brokerbench/metrics"
+	"github.com/brokerbench/brokerbench/refbroker"
+	"github.com/brokerbench/brokerbench/results"
+	"github.com/brokerbench/brokerbench/workloads"
+)
+
+// newRefbrokerSystem starts an embedded refbroker and returns the Kafka
+// adapter connected to it, as `brokerbench run --system refbroker` does.
+func newRefbrokerSystem(t *testing.T) adapters.System {
+	t.Helper()
+	b, err := refbroker.Start(t.Context(), refbroker.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return newKafkaSystem(t, "refbroker", b.Addr())
+}
+
+// newKfakeSystem returns the Kafka adapter on franz-go's in-process fake,
+// a second Kafka-protocol implementation.
+func newKfakeSystem(t *testing.T) adapters.System {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return newKafkaSystem(t, "kfake", c.ListenAddrs()[0])
+}
+
+func newKafkaSystem(t *testing.T, name, addr string) adapters.System {
+	t.Helper()
+	cfg := kafka.Default()
+	cfg.Name, cfg.Brokers = name, []string{addr}
+	s, err := kafka.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type testWriter struct{}
+
+func (testWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+func smallWorkload(name string) workloads.Workload {
+	w := workloads.Workload{
+		Name:                    name,
+		PartitionsPerTopic:      4,
+		ConsumerPerSubscription: 2,
+		ProducerRate:            2000,
+		MessageSize:             256,
+		WarmupDuration:          500 * time.Millisecond,
+		TestDuration:            2 * time.Second,
+	}
+	w.Default()
+	return w
+}
+
+func newTestRunner(t *testing.T) *Runner {
+	t.Helper()
+	rn, err := New(Interval(250*time.Millisecond), Logger(quietLogger()), DrainTimeout(20*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rn
+}
+
+// TestRunDeliversEverything runs a small open-loop workload on both Kafka
+// protocol implementations and checks the accounting end to end: every
+// acknowledged message arrives once, in order, and the figures add up.
+func TestRunDeliversEverything(t *testing.T) {
+	t.Parallel()
+	for _, sys := range []struct {
+		name string
+		new  func(*testing.T) adapters.System
+	}{{"refbroker", newRefbrokerSystem}, {"kfake", newKfakeSystem}} {
+		t.Run(sys.name, func(t *testing.T) {
+			t.Parallel()
+			res, err := newTestRunner(t).Run(t.Context(), smallWorkload("small"), sys.new(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkCleanRun(t, res)
+		})
+	}
+}
+
+func checkCleanRun(t *testing.T, res *results.Result) {
+	t.Helper()
+	c := res.Counts
+	if res.Status != results.StatusOK || c.Failed != 0 || c.Acked != c.Sent || c.Acked == 0 {
+		t.Fatalf("status %s error %q counts %+v", res.Status, res.Error, c)
+	}
+	if c.Lost != 0 || c.Duplicates != 0 || c.OutOfOrder != 0 || c.Unexpected != 0 || !c.Drained || c.Received != c.Acked {
+		t.Errorf("delivery anomalies on a healthy broker: %+v", c)
+	}
+	// 2000 msg/s for 2.5 s: the open-loop schedule must hold the rate.
+	if want := int64(2000 * 2.5); c.Sent < want*9/10 || c.Sent > want*11/10 {
+		t.Errorf("sent %d messages, want about %d", c.Sent, want)
+	}
+	var sum int64
+	for _, p := range res.PartitionsDetail {
+		sum += p.Sent
+		if p.Received != p.Sent || p.ClientLag != 0 {
+			t.Errorf("partition %d: sent %d received %d lag %d", p.Partition, p.Sent, p.Received, p.ClientLag)
+		}
+	}
+	if sum != c.Acked || len(res.PartitionsDetail) != 4 {
+		t.Errorf("per-partition sent sums to %d over %d partitions, acked %d", sum, len(res.PartitionsDetail), c.Acked)
+	}
+	measured := 0
+	for _, s := range res.Samples {
+		if !s.Warmup {
+			measured++
+		}
+	}
+	if measured < 6 || len(res.PublishRate) != measured {
+		t.Errorf("%d measured samples, %d OMB publishRate entries", measured, len(res.PublishRate))
+	}
+	h, err := metrics.Decode(res.Histograms.EndToEnd)
+	if err != nil || h.TotalCount() != res.Latency.EndToEnd.Count || h.TotalCount() == 0 {
+		t.Errorf("end-to-end histogram: %v, count %d vs summary %d", err, h.TotalCount(), res.Latency.EndToEnd.Count)
+	}
+	if res.Latency.Publish.P50 < res.Latency.PublishFromSend.P50 {
+		t.Errorf("corrected publish p50 %.3f below uncorrected %.3f", res.Latency.Publish.P50, res.Latency.PublishFromSend.P50)
+	}
+}
+
+// TestRunClosedLoop checks producerRate 0: as fast as the in-flight limit
+// allows, with intended time equal to send time.
+func TestRunClosedLoop(t *testing.T) {
+	t.Parallel()
+	w := smallWorkload("closed")
+	w.ProducerRate = 0
+	w.PartitionsPerTopic, w.ConsumerPerSubscription = 2, 1
+	res, err := newTestRunner(t).Run(t.Context(), w, newRefbrokerSystem(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counts.Lost != 0 || res.Counts.Acked < 10000 {
+		t.Errorf("closed loop: %+v", res.Counts)
+	}
+}
+
+// TestRunChurn runs a rebalance storm with graceful leaves: rebalances and
+// membership events are recorded and nothing is lost.
+func TestRunChurn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("rebalance storm takes ~10s; skipped in -short mode")
+	}
+	t.Parallel()
+	w := smallWorkload("storm")
+	w.ConsumerPerSubscription = 3
+	w.TestDuration = 5 * time.Second
+	w.Churn = &workloads.Churn{Interval: 2 * time.Second, Leave: "close", Membership: "dynamic", Consumers: 1}
+	res, err := newTestRunner(t).Run(t.Context(), w, newRefbrokerSystem(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counts.Lost != 0 {
+		t.Errorf("lost %d messages in a graceful rebalance storm", res.Counts.Lost)
+	}
+	leaves, joins := 0, 0
+	for _, e := range res.Events {
+		switch e.Kind {
+		case "consumer-leave":
+			leaves++
+		case "consumer-join":
+			joins++
+		}
+	}
+	if leaves < 2 || joins != leaves || res.Counts.Rebalances < 2 {
+		t.Errorf("leaves %d joins %d rebalances %d", leaves, joins, res.Counts.Rebalances)
+	}
+}
+
+// TestRunNotApplicable checks that a capability the system lacks yields a
+// not-applicable result with the reason, and no error.
+func TestRunNotApplicable(t *testing.T) {
+	t.Parallel()
+	w := smallWorkload("static")
+	w.Churn = &workloads.Churn{Interval: time.Second, Membership: "static"}
+	res, err := newTestRunner(t).Run(context.Background(), w, limitedSystem{newKfakeSystem(t)})
+	if err != nil || res.Status != results.StatusNotApplicable || res.Error == "" {
+		t.Fatalf("status %s error %q err %v", res.Status, res.Error, err)
+	}
+}
+
+// limitedSystem hides static membership to exercise the capability check.
+type limitedSystem struct{ adapters.System }
+
+func (l limitedSystem) Capabilities() adapters.Capabilities {
+	c := l.System.Capabilities()
+	c.StaticMembership = false
+	return c
+}
