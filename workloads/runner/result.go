@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -44,6 +45,9 @@ func (r *run) base(meta results.Meta) *results.Result {
 		SchemaVersion:     results.SchemaVersion,
 		Status:            results.StatusOK,
 		Workload:          w.Name,
+		Scenario:          scenarioOf(w.Name),
+		Sweep:             w.Sweep,
+		Report:            w.Report,
 		Driver:            r.sys.Name(),
 		MessageSize:       w.MessageSize,
 		Topics:            w.Topics,
@@ -53,6 +57,15 @@ func (r *run) base(meta results.Meta) *results.Result {
 		Meta:              meta,
 		Spec:              w,
 	}
+}
+
+// scenarioOf strips the sweep suffix from an expanded run's name:
+// "hot-keys[keyDistributor=UNIFORM]" belongs to scenario "hot-keys".
+func scenarioOf(name string) string {
+	if i := strings.IndexByte(name, '['); i > 0 {
+		return name[:i]
+	}
+	return name
 }
 
 func (r *run) notApplicable(meta results.Meta, reason string) *results.Result {

@@ -40,7 +40,7 @@ func newKfakeSystem(t *testing.T) adapters.System {
 	return newKafkaSystem(t, "kfake", c.ListenAddrs()[0])
 }
 
-func newKafkaSystem(t *testing.T, name, addr string) adapters.System {
+func newKafkaSystem(t testing.TB, name, addr string) adapters.System {
 	t.Helper()
 	cfg := kafka.Default()
 	cfg.Name, cfg.Brokers = name, []string{addr}
@@ -50,6 +50,10 @@ func newKafkaSystem(t *testing.T, name, addr string) adapters.System {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+func newKafkaSystemB(b *testing.B, addr string) adapters.System {
+	return newKafkaSystem(b, "refbroker", addr)
 }
 
 func quietLogger() *slog.Logger {

@@ -1,0 +1,113 @@
+package runner
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/brokerbench/brokerbench/refbroker"
+)
+
+// BenchmarkHarnessOverhead proves the harness is not the bottleneck: on
+// one embedded refbroker, in the same run, it measures the produce rate of
+// a minimal hand-written franz-go loop and of `brokerbench run` at max rate
+// (closed loop) with the same settings: 1 KiB values, 1 partition,
+// acks=all, idempotence on, no compression, 1000 records in flight. It reports both rates
+// and their ratio, which must stay at or above 0.9.
+func BenchmarkHarnessOverhead(b *testing.B) {
+	const (
+		size     = 1024
+		inFlight = 1000
+		window   = 3 * time.Second
+		rounds   = 3
+	)
+	broker, err := refbroker.Start(context.Background(), refbroker.Config{DataDir: b.TempDir(), Listen: "127.0.0.1:0", Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer broker.Close()
+
+	// Alternate the two loads and take each one's median, so that a burst
+	// of other work on the machine cannot favour one side.
+	var raw, harness float64
+	for b.Loop() {
+		var raws, harnesses []float64
+		for range rounds {
+			raws = append(raws, rawFranzRate(b, broker.Addr(), size, inFlight, window))
+			harnesses = append(harnesses, harnessRate(b, broker.Addr(), size, inFlight, window))
+		}
+		raw, harness = median(raws), median(harnesses)
+	}
+	b.ReportMetric(raw, "franz-go-msg/s")
+	b.ReportMetric(harness, "brokerbench-msg/s")
+	b.ReportMetric(harness/raw, "ratio")
+	b.Logf("franz-go loop %.0f msg/s, brokerbench %.0f msg/s, ratio %.2f", raw, harness, harness/raw)
+}
+
+// rawFranzRate is the baseline: the simplest correct franz-go produce loop
+// with a bounded number of records in flight.
+func rawFranzRate(b *testing.B, addr string, size, inFlight int, window time.Duration) float64 {
+	topic := "raw-" + randomID()
+	// No compression and random bytes, as the harness sends: kgo would
+	// otherwise snappy-compress, and zeros compress to nothing.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxBufferedRecords(inFlight),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), 1, 1, nil, topic); err != nil {
+		b.Fatal(err)
+	}
+	value := make([]byte, size)
+	for i := range value {
+		value[i] = byte(i*7919 + i>>3)
+	}
+	var acked atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for time.Since(start) < window {
+		wg.Add(1)
+		// MaxBufferedRecords makes Produce block when inFlight records are
+		// outstanding, the same bound the harness uses.
+		cl.Produce(context.Background(), &kgo.Record{Topic: topic, Value: value}, func(_ *kgo.Record, err error) {
+			if err == nil {
+				acked.Add(1)
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	return float64(acked.Load()) / time.Since(start).Seconds()
+}
+
+// harnessRate runs the same load through the runner and the Kafka adapter.
+func harnessRate(b *testing.B, addr string, size, inFlight int, window time.Duration) float64 {
+	w := smallWorkload("overhead")
+	w.PartitionsPerTopic, w.ProducerRate, w.MessageSize = 1, 0, size
+	w.Delivery.MaxInFlight = inFlight
+	w.WarmupDuration, w.TestDuration = 0, window
+	w.SubscriptionsPerTopic = 0
+	rn, err := New(Logger(quietLogger()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sys := newKafkaSystemB(b, addr)
+	res, err := rn.Run(context.Background(), w, sys)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return float64(res.Counts.Acked) / (res.Meta.MeasuredSeconds)
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
