@@ -1,0 +1,191 @@
+package rabbitmq
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// env returns a getenv over m.
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		check   func(Config) bool
+		wantErr string // substring of the error; "" means success
+	}{
+		// Nothing set: the defaults.
+		{name: "defaults", env: nil, check: func(c Config) bool {
+			return c.Name == "rabbitmq" && c.QueueType == QueueQuorum && c.URL == Default().URL && c.Heartbeat == 10*time.Second
+		}},
+		// Every string setting lands in its field.
+		{name: "strings", env: map[string]string{
+			"BROKERBENCH_RABBITMQ_NAME": "rmq", "BROKERBENCH_RABBITMQ_URL": "amqps://h:5671/vh",
+			"BROKERBENCH_RABBITMQ_USER": "u", "BROKERBENCH_RABBITMQ_PASSWORD": "p",
+			"BROKERBENCH_RABBITMQ_TLS_CA_FILE": "/ca", "BROKERBENCH_RABBITMQ_TLS_SERVER_NAME": "sn",
+		}, check: func(c Config) bool {
+			return c.Name == "rmq" && c.URL == "amqps://h:5671/vh" && c.User == "u" && c.Password == "p" &&
+				c.TLSCAFile == "/ca" && c.TLSServerName == "sn"
+		}},
+		// Queue type is case-insensitive.
+		{name: "queue type", env: map[string]string{"BROKERBENCH_RABBITMQ_QUEUE_TYPE": "Stream"},
+			check: func(c Config) bool { return c.QueueType == QueueStream }},
+		{name: "bad queue type", env: map[string]string{"BROKERBENCH_RABBITMQ_QUEUE_TYPE": "mirrored"},
+			wantErr: "BROKERBENCH_RABBITMQ_QUEUE_TYPE"},
+		{name: "bools and durations", env: map[string]string{
+			"BROKERBENCH_RABBITMQ_TLS_SKIP_VERIFY": "true", "BROKERBENCH_RABBITMQ_TRANSIENT": "1",
+			"BROKERBENCH_RABBITMQ_HEARTBEAT": "3s", "BROKERBENCH_RABBITMQ_DIAL_TIMEOUT": "250ms",
+		}, check: func(c Config) bool {
+			return c.TLSSkipVerify && c.Transient && c.Heartbeat == 3*time.Second && c.DialTimeout == 250*time.Millisecond
+		}},
+		{name: "bad bool", env: map[string]string{"BROKERBENCH_RABBITMQ_TLS_SKIP_VERIFY": "yes please"},
+			wantErr: "BROKERBENCH_RABBITMQ_TLS_SKIP_VERIFY"},
+		{name: "bad duration", env: map[string]string{"BROKERBENCH_RABBITMQ_HEARTBEAT": "10"},
+			wantErr: "BROKERBENCH_RABBITMQ_HEARTBEAT"},
+		{name: "cert without key", env: map[string]string{"BROKERBENCH_RABBITMQ_TLS_CERT_FILE": "/c"},
+			wantErr: "TLS_KEY_FILE"},
+		{name: "bad scheme", env: map[string]string{"BROKERBENCH_RABBITMQ_URL": "http://u:hunter2@h/"},
+			wantErr: "not an AMQP URI"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := ConfigFromEnv(env(tc.env))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ErrInvalidConfig) {
+					t.Fatalf("err = %v, want ErrInvalidConfig mentioning %q", err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "hunter2") {
+					t.Errorf("error leaks the password: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ConfigFromEnv: %v", err)
+			}
+			if !tc.check(c) {
+				t.Errorf("config %+v does not match", c)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   string // "" means valid
+	}{
+		{"default", func(*Config) {}, ""},
+		{"empty name", func(c *Config) { c.Name = "" }, "Name"},
+		{"empty url", func(c *Config) { c.URL = "" }, "URL is empty"},
+		{"bad url", func(c *Config) { c.URL = "amqp://u:hunter2@h:notaport/" }, "not an AMQP URI"},
+		{"queue type", func(c *Config) { c.QueueType = "lazy" }, "QueueType"},
+		{"key without cert", func(c *Config) { c.TLSKeyFile = "/k" }, "TLSCertFile"},
+		{"negative heartbeat", func(c *Config) { c.Heartbeat = -time.Second }, "Heartbeat"},
+		{"zero dial timeout", func(c *Config) { c.DialTimeout = 0 }, "DialTimeout"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := Default()
+			tc.mutate(&c)
+			err := c.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate = %v, want an error mentioning %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error leaks the password: %v", err)
+			}
+		})
+	}
+}
+
+// TestRedaction: passwords never show in Endpoint, String or %v/%+v output,
+// whether they come from the URL or the Password setting.
+func TestRedaction(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		url      string
+		user     string
+		password string
+		endpoint string
+	}{
+		{"password in url", "amqp://bob:hunter2@h:5672/vh", "", "", "amqp://bob:xxxxx@h:5672/vh"},
+		{"separate password", "amqp://h:5672/", "bob", "hunter2", "amqp://bob:xxxxx@h:5672/"},
+		{"separate overrides url", "amqp://alice:other-hunter2@h:5672/", "bob", "hunter2", "amqp://bob:xxxxx@h:5672/"},
+		{"no credentials uses guest", "amqp://h:5672/", "", "", "amqp://guest:xxxxx@h:5672/"},
+		{"tls", "amqps://bob:hunter2@h/", "", "", "amqps://bob:xxxxx@h:5671/"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := Default()
+			c.URL, c.User, c.Password = tc.url, tc.user, tc.password
+			if got := c.Endpoint(); got != tc.endpoint {
+				t.Errorf("Endpoint = %q, want %q", got, tc.endpoint)
+			}
+			for _, s := range []string{c.String(), fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprint(&c)} {
+				if strings.Contains(s, "hunter2") {
+					t.Errorf("output leaks the password: %s", s)
+				}
+			}
+		})
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"amqp://u:hunter2@h/", "amqp://u:xxxxx@h/"},
+		{"amqp://u@h/", "amqp://u@h/"},
+		{"amqp://h/", "amqp://h/"},
+		// Unparsable by net/url: still redacted.
+		{"amqp://u:hun ter2@h:bad port/", "amqp://u:xxxxx@h:bad port/"},
+		{"u:hunter2@h", "u:xxxxx@h"},
+	}
+	for _, tc := range tests {
+		if got := redactURL(tc.in); got != tc.want {
+			t.Errorf("redactURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestCheckName(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"orders", true},
+		{"orders.v1-eu_west", true},
+		{"", false},
+		{"a/b", false},
+		{"amq.direct", false},
+		{strings.Repeat("x", 236), false},
+	}
+	for _, tc := range tests {
+		err := checkName("topic", tc.name)
+		if (err == nil) != tc.ok {
+			t.Errorf("checkName(%q) = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+		if err != nil && !errors.Is(err, ErrInvalidName) {
+			t.Errorf("checkName(%q) error does not wrap ErrInvalidName: %v", tc.name, err)
+		}
+	}
+}

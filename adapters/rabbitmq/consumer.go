@@ -1,0 +1,280 @@
+package rabbitmq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/brokerbench/brokerbench/adapters"
+)
+
+// DefaultPrefetch is the basic.qos prefetch count per partition queue when
+// ConsumerConfig.Prefetch is 0. RabbitMQ applies a non-global qos per
+// consumer, and each partition has its own consumer, so a consumer holds at
+// most Prefetch unacknowledged deliveries per assigned partition.
+const DefaultPrefetch = 256
+
+// consumer is one member of a subscription's local group. It has a
+// connection of its own and, per assigned partition, a channel and a
+// goroutine that calls the Handler, so partitions are handled concurrently
+// and each in order.
+type consumer struct {
+	sys      *RabbitMQ
+	cfg      adapters.ConsumerConfig
+	g        *group
+	conn     *amqp.Connection
+	raw      net.Conn
+	stream   bool
+	autoAck  bool
+	prefetch int
+
+	mu    sync.Mutex
+	parts map[int32]*partConsumer
+	errs  []error
+
+	crashed   atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewConsumer starts a consumer of cfg.Subscription. The subscription's
+// queues are declared if missing (a subscription not named in TopicSpec
+// then sees only messages published from now on). cfg.Start only matters
+// for streams, for a subscription this System has no offsets of: earliest
+// is x-stream-offset "first", latest "next". InstanceID is not supported
+// (adapters.ErrNotApplicable); Assignor and SessionTimeout are ignored,
+// since the local group assigns round robin and notices leaves at once.
+//
+// The *Delivery passed to the Handler is reused for the partition's next
+// message; its Key and Value are the library's per-message buffers, not
+// reused, but must not be retained either, per the Handler contract.
+func (r *RabbitMQ) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (adapters.Consumer, error) {
+	cfg, err := r.consumerDefaults(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("new consumer %q: %w", cfg.ID, err)
+	}
+	if err := r.ensureSubscription(ctx, cfg.Topic, cfg.Subscription, cfg.Partitions); err != nil {
+		return nil, fmt.Errorf("new consumer %q: %w", cfg.ID, err)
+	}
+	g, err := r.groupFor(cfg.Topic, cfg.Subscription, cfg.Partitions)
+	if err != nil {
+		return nil, fmt.Errorf("new consumer %q: %w", cfg.ID, err)
+	}
+	conn, raw, err := r.dial(ctx, "consumer "+cfg.ID)
+	if err != nil {
+		return nil, fmt.Errorf("new consumer %q: %w", cfg.ID, err)
+	}
+	c := &consumer{
+		sys:      r,
+		cfg:      cfg,
+		g:        g,
+		conn:     conn,
+		raw:      raw,
+		stream:   r.cfg.QueueType == QueueStream,
+		prefetch: cfg.Prefetch,
+		parts:    make(map[int32]*partConsumer),
+	}
+	// Streams need manual acks (they are flow credit there), so auto mode
+	// on a stream acks on receipt instead.
+	c.autoAck = cfg.Commit == adapters.CommitAuto && !c.stream
+	if err := g.join(ctx, c); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("new consumer %q: %w", cfg.ID, err)
+	}
+	return c, nil
+}
+
+// consumerDefaults validates cfg and fills in defaults.
+func (r *RabbitMQ) consumerDefaults(cfg adapters.ConsumerConfig) (adapters.ConsumerConfig, error) {
+	if cfg.Handler == nil {
+		return cfg, errors.New("Handler is nil")
+	}
+	if err := checkName("topic", cfg.Topic); err != nil {
+		return cfg, err
+	}
+	if err := checkName("subscription", cfg.Subscription); err != nil {
+		return cfg, err
+	}
+	if cfg.InstanceID != "" {
+		return cfg, fmt.Errorf("InstanceID: %w: RabbitMQ has no static group membership", adapters.ErrNotApplicable)
+	}
+	if cfg.Partitions == 0 {
+		cfg.Partitions = r.partitions(cfg.Topic)
+	}
+	if cfg.Partitions <= 0 {
+		return cfg, fmt.Errorf("%w: partition count of %q not given and not known to this System", ErrUnknownTopic, cfg.Topic)
+	}
+	switch cfg.Commit {
+	case "":
+		cfg.Commit = adapters.CommitInterval
+	case adapters.CommitAuto, adapters.CommitInterval, adapters.CommitSync:
+	default:
+		return cfg, fmt.Errorf("commit mode %q is not auto, interval or sync", cfg.Commit)
+	}
+	if cfg.CommitInterval < 0 || cfg.Prefetch < 0 {
+		return cfg, fmt.Errorf("CommitInterval %v and Prefetch %d must not be negative", cfg.CommitInterval, cfg.Prefetch)
+	}
+	if cfg.CommitInterval == 0 {
+		cfg.CommitInterval = time.Second
+	}
+	if cfg.Prefetch == 0 {
+		cfg.Prefetch = DefaultPrefetch
+	}
+	if cfg.Prefetch > 65535 {
+		return cfg, fmt.Errorf("Prefetch %d exceeds AMQP's limit of 65535", cfg.Prefetch)
+	}
+	return cfg, nil
+}
+
+// Close stops consuming gracefully: each partition finishes its current
+// delivery, acks what was handled, and its channel closes, so the broker
+// requeues the rest; the partitions move to the remaining members at once.
+// It returns errors met while consuming, e.g. a lost partition.
+func (c *consumer) Close(ctx context.Context) error {
+	c.closeOnce.Do(func() {
+		err := c.g.leave(ctx, c, true)
+		if cerr := c.conn.Close(); cerr != nil && !errors.Is(cerr, amqp.ErrClosed) {
+			err = errors.Join(err, fmt.Errorf("close connection: %w", cerr))
+		}
+		c.mu.Lock()
+		err = errors.Join(append(c.errs, err)...)
+		c.mu.Unlock()
+		if err != nil {
+			c.closeErr = fmt.Errorf("close consumer %q: %w", c.cfg.ID, err)
+		}
+	})
+	return c.closeErr
+}
+
+// Crash drops the TCP connection without the AMQP close handshake and
+// without acking, as a killed process would. The broker requeues every
+// unacknowledged delivery; the partitions move to the remaining members of
+// the local group at once (the broker notices the closed socket at once,
+// too). Crash does not wait for running Handler calls; their returns ack
+// nothing, and no new Handler call starts, except one whose dispatch had
+// already begun when Crash was called.
+func (c *consumer) Crash() error {
+	c.closeOnce.Do(func() {
+		c.crashed.Store(true)
+		if c.raw != nil {
+			_ = c.raw.Close()
+		}
+		if err := c.g.leave(context.Background(), c, false); err != nil {
+			c.closeErr = fmt.Errorf("crash consumer %q: reassign partitions: %w", c.cfg.ID, err)
+		}
+		_ = c.conn.Close() // reaps the library's goroutines; the socket is gone
+	})
+	return c.closeErr
+}
+
+// assigned returns the partitions this consumer is consuming, sorted.
+func (c *consumer) assigned() []int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ps := make([]int32, 0, len(c.parts))
+	for p := range c.parts {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	return ps
+}
+
+// recordErr keeps an error for Close to report.
+func (c *consumer) recordErr(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.errs = append(c.errs, err)
+}
+
+// assign starts every partition of want not yet consumed and reports the
+// newly started ones through OnAssigned.
+func (c *consumer) assign(ctx context.Context, want []int32) error {
+	if c.crashed.Load() {
+		return nil
+	}
+	var started []int32
+	var errs []error
+	for _, p := range want {
+		c.mu.Lock()
+		_, have := c.parts[p]
+		c.mu.Unlock()
+		if have {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		pc, err := c.startPartition(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("partition %d: %w", p, err))
+			continue
+		}
+		c.mu.Lock()
+		c.parts[p] = pc
+		c.mu.Unlock()
+		go pc.run()
+		started = append(started, p)
+	}
+	if len(started) > 0 && c.cfg.OnAssigned != nil {
+		c.cfg.OnAssigned(started)
+	}
+	return errors.Join(errs...)
+}
+
+// revoke stops the given partitions. Gracefully, it waits for their
+// current Handler call, acks what was handled, closes their channels (the
+// broker requeues the rest) and calls OnRevoked. Otherwise nothing is
+// reported; after a crash it does not even wait, since a crashed process
+// leaves its handlers behind and its socket is already gone.
+func (c *consumer) revoke(ps []int32, graceful bool) {
+	var stopped []*partConsumer
+	c.mu.Lock()
+	for _, p := range ps {
+		if pc, ok := c.parts[p]; ok {
+			delete(c.parts, p)
+			stopped = append(stopped, pc)
+		}
+	}
+	c.mu.Unlock()
+	for _, pc := range stopped {
+		close(pc.stop)
+	}
+	if len(stopped) == 0 || c.crashed.Load() {
+		return
+	}
+	revoked := make([]int32, 0, len(stopped))
+	for _, pc := range stopped {
+		<-pc.exited
+		if !pc.ch.IsClosed() {
+			_ = pc.ch.Close()
+		}
+		revoked = append(revoked, pc.p)
+	}
+	if graceful && c.cfg.OnRevoked != nil {
+		c.cfg.OnRevoked(revoked)
+	}
+}
+
+// lost is called by a partition whose delivery channel closed while it was
+// still assigned (queue deleted, channel or connection closed by the
+// broker): it records why and reports the partition revoked.
+func (c *consumer) lost(pc *partConsumer, err error) {
+	c.mu.Lock()
+	mine := c.parts[pc.p] == pc
+	if mine {
+		delete(c.parts, pc.p)
+		c.errs = append(c.errs, fmt.Errorf("partition %d lost: %w", pc.p, err))
+	}
+	c.mu.Unlock()
+	if mine && c.cfg.OnRevoked != nil {
+		c.cfg.OnRevoked([]int32{pc.p})
+	}
+}

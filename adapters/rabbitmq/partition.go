@@ -1,0 +1,184 @@
+package rabbitmq
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/brokerbench/brokerbench/adapters"
+)
+
+// streamOffsetHeader is the header RabbitMQ puts on stream deliveries and
+// the consume argument that says where to start; the library has no
+// constant for it.
+const streamOffsetHeader = "x-stream-offset"
+
+// partConsumer consumes one partition queue on a channel of its own, so a
+// multiple-ack covers only this partition and closing the channel returns
+// exactly this partition's unacked deliveries to the broker.
+type partConsumer struct {
+	c          *consumer
+	p          int32
+	ch         *amqp.Channel
+	deliveries <-chan amqp.Delivery
+	stop       chan struct{} // closed to revoke the partition
+	exited     chan struct{} // closed when run returns
+
+	// Owned by the run goroutine.
+	lastTag    uint64 // delivery tag of the last handled, unacked delivery
+	unacked    int    // handled deliveries not acked yet
+	nextOffset int64  // streams: offset after the last handled delivery
+}
+
+// startPartition opens the channel, sets the prefetch and starts consuming.
+func (c *consumer) startPartition(p int32) (*partConsumer, error) {
+	ch, err := c.conn.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("open channel: %w", err)
+	}
+	if !c.autoAck {
+		if err := ch.Qos(c.prefetch, 0, false); err != nil {
+			return nil, fmt.Errorf("set prefetch %d: %w", c.prefetch, err)
+		}
+	}
+	var args amqp.Table
+	if c.stream {
+		args = amqp.Table{streamOffsetHeader: c.streamStart(p)}
+	}
+	q := c.sys.queueName(c.cfg.Topic, c.cfg.Subscription, p)
+	// Consumer tags are AMQP shortstrs (255 bytes); only uniqueness per
+	// channel matters, and each partition has its own channel.
+	tag := fmt.Sprintf("brokerbench-%.200s-%d", c.cfg.ID, p)
+	deliveries, err := ch.Consume(q, tag, c.autoAck, false, false, false, args)
+	if err != nil {
+		if !ch.IsClosed() {
+			_ = ch.Close()
+		}
+		return nil, fmt.Errorf("consume queue %q: %w", q, err)
+	}
+	return &partConsumer{
+		c:          c,
+		p:          p,
+		ch:         ch,
+		deliveries: deliveries,
+		stop:       make(chan struct{}),
+		exited:     make(chan struct{}),
+		nextOffset: -1,
+	}, nil
+}
+
+// streamStart is where a stream partition is read from: the subscription's
+// committed offset, else the configured start position.
+func (c *consumer) streamStart(p int32) any {
+	if off, ok := c.g.nextOffset(p); ok {
+		return off
+	}
+	if c.cfg.Start == adapters.StartLatest {
+		return "next"
+	}
+	return "first"
+}
+
+// run hands deliveries to the Handler in order until the partition is
+// revoked, the consumer crashes or the delivery channel closes.
+func (pc *partConsumer) run() {
+	defer close(pc.exited)
+	var tick <-chan time.Time
+	if pc.c.cfg.Commit == adapters.CommitInterval {
+		t := time.NewTicker(pc.c.cfg.CommitInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	d := adapters.Delivery{Topic: pc.c.cfg.Topic, Partition: pc.p}
+	for {
+		// Check stop first: select picks at random among ready cases, and
+		// a revoked partition should not take more work.
+		select {
+		case <-pc.stop:
+			pc.ackHandled()
+			return
+		default:
+		}
+		select {
+		case <-pc.stop:
+			pc.ackHandled()
+			return
+		case <-tick:
+			pc.ackHandled()
+		case m, ok := <-pc.deliveries:
+			if !ok {
+				if !pc.c.crashed.Load() {
+					pc.ackHandled()
+					pc.c.lost(pc, pc.closeReason())
+				}
+				return
+			}
+			if pc.c.crashed.Load() {
+				return
+			}
+			pc.handle(&d, &m)
+		}
+	}
+}
+
+// closeReason explains why the delivery channel closed.
+func (pc *partConsumer) closeReason() error {
+	if pc.ch.IsClosed() {
+		return fmt.Errorf("channel closed: %w", ErrClosed)
+	}
+	return errors.New("consumer cancelled by the broker (queue deleted?)")
+}
+
+// handle fills d from m, calls the Handler and acks per the commit mode.
+func (pc *partConsumer) handle(d *adapters.Delivery, m *amqp.Delivery) {
+	c := pc.c
+	d.Offset = -1
+	d.Key = nil
+	if k, ok := m.Headers[keyHeader].([]byte); ok {
+		d.Key = k
+	}
+	d.Value = m.Body
+	d.Redelivered = m.Redelivered
+	if c.stream {
+		if off, ok := m.Headers[streamOffsetHeader].(int64); ok {
+			d.Offset = off
+			pc.nextOffset = off + 1
+		}
+		if c.cfg.Commit == adapters.CommitAuto {
+			// At-most-once like auto-ack: committed before handling.
+			pc.lastTag, pc.unacked = m.DeliveryTag, 1
+			pc.ackHandled()
+		}
+	}
+	c.cfg.Handler(d)
+	if c.crashed.Load() || c.autoAck || (c.stream && c.cfg.Commit == adapters.CommitAuto) {
+		return
+	}
+	pc.lastTag = m.DeliveryTag
+	pc.unacked++
+	// Ack at once in sync mode; in interval mode on the tick, or earlier
+	// when half the prefetch window is handled, since the broker stops
+	// delivering once the window is full of unacked messages.
+	if c.cfg.Commit == adapters.CommitSync || pc.unacked >= max(1, c.prefetch/2) {
+		pc.ackHandled()
+	}
+}
+
+// ackHandled acks every handled delivery with one multiple-ack and, for
+// streams, commits the offset after the last one.
+func (pc *partConsumer) ackHandled() {
+	if pc.unacked == 0 || pc.c.crashed.Load() {
+		return
+	}
+	if err := pc.ch.Ack(pc.lastTag, true); err != nil {
+		pc.c.recordErr(fmt.Errorf("partition %d: ack: %w", pc.p, err))
+		pc.unacked = 0
+		return
+	}
+	pc.unacked = 0
+	if pc.c.stream && pc.nextOffset >= 0 {
+		pc.c.g.commit(pc.p, pc.nextOffset)
+	}
+}
