@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -40,28 +41,30 @@ var errRunFailed = errors.New("one or more runs failed")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := execute(ctx, os.Args[1:])
+	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-func execute(ctx context.Context, args []string) int {
+// execute runs the command line args and returns the exit code.
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	// Cobra validates the command name, flags and arguments before any
+	// pre-run hook: an error before the hook ran is a usage error.
+	started := false
+	root.PersistentPreRun = func(*cobra.Command, []string) { started = true }
 	err := root.ExecuteContext(ctx)
-	switch {
-	case err == nil:
+	if err == nil {
 		return exitOK
-	case errors.Is(err, errRunFailed):
-		fmt.Fprintln(os.Stderr, "brokerbench:", err)
-		return exitFailed
-	case isUsage(err):
-		fmt.Fprintln(os.Stderr, "brokerbench:", err)
-		return exitUsage
-	default:
-		fmt.Fprintln(os.Stderr, "brokerbench:", err)
-		return exitFailed
 	}
+	fmt.Fprintln(stderr, "brokerbench:", err)
+	if isUsage(err) || !started {
+		return exitUsage
+	}
+	return exitFailed
 }
 
 func isUsage(err error) bool {

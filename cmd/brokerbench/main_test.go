@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/brokerbench/brokerbench/results"
+)
+
+// run executes the command line and returns the exit code and output.
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = execute(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	t.Parallel()
+	bad := writeFile(t, "bad.yaml", "workloads:\n  - name: x\n    partitonsPerTopic: 4\n")
+	tests := []struct {
+		name string
+		args []string
+		want string // in stderr
+	}{
+		{"unknown command", []string{"bogus"}, "unknown command"},
+		{"unknown flag", []string{"run", "--bogus"}, "unknown flag"},
+		{"too many args", []string{"validate", "a", "b"}, "accepts at most 1 arg"},
+		{"unknown system", []string{"run", "--workloads", "../../workloads.yaml", "--system", "kafak"}, `unknown system; choose from refbroker, kafka`},
+		{"unknown workload", []string{"run", "--workloads", "../../workloads.yaml", "--workload", "smok"}, `--workload "smok": no such workload`},
+		{"missing file", []string{"validate", "nope.yaml"}, "nope.yaml"},
+		{"bad key names file and line", []string{"validate", bad}, "bad.yaml:3"},
+		{"bad duration flag", []string{"run", "--duration", "5"}, "invalid argument"},
+	}
+	for _, tt := range tests {
+		code, _, stderr := run(t, tt.args...)
+		if code != exitUsage || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%s: exit %d, stderr %q; want exit 2 and %q", tt.name, code, stderr, tt.want)
+		}
+	}
+}
+
+func TestValidateAndListShippedWorkloads(t *testing.T) {
+	t.Parallel()
+	code, out, stderr := run(t, "validate", "../../workloads.yaml")
+	if code != exitOK || !strings.Contains(out, ": ok") {
+		t.Fatalf("validate: exit %d out %q err %q", code, out, stderr)
+	}
+	code, out, _ = run(t, "list", "--workloads", "../../workloads.yaml")
+	for _, want := range []string{"smoke", "throughput-per-partition", "hot-keys", "rebalance-storm", "fanout", "backlog-drain", "refbroker", "rabbitmq", "nats"} {
+		if code != exitOK || !strings.Contains(out, want) {
+			t.Errorf("list output lacks %q (exit %d):\n%s", want, code, out)
+		}
+	}
+}
+
+// TestRunSmokeOnRefbroker is `brokerbench run` end to end on the embedded
+// broker: exit 0, a result file per run, and the summary table.
+func TestRunSmokeOnRefbroker(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	code, stdout, stderr := run(t, "run", "--workloads", "../../workloads.yaml", "--workload", "smoke",
+		"--duration", "2s", "--warmup", "500ms", "--out", out, "--no-progress")
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	r, err := results.Read(filepath.Join(out, "smoke.refbroker.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != results.StatusOK || r.Counts.Lost != 0 || r.Counts.Acked == 0 || r.Meta.System.Client == "" {
+		t.Errorf("result: status %s counts %+v system %+v", r.Status, r.Counts, r.Meta.System)
+	}
+	if !strings.Contains(stdout, "smoke") || !strings.Contains(stdout, "refbroker") {
+		t.Errorf("summary table missing:\n%s", stdout)
+	}
+}
+
+// TestRunOMBWorkloadFile runs an unmodified OpenMessaging Benchmark
+// workload file, shortened by flags.
+func TestRunOMBWorkloadFile(t *testing.T) {
+	t.Parallel()
+	files, _ := filepath.Glob("../../workloads/testdata/omb*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no OMB sample workload in workloads/testdata")
+	}
+	out := t.TempDir()
+	code, stdout, stderr := run(t, "run", "--workloads", files[0], "--duration", "1s", "--warmup", "0s", "--out", out, "--no-progress")
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	rs, _, err := results.ReadDir(out)
+	if err != nil || len(rs) != 1 || rs[0].Status != results.StatusOK {
+		t.Fatalf("results %v %v", rs, err)
+	}
+}
