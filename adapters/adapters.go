@@ -68,7 +68,9 @@ type Capabilities struct {
 	// messages, each message going to one of them.
 	ConsumerGroups bool `json:"consumerGroups"`
 	// Rebalance: partitions are reassigned among a group's consumers when one
-	// joins or leaves, and the consumer reports assignment changes.
+	// joins or leaves, and the consumer reports assignment changes. Where
+	// this holds only within one process (RabbitMQ), the adapter's docs say
+	// so.
 	Rebalance bool `json:"rebalance"`
 	// StaticMembership: a consumer with a stable instance id can restart
 	// without triggering a rebalance.
@@ -307,8 +309,10 @@ type Consumer interface {
 // Lagger is implemented by systems that report consumer lag broker-side.
 type Lagger interface {
 	// Lag returns, per partition, the messages in topic not yet
-	// acknowledged or committed by subscription, as the broker sees it.
-	// When some partitions could not be read, it returns those it could
-	// together with a non-nil error.
+	// consumed by subscription, as the broker reports it: committed-offset
+	// lag in Kafka, the group's lag in Redis and NATS, ready messages in
+	// RabbitMQ (AMQP cannot count unacknowledged deliveries). Each
+	// adapter's docs say which. When some partitions could not be read, it
+	// returns those it could together with a non-nil error.
 	Lag(ctx context.Context, topic, subscription string) (map[int32]int64, error)
 }
