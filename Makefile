@@ -14,7 +14,7 @@ RUN_FLAGS ?= --duration 5s --warmup 1s
 all: build
 
 build:
-	$(GO) build -o $(BIN)/ ./cmd/brokerbench ./cmd/refbroker
+	$(GO) build -o $(BIN)/ ./cmd/brokerbench
 
 ## run: the main job on the embedded reference broker
 run: build

@@ -32,29 +32,33 @@ func (r *run) churn(ctx context.Context) {
 			batch = append(batch, members[next%len(members)])
 			next++
 		}
+		// Membership changes run to completion even when the run ends
+		// meanwhile, so that teardown finds every consumer live and the
+		// group clean; only the wait between them is cut short.
+		opCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), churnOpTimeout)
 		for _, c := range batch {
-			r.leave(ctx, c)
+			r.leave(opCtx, c)
 		}
-		if sleepCtx(ctx, ch.Downtime) != nil && ctx.Err() != nil {
-			// Rejoin even when the run is ending, so that teardown
-			// closes a live consumer and the group ends clean.
-			ctx = context.WithoutCancel(ctx)
-		}
+		_ = sleepCtx(ctx, ch.Downtime)
 		for _, c := range batch {
-			if err := c.start(ctx, r); err != nil {
+			if err := c.start(opCtx, r); err != nil {
 				r.log.Error("consumer failed to rejoin", "consumer", c.id, "err", err)
 				r.event("consumer-join-failed", c.id, nil, err.Error())
 				continue
 			}
 			r.event("consumer-join", c.id, nil, r.w.Churn.Membership)
 		}
-		if ctx.Err() != nil {
-			return
-		}
+		cancel()
 	}
 }
 
+// churnOpTimeout bounds one consumer's leave or rejoin.
+const churnOpTimeout = 30 * time.Second
+
 func (r *run) leave(ctx context.Context, c *consumer) {
+	if c.c == nil {
+		return // its last rejoin failed; it is already gone
+	}
 	var err error
 	kind := "consumer-leave"
 	if r.w.Churn.Leave == "crash" {

@@ -1,0 +1,339 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/brokerbench/brokerbench/adapters"
+)
+
+// DefaultPrefetch is the most records one poll hands to the handler loop
+// when ConsumerConfig.Prefetch is 0 (Kafka's max.poll.records default).
+const DefaultPrefetch = 500
+
+// crashCloseWait bounds how long Crash waits for the kgo client to finish
+// tearing down after its connections were dropped; every request fails at
+// once by then, so this is only a guard against a stuck internal goroutine.
+const crashCloseWait = 10 * time.Second
+
+// errorBackoff is how long the poll loop pauses after a poll that returned
+// only errors.
+const errorBackoff = 100 * time.Millisecond
+
+// consumer is one classic consumer-group member with its own kgo client.
+//
+// Records are handled by a single goroutine (run) in poll order, so the
+// Handler is never called concurrently for one consumer. BlockRebalanceOnPoll
+// makes rebalances wait until a polled batch is fully handled, marked or
+// committed and AllowRebalance is called; therefore when OnPartitionsRevoked
+// runs every polled record has been handled, and committing there loses no
+// handled record's offset (at-least-once across rebalances).
+type consumer struct {
+	cfg     adapters.ConsumerConfig
+	mode    adapters.CommitMode
+	maxPoll int
+	cl      *kgo.Client
+	ks      *killSwitch
+
+	pollCtx    context.Context // cancelled to stop polling (Close, Crash)
+	stopPoll   context.CancelFunc
+	commitCtx  context.Context // cancelled only by Crash
+	stopCommit context.CancelFunc
+	done       chan struct{} // closed when run returns
+
+	stopped atomic.Bool // Close or Crash has been called
+	crashed atomic.Bool
+}
+
+// NewConsumer joins cfg.Subscription as a consumer of cfg.Topic and starts
+// handling records. See the package doc and docs/adapters/kafka.md for how
+// each ConsumerConfig field maps to the Kafka client.
+func (k *Kafka) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (adapters.Consumer, error) {
+	if err := k.checkOpen(); err != nil {
+		return nil, err
+	}
+	c, err := k.newConsumer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	k.trackGroup(cfg.Topic, cfg.Subscription)
+	go c.run()
+	return c, nil
+}
+
+func validateConsumer(cfg adapters.ConsumerConfig) error {
+	switch {
+	case cfg.Topic == "":
+		return fmt.Errorf("%w: ConsumerConfig.Topic is empty", ErrInvalidConfig)
+	case cfg.Subscription == "":
+		return fmt.Errorf("%w: ConsumerConfig.Subscription (the group id) is empty", ErrInvalidConfig)
+	case cfg.Handler == nil:
+		return fmt.Errorf("%w: ConsumerConfig.Handler is nil", ErrInvalidConfig)
+	case cfg.SessionTimeout < 0, cfg.CommitInterval < 0, cfg.Prefetch < 0:
+		return fmt.Errorf("%w: SessionTimeout %v, CommitInterval %v and Prefetch %d must be >= 0",
+			ErrInvalidConfig, cfg.SessionTimeout, cfg.CommitInterval, cfg.Prefetch)
+	}
+	return nil
+}
+
+func (k *Kafka) newConsumer(cfg adapters.ConsumerConfig) (*consumer, error) {
+	if err := validateConsumer(cfg); err != nil {
+		return nil, fmt.Errorf("kafka consumer %q: %w", cfg.ID, err)
+	}
+	c := &consumer{cfg: cfg, mode: cfg.Commit, maxPoll: cfg.Prefetch, ks: newKillSwitch(), done: make(chan struct{})}
+	if c.mode == "" {
+		c.mode = adapters.CommitInterval
+	}
+	if c.maxPoll == 0 {
+		c.maxPoll = DefaultPrefetch
+	}
+	dial, err := newDialer(k.cfg, c.ks)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := k.cfg.clientOpts(k.clientID("consumer", cfg.ID), dial)
+	if err != nil {
+		return nil, err
+	}
+	groupOpts, err := c.groupOpts()
+	if err != nil {
+		return nil, fmt.Errorf("kafka consumer %q: %w", cfg.ID, err)
+	}
+	cl, err := kgo.NewClient(append(opts, groupOpts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("create kafka consumer %q: %w", cfg.ID, err)
+	}
+	c.cl = cl
+	c.pollCtx, c.stopPoll = context.WithCancel(context.Background())
+	c.commitCtx, c.stopCommit = context.WithCancel(context.Background())
+	return c, nil
+}
+
+// groupOpts maps the consumer settings to kgo group options.
+func (c *consumer) groupOpts() ([]kgo.Opt, error) {
+	cfg := c.cfg
+	balancer, err := balancerFor(cfg.Assignor)
+	if err != nil {
+		return nil, err
+	}
+	start := kgo.NewOffset().AtStart()
+	if cfg.Start == adapters.StartLatest {
+		start = kgo.NewOffset().AtEnd()
+	}
+	opts := []kgo.Opt{
+		kgo.ConsumerGroup(cfg.Subscription),
+		kgo.ConsumeTopics(cfg.Topic),
+		kgo.Balancers(balancer),
+		kgo.ConsumeResetOffset(start),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsAssigned(c.onAssigned),
+		kgo.OnPartitionsRevoked(c.onRevoked),
+		kgo.OnPartitionsLost(c.onLost),
+	}
+	if cfg.SessionTimeout > 0 {
+		// Kafka needs heartbeats well within the session; kgo's default
+		// 3s interval is too slow for the 6s minimum session.
+		opts = append(opts, kgo.SessionTimeout(cfg.SessionTimeout),
+			kgo.HeartbeatInterval(min(3*time.Second, cfg.SessionTimeout/3)))
+	}
+	if cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
+	}
+	switch c.mode {
+	case adapters.CommitAuto:
+		if cfg.CommitInterval > 0 {
+			opts = append(opts, kgo.AutoCommitInterval(cfg.CommitInterval))
+		}
+	case adapters.CommitInterval:
+		interval := cfg.CommitInterval
+		if interval == 0 {
+			interval = time.Second
+		}
+		opts = append(opts, kgo.AutoCommitMarks(), kgo.AutoCommitInterval(interval))
+	case adapters.CommitSync:
+		opts = append(opts, kgo.DisableAutoCommit())
+	default:
+		return nil, fmt.Errorf("%w: Commit %q; use auto, interval or sync", ErrInvalidConfig, c.mode)
+	}
+	return opts, nil
+}
+
+// balancerFor maps an adapters.Assignor to a kgo balancer.
+func balancerFor(a adapters.Assignor) (kgo.GroupBalancer, error) {
+	switch a {
+	case "", adapters.AssignCooperativeSticky:
+		return kgo.CooperativeStickyBalancer(), nil
+	case adapters.AssignRange:
+		return kgo.RangeBalancer(), nil
+	case adapters.AssignRoundRobin:
+		return kgo.RoundRobinBalancer(), nil
+	case adapters.AssignSticky:
+		return kgo.StickyBalancer(), nil
+	default:
+		return nil, fmt.Errorf("%w: Assignor %q; use cooperative-sticky, range, roundrobin or sticky", ErrInvalidConfig, a)
+	}
+}
+
+// run is the poll-handle-commit loop. The Delivery passed to the Handler is
+// one struct reused for every record; its Key and Value slices are kgo's
+// and are not reused by the adapter, but per the Handler contract must not
+// be retained.
+func (c *consumer) run() {
+	defer close(c.done)
+	// PollRecords counts itself as a poller, blocking rebalances, even when
+	// it returns only a context error; so every exit must allow rebalancing
+	// again, or the leave in Close or Crash would wait for it forever.
+	defer c.cl.AllowRebalance()
+	var d adapters.Delivery
+	for {
+		fs := c.cl.PollRecords(c.pollCtx, c.maxPoll)
+		if c.crashed.Load() {
+			return
+		}
+		// A graceful stop still handles what this poll returned, so the
+		// final commit in Close covers every polled record.
+		recs := fs.Records()
+		for _, r := range recs {
+			d = adapters.Delivery{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value}
+			c.cfg.Handler(&d)
+			if c.crashed.Load() {
+				return // a dead process acknowledges nothing
+			}
+			if c.mode == adapters.CommitInterval {
+				c.cl.MarkCommitRecords(r)
+			}
+		}
+		if c.mode == adapters.CommitSync && len(recs) > 0 {
+			// A failed commit (for example during a rebalance) is not fatal:
+			// the records are delivered again, which at-least-once allows.
+			_ = c.cl.CommitRecords(c.commitCtx, recs...)
+		}
+		c.cl.AllowRebalance()
+		if c.pollCtx.Err() != nil || fs.IsClientClosed() {
+			return
+		}
+		if len(recs) == 0 && len(fs.Errors()) > 0 {
+			// kgo retries retriable errors itself; what it returns here
+			// (authorization, data loss) may come back at once on the next
+			// poll, so pause instead of spinning.
+			select {
+			case <-c.pollCtx.Done():
+			case <-time.After(errorBackoff):
+			}
+		}
+	}
+}
+
+// partitionsOf returns the sorted partitions of this consumer's topic in m.
+func (c *consumer) partitionsOf(m map[string][]int32) []int32 {
+	ps := slices.Clone(m[c.cfg.Topic])
+	slices.Sort(ps)
+	return ps
+}
+
+func (c *consumer) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	if ps := c.partitionsOf(m); len(ps) > 0 && !c.crashed.Load() && c.cfg.OnAssigned != nil {
+		c.cfg.OnAssigned(ps)
+	}
+}
+
+// onRevoked commits everything handled before the partitions go to another
+// member. It replaces kgo's default revoke, which would commit regardless
+// of Crash.
+func (c *consumer) onRevoked(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+	if c.crashed.Load() {
+		return
+	}
+	// Errors are not fatal: an uncommitted record is redelivered.
+	if c.mode == adapters.CommitInterval {
+		_ = cl.CommitMarkedOffsets(ctx)
+	} else {
+		_ = cl.CommitUncommittedOffsets(ctx)
+	}
+	if ps := c.partitionsOf(m); len(ps) > 0 && c.cfg.OnRevoked != nil {
+		c.cfg.OnRevoked(ps)
+	}
+}
+
+// onLost reports partitions lost to a fatal group error; committing would
+// fail (the generation is gone), so it does not try.
+func (c *consumer) onLost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	if ps := c.partitionsOf(m); len(ps) > 0 && !c.crashed.Load() && c.cfg.OnRevoked != nil {
+		c.cfg.OnRevoked(ps)
+	}
+}
+
+// Close stops polling, waits for the handler loop to finish the batch in
+// hand, commits everything handled, and leaves the group (dynamic members;
+// static members keep their slot until the session times out, as Kafka
+// intends). If ctx ends first the client is torn down without committing
+// and ctx's error returned. Close after Close or Crash is a no-op.
+func (c *consumer) Close(ctx context.Context) error {
+	if !c.stopped.CompareAndSwap(false, true) {
+		return nil
+	}
+	c.stopPoll()
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		c.teardown()
+		return fmt.Errorf("close kafka consumer %q: handler still running: %w", c.cfg.ID, ctx.Err())
+	}
+	var err error
+	if c.mode == adapters.CommitInterval {
+		err = c.cl.CommitMarkedOffsets(ctx)
+	} else {
+		err = c.cl.CommitUncommittedOffsets(ctx)
+	}
+	if err != nil {
+		err = fmt.Errorf("close kafka consumer %q: final commit: %w", c.cfg.ID, err)
+	}
+	if lerr := c.cl.LeaveGroupContext(ctx); lerr != nil && err == nil {
+		err = fmt.Errorf("close kafka consumer %q: leave group: %w", c.cfg.ID, lerr)
+	}
+	c.cl.Close()
+	c.stopCommit()
+	return err
+}
+
+// Crash stops the consumer as a killed process would: every connection is
+// dropped at once and no new one can be opened, so no commit, heartbeat or
+// LeaveGroup reaches the broker and the group evicts the member only when
+// its session times out. Crash does not wait for a running Handler; when it
+// returns, its result is discarded. Crash after Close or Crash is a no-op.
+func (c *consumer) Crash() error {
+	if !c.stopped.CompareAndSwap(false, true) {
+		return nil
+	}
+	c.crashed.Store(true)
+	c.ks.kill() // first: nothing below can reach the broker any more
+	c.teardown()
+	return nil
+}
+
+// teardown cancels all work and closes the client without committing. The
+// leave is started with a cancelled context so kgo sends no LeaveGroup
+// (its request fails at once), then Close frees the client's goroutines.
+func (c *consumer) teardown() {
+	c.crashed.Store(true)
+	c.stopCommit()
+	c.stopPoll()
+	c.cl.AllowRebalance()
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = c.cl.LeaveGroupContext(cancelled)
+	closed := make(chan struct{})
+	go func() {
+		c.cl.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(crashCloseWait):
+	}
+}

@@ -1,0 +1,305 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/brokerbench/brokerbench/adapters"
+)
+
+// DefaultMaxInFlight bounds a producer's outstanding sends when
+// ProducerConfig.MaxInFlight is 0.
+const DefaultMaxInFlight = 1000
+
+// producer is an adapters.Producer over its own kgo client.
+type producer struct {
+	cl *kgo.Client
+	// slots is a semaphore of MaxInFlight tokens: Send takes one, the kgo
+	// promise gives it back. kgo's own MaxBufferedRecords is set to the same
+	// bound, so kgo never blocks on its side.
+	slots chan struct{}
+
+	mu       sync.Mutex
+	closed   bool
+	inflight int
+	idle     chan struct{} // closed while inflight == 0
+	// noAcks is set for AcksNone: the broker sends no response, so kgo's
+	// record offset is meaningless and SendResult.Offset is -1.
+	noAcks bool
+}
+
+// NewProducer returns a producer with its own client. Acks and idempotence
+// map to kgo as follows: Idempotent requires AcksAll (Kafka's idempotent
+// producer needs acks=all) and is otherwise rejected with ErrInvalidConfig;
+// a non-idempotent producer disables kgo's default idempotent writes.
+// Compression "" means none, Kafka's default; Linger 0 keeps kgo's default
+// of 10ms and a negative Linger disables lingering; BatchBytes 0 keeps
+// kgo's default (1MB).
+func (k *Kafka) NewProducer(ctx context.Context, cfg adapters.ProducerConfig) (adapters.Producer, error) {
+	if err := k.checkOpen(); err != nil {
+		return nil, err
+	}
+	opts, err := k.producerOpts(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("create kafka producer %q: %w", cfg.ID, err)
+	}
+	maxInFlight := cfg.MaxInFlight
+	if maxInFlight <= 0 {
+		maxInFlight = DefaultMaxInFlight
+	}
+	idle := make(chan struct{})
+	close(idle)
+	return &producer{cl: cl, slots: make(chan struct{}, maxInFlight), idle: idle, noAcks: cfg.Acks == adapters.AcksNone}, nil
+}
+
+func (k *Kafka) checkOpen() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return fmt.Errorf("kafka system %s: %w", k.cfg.Name, ErrClosed)
+	}
+	return nil
+}
+
+// producerOpts maps cfg to kgo options.
+func (k *Kafka) producerOpts(cfg adapters.ProducerConfig) ([]kgo.Opt, error) {
+	opts, err := k.cfg.clientOpts(k.clientID("producer", cfg.ID), k.dial)
+	if err != nil {
+		return nil, err
+	}
+	switch cfg.Acks {
+	case adapters.AcksAll:
+		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
+	case adapters.AcksLeader:
+		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()))
+	case adapters.AcksNone:
+		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()))
+	default:
+		return nil, fmt.Errorf("producer %q: %w: Acks %d; use AcksNone (0), AcksLeader (1) or AcksAll (-1)", cfg.ID, ErrInvalidConfig, cfg.Acks)
+	}
+	if cfg.Idempotent && cfg.Acks != adapters.AcksAll {
+		return nil, fmt.Errorf("producer %q: %w: Idempotent needs Acks=all (got %d); set AcksAll or turn idempotence off", cfg.ID, ErrInvalidConfig, cfg.Acks)
+	}
+	if !cfg.Idempotent {
+		opts = append(opts, kgo.DisableIdempotentWrite())
+	}
+	codec, err := compression(cfg.Compression)
+	if err != nil {
+		return nil, fmt.Errorf("producer %q: %w", cfg.ID, err)
+	}
+	opts = append(opts, kgo.ProducerBatchCompression(codec))
+	if cfg.BatchBytes < 0 || cfg.BatchBytes > math.MaxInt32 || cfg.MaxInFlight < 0 {
+		return nil, fmt.Errorf("producer %q: %w: BatchBytes %d and MaxInFlight %d must be >= 0 (BatchBytes < 2GiB)",
+			cfg.ID, ErrInvalidConfig, cfg.BatchBytes, cfg.MaxInFlight)
+	}
+	switch {
+	case cfg.Linger > 0:
+		opts = append(opts, kgo.ProducerLinger(cfg.Linger))
+	case cfg.Linger < 0:
+		// Zero means "system default" (kgo lingers 10ms), so a negative
+		// Linger is how a workload asks for no lingering at all.
+		opts = append(opts, kgo.ProducerLinger(0))
+	}
+	if cfg.BatchBytes > 0 {
+		opts = append(opts, kgo.ProducerBatchMaxBytes(int32(cfg.BatchBytes)))
+	}
+	maxInFlight := cfg.MaxInFlight
+	if maxInFlight == 0 {
+		maxInFlight = DefaultMaxInFlight
+	}
+	opts = append(opts,
+		kgo.MaxBufferedRecords(maxInFlight),
+		kgo.RecordPartitioner(explicitPartitioner()),
+	)
+	return opts, nil
+}
+
+// compression maps a ProducerConfig.Compression name to a kgo codec.
+func compression(name string) (kgo.CompressionCodec, error) {
+	switch strings.ToLower(name) {
+	case "", "none":
+		return kgo.NoCompression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "zstd":
+		return kgo.ZstdCompression(), nil
+	default:
+		return kgo.CompressionCodec{}, fmt.Errorf("%w: Compression %q; use none, gzip, snappy, lz4 or zstd", ErrInvalidConfig, name)
+	}
+}
+
+// clientID builds a client.id from the configured prefix, role and id.
+func (k *Kafka) clientID(role, id string) string {
+	if id == "" {
+		return k.cfg.ClientID + "-" + role
+	}
+	return k.cfg.ClientID + "-" + role + "-" + id
+}
+
+// Send produces m asynchronously. It blocks only while MaxInFlight sends
+// are outstanding; if ctx ends first, done gets ctx's error. Key and Value
+// are not copied: kgo holds them until done runs, as the Message contract
+// allows. After Close, done gets an error wrapping ErrClosed.
+func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adapters.SendResult, error)) {
+	if m.Partition < -1 {
+		done(adapters.SendResult{Partition: m.Partition, Offset: -1}, fmt.Errorf("send to %s: %w: partition %d", m.Topic, ErrInvalidConfig, m.Partition))
+		return
+	}
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		done(adapters.SendResult{Partition: m.Partition, Offset: -1}, fmt.Errorf("send to %s/%d: %w", m.Topic, m.Partition, ctx.Err()))
+		return
+	}
+	if !p.begin() {
+		<-p.slots
+		done(adapters.SendResult{Partition: m.Partition, Offset: -1}, fmt.Errorf("send to %s/%d: %w", m.Topic, m.Partition, ErrClosed))
+		return
+	}
+	r := &kgo.Record{Topic: m.Topic, Partition: m.Partition, Key: m.Key, Value: m.Value}
+	p.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+		res := adapters.SendResult{Partition: r.Partition, Offset: r.Offset}
+		if err != nil || p.noAcks {
+			res.Offset = -1
+		}
+		if err != nil {
+			err = fmt.Errorf("send to %s/%d: %w", r.Topic, r.Partition, err)
+		}
+		// Release before calling done so that a done which sends again
+		// cannot deadlock on a full semaphore.
+		<-p.slots
+		done(res, err)
+		p.end()
+	})
+}
+
+// begin counts a send in flight unless the producer is closed.
+func (p *producer) begin() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	if p.inflight == 0 {
+		p.idle = make(chan struct{})
+	}
+	p.inflight++
+	return true
+}
+
+// end counts a send complete, after its done callback has returned.
+func (p *producer) end() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inflight--
+	if p.inflight == 0 {
+		close(p.idle)
+	}
+}
+
+// Flush waits until every send started before it has had its done
+// callback called.
+func (p *producer) Flush(ctx context.Context) error {
+	if err := p.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("flush kafka producer: %w", err)
+	}
+	// kgo's Flush returns once records are finished, which may be just
+	// before their promises have run; wait for the callbacks too.
+	p.mu.Lock()
+	idle := p.idle
+	p.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("flush kafka producer: waiting for callbacks: %w", ctx.Err())
+	}
+}
+
+// Close flushes outstanding sends (bounded by ctx), then closes the client;
+// sends still outstanding when ctx ends complete with an error. Later Sends
+// fail with ErrClosed. Close is idempotent.
+func (p *producer) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	p.mu.Unlock()
+	err := p.Flush(ctx)
+	// Close fails every record still buffered, calling its promise.
+	p.cl.Close()
+	if err != nil {
+		return fmt.Errorf("close kafka producer: %w", err)
+	}
+	return nil
+}
+
+// explicitPartitioner routes a record to Record.Partition when it is >= 0,
+// which is what the runner always sets. For -1 it hashes the key with
+// Kafka's murmur2, like the Java client, or goes round robin for nil keys.
+func explicitPartitioner() kgo.Partitioner {
+	return kgo.BasicConsistentPartitioner(func(string) func(*kgo.Record, int) int {
+		var next atomic.Uint32
+		return func(r *kgo.Record, n int) int {
+			switch {
+			case r.Partition >= 0:
+				return int(r.Partition)
+			case r.Key != nil:
+				return int(murmur2(r.Key)&0x7fffffff) % n
+			default:
+				return int(next.Add(1)-1) % n
+			}
+		}
+	})
+}
+
+// murmur2 is Kafka's key hash (org.apache.kafka.common.utils.Utils.murmur2).
+func murmur2(data []byte) uint32 {
+	const (
+		seed uint32 = 0x9747b28c
+		m    uint32 = 0x5bd1e995
+		r           = 24
+	)
+	length := len(data)
+	h := seed ^ uint32(length)
+	for i := 0; i+4 <= length; i += 4 {
+		k := uint32(data[i]) | uint32(data[i+1])<<8 | uint32(data[i+2])<<16 | uint32(data[i+3])<<24
+		k *= m
+		k ^= k >> r
+		k *= m
+		h *= m
+		h ^= k
+	}
+	tail := data[length&^3:]
+	switch len(tail) {
+	case 3:
+		h ^= uint32(tail[2]) << 16
+		fallthrough
+	case 2:
+		h ^= uint32(tail[1]) << 8
+		fallthrough
+	case 1:
+		h ^= uint32(tail[0])
+		h *= m
+	}
+	h ^= h >> 13
+	h *= m
+	h ^= h >> 15
+	return h
+}

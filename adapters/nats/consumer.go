@@ -1,0 +1,284 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/brokerbench/brokerbench/adapters"
+)
+
+// Consumer defaults.
+const (
+	// DefaultPrefetch is the MaxAckPending of each partition's durable and
+	// the client buffer when ConsumerConfig.Prefetch is 0.
+	DefaultPrefetch = 1000
+	// DefaultSessionTimeout is the AckWait (redelivery delay of unacked
+	// messages) when ConsumerConfig.SessionTimeout is 0; JetStream's own
+	// default.
+	DefaultSessionTimeout = 30 * time.Second
+)
+
+// consumer runs one Consume per partition durable on its own connection.
+// nats.go calls each Consume's handler from one goroutine per partition, so
+// the Handler runs concurrently for different partitions, in order within
+// one partition's stream of deliveries.
+type consumer struct {
+	nc    *natsgo.Conn
+	cfg   adapters.ConsumerConfig
+	parts int
+	// flushTimeout bounds the ack flush in Close when its context has no
+	// deadline (Config.APITimeout).
+	flushTimeout time.Duration
+	preAck       bool // CommitAuto on an AckExplicit durable: ack on receipt
+	noAck        bool // CommitAuto on an AckNone durable
+	sync         bool // CommitSync: wait for the server to confirm each ack
+	ctx          context.Context
+	cancel       context.CancelFunc
+	ccs          []jetstream.ConsumeContext
+	crashed      atomic.Bool
+	once         sync.Once
+	errMu        sync.Mutex
+	lastErr      error // last error reported by a Consume, for Close
+}
+
+// NewConsumer starts consuming every partition of cfg.Topic through the
+// subscription's per-partition durables, creating missing ones (DeliverAll
+// for StartEarliest, DeliverNew for StartLatest). It sets each durable's
+// AckWait to SessionTimeout and MaxAckPending to Prefetch (shared by all
+// members of the subscription); the client buffers up to
+// ceil(Prefetch/partitions) messages per partition. CommitAuto uses AckNone
+// on durables it creates, and acks on receipt on durables CreateTopic
+// provisioned (AckPolicy cannot change). Every member consumes every
+// partition, so OnAssigned is called once with all partitions and OnRevoked
+// with all of them on Close.
+//
+// Each partition's Handler goroutine has its own Delivery, reused after the
+// Handler returns; Key and Value are not reused.
+func (n *NATS) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (adapters.Consumer, error) {
+	if cfg.Handler == nil || cfg.Topic == "" || cfg.Subscription == "" || cfg.ID == "" {
+		return nil, fmt.Errorf("new nats consumer: Handler, Topic, Subscription and ID are required")
+	}
+	stream, parts, err := streamPartitions(ctx, n.js, cfg.Topic)
+	if err != nil {
+		return nil, fmt.Errorf("new nats consumer %q: %w", cfg.ID, err)
+	}
+	if cfg.Partitions != 0 && cfg.Partitions != parts {
+		return nil, fmt.Errorf("new nats consumer %q: topic %q has %d partitions, not %d: %w", cfg.ID, cfg.Topic, parts, cfg.Partitions, ErrTopicMismatch)
+	}
+	durables, err := tuneDurables(ctx, stream, cfg, parts)
+	if err != nil {
+		return nil, fmt.Errorf("new nats consumer %q: %w", cfg.ID, err)
+	}
+	c := &consumer{cfg: cfg, parts: parts, sync: cfg.Commit == adapters.CommitSync, flushTimeout: n.cfg.APITimeout}
+	if cfg.Commit == adapters.CommitAuto {
+		c.noAck = durables[0].CachedInfo().Config.AckPolicy == jetstream.AckNonePolicy
+		c.preAck = !c.noAck
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	nc, js, err := n.connect(ctx, "brokerbench-consumer-"+cfg.ID)
+	if err != nil {
+		c.cancel()
+		return nil, fmt.Errorf("new nats consumer %q: %w", cfg.ID, err)
+	}
+	c.nc = nc
+	if cfg.OnAssigned != nil {
+		cfg.OnAssigned(allPartitions(parts))
+	}
+	if err := c.start(ctx, js); err != nil {
+		_ = c.Crash()
+		if cfg.OnRevoked != nil {
+			cfg.OnRevoked(allPartitions(parts))
+		}
+		return nil, fmt.Errorf("new nats consumer %q: %w", cfg.ID, err)
+	}
+	return c, nil
+}
+
+// start runs one Consume per partition durable, bound through this
+// consumer's own connection (js) so that Crash drops them all.
+func (c *consumer) start(ctx context.Context, js jetstream.JetStream) error {
+	perPart := max(1, (prefetchOf(c.cfg)+c.parts-1)/c.parts)
+	for p := range c.parts {
+		cons, err := js.Consumer(ctx, streamName(c.cfg.Topic), durableName(c.cfg.Subscription, p))
+		if err != nil {
+			return fmt.Errorf("bind partition %d: %w", p, err)
+		}
+		cc, err := cons.Consume(c.handler(int32(p)), jetstream.PullMaxMessages(perPart), jetstream.ConsumeErrHandler(c.onConsumeErr))
+		if err != nil {
+			return fmt.Errorf("consume partition %d: %w", p, err)
+		}
+		c.ccs = append(c.ccs, cc)
+	}
+	return nil
+}
+
+func prefetchOf(cfg adapters.ConsumerConfig) int {
+	if cfg.Prefetch > 0 {
+		return cfg.Prefetch
+	}
+	return DefaultPrefetch
+}
+
+func allPartitions(n int) []int32 {
+	ps := make([]int32, n)
+	for i := range ps {
+		ps[i] = int32(i)
+	}
+	return ps
+}
+
+// tuneDurables makes sure each partition's durable exists and has the
+// configured AckWait and MaxAckPending, updating it when they differ (both
+// are editable; the ack and deliver policies are not and are left as found).
+func tuneDurables(ctx context.Context, s jetstream.Stream, cfg adapters.ConsumerConfig, parts int) ([]jetstream.Consumer, error) {
+	deliver, ack := jetstream.DeliverAllPolicy, jetstream.AckExplicitPolicy
+	if cfg.Start == adapters.StartLatest {
+		deliver = jetstream.DeliverNewPolicy
+	}
+	if cfg.Commit == adapters.CommitAuto {
+		ack = jetstream.AckNonePolicy
+	}
+	wait := cfg.SessionTimeout
+	if wait <= 0 {
+		wait = DefaultSessionTimeout
+	}
+	out := make([]jetstream.Consumer, parts)
+	for p := range parts {
+		want := durableConfig(cfg.Topic, cfg.Subscription, p, deliver, ack)
+		want.AckWait, want.MaxAckPending = wait, prefetchOf(cfg)
+		c, err := ensureDurable(ctx, s, want)
+		if err != nil {
+			return nil, err
+		}
+		have := c.CachedInfo().Config
+		if have.AckPolicy != jetstream.AckNonePolicy && (have.AckWait != wait || have.MaxAckPending != want.MaxAckPending) {
+			have.AckWait, have.MaxAckPending = wait, want.MaxAckPending
+			if c, err = s.UpdateConsumer(ctx, have); err != nil {
+				return nil, fmt.Errorf("update durable %q: %w", have.Durable, err)
+			}
+		}
+		if cfg.Commit != adapters.CommitAuto && c.CachedInfo().Config.AckPolicy == jetstream.AckNonePolicy {
+			return nil, fmt.Errorf("durable %q acks nothing (created for CommitAuto); use a new subscription for %s commits", have.Durable, cfg.Commit)
+		}
+		out[p] = c
+	}
+	return out, nil
+}
+
+// handler returns the Consume callback of partition p.
+func (c *consumer) handler(p int32) jetstream.MessageHandler {
+	d := &adapters.Delivery{}
+	return func(msg jetstream.Msg) {
+		if c.crashed.Load() {
+			return // a crashed process handles nothing more
+		}
+		if c.preAck {
+			_ = msg.Ack()
+		}
+		*d = adapters.Delivery{Topic: c.cfg.Topic, Partition: p, Offset: -1, Value: msg.Data()}
+		if md, err := msg.Metadata(); err == nil {
+			d.Offset = int64(md.Sequence.Stream)
+			d.Redelivered = md.NumDelivered > 1
+		}
+		if key, err := decodeKey(msg.Headers()); err == nil {
+			d.Key = key
+		} else {
+			c.onConsumeErr(nil, err)
+		}
+		if d.Value == nil {
+			d.Value = []byte{} // an empty payload is still a value
+		}
+		c.cfg.Handler(d)
+		if c.crashed.Load() || c.noAck || c.preAck {
+			return
+		}
+		var err error
+		if c.sync {
+			err = msg.DoubleAck(c.ctx)
+		} else {
+			err = msg.Ack()
+		}
+		if err != nil {
+			// Not acked: redelivered after AckWait (at-least-once).
+			c.onConsumeErr(nil, fmt.Errorf("ack partition %d: %w", p, err))
+		}
+	}
+}
+
+func (c *consumer) onConsumeErr(_ jetstream.ConsumeContext, err error) {
+	c.errMu.Lock()
+	c.lastErr = err
+	c.errMu.Unlock()
+}
+
+// Close drains every partition's Consume (buffered messages are handled and
+// acked, no new ones are pulled), waits until the server has the acks, and
+// closes the connection. Messages the server had already sent towards this
+// consumer but that had not arrived are redelivered after AckWait. It must
+// not be called from the Handler (it waits for the handlers); Crash may be.
+func (c *consumer) Close(ctx context.Context) error {
+	if c.crashed.Load() {
+		return nil
+	}
+	var err error
+	c.once.Do(func() { err = c.close(ctx) })
+	return err
+}
+
+func (c *consumer) close(ctx context.Context) error {
+	defer c.cancel()
+	for _, cc := range c.ccs {
+		cc.Drain()
+	}
+	for _, cc := range c.ccs {
+		select {
+		case <-cc.Closed():
+		case <-ctx.Done():
+			c.nc.Close()
+			return fmt.Errorf("close nats consumer %q: drain: %w", c.cfg.ID, ctx.Err())
+		}
+	}
+	// Acks are fire-and-forget publishes; a PING/PONG round trip makes sure
+	// the server has processed them before the connection goes.
+	err := flushConn(ctx, c.nc, c.flushTimeout)
+	if err != nil {
+		err = fmt.Errorf("close nats consumer %q: flush acks: %w", c.cfg.ID, err)
+	}
+	c.nc.Close()
+	if c.cfg.OnRevoked != nil {
+		c.cfg.OnRevoked(allPartitions(c.parts))
+	}
+	return err
+}
+
+// Crash closes the connection at once without acking: JetStream redelivers
+// the unacknowledged messages to other members after AckWait. It does not
+// wait for a running Handler, and nothing is acked after it returns.
+func (c *consumer) Crash() error {
+	if c.crashed.Swap(true) {
+		return nil
+	}
+	c.cancel()
+	if c.nc != nil {
+		c.nc.Close()
+	}
+	return nil
+}
+
+// consumeErr returns the last error a Consume reported, ignoring the
+// expected ones of a closing connection. It is for tests and diagnostics.
+func (c *consumer) consumeErr() error {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	if errors.Is(c.lastErr, natsgo.ErrConnectionClosed) {
+		return nil
+	}
+	return c.lastErr
+}

@@ -1,0 +1,323 @@
+// Package nats is the NATS JetStream adapter: [NATS] implements
+// adapters.System and adapters.Lagger on top of the jetstream package of
+// github.com/nats-io/nats.go (not the deprecated JetStreamContext).
+//
+// # Mapping
+//
+//   - A topic is one stream "BB_<topic>" with one subject per partition,
+//     "bb.<topic>.<p>", listed explicitly so the stream itself records the
+//     partition count (servers before 2.10 have no stream metadata). Names
+//     are sanitised to [A-Za-z0-9_-]; a name that had to change gets a hash
+//     suffix so distinct topics never collide.
+//   - The stream uses limits retention (a log: several subscriptions each see
+//     every message). TopicSpec.RetentionBytes becomes the stream's MaxBytes,
+//     RetentionBytes × partitions, because JetStream limits bytes per stream,
+//     not per subject.
+//   - A subscription is one durable pull consumer per partition,
+//     "<subscription>_p<p>", filtered on that partition's subject. One durable
+//     per partition (instead of one for the whole topic) is what makes
+//     broker-side lag per partition exact: consumer info reports NumPending
+//     and NumAckPending for its filter only. Every member of a subscription
+//     pulls from every partition's durable (competing consumers).
+//   - Offsets are stream sequences: one sequence space per stream, so they
+//     grow within a partition but have gaps (other partitions' messages).
+//
+// # Order
+//
+// OrderedPartitions is false: members pulling from the same durable receive
+// interleaved batches and redeliveries, so a partition's messages are not
+// handled in order once a subscription has two members. A per-partition
+// durable with exactly one active member would restore order, but pull
+// consumers have no single-active-member mode before the priority groups of
+// nats-server 2.11 (pinned clients), and the local test server is 2.9; see
+// docs/adapters/nats.md.
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/brokerbench/brokerbench/adapters"
+)
+
+var (
+	_ adapters.System = (*NATS)(nil)
+	_ adapters.Lagger = (*NATS)(nil)
+)
+
+// NATS is a connected NATS JetStream system. It is safe for concurrent use.
+// Each producer and consumer opens its own connection, so that a consumer's
+// Crash drops only its own.
+type NATS struct {
+	cfg Config
+	nc  *natsgo.Conn
+	js  jetstream.JetStream
+}
+
+// New validates cfg, connects and checks that JetStream is enabled. A server
+// that cannot be reached, or has JetStream disabled, gives an error wrapping
+// adapters.ErrUnavailable.
+func New(ctx context.Context, cfg Config) (*NATS, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := &NATS{cfg: cfg}
+	nc, js, err := n.connect(ctx, "brokerbench-admin")
+	if err != nil {
+		return nil, err
+	}
+	n.nc, n.js = nc, js
+	return n, nil
+}
+
+// connect opens a connection named name and its JetStream handle, checking
+// that JetStream answers.
+func (n *NATS) connect(ctx context.Context, name string, jsOpts ...jetstream.JetStreamOpt) (*natsgo.Conn, jetstream.JetStream, error) {
+	nc, err := natsgo.Connect(n.cfg.URL, n.cfg.options(name)...)
+	if err != nil {
+		// Refused credentials or a TLS mismatch are configuration errors,
+		// not an unavailable system.
+		if errors.Is(err, natsgo.ErrAuthorization) || errors.Is(err, natsgo.ErrAuthExpired) ||
+			errors.Is(err, natsgo.ErrSecureConnWanted) || errors.Is(err, natsgo.ErrSecureConnRequired) {
+			return nil, nil, fmt.Errorf("nats connect to %s: %w", n.cfg.endpoint(), err)
+		}
+		return nil, nil, fmt.Errorf("nats connect to %s: %w: %w", n.cfg.endpoint(), adapters.ErrUnavailable, err)
+	}
+	jsOpts = append(jsOpts, jetstream.WithDefaultTimeout(n.cfg.APITimeout))
+	js, err := jetstream.New(nc, jsOpts...)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("nats jetstream handle: %w", err)
+	}
+	if _, err := js.AccountInfo(ctx); err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("nats JetStream at %s: %w: %w", n.cfg.endpoint(), adapters.ErrUnavailable, err)
+	}
+	return nc, js, nil
+}
+
+// Name returns Config.Name ("nats" by default).
+func (n *NATS) Name() string { return n.cfg.Name }
+
+// Capabilities of NATS JetStream: emulated partitions (a subject each),
+// replay (limits retention and DeliverAll), competing consumers with
+// per-message acks, broker-side lag, and idempotent producers through
+// Nats-Msg-Id de-duplication within the stream's duplicate window (2 min).
+// There is no partition assignment and so no rebalance and no per-partition
+// order with several consumers (see the package doc).
+func (n *NATS) Capabilities() adapters.Capabilities {
+	return adapters.Capabilities{
+		Partitions:     true,
+		Replay:         true,
+		ConsumerGroups: true,
+		PerMessageAck:  true,
+		BrokerLag:      true,
+		Idempotence:    true,
+	}
+}
+
+// Info reports the connected server's version and the nats.go version.
+func (n *NATS) Info(context.Context) (adapters.Info, error) {
+	info := adapters.Info{
+		Server:   "unknown",
+		Client:   "github.com/nats-io/nats.go v" + natsgo.Version,
+		Endpoint: n.cfg.endpoint(),
+	}
+	if v := n.nc.ConnectedServerVersion(); v != "" {
+		info.Server = "NATS " + v
+	}
+	return info, nil
+}
+
+// Close closes the administrative connection. Producers and consumers have
+// their own and must be closed separately.
+func (n *NATS) Close() error {
+	n.nc.Close()
+	return nil
+}
+
+// sanitize maps s to a token valid in stream, consumer and subject names:
+// [A-Za-z0-9_-] are kept, anything else becomes '_', and if anything changed
+// an FNV-32 suffix of the original keeps distinct inputs distinct.
+func sanitize(s string) string {
+	changed := false
+	b := []byte(s)
+	for i, c := range b {
+		ok := c == '_' || c == '-' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		if !ok {
+			b[i] = '_'
+			changed = true
+		}
+	}
+	if !changed {
+		return s
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(s))
+	return string(b) + "_" + strconv.FormatUint(uint64(h.Sum32()), 36)
+}
+
+func streamName(topic string) string { return "BB_" + sanitize(topic) }
+
+func subject(topic string, p int) string { return "bb." + sanitize(topic) + "." + strconv.Itoa(p) }
+
+func durableName(sub string, p int) string { return sanitize(sub) + "_p" + strconv.Itoa(p) }
+
+// partitionOf parses the partition from a subject "bb.<topic>.<p>".
+func partitionOf(subj string) (int32, bool) {
+	i := strings.LastIndexByte(subj, '.')
+	if i < 0 {
+		return 0, false
+	}
+	p, err := strconv.ParseInt(subj[i+1:], 10, 32)
+	return int32(p), err == nil && p >= 0
+}
+
+// streamPartitions returns the partition count of topic's stream.
+func streamPartitions(ctx context.Context, js jetstream.JetStream, topic string) (jetstream.Stream, int, error) {
+	s, err := js.Stream(ctx, streamName(topic))
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, 0, fmt.Errorf("topic %q: %w", topic, ErrTopicNotFound)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("look up stream of topic %q: %w", topic, err)
+	}
+	return s, len(s.CachedInfo().Config.Subjects), nil
+}
+
+// CreateTopic creates the topic's stream and, for each subscription, one
+// durable consumer per partition starting at the first message (so nothing
+// published after CreateTopic is missed). It is idempotent; an existing
+// stream with another partition count gives an error wrapping
+// ErrTopicMismatch.
+func (n *NATS) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error {
+	if spec.Name == "" || spec.Partitions < 1 {
+		return fmt.Errorf("create topic %q: need a name and at least 1 partition (got %d)", spec.Name, spec.Partitions)
+	}
+	sc := jetstream.StreamConfig{
+		Name:      streamName(spec.Name),
+		Subjects:  make([]string, spec.Partitions),
+		Retention: jetstream.LimitsPolicy,
+		Discard:   jetstream.DiscardOld,
+		MaxBytes:  -1,
+		MaxMsgs:   -1,
+		Storage:   jetstream.FileStorage,
+		Replicas:  n.cfg.Replicas,
+	}
+	for p := range sc.Subjects {
+		sc.Subjects[p] = subject(spec.Name, p)
+	}
+	if n.cfg.Storage == "memory" {
+		sc.Storage = jetstream.MemoryStorage
+	}
+	if spec.RetentionBytes > 0 {
+		sc.MaxBytes = spec.RetentionBytes * int64(spec.Partitions)
+	}
+	stream, err := n.js.CreateStream(ctx, sc)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		var parts int
+		stream, parts, err = streamPartitions(ctx, n.js, spec.Name)
+		if err == nil && parts != spec.Partitions {
+			err = fmt.Errorf("has %d partitions, not %d: %w", parts, spec.Partitions, ErrTopicMismatch)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("create topic %q: %w", spec.Name, err)
+	}
+	for _, sub := range spec.Subscriptions {
+		for p := range spec.Partitions {
+			cc := durableConfig(spec.Name, sub, p, jetstream.DeliverAllPolicy, jetstream.AckExplicitPolicy)
+			if _, err := ensureDurable(ctx, stream, cc); err != nil {
+				return fmt.Errorf("create topic %q: %w", spec.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// durableConfig is the consumer configuration of one (subscription,
+// partition) durable, with JetStream's defaults for AckWait and
+// MaxAckPending; NewConsumer tunes those.
+func durableConfig(topic, sub string, p int, deliver jetstream.DeliverPolicy, ack jetstream.AckPolicy) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       durableName(sub, p),
+		Description:   fmt.Sprintf("brokerbench subscription %q partition %d", sub, p),
+		FilterSubject: subject(topic, p),
+		DeliverPolicy: deliver,
+		AckPolicy:     ack,
+	}
+}
+
+// ensureDurable returns the durable named in cc, creating it if missing.
+// An existing durable is returned as is.
+func ensureDurable(ctx context.Context, s jetstream.Stream, cc jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	c, err := s.Consumer(ctx, cc.Durable)
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("look up durable %q: %w", cc.Durable, err)
+	}
+	c, err = s.CreateConsumer(ctx, cc)
+	if errors.Is(err, jetstream.ErrConsumerExists) {
+		c, err = s.Consumer(ctx, cc.Durable) // lost a creation race
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create durable %q: %w", cc.Durable, err)
+	}
+	return c, nil
+}
+
+// DeleteTopic deletes the topic's stream and with it every durable consumer.
+// A missing stream is not an error.
+func (n *NATS) DeleteTopic(ctx context.Context, topic string) error {
+	err := n.js.DeleteStream(ctx, streamName(topic))
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("delete topic %q: %w", topic, err)
+	}
+	return nil
+}
+
+// Lag returns per partition the messages the subscription has not yet
+// acknowledged: the durable's NumPending (not yet delivered) plus
+// NumAckPending (delivered, not acknowledged). Partitions whose durable could
+// not be read are missing from the map and named in the returned error.
+func (n *NATS) Lag(ctx context.Context, topic, subscription string) (map[int32]int64, error) {
+	s, parts, err := streamPartitions(ctx, n.js, topic)
+	if err != nil {
+		return nil, fmt.Errorf("lag: %w", err)
+	}
+	lag := make(map[int32]int64, parts)
+	var errs []error
+	for p := range parts {
+		c, err := s.Consumer(ctx, durableName(subscription, p))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("lag of %q partition %d: %w", topic, p, err))
+			continue
+		}
+		// Consumer() already fetched fresh info; no second round trip.
+		ci := c.CachedInfo()
+		lag[int32(p)] = int64(ci.NumPending) + int64(ci.NumAckPending)
+	}
+	return lag, errors.Join(errs...)
+}
+
+// flushConn waits until the server has processed everything written on nc
+// (a PING/PONG round trip). nats.go insists on a deadline; without one in
+// ctx, timeout applies.
+func flushConn(ctx context.Context, nc *natsgo.Conn, timeout time.Duration) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	return nc.FlushWithContext(ctx)
+}

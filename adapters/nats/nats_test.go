@@ -1,0 +1,524 @@
+package nats
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/adapters/adaptertest"
+)
+
+const natsAddr = "127.0.0.1:4222"
+
+// newNATS connects to the local NATS server (skipping without it, failing in
+// CI) and closes the system when t ends.
+func newNATS(t testing.TB) *NATS {
+	t.Helper()
+	adaptertest.RequireService(t, "nats", natsAddr)
+	cfg := Config{}.Default()
+	cfg.Storage = "memory" // tests need no durability; spare the disk
+	n, err := New(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { _ = n.Close() })
+	return n
+}
+
+func suffix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// newTopic creates a uniquely named topic and deletes it when t ends.
+func newTopic(t testing.TB, n *NATS, spec adapters.TopicSpec) string {
+	t.Helper()
+	spec.Name = "bbtest-nats-" + suffix()
+	if err := n.CreateTopic(t.Context(), spec); err != nil {
+		t.Fatalf("CreateTopic: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.DeleteTopic(ctx, spec.Name); err != nil {
+			t.Errorf("DeleteTopic: %v", err)
+		}
+	})
+	return spec.Name
+}
+
+func newProducer(t testing.TB, n *NATS, cfg adapters.ProducerConfig) adapters.Producer {
+	t.Helper()
+	p, err := n.NewProducer(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("NewProducer: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = p.Close(ctx)
+	})
+	return p
+}
+
+// newConsumer starts a consumer and closes it when t ends (Close after
+// Crash is a no-op).
+func newConsumer(t *testing.T, n *NATS, cfg adapters.ConsumerConfig) *consumer {
+	t.Helper()
+	c, err := n.NewConsumer(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("NewConsumer: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = c.Close(ctx)
+	})
+	return c.(*consumer)
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	adaptertest.WaitFor(t, timeout, what, cond)
+}
+
+func sendSync(t *testing.T, p adapters.Producer, m *adapters.Message) adapters.SendResult {
+	t.Helper()
+	ch := make(chan error, 1)
+	var res adapters.SendResult
+	p.Send(t.Context(), m, func(r adapters.SendResult, err error) { res = r; ch <- err })
+	if err := <-ch; err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	return res
+}
+
+// recorder collects deliveries, copying them (the Delivery is reused).
+type recorder struct {
+	mu   sync.Mutex
+	got  []adapters.Delivery
+	hook func(d *adapters.Delivery) // optional, called before recording
+}
+
+func (r *recorder) handle(d *adapters.Delivery) {
+	if r.hook != nil {
+		r.hook(d)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cp := *d
+	cp.Key, cp.Value = bytes.Clone(d.Key), bytes.Clone(d.Value)
+	r.got = append(r.got, cp)
+}
+
+func (r *recorder) len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.got)
+}
+
+func (r *recorder) all() []adapters.Delivery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]adapters.Delivery(nil), r.got...)
+}
+
+func consumerConfig(topic, sub string, parts int, rec *recorder) adapters.ConsumerConfig {
+	return adapters.ConsumerConfig{
+		ID: "c-" + suffix(), Topic: topic, Partitions: parts, Subscription: sub,
+		Commit: adapters.CommitSync, Handler: rec.handle,
+	}
+}
+
+// TestSubjectsPerPartition: each partition is its own subject in the stream
+// and its own durable, and messages land where they were sent.
+func TestSubjectsPerPartition(t *testing.T) {
+	t.Parallel()
+	n := newNATS(t)
+	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 3, Subscriptions: []string{"s"}})
+	stream, err := n.js.Stream(t.Context(), streamName(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs := stream.CachedInfo().Config.Subjects
+	if len(subs) != 3 || subs[2] != "bb."+topic+".2" {
+		t.Fatalf("stream subjects = %v", subs)
+	}
+	p := newProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "subj"})
+	for i := range 9 {
+		sendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 3), Value: []byte{byte(i % 3)}})
+	}
+	info, err := stream.Info(t.Context(), jetstream.WithSubjectFilter("bb."+topic+".>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range subs {
+		if info.State.Subjects[s] != 3 {
+			t.Errorf("subject %s holds %d messages, want 3", s, info.State.Subjects[s])
+		}
+	}
+	rec := &recorder{}
+	newConsumer(t, n, consumerConfig(topic, "s", 3, rec))
+	waitFor(t, 10*time.Second, "9 deliveries", func() bool { return rec.len() == 9 })
+	last := map[int32]int64{}
+	for _, d := range rec.all() {
+		if d.Value[0] != byte(d.Partition) {
+			t.Errorf("message for partition %d delivered from partition %d", d.Value[0], d.Partition)
+		}
+		if d.Offset <= last[d.Partition] {
+			t.Errorf("partition %d: offset %d after %d", d.Partition, d.Offset, last[d.Partition])
+		}
+		last[d.Partition] = d.Offset
+	}
+}
+
+// TestPipelinedSends keeps many sends outstanding from several goroutines
+// and checks every callback runs once, with the stream holding them all.
+func TestPipelinedSends(t *testing.T) {
+	t.Parallel()
+	n := newNATS(t)
+	const parts, senders, perSender = 4, 4, 1000
+	topic := newTopic(t, n, adapters.TopicSpec{Partitions: parts})
+	p := newProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "pipe", MaxInFlight: 64})
+	var calls, failures atomic.Int64
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Go(func() {
+			for i := range perSender {
+				m := &adapters.Message{Topic: topic, Partition: int32((s + i) % parts), Key: []byte("k"), Value: []byte("v")}
+				p.Send(t.Context(), m, func(res adapters.SendResult, err error) {
+					calls.Add(1)
+					if err != nil || res.Offset <= 0 {
+						failures.Add(1)
+					}
+				})
+			}
+		})
+	}
+	wg.Wait()
+	if err := p.Flush(t.Context()); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if got := calls.Load(); got != senders*perSender || failures.Load() != 0 {
+		t.Fatalf("callbacks = %d (%d failed), want %d", got, failures.Load(), senders*perSender)
+	}
+	s, _ := n.js.Stream(t.Context(), streamName(topic))
+	if msgs := s.CachedInfo().State.Msgs; msgs != senders*perSender {
+		t.Fatalf("stream holds %d messages, want %d", msgs, senders*perSender)
+	}
+}
+
+// TestRedeliveryAfterAckWait crashes a consumer whose handler is blocked and
+// checks another member receives its messages after AckWait
+// (= SessionTimeout), marked redelivered.
+func TestRedeliveryAfterAckWait(t *testing.T) {
+	t.Parallel()
+	n := newNATS(t)
+	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 1, Subscriptions: []string{"s"}})
+	p := newProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "redeliver"})
+	for i := range 5 {
+		sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte{byte(i)}})
+	}
+	block, entered := make(chan struct{}), make(chan struct{}, 1)
+	stuck := &recorder{hook: func(*adapters.Delivery) {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		<-block
+	}}
+	cfg := consumerConfig(topic, "s", 1, stuck)
+	cfg.SessionTimeout = time.Second
+	c1 := newConsumer(t, n, cfg)
+	<-entered
+	if err := c1.Crash(); err != nil {
+		t.Fatalf("Crash: %v", err)
+	}
+	close(block)
+	rec := &recorder{}
+	cfg2 := consumerConfig(topic, "s", 1, rec)
+	cfg2.SessionTimeout = time.Second
+	newConsumer(t, n, cfg2)
+	waitFor(t, 15*time.Second, "redelivered messages", func() bool { return rec.len() >= 5 })
+	redelivered := 0
+	for _, d := range rec.all() {
+		if d.Redelivered {
+			redelivered++
+		}
+	}
+	if redelivered == 0 {
+		t.Error("no delivery after the crash was marked redelivered")
+	}
+	if stuck.len() > 1 {
+		t.Errorf("crashed consumer handled %d messages", stuck.len())
+	}
+}
+
+// TestLag: lag counts undelivered plus unacked messages per partition and
+// drops to 0 once consumed.
+func TestLag(t *testing.T) {
+	t.Parallel()
+	n := newNATS(t)
+	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 2, Subscriptions: []string{"s"}})
+	p := newProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "lag"})
+	for i := range 10 {
+		sendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("x")})
+	}
+	lag, err := n.Lag(t.Context(), topic, "s")
+	if err != nil || lag[0] != 5 || lag[1] != 5 {
+		t.Fatalf("Lag before consuming = %v, %v; want 5 per partition", lag, err)
+	}
+	if _, err := n.Lag(t.Context(), topic, "nosuchsub"); err == nil {
+		t.Fatal("Lag of a missing subscription: want an error")
+	}
+	rec := &recorder{}
+	c := newConsumer(t, n, consumerConfig(topic, "s", 2, rec))
+	waitFor(t, 10*time.Second, "lag 0", func() bool {
+		lag, err := n.Lag(t.Context(), topic, "s")
+		return err == nil && lag[0] == 0 && lag[1] == 0
+	})
+	if err := c.consumeErr(); err != nil {
+		t.Errorf("consume error: %v", err)
+	}
+}
+
+// TestBinaryAndKeys round-trips all byte values, an empty value and nil
+// versus empty keys.
+func TestBinaryAndKeys(t *testing.T) {
+	t.Parallel()
+	n := newNATS(t)
+	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 1, Subscriptions: []string{"s"}})
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	msgs := []adapters.Message{{Key: all, Value: all}, {Key: nil, Value: []byte{}}, {Key: []byte{}, Value: []byte("\r\n")}}
+	p := newProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "bin"})
+	for i := range msgs {
+		msgs[i].Topic = topic
+		sendSync(t, p, &msgs[i])
+	}
+	rec := &recorder{}
+	newConsumer(t, n, consumerConfig(topic, "s", 1, rec))
+	waitFor(t, 10*time.Second, "3 deliveries", func() bool { return rec.len() == 3 })
+	for i, d := range rec.all() { // one consumer, one partition: in order
+		w := msgs[i]
+		if !bytes.Equal(d.Key, w.Key) || (d.Key == nil) != (w.Key == nil) || !bytes.Equal(d.Value, w.Value) || d.Value == nil {
+			t.Errorf("#%d: key %q (nil %t) value %q; want key %q (nil %t) value %q", i, d.Key, d.Key == nil, d.Value, w.Key, w.Key == nil, w.Value)
+		}
+	}
+}
+
+// TestIdempotentMsgID: idempotent producers set a Nats-Msg-Id, so the
+// stream's duplicate detection applies.
+func TestIdempotentMsgID(t *testing.T) {
+	t.Parallel()
+	n := newNATS(t)
+	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 1})
+	p := newProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "idem-" + suffix(), Idempotent: true})
+	first := sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("a")})
+	// Re-publish with the id the producer used, as a retry would.
+	ack, err := n.js.Publish(t.Context(), subject(topic, 0), []byte("a"), jetstream.WithMsgID(p.(*producer).id+"-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ack.Duplicate || int64(ack.Sequence) != first.Offset {
+		t.Fatalf("retry with the same Nats-Msg-Id: ack %+v, want a duplicate of seq %d", ack, first.Offset)
+	}
+}
+
+func TestTopicErrors(t *testing.T) {
+	t.Parallel()
+	n := newNATS(t)
+	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 2})
+	ctx := t.Context()
+	if err := n.CreateTopic(ctx, adapters.TopicSpec{Name: topic, Partitions: 2}); err != nil {
+		t.Fatalf("idempotent CreateTopic: %v", err)
+	}
+	if err := n.CreateTopic(ctx, adapters.TopicSpec{Name: topic, Partitions: 3}); !errors.Is(err, ErrTopicMismatch) {
+		t.Fatalf("CreateTopic with other partitions = %v, want ErrTopicMismatch", err)
+	}
+	if err := n.DeleteTopic(ctx, "bbtest-nats-missing-"+suffix()); err != nil {
+		t.Fatalf("DeleteTopic of a missing topic: %v", err)
+	}
+	_, err := n.NewConsumer(ctx, adapters.ConsumerConfig{ID: "x", Topic: "bbtest-missing-" + suffix(), Subscription: "s", Handler: func(*adapters.Delivery) {}})
+	if !errors.Is(err, ErrTopicNotFound) {
+		t.Fatalf("NewConsumer on a missing topic = %v, want ErrTopicNotFound", err)
+	}
+	p := newProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "errs"})
+	for _, m := range []adapters.Message{
+		{Topic: topic, Partition: 2},                        // out of range
+		{Topic: "bbtest-missing-" + suffix(), Partition: 0}, // no such topic
+	} {
+		ch := make(chan error, 1)
+		p.Send(ctx, &m, func(_ adapters.SendResult, err error) { ch <- err })
+		if err := <-ch; err == nil {
+			t.Errorf("Send(%+v) succeeded, want an error", m)
+		}
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	t.Parallel()
+	cfg := Config{}.Default()
+	cfg.URL = "nats://bob:hunter2@127.0.0.1:1" // nothing listens on port 1
+	_, err := New(t.Context(), cfg)
+	if !errors.Is(err, adapters.ErrUnavailable) {
+		t.Fatalf("New against a closed port = %v, want ErrUnavailable", err)
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("password leaked in %v", err)
+	}
+}
+
+func TestInfo(t *testing.T) {
+	t.Parallel()
+	n := newNATS(t)
+	info, err := n.Info(t.Context())
+	if err != nil || !strings.HasPrefix(info.Server, "NATS 2.") || !strings.Contains(info.Client, "nats.go v1.") {
+		t.Fatalf("Info = %+v, %v", info, err)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	adaptertest.RequireService(t, "nats", natsAddr)
+	adaptertest.Run(t, func(t *testing.T) adapters.System { return newNATS(t) })
+}
+
+// BenchmarkSend measures async publish throughput of one producer with the
+// default in-flight bound and 100-byte values.
+func BenchmarkSend(b *testing.B) {
+	n := newNATS(b)
+	topic := newTopic(b, n, adapters.TopicSpec{Partitions: 4})
+	p := newProducer(b, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "bench"})
+	val := make([]byte, 100)
+	var failed atomic.Int64
+	done := func(_ adapters.SendResult, err error) {
+		if err != nil {
+			failed.Add(1)
+		}
+	}
+	b.SetBytes(int64(len(val)))
+	i := 0
+	for b.Loop() {
+		p.Send(b.Context(), &adapters.Message{Topic: topic, Partition: int32(i % 4), Value: val}, done)
+		i++
+	}
+	if err := p.Flush(b.Context()); err != nil || failed.Load() > 0 {
+		b.Fatalf("flush: %v, %d failed sends", err, failed.Load())
+	}
+}
+
+// TestAcksNone: a core publish completes without an offset, and the stream
+// still stores every message.
+func TestAcksNone(t *testing.T) {
+	t.Parallel()
+	n := newNATS(t)
+	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 2})
+	p := newProducer(t, n, adapters.ProducerConfig{ID: "fire", Acks: adapters.AcksNone})
+	var calls, bad atomic.Int64
+	for i := range 200 {
+		p.Send(t.Context(), &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("x")}, func(res adapters.SendResult, err error) {
+			calls.Add(1)
+			if err != nil || res.Offset != -1 || res.Partition != int32(i%2) {
+				bad.Add(1)
+			}
+		})
+	}
+	if err := p.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() != 200 || bad.Load() != 0 {
+		t.Fatalf("%d callbacks, %d bad; want 200 good", calls.Load(), bad.Load())
+	}
+	s, err := n.js.Stream(t.Context(), streamName(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "200 stored messages", func() bool {
+		info, err := s.Info(t.Context())
+		return err == nil && info.State.Msgs == 200
+	})
+}
+
+// TestTLSMismatchIsNotUnavailable: asking for TLS from the plain-text test
+// server is a configuration error, not ErrUnavailable.
+func TestTLSMismatchIsNotUnavailable(t *testing.T) {
+	t.Parallel()
+	adaptertest.RequireService(t, "nats", natsAddr)
+	cfg := Config{}.Default()
+	cfg.TLSSkipVerify = true
+	_, err := New(t.Context(), cfg)
+	if err == nil || errors.Is(err, adapters.ErrUnavailable) {
+		t.Fatalf("New with TLS against a plain server = %v, want a TLS configuration error", err)
+	}
+}
+
+// TestStartPosition: a subscription NewConsumer creates starts at the first
+// message (StartEarliest, replay) or after the last one (StartLatest).
+func TestStartPosition(t *testing.T) {
+	t.Parallel()
+	n := newNATS(t)
+	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 2})
+	p := newProducer(t, n, adapters.ProducerConfig{ID: "start", Acks: adapters.AcksLeader})
+	for i := range 4 {
+		sendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("old")})
+	}
+	early, late := &recorder{}, &recorder{}
+	ce := consumerConfig(topic, "early", 2, early)
+	cl := consumerConfig(topic, "late", 2, late)
+	cl.Start = adapters.StartLatest
+	newConsumer(t, n, ce)
+	newConsumer(t, n, cl)
+	for i := range 2 {
+		sendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("new")})
+	}
+	waitFor(t, 10*time.Second, "all deliveries", func() bool { return early.len() == 6 && late.len() == 2 })
+	for _, d := range late.all() {
+		if string(d.Value) != "new" {
+			t.Errorf("StartLatest subscription got a message from before it existed: %q", d.Value)
+		}
+	}
+}
+
+// TestCommitAuto: CommitAuto creates AckNone durables for a new
+// subscription, and acks on receipt on a provisioned (AckExplicit) one;
+// either way lag drops to 0.
+func TestCommitAuto(t *testing.T) {
+	t.Parallel()
+	n := newNATS(t)
+	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 1, Subscriptions: []string{"provisioned"}})
+	p := newProducer(t, n, adapters.ProducerConfig{ID: "auto", Acks: adapters.AcksLeader})
+	for range 5 {
+		sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("x")})
+	}
+	for _, sub := range []string{"provisioned", "fresh"} {
+		rec := &recorder{}
+		cfg := consumerConfig(topic, sub, 1, rec)
+		cfg.Commit = adapters.CommitAuto
+		newConsumer(t, n, cfg)
+		waitFor(t, 10*time.Second, sub+": 5 deliveries and lag 0", func() bool {
+			lag, err := n.Lag(t.Context(), topic, sub)
+			return rec.len() == 5 && err == nil && lag[0] == 0
+		})
+	}
+	c, err := n.js.Consumer(t.Context(), streamName(topic), durableName("fresh", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ap := c.CachedInfo().Config.AckPolicy; ap != jetstream.AckNonePolicy {
+		t.Fatalf("fresh CommitAuto durable has ack policy %v; want AckNone", ap)
+	}
+}

@@ -1,0 +1,300 @@
+package nats
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/brokerbench/brokerbench/adapters"
+)
+
+// DefaultMaxInFlight bounds outstanding sends when ProducerConfig.MaxInFlight
+// is 0.
+const DefaultMaxInFlight = 1000
+
+// keyHeader carries the message key as "k" + base64(key): headers are text,
+// keys are binary, and the "k" prefix keeps an empty key distinct from no
+// key (no header).
+const keyHeader = "Bb-Key"
+
+func encodeKey(k []byte) string { return "k" + base64.StdEncoding.EncodeToString(k) }
+
+func decodeKey(h natsgo.Header) ([]byte, error) {
+	v := h.Get(keyHeader)
+	if v == "" {
+		return nil, nil
+	}
+	if v[0] != 'k' {
+		return nil, fmt.Errorf("malformed %s header", keyHeader)
+	}
+	return base64.StdEncoding.DecodeString(v[1:])
+}
+
+// flushWait is one Flush call waiting for the sends outstanding when it
+// started.
+type flushWait struct {
+	left int
+	done chan struct{}
+}
+
+// pendingSend is one send awaiting its publish ack.
+type pendingSend struct {
+	topic     string
+	partition int32
+	done      func(adapters.SendResult, error)
+	waits     []*flushWait
+}
+
+// producer publishes with PublishMsgAsync and completes sends from the
+// library's ack and error handlers, which run on the connection's ack
+// goroutine: no goroutine per message. Sends are found again by their
+// *nats.Msg; whoever removes a send from pending calls its done, which makes
+// "exactly once" hold even when an ack races Close.
+type producer struct {
+	nc         *natsgo.Conn
+	js         jetstream.JetStream
+	id         string
+	idempotent bool
+	acksNone   bool // core publish: no ack, done on write
+	// flushTimeout bounds a connection flush when the caller's context
+	// has no deadline (Config.APITimeout).
+	flushTimeout time.Duration
+	seq          atomic.Uint64 // Nats-Msg-Id sequence for idempotent sends
+	slots        chan struct{}
+	stop         chan struct{} // closed by Close
+
+	mu      sync.Mutex
+	pending map[*natsgo.Msg]*pendingSend
+	closed  bool
+	parts   map[string]int // partition count per topic
+	rr      uint32
+}
+
+// NewProducer returns a producer with its own connection. With AcksLeader or
+// AcksAll a send completes on JetStream's publish ack, sent once the message
+// is stored (and replicated, with Replicas > 1). With AcksNone it is a core
+// NATS publish that the stream still stores but never acknowledges: done runs
+// as soon as the message is in the connection's write buffer, with Offset -1.
+// Linger, BatchBytes and Compression do not apply. Idempotent sets a
+// Nats-Msg-Id of "<ID>-<n>" so the stream drops duplicates within its
+// duplicate window.
+func (n *NATS) NewProducer(ctx context.Context, cfg adapters.ProducerConfig) (adapters.Producer, error) {
+	inflight := cfg.MaxInFlight
+	if inflight <= 0 {
+		inflight = DefaultMaxInFlight
+	}
+	p := &producer{
+		id:           cfg.ID,
+		idempotent:   cfg.Idempotent,
+		acksNone:     cfg.Acks == adapters.AcksNone,
+		flushTimeout: n.cfg.APITimeout,
+		slots:        make(chan struct{}, inflight),
+		stop:         make(chan struct{}),
+		pending:      make(map[*natsgo.Msg]*pendingSend, inflight),
+		parts:        make(map[string]int),
+	}
+	nc, js, err := n.connect(ctx, "brokerbench-producer-"+cfg.ID,
+		jetstream.WithPublishAsyncMaxPending(inflight),
+		jetstream.WithPublishAsyncAckHandler(p.onAck),
+		jetstream.WithPublishAsyncErrHandler(p.onErr))
+	if err != nil {
+		return nil, fmt.Errorf("new nats producer %q: %w", cfg.ID, err)
+	}
+	p.nc, p.js = nc, js
+	return p, nil
+}
+
+// Send publishes m asynchronously. It blocks while MaxInFlight sends are
+// outstanding, and on the first send to a topic while the stream's partition
+// count is looked up. Value is held until done runs (nats.go may re-publish
+// it on a no-responders retry). done usually runs on the connection's ack
+// goroutine and must not block on a Send to this producer (that Send could
+// wait for a slot only a later ack frees).
+func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adapters.SendResult, error)) {
+	if done == nil {
+		done = func(adapters.SendResult, error) {}
+	}
+	if m == nil {
+		done(adapters.SendResult{Partition: -1, Offset: -1}, fmt.Errorf("send: nil message"))
+		return
+	}
+	fail := adapters.SendResult{Partition: m.Partition, Offset: -1}
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		done(fail, fmt.Errorf("send to %q: wait for in-flight slot: %w", m.Topic, ctx.Err()))
+		return
+	case <-p.stop:
+		done(fail, fmt.Errorf("send to %q: producer %w", m.Topic, ErrClosed))
+		return
+	}
+	part, err := p.route(ctx, m)
+	if err != nil {
+		<-p.slots
+		done(fail, err)
+		return
+	}
+	msg := &natsgo.Msg{Subject: subject(m.Topic, int(part)), Data: m.Value}
+	if m.Key != nil {
+		msg.Header = natsgo.Header{keyHeader: []string{encodeKey(m.Key)}}
+	}
+	if p.idempotent {
+		if msg.Header == nil {
+			msg.Header = natsgo.Header{}
+		}
+		msg.Header.Set(jetstream.MsgIDHeader, p.id+"-"+strconv.FormatUint(p.seq.Add(1), 10))
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		<-p.slots
+		done(fail, fmt.Errorf("send to %q: producer %w", m.Topic, ErrClosed))
+		return
+	}
+	if p.acksNone {
+		p.mu.Unlock()
+		err := p.nc.PublishMsg(msg)
+		<-p.slots
+		if err != nil {
+			err = fmt.Errorf("publish to %q partition %d: %w", m.Topic, part, err)
+		}
+		done(adapters.SendResult{Partition: part, Offset: -1}, err)
+		return
+	}
+	p.pending[msg] = &pendingSend{topic: m.Topic, partition: part, done: done}
+	p.mu.Unlock()
+	if _, err := p.js.PublishMsgAsync(msg); err != nil {
+		p.complete(msg, -1, fmt.Errorf("publish to %q partition %d: %w", m.Topic, part, err))
+	}
+}
+
+// route resolves Partition -1 (FNV-1a of the key, or round robin without a
+// key) and checks the range against the stream's partition count.
+func (p *producer) route(ctx context.Context, m *adapters.Message) (int32, error) {
+	p.mu.Lock()
+	parts, ok := p.parts[m.Topic]
+	p.mu.Unlock()
+	if !ok {
+		var err error
+		if _, parts, err = streamPartitions(ctx, p.js, m.Topic); err != nil {
+			return 0, fmt.Errorf("send: %w", err)
+		}
+		p.mu.Lock()
+		p.parts[m.Topic] = parts
+		p.mu.Unlock()
+	}
+	part := m.Partition
+	if part == -1 {
+		if m.Key == nil {
+			p.mu.Lock()
+			part = int32(p.rr % uint32(parts))
+			p.rr++
+			p.mu.Unlock()
+		} else {
+			h := fnv.New32a()
+			_, _ = h.Write(m.Key)
+			part = int32(h.Sum32() % uint32(parts))
+		}
+	}
+	if part < 0 || int(part) >= parts {
+		return 0, fmt.Errorf("send to %q partition %d of %d: %w", m.Topic, part, parts, ErrBadPartition)
+	}
+	return part, nil
+}
+
+func (p *producer) onAck(_ jetstream.JetStream, msg *natsgo.Msg, ack *jetstream.PubAck) {
+	p.complete(msg, int64(ack.Sequence), nil)
+}
+
+func (p *producer) onErr(_ jetstream.JetStream, msg *natsgo.Msg, err error) {
+	p.complete(msg, -1, fmt.Errorf("publish to %s: %w", msg.Subject, err))
+}
+
+// complete finishes the send of msg if it is still pending: it releases the
+// slot, calls done, and only then counts down Flush waiters, so that Flush
+// returns after the callbacks of the sends it waited for have run.
+func (p *producer) complete(msg *natsgo.Msg, offset int64, err error) {
+	p.mu.Lock()
+	s, ok := p.pending[msg]
+	delete(p.pending, msg)
+	p.mu.Unlock()
+	if !ok {
+		return
+	}
+	<-p.slots
+	s.done(adapters.SendResult{Partition: s.partition, Offset: offset}, err)
+	// s.waits has no writers any more: Flush appends only to sends still
+	// in pending, under mu.
+	if len(s.waits) == 0 {
+		return
+	}
+	p.mu.Lock()
+	for _, w := range s.waits {
+		if w.left--; w.left == 0 {
+			close(w.done)
+		}
+	}
+	p.mu.Unlock()
+}
+
+// Flush waits until every send started before the call has completed. With
+// AcksNone it also waits until the server has read every publish.
+func (p *producer) Flush(ctx context.Context) error {
+	if p.acksNone {
+		if err := flushConn(ctx, p.nc, p.flushTimeout); err != nil {
+			return fmt.Errorf("flush nats producer %q: %w", p.id, err)
+		}
+	}
+	p.mu.Lock()
+	if len(p.pending) == 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	w := &flushWait{left: len(p.pending), done: make(chan struct{})}
+	for _, s := range p.pending {
+		s.waits = append(s.waits, w)
+	}
+	p.mu.Unlock()
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("flush nats producer %q: %w", p.id, ctx.Err())
+	}
+}
+
+// Close refuses new sends, flushes, and closes the connection. If ctx ends
+// first, the sends still outstanding complete with an error.
+func (p *producer) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	close(p.stop)
+	p.mu.Unlock()
+	err := p.Flush(ctx)
+	// CleanupPublisher fails what is still outstanding through onErr;
+	// the sweep below catches anything it did not know about.
+	p.js.CleanupPublisher()
+	p.nc.Close()
+	p.mu.Lock()
+	left := make([]*natsgo.Msg, 0, len(p.pending))
+	for msg := range p.pending {
+		left = append(left, msg)
+	}
+	p.mu.Unlock()
+	for _, msg := range left {
+		p.complete(msg, -1, fmt.Errorf("publish to %s: producer %w before the ack", msg.Subject, ErrClosed))
+	}
+	return err
+}

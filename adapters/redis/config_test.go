@@ -1,0 +1,176 @@
+package redis
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigFromEnv(t *testing.T) {
+	t.Parallel()
+	def := Config{}.Default()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    func(c *Config) // edits the default into the expected config
+		wantErr string
+	}{
+		// No variables: exactly the defaults.
+		{name: "empty", env: nil, want: func(*Config) {}},
+		// A comma list becomes cluster seeds; blanks are dropped.
+		{name: "addrs", env: map[string]string{EnvAddr: "a:1, b:2,,"}, want: func(c *Config) { c.Addrs = []string{"a:1", "b:2"} }},
+		// Every setting at once.
+		{name: "all", env: map[string]string{
+			EnvName: "redis7", EnvCluster: "true", EnvUsername: "u", EnvPassword: "p",
+			EnvDB: "3", EnvTLS: "1", EnvTLSCAFile: "/ca.pem", EnvTLSSkipVerify: "true",
+			EnvTLSServerName: "srv", EnvDialTimeout: "2s", EnvBlock: "50ms", EnvEntryBytes: "300",
+		}, want: func(c *Config) {
+			c.Name, c.Cluster, c.Username, c.Password, c.DB = "redis7", true, "u", "p", 3
+			c.TLS, c.TLSCAFile, c.TLSSkipVerify, c.TLSServerName = true, "/ca.pem", true, "srv"
+			c.DialTimeout, c.Block, c.EntryBytes = 2*time.Second, 50*time.Millisecond, 300
+		}},
+		// Malformed values name the variable.
+		{name: "bad bool", env: map[string]string{EnvTLS: "yes please"}, wantErr: EnvTLS},
+		{name: "bad duration", env: map[string]string{EnvBlock: "5"}, wantErr: EnvBlock},
+		{name: "bad db", env: map[string]string{EnvDB: "x"}, wantErr: EnvDB},
+		{name: "bad entry bytes", env: map[string]string{EnvEntryBytes: "1k"}, wantErr: EnvEntryBytes},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ConfigFromEnv(func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want ErrInvalidConfig naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := def
+			want.Addrs = append([]string(nil), def.Addrs...)
+			tt.want(&want)
+			if got.String() != want.String() || got.Password != want.Password || got.DB != want.DB ||
+				got.TLS != want.TLS || got.TLSServerName != want.TLSServerName || got.Cluster != want.Cluster ||
+				got.DialTimeout != want.DialTimeout {
+				t.Fatalf("got %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		edit    func(c *Config)
+		wantErr string // "" means valid
+	}{
+		{"default is valid", func(*Config) {}, ""},
+		{"empty name", func(c *Config) { c.Name = "" }, "Name"},
+		{"no addrs", func(c *Config) { c.Addrs = nil }, "Addrs"},
+		{"addr without port", func(c *Config) { c.Addrs = []string{"localhost"} }, "Addrs[0]"},
+		{"bad port", func(c *Config) { c.Addrs = []string{"h:99999"} }, "port"},
+		{"db with cluster", func(c *Config) { c.Cluster, c.DB = true, 1 }, "cluster"},
+		{"negative db", func(c *Config) { c.DB = -1 }, "DB"},
+		{"block zero would block forever", func(c *Config) { c.Block = 0 }, "Block"},
+		{"zero entry bytes", func(c *Config) { c.EntryBytes = 0 }, "EntryBytes"},
+		{"zero dial timeout", func(c *Config) { c.DialTimeout = 0 }, "DialTimeout"},
+		{"missing CA file", func(c *Config) { c.TLSCAFile = "/nonexistent/ca.pem" }, "TLSCAFile"},
+		{"existing CA file", func(c *Config) { c.TLSCAFile = ca }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := Config{}.Default()
+			tt.edit(&c)
+			err := c.Validate()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Validate = %v, want ErrInvalidConfig naming %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestTLSConfigRejectsNonPEMCA(t *testing.T) {
+	t.Parallel()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := Config{}.Default()
+	c.TLSCAFile = ca
+	if _, err := c.tlsConfig(); err == nil || !strings.Contains(err.Error(), "no PEM") {
+		t.Fatalf("tlsConfig = %v, want a no-PEM error", err)
+	}
+	c.TLSCAFile, c.TLSSkipVerify = "", true
+	tc, err := c.tlsConfig()
+	if err != nil || tc == nil || !tc.InsecureSkipVerify {
+		t.Fatalf("skip-verify tlsConfig = %+v, %v", tc, err)
+	}
+	if !strings.HasPrefix(c.endpoint(), "rediss://") {
+		t.Fatalf("endpoint %q should say rediss:// with TLS", c.endpoint())
+	}
+}
+
+func TestConfigStringRedactsPassword(t *testing.T) {
+	t.Parallel()
+	c := Config{}.Default()
+	c.Username, c.Password = "alice", "s3cret-pw"
+	for _, s := range []string{c.String(), c.endpoint()} {
+		if strings.Contains(s, "s3cret-pw") {
+			t.Fatalf("password leaked: %s", s)
+		}
+	}
+}
+
+func TestIDToOffset(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		id   string
+		want int64
+	}{
+		{"0-0", 0},                     // smallest ID
+		{"0-1", 1},                     // seq in the low bits
+		{"1-0", 1 << 20},               // ms above them
+		{"1-1048575", 1<<20 | 1048575}, // largest seq that fits
+		{"1-1048576", -1},              // seq of 2^20 does not fit
+		{"1700000000000-5", 1700000000000<<20 | 5}, // a realistic ID
+		{"8796093022207-0", 8796093022207 << 20},   // largest ms (2^43-1)
+		{"8796093022208-0", -1},                    // ms of 2^43 does not fit
+		{"12", -1},                                 // no dash
+		{"a-1", -1},                                // not a number
+		{"-1-1", -1},                               // negative
+	}
+	for _, tt := range tests {
+		if got := IDToOffset(tt.id); got != tt.want {
+			t.Errorf("IDToOffset(%q) = %d, want %d", tt.id, got, tt.want)
+		}
+		if tt.want >= 0 {
+			if back := OffsetToID(tt.want); back != tt.id {
+				t.Errorf("OffsetToID(%d) = %q, want %q", tt.want, back, tt.id)
+			}
+		}
+	}
+	// Monotonic: ID order is (ms, seq) order.
+	ids := []string{"5-0", "5-1", "5-1048575", "6-0", "6-2", "1000-0"}
+	for i := 1; i < len(ids); i++ {
+		if IDToOffset(ids[i-1]) >= IDToOffset(ids[i]) {
+			t.Errorf("offset(%s) >= offset(%s)", ids[i-1], ids[i])
+		}
+	}
+}

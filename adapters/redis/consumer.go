@@ -1,0 +1,454 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/brokerbench/brokerbench/adapters"
+)
+
+// Consumer defaults.
+const (
+	// DefaultPrefetch is the entries one read may return when
+	// ConsumerConfig.Prefetch is 0.
+	DefaultPrefetch = 100
+	// DefaultSessionTimeout is the XAUTOCLAIM idle time when
+	// ConsumerConfig.SessionTimeout is 0.
+	DefaultSessionTimeout = 30 * time.Second
+	// DefaultCommitInterval is the XACK period for CommitInterval when
+	// ConsumerConfig.CommitInterval is 0.
+	DefaultCommitInterval = time.Second
+	// maxClaimRounds bounds the XAUTOCLAIM calls per partition per claim
+	// pass, so a large dead backlog cannot starve new entries.
+	maxClaimRounds = 10
+	// retryBackoff is the pause after a failed read before the next one.
+	retryBackoff = 100 * time.Millisecond
+)
+
+// consumer runs one read loop goroutine: it first re-reads its own pending
+// entries (left by an earlier consumer with the same ID), then alternates
+// XREADGROUP ">" over all partitions with a periodic XAUTOCLAIM pass that
+// takes over entries idle longer than the session timeout (a dead consumer's).
+// Handlers run on the loop goroutine, one at a time.
+//
+// State owned by the loop goroutine: acks, lastAck, lastClaim, delivery.
+type consumer struct {
+	client   goredis.UniversalClient
+	cfg      adapters.ConsumerConfig
+	name     string   // Redis consumer name (ConsumerConfig.ID)
+	keys     []string // stream key per partition
+	count    int64    // COUNT per stream per read
+	block    time.Duration
+	minIdle  time.Duration // XAUTOCLAIM idle time
+	claimGap time.Duration // time between claim passes
+	noAck    bool
+	interval time.Duration // 0: ack after every batch (CommitSync)
+
+	ctx     context.Context // cancelled by Crash
+	cancel  context.CancelFunc
+	stop    chan struct{} // closed by Close or Crash
+	exited  chan struct{} // closed when the loop returns
+	crashed atomic.Bool
+	once    sync.Once // closes stop
+
+	closeOnce sync.Once
+	closeErr  error
+
+	acks      [][]string // per partition, handled IDs not yet XACKed
+	nacks     int
+	lastAck   time.Time
+	lastClaim time.Time
+	delivery  adapters.Delivery
+	loopErr   error // set by the loop before exited closes
+}
+
+// NewConsumer starts a consumer named cfg.ID in the group cfg.Subscription.
+// The group is created on each partition if missing (at ID 0 for
+// StartEarliest, $ for StartLatest); a group CreateTopic provisioned keeps its
+// position. Every consumer reads every partition, so OnAssigned is called
+// once with all partitions before the first delivery and OnRevoked with all
+// of them on Close. Two live consumers with the same ID share one Redis
+// consumer and its pending entries: give each a distinct ID.
+//
+// The Delivery passed to the Handler is reused after it returns; its Key and
+// Value slices are not.
+func (r *Redis) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (adapters.Consumer, error) {
+	if cfg.Handler == nil || cfg.Topic == "" || cfg.Subscription == "" || cfg.ID == "" {
+		return nil, fmt.Errorf("new redis consumer: Handler, Topic, Subscription and ID are required")
+	}
+	meta, err := loadMeta(ctx, r.admin, cfg.Topic)
+	if err != nil {
+		return nil, fmt.Errorf("new redis consumer %q: %w", cfg.ID, err)
+	}
+	if cfg.Partitions != 0 && cfg.Partitions != meta.partitions {
+		return nil, fmt.Errorf("new redis consumer %q: topic %q has %d partitions, not %d: %w", cfg.ID, cfg.Topic, meta.partitions, cfg.Partitions, ErrTopicMismatch)
+	}
+	start := "0"
+	if cfg.Start == adapters.StartLatest {
+		start = "$"
+	}
+	if err := createGroups(ctx, r.admin, cfg.Topic, meta.partitions, cfg.Subscription, start); err != nil {
+		return nil, fmt.Errorf("new redis consumer %q: %w", cfg.ID, err)
+	}
+	c := newConsumerState(r, cfg, meta.partitions)
+	client, err := r.newClient("brokerbench-consumer-"+cfg.ID, 2)
+	if err != nil {
+		return nil, err
+	}
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("new redis consumer %q: connect: %w: %w", cfg.ID, adapters.ErrUnavailable, err)
+	}
+	c.client = client
+	if cfg.OnAssigned != nil {
+		cfg.OnAssigned(allPartitions(meta.partitions))
+	}
+	go c.run()
+	return c, nil
+}
+
+func newConsumerState(r *Redis, cfg adapters.ConsumerConfig, partitions int) *consumer {
+	prefetch := cfg.Prefetch
+	if prefetch <= 0 {
+		prefetch = DefaultPrefetch
+	}
+	session := cfg.SessionTimeout
+	if session <= 0 {
+		session = DefaultSessionTimeout
+	}
+	c := &consumer{
+		cfg:  cfg,
+		name: cfg.ID,
+		keys: streamKeys(cfg.Topic, partitions),
+		// COUNT applies per stream in a multi-stream XREADGROUP; split
+		// Prefetch so one read holds about Prefetch entries in total.
+		count:    int64(max(1, (prefetch+partitions-1)/partitions)),
+		block:    r.cfg.Block,
+		minIdle:  session,
+		claimGap: min(max(session/4, 50*time.Millisecond), 5*time.Second),
+		noAck:    cfg.Commit == adapters.CommitAuto,
+		stop:     make(chan struct{}),
+		exited:   make(chan struct{}),
+		acks:     make([][]string, partitions),
+	}
+	if cfg.Commit == "" || cfg.Commit == adapters.CommitInterval {
+		c.interval = cfg.CommitInterval
+		if c.interval <= 0 {
+			c.interval = DefaultCommitInterval
+		}
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	return c
+}
+
+func allPartitions(n int) []int32 {
+	ps := make([]int32, n)
+	for i := range ps {
+		ps[i] = int32(i)
+	}
+	return ps
+}
+
+// Close stops the loop after the batch in hand is handled, XACKs everything
+// handled, and removes the Redis consumer from the group when it has no
+// pending entries left. It must not be called from the Handler (it waits for
+// the loop that runs it); Crash may be.
+func (c *consumer) Close(ctx context.Context) error {
+	if c.crashed.Load() {
+		return nil
+	}
+	c.closeOnce.Do(func() { c.closeErr = c.close(ctx) })
+	return c.closeErr
+}
+
+func (c *consumer) close(ctx context.Context) error {
+	c.once.Do(func() { close(c.stop) })
+	select {
+	case <-c.exited:
+	case <-ctx.Done():
+		// Abort the loop's Redis calls; it exits once the handler in
+		// progress (if any) returns, and only then may the client go.
+		c.cancel()
+		go func() {
+			<-c.exited
+			_ = c.client.Close()
+		}()
+		return fmt.Errorf("close redis consumer %q: wait for read loop: %w", c.name, ctx.Err())
+	}
+	if c.crashed.Load() {
+		return nil // Crash raced Close and won; it closed the client
+	}
+	err := c.loopErr
+	if ferr := c.flushAcks(ctx); ferr != nil && err == nil {
+		err = ferr
+	}
+	if err == nil {
+		err = c.deleteIfIdle(ctx)
+	}
+	c.cancel()
+	if cerr := c.client.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close redis consumer %q: %w", c.name, cerr)
+	}
+	if c.cfg.OnRevoked != nil {
+		c.cfg.OnRevoked(allPartitions(len(c.keys)))
+	}
+	return err
+}
+
+// deleteIfIdle runs XGROUP DELCONSUMER on the partitions where this consumer
+// has no pending entries (deleting a consumer with pending entries would
+// drop them from the group's PEL, losing them).
+func (c *consumer) deleteIfIdle(ctx context.Context) error {
+	for _, k := range c.keys {
+		n, err := c.client.XPendingExt(ctx, &goredis.XPendingExtArgs{
+			Stream: k, Group: c.cfg.Subscription, Start: "-", End: "+", Count: 1, Consumer: c.name,
+		}).Result()
+		if err != nil {
+			return fmt.Errorf("close redis consumer %q: XPENDING %s: %w", c.name, k, err)
+		}
+		if len(n) > 0 {
+			continue
+		}
+		if err := c.client.XGroupDelConsumer(ctx, k, c.cfg.Subscription, c.name).Err(); err != nil {
+			return fmt.Errorf("close redis consumer %q: XGROUP DELCONSUMER %s: %w", c.name, k, err)
+		}
+	}
+	return nil
+}
+
+// Crash drops the connections at once without XACK and without removing the
+// Redis consumer: its pending entries stay in the group until another
+// consumer XAUTOCLAIMs them after the session timeout. It does not wait for a
+// running Handler, and nothing is acknowledged after it returns.
+func (c *consumer) Crash() error {
+	if c.crashed.Swap(true) {
+		return nil
+	}
+	c.once.Do(func() { close(c.stop) })
+	c.cancel()
+	if err := c.client.Close(); err != nil && !errors.Is(err, goredis.ErrClosed) {
+		return fmt.Errorf("crash redis consumer %q: %w", c.name, err)
+	}
+	return nil
+}
+
+func (c *consumer) stopping() bool {
+	select {
+	case <-c.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// run is the read loop goroutine.
+func (c *consumer) run() {
+	defer close(c.exited)
+	c.lastAck = time.Now()
+	if err := c.readOwnPending(); err != nil {
+		c.loopErr = err
+		return
+	}
+	for !c.stopping() {
+		if time.Since(c.lastClaim) >= c.claimGap {
+			c.claimPass()
+			c.lastClaim = time.Now()
+		}
+		streams, err := c.read(">")
+		if err != nil {
+			if c.stopping() {
+				return
+			}
+			if isNoGroup(err) {
+				c.loopErr = fmt.Errorf("redis consumer %q: topic or group gone: %w", c.name, err)
+				return
+			}
+			waitOrStop(retryBackoff, c.stop)
+			continue
+		}
+		c.handleStreams(streams, false)
+		c.maybeFlushAcks()
+	}
+}
+
+func isNoGroup(err error) bool { return goredis.HasErrorPrefix(err, "NOGROUP") }
+
+// read runs one XREADGROUP over all partitions from id (">" for new entries,
+// "0" for this consumer's pending ones). A timeout with no entries returns
+// nil, nil.
+func (c *consumer) read(id string) ([]goredis.XStream, error) {
+	streams := make([]string, 0, 2*len(c.keys))
+	streams = append(streams, c.keys...)
+	for range c.keys {
+		streams = append(streams, id)
+	}
+	block := c.block
+	if id != ">" {
+		block = -1 // the PEL is read without blocking
+	} else if c.interval > 0 && c.nacks > 0 {
+		// Wake up in time for the next ack flush.
+		block = max(min(block, c.interval-time.Since(c.lastAck)), time.Millisecond)
+	}
+	res, err := c.client.XReadGroup(c.ctx, &goredis.XReadGroupArgs{
+		Group: c.cfg.Subscription, Consumer: c.name, Streams: streams,
+		Count: c.count, Block: block, NoAck: c.noAck,
+	}).Result()
+	if errors.Is(err, goredis.Nil) {
+		return nil, nil
+	}
+	return res, err
+}
+
+// readOwnPending re-delivers entries this consumer name read but never
+// acknowledged (an earlier consumer with the same ID crashed), so a restart
+// resumes them at once rather than after the session timeout.
+func (c *consumer) readOwnPending() error {
+	if c.noAck {
+		return nil
+	}
+	for !c.stopping() {
+		streams, err := c.read("0")
+		if err != nil {
+			if c.stopping() {
+				return nil
+			}
+			return fmt.Errorf("redis consumer %q: read own pending entries: %w", c.name, err)
+		}
+		// Reading "0" again returns the same entries until they are acked,
+		// so ack before the next round.
+		if c.handleStreams(streams, true) == 0 {
+			return nil
+		}
+		if err := c.flushAcks(c.ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// claimPass XAUTOCLAIMs, per partition, entries idle for at least minIdle
+// and handles them as redeliveries.
+func (c *consumer) claimPass() {
+	if c.noAck {
+		return // NOACK entries are never pending
+	}
+	for p, k := range c.keys {
+		start := "0-0"
+		for range maxClaimRounds {
+			if c.stopping() {
+				return
+			}
+			msgs, next, err := c.client.XAutoClaim(c.ctx, &goredis.XAutoClaimArgs{
+				Stream: k, Group: c.cfg.Subscription, Consumer: c.name,
+				MinIdle: c.minIdle, Start: start, Count: c.count,
+			}).Result()
+			if err != nil {
+				break // retried on the next pass
+			}
+			c.handle(p, msgs, true)
+			if next == "0-0" || next == "" {
+				break
+			}
+			start = next
+		}
+	}
+}
+
+// handleStreams hands the entries of one read to the Handler and returns how
+// many there were.
+func (c *consumer) handleStreams(streams []goredis.XStream, redelivered bool) int {
+	n := 0
+	for _, s := range streams {
+		p := c.partitionOf(s.Stream)
+		if p < 0 {
+			continue
+		}
+		n += len(s.Messages)
+		c.handle(p, s.Messages, redelivered)
+	}
+	return n
+}
+
+func (c *consumer) partitionOf(key string) int {
+	for p, k := range c.keys {
+		if k == key {
+			return p
+		}
+	}
+	return -1
+}
+
+// handle calls the Handler for each entry of partition p, stopping at once
+// after Crash, and queues the entry for XACK. Entries whose fields are gone
+// (deleted or trimmed while pending) are acknowledged without delivery.
+func (c *consumer) handle(p int, msgs []goredis.XMessage, redelivered bool) {
+	for _, m := range msgs {
+		if c.crashed.Load() {
+			return
+		}
+		v, ok := m.Values[fieldValue].(string)
+		if ok {
+			d := &c.delivery
+			*d = adapters.Delivery{
+				Topic:       c.cfg.Topic,
+				Partition:   int32(p),
+				Offset:      IDToOffset(m.ID),
+				Value:       []byte(v),
+				Redelivered: redelivered,
+			}
+			if k, ok := m.Values[fieldKey].(string); ok {
+				d.Key = []byte(k)
+			}
+			c.cfg.Handler(d)
+		}
+		if !c.noAck {
+			c.acks[p] = append(c.acks[p], m.ID)
+			c.nacks++
+		}
+	}
+}
+
+// maybeFlushAcks XACKs after every batch for CommitSync, or once the commit
+// interval has passed for CommitInterval.
+func (c *consumer) maybeFlushAcks() {
+	if c.nacks == 0 || c.crashed.Load() {
+		return
+	}
+	if c.interval > 0 && time.Since(c.lastAck) < c.interval {
+		return
+	}
+	if err := c.flushAcks(c.ctx); err != nil {
+		// Entries stay pending and are re-acked by the next flush or, if
+		// this consumer dies, claimed and redelivered: at-least-once holds.
+		return
+	}
+}
+
+// flushAcks sends one XACK per partition with pending acks, pipelined. Acks
+// that fail stay queued for the next flush.
+func (c *consumer) flushAcks(ctx context.Context) error {
+	c.lastAck = time.Now()
+	if c.nacks == 0 || c.crashed.Load() {
+		return nil
+	}
+	pipe := c.client.Pipeline()
+	for p, ids := range c.acks {
+		if len(ids) > 0 {
+			pipe.XAck(ctx, c.keys[p], c.cfg.Subscription, ids...)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("redis consumer %q: XACK: %w", c.name, err)
+	}
+	for p := range c.acks {
+		c.acks[p] = c.acks[p][:0]
+	}
+	c.nacks = 0
+	return nil
+}

@@ -1,0 +1,334 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/brokerbench/brokerbench/adapters"
+)
+
+// Producer defaults.
+const (
+	// DefaultMaxInFlight bounds outstanding sends when
+	// ProducerConfig.MaxInFlight is 0.
+	DefaultMaxInFlight = 1000
+	// maxPipeline caps the XADDs in one pipeline, so one huge backlog does
+	// not become one huge request.
+	maxPipeline = 1000
+)
+
+// Stream entry fields. A nil key is stored without the key field, so nil and
+// empty keys stay distinct.
+const (
+	fieldKey   = "k"
+	fieldValue = "v"
+)
+
+// pendingSend is one queued Send.
+type pendingSend struct {
+	topic     string
+	partition int32
+	key, val  []byte
+	done      func(adapters.SendResult, error)
+}
+
+// producer batches concurrent Sends into XADD pipelines. One flusher
+// goroutine owns the Redis connection and sends one pipeline at a time: while
+// a pipeline is in flight, new sends queue up and form the next one, so the
+// batch size adapts to the load (like Nagle) and the entries of one producer
+// are stored in Send order. Callbacks run on the flusher goroutine in Send
+// order.
+type producer struct {
+	client goredis.UniversalClient
+	linger time.Duration
+	slots  chan struct{} // one token per outstanding send
+
+	ctx    context.Context // cancelled when Close gives up on flushing
+	cancel context.CancelFunc
+	wake   chan struct{} // capacity 1: "the queue is not empty"
+	stop   chan struct{} // closed by Close: fail what is still queued
+	exited chan struct{} // closed when the flusher returns
+
+	mu        sync.Mutex
+	queue     []pendingSend
+	closed    bool
+	enqueued  uint64        // sends queued so far
+	completed uint64        // sends whose done has run
+	progress  chan struct{} // closed and replaced whenever completed grows
+
+	meta map[string]topicMeta // flusher goroutine only
+	rr   uint32               // round-robin partition for keyless -1 sends
+}
+
+// NewProducer returns a producer with its own connection. ProducerConfig
+// fields Redis cannot honour are ignored: Acks (Redis replies to every XADD
+// once it is applied in memory; replication is asynchronous), Idempotent,
+// BatchBytes and Compression. Linger delays each pipeline by that long to
+// collect more sends.
+func (r *Redis) NewProducer(ctx context.Context, cfg adapters.ProducerConfig) (adapters.Producer, error) {
+	inflight := cfg.MaxInFlight
+	if inflight <= 0 {
+		inflight = DefaultMaxInFlight
+	}
+	client, err := r.newClient("brokerbench-producer-"+cfg.ID, 2)
+	if err != nil {
+		return nil, err
+	}
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("new producer %q: connect: %w: %w", cfg.ID, adapters.ErrUnavailable, err)
+	}
+	pctx, cancel := context.WithCancel(context.Background())
+	p := &producer{
+		client:   client,
+		linger:   max(cfg.Linger, 0),
+		slots:    make(chan struct{}, inflight),
+		ctx:      pctx,
+		cancel:   cancel,
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		exited:   make(chan struct{}),
+		progress: make(chan struct{}),
+		meta:     make(map[string]topicMeta),
+	}
+	go p.run()
+	return p, nil
+}
+
+// Send queues m for the next pipeline. It blocks only while MaxInFlight sends
+// are outstanding. Key and Value are held, not copied, until done runs. done
+// runs on the flusher goroutine and must not block on a Send to this producer
+// (that Send could wait for a slot only the flusher frees).
+func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adapters.SendResult, error)) {
+	if done == nil {
+		done = func(adapters.SendResult, error) {}
+	}
+	if m == nil {
+		done(adapters.SendResult{Partition: -1, Offset: -1}, fmt.Errorf("send: nil message"))
+		return
+	}
+	fail := adapters.SendResult{Partition: m.Partition, Offset: -1}
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		done(fail, fmt.Errorf("send to %q: wait for in-flight slot: %w", m.Topic, ctx.Err()))
+		return
+	case <-p.stop:
+		done(fail, fmt.Errorf("send to %q: producer %w", m.Topic, ErrClosed))
+		return
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		<-p.slots
+		done(fail, fmt.Errorf("send to %q: producer %w", m.Topic, ErrClosed))
+		return
+	}
+	p.queue = append(p.queue, pendingSend{topic: m.Topic, partition: m.Partition, key: m.Key, val: m.Value, done: done})
+	p.enqueued++
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default: // already signalled
+	}
+}
+
+// Flush waits until every send queued before the call has completed.
+func (p *producer) Flush(ctx context.Context) error {
+	p.mu.Lock()
+	target := p.enqueued
+	p.mu.Unlock()
+	for {
+		p.mu.Lock()
+		if p.completed >= target {
+			p.mu.Unlock()
+			return nil
+		}
+		ch := p.progress
+		p.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("flush redis producer: %w", ctx.Err())
+		}
+	}
+}
+
+// Close refuses new sends, flushes, and closes the connection. If ctx ends
+// first, sends still in flight or queued complete with an error.
+func (p *producer) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		<-p.exited
+		return nil
+	}
+	p.closed = true
+	p.mu.Unlock()
+	err := p.Flush(ctx)
+	if err != nil {
+		p.cancel() // abort the pipeline in flight
+	}
+	close(p.stop)
+	<-p.exited
+	p.cancel()
+	if cerr := p.client.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close redis producer: %w", cerr)
+	}
+	return err
+}
+
+// run is the flusher goroutine.
+func (p *producer) run() {
+	defer close(p.exited)
+	for {
+		select {
+		case <-p.wake:
+		case <-p.stop:
+			p.failQueued()
+			return
+		}
+		if p.linger > 0 && !waitOrStop(p.linger, p.stop) {
+			p.failQueued()
+			return
+		}
+		for {
+			batch := p.take()
+			if len(batch) == 0 {
+				break
+			}
+			p.sendBatch(batch)
+		}
+	}
+}
+
+// take removes up to maxPipeline sends from the queue.
+func (p *producer) take() []pendingSend {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := min(len(p.queue), maxPipeline)
+	if n == 0 {
+		return nil
+	}
+	batch := make([]pendingSend, n)
+	copy(batch, p.queue)
+	rest := copy(p.queue, p.queue[n:])
+	clear(p.queue[rest:])
+	p.queue = p.queue[:rest]
+	return batch
+}
+
+// failQueued completes every still-queued send with ErrClosed.
+func (p *producer) failQueued() {
+	for {
+		batch := p.take()
+		if len(batch) == 0 {
+			return
+		}
+		for _, s := range batch {
+			s.done(adapters.SendResult{Partition: s.partition, Offset: -1}, fmt.Errorf("send to %q: producer %w before the send", s.topic, ErrClosed))
+		}
+		p.finish(len(batch))
+	}
+}
+
+// finish releases n in-flight slots and wakes Flush waiters.
+func (p *producer) finish(n int) {
+	for range n {
+		<-p.slots
+	}
+	p.mu.Lock()
+	p.completed += uint64(n)
+	close(p.progress)
+	p.progress = make(chan struct{})
+	p.mu.Unlock()
+}
+
+// sendBatch sends one pipeline of XADDs and runs each send's callback in
+// order.
+func (p *producer) sendBatch(batch []pendingSend) {
+	defer p.finish(len(batch))
+	pipe := p.client.Pipeline()
+	cmds := make([]*goredis.StringCmd, len(batch))
+	errs := make([]error, len(batch))
+	for i := range batch {
+		s := &batch[i]
+		meta, err := p.topicMeta(s.topic)
+		if err == nil {
+			err = p.route(s, meta.partitions)
+		}
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		vals := make([]any, 0, 4)
+		if s.key != nil {
+			vals = append(vals, fieldKey, s.key)
+		}
+		vals = append(vals, fieldValue, s.val)
+		cmds[i] = pipe.XAdd(p.ctx, &goredis.XAddArgs{
+			Stream:     streamKey(s.topic, int(s.partition)),
+			NoMkStream: true, // see createStreams
+			MaxLen:     meta.maxLen,
+			Approx:     meta.maxLen > 0,
+			Values:     vals,
+		})
+	}
+	if pipe.Len() > 0 {
+		_, _ = pipe.Exec(p.ctx) // errors are per command, read below
+	}
+	for i, s := range batch {
+		res := adapters.SendResult{Partition: s.partition, Offset: -1}
+		err := errs[i]
+		if err == nil {
+			id, xerr := cmds[i].Result()
+			if errors.Is(xerr, goredis.Nil) { // NOMKSTREAM: no such stream
+				err = fmt.Errorf("XADD to %q partition %d: stream missing (topic deleted?): %w", s.topic, s.partition, ErrTopicNotFound)
+			} else if xerr != nil {
+				err = fmt.Errorf("XADD to %q partition %d: %w", s.topic, s.partition, xerr)
+			} else {
+				res.Offset = IDToOffset(id)
+			}
+		}
+		s.done(res, err)
+	}
+}
+
+// topicMeta returns the cached metadata of topic, loading it on first use.
+// Only the flusher goroutine calls it.
+func (p *producer) topicMeta(topic string) (topicMeta, error) {
+	if m, ok := p.meta[topic]; ok {
+		return m, nil
+	}
+	m, err := loadMeta(p.ctx, p.client, topic)
+	if err != nil {
+		return topicMeta{}, fmt.Errorf("send: %w", err)
+	}
+	p.meta[topic] = m
+	return m, nil
+}
+
+// route resolves Partition -1 (FNV-1a of the key, or round robin without a
+// key) and checks the range.
+func (p *producer) route(s *pendingSend, partitions int) error {
+	if s.partition == -1 {
+		if s.key == nil {
+			s.partition = int32(p.rr % uint32(partitions))
+			p.rr++
+		} else {
+			h := fnv.New32a()
+			_, _ = h.Write(s.key)
+			s.partition = int32(h.Sum32() % uint32(partitions))
+		}
+	}
+	if s.partition < 0 || int(s.partition) >= partitions {
+		return fmt.Errorf("send to %q partition %d of %d: %w", s.topic, s.partition, partitions, ErrBadPartition)
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/brokerbench/brokerbench/refbroker/storage"
+)
+
+func TestParseFlagsErrorsNameTheFlag(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"--partitions", "0"}, "partitions"},
+		{[]string{"--partitions", "x"}, "partitions"},
+		{[]string{"--fsync", "sometimes"}, "fsync"},
+		{[]string{"--segment-bytes", "10"}, "segment-bytes"},
+		{[]string{"--retention-bytes", "-5"}, "retention-bytes"},
+		{[]string{"--retention", "-1h"}, "retention"},
+		{[]string{"--max-request-bytes", "12"}, "max-request-bytes"},
+		{[]string{"--listen", "nonsense"}, "listen"},
+		{[]string{"--advertise", "host-only"}, "advertise"},
+		{[]string{"--auto-create-topics=maybe"}, "auto-create-topics"},
+		{[]string{"--no-such-flag"}, "no-such-flag"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			t.Parallel()
+			_, err := parseFlags(tt.args, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.flag) {
+				t.Fatalf("error %v does not name flag %q", err, tt.flag)
+			}
+		})
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	t.Parallel()
+	cfg, err := parseFlags([]string{"--data-dir", "/tmp/x", "--listen", "127.0.0.1:0", "--partitions", "4",
+		"--auto-create-topics=false", "--fsync", "always", "--retention", "2h", "--segment-bytes", "1048576"}, io.Discard)
+	if err != nil {
+		t.Fatalf("parseFlags: %v", err)
+	}
+	if cfg.DataDir != "/tmp/x" || cfg.DefaultPartitions != 4 || *cfg.AutoCreateTopics || cfg.Storage.Fsync != storage.FsyncAlways ||
+		cfg.Storage.Retention != 2*time.Hour || cfg.Storage.SegmentBytes != 1<<20 {
+		t.Fatalf("unexpected config %+v", cfg)
+	}
+}
+
+func TestRunExitsTwoOnBadFlags(t *testing.T) {
+	t.Parallel()
+	var stderr strings.Builder
+	if code := run(t.Context(), []string{"--partitions", "-3"}, &stderr); code != 2 {
+		t.Fatalf("exit code %d, want 2", code)
+	}
+	if !strings.Contains(stderr.String(), "--partitions") {
+		t.Fatalf("stderr %q does not name the flag", stderr.String())
+	}
+}
+
+func TestRunServesUntilCancelled(t *testing.T) {
+	t.Parallel()
+	// Reserve a free port; the tiny window before run binds it again is
+	// acceptable for a test.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--data-dir", t.TempDir(), "--listen", addr, "--segment-bytes", "1048576", "--log-level", "warn"}, io.Discard)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("run exited early with %d", code)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("broker never listened on %s: %v", addr, err)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit code %d after graceful shutdown, want 0", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+}

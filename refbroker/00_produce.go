@@ -1,0 +1,153 @@
+package refbroker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/brokerbench/brokerbench/refbroker/storage"
+)
+
+// Produce: v3-13
+//
+// Behavior:
+// * Each partition's Records must be exactly one magic-v2 record batch; it
+//   is appended as opaque bytes. storage validates length, CRC-32C and the
+//   header (CORRUPT_MESSAGE) and idempotent sequences
+//   (OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH); a duplicate
+//   batch succeeds with its original base offset.
+// * acks 1 and -1 are the same (one replica): the response is sent once
+//   the batch is in the log (and fsynced first with --fsync=always).
+// * acks=0 sends no response; if any partition failed, the connection is
+//   closed instead, as Kafka does, so the client notices.
+// * Transactional and control batches: UNSUPPORTED_FOR_MESSAGE_FORMAT;
+//   TransactionalID itself is not checked (InitProducerID never hands out
+//   a transactional producer).
+// * TimeoutMillis is ignored: there is no replication to wait for.
+// * Topics are never auto-created by Produce (only by Metadata).
+//
+// Version notes:
+// * v3: record batches (v0-2 message sets are not served)
+// * v5: LogStartOffset in the response
+// * v8: per-partition ErrorMessage
+// * v9: flexible
+// * v13: topics addressed by TopicID; unknown ID is UNKNOWN_TOPIC_ID
+
+func init() { regKey(0, 3, 13, handleProduce) }
+
+func handleProduce(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	switch req.Acks {
+	case -1, 0, 1:
+	default:
+		return produceAll(req, resp, kerr.InvalidRequiredAcks.Code, fmt.Sprintf("acks %d is not -1, 0 or 1", req.Acks)), nil
+	}
+	failed := false
+	resp.Topics = make([]kmsg.ProduceResponseTopic, 0, len(req.Topics))
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		tp, code := cc.b.produceTopic(req.Version, rt)
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, 0, len(rt.Partitions))
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			if code != 0 {
+				sp.ErrorCode = code
+			} else {
+				cc.b.appendPartition(req.Version, tp, rp, &sp)
+			}
+			failed = failed || sp.ErrorCode != 0
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if req.Acks == 0 {
+		if failed {
+			return nil, fmt.Errorf("%w: acks=0 produce failed for at least one partition", errCloseConn)
+		}
+		return nil, nil
+	}
+	return resp, nil
+}
+
+// produceTopic resolves a produce topic by name or, from v13, by ID.
+func (b *Broker) produceTopic(version int16, rt *kmsg.ProduceRequestTopic) (*topic, int16) {
+	if version >= 13 {
+		if tp := b.topics.lookupID(rt.TopicID); tp != nil {
+			return tp, 0
+		}
+		return nil, kerr.UnknownTopicID.Code
+	}
+	if tp := b.topics.lookup(rt.Topic); tp != nil {
+		return tp, 0
+	}
+	return nil, kerr.UnknownTopicOrPartition.Code
+}
+
+// appendPartition appends one partition's batch and fills sp.
+func (b *Broker) appendPartition(version int16, tp *topic, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition) {
+	if rp.Partition < 0 || int(rp.Partition) >= len(tp.parts) {
+		sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		return
+	}
+	res, err := tp.parts[rp.Partition].Append(rp.Records, 0)
+	if err != nil {
+		sp.ErrorCode = produceErrorCode(err)
+		if version >= 8 {
+			msg := err.Error()
+			sp.ErrorMessage = &msg
+		}
+		if sp.ErrorCode == kerr.UnknownServerError.Code {
+			b.log.Error("refbroker: append failed", "topic", tp.name, "partition", rp.Partition, "err", err)
+		}
+		return
+	}
+	sp.BaseOffset = res.BaseOffset
+	sp.LogAppendTime = res.LogAppendTime
+	sp.LogStartOffset = res.LogStartOffset
+}
+
+// produceErrorCode maps a storage append error to a Kafka error code.
+func produceErrorCode(err error) int16 {
+	switch {
+	case errors.Is(err, storage.ErrCorruptBatch):
+		return kerr.CorruptMessage.Code
+	case errors.Is(err, storage.ErrOutOfOrderSequence):
+		return kerr.OutOfOrderSequenceNumber.Code
+	case errors.Is(err, storage.ErrInvalidProducerEpoch):
+		return kerr.InvalidProducerEpoch.Code
+	case errors.Is(err, storage.ErrUnsupported):
+		return kerr.UnsupportedForMessageFormat.Code
+	case errors.Is(err, storage.ErrClosed):
+		// The topic was deleted (or the broker is stopping) between
+		// lookup and append.
+		return kerr.UnknownTopicOrPartition.Code
+	default:
+		return kerr.UnknownServerError.Code
+	}
+}
+
+// produceAll answers every partition of req with one error.
+func produceAll(req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, code int16, msg string) kmsg.Response {
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition, sp.ErrorCode = rp.Partition, code
+			if req.Version >= 8 {
+				sp.ErrorMessage = &msg
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}

@@ -1,0 +1,223 @@
+package refbroker
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/brokerbench/brokerbench/refbroker/storage"
+)
+
+// Fetch: v4-18
+//
+// Behavior:
+// * Returns whole record batches starting with the one that holds
+//   FetchOffset, read from one log segment per partition per response, as
+//   opaque bytes (no record decoding, no down-conversion).
+// * The first partition with data gets at least one whole batch even if it
+//   exceeds PartitionMaxBytes or MaxBytes (KIP-74); later partitions only
+//   get data that fits in what is left of MaxBytes.
+// * Long poll: if fewer than MinBytes are ready, waits up to MaxWaitMillis
+//   and wakes as soon as any requested partition is appended to; returns
+//   at once if any partition has an error.
+// * HighWatermark = LastStableOffset = log end offset (one replica, no
+//   transactions); LogStartOffset from storage; OFFSET_OUT_OF_RANGE outside
+//   [LogStartOffset, HighWatermark].
+// * Fetch sessions (KIP-227) are not kept: SessionID 0 (full fetch) is
+//   answered with SessionID 0, which tells the client no session exists
+//   and it keeps sending full fetches; a non-zero SessionID is answered
+//   with FETCH_SESSION_ID_NOT_FOUND. ForgottenTopics are therefore moot.
+// * IsolationLevel is accepted; both levels see the same data because
+//   there are no transactions.
+//
+// Version notes:
+// * v4: IsolationLevel, LastStableOffset, AbortedTransactions (always none)
+// * v5: LogStartOffset
+// * v7: sessions (see above)
+// * v9: CurrentLeaderEpoch: 0 and -1 accepted, > 0 is UNKNOWN_LEADER_EPOCH
+// * v11: Rack ignored, PreferredReadReplica always -1
+// * v12: flexible; LastFetchedEpoch ignored (the epoch never changes)
+// * v13: TopicID instead of names; unknown ID is UNKNOWN_TOPIC_ID
+// * v15-18: ReplicaState, ReplicaDirectoryID, HighWatermark tag are
+//   broker-to-broker fields and are ignored
+
+func init() { regKey(1, 4, 18, handleFetch) }
+
+func handleFetch(ctx context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.FetchRequest)
+	if req.Version >= 7 && req.SessionID != 0 {
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp, nil
+	}
+	var deadline <-chan time.Time
+	if req.MaxWaitMillis > 0 && req.MinBytes > 0 {
+		t := time.NewTimer(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+		defer t.Stop()
+		deadline = t.C
+	}
+	for {
+		f := fetcher{b: cc.b, req: req, collectWaits: deadline != nil}
+		resp := f.run()
+		if deadline == nil || f.bytes >= int(req.MinBytes) || f.hasError {
+			cc.onEncoded(f.release)
+			return resp, nil
+		}
+		f.release()
+		cc.b.fetchWaiters.Add(1)
+		woken := waitAny(ctx, deadline, f.waits)
+		cc.b.fetchWaiters.Add(-1)
+		if !woken {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			deadline = nil // timed out: one last pass answers with what is there
+		}
+	}
+}
+
+// waitAny blocks until one channel in waits is closed (true), or deadline
+// fires or ctx is done (false).
+func waitAny(ctx context.Context, deadline <-chan time.Time, waits []<-chan struct{}) bool {
+	if len(waits) == 1 { // the common case, without reflection
+		select {
+		case <-waits[0]:
+			return true
+		case <-deadline:
+		case <-ctx.Done():
+		}
+		return false
+	}
+	cases := make([]reflect.SelectCase, 0, len(waits)+2)
+	cases = append(cases,
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(deadline)},
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+	for _, w := range waits {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w)})
+	}
+	chosen, _, _ := reflect.Select(cases)
+	return chosen >= 2
+}
+
+// fetcher builds one pass of a fetch response.
+type fetcher struct {
+	b            *Broker
+	req          *kmsg.FetchRequest
+	collectWaits bool
+
+	bytes    int  // record bytes in the response so far
+	hasError bool // some partition has an error: answer now
+	waits    []<-chan struct{}
+	views    []*storage.ReadResult
+}
+
+// release unmaps the log views the response aliases.
+func (f *fetcher) release() {
+	for _, v := range f.views {
+		v.Release()
+	}
+	f.views = f.views[:0]
+}
+
+// run reads every requested partition into a response.
+func (f *fetcher) run() *kmsg.FetchResponse {
+	resp := f.req.ResponseKind().(*kmsg.FetchResponse)
+	budget := int(f.req.MaxBytes)
+	resp.Topics = make([]kmsg.FetchResponseTopic, 0, len(f.req.Topics))
+	for i := range f.req.Topics {
+		rt := &f.req.Topics[i]
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		tp, code := f.resolve(rt)
+		st.Partitions = make([]kmsg.FetchResponseTopicPartition, 0, len(rt.Partitions))
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			if code != 0 {
+				sp.ErrorCode = code
+			} else {
+				budget -= f.partition(tp, rp, budget, &sp)
+			}
+			if sp.ErrorCode != 0 {
+				f.hasError = true
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}
+
+// resolve finds a fetch topic by name or, from v13, by ID.
+func (f *fetcher) resolve(rt *kmsg.FetchRequestTopic) (*topic, int16) {
+	if f.req.Version >= 13 {
+		if tp := f.b.topics.lookupID(rt.TopicID); tp != nil {
+			return tp, 0
+		}
+		return nil, kerr.UnknownTopicID.Code
+	}
+	if tp := f.b.topics.lookup(rt.Topic); tp != nil {
+		return tp, 0
+	}
+	return nil, kerr.UnknownTopicOrPartition.Code
+}
+
+// partition fills sp for one partition and returns the record bytes used.
+func (f *fetcher) partition(tp *topic, rp *kmsg.FetchRequestTopicPartition, budget int, sp *kmsg.FetchResponseTopicPartition) int {
+	if rp.Partition < 0 || int(rp.Partition) >= len(tp.parts) {
+		sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		return 0
+	}
+	if f.req.Version >= 9 && rp.CurrentLeaderEpoch > 0 {
+		sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
+		return 0
+	}
+	l := tp.parts[rp.Partition]
+	if f.collectWaits {
+		// Taken before reading the high watermark, so an append that
+		// lands after the read still closes this channel.
+		f.waits = append(f.waits, l.Wait())
+	}
+	hw, start := l.HighWatermark(), l.StartOffset()
+	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, start
+	sp.PreferredReadReplica = -1
+	if rp.FetchOffset < start || rp.FetchOffset > hw {
+		sp.ErrorCode = kerr.OffsetOutOfRange.Code
+		return 0
+	}
+	if rp.FetchOffset == hw {
+		return 0
+	}
+	limit := min(int(rp.PartitionMaxBytes), budget)
+	if limit <= 0 && f.bytes > 0 {
+		return 0
+	}
+	view, err := l.Read(rp.FetchOffset, max(limit, 1))
+	switch {
+	case errors.Is(err, storage.ErrOffsetOutOfRange):
+		sp.ErrorCode = kerr.OffsetOutOfRange.Code // retention raced us
+		return 0
+	case errors.Is(err, storage.ErrClosed):
+		sp.ErrorCode = kerr.UnknownTopicOrPartition.Code // deleted meanwhile
+		return 0
+	case err != nil:
+		f.b.log.Error("refbroker: fetch read failed", "topic", tp.name, "partition", rp.Partition, "offset", rp.FetchOffset, "err", err)
+		sp.ErrorCode = kerr.KafkaStorageError.Code
+		return 0
+	}
+	n := len(view.Data)
+	if n > limit && f.bytes > 0 {
+		// Only the first partition with data may exceed the limits.
+		view.Release()
+		return 0
+	}
+	f.views = append(f.views, view)
+	sp.RecordBatches = view.Data
+	f.bytes += n
+	return n
+}

@@ -1,0 +1,118 @@
+package refbroker
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Metadata: v0-13
+//
+// Behavior:
+// * One broker (this node, at the advertised address); it is the
+//   controller and the leader of every partition, with leader epoch 0 and
+//   replicas = ISR = [this node].
+// * All topics when the request asks for all (null list; empty list in v0).
+// * An unknown topic is created with DefaultPartitions when the broker
+//   allows auto-creation and the request does (always in v0-3,
+//   AllowAutoTopicCreation in v4+), then returned as a normal topic; a
+//   name Kafka would reject is INVALID_TOPIC_EXCEPTION.
+// * Topics requested by ID (v10+, null name) are looked up by ID; unknown
+//   IDs are UNKNOWN_TOPIC_ID.
+// * Authorized operations are not computed (INT32_MIN, "not provided").
+//
+// Version notes:
+// * v1: ControllerID, IsInternal, Rack (null); null topics means all
+// * v2: ClusterID
+// * v4: AllowAutoTopicCreation
+// * v7: LeaderEpoch (0)
+// * v9: flexible
+// * v10: TopicID
+// * v13: top-level ErrorCode (always 0)
+
+func init() { regKey(3, 0, 13, handleMetadata) }
+
+func handleMetadata(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
+	b := cc.b
+	req := kreq.(*kmsg.MetadataRequest)
+	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+	mb := kmsg.NewMetadataResponseBroker()
+	mb.NodeID, mb.Host, mb.Port = b.cfg.NodeID, b.adv.host, b.adv.port
+	resp.Brokers = append(resp.Brokers, mb)
+	clusterID := b.ClusterID()
+	resp.ClusterID = &clusterID
+	resp.ControllerID = b.cfg.NodeID
+
+	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
+	if all {
+		topics := b.topics.all()
+		slices.SortFunc(topics, func(x, y *topic) int { return strings.Compare(x.name, y.name) })
+		for _, tp := range topics {
+			resp.Topics = append(resp.Topics, b.metadataTopic(tp))
+		}
+		return resp, nil
+	}
+	allowCreate := *b.cfg.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
+	for _, rt := range req.Topics {
+		resp.Topics = append(resp.Topics, b.metadataRequestedTopic(rt, allowCreate))
+	}
+	return resp, nil
+}
+
+// metadataRequestedTopic answers one explicitly requested topic.
+func (b *Broker) metadataRequestedTopic(rt kmsg.MetadataRequestTopic, allowCreate bool) kmsg.MetadataResponseTopic {
+	if rt.Topic == nil {
+		if tp := b.topics.lookupID(rt.TopicID); tp != nil {
+			return b.metadataTopic(tp)
+		}
+		mt := kmsg.NewMetadataResponseTopic()
+		mt.TopicID = rt.TopicID
+		mt.ErrorCode = kerr.UnknownTopicID.Code
+		return mt
+	}
+	name := *rt.Topic
+	if tp := b.topics.lookup(name); tp != nil {
+		return b.metadataTopic(tp)
+	}
+	mt := kmsg.NewMetadataResponseTopic()
+	mt.Topic = &name
+	if err := validateTopicName(name); err != nil {
+		mt.ErrorCode = kerr.InvalidTopicException.Code
+		return mt
+	}
+	if !allowCreate {
+		mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		return mt
+	}
+	tp, err := b.topics.create(name, b.cfg.DefaultPartitions, nil, false)
+	if errors.Is(err, errTopicExists) { // created concurrently
+		tp, err = b.topics.lookup(name), nil
+	}
+	if err != nil || tp == nil {
+		b.log.Error("refbroker: auto-create topic", "topic", name, "err", err)
+		mt.ErrorCode = kerr.UnknownServerError.Code
+		return mt
+	}
+	b.log.Info("refbroker: auto-created topic", "topic", name, "partitions", len(tp.parts))
+	return b.metadataTopic(tp)
+}
+
+// metadataTopic describes an existing topic.
+func (b *Broker) metadataTopic(tp *topic) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	name := tp.name
+	mt.Topic, mt.TopicID = &name, tp.id
+	node := b.cfg.NodeID
+	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, 0, len(tp.parts))
+	for p := range tp.parts {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition, mp.Leader, mp.LeaderEpoch = int32(p), node, 0
+		mp.Replicas, mp.ISR = []int32{node}, []int32{node}
+		mt.Partitions = append(mt.Partitions, mp)
+	}
+	return mt
+}

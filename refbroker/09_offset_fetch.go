@@ -1,0 +1,13 @@
+package refbroker
+
+import "github.com/brokerbench/brokerbench/refbroker/group"
+
+// OffsetFetch: v0-9 (the range group.Versions declares; a test checks this line)
+//
+// Behavior:
+// * Delegated to refbroker/group; unknown partitions answer offset -1.
+//
+// Version notes:
+// * v8+: batched groups. v10 (topic IDs) is not served.
+
+func init() { regGroupKey(9, (*group.Coordinator).OffsetFetch) }

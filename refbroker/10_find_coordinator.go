@@ -1,0 +1,60 @@
+package refbroker
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// FindCoordinator: v0-6
+//
+// Behavior:
+// * This node coordinates every consumer group (CoordinatorType 0), at the
+//   advertised address.
+// * Transaction (1) and share-group (2) coordinators do not exist here:
+//   INVALID_REQUEST with an explanatory ErrorMessage, so clients fail
+//   fast instead of retrying COORDINATOR_NOT_AVAILABLE forever.
+//
+// Version notes:
+// * v1: CoordinatorType, ErrorMessage
+// * v3: flexible
+// * v4: batched CoordinatorKeys (KIP-699), per-key errors
+// * v5-6: no changes for group keys
+
+func init() { regKey(10, 0, 6, handleFindCoordinator) }
+
+func handleFindCoordinator(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.FindCoordinatorRequest)
+	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	b := cc.b
+	code, msg := int16(0), ""
+	if req.CoordinatorType != 0 {
+		code, msg = kerr.InvalidRequest.Code, "refbroker only has group coordinators (no transactions, no share groups)"
+	}
+	if req.Version < 4 {
+		resp.ErrorCode = code
+		if code != 0 {
+			resp.NodeID, resp.Port = -1, -1
+			if req.Version >= 1 {
+				resp.ErrorMessage = &msg
+			}
+			return resp, nil
+		}
+		resp.NodeID, resp.Host, resp.Port = b.cfg.NodeID, b.adv.host, b.adv.port
+		return resp, nil
+	}
+	for _, key := range req.CoordinatorKeys {
+		c := kmsg.NewFindCoordinatorResponseCoordinator()
+		c.Key = key
+		if code != 0 {
+			c.NodeID, c.Port, c.ErrorCode = -1, -1, code
+			m := msg
+			c.ErrorMessage = &m
+		} else {
+			c.NodeID, c.Host, c.Port = b.cfg.NodeID, b.adv.host, b.adv.port
+		}
+		resp.Coordinators = append(resp.Coordinators, c)
+	}
+	return resp, nil
+}

@@ -1,0 +1,16 @@
+package refbroker
+
+import "github.com/brokerbench/brokerbench/refbroker/group"
+
+// JoinGroup: v0-9 (the range group.Versions declares; a test checks this line)
+//
+// Behavior:
+// * Delegated to refbroker/group. Blocks until the rebalance completes;
+//   the connection closing or the broker stopping abandons the join and
+//   closes the connection without a response.
+// * This node is the coordinator of every group.
+//
+// Version notes:
+// * v4+: MEMBER_ID_REQUIRED first join (KIP-394); v5+: static members.
+
+func init() { regGroupKey(11, (*group.Coordinator).JoinGroup) }

@@ -1,0 +1,13 @@
+package refbroker
+
+import "github.com/brokerbench/brokerbench/refbroker/group"
+
+// Heartbeat: v0-4 (the range group.Versions declares; a test checks this line)
+//
+// Behavior:
+// * Delegated to refbroker/group.
+//
+// Version notes:
+// * v3+: GroupInstanceID.
+
+func init() { regGroupKey(12, (*group.Coordinator).Heartbeat) }

@@ -1,0 +1,46 @@
+package refbroker
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// InitProducerID: v0-5
+//
+// Behavior:
+// * Idempotent (non-transactional) producers get a fresh producer ID with
+//   epoch 0 on every call. IDs are reserved on disk in blocks, and the
+//   broker also starts above the largest ID any log holds, so an ID is
+//   never reused across restarts.
+// * A TransactionalID is refused with INVALID_REQUEST: refbroker has no
+//   transaction coordinator, and a non-retriable code makes a
+//   transactional client fail fast instead of retrying forever.
+// * TransactionTimeoutMillis is ignored.
+//
+// Version notes:
+// * v2: flexible
+// * v3: ProducerID/ProducerEpoch of an existing producer (KIP-360): a new
+//   ID is handed out anyway, which an idempotent producer accepts
+// * v4-5: no request changes for idempotent producers
+
+func init() { regKey(22, 0, 5, handleInitProducerID) }
+
+func handleInitProducerID(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
+	req := kreq.(*kmsg.InitProducerIDRequest)
+	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if req.TransactionalID != nil {
+		resp.ErrorCode = kerr.InvalidRequest.Code
+		return resp, nil
+	}
+	id, err := cc.b.topics.nextProducerID()
+	if err != nil {
+		cc.b.log.Error("refbroker: allocate producer ID", "err", err)
+		resp.ErrorCode = kerr.UnknownServerError.Code
+		return resp, nil
+	}
+	resp.ProducerID, resp.ProducerEpoch = id, 0
+	return resp, nil
+}

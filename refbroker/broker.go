@@ -1,0 +1,217 @@
+package refbroker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/brokerbench/brokerbench/refbroker/group"
+	"github.com/brokerbench/brokerbench/refbroker/storage"
+)
+
+// Broker is a running reference broker. All methods are safe for
+// concurrent use.
+type Broker struct {
+	cfg    Config
+	log    *slog.Logger
+	ln     net.Listener
+	adv    hostPort // advertised address
+	topics *topicTable
+	groups *group.Coordinator
+
+	ctx    context.Context // done when the broker shuts down
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // accept loop, retention loop, connections
+
+	// fetchWaiters counts fetches parked in a long poll; tests wait on
+	// it instead of sleeping.
+	fetchWaiters atomic.Int64
+
+	connMu sync.Mutex
+	conns  map[*conn]struct{}
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start validates cfg (after Default), opens the data directory, binds the
+// listener and serves until Close is called or ctx is done. It logs one
+// line with the address and data directory. A Broker stopped by ctx must
+// still be closed to release its files and learn of close errors.
+func Start(ctx context.Context, cfg Config) (*Broker, error) {
+	cfg = cfg.Default()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	topics, err := openTopicTable(cfg.DataDir, cfg.ClusterID, cfg.Storage, cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("start refbroker: %w", err)
+	}
+	groups, err := group.New(group.Config{
+		Dir:                   filepath.Join(cfg.DataDir, "groups"),
+		Fsync:                 cfg.Storage.Fsync == storage.FsyncAlways,
+		InitialRebalanceDelay: cfg.GroupInitialRebalanceDelay,
+		Logger:                cfg.Logger,
+	})
+	if err != nil {
+		_ = topics.closeAll()
+		return nil, fmt.Errorf("start refbroker: open group coordinator: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		_ = groups.Close()
+		_ = topics.closeAll()
+		return nil, fmt.Errorf("start refbroker: listen on %s: %w", cfg.Listen, err)
+	}
+	advertise := cfg.Advertise
+	if advertise == "" {
+		advertise = ln.Addr().String()
+	}
+	adv, err := splitHostPort(advertise)
+	if err != nil { // the bound address always splits; Validate checked Advertise
+		_ = ln.Close()
+		_ = groups.Close()
+		_ = topics.closeAll()
+		return nil, fmt.Errorf("start refbroker: advertise %q: %w", advertise, err)
+	}
+	b := &Broker{
+		cfg: cfg, log: cfg.Logger, ln: ln, adv: adv,
+		topics: topics, groups: groups,
+		conns: make(map[*conn]struct{}),
+	}
+	// The broker's lifetime is its own: ctx only triggers shutdown, it
+	// does not carry values or deadlines into request handling.
+	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	b.wg.Add(2)
+	go func() { defer b.wg.Done(); b.acceptLoop() }()
+	go func() { defer b.wg.Done(); b.retentionLoop() }()
+	// Watch ctx outside wg: Close waits for wg, and this goroutine may be
+	// the one calling Close. It ends when the broker does.
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = b.Close()
+		case <-b.ctx.Done():
+		}
+	}()
+	b.log.Info("refbroker started", "addr", b.Addr(), "listen", ln.Addr().String(), "data_dir", cfg.DataDir)
+	return b, nil
+}
+
+// Addr returns the host:port clients should dial: Config.Advertise, or the
+// bound address (with the real port when Listen asked for port 0).
+func (b *Broker) Addr() string {
+	return net.JoinHostPort(b.adv.host, fmt.Sprint(b.adv.port))
+}
+
+// ClusterID returns the cluster ID reported in Metadata.
+func (b *Broker) ClusterID() string { return b.topics.clusterID }
+
+// Close shuts the broker down gracefully: it stops accepting, cancels
+// blocked requests, closes every connection, then closes the group
+// coordinator and every partition log (leaving clean-shutdown markers). It
+// is idempotent; every call returns the first call's result.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() {
+		b.cancel()
+		lnErr := b.ln.Close()
+		b.connMu.Lock()
+		for cc := range b.conns {
+			_ = cc.nc.Close()
+		}
+		b.connMu.Unlock()
+		b.wg.Wait()
+		var errs []error
+		if lnErr != nil && !errors.Is(lnErr, net.ErrClosed) {
+			errs = append(errs, fmt.Errorf("close listener: %w", lnErr))
+		}
+		if err := b.groups.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close group coordinator: %w", err))
+		}
+		if err := b.topics.closeAll(); err != nil {
+			errs = append(errs, fmt.Errorf("close logs: %w", err))
+		}
+		b.closeErr = errors.Join(errs...)
+		b.log.Info("refbroker stopped", "addr", b.Addr(), "err", b.closeErr)
+	})
+	return b.closeErr
+}
+
+// acceptLoop accepts connections until the listener closes. Temporary
+// accept errors (EMFILE) back off instead of spinning.
+func (b *Broker) acceptLoop() {
+	var backoff time.Duration
+	for {
+		nc, err := b.ln.Accept()
+		if err != nil {
+			if b.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			b.log.Warn("refbroker: accept failed; backing off", "err", err, "backoff", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-b.ctx.Done():
+				return
+			}
+			continue
+		}
+		backoff = 0
+		if tc, ok := nc.(*net.TCPConn); ok {
+			_ = tc.SetNoDelay(true)
+		}
+		cc := newConn(b, nc)
+		b.connMu.Lock()
+		if b.ctx.Err() != nil {
+			b.connMu.Unlock()
+			_ = nc.Close()
+			return
+		}
+		b.conns[cc] = struct{}{}
+		b.wg.Add(1)
+		b.connMu.Unlock()
+		go func() {
+			defer b.wg.Done()
+			cc.serve(b.ctx)
+			b.connMu.Lock()
+			delete(b.conns, cc)
+			b.connMu.Unlock()
+		}()
+	}
+}
+
+// retentionLoop enforces retention on every partition log each
+// RetentionCheckInterval.
+func (b *Broker) retentionLoop() {
+	t := time.NewTicker(b.cfg.RetentionCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case now := <-t.C:
+			b.enforceRetention(now)
+		}
+	}
+}
+
+// enforceRetention runs one retention pass; failures are logged, not
+// fatal, since the next pass retries.
+func (b *Broker) enforceRetention(now time.Time) {
+	for _, tp := range b.topics.all() {
+		for p, l := range tp.parts {
+			if b.ctx.Err() != nil {
+				return
+			}
+			if err := l.EnforceRetention(now); err != nil && !errors.Is(err, storage.ErrClosed) {
+				b.log.Warn("refbroker: enforce retention", "topic", tp.name, "partition", p, "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,179 @@
+package refbroker
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/brokerbench/brokerbench/refbroker/storage"
+)
+
+// Defaults applied by Config.Default.
+const (
+	// DefaultListen is the address the binary listens on; embedded brokers
+	// usually pass "127.0.0.1:0" for an ephemeral port.
+	DefaultListen = "127.0.0.1:9092"
+	// DefaultMaxRequestBytes matches Kafka's socket.request.max.bytes
+	// (100 MiB).
+	DefaultMaxRequestBytes = 100 << 20
+	// DefaultRetentionCheckInterval is how often retention is enforced
+	// across all partition logs.
+	DefaultRetentionCheckInterval = 30 * time.Second
+	// DefaultMaxPartitionsPerTopic is the default
+	// Config.MaxPartitionsPerTopic.
+	DefaultMaxPartitionsPerTopic = 10000
+)
+
+// Config configures a Broker. Build it with a composite literal of named
+// fields and call Default (Start does) to fill unset fields; Validate reports
+// what is wrong. The zero value is not usable: DataDir is required.
+type Config struct {
+	// DataDir holds partition logs, committed group offsets and the
+	// topic metadata file. Required; created if missing.
+	DataDir string
+	// Listen is the TCP address to bind, default DefaultListen. Use
+	// "127.0.0.1:0" for an ephemeral port.
+	Listen string
+	// Advertise is the host:port written into Metadata and
+	// FindCoordinator responses. Default: the bound address.
+	Advertise string
+	// DefaultPartitions is the partition count of auto-created topics and
+	// of CreateTopics requests that pass -1. Default 1.
+	DefaultPartitions int32
+	// AutoCreateTopics controls creating unknown topics named in Metadata
+	// requests. nil means on, as Kafka's auto.create.topics.enable
+	// default; use BoolPtr(false) to turn it off.
+	AutoCreateTopics *bool
+	// Storage is the base configuration of every partition log; per-topic
+	// configs (retention.ms, retention.bytes, segment.bytes) override it.
+	// Unset fields take storage's defaults (64 MiB segments, no
+	// retention, FsyncInterval every second); a nil Storage.Logger takes
+	// Logger.
+	Storage storage.Config
+	// MaxRequestBytes is the largest request frame accepted, in bytes;
+	// a larger or negative size closes the connection. Default
+	// DefaultMaxRequestBytes.
+	MaxRequestBytes int32
+	// MaxPartitionsPerTopic bounds the partitions of one topic, default
+	// DefaultMaxPartitionsPerTopic. Each partition is a directory with
+	// open, mapped and preallocated segment files, so an absurd count
+	// from a client must not exhaust file descriptors or disk.
+	MaxPartitionsPerTopic int32
+	// RetentionCheckInterval is how often retention is enforced, default
+	// DefaultRetentionCheckInterval.
+	RetentionCheckInterval time.Duration
+	// GroupInitialRebalanceDelay is Kafka's
+	// group.initial.rebalance.delay.ms, passed to the group coordinator.
+	// Zero takes the coordinator's default.
+	GroupInitialRebalanceDelay time.Duration
+	// Logger receives the broker's logs. Default slog.Default().
+	Logger *slog.Logger
+	// NodeID is this broker's node ID in Metadata. Default 0.
+	NodeID int32
+	// ClusterID is the cluster ID in Metadata and ApiVersions. Default:
+	// the ID persisted in DataDir, or a random one generated (and
+	// persisted) on first start. A non-empty value replaces the
+	// persisted one.
+	ClusterID string
+
+	_ struct{}
+}
+
+// BoolPtr returns a pointer to v, for Config.AutoCreateTopics.
+func BoolPtr(v bool) *bool { return &v }
+
+// Default returns a copy of c with every unset field filled with its
+// default. It does not touch DataDir, NodeID or ClusterID.
+func (c Config) Default() Config {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.DefaultPartitions == 0 {
+		c.DefaultPartitions = 1
+	}
+	if c.AutoCreateTopics == nil {
+		c.AutoCreateTopics = BoolPtr(true)
+	}
+	if c.MaxPartitionsPerTopic == 0 {
+		c.MaxPartitionsPerTopic = DefaultMaxPartitionsPerTopic
+	}
+	if c.MaxRequestBytes == 0 {
+		c.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if c.RetentionCheckInterval == 0 {
+		c.RetentionCheckInterval = DefaultRetentionCheckInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Storage.Logger == nil {
+		c.Storage.Logger = c.Logger
+	}
+	c.Storage = c.Storage.Default()
+	return c
+}
+
+// Validate reports the first invalid field, wrapping ErrInvalidConfig. Call
+// it after Default: unset fields are invalid.
+func (c Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.DataDir == "":
+		return bad("DataDir is required")
+	case c.MaxPartitionsPerTopic < 1:
+		return bad("MaxPartitionsPerTopic %d below 1", c.MaxPartitionsPerTopic)
+	case c.DefaultPartitions < 1 || c.DefaultPartitions > c.MaxPartitionsPerTopic:
+		return bad("DefaultPartitions %d outside [1, MaxPartitionsPerTopic=%d]", c.DefaultPartitions, c.MaxPartitionsPerTopic)
+	case c.MaxRequestBytes < 1024:
+		return bad("MaxRequestBytes %d below 1024", c.MaxRequestBytes)
+	case c.RetentionCheckInterval <= 0:
+		return bad("RetentionCheckInterval %v must be positive", c.RetentionCheckInterval)
+	case c.GroupInitialRebalanceDelay < 0:
+		return bad("GroupInitialRebalanceDelay %v is negative", c.GroupInitialRebalanceDelay)
+	case c.NodeID < 0:
+		return bad("NodeID %d is negative", c.NodeID)
+	case c.AutoCreateTopics == nil:
+		return bad("AutoCreateTopics unset (call Default first)")
+	case c.Logger == nil:
+		return bad("Logger unset (call Default first)")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return bad("Listen %q: %v", c.Listen, err)
+	}
+	if c.Advertise != "" {
+		if _, err := splitHostPort(c.Advertise); err != nil {
+			return bad("Advertise %q: %v", c.Advertise, err)
+		}
+	}
+	if err := c.Storage.Validate(); err != nil {
+		return fmt.Errorf("%w: Storage: %w", ErrInvalidConfig, err)
+	}
+	return nil
+}
+
+// hostPort is an advertised address split for Metadata responses.
+type hostPort struct {
+	host string
+	port int32
+}
+
+// splitHostPort splits "host:port" and requires a non-empty host and a port
+// in 1..65535, because clients dial exactly what Metadata says.
+func splitHostPort(addr string) (hostPort, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return hostPort{}, err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 1 || port > 65535 {
+		return hostPort{}, fmt.Errorf("port %q is not in 1..65535", portStr)
+	}
+	if host == "" {
+		return hostPort{}, fmt.Errorf("empty host")
+	}
+	return hostPort{host: host, port: int32(port)}, nil
+}

@@ -1,0 +1,289 @@
+package refbroker
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const (
+	// pipelineDepth is how many request frames a connection reads ahead of
+	// the one being handled. kgo pipelines up to 5 produce requests per
+	// connection; reading them ahead lets their responses share one write.
+	pipelineDepth = 5
+	// maxCoalescedBytes flushes pending responses once they reach this
+	// size, bounding latency and memory of coalesced writes.
+	maxCoalescedBytes = 1 << 20
+	// maxKeptBuffer is the largest frame or output buffer kept for reuse
+	// between requests; a bigger one (a rare huge fetch) is dropped so
+	// idle connections do not pin it.
+	maxKeptBuffer = 8 << 20
+	// readBufferSize is the size of the buffered reader on each socket.
+	readBufferSize = 64 << 10
+)
+
+// frame is one request read off the wire: the bytes after the size prefix.
+type frame struct {
+	buf []byte // backing store, reused when the handler allows it
+	key int16
+}
+
+// conn serves one client connection. A reader goroutine reads frames ahead
+// into a bounded channel; the serve goroutine handles them one at a time in
+// order and writes responses in request order, as Kafka does.
+type conn struct {
+	b      *Broker
+	nc     net.Conn
+	remote string
+	log    *slog.Logger
+
+	clientID string   // client ID of the request being handled
+	out      []byte   // encoded responses not yet written; serve goroutine only
+	releases []func() // run once the current response is encoded (fetch mmap views)
+}
+
+// newConn wraps an accepted connection.
+func newConn(b *Broker, nc net.Conn) *conn {
+	remote := "unknown"
+	if nc != nil && nc.RemoteAddr() != nil {
+		remote = nc.RemoteAddr().String()
+	}
+	return &conn{b: b, nc: nc, remote: remote, log: b.log.With("remote", remote)}
+}
+
+// serve runs the connection until the client disconnects, a request is
+// malformed, or ctx (the broker's) is done. It closes the socket.
+func (cc *conn) serve(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	// Closing the socket when ctx is done unblocks the reader and any
+	// write in progress.
+	stop := context.AfterFunc(ctx, func() { cc.nc.Close() })
+	defer stop()
+
+	frames := make(chan *frame, pipelineDepth-1)
+	free := make(chan *frame, pipelineDepth)
+	for range pipelineDepth {
+		free <- &frame{}
+	}
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		cc.readLoop(ctx, cancel, frames, free)
+	}()
+	// serve returns only after the reader has stopped, so Broker.Close,
+	// which waits for serve, leaves no goroutine behind.
+	defer func() {
+		cancel()
+		cc.nc.Close()
+		<-readDone
+	}()
+
+	for {
+		var f *frame
+		select {
+		case f = <-frames:
+		case <-ctx.Done():
+			return
+		}
+		if f == nil { // reader closed the channel
+			return
+		}
+		// A request that may block must not hold back responses
+		// already encoded for earlier pipelined requests.
+		if len(cc.out) > 0 && mayBlock(f.key) {
+			if err := cc.flush(); err != nil {
+				return
+			}
+		}
+		if err := cc.handleFrame(ctx, f.buf); err != nil {
+			cc.logClose(err)
+			return
+		}
+		cc.recycle(f, free)
+		if len(frames) == 0 || len(cc.out) >= maxCoalescedBytes {
+			if err := cc.flush(); err != nil {
+				cc.log.Debug("refbroker: write failed, closing connection", "err", err)
+				return
+			}
+		}
+	}
+}
+
+// recycle returns a frame's slot to the reader. Only produce and fetch
+// requests are known not to keep references into the frame after
+// handling (storage copies appended batches; fetch requests hold only
+// copied strings), so only their buffers are reused; other requests, such
+// as JoinGroup whose protocol metadata the coordinator keeps, give up the
+// buffer.
+func (cc *conn) recycle(f *frame, free chan<- *frame) {
+	if (f.key != 0 && f.key != 1) || cap(f.buf) > maxKeptBuffer {
+		f.buf = nil
+	}
+	free <- f
+}
+
+// mayBlock reports whether a key's handler can wait for a long time.
+func mayBlock(key int16) bool {
+	switch key {
+	case 1, 11, 14: // Fetch long-poll, JoinGroup, SyncGroup
+		return true
+	}
+	return false
+}
+
+// logClose logs why the connection is being closed.
+func (cc *conn) logClose(err error) {
+	if errors.Is(err, context.Canceled) {
+		cc.log.Debug("refbroker: connection closed", "reason", err)
+		return
+	}
+	cc.log.Warn("refbroker: closing connection", "reason", err)
+}
+
+// readLoop reads size-prefixed frames into slots from free and queues them
+// on frames. Any read error or invalid size ends the loop, cancels the
+// connection and closes frames.
+func (cc *conn) readLoop(ctx context.Context, cancel context.CancelFunc, frames chan<- *frame, free <-chan *frame) {
+	defer close(frames)
+	defer cancel()
+	r := bufio.NewReaderSize(cc.nc, readBufferSize)
+	var sizeBuf [4]byte
+	for {
+		var f *frame
+		select {
+		case f = <-free:
+		case <-ctx.Done():
+			return
+		}
+		if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
+			cc.logReadErr(ctx, err)
+			return
+		}
+		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+		if size < 8 || size > cc.b.cfg.MaxRequestBytes {
+			// 8 bytes is the smallest header: key, version, correlation ID.
+			cc.log.Warn("refbroker: closing connection: bad request size", "size", size, "max", cc.b.cfg.MaxRequestBytes)
+			return
+		}
+		if cap(f.buf) < int(size) {
+			f.buf = make([]byte, size)
+		}
+		f.buf = f.buf[:size]
+		if _, err := io.ReadFull(r, f.buf); err != nil {
+			cc.logReadErr(ctx, fmt.Errorf("read %d-byte request: %w", size, err))
+			return
+		}
+		f.key = int16(binary.BigEndian.Uint16(f.buf))
+		select {
+		case frames <- f:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (cc *conn) logReadErr(ctx context.Context, err error) {
+	if ctx.Err() != nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		cc.log.Debug("refbroker: connection ended", "err", err)
+		return
+	}
+	cc.log.Warn("refbroker: closing connection: read failed", "err", err)
+}
+
+// flush writes the pending responses.
+func (cc *conn) flush() error {
+	if len(cc.out) == 0 {
+		return nil
+	}
+	_, err := cc.nc.Write(cc.out)
+	if cap(cc.out) > maxKeptBuffer {
+		cc.out = nil
+	} else {
+		cc.out = cc.out[:0]
+	}
+	if err != nil {
+		return fmt.Errorf("write responses to %s: %w", cc.remote, err)
+	}
+	return nil
+}
+
+// requestHeader is the parsed Kafka request header.
+type requestHeader struct {
+	key, version int16
+	corr         int32
+	clientID     string
+}
+
+// handleFrame decodes one request, dispatches it and appends its encoded
+// response (if any) to cc.out. An error means the connection must close.
+func (cc *conn) handleFrame(ctx context.Context, body []byte) error {
+	r := kbin.Reader{Src: body}
+	var h requestHeader
+	h.key, h.version, h.corr = r.Int16(), r.Int16(), r.Int32()
+	if cid := r.NullableString(); cid != nil {
+		h.clientID = *cid
+	}
+	if !r.Ok() {
+		return fmt.Errorf("%w: truncated request header (%d bytes)", errCloseConn, len(body))
+	}
+	cc.clientID = h.clientID
+	if h.key == 18 {
+		if max := apiKeys[18].max; h.version > max {
+			// KIP-511: a newer client's ApiVersions is answered
+			// in v0 without decoding its body, so it can retry
+			// at a version we serve.
+			cc.appendResponse(h.corr, apiVersionsFallback())
+			return nil
+		}
+	}
+	start := time.Now()
+	resp, err := dispatch(ctx, cc, h, &r)
+	defer cc.runReleases()
+	if err != nil {
+		return err
+	}
+	if resp != nil {
+		cc.appendResponse(h.corr, resp)
+	}
+	if d := time.Since(start); d > time.Second && !mayBlock(h.key) {
+		cc.log.Info("refbroker: slow request", "key", kmsg.NameForKey(h.key), "version", h.version, "took", d)
+	}
+	return nil
+}
+
+// appendResponse encodes resp with its response header onto cc.out.
+func (cc *conn) appendResponse(corr int32, resp kmsg.Response) {
+	start := len(cc.out)
+	cc.out = append(cc.out, 0, 0, 0, 0, 0, 0, 0, 0) // size + correlation ID
+	// Response header v1 (flexible) carries an empty tag section, except
+	// for ApiVersions, whose response header is always v0 so that a
+	// client that does not yet know our versions can parse it.
+	if resp.IsFlexible() && resp.Key() != 18 {
+		cc.out = append(cc.out, 0)
+	}
+	cc.out = resp.AppendTo(cc.out)
+	binary.BigEndian.PutUint32(cc.out[start:], uint32(len(cc.out)-start-4))
+	binary.BigEndian.PutUint32(cc.out[start+4:], uint32(corr))
+}
+
+// onEncoded registers fn to run after the current response is encoded (or
+// the request fails): fetch uses it to release mapped log views that the
+// response aliases until it is copied into cc.out.
+func (cc *conn) onEncoded(fn func()) { cc.releases = append(cc.releases, fn) }
+
+func (cc *conn) runReleases() {
+	for _, fn := range cc.releases {
+		fn()
+	}
+	clear(cc.releases)
+	cc.releases = cc.releases[:0]
+}

@@ -1,0 +1,21 @@
+// Package refbroker is brokerbench's reference broker: a single-node server
+// that speaks the Kafka wire protocol on top of the refbroker/storage
+// partition log and the refbroker/group consumer-group coordinator.
+//
+// The main types are [Config], a plain struct with [Config.Default] and
+// [Config.Validate], and [Broker], returned by [Start] and stopped with
+// [Broker.Close]. A Kafka client (franz-go, librdkafka, the Java client)
+// reaches the broker at [Broker.Addr].
+//
+// The protocol server keeps one file per Kafka API key, named NN_name.go
+// after the key number as in franz-go's kfake. Each file registers its
+// handler and version range in init through regKey, which feeds ApiVersions,
+// and the fields refbroker ignores or rejects are listed in
+// unsupported_features.go, which is rendered into docs/refbroker.md.
+//
+// Requests on one connection are handled one at a time, in order, and their
+// responses are written in request order, as Kafka does; different
+// connections are served concurrently. Record batches are treated as opaque
+// bytes on the produce and fetch paths: storage validates them, the server
+// never decodes individual records.
+package refbroker

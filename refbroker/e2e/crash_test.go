@@ -1,0 +1,254 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// seqProducer produces the values 0, 1, 2, ... (as decimal strings) as
+// fast as kgo accepts them, value i to partition i % parts, with kgo's
+// defaults: idempotent, acks=all, unlimited retries. It records which
+// values were acknowledged (promise error nil).
+type seqProducer struct {
+	cl    *kgo.Client
+	parts int
+	stopC chan struct{}
+	done  chan struct{}
+
+	mu    sync.Mutex
+	sent  int          // values handed to Produce: 0..sent-1
+	acked map[int]bool // acknowledged values
+	errs  map[string]int
+}
+
+func startSeqProducer(t testing.TB, addr, topic string, parts int) *seqProducer {
+	t.Helper()
+	p := &seqProducer{
+		cl: newClient(t, addr, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+			// A small buffer keeps the in-flight window (what a kill
+			// can leave unacknowledged) and memory bounded.
+			kgo.MaxBufferedRecords(2000)),
+		parts: parts, stopC: make(chan struct{}), done: make(chan struct{}),
+		acked: make(map[int]bool), errs: make(map[string]int),
+	}
+	go p.run()
+	t.Cleanup(func() {
+		select {
+		case <-p.stopC:
+		default:
+			close(p.stopC)
+		}
+		<-p.done
+	})
+	return p
+}
+
+func (p *seqProducer) run() {
+	defer close(p.done)
+	for i := 0; ; i++ {
+		select {
+		case <-p.stopC:
+			return
+		default:
+		}
+		v := i
+		r := &kgo.Record{Partition: int32(v % p.parts), Value: []byte(strconv.Itoa(v))}
+		p.mu.Lock()
+		p.sent = v + 1
+		p.mu.Unlock()
+		// Background context: cancelling a record that may already be
+		// in flight would turn an ack we are owed into an error.
+		p.cl.Produce(context.Background(), r, func(_ *kgo.Record, err error) {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if err != nil {
+				p.errs[errCode(err)+": "+err.Error()]++
+				return
+			}
+			p.acked[v] = true
+		})
+	}
+}
+
+func (p *seqProducer) ackedCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.acked)
+}
+
+// stop stops producing and waits (bounded) for every outstanding record's
+// promise, so that acked is final.
+func (p *seqProducer) stop(t testing.TB) {
+	t.Helper()
+	close(p.stopC)
+	<-p.done
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.cl.Flush(ctx); err != nil {
+		t.Fatalf("flush producer: %v", err)
+	}
+}
+
+// TestCrashKill9 kills the refbroker binary with SIGKILL five times under
+// an idempotent acks=all producer and restarts it on the same data dir and
+// port each time.
+//
+// What "acknowledged" guarantees here: refbroker answers an acks=all
+// produce after the batch is in the memory-mapped segment, and with the
+// default fsync policy (interval) it is flushed to disk within about a
+// second. A power loss could lose that last second; a process kill cannot,
+// because the dirty pages belong to the kernel's page cache, not to the
+// process, and are written back whatever happens to it. So with the default
+// policy, every acknowledged record must survive kill -9.
+//
+// What is asserted, per partition, after consuming it all:
+//   - offsets are contiguous from 0 and every batch passes kgo's CRC check;
+//   - every acknowledged value is present;
+//   - values are in the partition they were sent to, and their first
+//     occurrences are in send order (the log is a prefix of what the broker
+//     accepted, and kgo re-sends unacknowledged batches in order);
+//   - no value appears twice under the same producer session (ID, epoch).
+//     A batch in flight at a kill may have been appended without its ack
+//     reaching the client; kgo re-sends it with the same sequence numbers
+//     and the broker's recovered producer state must answer "duplicate",
+//     not append it again. Two copies under different sessions are
+//     legitimate: kgo resets its producer ID when the broker answers
+//     OUT_OF_ORDER_SEQUENCE_NUMBER or UNKNOWN_PRODUCER_ID, and the new
+//     session cannot know what the old one's in-flight batches did, so
+//     even an acknowledged value may then appear twice (the unacked copy
+//     of the old session and the acked copy of the new one). With a
+//     single session across all kills (the expected case when the broker
+//     recovers producer state), this means exactly once.
+func TestCrashKill9(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("crash test (builds cmd/refbroker, kill -9 five times); skipped with -short")
+	}
+	const topic, parts, rounds, perRound = "crash", 2, 5, 3000
+	// Default fsync policy (see the doc comment); small segments so that
+	// kills also land around segment rolls.
+	p := newBrokerProc(t, "--segment-bytes", "262144")
+	adm := newAdmin(t, p.Addr())
+	createTopic(t, adm, topic, parts)
+	prod := startSeqProducer(t, p.Addr(), topic, parts)
+
+	waitAcked := func(what string) {
+		t.Helper()
+		target := prod.ackedCount() + perRound
+		waitFor(t, 60*time.Second, fmt.Sprintf("%d acknowledged records (%s)", target, what), func() bool {
+			return prod.ackedCount() >= target
+		})
+	}
+	for r := range rounds {
+		waitAcked(fmt.Sprintf("before kill %d", r+1))
+		// An acknowledged offset commit must survive the kill as well:
+		// the coordinator's offsets log is written before the reply.
+		commitAndCheck(t, adm, "crash-g", topic, int64(r+1), nil)
+		p.restart()
+		commitAndCheck(t, newAdmin(t, p.Addr()), "crash-g", topic, -1, map[int32]int64{0: int64(r + 1), 1: int64(r + 1)})
+	}
+	waitAcked("after the last restart")
+	prod.stop(t)
+
+	prod.mu.Lock()
+	sent, acked, errs := prod.sent, prod.acked, prod.errs
+	prod.mu.Unlock()
+	if len(errs) > 0 {
+		t.Logf("producer errors (records not acknowledged): %v", errs)
+	}
+	recs := readAll(t, p.Addr(), topic, endOffsets(t, adm, topic))
+	checkContiguous(t, recs)
+	stats := checkSequence(t, recs, parts, sent, acked)
+	t.Logf("%d kills: %d sent, %d acked, %d unacked present, %d legitimate duplicates, %d producer sessions",
+		rounds, sent, len(acked), stats.unackedPresent, stats.dups, stats.sessions)
+}
+
+// commitAndCheck commits offset at on both partitions of topic for group
+// when at >= 0, and checks the committed offsets equal want when want is
+// not nil.
+func commitAndCheck(t testing.TB, adm *kadm.Client, group, topic string, at int64, want map[int32]int64) {
+	t.Helper()
+	if at >= 0 {
+		os := kadm.Offsets{}
+		os.AddOffset(topic, 0, at, -1)
+		os.AddOffset(topic, 1, at, -1)
+		resps, err := adm.CommitOffsets(testCtx(t, 30*time.Second), group, os)
+		if err == nil {
+			err = resps.Error()
+		}
+		if err != nil {
+			t.Fatalf("commit offsets %d for %s: %v", at, group, err)
+		}
+	}
+	if want != nil {
+		if got := fetchCommitted(t, adm, group, topic); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("committed offsets of %s after kill -9: %v, want %v", group, got, want)
+		}
+	}
+}
+
+type seqStats struct{ unackedPresent, dups, sessions int }
+
+// checkSequence asserts the properties listed on TestCrashKill9.
+func checkSequence(t testing.TB, recs map[int32][]consumedRecord, parts, sent int, acked map[int]bool) seqStats {
+	t.Helper()
+	type session struct {
+		id    int64
+		epoch int16
+	}
+	var st seqStats
+	copies := make(map[int][]session)
+	sessions := make(map[session]bool)
+	for p, rs := range recs {
+		if len(rs) > 0 && rs[0].Offset != 0 {
+			t.Errorf("partition %d starts at offset %d, want 0", p, rs[0].Offset)
+		}
+		last := -1
+		for _, r := range rs {
+			v, err := strconv.Atoi(r.Value)
+			if err != nil || v < 0 || v >= sent || v%parts != int(p) {
+				t.Errorf("partition %d offset %d: value %q was never sent to this partition", p, r.Offset, r.Value)
+				continue
+			}
+			s := session{r.ProducerID, r.ProducerEpoch}
+			sessions[s] = true
+			if len(copies[v]) == 0 {
+				if v <= last {
+					t.Errorf("partition %d offset %d: value %d first appears after %d", p, r.Offset, v, last)
+				}
+				last = max(last, v)
+			}
+			copies[v] = append(copies[v], s)
+		}
+	}
+	st.sessions = len(sessions)
+	for v := range acked {
+		if len(copies[v]) == 0 {
+			t.Errorf("acknowledged value %d is missing", v)
+		}
+	}
+	for v, cs := range copies {
+		if len(cs) == 1 {
+			if !acked[v] {
+				st.unackedPresent++
+			}
+			continue
+		}
+		st.dups += len(cs) - 1
+		seen := make(map[session]bool)
+		for _, s := range cs {
+			if seen[s] {
+				t.Errorf("value %d written twice by the same producer session %v: broker did not deduplicate", v, s)
+			}
+			seen[s] = true
+		}
+	}
+	return st
+}

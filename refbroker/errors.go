@@ -1,0 +1,36 @@
+package refbroker
+
+import "errors"
+
+// Sentinel errors returned by Start, Config.Validate and the broker's
+// internal topic operations. Wrapped errors carry details; match with
+// errors.Is.
+var (
+	// ErrInvalidConfig is wrapped by every Config.Validate failure.
+	ErrInvalidConfig = errors.New("refbroker: invalid config")
+	// ErrClosed is returned by operations on a Broker after Close.
+	ErrClosed = errors.New("refbroker: broker closed")
+	// ErrCorruptMetadata is returned by Start when the topic metadata file
+	// in the data directory cannot be decoded.
+	ErrCorruptMetadata = errors.New("refbroker: corrupt metadata file")
+
+	// errUnknownTopic reports a topic name or ID the broker does not hold.
+	errUnknownTopic = errors.New("unknown topic")
+	// errTopicExists reports a create of an existing topic name.
+	errTopicExists = errors.New("topic already exists")
+	// errInvalidPartitions reports a bad partition count.
+	errInvalidPartitions = errors.New("invalid partitions")
+	// errInvalidTopicName reports a topic name Kafka would reject.
+	errInvalidTopicName = errors.New("invalid topic name")
+	// errInvalidConfig reports a topic config refbroker rejects.
+	errInvalidTopicConfig = errors.New("invalid topic config")
+	// errInvalidReplicationFactor reports a replication factor other than 1.
+	errInvalidReplicationFactor = errors.New("invalid replication factor")
+	// errInvalidReplicaAssignment reports an assignment to another node.
+	errInvalidReplicaAssignment = errors.New("invalid replica assignment")
+	// errInvalidRequest reports a request Kafka answers with INVALID_REQUEST.
+	errInvalidRequest = errors.New("invalid request")
+	// errCloseConn asks the connection loop to close the connection
+	// without writing a response; the wrapped text is the logged reason.
+	errCloseConn = errors.New("closing connection")
+)

@@ -1,0 +1,59 @@
+package refbroker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func TestProduceErrorMapping(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t)
+	ctx := testCtx(t, 30*time.Second)
+	cl := newClient(t, b)
+	tp, err := b.topics.create("perr", 1, nil, false)
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	corrupt := testBatch("x", -1, -1)
+	corrupt[len(corrupt)-1] ^= 0xff // breaks the CRC
+	const pid = 4242
+	tests := []struct { // rows run in order: the idempotence rows build on each other
+		name       string
+		records    []byte
+		wantCode   int16
+		wantOffset int64
+	}{
+		{"first idempotent batch", testBatch("a", pid, 0), 0, 0},
+		{"next sequence", testBatch("b", pid, 1), 0, 1},
+		{"duplicate returns the original offset", testBatch("b", pid, 1), 0, 1},
+		{"sequence gap", testBatch("c", pid, 5), kerr.OutOfOrderSequenceNumber.Code, -1},
+		{"bad CRC", corrupt, kerr.CorruptMessage.Code, -1},
+		{"truncated batch", testBatch("d", -1, -1)[:40], kerr.CorruptMessage.Code, -1},
+		{"plain batch", testBatch("e", -1, -1), 0, 2},
+	}
+	for _, tt := range tests {
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks, req.TimeoutMillis = -1, 5000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic, rt.TopicID = "perr", tp.id
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = tt.records
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatalf("%s: produce: %v", tt.name, err)
+		}
+		p := resp.Topics[0].Partitions[0]
+		if p.ErrorCode != tt.wantCode {
+			t.Errorf("%s: error %v, want %v", tt.name, kerr.ErrorForCode(p.ErrorCode), kerr.ErrorForCode(tt.wantCode))
+			continue
+		}
+		if tt.wantCode == 0 && p.BaseOffset != tt.wantOffset {
+			t.Errorf("%s: base offset %d, want %d", tt.name, p.BaseOffset, tt.wantOffset)
+		}
+	}
+}

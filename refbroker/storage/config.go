@@ -1,0 +1,132 @@
+package storage
+
+import (
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+)
+
+// Fsync is the durability policy for appended data.
+type Fsync int
+
+const (
+	// FsyncInterval (the default) flushes dirty data from a background
+	// goroutine every Config.FsyncInterval and then advances the recovery
+	// point. A crash (power loss) can lose at most about one interval.
+	FsyncInterval Fsync = iota
+	// FsyncNever leaves flushing to the operating system; data is synced only
+	// on Sync, segment roll is not synced, and Close syncs everything.
+	// A process crash loses nothing, a power loss can lose anything unsynced.
+	FsyncNever
+	// FsyncAlways makes Append msync the bytes it wrote before returning.
+	FsyncAlways
+)
+
+// ParseFsync parses "never", "interval" or "always" (as printed by String).
+func ParseFsync(s string) (Fsync, error) {
+	switch s {
+	case "interval":
+		return FsyncInterval, nil
+	case "never":
+		return FsyncNever, nil
+	case "always":
+		return FsyncAlways, nil
+	}
+	return 0, fmt.Errorf("parse fsync policy %q: want one of never, interval, always", s)
+}
+
+// String returns the name ParseFsync accepts.
+func (f Fsync) String() string {
+	switch f {
+	case FsyncInterval:
+		return "interval"
+	case FsyncNever:
+		return "never"
+	case FsyncAlways:
+		return "always"
+	}
+	return fmt.Sprintf("Fsync(%d)", int(f))
+}
+
+// Defaults and limits for Config.
+const (
+	// DefaultSegmentBytes is the default Config.SegmentBytes (64 MiB).
+	DefaultSegmentBytes = 64 << 20
+	// DefaultIndexIntervalBytes is the default Config.IndexIntervalBytes.
+	DefaultIndexIntervalBytes = 4096
+	// DefaultFsyncInterval is the default Config.FsyncInterval.
+	DefaultFsyncInterval = time.Second
+	// MinSegmentBytes is the smallest accepted Config.SegmentBytes.
+	MinSegmentBytes = 1024
+	// MaxSegmentBytes is the largest accepted Config.SegmentBytes; file
+	// positions are stored as uint32 in the index, as in Kafka.
+	MaxSegmentBytes = math.MaxInt32
+)
+
+// Config configures a Log. Zero values take the documented defaults (see
+// Default); build it with field names (the blank field forbids positional
+// literals).
+type Config struct {
+	// SegmentBytes is the roll threshold and preallocated size of each
+	// segment file, in bytes. Default 64 MiB, range [MinSegmentBytes,
+	// MaxSegmentBytes]. A single batch bigger than this gets a segment sized
+	// to fit it.
+	SegmentBytes int64
+	// IndexIntervalBytes is the approximate number of batch bytes between
+	// two sparse index entries. Default 4096. Smaller means faster lookups
+	// and more memory (16 bytes per entry).
+	IndexIntervalBytes int
+	// RetentionBytes bounds the partition size in bytes; <= 0 is unlimited.
+	// EnforceRetention deletes whole oldest segments while the partition
+	// exceeds it, never the active segment.
+	RetentionBytes int64
+	// Retention bounds record age; <= 0 is unlimited. EnforceRetention
+	// deletes whole oldest segments whose newest timestamp (the largest
+	// batch maxTimestamp, milliseconds) is older than now-Retention.
+	Retention time.Duration
+	// Fsync is the durability policy; default FsyncInterval.
+	Fsync Fsync
+	// FsyncInterval is the background flush period for FsyncInterval and the
+	// recovery-point checkpoint period for FsyncAlways. Default 1s.
+	FsyncInterval time.Duration
+	// Logger receives recovery and background-flush messages; nil means
+	// slog.Default().
+	Logger *slog.Logger
+	_      struct{}
+}
+
+// Default returns c with zero fields replaced by their defaults.
+func (c Config) Default() Config {
+	if c.SegmentBytes == 0 {
+		c.SegmentBytes = DefaultSegmentBytes
+	}
+	if c.IndexIntervalBytes == 0 {
+		c.IndexIntervalBytes = DefaultIndexIntervalBytes
+	}
+	if c.FsyncInterval == 0 {
+		c.FsyncInterval = DefaultFsyncInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports the first invalid field of c after defaults are applied.
+func (c Config) Validate() error {
+	c = c.Default()
+	if c.SegmentBytes < MinSegmentBytes || c.SegmentBytes > MaxSegmentBytes {
+		return fmt.Errorf("storage config: SegmentBytes %d outside [%d, %d]", c.SegmentBytes, MinSegmentBytes, int64(MaxSegmentBytes))
+	}
+	if c.IndexIntervalBytes < 0 {
+		return fmt.Errorf("storage config: IndexIntervalBytes %d is negative", c.IndexIntervalBytes)
+	}
+	if c.Fsync < FsyncInterval || c.Fsync > FsyncAlways {
+		return fmt.Errorf("storage config: unknown Fsync policy %d", int(c.Fsync))
+	}
+	if c.FsyncInterval < 0 {
+		return fmt.Errorf("storage config: FsyncInterval %v is negative", c.FsyncInterval)
+	}
+	return nil
+}

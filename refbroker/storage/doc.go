@@ -1,0 +1,29 @@
+// Package storage is the partition log of refbroker: one *Log per
+// topic-partition, stored as a directory of preallocated, mmap'd segment
+// files holding Kafka v2 record batches byte for byte.
+//
+// Main types: Log (Open, Append, Read, retention, Sync, Close, Delete),
+// Config (Default, Validate), ReadResult (zero-copy read data with a
+// reference that must be released) and AppendResult.
+//
+// A partition directory holds segment files (NNN.log, NNN = base offset),
+// their sparse index files (NNN.index), producer-state snapshots
+// (NNN.snapshot), a recovery-point checkpoint and a clean-shutdown marker.
+// Index files and snapshots only make Open faster; Open falls back to
+// reading batch headers when they are missing or do not match.
+//
+// Contract in short (docs/storage.md has the on-disk format and the full
+// recovery contract):
+//   - Append copies the batch; Read returns slices of the memory map that
+//     stay valid until ReadResult.Release, whatever happens to the segment.
+//   - Offsets are contiguous: HighWatermark is the next offset, StartOffset
+//     the first retained one, and every offset in between is readable.
+//   - Errors wrap the sentinels in errors.go; match them with errors.Is.
+//   - After a crash Open returns the longest valid prefix of what was
+//     appended (durable data per the Fsync policy), never a corrupt batch.
+//
+// Concurrency: every method of Log is safe for concurrent use. Locks are
+// taken in the order Log.flushMu, Log.mu, segment.lifeMu.
+//
+// Linux only (mmap, msync, fallocate); other platforms get ErrUnsupported.
+package storage

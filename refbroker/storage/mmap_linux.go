@@ -1,0 +1,90 @@
+//go:build linux
+
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// mmapFile maps the first size bytes of f shared, read-write or read-only.
+// size must not exceed the file size: touching a page past the end of file
+// raises SIGBUS, which Go cannot turn into an error.
+func mmapFile(f *os.File, size int64, writable bool) ([]byte, error) {
+	if size <= 0 {
+		return nil, nil
+	}
+	prot := unix.PROT_READ
+	if writable {
+		prot |= unix.PROT_WRITE
+	}
+	b, err := unix.Mmap(int(f.Fd()), 0, int(size), prot, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("mmap %s (%d bytes): %w", f.Name(), size, err)
+	}
+	return b, nil
+}
+
+// munmap unmaps b (a nil b is a no-op).
+func munmap(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	return unix.Munmap(b)
+}
+
+// msyncRange synchronously writes back the pages covering b[from:to].
+// from is rounded down to a page boundary, as msync requires.
+func msyncRange(b []byte, from, to int64) error {
+	if to <= from || len(b) == 0 {
+		return nil
+	}
+	page := int64(os.Getpagesize())
+	from -= from % page
+	if err := unix.Msync(b[from:to], unix.MS_SYNC); err != nil {
+		return fmt.Errorf("msync [%d, %d): %w", from, to, err)
+	}
+	return nil
+}
+
+// preallocate makes f exactly size bytes long with blocks reserved. Real
+// blocks matter for mmap: writing to a hole of a sparse file on a full disk
+// raises SIGBUS instead of returning ENOSPC. Filesystems without fallocate
+// get a sparse ftruncate instead.
+func preallocate(f *os.File, size int64) error {
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("truncate %s to %d: %w", f.Name(), size, err)
+	}
+	if size == 0 {
+		return nil
+	}
+	err := unix.Fallocate(int(f.Fd()), 0, 0, size)
+	if err != nil && !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.ENOSYS) {
+		return fmt.Errorf("fallocate %s (%d bytes): %w", f.Name(), size, err)
+	}
+	return nil
+}
+
+// syncFile flushes f's data (not necessarily its metadata) to disk.
+func syncFile(f *os.File) error {
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		return fmt.Errorf("fdatasync %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// syncDir makes directory entry changes (create, rename, remove) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open dir %s for sync: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync dir %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+package refbroker
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/brokerbench/brokerbench/refbroker/storage"
+)
+
+// Topic config names refbroker understands. Any other name in CreateTopics
+// is rejected with INVALID_CONFIG rather than silently ignored, so a
+// benchmark never believes a setting took effect when it did not.
+const (
+	cfgRetentionMs    = "retention.ms"
+	cfgRetentionBytes = "retention.bytes"
+	cfgSegmentBytes   = "segment.bytes"
+	cfgCleanupPolicy  = "cleanup.policy"
+)
+
+// topicConfigNames lists the supported topic configs in DescribeConfigs
+// order.
+var topicConfigNames = []string{cfgCleanupPolicy, cfgRetentionBytes, cfgRetentionMs, cfgSegmentBytes}
+
+// validateTopicName applies Kafka's topic name rules: 1 to 249 bytes of
+// [a-zA-Z0-9._-], and not "." or "..".
+func validateTopicName(name string) error {
+	if name == "" || len(name) > 249 || name == "." || name == ".." {
+		return fmt.Errorf("%w: %q must be 1 to 249 characters and not \".\" or \"..\"", errInvalidTopicName, name)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("%w: %q has character %q outside [a-zA-Z0-9._-]", errInvalidTopicName, name, c)
+		}
+	}
+	return nil
+}
+
+// topicStorageConfig applies per-topic overrides to the broker's base
+// storage config and validates the result. It is the single place that
+// decides which topic configs are accepted.
+func topicStorageConfig(base storage.Config, configs map[string]string) (storage.Config, error) {
+	cfg := base
+	for name, v := range configs {
+		switch name {
+		case cfgRetentionMs:
+			ms, err := parseConfigInt(name, v, -1)
+			if err != nil {
+				return cfg, err
+			}
+			cfg.Retention = time.Duration(max(ms, 0)) * time.Millisecond // -1 (infinite) -> 0 (unlimited)
+		case cfgRetentionBytes:
+			n, err := parseConfigInt(name, v, -1)
+			if err != nil {
+				return cfg, err
+			}
+			cfg.RetentionBytes = max(n, 0)
+		case cfgSegmentBytes:
+			n, err := parseConfigInt(name, v, storage.MinSegmentBytes)
+			if err != nil {
+				return cfg, err
+			}
+			cfg.SegmentBytes = n
+		case cfgCleanupPolicy:
+			if v != "delete" {
+				return cfg, fmt.Errorf("%w: %s=%q: only \"delete\" is supported (no compaction)", errInvalidTopicConfig, name, v)
+			}
+		default:
+			return cfg, fmt.Errorf("%w: %q is not supported; supported: %v", errInvalidTopicConfig, name, topicConfigNames)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("%w: %v", errInvalidTopicConfig, err)
+	}
+	return cfg, nil
+}
+
+// parseConfigInt parses an integer config value no smaller than minimum.
+func parseConfigInt(name, v string, minimum int64) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < minimum {
+		return 0, fmt.Errorf("%w: %s=%q must be an integer >= %d", errInvalidTopicConfig, name, v, minimum)
+	}
+	return n, nil
+}
+
+// topicConfigValue is one config as DescribeConfigs and CreateTopics v5+
+// report it.
+type topicConfigValue struct {
+	name      string
+	value     string
+	isDefault bool // taken from the broker config, not a topic override
+}
+
+// effectiveTopicConfigs returns every supported config of a topic with its
+// value: the override if set, else the broker-wide default from base.
+func effectiveTopicConfigs(base storage.Config, overrides map[string]string) []topicConfigValue {
+	defaults := map[string]string{
+		cfgCleanupPolicy:  "delete",
+		cfgRetentionBytes: strconv.FormatInt(unlimitedAsMinusOne(base.RetentionBytes), 10),
+		cfgRetentionMs:    strconv.FormatInt(unlimitedAsMinusOne(base.Retention.Milliseconds()), 10),
+		cfgSegmentBytes:   strconv.FormatInt(base.SegmentBytes, 10),
+	}
+	out := make([]topicConfigValue, 0, len(topicConfigNames))
+	for _, name := range topicConfigNames {
+		if v, ok := overrides[name]; ok {
+			out = append(out, topicConfigValue{name: name, value: v})
+			continue
+		}
+		out = append(out, topicConfigValue{name: name, value: defaults[name], isDefault: true})
+	}
+	return out
+}
+
+// unlimitedAsMinusOne renders storage's "<= 0 is unlimited" the way Kafka
+// spells unlimited retention: -1.
+func unlimitedAsMinusOne(v int64) int64 {
+	if v <= 0 {
+		return -1
+	}
+	return v
+}
