@@ -14,8 +14,9 @@ import (
 // Produce: v3-13
 //
 // Behavior:
-// * Each partition's Records must be exactly one magic-v2 record batch; it
-//   is appended as opaque bytes. storage validates length, CRC-32C and the
+// * Each partition's Records hold one or more magic-v2 record batches; all
+//   are validated before any is appended, then each is appended as opaque
+//   bytes. storage validates length, CRC-32C and the
 //   header (CORRUPT_MESSAGE) and idempotent sequences
 //   (OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH); a duplicate
 //   batch succeeds with its original base offset.
@@ -97,7 +98,7 @@ func (b *Broker) appendPartition(version int16, tp *topic, rp *kmsg.ProduceReque
 		sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 		return
 	}
-	res, err := tp.parts[rp.Partition].Append(rp.Records, 0)
+	res, err := appendRecords(tp.parts[rp.Partition], rp.Records)
 	if err != nil {
 		sp.ErrorCode = produceErrorCode(err)
 		if version >= 8 {
@@ -112,6 +113,35 @@ func (b *Broker) appendPartition(version int16, tp *topic, rp *kmsg.ProduceReque
 	sp.BaseOffset = res.BaseOffset
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
+}
+
+// appendRecords appends a partition's records, which may hold several
+// batches. All of them are validated before the first is appended, so a
+// corrupt batch rejects the whole partition and stores nothing, as in
+// Kafka; the response carries the first batch's base offset.
+func appendRecords(l *storage.Log, records []byte) (storage.AppendResult, error) {
+	batches, err := storage.SplitBatches(records)
+	if err != nil {
+		return storage.AppendResult{}, err
+	}
+	if len(batches) == 1 {
+		return l.Append(records, 0)
+	}
+	for _, b := range batches {
+		if err := storage.ValidateBatch(b); err != nil {
+			return storage.AppendResult{}, err
+		}
+	}
+	first, err := l.Append(batches[0], 0)
+	if err != nil {
+		return first, err
+	}
+	for _, b := range batches[1:] {
+		if _, err := l.Append(b, 0); err != nil {
+			return storage.AppendResult{}, err
+		}
+	}
+	return first, nil
 }
 
 // produceErrorCode maps a storage append error to a Kafka error code.

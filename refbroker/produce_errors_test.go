@@ -1,6 +1,7 @@
 package refbroker
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -33,6 +34,12 @@ func TestProduceErrorMapping(t *testing.T) {
 		{"bad CRC", corrupt, kerr.CorruptMessage.Code, -1},
 		{"truncated batch", testBatch("d", -1, -1)[:40], kerr.CorruptMessage.Code, -1},
 		{"plain batch", testBatch("e", -1, -1), 0, 2},
+		// Several batches in one partition: all appended, first offset back.
+		{"two batches", slices.Concat(testBatch("f", -1, -1), testBatch("g", -1, -1)), 0, 3},
+		// A corrupt second batch rejects the partition and stores nothing:
+		// the next row still gets offset 5.
+		{"corrupt second batch stores nothing", slices.Concat(testBatch("h", -1, -1), corrupt), kerr.CorruptMessage.Code, -1},
+		{"after the rejected pair", testBatch("i", -1, -1), 0, 5},
 	}
 	for _, tt := range tests {
 		req := kmsg.NewPtrProduceRequest()

@@ -12,8 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// seqProducer produces the values 0, 1, 2, ... (as decimal strings) as
-// fast as kgo accepts them, value i to partition i % parts, with kgo's
+// seqProducer produces the values 0, 1, 2, ... (as decimal strings) at up
+// to 50k records/s, value i to partition i % parts, with kgo's
 // defaults: idempotent, acks=all, unlimited retries. It records which
 // values were acknowledged (promise error nil).
 type seqProducer struct {
@@ -52,11 +52,18 @@ func startSeqProducer(t testing.TB, addr, topic string, parts int) *seqProducer 
 
 func (p *seqProducer) run() {
 	defer close(p.done)
+	// Pace at up to 50 records per millisecond: fast enough that every
+	// kill lands with batches in flight, slow enough that the final read
+	// and check stay small.
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
 	for i := 0; ; i++ {
-		select {
-		case <-p.stopC:
-			return
-		default:
+		if i%50 == 0 {
+			select {
+			case <-p.stopC:
+				return
+			case <-tick.C:
+			}
 		}
 		v := i
 		r := &kgo.Record{Partition: int32(v % p.parts), Value: []byte(strconv.Itoa(v))}
@@ -146,11 +153,15 @@ func TestCrashKill9(t *testing.T) {
 			return prod.ackedCount() >= target
 		})
 	}
+	var inFlight []int // records sent but not yet acknowledged at each kill
 	for r := range rounds {
 		waitAcked(fmt.Sprintf("before kill %d", r+1))
 		// An acknowledged offset commit must survive the kill as well:
 		// the coordinator's offsets log is written before the reply.
 		commitAndCheck(t, adm, "crash-g", topic, int64(r+1), nil)
+		prod.mu.Lock()
+		inFlight = append(inFlight, prod.sent-len(prod.acked))
+		prod.mu.Unlock()
 		p.restart()
 		commitAndCheck(t, newAdmin(t, p.Addr()), "crash-g", topic, -1, map[int32]int64{0: int64(r + 1), 1: int64(r + 1)})
 	}
@@ -166,8 +177,8 @@ func TestCrashKill9(t *testing.T) {
 	recs := readAll(t, p.Addr(), topic, endOffsets(t, adm, topic))
 	checkContiguous(t, recs)
 	stats := checkSequence(t, recs, parts, sent, acked)
-	t.Logf("%d kills: %d sent, %d acked, %d unacked present, %d legitimate duplicates, %d producer sessions",
-		rounds, sent, len(acked), stats.unackedPresent, stats.dups, stats.sessions)
+	t.Logf("%d kills (unacknowledged at each kill: %v): %d sent, %d acked, %d unacked present, %d legitimate duplicates, %d producer sessions",
+		rounds, inFlight, sent, len(acked), stats.unackedPresent, stats.dups, stats.sessions)
 }
 
 // commitAndCheck commits offset at on both partitions of topic for group
@@ -176,10 +187,10 @@ func TestCrashKill9(t *testing.T) {
 func commitAndCheck(t testing.TB, adm *kadm.Client, group, topic string, at int64, want map[int32]int64) {
 	t.Helper()
 	if at >= 0 {
-		os := kadm.Offsets{}
-		os.AddOffset(topic, 0, at, -1)
-		os.AddOffset(topic, 1, at, -1)
-		resps, err := adm.CommitOffsets(testCtx(t, 30*time.Second), group, os)
+		offs := kadm.Offsets{}
+		offs.AddOffset(topic, 0, at, -1)
+		offs.AddOffset(topic, 1, at, -1)
+		resps, err := adm.CommitOffsets(testCtx(t, 30*time.Second), group, offs)
 		if err == nil {
 			err = resps.Error()
 		}

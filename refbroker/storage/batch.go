@@ -10,10 +10,13 @@ import (
 // Byte offsets of the Kafka v2 RecordBatch header fields. The header is the
 // fixed 61-byte prefix before the records.
 const (
-	offBaseOffset    = 0
-	offBatchLength   = 8
-	offLeaderEpoch   = 12
-	offMagic         = 16
+	offBaseOffset  = 0
+	offBatchLength = 8
+	offLeaderEpoch = 12
+	offMagic       = 16
+	// patchedPrefix covers the fields Append rewrites (baseOffset and
+	// partitionLeaderEpoch, with batchLength between them).
+	patchedPrefix    = offMagic
 	offCRC           = 17
 	offAttributes    = 21
 	offLastOffDelta  = 23
@@ -144,4 +147,34 @@ func checkCRC(b []byte) error {
 		return fmt.Errorf("%w: crc mismatch: stored %08x computed %08x", ErrCorruptBatch, stored, computed)
 	}
 	return nil
+}
+
+// SplitBatches splits the records of one produce partition into its
+// record batches by their length fields, without copying. It fails with
+// ErrCorruptBatch when the lengths do not tile b exactly. Most clients send
+// one batch per partition; Kafka accepts several.
+func SplitBatches(b []byte) ([][]byte, error) {
+	var out [][]byte
+	for rest := b; len(rest) > 0; {
+		if len(rest) < batchLengthPrefix {
+			return nil, fmt.Errorf("%w: %d trailing bytes after %d batches", ErrCorruptBatch, len(rest), len(out))
+		}
+		n := int64(binary.BigEndian.Uint32(rest[offBatchLength:])) + batchLengthPrefix
+		if int32(binary.BigEndian.Uint32(rest[offBatchLength:])) < minBatchLength || n > int64(len(rest)) {
+			return nil, fmt.Errorf("%w: batch %d claims %d bytes, %d remain", ErrCorruptBatch, len(out), n, len(rest))
+		}
+		out, rest = append(out, rest[:n]), rest[n:]
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: no record batch", ErrCorruptBatch)
+	}
+	return out, nil
+}
+
+// ValidateBatch runs the checks Append runs on a batch, without appending
+// it, so that a caller can reject a multi-batch request before any of its
+// batches is stored.
+func ValidateBatch(b []byte) error {
+	_, err := validateBatch(b)
+	return err
 }

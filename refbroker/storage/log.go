@@ -21,6 +21,10 @@ import (
 // Lock order: flushMu, then mu, then a segment's lifeMu (a leaf). No code
 // holds mu while waiting for flushMu.
 type Log struct {
+	// hdr is scratch for the patched header of the batch being appended;
+	// guarded by mu.
+	hdr [patchedPrefix]byte
+
 	dir string
 	cfg Config
 	log *slog.Logger
@@ -132,10 +136,17 @@ func (l *Log) appendLocked(batch []byte, h *batchHeader, leaderEpoch int32) (App
 			return AppendResult{}, err
 		}
 	}
-	dst := seg.m.data[seg.size : seg.size+n]
-	copy(dst, batch)
-	binary.BigEndian.PutUint64(dst[offBaseOffset:], uint64(base))
-	binary.BigEndian.PutUint32(dst[offLeaderEpoch:], uint32(leaderEpoch))
+	// Write through the file, not the mapping: storing into fresh mmap
+	// pages takes a page fault per 4 KiB, several times slower than one
+	// pwritev. Readers see the bytes through the shared mapping all the
+	// same (one page cache). Only the patched header prefix is copied.
+	hdr := l.hdr[:]
+	copy(hdr, batch[:patchedPrefix])
+	binary.BigEndian.PutUint64(hdr[offBaseOffset:], uint64(base))
+	binary.BigEndian.PutUint32(hdr[offLeaderEpoch:], uint32(leaderEpoch))
+	if err := pwriteBatch(seg.f, hdr, batch[patchedPrefix:], seg.size); err != nil {
+		return AppendResult{}, fmt.Errorf("write segment %s: %w", seg.path, err)
+	}
 	if l.cfg.Fsync == FsyncAlways {
 		// Sync before publishing: on failure the bytes stay past the
 		// logical end, invisible, and are overwritten by the next append.

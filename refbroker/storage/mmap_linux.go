@@ -88,3 +88,24 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// pwriteBatch writes hdr then rest to f at pos with one pwritev, finishing
+// a short write with WriteAt.
+func pwriteBatch(f *os.File, hdr, rest []byte, pos int64) error {
+	n, err := unix.Pwritev(int(f.Fd()), [][]byte{hdr, rest}, pos)
+	if err != nil {
+		return fmt.Errorf("pwritev %s at %d: %w", f.Name(), pos, err)
+	}
+	for total := len(hdr) + len(rest); n < total; {
+		b := rest[max(n-len(hdr), 0):]
+		if n < len(hdr) {
+			b = hdr[n:]
+		}
+		m, err := f.WriteAt(b, pos+int64(n))
+		if err != nil {
+			return err
+		}
+		n += m
+	}
+	return nil
+}
