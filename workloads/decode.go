@@ -3,6 +3,7 @@ package workloads
 import (
 	"errors"
 	"fmt"
+	"github.com/brokerbench/brokerbench/gate"
 	"math"
 	"strconv"
 	"strings"
@@ -308,3 +309,27 @@ func decodeKeyDistribution(n *yaml.Node) (KeyDistribution, error) {
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 func formatInt(i int) string       { return strconv.Itoa(i) }
+
+// setThresholds reads the thresholds mapping {metric: "op number"}. Each
+// entry is parsed here, so a bad metric or expression is reported at its
+// own line when the file loads, not when the run ends.
+func setThresholds(w *Workload, n *yaml.Node) error {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return errors.New("want a mapping of metric: \"op number\", e.g. {lost: \"== 0\", aggregatedPublishLatency99pct: \"< 50\"}")
+	}
+	out := make(map[string]string, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		expr, err := scalar(v)
+		if err != nil || k.Kind != yaml.ScalarNode {
+			return &nodeError{node: k, sub: k.Value, msg: "want metric: \"op number\""}
+		}
+		if _, err := gate.Parse(k.Value, expr); err != nil {
+			return &nodeError{node: k, sub: k.Value, msg: err.Error()}
+		}
+		out[k.Value] = expr
+	}
+	w.Thresholds = out
+	return nil
+}

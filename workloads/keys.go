@@ -58,6 +58,7 @@ func workloadKeys() map[string]keySpec {
 		"warmup":      {sweep: true, set: durationField(func(w *Workload) *time.Duration { return &w.WarmupDuration })},
 		"systems":     {set: listField(func(w *Workload) *[]string { return &w.Systems })},
 		"report":      {set: listField(func(w *Workload) *[]string { return &w.Report })},
+		"thresholds":  {set: setThresholds},
 		"delivery":    {nested: deliveryKeys()},
 		"churn":       {nested: churnKeys(), prepare: ensureChurn},
 	}

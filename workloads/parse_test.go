@@ -233,6 +233,8 @@ func TestParseBad(t *testing.T) {
 		{"omb fork key", lines("name: x", "producerStartRate: 10"), 2, `key "producerStartRate" comes from an OMB fork`, ErrUnknownKey},
 		{"duplicate names", lines("workloads:", "  - name: a", "  - name: a"), 3, `name: "a" already used by the workload at line 2`, ErrDuplicate},
 		{"missing name", lines("workloads:", "  - topics: 1"), 2, "name: missing", ErrInvalidValue},
+		{"threshold unknown metric", lines("name: x", "thresholds:", "  lost: \"== 0\"", "  lsot: \"== 0\""), 4, `thresholds.lsot: unknown metric "lsot"`, ErrInvalidValue},
+		{"threshold bad expression", lines("name: x", "thresholds:", "  publishRate: \"fast\""), 3, "want an operator", ErrInvalidValue},
 		{"bad name", lines("workloads:", "  - name: two words"), 2, "name: use letters, digits", ErrInvalidValue},
 		{"key twice", multi(lines("    topics: 1", "    topics: 2")), 4, "topics: already set by topics at line 3", ErrDuplicate},
 		{"sweep repeats value", multi(lines("    partitionsPerTopic: [1, 2, 1]")), 3, "partitionsPerTopic: value 1 listed twice", ErrDuplicate},

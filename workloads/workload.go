@@ -165,6 +165,9 @@ type Workload struct {
 	// Report lists the figures that matter for this workload, as hints for
 	// reports; see ReportHints for the accepted values.
 	Report []string
+	// Thresholds are pass conditions on result figures for `run --gate`,
+	// metric name to "op number" (see package gate), e.g. {"lost": "== 0"}.
+	Thresholds map[string]string
 	// Warnings holds non-fatal notes from loading (missing payloadFile, ...).
 	Warnings []string
 	// Line is the line of the workload in its file (0 if built in code).
@@ -357,6 +360,12 @@ func (w Workload) clone() Workload {
 	c.Report = append([]string(nil), w.Report...)
 	c.Warnings = append([]string(nil), w.Warnings...)
 	c.SweepKeys = append([]string(nil), w.SweepKeys...)
+	if w.Thresholds != nil {
+		c.Thresholds = make(map[string]string, len(w.Thresholds))
+		for k, v := range w.Thresholds {
+			c.Thresholds[k] = v
+		}
+	}
 	if w.Sweep != nil {
 		c.Sweep = make(map[string]string, len(w.Sweep))
 		for k, v := range w.Sweep {

@@ -107,3 +107,34 @@ func TestRunOMBWorkloadFile(t *testing.T) {
 		t.Fatalf("results %v %v", rs, err)
 	}
 }
+
+// TestRunGate checks --gate and --junit: a threshold that cannot hold
+// fails the gate with exit 1 and a JUnit failure; one that holds passes.
+func TestRunGate(t *testing.T) {
+	t.Parallel()
+	file := writeFile(t, "gate.yaml", `workloads:
+  - name: gated
+    partitionsPerTopic: 2
+    producerRate: 500
+    warmup: 0s
+    duration: 1s
+    thresholds:
+      lost: "== 0"
+      publishRate: "> 1000000000"
+`)
+	junit := filepath.Join(t.TempDir(), "junit.xml")
+	code, stdout, stderr := run(t, "run", "--workloads", file, "--out", t.TempDir(), "--no-progress", "--gate", "--junit", junit)
+	if code != exitFailed || !strings.Contains(stdout, "GATE FAILED: gated on refbroker: threshold publishRate > 1e+09") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	x, err := os.ReadFile(junit)
+	if err != nil || !strings.Contains(string(x), `<testcase name="threshold lost == 0" classname="gated.refbroker"`) || !strings.Contains(string(x), "<failure") {
+		t.Errorf("junit: %v\n%s", err, x)
+	}
+	pass := strings.Replace(file, "gate.yaml", "pass.yaml", 1)
+	data, _ := os.ReadFile(file)
+	os.WriteFile(pass, []byte(strings.Replace(string(data), `publishRate: "> 1000000000"`, `publishRate: "> 100"`, 1)), 0o644)
+	if code, stdout, _ := run(t, "run", "--workloads", pass, "--out", t.TempDir(), "--no-progress", "--gate"); code != exitOK || !strings.Contains(stdout, "gate: passed (3 checks)") {
+		t.Errorf("passing gate: exit %d\n%s", code, stdout)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/brokerbench/brokerbench/gate"
 	"github.com/brokerbench/brokerbench/results"
 	"github.com/brokerbench/brokerbench/workloads"
 	"github.com/brokerbench/brokerbench/workloads/runner"
@@ -29,6 +31,8 @@ type runFlags struct {
 	drainTimeout time.Duration
 	readyTimeout time.Duration
 	keepTopics   bool
+	gate         bool
+	junit        string
 	noProgress   bool
 	verbose      bool
 	endpoints    map[string]*string // env var -> flag value
@@ -62,6 +66,8 @@ variables (see docs/adapters/); the flags below override the main endpoint.`,
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "how long to wait after producers stop for consumers to catch up")
 	fl.DurationVar(&f.readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for consumers to read every partition before load starts")
 	fl.BoolVar(&f.keepTopics, "keep-topics", false, "leave the run's topics, queues and streams in place")
+	fl.BoolVar(&f.gate, "gate", false, "exit 1 when any run, threshold or checker fails (a CI conformance gate)")
+	fl.StringVar(&f.junit, "junit", "", "write the gate's checks as JUnit XML to this file")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "print plain progress lines even on a terminal")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "debug logging")
 	for _, e := range []struct{ flag, env, help string }{
@@ -159,10 +165,12 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 		return usageError{err}
 	}
 	var all []*results.Result
+	var checks []gate.Check
 	failed := false
 	for _, sysName := range systems {
-		rs, err := runOnSystem(ctx, rn, sysName, runs, f, display, logger, brokerLogger, out)
+		rs, cs, err := runOnSystem(ctx, rn, sysName, runs, f, display, logger, brokerLogger, out)
 		all = append(all, rs...)
+		checks = append(checks, cs...)
 		if err != nil {
 			if isUsage(err) || errors.Is(err, context.Canceled) {
 				return err
@@ -185,17 +193,58 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 			failed = true
 		}
 	}
+	if f.junit != "" {
+		if err := writeJUnit(f.junit, checks); err != nil {
+			return err
+		}
+	}
+	if f.gate {
+		passed := printGate(w, checks)
+		failed = failed || !passed
+	}
 	if failed {
 		return errRunFailed
 	}
 	return nil
 }
 
+// printGate prints every check that did not pass and a verdict line, and
+// reports whether the gate passed.
+func printGate(w io.Writer, checks []gate.Check) bool {
+	fmt.Fprintln(w)
+	bad := 0
+	for _, c := range checks {
+		if !c.OK() {
+			bad++
+			fmt.Fprintf(w, "GATE %s: %s on %s: %s: %s\n", strings.ToUpper(string(c.Outcome)), c.Workload, c.System, c.Name, c.Message)
+		}
+	}
+	if bad > 0 {
+		fmt.Fprintf(w, "gate: FAILED (%d of %d checks)\n", bad, len(checks))
+		return false
+	}
+	fmt.Fprintf(w, "gate: passed (%d checks)\n", len(checks))
+	return true
+}
+
+func writeJUnit(path string, checks []gate.Check) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write --junit file: %w", err)
+	}
+	if err := gate.WriteJUnit(f, checks); err != nil {
+		f.Close()
+		return fmt.Errorf("write --junit file %s: %w", path, err)
+	}
+	return f.Close()
+}
+
 // runOnSystem opens one system and runs every workload on it in order.
-func runOnSystem(ctx context.Context, rn *runner.Runner, name string, runs []workloads.Workload, f *runFlags, d *display, logger, brokerLogger *slog.Logger, out string) ([]*results.Result, error) {
+func runOnSystem(ctx context.Context, rn *runner.Runner, name string, runs []workloads.Workload, f *runFlags, d *display, logger, brokerLogger *slog.Logger, out string) ([]*results.Result, []gate.Check, error) {
 	sys, closeSys, err := openSystem(ctx, name, f.getenv, brokerLogger)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", name, err)
+		return nil, []gate.Check{{Workload: "*", System: name, Name: "connect", Outcome: gate.Failed, Message: err.Error()}},
+			fmt.Errorf("open %s: %w", name, err)
 	}
 	defer func() {
 		if err := closeSys(); err != nil {
@@ -203,9 +252,10 @@ func runOnSystem(ctx context.Context, rn *runner.Runner, name string, runs []wor
 		}
 	}()
 	var rs []*results.Result
+	var checks []gate.Check
 	for _, w := range runs {
 		if ctx.Err() != nil {
-			return rs, ctx.Err()
+			return rs, checks, ctx.Err()
 		}
 		if len(w.Systems) > 0 && !contains(w.Systems, name) {
 			logger.Info("workload is restricted to other systems", "workload", w.Name, "system", name, "systems", w.Systems)
@@ -216,15 +266,18 @@ func runOnSystem(ctx context.Context, rn *runner.Runner, name string, runs []wor
 		d.finish(res)
 		path, werr := results.Write(out, res)
 		if werr != nil {
-			return rs, werr
+			return rs, checks, werr
 		}
 		logger.Info("result written", "path", path, "status", res.Status)
 		rs = append(rs, res)
 		if err != nil {
 			logger.Error("run failed", "workload", w.Name, "system", name, "err", err)
 		}
+		// Thresholds were validated when the file loaded.
+		ts, _ := gate.ParseAll(w.Thresholds)
+		checks = append(checks, gate.Evaluate(res, ts)...)
 	}
-	return rs, nil
+	return rs, checks, nil
 }
 
 func contains(list []string, s string) bool {
