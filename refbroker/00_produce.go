@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/brokerbench/brokerbench/refbroker/internal/faults"
 	"github.com/brokerbench/brokerbench/refbroker/storage"
 )
 
@@ -98,7 +99,7 @@ func (b *Broker) appendPartition(version int16, tp *topic, rp *kmsg.ProduceReque
 		sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 		return
 	}
-	res, err := appendRecords(tp.parts[rp.Partition], rp.Records)
+	res, err := b.appendRecords(tp.parts[rp.Partition], rp.Records)
 	if err != nil {
 		sp.ErrorCode = produceErrorCode(err)
 		if version >= 8 {
@@ -119,12 +120,22 @@ func (b *Broker) appendPartition(version int16, tp *topic, rp *kmsg.ProduceReque
 // batches. All of them are validated before the first is appended, so a
 // corrupt batch rejects the whole partition and stores nothing, as in
 // Kafka; the response carries the first batch's base offset.
-func appendRecords(l *storage.Log, records []byte) (storage.AppendResult, error) {
+func (b *Broker) appendRecords(l *storage.Log, records []byte) (storage.AppendResult, error) {
 	batches, err := storage.SplitBatches(records)
 	if err != nil {
 		return storage.AppendResult{}, err
 	}
 	if len(batches) == 1 {
+		switch b.cfg.Faults.Produce() {
+		case faults.LoseAcked:
+			return storage.AppendResult{BaseOffset: l.HighWatermark(), LogAppendTime: -1, LogStartOffset: l.StartOffset()}, nil
+		case faults.Duplicate:
+			res, err := l.Append(records, 0)
+			if err == nil {
+				_, err = l.Append(faults.StripProducer(records), 0)
+			}
+			return res, err
+		}
 		return l.Append(records, 0)
 	}
 	for _, b := range batches {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -218,6 +219,11 @@ func (f *fetcher) partition(tp *topic, rp *kmsg.FetchRequestTopicPartition, budg
 	}
 	f.views = append(f.views, view)
 	sp.RecordBatches = view.Data
+	if f.b.cfg.Faults != nil {
+		if bs, err := storage.SplitBatches(view.Data); err == nil {
+			sp.RecordBatches = slices.Concat(f.b.cfg.Faults.Fetch(bs)...)
+		}
+	}
 	f.bytes += n
 	return n
 }

@@ -2,6 +2,7 @@ package refbroker
 
 import (
 	"fmt"
+	"github.com/brokerbench/brokerbench/refbroker/internal/faults"
 	"log/slog"
 	"net"
 	"strconv"
@@ -77,6 +78,11 @@ type Config struct {
 	// persisted) on first start. A non-empty value replaces the
 	// persisted one.
 	ClusterID string
+
+	// Faults injects deliberate bugs for tests (see refbroker/internal/
+	// faults). Only code under refbroker/ can build one, so it is always
+	// nil outside this module's own tests.
+	Faults *faults.Injector
 
 	_ struct{}
 }

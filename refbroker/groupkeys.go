@@ -31,6 +31,9 @@ func regGroupKey[Req kmsg.Request, R any, PR interface {
 		if resp == nil {
 			return nil, fmt.Errorf("%w: %s abandoned: %w", errCloseConn, kmsg.NameForKey(key), context.Cause(ctx))
 		}
+		if of, ok := any(resp).(*kmsg.OffsetFetchResponse); ok && cc.b.cfg.Faults != nil {
+			cc.b.cfg.Faults.OffsetFetch(of)
+		}
 		return resp, nil
 	})
 }
