@@ -88,5 +88,6 @@ counts lost, duplicated and reordered messages.`,
 	// they are usage errors.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd())
+	root.AddCommand(newReportCmd(), newPlanCmd())
 	return root
 }

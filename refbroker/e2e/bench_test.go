@@ -13,12 +13,18 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/brokerbench/brokerbench/refbroker"
+	"github.com/brokerbench/brokerbench/refbroker/storage"
 )
 
 // benchRecords sizes every benchmark iteration. 500k records of 1 KiB is
 // about 500 MB, a few seconds per phase on a loaded 2-core machine, so
 // each benchmark stays under ~20 s with -benchtime=1x.
 var benchRecords = flag.Int("e2e.records", 500_000, "records per benchmark phase (1 KiB values)")
+
+// benchFsync is refbroker's fsync policy in the benchmarks; the default is
+// the broker's own default. "never" takes the disk out of the produce
+// figure, to tell disk-bound from CPU-bound results apart.
+var benchFsync = flag.String("e2e.fsync", "interval", "refbroker fsync policy in benchmarks: never, interval or always")
 
 const (
 	benchValueBytes = 1024
@@ -36,11 +42,18 @@ type benchTarget struct {
 }
 
 // benchTargets returns refbroker with its production defaults (64 MiB
-// segments, fsync every second) and a one-broker in-memory kfake.
+// segments, fsync every second unless -e2e.fsync says otherwise) and a
+// one-broker in-memory kfake.
 func benchTargets() []benchTarget {
 	return []benchTarget{
 		{"refbroker", func(b *testing.B) (string, func()) {
-			br, err := refbroker.Start(context.Background(), refbroker.Config{Listen: "127.0.0.1:0", DataDir: b.TempDir(), Logger: testLogger()})
+			fsync, err := storage.ParseFsync(*benchFsync)
+			if err != nil {
+				b.Fatalf("-e2e.fsync: %v", err)
+			}
+			cfg := refbroker.Config{Listen: "127.0.0.1:0", DataDir: b.TempDir(), Logger: testLogger()}
+			cfg.Storage.Fsync = fsync
+			br, err := refbroker.Start(context.Background(), cfg)
 			if err != nil {
 				b.Fatalf("refbroker.Start: %v", err)
 			}

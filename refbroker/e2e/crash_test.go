@@ -133,15 +133,32 @@ func (p *seqProducer) stop(t testing.TB) {
 //     of the old session and the acked copy of the new one). With a
 //     single session across all kills (the expected case when the broker
 //     recovers producer state), this means exactly once.
+//
+// The test also runs with --fsync always, whose append path (sync before
+// the ack) and checkpointing differ; the guarantee is the same.
 func TestCrashKill9(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("crash test (builds cmd/refbroker, kill -9 five times); skipped with -short")
 	}
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		{"default fsync (interval)", nil},
+		{"fsync always", []string{"--fsync", "always"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testCrashKill9(t, tc.flags...)
+		})
+	}
+}
+
+func testCrashKill9(t *testing.T, flags ...string) {
 	const topic, parts, rounds, perRound = "crash", 2, 5, 3000
-	// Default fsync policy (see the doc comment); small segments so that
-	// kills also land around segment rolls.
-	p := newBrokerProc(t, "--segment-bytes", "262144")
+	// Small segments so that kills also land around segment rolls.
+	p := newBrokerProc(t, append([]string{"--segment-bytes", "262144"}, flags...)...)
 	adm := newAdmin(t, p.Addr())
 	createTopic(t, adm, topic, parts)
 	prod := startSeqProducer(t, p.Addr(), topic, parts)
@@ -262,4 +279,43 @@ func checkSequence(t testing.TB, recs map[int32][]consumedRecord, parts, sent in
 		}
 	}
 	return st
+}
+
+// TestCrashGroupResumes kills the broker with SIGKILL under a running
+// two-member consumer group and a producer. After the restart the members
+// must find their way back into a settled group (whatever the coordinator
+// remembers of the old generation, the clients rejoin on UNKNOWN_MEMBER_ID
+// or ILLEGAL_GENERATION), and every acknowledged record, before and after
+// the kill, must be consumed at least once.
+func TestCrashGroupResumes(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("crash test (builds cmd/refbroker, kill -9 under a consumer group); skipped with -short")
+	}
+	const topic, group, parts = "crash-group", "cg", 4
+	p := newBrokerProc(t)
+	adm := newAdmin(t, p.Addr())
+	createTopic(t, adm, topic, parts)
+	prod := startPaced(t, p.Addr(), topic)
+	seen := newValueSet()
+	o := memberOpts{addr: p.Addr(), group: group, topic: topic, seen: seen}
+	m1, m2 := newMember(t, "c1", o), newMember(t, "c2", o)
+	waitSettled(t, adm, group, topic, parts, m1, m2)
+
+	consumedAfter := func(stage string, more int) {
+		t.Helper()
+		acked, _ := prod.ackedValues()
+		target := len(acked) + more
+		waitFor(t, 60*time.Second, fmt.Sprintf("%d more acknowledged records %s", more, stage), func() bool {
+			acked, _ = prod.ackedValues()
+			return len(acked) >= target
+		})
+		waitFor(t, 60*time.Second, "acknowledged records to be consumed "+stage, func() bool {
+			return len(seen.missing(acked)) == 0
+		})
+	}
+	consumedAfter("before the kill", 300)
+	p.restart()
+	consumedAfter("after the restart", 300)
+	waitSettled(t, newAdmin(t, p.Addr()), group, topic, parts, m1, m2)
 }

@@ -59,6 +59,7 @@ type diffResult struct {
 	OffsetsAfterMilli    map[int32]listedOffset
 	OffsetsAfterEnd      map[int32]listedOffset
 	ConsumedByGroup      map[int32][]string
+	FetchOutOfRange      string
 	CommittedOffsets     map[int32]int64
 	GroupWhileActive     groupView
 	DeleteActiveGroup    string
@@ -147,6 +148,7 @@ func runDiffScenario(t *testing.T, addr string, t0 time.Time) diffResult {
 	res.OffsetsAfterEnd = listed(adm.ListOffsetsAfterMilli(ctx, t0.Add(time.Hour).UnixMilli(), topic))
 
 	res.ConsumedByGroup, res.CommittedOffsets = consumeAndCommit(t, ctx, addr, adm, topic, group, n, &res)
+	res.FetchOutOfRange = fetchOutOfRange(t, ctx, addr, topic)
 
 	res.GroupAfterLeave = describe(ctx, adm, group)
 	deleted, err := adm.DeleteGroups(ctx, group)
@@ -210,6 +212,28 @@ func consumeAndCommit(t *testing.T, ctx context.Context, addr string, adm *kadm.
 	slices.Sort(res.ListGroupsActive)
 	cl.Close() // LeaveGroup: the group becomes Empty
 	return consumed, committed
+}
+
+// fetchOutOfRange consumes partition 0 of topic from an offset far past
+// its end with no reset policy, so kgo surfaces the broker's error
+// (OFFSET_OUT_OF_RANGE from Kafka) instead of resetting.
+func fetchOutOfRange(t *testing.T, ctx context.Context, addr, topic string) string {
+	t.Helper()
+	cl := newClient(t, addr, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(1_000_000)}}),
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()), kgo.FetchMaxWait(200*time.Millisecond))
+	defer cl.Close()
+	for {
+		fs := cl.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			return errCode(err)
+		}
+		if ctx.Err() != nil {
+			return "no error before the deadline"
+		}
+		if fs.NumRecords() > 0 {
+			return "records returned"
+		}
+	}
 }
 
 func firstErr(errs ...error) error {

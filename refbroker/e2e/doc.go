@@ -6,15 +6,22 @@
 //
 // Test groups, one file each:
 //   - group_test.go: consumer groups through kgo (rebalances with eager and
-//     cooperative balancers, static membership, fencing, offsets across a
-//     restart);
+//     cooperative balancers, static membership restart, expiry and
+//     fencing, offsets across a restart), with member_test.go holding the
+//     instrumented group member;
 //   - crash_test.go: kill -9 of the binary under an idempotent acks=all
 //     producer;
 //   - torn_test.go: recovery from a truncated and bit-flipped segment tail;
 //   - diff_test.go: one scenario run against refbroker and kfake, observable
 //     results compared;
-//   - bench_test.go: produce and consume throughput, refbroker vs kfake.
+//   - bench_test.go: produce and consume throughput, refbroker vs kfake
+//     (figures in docs/performance.md).
 //
-// `go test -short` skips the subprocess crash tests and the long group
-// scenarios. Set REFBROKER_TEST_LOG=1 to see broker logs.
+// helpers_test.go and proc_test.go hold the shared helpers: embedded
+// brokers, kgo clients, polling waits, and the cmd/refbroker subprocess
+// (built once per test binary by TestMain's build cache).
+//
+// `go test -short` skips the subprocess tests (crash, torn write) and the
+// long group scenarios. Set REFBROKER_TEST_LOG=1 to see embedded broker
+// logs and E2E_KGO_LOG=1 for the group members' kgo logs.
 package e2e

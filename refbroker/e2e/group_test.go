@@ -424,3 +424,41 @@ func fetchCommitted(t testing.TB, adm *kadm.Client, group, topic string) map[int
 	}
 	return out
 }
+
+// TestStaticMemberSessionExpiry closes a static member and does not bring
+// it back. A static member sends no LeaveGroup, so the coordinator must keep
+// its partitions assigned for the session timeout (no early rebalance) and
+// then expire it and rebalance its partitions to the survivor.
+func TestStaticMemberSessionExpiry(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("waits out a 6s session timeout; skipped with -short")
+	}
+	const topic, group, parts, session = "expiry", "eg", 4, 6 * time.Second
+	b := newRefbroker(t, refbrokerConfig(t))
+	adm := newAdmin(t, b.Addr())
+	createTopic(t, adm, topic, parts)
+	o := func(id string) memberOpts {
+		return memberOpts{addr: b.Addr(), group: group, topic: topic, instanceID: id,
+			balancer: kgo.RangeBalancer(), sessionTimeout: session}
+	}
+	survivor, gone := newMember(t, "e1", o("e1")), newMember(t, "e2", o("e2"))
+	waitSettled(t, adm, group, topic, parts, survivor, gone)
+	gen := survivor.generation()
+
+	closed := time.Now()
+	gone.close()
+	waitFor(t, session+20*time.Second, "the survivor to own every partition", func() bool {
+		owned, _, _ := survivor.snapshot()
+		return len(owned) == parts
+	})
+	// Kafka checks expiry against the last heartbeat, which was at most one
+	// heartbeat interval (100ms) before the close.
+	if took := time.Since(closed); took < session-time.Second {
+		t.Errorf("static member's partitions moved %v after it stopped, before its %v session expired", took, session)
+	}
+	if g := survivor.generation(); g <= gen {
+		t.Errorf("survivor's generation %d after the expiry, was %d: no rebalance", g, gen)
+	}
+	waitSettled(t, adm, group, topic, parts, survivor)
+}

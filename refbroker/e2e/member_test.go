@@ -198,6 +198,7 @@ type leaderSpy struct {
 	led *atomic.Int32
 }
 
+// MemberBalancer counts the call and delegates to the wrapped balancer.
 func (s leaderSpy) MemberBalancer(members []kmsg.JoinGroupResponseMember) (kgo.GroupMemberBalancer, map[string]struct{}, error) {
 	s.led.Add(1)
 	return s.GroupBalancer.MemberBalancer(members)

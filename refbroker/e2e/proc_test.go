@@ -195,12 +195,14 @@ type syncBuffer struct {
 	buf bytes.Buffer
 }
 
+// Write appends p under the lock; it never fails.
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
+// String returns everything written so far.
 func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
