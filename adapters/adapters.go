@@ -86,6 +86,11 @@ type Capabilities struct {
 	// Idempotence: the producer can be made idempotent, so retries never
 	// duplicate a message.
 	Idempotence bool `json:"idempotence"`
+	// Offsets: SendResult.Offset and Delivery.Offset give each message's
+	// position in its partition, increasing in partition order (not
+	// necessarily contiguous). Histories of such systems use the log model;
+	// the others use the queue model.
+	Offsets bool `json:"offsets"`
 }
 
 // Info is run metadata about the system under test.

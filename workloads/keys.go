@@ -59,6 +59,7 @@ func workloadKeys() map[string]keySpec {
 		"systems":     {set: listField(func(w *Workload) *[]string { return &w.Systems })},
 		"report":      {set: listField(func(w *Workload) *[]string { return &w.Report })},
 		"thresholds":  {set: setThresholds},
+		"guarantee":   {set: stringField(func(w *Workload) *string { return &w.Guarantee }, true)},
 		"delivery":    {nested: deliveryKeys()},
 		"churn":       {nested: churnKeys(), prepare: ensureChurn},
 	}

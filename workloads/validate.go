@@ -141,6 +141,9 @@ func (w Workload) validate() []*FieldError {
 	}
 	errs = append(errs, oneOfList("systems", w.Systems, KnownSystems())...)
 	errs = append(errs, oneOfList("report", w.Report, ReportHints())...)
+	if w.Guarantee != "" {
+		oneOf(func(e *FieldError) { errs = append(errs, e) }, "guarantee", w.Guarantee, "at-least-once", "exactly-once", "at-most-once")
+	}
 	return errs
 }
 

@@ -165,6 +165,9 @@ type Workload struct {
 	// Report lists the figures that matter for this workload, as hints for
 	// reports; see ReportHints for the accepted values.
 	Report []string
+	// Guarantee is the delivery guarantee the run's history is checked
+	// against: at-least-once (default), exactly-once or at-most-once.
+	Guarantee string
 	// Thresholds are pass conditions on result figures for `run --gate`,
 	// metric name to "op number" (see package gate), e.g. {"lost": "== 0"}.
 	Thresholds map[string]string
@@ -248,6 +251,9 @@ func (w *Workload) Default() {
 	}
 	if w.TestDuration == 0 {
 		w.TestDuration = DefaultTestDuration
+	}
+	if w.Guarantee == "" {
+		w.Guarantee = "at-least-once"
 	}
 	w.KeyDistributor.Default()
 	w.Delivery.Default()

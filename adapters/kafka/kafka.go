@@ -112,6 +112,7 @@ func (k *Kafka) Capabilities() adapters.Capabilities {
 		OrderedPartitions: true,
 		BrokerLag:         true,
 		Idempotence:       true,
+		Offsets:           true,
 	}
 }
 

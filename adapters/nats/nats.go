@@ -121,6 +121,7 @@ func (n *NATS) Capabilities() adapters.Capabilities {
 		PerMessageAck:  true,
 		BrokerLag:      true,
 		Idempotence:    true,
+		Offsets:        true,
 	}
 }
 

@@ -134,6 +134,7 @@ func (r *Redis) Capabilities() adapters.Capabilities {
 		ConsumerGroups: true,
 		PerMessageAck:  true,
 		BrokerLag:      true,
+		Offsets:        true,
 	}
 }
 

@@ -95,11 +95,13 @@ func (r *run) consumerConfig(c *consumer) adapters.ConsumerConfig {
 		OnAssigned: func(ps []int32) {
 			if len(ps) > 0 {
 				r.event("assigned", c.id, ps, "")
+				c.reassign(r, ps, true)
 			}
 		},
 		OnRevoked: func(ps []int32) {
 			if len(ps) > 0 {
 				r.event("revoked", c.id, ps, "")
+				c.reassign(r, ps, false)
 			}
 		},
 	}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,6 +65,10 @@ type consumer struct {
 	instanceID string
 	sub        *subscription
 	c          adapters.Consumer
+	proc       int // history process of the current incarnation
+
+	mu       sync.Mutex // guards assigned
+	assigned map[int32]bool
 
 	endToEnd         *metrics.Latency // intended send -> receipt
 	endToEndFromSend *metrics.Latency // actual send -> receipt
@@ -88,6 +93,9 @@ func (c *consumer) handle(d *adapters.Delivery) {
 		return
 	}
 	s.received.Add(1)
+	if hist := s.run.hist; hist != nil {
+		hist.delivered(c.proc, s.run.topics[s.topicIdx].keys[d.Partition], d.Offset, messageValue(h.producer, h.seq))
+	}
 	c.endToEnd.Record(time.Duration(now - h.intended))
 	c.endToEndFromSend.Record(time.Duration(now - h.sent))
 
@@ -183,8 +191,36 @@ func (s *subscription) uniqueReceived() int64 {
 	return s.unique
 }
 
-// start creates the adapter consumer for c.
+// reassign applies an assignment change and records the consumer's whole
+// assignment in the history.
+func (c *consumer) reassign(r *run, ps []int32, add bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range ps {
+		if add {
+			c.assigned[p] = true
+		} else {
+			delete(c.assigned, p)
+		}
+	}
+	if r.hist == nil {
+		return
+	}
+	keys := make([]string, 0, len(c.assigned))
+	for p := range c.assigned {
+		keys = append(keys, r.topics[c.sub.topicIdx].keys[p])
+	}
+	slices.Sort(keys)
+	r.hist.assigned(c.proc, keys)
+}
+
+// start creates the adapter consumer for c: a new incarnation, with a new
+// history process and an empty assignment.
 func (c *consumer) start(ctx context.Context, r *run) error {
+	c.mu.Lock()
+	c.proc = r.hist.newProcess()
+	c.assigned = map[int32]bool{}
+	c.mu.Unlock()
 	cfg := r.consumerConfig(c)
 	ac, err := r.sys.NewConsumer(ctx, cfg)
 	if err != nil {

@@ -47,6 +47,7 @@ type slot struct {
 	pr       *producer
 	msg      adapters.Message
 	keyBuf   []byte
+	proc     int // history process; see recorder
 	seq      uint64
 	intended int64
 	sentAt   int64
@@ -56,7 +57,7 @@ type slot struct {
 func newSlots(pr *producer, n, size int, payload []byte) {
 	pr.slots = make(chan *slot, n)
 	for range n {
-		s := &slot{pr: pr, keyBuf: make([]byte, 0, 24)}
+		s := &slot{pr: pr, keyBuf: make([]byte, 0, 24), proc: pr.run.hist.newProcess()}
 		s.msg.Topic = pr.topic
 		s.msg.Value = make([]byte, size)
 		copy(s.msg.Value[HeaderSize:], payload)
@@ -124,6 +125,9 @@ func (pr *producer) send(ctx context.Context, s *slot, seq uint64, intended, now
 		pr.late.Add(1)
 	}
 	pr.sent.Add(1)
+	if h := pr.run.hist; h != nil {
+		h.send(s.proc, pr.run.topics[pr.topicIdx].keys[s.msg.Partition], messageValue(pr.id, seq))
+	}
 	pr.p.Send(ctx, &s.msg, s.done)
 }
 
@@ -146,6 +150,9 @@ func (pr *producer) route(buf []byte) ([]byte, int32) {
 func (s *slot) complete(res adapters.SendResult, err error) {
 	pr := s.pr
 	ack := pr.run.now()
+	if h := pr.run.hist; h != nil {
+		s.proc = h.sendDone(s.proc, pr.run.topics[pr.topicIdx].keys[s.msg.Partition], messageValue(pr.id, s.seq), res.Offset, err)
+	}
 	if err != nil {
 		pr.failed.Add(1)
 		pr.run.noteSendError(err)

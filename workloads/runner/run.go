@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/checkers/history"
 	"github.com/brokerbench/brokerbench/results"
 	"github.com/brokerbench/brokerbench/workloads"
 )
@@ -31,6 +32,7 @@ type run struct {
 
 	producers []*producer
 	consumers []*consumer
+	hist      *recorder // nil unless the run records a history
 
 	// measureStart is ns since epoch when the measured phase began; 0
 	// before. Read by consumer handlers to scope pause detection.
@@ -49,6 +51,7 @@ type run struct {
 
 type topicState struct {
 	name     string
+	keys     []string       // per partition: "topic/p", the history's key
 	acked    []atomic.Int64 // per partition, whole run
 	measured []int64        // per partition acked at measure start
 }
@@ -101,7 +104,7 @@ func (r *run) execute(ctx context.Context) (err error) {
 		// be cancelled, and topics must not be left behind.
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		err = errors.Join(err, r.teardown(tctx))
+		err = errors.Join(err, r.teardown(tctx), r.hist.close())
 	}()
 	if err := r.setup(ctx); err != nil {
 		return err
@@ -120,11 +123,15 @@ func (r *run) execute(ctx context.Context) (err error) {
 
 func (r *run) setup(ctx context.Context) error {
 	w := r.w
+	if err := r.openHistory(); err != nil {
+		return err
+	}
 	base := topicBase(w.Name, r.runID)
 	totalProducers := w.Topics * w.ProducersPerTopic
 	for t := range w.Topics {
 		ts := &topicState{
 			name:     fmt.Sprintf("%s-%d", base, t),
+			keys:     partitionKeys(fmt.Sprintf("%s-%d", base, t), w.PartitionsPerTopic),
 			acked:    make([]atomic.Int64, w.PartitionsPerTopic),
 			measured: make([]int64, w.PartitionsPerTopic),
 		}
@@ -169,6 +176,27 @@ func (r *run) setup(ctx context.Context) error {
 			r.consumers = append(r.consumers, cons)
 		}
 	}
+	return nil
+}
+
+// openHistory starts the run's history, if the runner records them: log
+// model where the system gives offsets, queue model otherwise.
+func (r *run) openHistory() error {
+	if r.r.openHistory == nil {
+		return nil
+	}
+	out, err := r.r.openHistory(r.w.Name, r.sys.Name())
+	if err != nil {
+		return fmt.Errorf("open history: %w", err)
+	}
+	h := history.Header{Model: history.ModelQueue}
+	if r.caps.Offsets {
+		h.Model = history.ModelLog
+	}
+	if g, err := history.ParseGuarantee(r.w.Guarantee); err == nil {
+		h.Guarantee = g
+	}
+	r.hist = &recorder{w: history.NewWriter(out, h, history.WithClock(r.now)), out: out, log: r.caps.Offsets}
 	return nil
 }
 

@@ -1,7 +1,11 @@
 package runner
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"os"
+	"path/filepath"
 	"log/slog"
 	"testing"
 	"time"
@@ -10,6 +14,7 @@ import (
 
 	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/adapters/kafka"
+	"github.com/brokerbench/brokerbench/checkers"
 	"github.com/brokerbench/brokerbench/metrics"
 	"github.com/brokerbench/brokerbench/refbroker"
 	"github.com/brokerbench/brokerbench/results"
@@ -215,4 +220,35 @@ func (l limitedSystem) Capabilities() adapters.Capabilities {
 	c := l.System.Capabilities()
 	c.StaticMembership = false
 	return c
+}
+
+// TestRunRecordsCheckableHistory records a run's history and checks it with
+// the log checker: a healthy broker's history is valid, and it holds every
+// send and delivery.
+func TestRunRecordsCheckableHistory(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "h.jsonl")
+	rn, err := New(Interval(250*time.Millisecond), Logger(quietLogger()),
+		History(func(workload, system string) (io.WriteCloser, error) { return os.Create(path) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := smallWorkload("history")
+	w.Guarantee = "exactly-once"
+	res, err := rn.Run(t.Context(), w, newRefbrokerSystem(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := checkers.CheckFile(t.Context(), path, checkers.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Valid != checkers.Valid || v.Model != "log" || v.Guarantee != "exactly-once" {
+		var buf bytes.Buffer
+		v.WriteSummary(&buf)
+		t.Fatalf("verdict %s model %s guarantee %s:\n%s", v.Valid, v.Model, v.Guarantee, buf.String())
+	}
+	if int64(v.Stats.Acked) != res.Counts.Acked || int64(v.Stats.Delivered) != res.Counts.Received {
+		t.Errorf("history has %d acked and %d delivered; the run counted %d and %d", v.Stats.Acked, v.Stats.Delivered, res.Counts.Acked, res.Counts.Received)
+	}
 }

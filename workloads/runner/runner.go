@@ -16,6 +16,7 @@ package runner
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"time"
 )
@@ -56,6 +57,7 @@ type Runner struct {
 	progress     func(Progress)
 	tool         string
 	revision     string
+	openHistory  func(workload, system string) (io.WriteCloser, error)
 }
 
 // Option configures a Runner.
@@ -132,6 +134,13 @@ func Logger(l *slog.Logger) Option {
 // block for long.
 func OnProgress(f func(Progress)) Option {
 	return func(r *Runner) error { r.progress = f; return nil }
+}
+
+// History makes every run record its history (docs/history.md). open is
+// called once per run with the run's workload and system names and returns
+// where to write; the runner closes it when the run ends.
+func History(open func(workload, system string) (io.WriteCloser, error)) Option {
+	return func(r *Runner) error { r.openHistory = open; return nil }
 }
 
 // Tool records the tool name and version and the VCS revision in results.

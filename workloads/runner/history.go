@@ -1,0 +1,119 @@
+package runner
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+
+	"github.com/brokerbench/brokerbench/checkers/history"
+)
+
+// recorder writes a run's history (docs/history.md) as the run happens:
+// every send's invocation and outcome, every delivery, every assignment
+// change. It is nil when the run records no history; every method is then
+// a no-op, so the hot path pays one nil check.
+//
+// Systems whose messages have offsets are recorded in the log model
+// (send/poll/assign); the others in the queue model (enqueue/dequeue).
+//
+// Processes follow the Jepsen convention the checkers expect: a process
+// has one operation outstanding at a time, and one whose outcome is
+// unknown (info) is never reused. So each in-flight send slot is a
+// process, a slot takes a fresh id after an info, and each start of a
+// consumer is a new process.
+type recorder struct {
+	w     *history.Writer
+	out   io.Closer
+	log   bool // log model; queue model otherwise
+	procs int64
+	mu    sync.Mutex // guards procs
+}
+
+// newProcess returns an unused process id.
+func (h *recorder) newProcess() int {
+	if h == nil {
+		return 0
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.procs++
+	return int(h.procs)
+}
+
+// messageValue is the history's unique integer for a message: producer id
+// and sequence number, below 2^53 so JSON readers keep it exact.
+func messageValue(producer uint32, seq uint64) int64 {
+	return int64(producer)<<40 | int64(seq&(1<<40-1))
+}
+
+func (h *recorder) send(proc int, key string, value int64) {
+	switch {
+	case h == nil:
+	case h.log:
+		h.w.Send(proc, key, value)
+	default:
+		h.w.Enqueue(proc, key, value)
+	}
+}
+
+// sendDone records a send's outcome and returns the process the slot uses
+// from now on: a new one after an unknown outcome. Errors are recorded as
+// info, never fail: a client cannot know that a timed-out send did not
+// land.
+func (h *recorder) sendDone(proc int, key string, value, offset int64, err error) int {
+	switch {
+	case h == nil:
+		return proc
+	case err != nil && h.log:
+		h.w.SendInfo(proc, key, value)
+	case err != nil:
+		h.w.EnqueueInfo(proc, key, value)
+	case h.log:
+		h.w.SendOK(proc, key, value, offset)
+		return proc
+	default:
+		h.w.EnqueueOK(proc, key, value)
+		return proc
+	}
+	return h.newProcess()
+}
+
+func (h *recorder) delivered(proc int, key string, offset, value int64) {
+	switch {
+	case h == nil:
+	case h.log:
+		h.w.PollOK(proc, []history.Record{{Key: key, Offset: offset, Value: value}})
+	default:
+		h.w.DequeueOK(proc, key, value)
+	}
+}
+
+func (h *recorder) assigned(proc int, keys []string) {
+	if h != nil && h.log {
+		h.w.Assign(proc, keys)
+	}
+}
+
+func (h *recorder) close() error {
+	if h == nil {
+		return nil
+	}
+	err := h.w.Close()
+	if cerr := h.out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write history: %w", err)
+	}
+	return nil
+}
+
+// partitionKeys names a topic's partitions as histories do: "topic/3".
+func partitionKeys(topic string, partitions int) []string {
+	keys := make([]string, partitions)
+	for p := range keys {
+		keys[p] = topic + "/" + strconv.Itoa(p)
+	}
+	return keys
+}
