@@ -88,8 +88,8 @@ type Capabilities struct {
 	Idempotence bool `json:"idempotence"`
 	// Offsets: SendResult.Offset and Delivery.Offset give each message's
 	// position in its partition, increasing in partition order (not
-	// necessarily contiguous). Histories of such systems use the log model;
-	// the others use the queue model.
+	// necessarily contiguous). Histories of systems with offsets and
+	// OrderedPartitions use the log model; the others the queue model.
 	Offsets bool `json:"offsets"`
 }
 

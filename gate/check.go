@@ -55,6 +55,19 @@ func Evaluate(r *results.Result, ts []Threshold) []Check {
 		run.Outcome, run.Message = Failed, r.Error
 	}
 	out := []Check{run}
+	if v := r.Verdict; v != nil {
+		c := base
+		c.Name = fmt.Sprintf("checker %s (%s)", v.Model, v.Guarantee)
+		switch v.Valid {
+		case "valid":
+			c.Outcome, c.Message = Passed, "history valid"
+		case "invalid":
+			c.Outcome, c.Message = Failed, fmt.Sprintf("anomalies that fail under %s: %v (counts %v; see %s)", v.Guarantee, v.Failures, v.Anomalies, v.VerdictFile)
+		default:
+			c.Outcome, c.Message = Unknown, fmt.Sprintf("inconclusive: %v", v.Inconclusive)
+		}
+		out = append(out, c)
+	}
 	d := results.Derive(r)
 	table := metricTable()
 	for _, t := range ts {

@@ -156,10 +156,35 @@ type Result struct {
 	// Histograms are the cumulative HDR histograms of the measured phase,
 	// V2 compressed and base64 encoded, values in microseconds.
 	Histograms Histograms `json:"histograms"`
+	// Verdict is the checkers' verdict on the run's recorded history; nil
+	// when the run recorded none.
+	Verdict *Verdict `json:"verdict,omitempty"`
 	// Meta is the run metadata.
 	Meta Meta `json:"meta"`
 	// Spec is the concrete workload as run, for reproduction.
 	Spec any `json:"spec"`
+}
+
+// Verdict summarises a history check (the full verdict is in its own file,
+// see docs/checkers.md).
+type Verdict struct {
+	// Valid is "valid", "invalid" or "unknown"; unknown is never a pass.
+	Valid string `json:"valid"`
+	// Model ("log" or "queue") and Guarantee checked against.
+	Model     string `json:"model"`
+	Guarantee string `json:"guarantee"`
+	// Anomalies counts each anomaly found, by catalog name.
+	Anomalies map[string]int `json:"anomalies,omitempty"`
+	// Failures lists the anomalies that fail under the guarantee.
+	Failures []string `json:"failures,omitempty"`
+	// Inconclusive lists checks that could not finish, with the reason.
+	Inconclusive []string `json:"inconclusive,omitempty"`
+	// History, VerdictFile and Visualizations are file names relative to
+	// the result file's folder: the recorded history, the full JSON
+	// verdict, and porcupine visualizations of nonlinearizable partitions.
+	History        string   `json:"history"`
+	VerdictFile    string   `json:"verdictFile"`
+	Visualizations []string `json:"visualizations,omitempty"`
 }
 
 // Latencies are the cumulative latency summaries of the measured phase.

@@ -60,6 +60,7 @@ func workloadKeys() map[string]keySpec {
 		"report":      {set: listField(func(w *Workload) *[]string { return &w.Report })},
 		"thresholds":  {set: setThresholds},
 		"guarantee":   {set: stringField(func(w *Workload) *string { return &w.Guarantee }, true)},
+		"history":     {set: boolField(func(w *Workload) *bool { return &w.History })},
 		"delivery":    {nested: deliveryKeys()},
 		"churn":       {nested: churnKeys(), prepare: ensureChurn},
 	}

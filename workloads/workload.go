@@ -165,6 +165,9 @@ type Workload struct {
 	// Report lists the figures that matter for this workload, as hints for
 	// reports; see ReportHints for the accepted values.
 	Report []string
+	// History makes every run of the workload record its history and
+	// check it (as `run --history` does for all workloads).
+	History bool
 	// Guarantee is the delivery guarantee the run's history is checked
 	// against: at-least-once (default), exactly-once or at-most-once.
 	Guarantee string

@@ -32,6 +32,7 @@ type runFlags struct {
 	readyTimeout time.Duration
 	keepTopics   bool
 	gate         bool
+	history      bool
 	junit        string
 	noProgress   bool
 	verbose      bool
@@ -68,6 +69,7 @@ variables (see docs/adapters/); the flags below override the main endpoint.`,
 	fl.BoolVar(&f.keepTopics, "keep-topics", false, "leave the run's topics, queues and streams in place")
 	fl.BoolVar(&f.gate, "gate", false, "exit 1 when any run, threshold or checker fails (a CI conformance gate)")
 	fl.StringVar(&f.junit, "junit", "", "write the gate's checks as JUnit XML to this file")
+	fl.BoolVar(&f.history, "history", false, "record every run's history (docs/history.md) next to its result and check it; workloads with history: true always do")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "print plain progress lines even on a terminal")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "debug logging")
 	for _, e := range []struct{ flag, env, help string }{
@@ -160,6 +162,8 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	if f.keepTopics {
 		opts = append(opts, runner.KeepTopics())
 	}
+	hist := historyFiles{out: out, all: f.history}
+	opts = append(opts, runner.History(hist.opener(runs)))
 	rn, err := runner.New(opts...)
 	if err != nil {
 		return usageError{err}
@@ -168,7 +172,7 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	var checks []gate.Check
 	failed := false
 	for _, sysName := range systems {
-		rs, cs, err := runOnSystem(ctx, rn, sysName, runs, f, display, logger, brokerLogger, out)
+		rs, cs, err := runOnSystem(ctx, rn, sysName, runs, f, display, logger, brokerLogger, hist)
 		all = append(all, rs...)
 		checks = append(checks, cs...)
 		if err != nil {
@@ -240,7 +244,7 @@ func writeJUnit(path string, checks []gate.Check) error {
 }
 
 // runOnSystem opens one system and runs every workload on it in order.
-func runOnSystem(ctx context.Context, rn *runner.Runner, name string, runs []workloads.Workload, f *runFlags, d *display, logger, brokerLogger *slog.Logger, out string) ([]*results.Result, []gate.Check, error) {
+func runOnSystem(ctx context.Context, rn *runner.Runner, name string, runs []workloads.Workload, f *runFlags, d *display, logger, brokerLogger *slog.Logger, hist historyFiles) ([]*results.Result, []gate.Check, error) {
 	sys, closeSys, err := openSystem(ctx, name, f.getenv, brokerLogger)
 	if err != nil {
 		return nil, []gate.Check{{Workload: "*", System: name, Name: "connect", Outcome: gate.Failed, Message: err.Error()}},
@@ -264,7 +268,11 @@ func runOnSystem(ctx context.Context, rn *runner.Runner, name string, runs []wor
 		d.start(w, name)
 		res, err := rn.Run(ctx, w, sys)
 		d.finish(res)
-		path, werr := results.Write(out, res)
+		if cerr := hist.check(ctx, res); cerr != nil {
+			logger.Error("history check failed", "workload", w.Name, "system", name, "err", cerr)
+			res.Verdict = &results.Verdict{Valid: "unknown", Inconclusive: []string{cerr.Error()}}
+		}
+		path, werr := results.Write(hist.out, res)
 		if werr != nil {
 			return rs, checks, werr
 		}

@@ -14,8 +14,9 @@ import (
 // change. It is nil when the run records no history; every method is then
 // a no-op, so the hot path pays one nil check.
 //
-// Systems whose messages have offsets are recorded in the log model
-// (send/poll/assign); the others in the queue model (enqueue/dequeue).
+// Systems with offsets and partition ownership are recorded in the log
+// model (send/poll/assign); the others in the queue model
+// (enqueue/dequeue); see run.openHistory.
 //
 // Processes follow the Jepsen convention the checkers expect: a process
 // has one operation outstanding at a time, and one whose outcome is

@@ -179,8 +179,11 @@ func (r *run) setup(ctx context.Context) error {
 	return nil
 }
 
-// openHistory starts the run's history, if the runner records them: log
-// model where the system gives offsets, queue model otherwise.
+// openHistory starts the run's history, if the runner records them. The
+// log model needs offsets and partitions owned by one consumer of a
+// subscription at a time (its poll-order checks assume both); systems
+// whose consumers compete for every partition (Redis Streams groups, NATS
+// work sharing) and systems without offsets are checked as queues.
 func (r *run) openHistory() error {
 	if r.r.openHistory == nil {
 		return nil
@@ -189,14 +192,18 @@ func (r *run) openHistory() error {
 	if err != nil {
 		return fmt.Errorf("open history: %w", err)
 	}
+	if out == nil {
+		return nil // this run records none
+	}
+	logModel := r.caps.Offsets && r.caps.OrderedPartitions
 	h := history.Header{Model: history.ModelQueue}
-	if r.caps.Offsets {
+	if logModel {
 		h.Model = history.ModelLog
 	}
 	if g, err := history.ParseGuarantee(r.w.Guarantee); err == nil {
 		h.Guarantee = g
 	}
-	r.hist = &recorder{w: history.NewWriter(out, h, history.WithClock(r.now)), out: out, log: r.caps.Offsets}
+	r.hist = &recorder{w: history.NewWriter(out, h, history.WithClock(r.now)), out: out, log: logModel}
 	return nil
 }
 

@@ -138,7 +138,8 @@ func OnProgress(f func(Progress)) Option {
 
 // History makes every run record its history (docs/history.md). open is
 // called once per run with the run's workload and system names and returns
-// where to write; the runner closes it when the run ends.
+// where to write, or nil for no history; the runner closes it when the run
+// ends.
 func History(open func(workload, system string) (io.WriteCloser, error)) Option {
 	return func(r *Runner) error { r.openHistory = open; return nil }
 }
