@@ -88,6 +88,7 @@ counts lost, duplicated and reordered messages.`,
 	// they are usage errors.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd())
+	root.AddCommand(newCheckCmd())
 	root.AddCommand(newReportCmd(), newPlanCmd())
 	return root
 }

@@ -47,17 +47,18 @@ func (s *segment) encodeIndex() []byte {
 	return be.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
-// writeIndexFile persists s's index (temp file, fsync, rename) and marks it
-// indexed. Caller holds Log.mu.
-func writeIndexFile(dir string, s *segment) error {
-	path := indexPath(dir, s.base)
-	if err := writeFileSync(path+".tmp", s.encodeIndex()); err != nil {
+// writeIndexFile persists the encoded index of the segment at base (temp
+// file, fsync, rename). The caller marks the segment indexed, under
+// Log.mu. It touches only the file, so it needs no lock, but callers hold
+// Log.flushMu or Log.mu so retention cannot remove the segment meanwhile.
+func writeIndexFile(dir string, base int64, encoded []byte) error {
+	path := indexPath(dir, base)
+	if err := writeFileSync(path+".tmp", encoded); err != nil {
 		return fmt.Errorf("write index %s: %w", path, err)
 	}
 	if err := os.Rename(path+".tmp", path); err != nil {
 		return fmt.Errorf("install index %s: %w", path, err)
 	}
-	s.indexed = true
 	return nil
 }
 

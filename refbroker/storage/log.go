@@ -39,6 +39,10 @@ type Log struct {
 	segs      []*segment // ordered by base offset; the last is active
 	producers producerState
 	closed    bool
+	// rolled lists segments sealed since the flusher last ran, with the
+	// producer snapshot as of each one's end; the flusher persists their
+	// index files and snapshots (flush.go).
+	rolled []rolledSegment
 
 	// Lock-free copies for the hot getters, written under mu.
 	hw, start, size atomic.Int64
@@ -49,6 +53,8 @@ type Log struct {
 
 	stopFlusher chan struct{}
 	flusherDone chan struct{}
+	// kick wakes the flusher after a roll; buffered (1), sends never block.
+	kick chan struct{}
 
 	opened openStats // how Open loaded the log; written only by Open
 }
@@ -148,6 +154,9 @@ func (l *Log) appendLocked(batch []byte, h *batchHeader, leaderEpoch int32) (App
 		return AppendResult{}, fmt.Errorf("write segment %s: %w", seg.path, err)
 	}
 	if l.cfg.Fsync == FsyncAlways {
+		if err := l.ensureDurableEntry(seg); err != nil {
+			return AppendResult{}, err
+		}
 		// Sync before publishing: on failure the bytes stay past the
 		// logical end, invisible, and are overwritten by the next append.
 		if err := msyncRange(seg.m.data, seg.flushed, seg.size+n); err != nil {
@@ -172,6 +181,14 @@ func (l *Log) active() *segment { return l.segs[len(l.segs)-1] }
 // roll seals the active segment and starts a new one able to hold need
 // bytes. An empty active segment that is too small is grown in place
 // instead (no reader can hold an empty segment). Caller holds mu.
+//
+// Rolling does no disk wait: sealing only trims and remaps the old file,
+// and syncing its bytes, writing its index file and the producer snapshot
+// at its end, and syncing the directory entry of the new file are left to
+// the background flusher, which roll wakes. Kafka does the same
+// (UnifiedLog.roll schedules "flush-log"), so appends never stall for a
+// segment's worth of writeback. The recovery point only passes the sealed
+// segment once the flusher has made it durable (durablePoint).
 func (l *Log) roll(need int64) (*segment, error) {
 	old := l.active()
 	capacity := max(l.cfg.SegmentBytes, need)
@@ -181,35 +198,34 @@ func (l *Log) roll(need int64) (*segment, error) {
 		}
 		return old, nil
 	}
-	if err := old.seal(l.cfg.Fsync != FsyncNever); err != nil {
+	if err := old.seal(false); err != nil {
 		return nil, fmt.Errorf("roll: %w", err)
 	}
-	l.persistSealed(old)
 	seg, err := createSegment(l.dir, old.next, capacity, int64(l.cfg.IndexIntervalBytes), l.log)
 	if err != nil {
 		return nil, fmt.Errorf("roll: %w", err)
 	}
-	if l.cfg.Fsync != FsyncNever {
-		// Make the new file's directory entry durable, or a crash could
-		// lose the whole segment after its data was synced.
-		if err := syncDir(l.dir); err != nil {
-			l.log.Warn("storage: sync dir after roll", "err", err)
-		}
-	}
+	// The snapshot must describe the producer state exactly at the new
+	// base, so it is encoded now; the file is written in the background.
+	l.rolled = append(l.rolled, rolledSegment{seg: old, snapshot: l.producers.encode(old.next), snapshotAt: old.next})
 	l.segs = append(l.segs, seg)
+	l.kickFlusher()
 	return seg, nil
 }
 
-// persistSealed writes the index file of a just-sealed segment and a
-// producer snapshot at its end, both before the next segment exists, so a
-// later Open can skip reading it. Failures only cost open time: logged.
-func (l *Log) persistSealed(s *segment) {
-	if err := writeIndexFile(l.dir, s); err != nil {
-		l.log.Warn("storage: persist segment index", "err", err)
+// ensureDurableEntry syncs the directory unless seg's directory entry is
+// already known durable. FsyncAlways calls it before acknowledging an
+// append into a segment, or a crash could lose the whole new file after
+// its data was synced. Caller holds mu.
+func (l *Log) ensureDurableEntry(seg *segment) error {
+	if seg.durableEntry {
+		return nil
 	}
-	if err := l.writeSnapshot(s.next); err != nil {
-		l.log.Warn("storage: persist producer snapshot", "err", err)
+	if err := syncDir(l.dir); err != nil {
+		return fmt.Errorf("make segment %s durable: %w", seg.path, err)
 	}
+	seg.durableEntry = true
+	return nil
 }
 
 // ReadResult holds whole batches returned by Read. Data aliases the

@@ -67,6 +67,10 @@ func (l *Log) load() error {
 	if err != nil {
 		l.log.Warn("storage: ignoring recovery point, validating the whole log", "err", err)
 	}
+	// The checkpoint on disk is the last one written: snapshot pruning
+	// keeps what recovery from it needs, and an unchanged position is not
+	// rewritten. No flusher runs yet, so flushMu is not needed.
+	l.lastRP, l.rpExists = rp, haveRP
 	bases, err := l.listSegments()
 	if err != nil {
 		return err
@@ -337,9 +341,10 @@ func (l *Log) finishLoad(clean bool) error {
 		return err
 	}
 	if clean {
-		// Close synced everything and wrote the matching recovery point.
+		// Close synced everything, the directory included, and wrote the
+		// matching recovery point.
 		for _, s := range l.segs {
-			s.flushed = s.size
+			s.flushed, s.durableEntry = s.size, true
 		}
 		return nil
 	}
@@ -355,10 +360,15 @@ func (l *Log) finishLoad(clean bool) error {
 	}
 	// Give the next crash recovery index files for the segments that had
 	// to be scanned this time.
+	for _, s := range l.segs {
+		s.durableEntry = true
+	}
 	for _, s := range l.segs[:len(l.segs)-1] {
 		if !s.indexed {
-			if err := writeIndexFile(l.dir, s); err != nil {
+			if err := writeIndexFile(l.dir, s.base, s.encodeIndex()); err != nil {
 				l.log.Warn("storage: persist segment index", "err", err)
+			} else {
+				s.indexed = true
 			}
 		}
 	}
@@ -398,7 +408,13 @@ func (l *Log) ensureSnapshot(base int64) {
 	if _, err := os.Stat(snapshotPath(l.dir, base)); err == nil {
 		return
 	}
-	if err := l.writeSnapshot(base); err != nil {
+	// Until recovery checkpoints its end, a crash recovers from the old
+	// checkpoint again and needs the snapshot at its segment.
+	keepFrom := base
+	if l.rpExists {
+		keepFrom = min(keepFrom, l.lastRP.base)
+	}
+	if err := l.writeSnapshot(base, l.producers.encode(base), keepFrom); err != nil {
 		l.log.Warn("storage: persist producer snapshot", "err", err)
 	}
 }

@@ -22,6 +22,12 @@ func buildLog(tb testing.TB, cfg Config, n int) (*Log, string, [][]byte) {
 		seq += int32(records)
 		sent = append(sent, b)
 	}
+	// Roll leaves index files and producer snapshots to the background
+	// flusher; persist them now so the files a test copies do not depend
+	// on its timing.
+	if err := l.flush(flushMeta); err != nil {
+		tb.Fatalf("persist rolled segments' metadata: %v", err)
+	}
 	return l, dir, sent
 }
 

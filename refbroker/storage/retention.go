@@ -18,6 +18,10 @@ import (
 // ReadResult holding it is released. The broker calls this periodically.
 // Safe for concurrent use.
 func (l *Log) EnforceRetention(now time.Time) error {
+	// flushMu keeps the flusher from writing the index file of a segment
+	// deleted here (it checks, under flushMu, that the log still holds it).
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {

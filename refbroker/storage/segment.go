@@ -80,7 +80,11 @@ type segment struct {
 	maxTs    int64    // largest batch maxTimestamp; math.MinInt64 when empty
 	index    sparseIndex
 	indexed  bool // an index file matching the current contents exists
-	log      *slog.Logger
+	// durableEntry is true once the file's directory entry is known to be
+	// durable (the directory was synced after the file was created); until
+	// then the recovery point must not reach into the segment.
+	durableEntry bool
+	log          *slog.Logger
 
 	// refs counts the owning Log plus readers; the last release closes the
 	// file and, when doomed, removes it.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -87,15 +88,14 @@ func decodeSnapshot(b []byte) (offset int64, p producerState, err error) {
 	return offset, p, nil
 }
 
-// writeSnapshot persists the producer state as of offset and prunes the
-// snapshots recovery can no longer use. Recovery needs the one at the base
-// of the first segment it must scan: the active segment's or, until the
-// recovery point passes a fresh roll, the previous segment's. So the new
-// snapshot and those at the bases of the last two segments are kept.
-// Caller holds Log.mu.
-func (l *Log) writeSnapshot(offset int64) error {
+// writeSnapshot persists a producer snapshot encoded as of offset (temp
+// file, fsync, rename) and prunes the snapshots below keepFrom that a
+// future Open can no longer use (see Log.snapshotKeepFrom); the new one is
+// always kept. It touches only files, so it needs no lock; callers
+// serialise it through Log.flushMu (or hold Log.mu during Open and Close).
+func (l *Log) writeSnapshot(offset int64, encoded []byte, keepFrom int64) error {
 	path := snapshotPath(l.dir, offset)
-	if err := writeFileSync(path+".tmp", l.producers.encode(offset)); err != nil {
+	if err := writeFileSync(path+".tmp", encoded); err != nil {
 		return fmt.Errorf("write producer snapshot %s: %w", path, err)
 	}
 	if err := os.Rename(path+".tmp", path); err != nil {
@@ -105,13 +105,9 @@ func (l *Log) writeSnapshot(offset int64) error {
 	if err != nil {
 		return err
 	}
-	keep := []int64{offset}
-	for _, s := range l.segs[max(0, len(l.segs)-2):] {
-		keep = append(keep, s.base)
-	}
 	for _, off := range offsets {
-		if !slices.Contains(keep, off) {
-			if err := os.Remove(snapshotPath(l.dir, off)); err != nil {
+		if off < keepFrom && off != offset {
+			if err := os.Remove(snapshotPath(l.dir, off)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("prune producer snapshot: %w", err)
 			}
 		}
