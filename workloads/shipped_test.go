@@ -52,7 +52,7 @@ func TestShippedWorkloads(t *testing.T) {
 		"duration": 10 * time.Second, "warmup": 2 * time.Second})
 
 	storm, _ := f.Find("rebalance-storm[churn.membership=static]")
-	if storm == nil || storm.Churn == nil || storm.Churn.Membership != "static" || storm.Churn.Interval != 5*time.Second {
+	if storm == nil || storm.Churn == nil || storm.Churn.Membership != "static" || storm.Churn.Interval != 2*time.Second {
 		t.Errorf("rebalance-storm static run: %+v", storm)
 	}
 	hot, _ := f.Find("hot-keys[keyDistributor=HOT_KEY-0.8]")
