@@ -1,0 +1,201 @@
+package checkers
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/brokerbench/brokerbench/checkers/history"
+)
+
+// status is a send's or enqueue's outcome.
+type status uint8
+
+const (
+	pending status = iota // invoked, not completed (treated as info)
+	acked                 // ok
+	failed                // fail: definitely did not happen
+	unsure                // info: may or may not have happened
+)
+
+// sendOp is one send (invoke and completion), in invoke order.
+type sendOp struct {
+	value    int64
+	offset   int64 // acknowledged offset; -1 unless acked
+	invoke   int64 // ns
+	complete int64 // ns; meaningless while pending
+	key      int32
+	proc     int32
+	line     int32 // invoke line
+	doneLine int32 // completion line
+	status   status
+}
+
+// pollRec is one polled record, or an assign marker (key < 0), in history
+// order.
+type pollRec struct {
+	offset int64
+	value  int64
+	time   int64
+	key    int32
+	proc   int32
+	line   int32
+}
+
+// obs is one observation of "value at offset" in a partition: from a poll
+// (src >= 0, an index into recs) or a send's acknowledgement (src < 0,
+// -src-1 indexes sends).
+type obs struct {
+	offset int64
+	value  int64
+	src    int32
+}
+
+// partition gathers what concerns one topic-partition.
+type partition struct {
+	name          string
+	sends         []int32 // indices into logChecker.sends
+	obs           []obs
+	polledOffsets []int64 // distinct, ascending
+	maxPolled     int64   // -1 when never polled
+}
+
+// logChecker checks log-model histories. It keeps compact per-event records
+// (tens of bytes each) so a million-event history fits comfortably in memory.
+type logChecker struct {
+	name     string
+	cfg      Config
+	keys     map[string]int32
+	parts    []*partition
+	sends    []sendOp
+	byValue  map[int64]int32
+	recs     []pollRec
+	assigns  int
+	polledIn []bool          // per send: its value was polled in its own partition
+	polledAt map[int32]int64 // unacknowledged sends polled: lowest offset seen
+}
+
+func newLogChecker(cfg Config, name string) *logChecker {
+	return &logChecker{name: name, cfg: cfg, keys: map[string]int32{}, byValue: map[int64]int32{}}
+}
+
+func (c *logChecker) key(k string) int32 {
+	id, ok := c.keys[k]
+	if !ok {
+		id = int32(len(c.parts))
+		c.keys[k] = id
+		c.parts = append(c.parts, &partition{name: k, maxPolled: -1})
+	}
+	return id
+}
+
+func (c *logChecker) add(e *history.Event) error {
+	switch e.F {
+	case history.Send:
+		if e.Type == history.Invoke {
+			return c.invokeSend(e)
+		}
+		return c.completeSend(e)
+	case history.Poll:
+		if e.Type == history.OK {
+			for _, r := range e.Records {
+				c.recs = append(c.recs, pollRec{offset: r.Offset, value: r.Value, time: e.Time,
+					key: c.key(r.Key), proc: int32(e.Process), line: int32(e.Line)})
+			}
+		}
+	case history.Assign:
+		if e.Type == history.OK {
+			c.assigns++
+			c.recs = append(c.recs, pollRec{key: -1, proc: int32(e.Process), time: e.Time, line: int32(e.Line)})
+		}
+	}
+	// Commits and nemesis events do not affect the log checks.
+	return nil
+}
+
+func (c *logChecker) invokeSend(e *history.Event) error {
+	if i, dup := c.byValue[e.Value]; dup {
+		return inconsistent(c.name, e.Line, "value", "value %d was already sent at line %d; values must be unique per message", e.Value, c.sends[i].line)
+	}
+	c.byValue[e.Value] = int32(len(c.sends))
+	c.sends = append(c.sends, sendOp{value: e.Value, offset: -1, invoke: e.Time, key: c.key(e.Key),
+		proc: int32(e.Process), line: int32(e.Line)})
+	return nil
+}
+
+func (c *logChecker) completeSend(e *history.Event) error {
+	i, ok := c.byValue[e.Value]
+	if !ok {
+		return inconsistent(c.name, e.Line, "value", "send %s of value %d has no invoke before it", e.Type, e.Value)
+	}
+	s := &c.sends[i]
+	switch {
+	case s.status != pending:
+		return inconsistent(c.name, e.Line, "value", "send of value %d already completed at line %d", e.Value, s.doneLine)
+	case int32(e.Process) != s.proc:
+		return inconsistent(c.name, e.Line, "process", "send of value %d completed by process %d but invoked by process %d at line %d", e.Value, e.Process, s.proc, s.line)
+	case e.Key != c.parts[s.key].name:
+		return inconsistent(c.name, e.Line, "key", "send of value %d completed for key %q but invoked for %q at line %d", e.Value, e.Key, c.parts[s.key].name, s.line)
+	}
+	s.complete, s.doneLine = e.Time, int32(e.Line)
+	switch e.Type {
+	case history.OK:
+		s.status, s.offset = acked, e.Offset
+	case history.Fail:
+		s.status = failed
+	default:
+		s.status = unsure
+	}
+	return nil
+}
+
+func (c *logChecker) finish(ctx context.Context, r *report) error {
+	c.index(r)
+	for _, p := range c.parts {
+		c.checkOffsets(p, r)
+		c.checkValues(p, r)
+	}
+	c.checkLosses(r)
+	c.checkPolls(r)
+	c.checkSendOrder(r)
+	for _, p := range c.parts {
+		c.checkRealtime(p, r)
+	}
+	return c.checkLinearizable(ctx, r)
+}
+
+// index fills the per-partition views and the stats.
+func (c *logChecker) index(r *report) {
+	st := &r.v.Stats
+	st.Keys, st.Sends, st.Assignments = len(c.parts), len(c.sends), c.assigns
+	for i := range c.sends {
+		s := &c.sends[i]
+		p := c.parts[s.key]
+		p.sends = append(p.sends, int32(i))
+		switch s.status {
+		case acked:
+			st.Acked++
+			p.obs = append(p.obs, obs{offset: s.offset, value: s.value, src: -int32(i) - 1})
+		case failed:
+			st.Failed++
+		default:
+			st.Indefinite++
+		}
+	}
+	for i, rec := range c.recs {
+		if rec.key < 0 {
+			continue
+		}
+		st.Delivered++
+		p := c.parts[rec.key]
+		p.obs = append(p.obs, obs{offset: rec.offset, value: rec.value, src: int32(i)})
+		p.maxPolled = max(p.maxPolled, rec.offset)
+	}
+	c.polledIn = make([]bool, len(c.sends))
+	c.polledAt = map[int32]int64{}
+}
+
+// sendDesc describes a send for example details.
+func (c *logChecker) sendDesc(i int32) string {
+	s := &c.sends[i]
+	return fmt.Sprintf("value %d (process %d, invoked t=%d at line %d)", s.value, s.proc, s.invoke, s.line)
+}

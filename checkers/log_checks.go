@@ -1,0 +1,233 @@
+package checkers
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// srcLine returns the history line of an observation.
+func (c *logChecker) srcLine(o obs) int {
+	if o.src >= 0 {
+		return int(c.recs[o.src].line)
+	}
+	return int(c.sends[-o.src-1].doneLine)
+}
+
+// checkOffsets finds inconsistent-offsets (two values at one offset) and
+// records the partition's distinct polled offsets for the poll-order checks.
+func (c *logChecker) checkOffsets(p *partition, r *report) {
+	slices.SortFunc(p.obs, func(a, b obs) int {
+		return cmp.Or(cmp.Compare(a.offset, b.offset), cmp.Compare(a.value, b.value), cmp.Compare(a.src, b.src))
+	})
+	for i := 0; i < len(p.obs); {
+		j := i
+		polled := false
+		var values []int64
+		var lines []int
+		for ; j < len(p.obs) && p.obs[j].offset == p.obs[i].offset; j++ {
+			o := p.obs[j]
+			polled = polled || o.src >= 0
+			if len(values) == 0 || values[len(values)-1] != o.value {
+				values = append(values, o.value)
+				lines = append(lines, c.srcLine(o))
+			}
+		}
+		if polled {
+			p.polledOffsets = append(p.polledOffsets, p.obs[i].offset)
+		}
+		if len(values) > 1 {
+			r.add("inconsistent-offsets", Example{Key: p.name, Offsets: []int64{p.obs[i].offset}, Values: values, Lines: lines,
+				Detail: fmt.Sprintf("%s offset %d holds values %v (lines %v)", p.name, p.obs[i].offset, values, lines)})
+		}
+		i = j
+	}
+}
+
+// checkValues finds duplicate (one value at several offsets), unexpected and
+// aborted-read values, and marks sends whose value was polled.
+func (c *logChecker) checkValues(p *partition, r *report) {
+	byValue := slices.Clone(p.obs)
+	slices.SortFunc(byValue, func(a, b obs) int {
+		return cmp.Or(cmp.Compare(a.value, b.value), cmp.Compare(a.offset, b.offset), cmp.Compare(a.src, b.src))
+	})
+	for i := 0; i < len(byValue); {
+		j := i
+		var offsets []int64
+		var lines []int
+		firstPoll := int32(-1)
+		for ; j < len(byValue) && byValue[j].value == byValue[i].value; j++ {
+			o := byValue[j]
+			if o.src >= 0 && firstPoll < 0 {
+				firstPoll = o.src
+			}
+			if len(offsets) == 0 || offsets[len(offsets)-1] != o.offset {
+				offsets = append(offsets, o.offset)
+				lines = append(lines, c.srcLine(o))
+			}
+		}
+		v := byValue[i].value
+		if len(offsets) > 1 {
+			r.add("duplicate", Example{Key: p.name, Values: []int64{v}, Offsets: offsets, Lines: lines,
+				Detail: fmt.Sprintf("%s value %d at offsets %v (lines %v)", p.name, v, offsets, lines)})
+		}
+		if firstPoll >= 0 {
+			c.polledValue(p, v, firstPoll, r)
+		}
+		i = j
+	}
+}
+
+func (c *logChecker) polledValue(p *partition, v int64, src int32, r *report) {
+	rec := c.recs[src]
+	si, sent := c.byValue[v]
+	if !sent || c.parts[c.sends[si].key] != p {
+		r.add("unexpected", Example{Key: p.name, Values: []int64{v}, Offsets: []int64{rec.offset}, Processes: []int{int(rec.proc)},
+			Times: []int64{rec.time}, Lines: []int{int(rec.line)},
+			Detail: fmt.Sprintf("process %d polled %s offset %d value %d at t=%d (line %d), never sent to %s", rec.proc, p.name, rec.offset, v, rec.time, rec.line, p.name)})
+		return
+	}
+	c.polledIn[si] = true
+	if c.sends[si].status != acked {
+		// Values are visited by ascending offset: this is the lowest.
+		c.polledAt[si] = rec.offset
+	}
+	if s := &c.sends[si]; s.status == failed {
+		r.add("aborted-read", Example{Key: p.name, Values: []int64{v}, Offsets: []int64{rec.offset}, Processes: []int{int(rec.proc), int(s.proc)},
+			Times: []int64{rec.time, s.complete}, Lines: []int{int(rec.line), int(s.doneLine)},
+			Detail: fmt.Sprintf("process %d polled %s offset %d value %d at t=%d (line %d), but its send failed at t=%d (line %d)", rec.proc, p.name, rec.offset, v, rec.time, rec.line, s.complete, s.doneLine)})
+	}
+}
+
+// checkLosses classifies acknowledged, never-polled sends as lost-write (a
+// later offset of the partition was polled) or unseen (none was).
+func (c *logChecker) checkLosses(r *report) {
+	for i := range c.sends {
+		s := &c.sends[i]
+		if s.status != acked || c.polledIn[i] {
+			continue
+		}
+		p := c.parts[s.key]
+		ex := Example{Key: p.name, Values: []int64{s.value}, Offsets: []int64{s.offset}, Processes: []int{int(s.proc)},
+			Times: []int64{s.invoke, s.complete}, Lines: []int{int(s.line), int(s.doneLine)}}
+		if p.maxPolled > s.offset {
+			// Name the first polled offset past the hole, the most telling.
+			j, found := slices.BinarySearch(p.polledOffsets, s.offset)
+			if found {
+				j++
+			}
+			next := p.polledOffsets[j]
+			ex.Offsets = append(ex.Offsets, next)
+			ex.Detail = fmt.Sprintf("%s value %d acknowledged at offset %d (t=%d, line %d) never polled, though later offset %d was", p.name, s.value, s.offset, s.complete, s.doneLine, next)
+			r.add("lost-write", ex)
+			continue
+		}
+		ex.Detail = fmt.Sprintf("%s value %d acknowledged at offset %d (t=%d, line %d) never polled", p.name, s.value, s.offset, s.complete, s.doneLine)
+		r.add("unseen", ex)
+	}
+}
+
+// pollPos is the last offset a process polled from a partition, valid while
+// epoch equals the process's assignment epoch.
+type pollPos struct {
+	offset int64
+	time   int64
+	line   int32
+	epoch  uint32
+}
+
+// checkPolls walks each process's polls in history order: an offset at or
+// below the previous one is nonmonotonic-poll; skipping over an offset some
+// poll returned is poll-skip. An assign by the process restarts its checks.
+func (c *logChecker) checkPolls(r *report) {
+	last := map[uint64]pollPos{}
+	epoch := map[int32]uint32{}
+	for _, rec := range c.recs {
+		if rec.key < 0 {
+			epoch[rec.proc]++
+			continue
+		}
+		k := uint64(uint32(rec.proc))<<32 | uint64(uint32(rec.key))
+		ep := epoch[rec.proc]
+		prev, seen := last[k]
+		last[k] = pollPos{offset: rec.offset, time: rec.time, line: rec.line, epoch: ep}
+		if !seen || prev.epoch != ep {
+			continue
+		}
+		p := c.parts[rec.key]
+		ex := Example{Key: p.name, Offsets: []int64{prev.offset, rec.offset}, Processes: []int{int(rec.proc)},
+			Times: []int64{prev.time, rec.time}, Lines: []int{int(prev.line), int(rec.line)}}
+		if rec.offset <= prev.offset {
+			ex.Detail = fmt.Sprintf("process %d polled %s offset %d (t=%d, line %d) after offset %d (t=%d, line %d)", rec.proc, p.name, rec.offset, rec.time, rec.line, prev.offset, prev.time, prev.line)
+			r.add("nonmonotonic-poll", ex)
+			continue
+		}
+		lo, _ := slices.BinarySearch(p.polledOffsets, prev.offset)
+		hi, _ := slices.BinarySearch(p.polledOffsets, rec.offset)
+		if hi > lo+1 {
+			skipped := p.polledOffsets[lo+1 : min(hi, lo+4)]
+			ex.Detail = fmt.Sprintf("process %d polled %s offset %d (t=%d, line %d) right after offset %d (line %d), skipping %d polled offsets starting %v", rec.proc, p.name, rec.offset, rec.time, rec.line, prev.offset, prev.line, hi-lo-1, skipped)
+			r.add("poll-skip", ex)
+		}
+	}
+}
+
+// checkSendOrder finds nonmonotonic-send: a process's later-invoked send to a
+// partition acknowledged at a lower offset than an earlier one.
+func (c *logChecker) checkSendOrder(r *report) {
+	highest := map[uint64]int32{} // (process, key) -> send with the highest offset so far
+	for i := range c.sends {
+		s := &c.sends[i]
+		if s.status != acked {
+			continue
+		}
+		k := uint64(uint32(s.proc))<<32 | uint64(uint32(s.key))
+		h, seen := highest[k]
+		if !seen || c.sends[h].offset < s.offset {
+			highest[k] = int32(i)
+			continue
+		}
+		e := &c.sends[h]
+		if e.offset == s.offset {
+			continue // not lower: the clash is inconsistent-offsets' business
+		}
+		p := c.parts[s.key]
+		r.add("nonmonotonic-send", Example{Key: p.name, Values: []int64{e.value, s.value}, Offsets: []int64{e.offset, s.offset},
+			Processes: []int{int(s.proc)}, Times: []int64{e.invoke, s.invoke}, Lines: []int{int(e.line), int(s.line)},
+			Detail: fmt.Sprintf("process %d sent %s value %d (line %d) then value %d (line %d), acknowledged at offsets %d then %d", s.proc, p.name, e.value, e.line, s.value, s.line, e.offset, s.offset)})
+	}
+}
+
+// checkRealtime finds realtime-order: send A acknowledged before send B was
+// invoked, yet offset(A) > offset(B). Walking sends by descending offset
+// with the earliest acknowledgement among strictly higher offsets finds every
+// B in O(n log n).
+func (c *logChecker) checkRealtime(p *partition, r *report) {
+	var ok []int32
+	for _, i := range p.sends {
+		if c.sends[i].status == acked {
+			ok = append(ok, i)
+		}
+	}
+	slices.SortFunc(ok, func(a, b int32) int { return cmp.Compare(c.sends[b].offset, c.sends[a].offset) })
+	earliest, at := int64(math.MaxInt64), int32(-1)
+	for i := 0; i < len(ok); {
+		j := i
+		for ; j < len(ok) && c.sends[ok[j]].offset == c.sends[ok[i]].offset; j++ {
+			b := &c.sends[ok[j]]
+			if earliest < b.invoke {
+				a := &c.sends[at]
+				r.add("realtime-order", Example{Key: p.name, Values: []int64{a.value, b.value}, Offsets: []int64{a.offset, b.offset},
+					Processes: []int{int(a.proc), int(b.proc)}, Times: []int64{a.complete, b.invoke}, Lines: []int{int(a.doneLine), int(b.line)},
+					Detail: fmt.Sprintf("%s value %d acknowledged at offset %d (t=%d, line %d) before value %d was sent (t=%d, line %d), which got lower offset %d", p.name, a.value, a.offset, a.complete, a.doneLine, b.value, b.invoke, b.line, b.offset)})
+			}
+		}
+		for k := i; k < j; k++ {
+			if s := &c.sends[ok[k]]; s.complete < earliest {
+				earliest, at = s.complete, ok[k]
+			}
+		}
+		i = j
+	}
+}
