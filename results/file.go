@@ -66,12 +66,16 @@ func Read(path string) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read result: %w", err)
 	}
+	// Probe for the two fields every result has before decoding the rest,
+	// so that other JSON in a results folder (verdicts, reports) is told
+	// apart from a damaged result.
+	var probe struct{ Workload, Driver string }
+	if err := json.Unmarshal(data, &probe); err != nil || probe.Workload == "" || probe.Driver == "" {
+		return nil, fmt.Errorf("%s: %w (no workload or driver field)", path, ErrNotResult)
+	}
 	var r Result
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("parse result %s: %w", path, err)
-	}
-	if r.Workload == "" || r.Driver == "" {
-		return nil, fmt.Errorf("%s: %w (no workload or driver field)", path, ErrNotResult)
 	}
 	if r.SchemaVersion > SchemaVersion {
 		return nil, fmt.Errorf("%s: result schema version %d is newer than this brokerbench understands (%d): upgrade brokerbench", path, r.SchemaVersion, SchemaVersion)

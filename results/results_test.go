@@ -88,6 +88,22 @@ func TestReadDirAcceptsOMBAndReportsOthers(t *testing.T) {
 	}
 }
 
+func TestReadDirSkipsVerdicts(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if _, err := Write(dir, sampleResult("w", "refbroker", 1)); err != nil {
+		t.Fatal(err)
+	}
+	verdict := `{"valid": true, "model": "log", "events": 12, "anomalies": {}}`
+	if err := os.WriteFile(filepath.Join(dir, "w.refbroker.verdict.json"), []byte(verdict), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rs, skipped, err := ReadDir(dir)
+	if err != nil || len(rs) != 1 || len(skipped) != 1 {
+		t.Fatalf("ReadDir = %d results, skipped %v, err %v", len(rs), skipped, err)
+	}
+}
+
 func TestReadRejectsNewerSchema(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "x.json")

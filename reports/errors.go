@@ -1,0 +1,20 @@
+package reports
+
+import "errors"
+
+// Sentinel errors. Callers test them with errors.Is; the messages wrapping
+// them say which file, flag or value was wrong.
+var (
+	// ErrNoResults: an input folder held no result file, or every input
+	// folder together held none.
+	ErrNoResults = errors.New("no result files")
+	// ErrBadThroughput: a throughput value such as "500MB/s" could not be
+	// parsed or was not positive.
+	ErrBadThroughput = errors.New("bad throughput")
+	// ErrBadPlan: a planning input (headroom, consumers, message size) is
+	// out of range.
+	ErrBadPlan = errors.New("bad plan input")
+	// ErrNoSweep: no throughput-per-partition (partition sweep) result was
+	// found, so there is no per-partition throughput to plan from.
+	ErrNoSweep = errors.New("no partition-sweep results")
+)

@@ -1,0 +1,281 @@
+package reports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/brokerbench/brokerbench/results"
+)
+
+// Run is one result file with the names a report shows for it.
+type Run struct {
+	// Result is the file as read; reports never modify it.
+	*results.Result
+	// Set is the label of the input folder the file came from.
+	Set string
+	// Dir is the folder the file was read from.
+	Dir string
+	// Label names the line in charts and the row in tables: the system,
+	// with the set label when the same system appears in several sets.
+	Label string
+	// D are the derived figures (mean rates, skew, pauses).
+	D results.Derived
+}
+
+// ok reports whether the run has figures to draw.
+func (r *Run) ok() bool { return r.Status == results.StatusOK }
+
+// legend is the chart legend entry: system, server version and the
+// settings that distinguish runs of one workload.
+func (r *Run) legend() string {
+	s := r.Label
+	if v := r.Meta.System.Server; v != "" && v != "unknown" {
+		s += " (" + ascii(v) + ")"
+	}
+	return s
+}
+
+// settings describes a run's shape for legends and tables.
+func (r *Run) settings() string {
+	return fmt.Sprintf("%d part., %d prod., %d cons., %d B", r.Partitions, r.ProducersPerTopic, r.ConsumersPerTopic, r.MessageSize)
+}
+
+// load reads every input folder. Set labels are the folders' base names,
+// made unique with their parent when two folders share a base name.
+func load(ctx context.Context, dirs []string) (runs []*Run, skipped []string, err error) {
+	if len(dirs) == 0 {
+		return nil, nil, fmt.Errorf("%w: no input folder given", ErrNoResults)
+	}
+	labels := setLabels(dirs)
+	for i, dir := range dirs {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		rs, sk, err := readDir(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(rs) == 0 {
+			return nil, nil, fmt.Errorf("%w in %s", ErrNoResults, dir)
+		}
+		skipped = append(skipped, sk...)
+		for _, r := range rs {
+			runs = append(runs, &Run{Result: r, Set: labels[i], Dir: dir, D: results.Derive(r)})
+		}
+	}
+	nameRuns(runs, len(dirs) > 1)
+	return runs, skipped, nil
+}
+
+// readDir is results.ReadDir, except that the history checker's verdict
+// files ("<result>.verdict.json", results.Verdict.VerdictFile) are skipped
+// by name: they are JSON with fields that clash with a result's ("events"
+// is a count there), so results.Read fails on them instead of reporting
+// ErrNotResult.
+func readDir(dir string) (rs []*results.Result, skipped []string, err error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("list results in %s: %w", dir, err)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, nil, fmt.Errorf("read results: %w", err)
+	}
+	for _, p := range paths {
+		if strings.HasSuffix(p, ".verdict.json") {
+			skipped = append(skipped, p)
+			continue
+		}
+		r, err := results.Read(p)
+		if errors.Is(err, results.ErrNotResult) {
+			skipped = append(skipped, p)
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("read results in %s: %w", dir, err)
+		}
+		rs = append(rs, r)
+	}
+	return rs, skipped, nil
+}
+
+func setLabels(dirs []string) []string {
+	labels := make([]string, len(dirs))
+	count := map[string]int{}
+	for i, d := range dirs {
+		labels[i] = filepath.Base(filepath.Clean(d))
+		count[labels[i]]++
+	}
+	for i, d := range dirs {
+		if count[labels[i]] > 1 {
+			labels[i] = filepath.Join(filepath.Base(filepath.Dir(filepath.Clean(d))), labels[i])
+		}
+	}
+	return labels
+}
+
+// nameRuns sets each run's Label: the driver alone when it is unique, or
+// "driver [set]" when one driver appears in several sets (before vs after).
+func nameRuns(runs []*Run, several bool) {
+	sets := map[string]map[string]bool{}
+	for _, r := range runs {
+		if sets[r.Driver] == nil {
+			sets[r.Driver] = map[string]bool{}
+		}
+		sets[r.Driver][r.Set] = true
+	}
+	for _, r := range runs {
+		r.Label = r.Driver
+		if several && len(sets[r.Driver]) > 1 {
+			r.Label += " [" + r.Set + "]"
+		}
+	}
+}
+
+// Section is the part of a report about one workload (or one sweep
+// scenario): its runs, one per series, and its charts.
+type Section struct {
+	// Name is the workload name (with sweep values), or the scenario name
+	// followed by "(sweep)" for the partition-sweep section.
+	Name string
+	// Runs are the section's results in series order.
+	Runs []*Run
+	// Charts are drawn in this order in every output.
+	Charts []*Chart
+	sweep  bool
+}
+
+// sections groups runs by workload, in order of first appearance, and adds
+// a sweep section after the last workload of each partition-sweep scenario.
+func sections(runs []*Run) []*Section {
+	var out []*Section
+	idx := map[string]*Section{}
+	for _, r := range runs {
+		s := idx[r.Workload]
+		if s == nil {
+			s = &Section{Name: r.Workload}
+			idx[r.Workload] = s
+			out = append(out, s)
+		}
+		s.Runs = append(s.Runs, r)
+	}
+	sweeps := map[string]*Section{}
+	var order []string
+	for _, r := range runs {
+		if !isSweep(r) {
+			continue
+		}
+		s := sweeps[r.Scenario]
+		if s == nil {
+			s = &Section{Name: r.Scenario + " (sweep)", sweep: true}
+			sweeps[r.Scenario] = s
+			order = append(order, r.Scenario)
+		}
+		s.Runs = append(s.Runs, r)
+	}
+	for _, sc := range order {
+		last := -1
+		for i, s := range out {
+			if len(s.Runs) > 0 && s.Runs[0].Scenario == sc && !s.sweep {
+				last = i
+			}
+		}
+		out = slices.Insert(out, last+1, sweeps[sc])
+	}
+	return out
+}
+
+// isSweep reports whether r is one point of a partition-count sweep.
+func isSweep(r *Run) bool {
+	return r.ok() && slices.Contains(r.Report, "per-partition") && r.Sweep["partitionsPerTopic"] != ""
+}
+
+// hasHint reports whether the run's workload asks for a figure.
+func hasHint(r *Run, hints ...string) bool {
+	for _, h := range hints {
+		if slices.Contains(r.Report, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// seriesLabels returns the distinct labels of runs in order.
+func seriesLabels(runs []*Run) []string {
+	var out []string
+	for _, r := range runs {
+		if !slices.Contains(out, r.Label) {
+			out = append(out, r.Label)
+		}
+	}
+	return out
+}
+
+// sortRuns orders runs by workload, then set order, then driver, so that
+// series keep one colour across all charts.
+func sortRuns(runs []*Run, dirs []string) {
+	setIdx := map[string]int{}
+	for i, l := range setLabels(dirs) {
+		setIdx[l] = i
+	}
+	sort.SliceStable(runs, func(i, j int) bool {
+		a, b := runs[i], runs[j]
+		if a.Workload != b.Workload {
+			return naturalLess(a.Workload, b.Workload)
+		}
+		if setIdx[a.Set] != setIdx[b.Set] {
+			return setIdx[a.Set] < setIdx[b.Set]
+		}
+		return a.Driver < b.Driver
+	})
+}
+
+// ascii replaces characters a PDF's standard fonts would garble
+// (gonum/plot#347) so every output shows the same text.
+func ascii(s string) string {
+	r := strings.NewReplacer("µ", "u", "≤", "<=", "≥", ">=", "—", "-", "–", "-", "×", "x")
+	s = r.Replace(s)
+	return strings.Map(func(c rune) rune {
+		if c > 126 || (c < 32 && c != '\n') {
+			return '?'
+		}
+		return c
+	}, s)
+}
+
+// naturalLess orders strings with embedded numbers by value, so that
+// "partitionsPerTopic=2" sorts before "partitionsPerTopic=16".
+func naturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digits(a), digits(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func digits(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
+}
