@@ -9,7 +9,7 @@ RACE_PKGS := ./metrics/... ./workloads/... ./refbroker/... ./adapters/... ./chec
 RUN_WORKLOADS := --workload smoke --workload throughput-per-partition --workload hot-keys --workload rebalance-storm
 RUN_FLAGS ?= --duration 5s --warmup 1s
 
-.PHONY: all build run test test-short race bench lint fmt vet clean
+.PHONY: all build run report test test-short race bench lint fmt vet clean
 
 all: build
 
@@ -19,6 +19,10 @@ build:
 ## run: the main job on the embedded reference broker
 run: build
 	./$(BIN)/brokerbench run $(RUN_WORKLOADS) $(RUN_FLAGS)
+
+## report: redraw the report of the latest results folder
+report: build
+	./$(BIN)/brokerbench report
 
 ## test: vet, unit and integration tests, race detector on concurrent packages
 test: vet

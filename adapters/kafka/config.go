@@ -32,6 +32,10 @@ type Config struct {
 	// Name labels the system in results and on the command line. Default
 	// "kafka"; the CLI sets "refbroker" for the embedded broker.
 	Name string
+	// Server, if set, is what Info reports as the server instead of a
+	// version guessed from ApiVersions; the CLI sets it for the embedded
+	// refbroker, whose API ranges match no Kafka release.
+	Server string
 	// Brokers are the bootstrap brokers as host:port; a missing port means
 	// 9092. Default ["127.0.0.1:9092"].
 	Brokers []string

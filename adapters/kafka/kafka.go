@@ -126,6 +126,10 @@ func (k *Kafka) Info(ctx context.Context) (adapters.Info, error) {
 		Client:   clientVersion(),
 		Endpoint: strings.Join(k.cfg.Brokers, ","),
 	}
+	if k.cfg.Server != "" {
+		info.Server = k.cfg.Server
+		return info, nil
+	}
 	vs, err := k.adm.ApiVersions(ctx)
 	if err != nil {
 		return info, fmt.Errorf("kafka ApiVersions: %w", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/brokerbench/brokerbench/gate"
+	"github.com/brokerbench/brokerbench/reports"
 	"github.com/brokerbench/brokerbench/results"
 	"github.com/brokerbench/brokerbench/workloads"
 	"github.com/brokerbench/brokerbench/workloads/runner"
@@ -33,6 +34,7 @@ type runFlags struct {
 	keepTopics   bool
 	gate         bool
 	history      bool
+	noReport     bool
 	junit        string
 	noProgress   bool
 	verbose      bool
@@ -69,6 +71,7 @@ variables (see docs/adapters/); the flags below override the main endpoint.`,
 	fl.BoolVar(&f.keepTopics, "keep-topics", false, "leave the run's topics, queues and streams in place")
 	fl.BoolVar(&f.gate, "gate", false, "exit 1 when any run, threshold or checker fails (a CI conformance gate)")
 	fl.StringVar(&f.junit, "junit", "", "write the gate's checks as JUnit XML to this file")
+	fl.BoolVar(&f.noReport, "no-report", false, "do not write the PDF/PNG/HTML report into <out>/report at the end")
 	fl.BoolVar(&f.history, "history", false, "record every run's history (docs/history.md) next to its result and check it; workloads with history: true always do")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "print plain progress lines even on a terminal")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "debug logging")
@@ -195,6 +198,16 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	for _, r := range all {
 		if r.Status == results.StatusFailed {
 			failed = true
+		}
+	}
+	if !f.noReport && len(all) > 0 {
+		sum, err := reports.Write(ctx, reports.Options{In: []string{out}, ToolVersion: "brokerbench " + version()})
+		if err != nil {
+			// The results are written; a report can be drawn again later
+			// with brokerbench report, so this does not fail the run.
+			logger.Error("writing the report failed; run brokerbench report --in "+out+" to retry", "err", err)
+		} else {
+			fmt.Fprintf(w, "\nReport: %s (%d pages), %s, %d charts\n", sum.PDF, sum.Pages, sum.HTML, len(sum.PNGs))
 		}
 	}
 	if f.junit != "" {

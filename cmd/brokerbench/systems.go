@@ -113,6 +113,7 @@ func openRefbroker(ctx context.Context, logger *slog.Logger) (adapters.System, f
 	}
 	cfg := kafka.Default()
 	cfg.Name, cfg.Brokers = "refbroker", []string{b.Addr()}
+	cfg.Server = "refbroker " + toolVersion + " (embedded, default fsync interval)"
 	s, err := kafka.New(ctx, cfg)
 	if err != nil {
 		b.Close()
