@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/brokerbench/brokerbench/refbroker/group"
+	"github.com/brokerbench/brokerbench/refbroker/share"
 	"github.com/brokerbench/brokerbench/refbroker/storage"
 )
 
@@ -24,6 +25,7 @@ type Broker struct {
 	adv    hostPort // advertised address
 	topics *topicTable
 	groups *group.Coordinator
+	shares *share.Coordinator
 
 	ctx    context.Context // done when the broker shuts down
 	cancel context.CancelFunc
@@ -63,8 +65,22 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		_ = topics.closeAll()
 		return nil, fmt.Errorf("start refbroker: open group coordinator: %w", err)
 	}
+	shares, err := share.New(share.Config{
+		Dir:           filepath.Join(cfg.DataDir, "shares"),
+		Fsync:         cfg.Storage.Fsync == storage.FsyncAlways,
+		Topics:        shareTopics{topics},
+		LockDuration:  cfg.ShareLockDuration,
+		DeliveryLimit: cfg.ShareDeliveryLimit,
+		Logger:        cfg.Logger,
+	})
+	if err != nil {
+		_ = groups.Close()
+		_ = topics.closeAll()
+		return nil, fmt.Errorf("start refbroker: open share-group coordinator: %w", err)
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		_ = shares.Close()
 		_ = groups.Close()
 		_ = topics.closeAll()
 		return nil, fmt.Errorf("start refbroker: listen on %s: %w", cfg.Listen, err)
@@ -76,13 +92,14 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	adv, err := splitHostPort(advertise)
 	if err != nil { // the bound address always splits; Validate checked Advertise
 		_ = ln.Close()
+		_ = shares.Close()
 		_ = groups.Close()
 		_ = topics.closeAll()
 		return nil, fmt.Errorf("start refbroker: advertise %q: %w", advertise, err)
 	}
 	b := &Broker{
 		cfg: cfg, log: cfg.Logger, ln: ln, adv: adv,
-		topics: topics, groups: groups,
+		topics: topics, groups: groups, shares: shares,
 		conns: make(map[*conn]struct{}),
 	}
 	// The broker's lifetime is its own: ctx only triggers shutdown, it
@@ -134,6 +151,9 @@ func (b *Broker) Close() error {
 		if err := b.groups.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close group coordinator: %w", err))
 		}
+		if err := b.shares.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close share-group coordinator: %w", err))
+		}
 		if err := b.topics.closeAll(); err != nil {
 			errs = append(errs, fmt.Errorf("close logs: %w", err))
 		}
@@ -179,6 +199,9 @@ func (b *Broker) acceptLoop() {
 		go func() {
 			defer b.wg.Done()
 			cc.serve(b.ctx)
+			// KIP-932: a connection's share sessions end with it and
+			// their members' acquired records are released.
+			b.shares.ConnClosed(cc)
 			b.connMu.Lock()
 			delete(b.conns, cc)
 			b.connMu.Unlock()

@@ -69,6 +69,18 @@ type Config struct {
 	// group.initial.rebalance.delay.ms, passed to the group coordinator.
 	// Zero takes the coordinator's default.
 	GroupInitialRebalanceDelay time.Duration
+	// ShareLockDuration is how long a share-group record acquired by
+	// ShareFetch stays locked to its consumer before it becomes
+	// available again (Kafka group.share.record.lock.duration.ms). Zero
+	// takes share.DefaultLockDuration (30s); a group's
+	// share.record.lock.duration.ms config overrides it.
+	ShareLockDuration time.Duration
+	// ShareDeliveryLimit is the number of deliveries after which a
+	// released or expired share-group record is archived (Kafka
+	// group.share.delivery.count.limit). Zero takes
+	// share.DefaultDeliveryLimit (5); a group's
+	// share.delivery.count.limit config overrides it.
+	ShareDeliveryLimit int32
 	// Logger receives the broker's logs. Default slog.Default().
 	Logger *slog.Logger
 	// NodeID is this broker's node ID in Metadata. Default 0.
@@ -140,6 +152,10 @@ func (c Config) Validate() error {
 		return bad("RetentionCheckInterval %v must be positive", c.RetentionCheckInterval)
 	case c.GroupInitialRebalanceDelay < 0:
 		return bad("GroupInitialRebalanceDelay %v is negative", c.GroupInitialRebalanceDelay)
+	case c.ShareLockDuration < 0:
+		return bad("ShareLockDuration %v is negative", c.ShareLockDuration)
+	case c.ShareDeliveryLimit < 0:
+		return bad("ShareDeliveryLimit %d is negative", c.ShareDeliveryLimit)
 	case c.NodeID < 0:
 		return bad("NodeID %d is negative", c.NodeID)
 	case c.AutoCreateTopics == nil:

@@ -1,0 +1,28 @@
+package refbroker
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// ShareGroupDescribe: v0-1 (KIP-932; the range share.Versions declares)
+//
+// Behavior:
+// * Delegated to refbroker/share. Each group's state is Empty (no
+//   members) or Stable (the assignor never needs a rebalance); GroupEpoch
+//   and AssignmentEpoch are equal; Assignor is "simple".
+// * Unknown groups get GROUP_ID_NOT_FOUND with state Dead.
+//
+// Version notes:
+// * v1: no protocol change (KIP-932 GA)
+
+func init() {
+	lo, hi := shareVersions(77)
+	regKey(77, lo, hi, handleShareGroupDescribe)
+	unsupportedFeatures[77] = []string{"IncludeAuthorizedOperations (AuthorizedOperations is always INT32_MIN)"}
+}
+
+func handleShareGroupDescribe(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
+	return cc.b.shares.Describe(kreq.(*kmsg.ShareGroupDescribeRequest)), nil
+}

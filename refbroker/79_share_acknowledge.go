@@ -1,0 +1,38 @@
+package refbroker
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// ShareAcknowledge: v0-2 (KIP-932, KIP-1222; the range share.Versions declares)
+//
+// Behavior:
+// * Delegated to refbroker/share, within the member's share session on
+//   this connection (opened by ShareFetch): epoch 0 gets
+//   INVALID_SHARE_SESSION_EPOCH, an unknown session
+//   SHARE_SESSION_NOT_FOUND, a stale epoch INVALID_SHARE_SESSION_EPOCH;
+//   -1 applies the acknowledgements and closes the session, releasing the
+//   member's remaining records on its partitions.
+// * Types: 0 gap and 3 reject archive, 1 accept acknowledges, 2 release
+//   makes the record available again (archived at the delivery limit), 4
+//   renew (v2 with IsRenewAck) restarts the lock. Each partition's
+//   batches apply atomically and are persisted before the response: a
+//   record not acquired by this member gets INVALID_RECORD_STATE and
+//   nothing of that partition changes; malformed batches get
+//   INVALID_REQUEST.
+//
+// Version notes:
+// * v1: no protocol change (KIP-932 GA)
+// * v2: IsRenewAck, acknowledge type 4 (KIP-1222), AcquisitionLockTimeoutMillis
+
+func init() {
+	lo, hi := shareVersions(79)
+	regKey(79, lo, hi, handleShareAcknowledge)
+	unsupportedFeatures[79] = nil
+}
+
+func handleShareAcknowledge(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
+	return cc.b.shares.Acknowledge(cc, kreq.(*kmsg.ShareAcknowledgeRequest)), nil
+}
