@@ -91,6 +91,15 @@ type Capabilities struct {
 	// necessarily contiguous). Histories of systems with offsets and
 	// OrderedPartitions use the log model; the others the queue model.
 	Offsets bool `json:"offsets"`
+	// Queue: a handler can release a delivery for redelivery or reject it
+	// (Delivery.Disposition), and deliveries carry a delivery count. For
+	// Kafka this is a share group (KIP-932), chosen with
+	// ConsumerConfig.Queue.
+	Queue bool `json:"queue"`
+	// DeadLetter: rejected messages, and messages over the delivery limit,
+	// go to a dead-letter destination whose size the system reports
+	// (DeadLetterCounter), instead of being dropped or archived.
+	DeadLetter bool `json:"deadLetter"`
 }
 
 // Info is run metadata about the system under test.
@@ -116,6 +125,15 @@ type TopicSpec struct {
 	// (RabbitMQ queues, Redis consumer groups) create it here, so that no
 	// message published before a consumer starts is lost to a subscription.
 	Subscriptions []string
+	// MaxDeliveries, when > 0, is the delivery limit: a message delivered
+	// that many times without being accepted is dead-lettered (DeadLetter)
+	// or archived/dropped by the system. Queue systems declare it with the
+	// queue (RabbitMQ x-delivery-limit), hence here.
+	MaxDeliveries int
+	// DeadLetter asks for a dead-letter destination per subscription,
+	// created with the topic and deleted with it. Needs
+	// Capabilities.DeadLetter.
+	DeadLetter bool
 	// RetentionBytes caps the stored bytes per partition where the system
 	// supports it (Kafka retention.bytes, Redis MAXLEN ~ approximation,
 	// RabbitMQ x-max-length-bytes). 0 means the system default.
@@ -270,6 +288,14 @@ type ConsumerConfig struct {
 	// goroutines, possibly concurrently for different partitions, and must
 	// not retain d or its slices after it returns.
 	Handler Handler
+	// Queue consumes with per-message queue semantics where the system
+	// has a separate mode for them (a Kafka share group instead of a
+	// consumer group); queue systems ignore it. Needs Capabilities.Queue.
+	Queue bool
+	// MaxDeliveries repeats TopicSpec.MaxDeliveries for systems that set
+	// the delivery limit on the consumer (NATS MaxDeliver, Kafka
+	// share.delivery.count.limit, Redis, which the adapter enforces).
+	MaxDeliveries int
 	// OnAssigned is called, if set, when partitions are assigned to this
 	// consumer (with the newly assigned partitions only).
 	OnAssigned func(partitions []int32)
@@ -293,6 +319,42 @@ type Delivery struct {
 	// (RabbitMQ redelivered flag, Redis delivery count > 1, NATS
 	// NumDelivered > 1). Kafka cannot tell and leaves it false.
 	Redelivered bool
+	// DeliveryCount is how many times the system has delivered this
+	// message, 1 the first time; 0 when the system does not count
+	// (Kafka consumer groups, RabbitMQ classic queues).
+	DeliveryCount int
+	// Disposition is set by the Handler before it returns. The zero value,
+	// Accept, acknowledges the message as the CommitMode says; Release and
+	// Reject need Capabilities.Queue and are applied at once.
+	Disposition Disposition
+}
+
+// Disposition is what a handler decided about a delivery.
+type Disposition int
+
+const (
+	// Accept: processed; acknowledge it (the default).
+	Accept Disposition = iota
+	// Release: not processed; return it for redelivery, to this or another
+	// consumer (AMQP nack with requeue, JetStream Nak, share-group
+	// release). Its delivery count grows, and past the delivery limit it
+	// is dead-lettered.
+	Release
+	// Reject: can never be processed; dead-letter it if the topic has a
+	// dead-letter destination, else drop or archive it (AMQP reject
+	// without requeue, JetStream Term, share-group reject).
+	Reject
+)
+
+// String returns "accept", "release" or "reject".
+func (d Disposition) String() string {
+	switch d {
+	case Release:
+		return "release"
+	case Reject:
+		return "reject"
+	}
+	return "accept"
 }
 
 // Handler processes one delivery. When it returns, the message counts as
@@ -309,6 +371,13 @@ type Consumer interface {
 	// leave; connections are dropped. Unacknowledged messages are
 	// redelivered later by the system's own failure detection.
 	Crash() error
+}
+
+// DeadLetterCounter is implemented by systems with Capabilities.DeadLetter.
+type DeadLetterCounter interface {
+	// DeadLettered returns how many messages of topic are in
+	// subscription's dead-letter destination.
+	DeadLettered(ctx context.Context, topic, subscription string) (int64, error)
 }
 
 // Lagger is implemented by systems that report consumer lag broker-side.
