@@ -125,6 +125,11 @@ type TopicSpec struct {
 	// (RabbitMQ queues, Redis consumer groups) create it here, so that no
 	// message published before a consumer starts is lost to a subscription.
 	Subscriptions []string
+	// Queue says the subscriptions will be consumed as queues (competing
+	// consumers, no partition ownership), for systems that must declare
+	// it up front (RabbitMQ declares its queues without
+	// single-active-consumer).
+	Queue bool
 	// MaxDeliveries, when > 0, is the delivery limit: a message delivered
 	// that many times without being accepted is dead-lettered (DeadLetter)
 	// or archived/dropped by the system. Queue systems declare it with the

@@ -200,6 +200,10 @@ type Latencies struct {
 	EndToEnd metrics.Summary `json:"endToEnd"`
 	// EndToEndFromSend is from the actual send to receipt (OMB's figure).
 	EndToEndFromSend metrics.Summary `json:"endToEndFromSend"`
+	// RedeliveryDelay is, for queue workloads, the time from a delivery to
+	// the next delivery of the same message (release or crash to
+	// redelivery).
+	RedeliveryDelay metrics.Summary `json:"redeliveryDelay"`
 	// OutOfRange counts latencies above one hour, which are not in the
 	// histograms (never clamped).
 	OutOfRange int64 `json:"outOfRange"`
@@ -274,6 +278,22 @@ type Counts struct {
 	// Drained is true when every acknowledged message was received by
 	// every subscription before the drain timeout.
 	Drained bool `json:"drained"`
+
+	// Queue workloads only (zero otherwise):
+
+	// Released counts deliveries the consumers released for redelivery
+	// (the workload's release share and every poison delivery).
+	Released int64 `json:"released,omitempty"`
+	// Redelivered counts deliveries of a message the subscription had
+	// been delivered before (after a release, a crash or a lock expiry).
+	Redelivered int64 `json:"redelivered,omitempty"`
+	// PoisonAcked counts acknowledged poison messages: never accepted by
+	// design, they should all end dead-lettered (per subscription).
+	PoisonAcked int64 `json:"poisonAcked,omitempty"`
+	// DeadLettered is the number of messages in the dead-letter
+	// destinations at the end, as the system reports it; -1 when the
+	// system has none or cannot count it.
+	DeadLettered int64 `json:"deadLettered,omitempty"`
 }
 
 // Partition is the per-partition detail of one topic-partition.
@@ -335,6 +355,7 @@ type Histograms struct {
 	PublishDelay     string `json:"publishDelay"`
 	EndToEnd         string `json:"endToEnd"`
 	EndToEndFromSend string `json:"endToEndFromSend"`
+	RedeliveryDelay  string `json:"redeliveryDelay,omitempty"`
 }
 
 // Meta is run metadata.

@@ -16,6 +16,8 @@ import (
 //     per-partition msg/s and MB/s against the partition count;
 //   - skew: per-partition distribution, max/mean skew, broker lag, and the
 //     p99 latency penalty against the run with the least skew;
+//   - queue: releases, redeliveries and their delay, poison messages and
+//     dead letters;
 //   - rebalance or pauses: rebalances, pauses, throughput dip and messages
 //     delivered again.
 //
@@ -31,6 +33,8 @@ func WriteScenarios(w io.Writer, rs []*Result) error {
 			err = writeSweep(w, g)
 		case slices.Contains(first.Report, "skew"):
 			err = writeSkew(w, g)
+		case slices.Contains(first.Report, "queue"):
+			err = writeQueue(w, g)
 		case slices.Contains(first.Report, "rebalance") || slices.Contains(first.Report, "pauses"):
 			err = writeRebalance(w, g)
 		}
@@ -112,6 +116,23 @@ func writeRebalance(w io.Writer, g []*Result) error {
 		d := Derive(r)
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%.2f\t%.0f\t%.0f\t%.0f%%\t%d\t%.2f\t\n", sweepLabel(r), r.Counts.Rebalances, d.Pauses, d.MaxPause,
 			d.TotalPause, d.ConsumeRate, d.MinConsumeRate, 100*d.Dip, r.Counts.Duplicates, r.Latency.EndToEnd.P99)
+	}
+	return tw.Flush()
+}
+
+func writeQueue(w io.Writer, g []*Result) error {
+	fmt.Fprintf(w, "\n%s on %s: queue behaviour\n", g[0].Scenario, g[0].Driver)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "run\tconsume msg/s\tprocessed p99 ms\treleased\tredelivered\tredelivery p50 ms\tredelivery p99 ms\tpoison\tdead-lettered\tlost\taccepted twice\t")
+	for _, r := range g {
+		d := Derive(r)
+		c := r.Counts
+		dl := "n/a"
+		if c.DeadLettered >= 0 && c.PoisonAcked > 0 {
+			dl = strconv.FormatInt(c.DeadLettered, 10)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%d\t%d\t%.2f\t%.2f\t%d\t%s\t%d\t%d\t\n", sweepLabel(r), d.ConsumeRate, r.Latency.EndToEnd.P99,
+			c.Released, c.Redelivered, r.Latency.RedeliveryDelay.P50, r.Latency.RedeliveryDelay.P99, c.PoisonAcked, dl, c.Lost, c.Duplicates)
 	}
 	return tw.Flush()
 }

@@ -63,6 +63,7 @@ func workloadKeys() map[string]keySpec {
 		"history":     {set: boolField(func(w *Workload) *bool { return &w.History })},
 		"delivery":    {nested: deliveryKeys()},
 		"churn":       {nested: churnKeys(), prepare: ensureChurn},
+		"queue":       {nested: queueKeys(), prepare: ensureQueue},
 	}
 }
 
@@ -102,6 +103,23 @@ func churnKeys() map[string]keySpec {
 			set: stringField(func(w *Workload) *string { return &c(w).Membership }, true)},
 		"downtime":  {sweep: true, set: durationField(func(w *Workload) *time.Duration { return &c(w).Downtime })},
 		"consumers": {sweep: true, set: intField(func(w *Workload) *int { return &c(w).Consumers })},
+	}
+}
+
+func queueKeys() map[string]keySpec {
+	q := func(w *Workload) *Queue { ensureQueue(w); return w.Queue }
+	return map[string]keySpec{
+		"release":       {sweep: true, set: floatField(func(w *Workload) *float64 { return &q(w).Release })},
+		"poison":        {sweep: true, set: floatField(func(w *Workload) *float64 { return &q(w).Poison })},
+		"maxDeliveries": {sweep: true, set: intField(func(w *Workload) *int { return &q(w).MaxDeliveries })},
+		"deadLetter":    {sweep: true, set: boolField(func(w *Workload) *bool { return &q(w).DeadLetter })},
+		"processing":    {sweep: true, set: durationField(func(w *Workload) *time.Duration { return &q(w).Processing })},
+	}
+}
+
+func ensureQueue(w *Workload) {
+	if w.Queue == nil {
+		w.Queue = &Queue{}
 	}
 }
 

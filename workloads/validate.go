@@ -22,6 +22,7 @@ func ReportHints() []string {
 		"lag",              // consumer lag over time
 		"latency",          // publish and end-to-end latency percentiles
 		"pauses",           // consumption gaps (rebalances, GC, failover)
+		"queue",            // releases, redeliveries and their delay, dead letters
 		"per-partition",    // throughput per partition
 		"per-subscription", // throughput and latency per subscription (fan-out)
 		"rebalance",        // rebalance count and duration
@@ -138,6 +139,24 @@ func (w Workload) validate() []*FieldError {
 	errs = append(errs, w.Delivery.validate()...)
 	if w.Churn != nil {
 		errs = append(errs, w.validateChurn()...)
+	}
+	if q := w.Queue; q != nil {
+		shareOf := func(key string, v float64) {
+			if !(v >= 0 && v < 1) {
+				add(invalidf(key, "must be a share in [0, 1), e.g. 0.1, got %v", v))
+			}
+		}
+		shareOf("queue.release", q.Release)
+		shareOf("queue.poison", q.Poison)
+		if q.MaxDeliveries < 0 {
+			add(invalidf("queue.maxDeliveries", "must be 0 (system default) or a positive count, got %d", q.MaxDeliveries))
+		}
+		if q.Poison > 0 && q.MaxDeliveries == 0 {
+			add(invalidf("queue.poison", "poison messages are released until the delivery limit dead-letters them; set queue.maxDeliveries (e.g. 5)"))
+		}
+		if q.Processing < 0 {
+			add(invalidf("queue.processing", "must not be negative, got %v", q.Processing))
+		}
 	}
 	errs = append(errs, oneOfList("systems", w.Systems, KnownSystems())...)
 	errs = append(errs, oneOfList("report", w.Report, ReportHints())...)

@@ -159,6 +159,7 @@ type Workload struct {
 
 	Delivery Delivery // producer and consumer settings
 	Churn    *Churn   // consumer churn for rebalance storms; nil = none
+	Queue    *Queue   // queue semantics (ack, release, reject, dead letters); nil = log consumption
 	// Systems optionally restricts the systems this workload is meant for
 	// (kafka, refbroker, rabbitmq, redis, nats); empty = all.
 	Systems []string
@@ -217,6 +218,29 @@ type Churn struct {
 	Membership string        // "dynamic" (default) | "static" (group.instance.id)
 	Downtime   time.Duration // how long a departed consumer stays away; default 0 = rejoin at once
 	Consumers  int           // consumers that churn each time; default 1, < consumerPerSubscription
+}
+
+// Queue makes consumers work as a queue's: each delivery is accepted,
+// released for redelivery or, for poison messages, released until the
+// system dead-letters it. It needs a system with queue semantics (Kafka
+// share groups, RabbitMQ, Redis Streams, NATS JetStream).
+type Queue struct {
+	// Release is the share of first deliveries a consumer releases
+	// (nack with requeue) instead of accepting, in [0,1).
+	Release float64
+	// Poison is the share of messages that can never be processed: they
+	// are released on every delivery until the delivery limit
+	// dead-letters them, in [0,1). Needs MaxDeliveries.
+	Poison float64
+	// MaxDeliveries is the delivery limit; 0 = the system's default.
+	MaxDeliveries int
+	// DeadLetter asks for a dead-letter destination where the system has
+	// one; where it has none, over-limit messages are archived or dropped
+	// and the result says the dead-letter count is unknown.
+	DeadLetter bool
+	// Processing is the simulated work per delivery, spent before the
+	// consumer decides; default 0.
+	Processing time.Duration
 }
 
 // IdempotentOrDefault reports whether producers should be idempotent:
@@ -360,6 +384,10 @@ func (w Workload) clone() Workload {
 	if w.Churn != nil {
 		ch := *w.Churn
 		c.Churn = &ch
+	}
+	if w.Queue != nil {
+		q := *w.Queue
+		c.Queue = &q
 	}
 	if w.Delivery.Idempotent != nil {
 		v := *w.Delivery.Idempotent

@@ -25,6 +25,9 @@ func Applicable(w workloads.Workload, caps adapters.Capabilities) string {
 	if w.ConsumerPerSubscription > 1 && !caps.ConsumerGroups {
 		why = append(why, fmt.Sprintf("needs consumer groups (consumerPerSubscription=%d)", w.ConsumerPerSubscription))
 	}
+	if w.Queue != nil && !caps.Queue {
+		why = append(why, "needs queue semantics (release, reject, delivery counts)")
+	}
 	if w.Churn != nil {
 		if !caps.ConsumerGroups {
 			why = append(why, "consumer churn needs consumer groups")
@@ -62,6 +65,13 @@ func (r *run) newProducer(ctx context.Context, id uint32, topicIdx int, topic st
 	}, nil
 }
 
+func maxDeliveries(q *workloads.Queue) int {
+	if q == nil {
+		return 0
+	}
+	return q.MaxDeliveries
+}
+
 func parseAcks(s string) adapters.Acks {
 	switch s {
 	case "0":
@@ -91,6 +101,8 @@ func (r *run) consumerConfig(c *consumer) adapters.ConsumerConfig {
 		Commit:         adapters.CommitMode(d.CommitMode),
 		CommitInterval: d.CommitInterval,
 		Prefetch:       d.Prefetch,
+		Queue:          r.w.Queue != nil,
+		MaxDeliveries:  maxDeliveries(r.w.Queue),
 		Handler:        c.handle,
 		OnAssigned: func(ps []int32) {
 			if len(ps) > 0 {

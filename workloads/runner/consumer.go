@@ -31,6 +31,9 @@ type subscription struct {
 	pauses     []pauseRec
 
 	received, duplicates, outOfOrder, unexpected atomic.Int64
+	released, redelivered                        atomic.Int64
+
+	queue *queueState // queue mode only; guarded by mu
 }
 
 type pauseRec struct {
@@ -56,6 +59,9 @@ func newSubscription(r *run, topicIdx int, name string, partitions, producers in
 	for i := range s.last {
 		s.last[i] = -1
 	}
+	if r.w.Queue != nil {
+		s.queue = newQueueState(producers)
+	}
 	return s
 }
 
@@ -70,8 +76,9 @@ type consumer struct {
 	mu       sync.Mutex // guards assigned
 	assigned map[int32]bool
 
-	endToEnd         *metrics.Latency // intended send -> receipt
+	endToEnd         *metrics.Latency // intended send -> receipt (queue mode: -> acceptance)
 	endToEndFromSend *metrics.Latency // actual send -> receipt
+	redeliveryDelay  *metrics.Latency // queue mode: previous delivery -> redelivery
 }
 
 // handle is the adapters.Handler of every consumer of sub.
@@ -92,10 +99,19 @@ func (c *consumer) handle(d *adapters.Delivery) {
 		s.mu.Unlock()
 		return
 	}
-	s.received.Add(1)
 	if hist := s.run.hist; hist != nil {
 		hist.delivered(c.proc, s.run.topics[s.topicIdx].keys[d.Partition], d.Offset, messageValue(h.producer, h.seq))
 	}
+	if s.queue != nil {
+		accepted := c.handleQueue(d, h, now)
+		if hist := s.run.hist; hist != nil {
+			hist.disposed(c.proc, s.run.topics[s.topicIdx].keys[d.Partition], messageValue(h.producer, h.seq), d.Disposition)
+		}
+		if !accepted {
+			return
+		}
+	}
+	s.received.Add(1)
 	c.endToEnd.Record(time.Duration(now - h.intended))
 	c.endToEndFromSend.Record(time.Duration(now - h.sent))
 
@@ -178,7 +194,7 @@ func (s *subscription) lost(producers []*producer) int64 {
 			continue
 		}
 		pr.mu.Lock()
-		n += s.seen[pr.id].missing(&pr.acked)
+		n += s.seen[pr.id].missing(&pr.acked) - pr.poisonAcked.Load()
 		pr.mu.Unlock()
 	}
 	return n

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/checkers/history"
 )
 
@@ -87,6 +88,19 @@ func (h *recorder) delivered(proc int, key string, offset, value int64) {
 		h.w.PollOK(proc, []history.Record{{Key: key, Offset: offset, Value: value}})
 	default:
 		h.w.DequeueOK(proc, key, value)
+	}
+}
+
+// disposed records what a queue consumer did with a delivery.
+func (h *recorder) disposed(proc int, key string, value int64, d adapters.Disposition) {
+	switch {
+	case h == nil || h.log:
+	case d == adapters.Release:
+		h.w.Nack(proc, key, value)
+	case d == adapters.Reject:
+		h.w.Reject(proc, key, value)
+	default:
+		h.w.Ack(proc, key, value)
 	}
 }
 

@@ -118,6 +118,7 @@ func (r *run) load(ctx context.Context, backlog bool) error {
 	r.event("producers-stopped", "", nil, "")
 	flushErr := r.flushProducers(ctx)
 	drainErr := r.drain(ctx)
+	r.awaitDeadLetters(ctx)
 	sampler.stop()
 	if err != nil {
 		return err
@@ -213,7 +214,7 @@ func (r *run) buildBacklog(ctx context.Context) error {
 func (r *run) clientBacklog() int64 {
 	var acked, recv int64
 	for _, pr := range r.producers {
-		acked += pr.ackedN.Load() * int64(r.w.SubscriptionsPerTopic)
+		acked += (pr.ackedN.Load() - pr.poisonAcked.Load()) * int64(r.w.SubscriptionsPerTopic)
 	}
 	for _, s := range r.subs {
 		recv += s.uniqueReceived()
@@ -251,6 +252,42 @@ func (r *run) drain(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// awaitDeadLetters, for a queue run whose system counts dead letters,
+// waits (within the drain timeout) until every acknowledged poison message
+// has reached the dead-letter destinations, then records the count. Poison
+// messages take MaxDeliveries deliveries to get there, so they may trail
+// the rest of the drain.
+func (r *run) awaitDeadLetters(ctx context.Context) {
+	counter, ok := r.sys.(adapters.DeadLetterCounter)
+	q := r.w.Queue
+	if q == nil || !ok || !q.DeadLetter || !r.caps.DeadLetter {
+		return
+	}
+	var want int64
+	for _, pr := range r.producers {
+		want += pr.poisonAcked.Load() * int64(r.w.SubscriptionsPerTopic)
+	}
+	count := func() int64 {
+		var n int64
+		for _, s := range r.subs {
+			c, err := counter.DeadLettered(ctx, r.topics[s.topicIdx].name, s.name)
+			if err != nil {
+				r.log.Warn("count dead letters", "subscription", s.name, "err", err)
+				return -1
+			}
+			n += c
+		}
+		return n
+	}
+	deadline := time.Now().Add(r.r.drainTimeout)
+	n := count()
+	for n >= 0 && n < want && time.Now().Before(deadline) && ctx.Err() == nil {
+		_ = sleepCtx(ctx, 100*time.Millisecond)
+		n = count()
+	}
+	r.deadLettered = n
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

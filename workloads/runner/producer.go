@@ -37,7 +37,10 @@ type producer struct {
 	acked bitset // sequence numbers acknowledged
 
 	sent, ackedN, failed, late atomic.Int64
-	nextPartition              int32
+	// poisonAcked counts acknowledged poison messages (queue mode), which
+	// no subscription will ever accept; guarded by mu with acked.
+	poisonAcked   atomic.Int64
+	nextPartition int32
 }
 
 // slot is one in-flight message with its own buffers, so the hot path
@@ -163,6 +166,9 @@ func (s *slot) complete(res adapters.SendResult, err error) {
 		pr.delay.Record(time.Duration(s.sentAt - s.intended))
 		pr.mu.Lock()
 		pr.acked.set(s.seq)
+		if isPoison(pr.run.w.Queue, pr.id, s.seq) {
+			pr.poisonAcked.Add(1)
+		}
 		pr.mu.Unlock()
 		pr.run.topics[pr.topicIdx].acked[s.msg.Partition].Add(1)
 	}

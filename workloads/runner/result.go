@@ -150,10 +150,12 @@ func (r *run) fillAggregates(res *results.Result) {
 		pr.delay.MergeTotal(h[kindPublishDelay])
 		outOfRange += pr.publish.OutOfRange() + pr.publishFromSend.OutOfRange() + pr.delay.OutOfRange()
 	}
+	redelivery := metrics.NewHistogram()
 	for _, c := range r.consumers {
 		c.endToEnd.MergeTotal(h[kindEndToEnd])
 		c.endToEndFromSend.MergeTotal(h[kindEndToEndFromSend])
-		outOfRange += c.endToEnd.OutOfRange() + c.endToEndFromSend.OutOfRange()
+		c.redeliveryDelay.MergeTotal(redelivery)
+		outOfRange += c.endToEnd.OutOfRange() + c.endToEndFromSend.OutOfRange() + c.redeliveryDelay.OutOfRange()
 	}
 	l := &res.Latency
 	l.Publish = metrics.Summarize(h[kindPublish])
@@ -161,6 +163,7 @@ func (r *run) fillAggregates(res *results.Result) {
 	l.PublishDelay = metrics.Summarize(h[kindPublishDelay])
 	l.EndToEnd = metrics.Summarize(h[kindEndToEnd])
 	l.EndToEndFromSend = metrics.Summarize(h[kindEndToEndFromSend])
+	l.RedeliveryDelay = metrics.Summarize(redelivery)
 	l.OutOfRange = outOfRange
 
 	p := l.PublishFromSend
@@ -193,6 +196,9 @@ func (r *run) fillAggregates(res *results.Result) {
 		PublishDelay: enc(kindPublishDelay), EndToEnd: enc(kindEndToEnd),
 		EndToEndFromSend: enc(kindEndToEndFromSend),
 	}
+	if r.w.Queue != nil {
+		res.Histograms.RedeliveryDelay, _ = metrics.Encode(redelivery)
+	}
 }
 
 func (r *run) fillCounts(res *results.Result) {
@@ -211,6 +217,16 @@ func (r *run) fillCounts(res *results.Result) {
 		c.Lost += s.lost(r.producers)
 	}
 	c.Drained = c.Lost == 0 && r.clientBacklog() <= 0
+	if r.w.Queue != nil {
+		for _, s := range r.subs {
+			c.Released += s.released.Load()
+			c.Redelivered += s.redelivered.Load()
+		}
+		for _, pr := range r.producers {
+			c.PoisonAcked += pr.poisonAcked.Load()
+		}
+		c.DeadLettered = r.deadLettered
+	}
 }
 
 func (r *run) fillPartitions(res *results.Result) {

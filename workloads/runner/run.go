@@ -45,8 +45,11 @@ type run struct {
 	firstErr  error
 	samples   []results.Sample
 	brokerLag map[lagKey]int64
-	warnings  []string
-	phase     string // backlog or drain phase label for samples; "" otherwise
+	// deadLettered is the systems' dead-letter count at the end of a
+	// queue run; -1 when it has no dead-letter destination.
+	deadLettered int64
+	warnings     []string
+	phase        string // backlog or drain phase label for samples; "" otherwise
 }
 
 type topicState struct {
@@ -80,7 +83,7 @@ func (rn *Runner) Run(ctx context.Context, w workloads.Workload, sys adapters.Sy
 	}
 	r := &run{
 		r: rn, w: w, sys: sys, caps: sys.Capabilities(),
-		epoch: time.Now(), runID: randomID(),
+		epoch: time.Now(), runID: randomID(), deadLettered: -1,
 		brokerLag: make(map[lagKey]int64),
 	}
 	r.log = rn.logger.With("workload", w.Name, "system", sys.Name())
@@ -137,6 +140,11 @@ func (r *run) setup(ctx context.Context) error {
 		}
 		r.topics = append(r.topics, ts)
 		spec := adapters.TopicSpec{Name: ts.name, Partitions: w.PartitionsPerTopic}
+		if q := w.Queue; q != nil {
+			spec.Queue = true
+			spec.MaxDeliveries = q.MaxDeliveries
+			spec.DeadLetter = q.DeadLetter && r.caps.DeadLetter
+		}
 		for s := range w.SubscriptionsPerTopic {
 			name := fmt.Sprintf("%s-sub-%d", ts.name, s)
 			spec.Subscriptions = append(spec.Subscriptions, name)
@@ -169,7 +177,7 @@ func (r *run) setup(ctx context.Context) error {
 	for _, s := range r.subs {
 		for c := range w.ConsumerPerSubscription {
 			id := fmt.Sprintf("%s-c%d", s.name, c)
-			cons := &consumer{id: id, sub: s, endToEnd: newLatency(), endToEndFromSend: newLatency()}
+			cons := &consumer{id: id, sub: s, endToEnd: newLatency(), endToEndFromSend: newLatency(), redeliveryDelay: newLatency()}
 			if w.Churn != nil && w.Churn.Membership == "static" {
 				cons.instanceID = id
 			}
@@ -195,7 +203,7 @@ func (r *run) openHistory() error {
 	if out == nil {
 		return nil // this run records none
 	}
-	logModel := r.caps.Offsets && r.caps.OrderedPartitions
+	logModel := r.caps.Offsets && r.caps.OrderedPartitions && r.w.Queue == nil
 	h := history.Header{Model: history.ModelQueue}
 	if logModel {
 		h.Model = history.ModelLog
