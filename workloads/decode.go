@@ -3,6 +3,7 @@ package workloads
 import (
 	"errors"
 	"fmt"
+	"github.com/brokerbench/brokerbench/chaos"
 	"github.com/brokerbench/brokerbench/gate"
 	"math"
 	"strconv"
@@ -331,5 +332,20 @@ func setThresholds(w *Workload, n *yaml.Node) error {
 		out[k.Value] = expr
 	}
 	w.Thresholds = out
+	return nil
+}
+
+// setChaos reads the fault schedule (package chaos, docs/chaos.md). The
+// chaos package decodes and validates it, with the line of any bad key or
+// value in its error.
+func setChaos(w *Workload, n *yaml.Node) error {
+	var spec chaos.Spec
+	if err := resolve(n).Decode(&spec); err != nil {
+		return err
+	}
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+	w.Chaos = &spec
 	return nil
 }

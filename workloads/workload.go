@@ -23,6 +23,7 @@
 package workloads
 
 import (
+	"github.com/brokerbench/brokerbench/chaos"
 	"strings"
 	"time"
 )
@@ -160,6 +161,9 @@ type Workload struct {
 	Delivery Delivery // producer and consumer settings
 	Churn    *Churn   // consumer churn for rebalance storms; nil = none
 	Queue    *Queue   // queue semantics (ack, release, reject, dead letters); nil = log consumption
+	// Chaos is the fault schedule run during the measured phase (package
+	// chaos); nil = no faults. Runs with faults always record a history.
+	Chaos *chaos.Spec
 	// Systems optionally restricts the systems this workload is meant for
 	// (kafka, refbroker, rabbitmq, redis, nats); empty = all.
 	Systems []string
@@ -388,6 +392,11 @@ func (w Workload) clone() Workload {
 	if w.Queue != nil {
 		q := *w.Queue
 		c.Queue = &q
+	}
+	if w.Chaos != nil {
+		ch := *w.Chaos
+		ch.Faults = append([]chaos.FaultSpec(nil), w.Chaos.Faults...)
+		c.Chaos = &ch
 	}
 	if w.Delivery.Idempotent != nil {
 		v := *w.Delivery.Idempotent

@@ -36,6 +36,7 @@ func (r *run) churn(ctx context.Context) {
 		// meanwhile, so that teardown finds every consumer live and the
 		// group clean; only the wait between them is cut short.
 		opCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), churnOpTimeout)
+		r.crashMu.Lock()
 		for _, c := range batch {
 			r.leave(opCtx, c)
 		}
@@ -48,6 +49,7 @@ func (r *run) churn(ctx context.Context) {
 			}
 			r.event("consumer-join", c.id, nil, r.w.Churn.Membership)
 		}
+		r.crashMu.Unlock()
 		cancel()
 	}
 }

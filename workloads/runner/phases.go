@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -138,6 +139,10 @@ func (r *run) phases(ctx context.Context, backlog bool, start time.Time) error {
 		return err
 	}
 	r.beginMeasure()
+	faults, err := r.startFaults(ctx)
+	if err != nil {
+		return err
+	}
 	churnDone := make(chan struct{})
 	churnCtx, stopChurn := context.WithCancel(ctx)
 	go func() {
@@ -146,10 +151,14 @@ func (r *run) phases(ctx context.Context, backlog bool, start time.Time) error {
 			r.churn(churnCtx)
 		}
 	}()
-	err := sleepCtx(ctx, r.w.TestDuration)
+	err = sleepCtx(ctx, r.w.TestDuration)
 	stopChurn()
 	<-churnDone
-	return err
+	var recovery time.Duration
+	if r.w.Chaos != nil {
+		recovery = r.w.Chaos.Recovery.D()
+	}
+	return errors.Join(err, faults.stop(ctx, recovery))
 }
 
 // beginMeasure ends warm-up: latency histograms restart and per-partition

@@ -45,6 +45,7 @@ type run struct {
 	firstErr  error
 	samples   []results.Sample
 	brokerLag map[lagKey]int64
+	crashGuard
 	// deadLettered is the systems' dead-letter count at the end of a
 	// queue run; -1 when it has no dead-letter destination.
 	deadLettered int64

@@ -14,6 +14,7 @@ import (
 
 	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/adapters/kafka"
+	"github.com/brokerbench/brokerbench/chaos"
 	"github.com/brokerbench/brokerbench/checkers"
 	"github.com/brokerbench/brokerbench/metrics"
 	"github.com/brokerbench/brokerbench/refbroker"
@@ -250,5 +251,52 @@ func TestRunRecordsCheckableHistory(t *testing.T) {
 	}
 	if int64(v.Stats.Acked) != res.Counts.Acked || int64(v.Stats.Delivered) != res.Counts.Received {
 		t.Errorf("history has %d acked and %d delivered; the run counted %d and %d", v.Stats.Acked, v.Stats.Delivered, res.Counts.Acked, res.Counts.Received)
+	}
+}
+
+// TestRunWithCrashFaults runs a chaos schedule of consumer crashes (no
+// commit, no leave) and checks that the fault windows are recorded in the
+// result and the history, that crashed consumers come back, and that
+// nothing acknowledged is lost under at-least-once.
+func TestRunWithCrashFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("consumer crashes wait for the 6s session timeout; skipped in -short mode")
+	}
+	t.Parallel()
+	spec, err := chaos.ParseSpec([]byte("faults: [{kind: crash, target: consumers, count: 1, start: 1s, interval: 2s, repeat: 2}]\nrecovery: 1s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := smallWorkload("crash")
+	w.ConsumerPerSubscription = 3
+	w.TestDuration = 5 * time.Second
+	w.Delivery.SessionTimeout = 6 * time.Second
+	w.Chaos = &spec
+	path := filepath.Join(t.TempDir(), "h.jsonl")
+	rn, err := New(Interval(250*time.Millisecond), Logger(quietLogger()), DrainTimeout(30*time.Second),
+		History(func(string, string) (io.WriteCloser, error) { return os.Create(path) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := rn.Run(t.Context(), w, newRefbrokerSystem(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, e := range res.Events {
+		kinds[e.Kind]++
+	}
+	if kinds["fault-start"] != 2 || kinds["fault-stop"] != 2 || kinds["consumer-crash"] != 2 || kinds["consumer-join"] != 2 {
+		t.Errorf("events: %v", kinds)
+	}
+	if res.Counts.Lost != 0 {
+		t.Errorf("lost %d acknowledged messages to consumer crashes", res.Counts.Lost)
+	}
+	v, err := checkers.CheckFile(t.Context(), path, checkers.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Valid != checkers.Valid || v.Stats.Nemesis != 4 {
+		t.Errorf("verdict %s failures %v, %d nemesis events", v.Valid, v.Failures, v.Stats.Nemesis)
 	}
 }

@@ -16,6 +16,8 @@ package runner
 
 import (
 	"errors"
+
+	"github.com/brokerbench/brokerbench/chaos"
 	"io"
 	"log/slog"
 	"time"
@@ -58,6 +60,7 @@ type Runner struct {
 	tool         string
 	revision     string
 	openHistory  func(workload, system string) (io.WriteCloser, error)
+	injectors    func(system string) chaos.Injectors
 }
 
 // Option configures a Runner.
@@ -142,6 +145,15 @@ func OnProgress(f func(Progress)) Option {
 // ends.
 func History(open func(workload, system string) (io.WriteCloser, error)) Option {
 	return func(r *Runner) error { r.openHistory = open; return nil }
+}
+
+// Injectors gives the runner, per system, what carries out the network and
+// process faults of workloads with a chaos schedule: the proxies the
+// system's connections go through and the broker processes it may kill.
+// The runner adds its own client faults. Without it, only client faults
+// (crash) can run.
+func Injectors(f func(system string) chaos.Injectors) Option {
+	return func(r *Runner) error { r.injectors = f; return nil }
 }
 
 // Tool records the tool name and version and the VCS revision in results.

@@ -1,0 +1,131 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/brokerbench/brokerbench/chaos"
+)
+
+// Faults: a workload's chaos schedule (package chaos) runs during the
+// measured phase against the injectors the runner was given for the
+// system (network proxies, broker processes) and against the run's own
+// clients. Every fault start and stop becomes a nemesis event in the
+// history and a "fault-start"/"fault-stop" event in the result, so
+// reports can shade the window.
+
+// faultRun is a running schedule.
+type faultRun struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startFaults starts the workload's schedule, if it has one.
+func (r *run) startFaults(ctx context.Context) (*faultRun, error) {
+	if r.w.Chaos == nil {
+		return nil, nil
+	}
+	var inj chaos.Injectors
+	if r.r.injectors != nil {
+		inj = r.r.injectors(r.sys.Name())
+	}
+	inj.Clients = clientFaults{r}
+	sched, err := chaos.NewSchedule(*r.w.Chaos, inj, r.faultEvent)
+	if err != nil {
+		return nil, fmt.Errorf("fault schedule on %s: %w", r.sys.Name(), err)
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	fr := &faultRun{cancel: cancel, done: make(chan error, 1)}
+	go func() { fr.done <- sched.Run(fctx) }()
+	return fr, nil
+}
+
+// stop ends the schedule (healing whatever is still broken) and waits
+// for it; then it waits the spec's recovery time, so the system settles
+// before the drain.
+func (fr *faultRun) stop(ctx context.Context, recovery time.Duration) error {
+	if fr == nil {
+		return nil
+	}
+	fr.cancel()
+	err := <-fr.done
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("fault schedule: %w", err)
+	}
+	return sleepCtx(ctx, recovery)
+}
+
+func (r *run) faultEvent(e chaos.Event) {
+	kind := "fault-start"
+	if e.Kind == "stop" {
+		kind = "fault-stop"
+	}
+	detail := e.Fault
+	if e.Err != nil {
+		detail += ": " + e.Err.Error()
+	}
+	r.event(kind, "", nil, detail)
+	if r.hist != nil {
+		if kind == "fault-start" {
+			r.hist.w.NemesisStart(e.Fault)
+		} else {
+			r.hist.w.NemesisStop(e.Fault)
+		}
+	}
+	r.log.Info("fault "+e.Kind, "fault", e.Fault)
+}
+
+// clientFaults carries out crash faults on the run's own clients.
+type clientFaults struct{ r *run }
+
+// Crash crashes count consumers of the first subscription, round robin,
+// through adapters.Consumer.Crash (no commit, no leave), and starts each
+// again at once as a new incarnation (a new history process), as a
+// supervisor would restart a crashed worker. Producer crashes are not
+// supported: a producer's in-flight sends cannot be abandoned through the
+// adapter interface without also losing the run's accounting of them.
+func (c clientFaults) Crash(ctx context.Context, role string, count int) error {
+	r := c.r
+	if role != chaos.RoleConsumers {
+		return fmt.Errorf("crash %s: only consumers can be crashed (target: consumers)", role)
+	}
+	r.crashMu.Lock()
+	defer r.crashMu.Unlock()
+	var members []*consumer
+	for _, cs := range r.consumers {
+		if cs.sub == r.subs[0] && cs.c != nil {
+			members = append(members, cs)
+		}
+	}
+	if len(members) == 0 {
+		return errors.New("crash consumers: no running consumer")
+	}
+	var errs []error
+	for i := range count {
+		cs := members[(r.crashNext+i)%len(members)]
+		if err := cs.c.Crash(); err != nil {
+			errs = append(errs, fmt.Errorf("crash consumer %s: %w", cs.id, err))
+		}
+		cs.c = nil
+		r.event("consumer-crash", cs.id, nil, "fault")
+		if err := cs.start(context.WithoutCancel(ctx), r); err != nil {
+			errs = append(errs, fmt.Errorf("restart consumer %s: %w", cs.id, err))
+			continue
+		}
+		r.event("consumer-join", cs.id, nil, "after crash")
+	}
+	r.crashNext += count
+	return errors.Join(errs...)
+}
+
+// crashGuard serialises client crashes with consumer churn.
+type crashGuard struct {
+	crashMu   sync.Mutex
+	crashNext int
+}
