@@ -14,7 +14,7 @@ RUN_FLAGS ?= --duration 5s --warmup 1s
 all: build
 
 build:
-	$(GO) build -o $(BIN)/ ./cmd/brokerbench
+	$(GO) build -o $(BIN)/ ./cmd/brokerbench ./cmd/refbroker
 
 ## run: the main job on the embedded reference broker
 run: build

@@ -29,7 +29,9 @@ func (h historyFiles) base(workload, system string) string {
 func (h historyFiles) opener(runs []workloads.Workload) func(workload, system string) (io.WriteCloser, error) {
 	want := map[string]bool{}
 	for _, w := range runs {
-		want[w.Name] = h.all || w.History
+		// A run with faults always records its history: the point of
+		// breaking things is to check what survived.
+		want[w.Name] = h.all || w.History || w.Chaos != nil
 	}
 	return func(workload, system string) (io.WriteCloser, error) {
 		if !want[workload] {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/brokerbench/brokerbench/chaos"
 	"github.com/brokerbench/brokerbench/gate"
 	"github.com/brokerbench/brokerbench/reports"
 	"github.com/brokerbench/brokerbench/results"
@@ -167,15 +168,16 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	}
 	hist := historyFiles{out: out, all: f.history}
 	opts = append(opts, runner.History(hist.opener(runs)))
-	rn, err := runner.New(opts...)
-	if err != nil {
+	// Options are checked once here; each system gets its own Runner, with
+	// the fault injectors of its environment.
+	if _, err := runner.New(opts...); err != nil {
 		return usageError{err}
 	}
 	var all []*results.Result
 	var checks []gate.Check
 	failed := false
 	for _, sysName := range systems {
-		rs, cs, err := runOnSystem(ctx, rn, sysName, runs, f, display, logger, brokerLogger, hist)
+		rs, cs, err := runOnSystem(ctx, opts, sysName, runs, f, display, logger, brokerLogger, hist)
 		all = append(all, rs...)
 		checks = append(checks, cs...)
 		if err != nil {
@@ -257,8 +259,13 @@ func writeJUnit(path string, checks []gate.Check) error {
 }
 
 // runOnSystem opens one system and runs every workload on it in order.
-func runOnSystem(ctx context.Context, rn *runner.Runner, name string, runs []workloads.Workload, f *runFlags, d *display, logger, brokerLogger *slog.Logger, hist historyFiles) ([]*results.Result, []gate.Check, error) {
-	sys, closeSys, err := openSystem(ctx, name, f.getenv, brokerLogger)
+func runOnSystem(ctx context.Context, opts []runner.Option, name string, runs []workloads.Workload, f *runFlags, d *display, logger, brokerLogger *slog.Logger, hist historyFiles) ([]*results.Result, []gate.Check, error) {
+	env := newFaultEnv(runs)
+	rn, err := runner.New(append(opts, runner.Injectors(func(string) chaos.Injectors { return env.injectors() }))...)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	sys, closeSys, err := openSystem(ctx, name, f.getenv, brokerLogger, env)
 	if err != nil {
 		return nil, []gate.Check{{Workload: "*", System: name, Name: "connect", Outcome: gate.Failed, Message: err.Error()}},
 			fmt.Errorf("open %s: %w", name, err)
