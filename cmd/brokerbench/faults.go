@@ -22,11 +22,16 @@ import (
 type faultEnv struct {
 	network bool // some run has a network fault
 	process bool // some run has a process fault
+	roles   bool // some network fault targets one role (producers, consumers)
 
 	nw    *chaos.Network
 	procs map[string]*chaos.Process
 	dirs  []string
 }
+
+// sharedRole names the proxies of systems whose producers and consumers
+// share their connections' route: network faults must target "all" there.
+const sharedRole = "clients"
 
 func newFaultEnv(runs []workloads.Workload) *faultEnv {
 	e := &faultEnv{procs: map[string]*chaos.Process{}}
@@ -37,15 +42,23 @@ func newFaultEnv(runs []workloads.Workload) *faultEnv {
 		for _, f := range w.Chaos.Faults {
 			e.network = e.network || f.Kind.IsNetwork()
 			e.process = e.process || f.Kind.IsProcess()
+			e.roles = e.roles || f.Kind.IsNetwork() && f.Default().Target != chaos.TargetAll
 		}
 	}
 	return e
 }
 
-// open prepares the environment for one system.
-func (e *faultEnv) open() error {
+// open prepares the environment for one system. perRole says whether the
+// system's adapter routes producer and consumer connections apart, which
+// faults aimed at one role need.
+func (e *faultEnv) open(system string, perRole bool) error {
 	if !e.network {
 		return nil
+	}
+	if e.roles && !perRole {
+		// Aimed at a role whose connections are not told apart, the fault
+		// would hit nothing and the run would pass for the wrong reason.
+		return usagef("a network fault targets producers or consumers, but %s's connections are not routed per role yet: target all on %s", system, system)
 	}
 	nw, err := chaos.NewNetwork()
 	if err != nil {
@@ -66,7 +79,7 @@ func (e *faultEnv) proxied(ctx context.Context, hostport string) (string, error)
 	if e.nw == nil {
 		return hostport, nil
 	}
-	return e.nw.Proxy(ctx, chaos.TargetAll, hostport)
+	return e.nw.Proxy(ctx, sharedRole, hostport)
 }
 
 // proxiedURL rewrites the host of an amqp:// or nats:// URL to its proxy.

@@ -58,7 +58,7 @@ func systemNames() string {
 // getenv resolves BROKERBENCH_* settings, with command-line flags taking
 // precedence.
 func openSystem(ctx context.Context, name string, getenv func(string) string, logger *slog.Logger, env *faultEnv) (adapters.System, func() error, error) {
-	if err := env.open(); err != nil {
+	if err := env.open(name, false); err != nil {
 		return nil, nil, err
 	}
 	sys, closeSys, err := openInEnv(ctx, name, getenv, logger, env)
@@ -85,7 +85,7 @@ func openInEnv(ctx context.Context, name string, getenv func(string) string, log
 			return nil, nil, usagef("process faults (kill, pause) need a broker brokerbench starts itself: use --system refbroker or redis")
 		}
 		if env.nw != nil {
-			cfg.Dialer = env.nw.Dialer(chaos.TargetAll)
+			cfg.Dialer = env.nw.Dialer(sharedRole)
 		}
 		s, err := kafka.New(ctx, cfg)
 		return closer(s, err)
@@ -234,7 +234,7 @@ func refbrokerAdapter(ctx context.Context, addr, how string, env *faultEnv) (*ka
 	cfg.Name, cfg.Brokers = "refbroker", []string{addr}
 	cfg.Server = "refbroker " + toolVersion + " (" + how + ")"
 	if env.nw != nil {
-		cfg.Dialer = env.nw.Dialer(chaos.TargetAll)
+		cfg.Dialer = env.nw.Dialer(sharedRole)
 	}
 	s, err := kafka.New(ctx, cfg)
 	if err != nil {
