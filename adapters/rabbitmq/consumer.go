@@ -40,6 +40,7 @@ type consumer struct {
 	errs  []error
 
 	crashed   atomic.Bool
+	dispErr   atomic.Bool // ErrDisposition recorded already (once is enough)
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -52,6 +53,21 @@ type consumer struct {
 // (adapters.ErrNotApplicable); Assignor and SessionTimeout are ignored,
 // since the local group assigns round robin and notices leaves at once.
 //
+// With cfg.Queue the consumer is a competing consumer: it joins no local
+// group and consumes every partition queue, and the broker spreads each
+// queue's messages over its consumers (round robin within the prefetch
+// windows). That needs a topic created with TopicSpec.Queue; on
+// single-active-consumer queues the other consumers are standbys.
+// Streams refuse cfg.Queue with adapters.ErrNotApplicable.
+// cfg.MaxDeliveries is ignored: the limit is the queue's, set by
+// CreateTopic from TopicSpec.MaxDeliveries.
+//
+// The Handler's Disposition is applied as soon as it returns: Release is
+// basic.nack with requeue, Reject is basic.reject without requeue (to the
+// dead-letter queue if the topic has one). Delivery.DeliveryCount is
+// 1 + the quorum x-delivery-count header, and 0 on classic queues and
+// streams, which do not count.
+//
 // The *Delivery passed to the Handler is reused for the partition's next
 // message; its Key and Value are the library's per-message buffers, not
 // reused, but must not be retained either, per the Handler contract.
@@ -63,8 +79,12 @@ func (r *RabbitMQ) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig)
 	if err := r.ensureSubscription(ctx, cfg.Topic, cfg.Subscription, cfg.Partitions); err != nil {
 		return nil, fmt.Errorf("new consumer %q: %w", cfg.ID, err)
 	}
-	g, err := r.groupFor(cfg.Topic, cfg.Subscription, cfg.Partitions)
-	if err != nil {
+	var g *group
+	if cfg.Queue {
+		// A queue consumer competes for every partition instead of
+		// sharing them out: a group of its own assigns it all of them.
+		g = newGroup(groupKey{cfg.Topic, cfg.Subscription}, cfg.Partitions)
+	} else if g, err = r.groupFor(cfg.Topic, cfg.Subscription, cfg.Partitions); err != nil {
 		return nil, fmt.Errorf("new consumer %q: %w", cfg.ID, err)
 	}
 	conn, raw, err := r.dial(ctx, "consumer "+cfg.ID)
@@ -104,6 +124,12 @@ func (r *RabbitMQ) consumerDefaults(cfg adapters.ConsumerConfig) (adapters.Consu
 	}
 	if cfg.InstanceID != "" {
 		return cfg, fmt.Errorf("InstanceID: %w: RabbitMQ has no static group membership", adapters.ErrNotApplicable)
+	}
+	if cfg.Queue && r.cfg.QueueType == QueueStream {
+		return cfg, fmt.Errorf("Queue: %w: stream queues have no competing consumers or per-message acks", adapters.ErrNotApplicable)
+	}
+	if cfg.MaxDeliveries < 0 {
+		return cfg, fmt.Errorf("MaxDeliveries %d must not be negative", cfg.MaxDeliveries)
 	}
 	if cfg.Partitions == 0 {
 		cfg.Partitions = r.partitions(cfg.Topic)

@@ -26,4 +26,9 @@ var (
 	// ErrPartition is reported for a send whose partition is out of range or
 	// cannot be chosen because the topic's partition count is unknown.
 	ErrPartition = errors.New("rabbitmq: bad partition")
+	// ErrDisposition is recorded, and returned by Consumer.Close, when a
+	// Handler's Release or Reject cannot be applied (CommitAuto has acked
+	// the message already; streams have no nack) or its Disposition is not
+	// a known value. The delivery then counts as accepted.
+	ErrDisposition = errors.New("rabbitmq: disposition not applied")
 )

@@ -38,7 +38,7 @@ func (r *RabbitMQ) groupFor(topic, sub string, partitions int) (*group, error) {
 	k := groupKey{topic, sub}
 	g, ok := r.groups[k]
 	if !ok {
-		g = &group{key: k, partitions: partitions, offsets: make(map[int32]int64)}
+		g = newGroup(k, partitions)
 		r.groups[k] = g
 	}
 	if g.partitions != partitions {
@@ -46,6 +46,12 @@ func (r *RabbitMQ) groupFor(topic, sub string, partitions int) (*group, error) {
 			sub, topic, g.partitions, partitions)
 	}
 	return g, nil
+}
+
+// newGroup returns an empty group. Queue consumers each get one that is
+// not registered with the System, so that each consumes every partition.
+func newGroup(k groupKey, partitions int) *group {
+	return &group{key: k, partitions: partitions, offsets: make(map[int32]int64)}
 }
 
 // join adds c and rebalances. If c's own partitions fail to start, c is

@@ -131,7 +131,8 @@ func (pc *partConsumer) closeReason() error {
 	return errors.New("consumer cancelled by the broker (queue deleted?)")
 }
 
-// handle fills d from m, calls the Handler and acks per the commit mode.
+// handle fills d from m, calls the Handler and settles m per its
+// Disposition and the commit mode.
 func (pc *partConsumer) handle(d *adapters.Delivery, m *amqp.Delivery) {
 	c := pc.c
 	d.Offset = -1
@@ -141,6 +142,8 @@ func (pc *partConsumer) handle(d *adapters.Delivery, m *amqp.Delivery) {
 	}
 	d.Value = m.Body
 	d.Redelivered = m.Redelivered
+	d.DeliveryCount = c.deliveryCount(m)
+	d.Disposition = adapters.Accept // d is reused: clear the last decision
 	if c.stream {
 		if off, ok := m.Headers[streamOffsetHeader].(int64); ok {
 			d.Offset = off
@@ -153,7 +156,13 @@ func (pc *partConsumer) handle(d *adapters.Delivery, m *amqp.Delivery) {
 		}
 	}
 	c.cfg.Handler(d)
-	if c.crashed.Load() || c.autoAck || (c.stream && c.cfg.Commit == adapters.CommitAuto) {
+	if c.crashed.Load() {
+		return
+	}
+	if d.Disposition != adapters.Accept && pc.settle(d.Disposition, m.DeliveryTag) {
+		return
+	}
+	if c.autoAck || (c.stream && c.cfg.Commit == adapters.CommitAuto) {
 		return
 	}
 	pc.lastTag = m.DeliveryTag
@@ -164,6 +173,42 @@ func (pc *partConsumer) handle(d *adapters.Delivery, m *amqp.Delivery) {
 	if c.cfg.Commit == adapters.CommitSync || pc.unacked >= max(1, c.prefetch/2) {
 		pc.ackHandled()
 	}
+}
+
+// settle applies a Release (nack with requeue) or Reject (reject without
+// requeue, so the queue dead-letters it if it has a dead-letter exchange)
+// at once, reporting whether it did. It cannot when the message was acked
+// on receipt (CommitAuto) or comes from a stream, which has no nack; nor
+// for an unknown Disposition value. Then it records ErrDisposition, once
+// per consumer, and the delivery counts as accepted.
+//
+// Settling one tag leaves the handled-but-unacked deliveries before it to
+// the next multiple-ack, which skips tags already settled.
+func (pc *partConsumer) settle(disp adapters.Disposition, tag uint64) bool {
+	c := pc.c
+	var err error
+	switch {
+	case disp != adapters.Release && disp != adapters.Reject:
+		err = fmt.Errorf("%w: unknown Disposition %d", ErrDisposition, int(disp))
+	case c.stream:
+		err = fmt.Errorf("%w: %s on a stream queue, which has no nack or reject", ErrDisposition, disp)
+	case c.autoAck:
+		err = fmt.Errorf("%w: %s with CommitAuto, which acked the message on receipt", ErrDisposition, disp)
+	case disp == adapters.Release:
+		if err := pc.ch.Nack(tag, false, true); err != nil {
+			c.recordErr(fmt.Errorf("partition %d: release (nack with requeue): %w", pc.p, err))
+		}
+		return true
+	default:
+		if err := pc.ch.Reject(tag, false); err != nil {
+			c.recordErr(fmt.Errorf("partition %d: reject: %w", pc.p, err))
+		}
+		return true
+	}
+	if c.dispErr.CompareAndSwap(false, true) {
+		c.recordErr(fmt.Errorf("partition %d: %w", pc.p, err))
+	}
+	return false
 }
 
 // ackHandled acks every handled delivery with one multiple-ack and, for

@@ -1,6 +1,7 @@
 // Package rabbitmq is the brokerbench adapter for RabbitMQ over AMQP 0-9-1,
 // through github.com/rabbitmq/amqp091-go. Its main type is [RabbitMQ], an
-// [adapters.System] and [adapters.Lagger], built by [New] from a [Config].
+// [adapters.System], [adapters.Lagger] and [adapters.DeadLetterCounter],
+// built by [New] from a [Config].
 //
 // # Topology
 //
@@ -51,6 +52,24 @@
 // ConsumerConfig.Start again. Streams have no single-active-consumer over
 // AMQP, so stream consumers in other processes each read every message.
 //
+// # Queue semantics
+//
+// Classic and quorum queues are queues already, so Capabilities.Queue and
+// DeadLetter hold for them. A Handler's Release is basic.nack with
+// requeue, its Reject basic.reject without requeue, both sent as soon as
+// the Handler returns. TopicSpec.DeadLetter gives each subscription a
+// fanout dead-letter exchange "<topic>/<sub>/dlx" and queue
+// "<topic>/<sub>/dlq", named by the partition queues'
+// x-dead-letter-exchange and counted by [RabbitMQ.DeadLettered].
+// TopicSpec.MaxDeliveries is the quorum x-delivery-limit (minus one:
+// RabbitMQ limits returns, not deliveries), and DeliveryCount is
+// 1 + x-delivery-count; classic queues do not count deliveries, so they
+// report DeliveryCount 0 and refuse MaxDeliveries with
+// adapters.ErrNotApplicable rather than enforce a limit they cannot count.
+// TopicSpec.Queue drops single-active-consumer, and ConsumerConfig.Queue
+// makes a consumer compete for every partition instead of joining the
+// local group. Streams have none of this: Queue and DeadLetter are false.
+//
 // docs/adapters/rabbitmq.md has the full behaviour and settings table.
 package rabbitmq
 
@@ -95,8 +114,8 @@ type RabbitMQ struct {
 
 // topicState is what this System knows about a topic it created or consumed.
 type topicState struct {
-	partitions int   // 0 when unknown (only consumed, never created here)
-	retention  int64 // TopicSpec.RetentionBytes of the creating call
+	partitions int           // 0 when unknown (only consumed, never created here)
+	settings   queueSettings // of the creating call
 	subs       map[string]bool
 }
 
@@ -128,7 +147,10 @@ func New(ctx context.Context, cfg Config) (*RabbitMQ, error) {
 func (r *RabbitMQ) Name() string { return r.cfg.Name }
 
 // Capabilities depends on Config.QueueType: streams replay but keep no
-// broker-side lag and acknowledge by offset, not per message.
+// broker-side lag, acknowledge by offset, not per message, and have no
+// nack, reject or dead-lettering. Classic and quorum queues have queue
+// semantics and dead-letter exchanges; only quorum queues count
+// deliveries and take a delivery limit (see CreateTopic).
 func (r *RabbitMQ) Capabilities() adapters.Capabilities {
 	stream := r.cfg.QueueType == QueueStream
 	return adapters.Capabilities{
@@ -141,6 +163,8 @@ func (r *RabbitMQ) Capabilities() adapters.Capabilities {
 		OrderedPartitions: true,
 		BrokerLag:         !stream,
 		Idempotence:       false,
+		Queue:             !stream,
+		DeadLetter:        !stream,
 	}
 }
 
@@ -312,17 +336,20 @@ func checkName(kind, name string) error {
 	return nil
 }
 
-// queueArgs are the declare arguments of a partition queue. They must be
-// identical on every declare, or the broker refuses with 406.
-func (r *RabbitMQ) queueArgs(retentionBytes int64) amqp.Table {
+// queueArgs are the declare arguments of subscription sub's partition
+// queues. They must be identical on every declare, or the broker refuses
+// with 406.
+func (r *RabbitMQ) queueArgs(topic, sub string, s queueSettings) amqp.Table {
 	args := amqp.Table{"x-queue-type": string(r.cfg.QueueType)}
-	if r.cfg.QueueType != QueueStream {
+	if r.cfg.QueueType != QueueStream && !s.queue {
 		// One active consumer per partition queue keeps partition order
-		// with several consumers and gives broker-side failover.
+		// with several consumers and gives broker-side failover. Queue
+		// topics go without: their consumers compete for every message.
 		args["x-single-active-consumer"] = true
 	}
-	if retentionBytes > 0 {
-		args["x-max-length-bytes"] = retentionBytes
+	if s.retention > 0 {
+		args["x-max-length-bytes"] = s.retention
 	}
+	addQueueArgs(args, topic, sub, s)
 	return args
 }

@@ -271,7 +271,7 @@ func TestQueueTypesDeclared(t *testing.T) {
 			// Declare the name r uses (streams are named per partition
 			// only) with r2's arguments.
 			err = r2.withChannel(t.Context(), func(ch *amqp.Channel) error {
-				_, err := ch.QueueDeclare(r.queueName(topic, sub, 0), true, false, false, false, r2.queueArgs(0))
+				_, err := ch.QueueDeclare(r.queueName(topic, sub, 0), true, false, false, false, r2.queueArgs(topic, sub, queueSettings{}))
 				return err
 			})
 			if err == nil {

@@ -17,8 +17,20 @@ const maxProbePartitions = 100_000
 // CreateTopic declares the topic's exchange and, for every partition, its
 // queues (one per subscription) or its stream, each bound with the
 // partition's routing key. It is idempotent for identical specs; a queue
-// that exists with another type or retention fails with the broker's 406
-// PRECONDITION_FAILED, named in the error.
+// that exists with another type, retention, delivery limit or dead-letter
+// setting fails with the broker's 406 PRECONDITION_FAILED, named in the
+// error.
+//
+// DeadLetter declares, per subscription, a fanout exchange
+// "<topic>/<sub>/dlx" and a queue "<topic>/<sub>/dlq" bound to it, and
+// points the partition queues' x-dead-letter-exchange at it. MaxDeliveries
+// sets x-delivery-limit (MaxDeliveries-1, since RabbitMQ limits returns)
+// on quorum queues; classic queues cannot count deliveries, so
+// MaxDeliveries on them, and MaxDeliveries or DeadLetter on streams, fail
+// with adapters.ErrNotApplicable. Queue declares the partition queues
+// without single-active-consumer, so that queue consumers
+// (ConsumerConfig.Queue) compete for every partition's messages; streams
+// refuse it.
 func (r *RabbitMQ) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error {
 	if err := checkName("topic", spec.Name); err != nil {
 		return err
@@ -34,19 +46,28 @@ func (r *RabbitMQ) CreateTopic(ctx context.Context, spec adapters.TopicSpec) err
 			return fmt.Errorf("create topic %q: %w", spec.Name, err)
 		}
 	}
+	if err := r.checkQueueSpec(spec); err != nil {
+		return fmt.Errorf("create topic %q: %w", spec.Name, err)
+	}
 	err := r.withChannel(ctx, func(ch *amqp.Channel) error {
 		return ch.ExchangeDeclare(exchangeName(spec.Name), amqp.ExchangeDirect, true, false, false, false, nil)
 	})
 	if err != nil {
 		return fmt.Errorf("create topic %q: declare exchange: %w", spec.Name, err)
 	}
-	st := r.rememberTopic(spec.Name, spec.Partitions, spec.RetentionBytes)
+	settings := queueSettings{
+		retention:     spec.RetentionBytes,
+		maxDeliveries: spec.MaxDeliveries,
+		deadLetter:    spec.DeadLetter,
+		queue:         spec.Queue,
+	}
+	r.rememberTopic(spec.Name, spec.Partitions, settings)
 	subs := spec.Subscriptions
 	if r.cfg.QueueType == QueueStream {
 		subs = []string{""} // one stream per partition, whatever the subscriptions
 	}
 	for _, sub := range subs {
-		if err := r.declareQueues(ctx, spec.Name, sub, spec.Partitions, st.retention); err != nil {
+		if err := r.declareQueues(ctx, spec.Name, sub, spec.Partitions, settings); err != nil {
 			return fmt.Errorf("create topic %q: %w", spec.Name, err)
 		}
 		r.rememberSub(spec.Name, sub)
@@ -55,10 +76,16 @@ func (r *RabbitMQ) CreateTopic(ctx context.Context, spec adapters.TopicSpec) err
 }
 
 // declareQueues declares and binds the partition queues of one
-// subscription. All of a subscription's queues are declared on one channel
-// for speed; a failure closes it, which ends the loop with that error.
-func (r *RabbitMQ) declareQueues(ctx context.Context, topic, sub string, partitions int, retention int64) error {
-	args := r.queueArgs(retention)
+// subscription, after its dead-letter exchange and queue if it has them.
+// All of a subscription's queues are declared on one channel for speed; a
+// failure closes it, which ends the loop with that error.
+func (r *RabbitMQ) declareQueues(ctx context.Context, topic, sub string, partitions int, s queueSettings) error {
+	if s.deadLetter {
+		if err := r.declareDeadLetter(ctx, topic, sub); err != nil {
+			return err
+		}
+	}
+	args := r.queueArgs(topic, sub, s)
 	return r.withChannel(ctx, func(ch *amqp.Channel) error {
 		for p := range int32(partitions) {
 			if err := ctx.Err(); err != nil {
@@ -67,8 +94,8 @@ func (r *RabbitMQ) declareQueues(ctx context.Context, topic, sub string, partiti
 			q := r.queueName(topic, sub, p)
 			if _, err := ch.QueueDeclare(q, true, false, false, false, args); err != nil {
 				if isAMQPCode(err, amqp.PreconditionFailed) {
-					return fmt.Errorf("declare queue %q: it exists with other settings (queue type %s, retention %d bytes wanted); delete the topic first: %w",
-						q, r.cfg.QueueType, retention, err)
+					return fmt.Errorf("declare queue %q: it exists with other settings (wanted queue type %s, retention %d bytes, max deliveries %d, dead letter %t, queue %t); delete the topic first: %w",
+						q, r.cfg.QueueType, s.retention, s.maxDeliveries, s.deadLetter, s.queue, err)
 				}
 				return fmt.Errorf("declare queue %q: %w", q, err)
 			}
@@ -82,7 +109,9 @@ func (r *RabbitMQ) declareQueues(ctx context.Context, topic, sub string, partiti
 
 // ensureSubscription makes sure a consumer's queues exist, declaring them
 // only when missing: a subscription not listed in TopicSpec starts empty,
-// and redeclaring existing queues could fail on differing retention.
+// and redeclaring existing queues could fail on differing settings. The
+// settings are those of the topic's CreateTopic through this System; for a
+// topic created elsewhere they are unknown and the defaults are used.
 func (r *RabbitMQ) ensureSubscription(ctx context.Context, topic, sub string, partitions int) error {
 	var missing bool
 	for p := range int32(partitions) {
@@ -104,7 +133,7 @@ func (r *RabbitMQ) ensureSubscription(ctx context.Context, topic, sub string, pa
 			}
 			return fmt.Errorf("check exchange %q: %w", topic, err)
 		}
-		if err := r.declareQueues(ctx, topic, sub, partitions, r.retention(topic)); err != nil {
+		if err := r.declareQueues(ctx, topic, sub, partitions, r.settings(topic)); err != nil {
 			return err
 		}
 	}
@@ -129,7 +158,8 @@ func (r *RabbitMQ) queueExists(ctx context.Context, name string) (bool, error) {
 }
 
 // DeleteTopic deletes the topic's exchange and the queues of every
-// subscription this System created or consumed, or the topic's streams.
+// subscription this System created or consumed, with their dead-letter
+// queues and exchanges, or the topic's streams.
 // Queues of subscriptions only another process knows about cannot be listed
 // over AMQP and are left in place (unbound, so they grow no further).
 // Deleting a missing topic is not an error.
@@ -144,6 +174,12 @@ func (r *RabbitMQ) DeleteTopic(ctx context.Context, topic string) error {
 	var errs []error
 	for _, sub := range subs {
 		if err := r.deleteQueues(ctx, topic, sub, partitions); err != nil {
+			errs = append(errs, err)
+		}
+		if r.cfg.QueueType == QueueStream {
+			continue
+		}
+		if err := r.deleteDeadLetter(ctx, topic, sub); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -239,18 +275,22 @@ func (r *RabbitMQ) Lag(ctx context.Context, topic, subscription string) (map[int
 	return lag, nil
 }
 
-// rememberTopic records a topic created by this System and returns its
-// state; an earlier record keeps its retention.
-func (r *RabbitMQ) rememberTopic(topic string, partitions int, retention int64) *topicState {
+// rememberTopic records a topic created by this System. The settings of
+// the first CreateTopic are kept: a repeated CreateTopic with other
+// settings declares with its own and fails on the broker's 406, so it must
+// not change what later subscriptions are declared with either.
+func (r *RabbitMQ) rememberTopic(topic string, partitions int, s queueSettings) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st, ok := r.topics[topic]
 	if !ok {
-		st = &topicState{subs: make(map[string]bool), retention: retention}
+		st = &topicState{subs: make(map[string]bool)}
 		r.topics[topic] = st
 	}
+	if st.partitions == 0 { // not created through this System before
+		st.settings = s
+	}
 	st.partitions = partitions
-	return st
 }
 
 // rememberSub records that this System created or consumed a subscription.
@@ -297,12 +337,13 @@ func (r *RabbitMQ) partitions(topic string) int {
 	return 0
 }
 
-// retention returns the known retention of a topic, or 0.
-func (r *RabbitMQ) retention(topic string) int64 {
+// settings returns the known queue settings of a topic, or the zero
+// settings.
+func (r *RabbitMQ) settings(topic string) queueSettings {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if st, ok := r.topics[topic]; ok {
-		return st.retention
+		return st.settings
 	}
-	return 0
+	return queueSettings{}
 }
