@@ -23,6 +23,7 @@ package adapters
 
 import (
 	"context"
+	"net"
 	"time"
 )
 
@@ -377,6 +378,20 @@ type Consumer interface {
 	// redelivered later by the system's own failure detection.
 	Crash() error
 }
+
+// RoleDialer opens a system's connections by role: "producers",
+// "consumers" or "admin". Adapters whose Config takes one route each
+// role's connections through the dial function it returns, which is how
+// the chaos package's proxies aim a fault at the consumer path alone. A
+// nil RoleDialer means plain TCP.
+type RoleDialer func(role string) func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// Connection roles passed to a RoleDialer.
+const (
+	RoleProducers = "producers"
+	RoleConsumers = "consumers"
+	RoleAdmin     = "admin"
+)
 
 // DeadLetterCounter is implemented by systems with Capabilities.DeadLetter.
 type DeadLetterCounter interface {

@@ -36,9 +36,13 @@ type consumer struct {
 	// flushTimeout bounds the ack flush in Close when its context has no
 	// deadline (Config.APITimeout).
 	flushTimeout time.Duration
-	preAck       bool // CommitAuto on an AckExplicit durable: ack on receipt
-	noAck        bool // CommitAuto on an AckNone durable
-	sync         bool // CommitSync: wait for the server to confirm each ack
+	preAck       bool                // CommitAuto on an AckExplicit durable: ack on receipt
+	noAck        bool                // CommitAuto on an AckNone durable
+	sync         bool                // CommitSync: wait for the server to confirm each ack
+	limit        int                 // the durables' MaxDeliver; 0: no limit
+	dlqSubj      string              // dead-letter subject; "": the topic has none
+	js           jetstream.JetStream // on nc; publishes dead-letter copies
+	stream       jetstream.Stream    // the topic's stream, bound to js
 	ctx          context.Context
 	cancel       context.CancelFunc
 	ccs          []jetstream.ConsumeContext
@@ -55,9 +59,11 @@ type consumer struct {
 // members of the subscription); the client buffers up to
 // ceil(Prefetch/partitions) messages per partition. CommitAuto uses AckNone
 // on durables it creates, and acks on receipt on durables CreateTopic
-// provisioned (AckPolicy cannot change). Every member consumes every
-// partition, so OnAssigned is called once with all partitions and OnRevoked
-// with all of them on Close.
+// provisioned (AckPolicy cannot change). cfg.MaxDeliveries, when > 0, becomes
+// each durable's MaxDeliver; otherwise the durables keep theirs (from
+// TopicSpec.MaxDeliveries). Every member consumes every partition, so
+// OnAssigned is called once with all partitions and OnRevoked with all of
+// them on Close.
 //
 // Each partition's Handler goroutine has its own Delivery, reused after the
 // Handler returns; Key and Value are not reused.
@@ -81,13 +87,21 @@ func (n *NATS) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (ad
 		c.noAck = durables[0].CachedInfo().Config.AckPolicy == jetstream.AckNonePolicy
 		c.preAck = !c.noAck
 	}
+	c.limit = max(durables[0].CachedInfo().Config.MaxDeliver, 0)
+	dlq, err := hasDLQ(ctx, n.js, cfg.Topic)
+	if err != nil {
+		return nil, fmt.Errorf("new nats consumer %q: %w", cfg.ID, err)
+	}
+	if dlq {
+		c.dlqSubj = dlqSubject(cfg.Topic, cfg.Subscription)
+	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	nc, js, err := n.connect(ctx, "brokerbench-consumer-"+cfg.ID)
 	if err != nil {
 		c.cancel()
 		return nil, fmt.Errorf("new nats consumer %q: %w", cfg.ID, err)
 	}
-	c.nc = nc
+	c.nc, c.js = nc, js
 	if cfg.OnAssigned != nil {
 		cfg.OnAssigned(allPartitions(parts))
 	}
@@ -104,6 +118,14 @@ func (n *NATS) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (ad
 // start runs one Consume per partition durable, bound through this
 // consumer's own connection (js) so that Crash drops them all.
 func (c *consumer) start(ctx context.Context, js jetstream.JetStream) error {
+	s, err := js.Stream(ctx, streamName(c.cfg.Topic))
+	if err != nil {
+		return fmt.Errorf("bind stream: %w", err)
+	}
+	c.stream = s
+	if err := c.listenMaxDeliveries(); err != nil {
+		return err
+	}
 	perPart := max(1, (prefetchOf(c.cfg)+c.parts-1)/c.parts)
 	for p := range c.parts {
 		cons, err := js.Consumer(ctx, streamName(c.cfg.Topic), durableName(c.cfg.Subscription, p))
@@ -135,9 +157,13 @@ func allPartitions(n int) []int32 {
 }
 
 // tuneDurables makes sure each partition's durable exists and has the
-// configured AckWait and MaxAckPending, updating it when they differ (both
-// are editable; the ack and deliver policies are not and are left as found).
+// configured AckWait, MaxAckPending and (when cfg.MaxDeliveries > 0)
+// MaxDeliver, updating it when they differ (all are editable; the ack and
+// deliver policies are not and are left as found).
 func tuneDurables(ctx context.Context, s jetstream.Stream, cfg adapters.ConsumerConfig, parts int) ([]jetstream.Consumer, error) {
+	if cfg.MaxDeliveries < 0 {
+		return nil, fmt.Errorf("MaxDeliveries %d is negative", cfg.MaxDeliveries)
+	}
 	deliver, ack := jetstream.DeliverAllPolicy, jetstream.AckExplicitPolicy
 	if cfg.Start == adapters.StartLatest {
 		deliver = jetstream.DeliverNewPolicy
@@ -153,13 +179,21 @@ func tuneDurables(ctx context.Context, s jetstream.Stream, cfg adapters.Consumer
 	for p := range parts {
 		want := durableConfig(cfg.Topic, cfg.Subscription, p, deliver, ack)
 		want.AckWait, want.MaxAckPending = wait, prefetchOf(cfg)
+		if cfg.MaxDeliveries > 0 {
+			want.MaxDeliver = cfg.MaxDeliveries
+		}
 		c, err := ensureDurable(ctx, s, want)
 		if err != nil {
 			return nil, err
 		}
 		have := c.CachedInfo().Config
-		if have.AckPolicy != jetstream.AckNonePolicy && (have.AckWait != wait || have.MaxAckPending != want.MaxAckPending) {
-			have.AckWait, have.MaxAckPending = wait, want.MaxAckPending
+		maxDeliver := have.MaxDeliver
+		if cfg.MaxDeliveries > 0 {
+			maxDeliver = cfg.MaxDeliveries
+		}
+		if have.AckPolicy != jetstream.AckNonePolicy &&
+			(have.AckWait != wait || have.MaxAckPending != want.MaxAckPending || have.MaxDeliver != maxDeliver) {
+			have.AckWait, have.MaxAckPending, have.MaxDeliver = wait, want.MaxAckPending, maxDeliver
 			if c, err = s.UpdateConsumer(ctx, have); err != nil {
 				return nil, fmt.Errorf("update durable %q: %w", have.Durable, err)
 			}
@@ -186,6 +220,7 @@ func (c *consumer) handler(p int32) jetstream.MessageHandler {
 		if md, err := msg.Metadata(); err == nil {
 			d.Offset = int64(md.Sequence.Stream)
 			d.Redelivered = md.NumDelivered > 1
+			d.DeliveryCount = int(md.NumDelivered)
 		}
 		if key, err := decodeKey(msg.Headers()); err == nil {
 			d.Key = key
@@ -196,18 +231,22 @@ func (c *consumer) handler(p int32) jetstream.MessageHandler {
 			d.Value = []byte{} // an empty payload is still a value
 		}
 		c.cfg.Handler(d)
-		if c.crashed.Load() || c.noAck || c.preAck {
+		if c.crashed.Load() {
 			return
 		}
-		var err error
-		if c.sync {
-			err = msg.DoubleAck(c.ctx)
-		} else {
-			err = msg.Ack()
+		if c.noAck || c.preAck {
+			// Already acknowledged: nothing to release, but a rejected
+			// message can still be copied to the dead-letter subject.
+			if md, err := msg.Metadata(); err == nil && d.Disposition == adapters.Reject && c.dlqSubj != "" {
+				if err := c.copyToDLQ(p, md.Sequence.Stream, msg.Headers(), msg.Data(), d.DeliveryCount); err != nil {
+					c.onConsumeErr(nil, err)
+				}
+			}
+			return
 		}
-		if err != nil {
-			// Not acked: redelivered after AckWait (at-least-once).
-			c.onConsumeErr(nil, fmt.Errorf("ack partition %d: %w", p, err))
+		if err := c.settle(p, msg, d); err != nil {
+			// Not settled: redelivered after AckWait (at-least-once).
+			c.onConsumeErr(nil, fmt.Errorf("settle partition %d: %w", p, err))
 		}
 	}
 }

@@ -21,6 +21,10 @@
 //     pulls from every partition's durable (competing consumers).
 //   - Offsets are stream sequences: one sequence space per stream, so they
 //     grow within a partition but have gaps (other partitions' messages).
+//   - Queue semantics: Release is Nak, Reject is Term, the delivery limit
+//     is the durables' MaxDeliver. Dead-letter destinations are the
+//     adapter's own: one stream "BBDLQ_<topic>" with a subject per
+//     subscription (see queue.go).
 //
 // # Order
 //
@@ -49,8 +53,9 @@ import (
 )
 
 var (
-	_ adapters.System = (*NATS)(nil)
-	_ adapters.Lagger = (*NATS)(nil)
+	_ adapters.System            = (*NATS)(nil)
+	_ adapters.Lagger            = (*NATS)(nil)
+	_ adapters.DeadLetterCounter = (*NATS)(nil)
 )
 
 // NATS is a connected NATS JetStream system. It is safe for concurrent use.
@@ -111,8 +116,10 @@ func (n *NATS) Name() string { return n.cfg.Name }
 // replay (limits retention and DeliverAll), competing consumers with
 // per-message acks, broker-side lag, and idempotent producers through
 // Nats-Msg-Id de-duplication within the stream's duplicate window (2 min).
-// There is no partition assignment and so no rebalance and no per-partition
-// order with several consumers (see the package doc).
+// Queue semantics are Nak, Term and MaxDeliver; dead-letter streams are the
+// adapter's own (see queue.go). There is no partition assignment and so no
+// rebalance and no per-partition order with several consumers (see the
+// package doc).
 func (n *NATS) Capabilities() adapters.Capabilities {
 	return adapters.Capabilities{
 		Partitions:     true,
@@ -122,6 +129,8 @@ func (n *NATS) Capabilities() adapters.Capabilities {
 		BrokerLag:      true,
 		Idempotence:    true,
 		Offsets:        true,
+		Queue:          true,
+		DeadLetter:     true,
 	}
 }
 
@@ -196,12 +205,16 @@ func streamPartitions(ctx context.Context, js jetstream.JetStream, topic string)
 
 // CreateTopic creates the topic's stream and, for each subscription, one
 // durable consumer per partition starting at the first message (so nothing
-// published after CreateTopic is missed). It is idempotent; an existing
-// stream with another partition count gives an error wrapping
-// ErrTopicMismatch.
+// published after CreateTopic is missed), with MaxDeliver set to
+// MaxDeliveries when that is > 0. DeadLetter creates the dead-letter stream
+// "BBDLQ_<topic>" (see queue.go). It is idempotent; an existing stream with
+// another partition count gives an error wrapping ErrTopicMismatch.
 func (n *NATS) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error {
 	if spec.Name == "" || spec.Partitions < 1 {
 		return fmt.Errorf("create topic %q: need a name and at least 1 partition (got %d)", spec.Name, spec.Partitions)
+	}
+	if spec.MaxDeliveries < 0 {
+		return fmt.Errorf("create topic %q: MaxDeliveries %d is negative", spec.Name, spec.MaxDeliveries)
 	}
 	sc := jetstream.StreamConfig{
 		Name:      streamName(spec.Name),
@@ -233,9 +246,17 @@ func (n *NATS) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error {
 	if err != nil {
 		return fmt.Errorf("create topic %q: %w", spec.Name, err)
 	}
+	if spec.DeadLetter {
+		if err := n.createDLQStream(ctx, spec.Name); err != nil {
+			return fmt.Errorf("create topic %q: %w", spec.Name, err)
+		}
+	}
 	for _, sub := range spec.Subscriptions {
 		for p := range spec.Partitions {
 			cc := durableConfig(spec.Name, sub, p, jetstream.DeliverAllPolicy, jetstream.AckExplicitPolicy)
+			if spec.MaxDeliveries > 0 {
+				cc.MaxDeliver = spec.MaxDeliveries
+			}
 			if _, err := ensureDurable(ctx, stream, cc); err != nil {
 				return fmt.Errorf("create topic %q: %w", spec.Name, err)
 			}
@@ -277,12 +298,14 @@ func ensureDurable(ctx context.Context, s jetstream.Stream, cc jetstream.Consume
 	return c, nil
 }
 
-// DeleteTopic deletes the topic's stream and with it every durable consumer.
-// A missing stream is not an error.
+// DeleteTopic deletes the topic's stream, and with it every durable
+// consumer, and its dead-letter stream. Missing streams are not an error.
 func (n *NATS) DeleteTopic(ctx context.Context, topic string) error {
-	err := n.js.DeleteStream(ctx, streamName(topic))
-	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("delete topic %q: %w", topic, err)
+	for _, name := range []string{dlqStreamName(topic), streamName(topic)} {
+		err := n.js.DeleteStream(ctx, name)
+		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("delete topic %q: delete stream %s: %w", topic, name, err)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"github.com/brokerbench/brokerbench/adapters"
 	"net"
 	"net/url"
 	"os"
@@ -33,6 +34,9 @@ const (
 type Config struct {
 	// Name labels the system in results; default "rabbitmq".
 	Name string
+	// Dialer, if set, opens every connection, per role (see
+	// adapters.RoleDialer); TLS is layered on top. Default plain TCP.
+	Dialer adapters.RoleDialer
 	// URL is the AMQP URI, amqp:// or amqps://, with optional credentials and
 	// vhost; default "amqp://guest:guest@127.0.0.1:5672/". It is never
 	// logged or reported unredacted.

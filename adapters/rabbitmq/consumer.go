@@ -87,7 +87,7 @@ func (r *RabbitMQ) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig)
 	} else if g, err = r.groupFor(cfg.Topic, cfg.Subscription, cfg.Partitions); err != nil {
 		return nil, fmt.Errorf("new consumer %q: %w", cfg.ID, err)
 	}
-	conn, raw, err := r.dial(ctx, "consumer "+cfg.ID)
+	conn, raw, err := r.dial(ctx, adapters.RoleConsumers, "consumer "+cfg.ID)
 	if err != nil {
 		return nil, fmt.Errorf("new consumer %q: %w", cfg.ID, err)
 	}

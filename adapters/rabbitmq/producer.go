@@ -85,7 +85,7 @@ func (r *RabbitMQ) NewProducer(ctx context.Context, cfg adapters.ProducerConfig)
 	if maxInFlight == 0 {
 		maxInFlight = DefaultMaxInFlight
 	}
-	conn, _, err := r.dial(ctx, "producer "+cfg.ID)
+	conn, _, err := r.dial(ctx, adapters.RoleProducers, "producer "+cfg.ID)
 	if err != nil {
 		return nil, fmt.Errorf("new producer %q: %w", cfg.ID, err)
 	}

@@ -135,7 +135,7 @@ func New(ctx context.Context, cfg Config) (*RabbitMQ, error) {
 		topics: make(map[string]*topicState),
 		groups: make(map[groupKey]*group),
 	}
-	conn, _, err := r.dial(ctx, "admin")
+	conn, _, err := r.dial(ctx, adapters.RoleAdmin, "admin")
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +204,7 @@ func (r *RabbitMQ) Close() error {
 // dial opens a connection for purpose (which shows up in the broker's
 // connection list). It returns the raw TCP connection too, so Crash can drop
 // it without the AMQP close handshake.
-func (r *RabbitMQ) dial(ctx context.Context, purpose string) (*amqp.Connection, net.Conn, error) {
+func (r *RabbitMQ) dial(ctx context.Context, role, purpose string) (*amqp.Connection, net.Conn, error) {
 	var (
 		raw     net.Conn
 		dialErr error
@@ -224,8 +224,13 @@ func (r *RabbitMQ) dial(ctx context.Context, purpose string) (*amqp.Connection, 
 		Locale:          "en_US",
 		// Recovery stays nil: no silent reconnects during a measurement.
 		Dial: func(network, addr string) (net.Conn, error) {
-			d := net.Dialer{Timeout: r.cfg.DialTimeout}
-			c, err := d.DialContext(ctx, network, addr)
+			dctx, cancel := context.WithTimeout(ctx, r.cfg.DialTimeout)
+			defer cancel()
+			dial := (&net.Dialer{}).DialContext
+			if r.cfg.Dialer != nil {
+				dial = r.cfg.Dialer(role)
+			}
+			c, err := dial(dctx, network, addr)
 			if err != nil {
 				dialErr = err
 				return nil, err
@@ -266,7 +271,7 @@ func (r *RabbitMQ) adminConn(ctx context.Context) (*amqp.Connection, error) {
 	if r.admin != nil && !r.admin.IsClosed() {
 		return r.admin, nil
 	}
-	conn, _, err := r.dial(ctx, "admin")
+	conn, _, err := r.dial(ctx, adapters.RoleAdmin, "admin")
 	if err != nil {
 		return nil, err
 	}

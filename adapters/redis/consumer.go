@@ -34,10 +34,12 @@ const (
 // consumer runs one read loop goroutine: it first re-reads its own pending
 // entries (left by an earlier consumer with the same ID), then alternates
 // XREADGROUP ">" over all partitions with a periodic XAUTOCLAIM pass that
-// takes over entries idle longer than the session timeout (a dead consumer's).
-// Handlers run on the loop goroutine, one at a time.
+// takes over entries idle longer than the session timeout (a dead consumer's)
+// and, after any batch with released entries, a redelivery of those (see
+// queue.go). Handlers run on the loop goroutine, one at a time.
 //
-// State owned by the loop goroutine: acks, lastAck, lastClaim, delivery.
+// State owned by the loop goroutine: acks, nacks, released, lastAck,
+// lastClaim, delivery.
 type consumer struct {
 	client   goredis.UniversalClient
 	cfg      adapters.ConsumerConfig
@@ -49,6 +51,8 @@ type consumer struct {
 	claimGap time.Duration // time between claim passes
 	noAck    bool
 	interval time.Duration // 0: ack after every batch (CommitSync)
+	limit    int           // delivery limit; 0: none
+	dlq      string        // dead-letter stream; "": drop rejected entries
 
 	ctx     context.Context // cancelled by Crash
 	cancel  context.CancelFunc
@@ -62,10 +66,14 @@ type consumer struct {
 
 	acks      [][]string // per partition, handled IDs not yet XACKed
 	nacks     int
+	released  bool // entries released and not yet redelivered
 	lastAck   time.Time
 	lastClaim time.Time
 	delivery  adapters.Delivery
 	loopErr   error // set by the loop before exited closes
+
+	errMu   sync.Mutex
+	lastErr error // last background error (setErr), for diagnostics
 }
 
 // NewConsumer starts a consumer named cfg.ID in the group cfg.Subscription.
@@ -76,8 +84,10 @@ type consumer struct {
 // of them on Close. Two live consumers with the same ID share one Redis
 // consumer and its pending entries: give each a distinct ID.
 //
-// The Delivery passed to the Handler is reused after it returns; its Key and
-// Value slices are not.
+// The delivery limit is cfg.MaxDeliveries, or the topic's
+// TopicSpec.MaxDeliveries when that is 0; the dead-letter stream exists when
+// the topic was created with DeadLetter. The Delivery passed to the Handler
+// is reused after it returns; its Key and Value slices are not.
 func (r *Redis) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (adapters.Consumer, error) {
 	if cfg.Handler == nil || cfg.Topic == "" || cfg.Subscription == "" || cfg.ID == "" {
 		return nil, fmt.Errorf("new redis consumer: Handler, Topic, Subscription and ID are required")
@@ -96,7 +106,18 @@ func (r *Redis) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (a
 	if err := createGroups(ctx, r.admin, cfg.Topic, meta.partitions, cfg.Subscription, start); err != nil {
 		return nil, fmt.Errorf("new redis consumer %q: %w", cfg.ID, err)
 	}
+	if cfg.MaxDeliveries < 0 {
+		return nil, fmt.Errorf("new redis consumer %q: MaxDeliveries %d is negative", cfg.ID, cfg.MaxDeliveries)
+	}
+	dlq, err := r.dlqFor(ctx, cfg, meta)
+	if err != nil {
+		return nil, fmt.Errorf("new redis consumer %q: %w", cfg.ID, err)
+	}
 	c := newConsumerState(r, cfg, meta.partitions)
+	c.dlq, c.limit = dlq, cfg.MaxDeliveries
+	if c.limit == 0 {
+		c.limit = meta.maxDeliveries
+	}
 	client, err := r.newClient("brokerbench-consumer-"+cfg.ID, 2)
 	if err != nil {
 		return nil, err
@@ -156,9 +177,10 @@ func allPartitions(n int) []int32 {
 }
 
 // Close stops the loop after the batch in hand is handled, XACKs everything
-// handled, and removes the Redis consumer from the group when it has no
-// pending entries left. It must not be called from the Handler (it waits for
-// the loop that runs it); Crash may be.
+// handled, hands entries released in that batch over to the other members
+// (see handOverReleased), and removes the Redis consumer from the group when
+// it has no pending entries left. It must not be called from the Handler (it
+// waits for the loop that runs it); Crash may be.
 func (c *consumer) Close(ctx context.Context) error {
 	if c.crashed.Load() {
 		return nil
@@ -187,6 +209,9 @@ func (c *consumer) close(ctx context.Context) error {
 	err := c.loopErr
 	if ferr := c.flushAcks(ctx); ferr != nil && err == nil {
 		err = ferr
+	}
+	if err == nil && c.released {
+		err = c.handOverReleased(ctx)
 	}
 	if err == nil {
 		err = c.deleteIfIdle(ctx)
@@ -272,24 +297,25 @@ func (c *consumer) run() {
 			waitOrStop(retryBackoff, c.stop)
 			continue
 		}
-		c.handleStreams(streams, false)
+		c.handleStreams(streams)
+		c.redeliverReleased()
 		c.maybeFlushAcks()
 	}
 }
 
 func isNoGroup(err error) bool { return goredis.HasErrorPrefix(err, "NOGROUP") }
 
-// read runs one XREADGROUP over all partitions from id (">" for new entries,
-// "0" for this consumer's pending ones). A timeout with no entries returns
-// nil, nil.
-func (c *consumer) read(id string) ([]goredis.XStream, error) {
+// read runs one XREADGROUP over all partitions from ids: one ID for all
+// partitions (">" for new entries) or one per partition (for this consumer's
+// pending entries after that ID). A timeout with no entries returns nil, nil.
+func (c *consumer) read(ids ...string) ([]goredis.XStream, error) {
 	streams := make([]string, 0, 2*len(c.keys))
 	streams = append(streams, c.keys...)
-	for range c.keys {
-		streams = append(streams, id)
+	for p := range c.keys {
+		streams = append(streams, ids[min(p, len(ids)-1)])
 	}
 	block := c.block
-	if id != ">" {
+	if ids[0] != ">" {
 		block = -1 // the PEL is read without blocking
 	} else if c.interval > 0 && c.nacks > 0 {
 		// Wake up in time for the next ack flush.
@@ -307,22 +333,28 @@ func (c *consumer) read(id string) ([]goredis.XStream, error) {
 
 // readOwnPending re-delivers entries this consumer name read but never
 // acknowledged (an earlier consumer with the same ID crashed), so a restart
-// resumes them at once rather than after the session timeout.
+// resumes them at once rather than after the session timeout. Each round
+// reads on from the last ID it saw per partition, so entries released during
+// the pass are left to the read loop's redelivery instead of looping here.
 func (c *consumer) readOwnPending() error {
 	if c.noAck {
 		return nil
 	}
+	cursor := c.fromStart()
 	for !c.stopping() {
-		streams, err := c.read("0")
+		streams, err := c.read(cursor...)
 		if err != nil {
 			if c.stopping() {
 				return nil
 			}
 			return fmt.Errorf("redis consumer %q: read own pending entries: %w", c.name, err)
 		}
-		// Reading "0" again returns the same entries until they are acked,
-		// so ack before the next round.
-		if c.handleStreams(streams, true) == 0 {
+		for _, s := range streams {
+			if p := c.partitionOf(s.Stream); p >= 0 && len(s.Messages) > 0 {
+				cursor[p] = s.Messages[len(s.Messages)-1].ID
+			}
+		}
+		if c.handleRedelivered(streams) == 0 {
 			return nil
 		}
 		if err := c.flushAcks(c.ctx); err != nil {
@@ -338,7 +370,7 @@ func (c *consumer) claimPass() {
 	if c.noAck {
 		return // NOACK entries are never pending
 	}
-	for p, k := range c.keys {
+	for _, k := range c.keys {
 		start := "0-0"
 		for range maxClaimRounds {
 			if c.stopping() {
@@ -351,7 +383,7 @@ func (c *consumer) claimPass() {
 			if err != nil {
 				break // retried on the next pass
 			}
-			c.handle(p, msgs, true)
+			c.handleRedelivered([]goredis.XStream{{Stream: k, Messages: msgs}})
 			if next == "0-0" || next == "" {
 				break
 			}
@@ -360,19 +392,14 @@ func (c *consumer) claimPass() {
 	}
 }
 
-// handleStreams hands the entries of one read to the Handler and returns how
-// many there were.
-func (c *consumer) handleStreams(streams []goredis.XStream, redelivered bool) int {
-	n := 0
+// handleStreams hands the entries of one ">" read (first deliveries) to the
+// Handler.
+func (c *consumer) handleStreams(streams []goredis.XStream) {
 	for _, s := range streams {
-		p := c.partitionOf(s.Stream)
-		if p < 0 {
-			continue
+		if p := c.partitionOf(s.Stream); p >= 0 {
+			c.handle(p, s.Messages, nil)
 		}
-		n += len(s.Messages)
-		c.handle(p, s.Messages, redelivered)
 	}
-	return n
 }
 
 func (c *consumer) partitionOf(key string) int {
@@ -385,32 +412,47 @@ func (c *consumer) partitionOf(key string) int {
 }
 
 // handle calls the Handler for each entry of partition p, stopping at once
-// after Crash, and queues the entry for XACK. Entries whose fields are gone
-// (deleted or trimmed while pending) are acknowledged without delivery.
-func (c *consumer) handle(p int, msgs []goredis.XMessage, redelivered bool) {
+// after Crash, and settles the entry as the Handler decided (queued for XACK
+// when accepted). counts is nil for first deliveries; for redeliveries it
+// holds the PEL delivery counts (a missing entry means unknown, 0). An entry
+// over the delivery limit is dead-lettered without delivery. Entries whose
+// fields are gone (deleted or trimmed while pending) are acknowledged
+// without delivery.
+func (c *consumer) handle(p int, msgs []goredis.XMessage, counts map[string]int64) {
 	for _, m := range msgs {
 		if c.crashed.Load() {
 			return
 		}
 		v, ok := m.Values[fieldValue].(string)
-		if ok {
-			d := &c.delivery
-			*d = adapters.Delivery{
-				Topic:       c.cfg.Topic,
-				Partition:   int32(p),
-				Offset:      IDToOffset(m.ID),
-				Value:       []byte(v),
-				Redelivered: redelivered,
-			}
-			if k, ok := m.Values[fieldKey].(string); ok {
-				d.Key = []byte(k)
-			}
-			c.cfg.Handler(d)
+		if !ok {
+			c.settle(p, m, 0, adapters.Accept)
+			continue
 		}
-		if !c.noAck {
-			c.acks[p] = append(c.acks[p], m.ID)
-			c.nacks++
+		n := 1
+		if counts != nil {
+			n = int(counts[m.ID])
 		}
+		if c.limit > 0 && n > c.limit {
+			c.deadLetter(p, m, n)
+			continue
+		}
+		d := &c.delivery
+		*d = adapters.Delivery{
+			Topic:         c.cfg.Topic,
+			Partition:     int32(p),
+			Offset:        IDToOffset(m.ID),
+			Value:         []byte(v),
+			Redelivered:   counts != nil,
+			DeliveryCount: n,
+		}
+		if k, ok := m.Values[fieldKey].(string); ok {
+			d.Key = []byte(k)
+		}
+		c.cfg.Handler(d)
+		if c.crashed.Load() {
+			return // a crashed process settles nothing
+		}
+		c.settle(p, m, n, d.Disposition)
 	}
 }
 

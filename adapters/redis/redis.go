@@ -18,6 +18,9 @@
 //   - Offsets are stream IDs "ms-seq" mapped to ms<<20|seq (see [IDToOffset]).
 //   - Every consumer reads every partition; consumers in one group compete
 //     for entries, so per-partition order holds only with a single consumer.
+//   - Queue semantics (release, reject, delivery limit, dead-letter streams
+//     "bb:{<topic>}:dlq:<subscription>") are built by the adapter on the
+//     group's pending entries list; see queue.go.
 //
 // See docs/adapters/redis.md for the operator notes.
 package redis
@@ -37,8 +40,9 @@ import (
 )
 
 var (
-	_ adapters.System = (*Redis)(nil)
-	_ adapters.Lagger = (*Redis)(nil)
+	_ adapters.System            = (*Redis)(nil)
+	_ adapters.Lagger            = (*Redis)(nil)
+	_ adapters.DeadLetterCounter = (*Redis)(nil)
 )
 
 // Redis is a connected Redis Streams system. It is safe for concurrent use.
@@ -124,9 +128,11 @@ func (r *Redis) Name() string { return r.cfg.Name }
 
 // Capabilities of Redis Streams: emulated partitions, replay (a new group can
 // start at ID 0), consumer groups with per-entry XACK and broker-side lag.
-// There is no rebalance (every consumer reads every partition), hence no
-// per-partition order with several consumers, and no idempotent producer
-// (Redis 7 has none).
+// Queue semantics (release, reject, delivery counts and limits) and
+// dead-letter streams are implemented by the adapter on top of the pending
+// entries list (see queue.go). There is no rebalance (every consumer reads
+// every partition), hence no per-partition order with several consumers, and
+// no idempotent producer (Redis 7 has none).
 func (r *Redis) Capabilities() adapters.Capabilities {
 	return adapters.Capabilities{
 		Partitions:     true,
@@ -135,6 +141,8 @@ func (r *Redis) Capabilities() adapters.Capabilities {
 		PerMessageAck:  true,
 		BrokerLag:      true,
 		Offsets:        true,
+		Queue:          true,
+		DeadLetter:     true,
 	}
 }
 
@@ -177,6 +185,15 @@ func streamKey(topic string, p int) string {
 
 func metaKey(topic string) string { return "bb:{" + topic + "}:meta" }
 
+// dlqKey is the dead-letter stream of one subscription. It shares the
+// topic's hash tag, so the XADD to it and the XACK of the original entry run
+// in one MULTI/EXEC even on Redis Cluster.
+func dlqKey(topic, subscription string) string { return "bb:{" + topic + "}:dlq:" + subscription }
+
+// dlqSetKey is the set of subscriptions that have a dead-letter stream, so
+// that DeleteTopic can delete them without a SCAN.
+func dlqSetKey(topic string) string { return "bb:{" + topic + "}:dlqs" }
+
 func streamKeys(topic string, partitions int) []string {
 	keys := make([]string, partitions)
 	for p := range keys {
@@ -187,14 +204,16 @@ func streamKeys(topic string, partitions int) []string {
 
 // topicMeta is what CreateTopic stores in the metadata hash.
 type topicMeta struct {
-	partitions int
-	maxLen     int64 // 0 means no trimming
+	partitions    int
+	maxLen        int64 // 0 means no trimming
+	maxDeliveries int   // 0 means no delivery limit
+	deadLetter    bool  // subscriptions get a dead-letter stream
 }
 
 // loadMeta reads a topic's metadata hash; a missing hash wraps
 // ErrTopicNotFound.
 func loadMeta(ctx context.Context, c goredis.Cmdable, topic string) (topicMeta, error) {
-	vals, err := c.HMGet(ctx, metaKey(topic), "partitions", "maxlen").Result()
+	vals, err := c.HMGet(ctx, metaKey(topic), "partitions", "maxlen", "maxdeliveries", "deadletter").Result()
 	if err != nil {
 		return topicMeta{}, fmt.Errorf("read metadata of topic %q: %w", topic, err)
 	}
@@ -211,6 +230,12 @@ func loadMeta(ctx context.Context, c goredis.Cmdable, topic string) (topicMeta, 
 			return topicMeta{}, fmt.Errorf("topic %q: corrupt maxlen %q in %s", topic, ml, metaKey(topic))
 		}
 	}
+	if md, _ := vals[2].(string); md != "" {
+		if m.maxDeliveries, err = strconv.Atoi(md); err != nil || m.maxDeliveries < 0 {
+			return topicMeta{}, fmt.Errorf("topic %q: corrupt maxdeliveries %q in %s", topic, md, metaKey(topic))
+		}
+	}
+	m.deadLetter = vals[3] == "1"
 	return m, nil
 }
 
@@ -227,10 +252,17 @@ func (r *Redis) maxLenFor(retentionBytes int64) int64 {
 // streams). It is idempotent; an existing topic with another partition count
 // gives an error wrapping ErrTopicMismatch. RetentionBytes becomes an
 // approximate MAXLEN of RetentionBytes/Config.EntryBytes entries, applied by
-// every XADD.
+// every XADD. MaxDeliveries and DeadLetter are stored with the metadata,
+// where every consumer of the topic reads them; a re-create overwrites them.
+// With DeadLetter, each subscription's dead-letter stream
+// "bb:{<topic>}:dlq:<subscription>" is registered here (and by NewConsumer
+// for subscriptions not listed) and appears with its first entry.
 func (r *Redis) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error {
 	if spec.Name == "" || spec.Partitions < 1 {
 		return fmt.Errorf("create topic %q: need a name and at least 1 partition (got %d)", spec.Name, spec.Partitions)
+	}
+	if spec.MaxDeliveries < 0 {
+		return fmt.Errorf("create topic %q: MaxDeliveries %d is negative", spec.Name, spec.MaxDeliveries)
 	}
 	mk := metaKey(spec.Name)
 	set, err := r.admin.HSetNX(ctx, mk, "partitions", spec.Partitions).Result()
@@ -246,8 +278,13 @@ func (r *Redis) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error 
 			return fmt.Errorf("create topic %q with %d partitions: has %d: %w", spec.Name, spec.Partitions, m.partitions, ErrTopicMismatch)
 		}
 	}
-	if err := r.admin.HSet(ctx, mk, "maxlen", r.maxLenFor(spec.RetentionBytes)).Err(); err != nil {
-		return fmt.Errorf("create topic %q: set maxlen: %w", spec.Name, err)
+	dl := 0
+	if spec.DeadLetter {
+		dl = 1
+	}
+	if err := r.admin.HSet(ctx, mk, "maxlen", r.maxLenFor(spec.RetentionBytes),
+		"maxdeliveries", spec.MaxDeliveries, "deadletter", dl).Err(); err != nil {
+		return fmt.Errorf("create topic %q: set metadata: %w", spec.Name, err)
 	}
 	if err := createStreams(ctx, r.admin, spec.Name, spec.Partitions); err != nil {
 		return fmt.Errorf("create topic %q: %w", spec.Name, err)
@@ -255,6 +292,11 @@ func (r *Redis) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error 
 	for _, sub := range spec.Subscriptions {
 		if err := createGroups(ctx, r.admin, spec.Name, spec.Partitions, sub, "0"); err != nil {
 			return fmt.Errorf("create topic %q: %w", spec.Name, err)
+		}
+		if spec.DeadLetter {
+			if err := r.admin.SAdd(ctx, dlqSetKey(spec.Name), sub).Err(); err != nil {
+				return fmt.Errorf("create topic %q: register dead-letter stream of %q: %w", spec.Name, sub, err)
+			}
 		}
 	}
 	return nil
@@ -303,8 +345,8 @@ func createGroups(ctx context.Context, c goredis.UniversalClient, topic string, 
 	return nil
 }
 
-// DeleteTopic deletes the topic's streams (and with them its consumer groups)
-// and its metadata. A missing topic is not an error.
+// DeleteTopic deletes the topic's streams (and with them its consumer groups),
+// its dead-letter streams and its metadata. A missing topic is not an error.
 func (r *Redis) DeleteTopic(ctx context.Context, topic string) error {
 	m, err := loadMeta(ctx, r.admin, topic)
 	if errors.Is(err, ErrTopicNotFound) {
@@ -315,10 +357,18 @@ func (r *Redis) DeleteTopic(ctx context.Context, topic string) error {
 	}
 	// Keys are deleted one by one: a multi-key DEL is fine in one slot, but
 	// one DEL per key keeps the command small for topics with many partitions.
+	dlqs, err := r.admin.SMembers(ctx, dlqSetKey(topic)).Result()
+	if err != nil {
+		return fmt.Errorf("delete topic %q: list dead-letter streams: %w", topic, err)
+	}
 	pipe := r.admin.Pipeline()
 	for _, k := range streamKeys(topic, m.partitions) {
 		pipe.Del(ctx, k)
 	}
+	for _, sub := range dlqs {
+		pipe.Del(ctx, dlqKey(topic, sub))
+	}
+	pipe.Del(ctx, dlqSetKey(topic))
 	pipe.Del(ctx, metaKey(topic)) // last: a failed delete can be retried
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("delete topic %q: %w", topic, err)

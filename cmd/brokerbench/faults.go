@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 
+	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/chaos"
 	"github.com/brokerbench/brokerbench/workloads"
 )
@@ -80,6 +81,17 @@ func (e *faultEnv) proxied(ctx context.Context, hostport string) (string, error)
 		return hostport, nil
 	}
 	return e.nw.Proxy(ctx, sharedRole, hostport)
+}
+
+// roleDialer routes each role's connections through its own proxies when
+// network faults are on; nil (plain TCP) otherwise.
+func (e *faultEnv) roleDialer() adapters.RoleDialer {
+	if e.nw == nil {
+		return nil
+	}
+	return func(role string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return e.nw.Dialer(role)
+	}
 }
 
 // proxiedURL rewrites the host of an amqp:// or nats:// URL to its proxy.

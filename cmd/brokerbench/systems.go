@@ -58,7 +58,7 @@ func systemNames() string {
 // getenv resolves BROKERBENCH_* settings, with command-line flags taking
 // precedence.
 func openSystem(ctx context.Context, name string, getenv func(string) string, logger *slog.Logger, env *faultEnv) (adapters.System, func() error, error) {
-	if err := env.open(name, false); err != nil {
+	if err := env.open(name, perRoleSystems[name]); err != nil {
 		return nil, nil, err
 	}
 	sys, closeSys, err := openInEnv(ctx, name, getenv, logger, env)
@@ -97,9 +97,7 @@ func openInEnv(ctx context.Context, name string, getenv func(string) string, log
 		if env.process {
 			return nil, nil, usagef("process faults (kill, pause) need a broker brokerbench starts itself: use --system refbroker or redis")
 		}
-		if cfg.URL, err = env.proxiedURL(ctx, cfg.URL, "5672"); err != nil {
-			return nil, nil, err
-		}
+		cfg.Dialer = env.roleDialer()
 		s, err := rabbitmq.New(ctx, cfg)
 		return closer(s, err)
 	case "redis":
@@ -120,6 +118,11 @@ func openInEnv(ctx context.Context, name string, getenv func(string) string, log
 	}
 	return nil, nil, usagef("unknown system %q: choose from %s", name, systemNames())
 }
+
+// perRoleSystems are the systems whose adapters route producer, consumer
+// and admin connections apart (a RoleDialer), so a network fault can aim
+// at one path.
+var perRoleSystems = map[string]bool{"rabbitmq": true}
 
 func closer[S adapters.System](s S, err error) (adapters.System, func() error, error) {
 	if err != nil {
