@@ -27,6 +27,19 @@
 // The default is 6s, the smallest session timeout Kafka brokers accept by
 // default (group.min.session.timeout.ms), so the crash subtest stays short.
 //
+// # Queue subtests
+//
+// The Queue* subtests run only on systems with Capabilities.Queue and set
+// ConsumerConfig.Queue. They check that a released delivery comes back
+// (with DeliveryCount 2 where counts are reported), that a rejected one
+// never does (and is counted by DeadLettered where Capabilities.DeadLetter
+// holds), that a message always released is delivered exactly
+// TopicSpec.MaxDeliveries (3) times, that two consumers of one subscription
+// accept every message exactly once, and that a crashed consumer's
+// unacknowledged deliveries go to the other consumer. "Never again" is
+// checked behind a barrier (a second batch flowing through the same
+// consumer), never by sleeping.
+//
 // # Handler and Crash expectations
 //
 // The crash subtest blocks inside the Handler and calls Crash while the
@@ -114,6 +127,11 @@ func Run(t *testing.T, newSystem func(t *testing.T) adapters.System, opts ...Opt
 		{"CloseResume", testCloseResume},
 		{"CrashRedelivery", testCrashRedelivery},
 		{"Lag", testLag},
+		{"QueueRelease", testQueueRelease},
+		{"QueueReject", testQueueReject},
+		{"QueuePoison", testQueuePoison},
+		{"QueueCompeting", testQueueCompeting},
+		{"QueueCrash", testQueueCrash},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"github.com/brokerbench/brokerbench/adapters"
 	"net"
 	"os"
 	"strconv"
@@ -48,9 +49,11 @@ type Config struct {
 	ReplicationFactor int16
 	// DialTimeout bounds each TCP (and TLS) connection attempt. Default 10s.
 	DialTimeout time.Duration
-	// Dialer, if set, opens every broker connection (for chaos proxies). TLS
-	// is layered on top of the connections it returns. Default net.Dialer.
-	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Dialer, if set, opens every broker connection, per role
+	// (adapters.RoleDialer: admin, producers, consumers), e.g. through the
+	// chaos package's proxies; TLS is layered on top of what it returns.
+	// Default net.Dialer.
+	Dialer adapters.RoleDialer
 	// TLS configures encryption; disabled by default.
 	TLS TLSConfig
 	// SASL configures authentication; disabled by default.

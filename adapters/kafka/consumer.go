@@ -51,17 +51,29 @@ type consumer struct {
 }
 
 // NewConsumer joins cfg.Subscription as a consumer of cfg.Topic and starts
-// handling records. See the package doc and docs/adapters/kafka.md for how
-// each ConsumerConfig field maps to the Kafka client.
+// handling records: as a classic consumer-group member, or with cfg.Queue as
+// a share-group (KIP-932) member, after setting the share group's
+// share.auto.offset.reset, lock duration and delivery limit. See the
+// package doc and docs/adapters/kafka.md for how each ConsumerConfig field
+// maps to the Kafka client.
 func (k *Kafka) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (adapters.Consumer, error) {
 	if err := k.checkOpen(); err != nil {
 		return nil, err
+	}
+	if cfg.Queue {
+		sc, err := k.newShareConsumer(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		k.trackGroup(cfg.Topic, cfg.Subscription, true)
+		go sc.run()
+		return sc, nil
 	}
 	c, err := k.newConsumer(cfg)
 	if err != nil {
 		return nil, err
 	}
-	k.trackGroup(cfg.Topic, cfg.Subscription)
+	k.trackGroup(cfg.Topic, cfg.Subscription, false)
 	go c.run()
 	return c, nil
 }
@@ -92,7 +104,7 @@ func (k *Kafka) newConsumer(cfg adapters.ConsumerConfig) (*consumer, error) {
 	if c.maxPoll == 0 {
 		c.maxPoll = DefaultPrefetch
 	}
-	dial, err := newDialer(k.cfg, c.ks)
+	dial, err := newDialer(k.cfg, adapters.RoleConsumers, c.ks)
 	if err != nil {
 		return nil, err
 	}

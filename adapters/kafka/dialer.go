@@ -11,12 +11,12 @@ import (
 // dialFunc opens one broker connection.
 type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
-// newDialer returns the dial function a client uses: cfg.Dialer (or a
-// net.Dialer), routed through ks when non-nil, with TLS layered on top when
+// newDialer returns the dial function a client of role uses: cfg.Dialer's
+// for role (or a net.Dialer), routed through ks when non-nil, with TLS layered on top when
 // enabled. kgo's DialTLSConfig cannot be combined with kgo.Dialer, so the
 // adapter does TLS itself. ks tracks the raw connections, so that killing
 // them is abrupt (no TLS close_notify), like a process dying.
-func newDialer(cfg Config, ks *killSwitch) (dialFunc, error) {
+func newDialer(cfg Config, role string, ks *killSwitch) (dialFunc, error) {
 	tlsCfg, err := cfg.TLS.build()
 	if err != nil {
 		return nil, err
@@ -25,9 +25,9 @@ func newDialer(cfg Config, ks *killSwitch) (dialFunc, error) {
 	if timeout == 0 {
 		timeout = Default().DialTimeout
 	}
-	raw := cfg.Dialer
-	if raw == nil {
-		raw = (&net.Dialer{Timeout: timeout}).DialContext
+	raw := dialFunc((&net.Dialer{Timeout: timeout}).DialContext)
+	if cfg.Dialer != nil {
+		raw = cfg.Dialer(role)
 	}
 	if ks != nil {
 		ks.dial = raw

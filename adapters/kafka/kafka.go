@@ -10,7 +10,9 @@
 // members with the chosen assignor, optional static membership and one of
 // three commit modes; Crash drops every connection of the consumer at once
 // and stops it from dialing, so the group sees a dead member only when its
-// session times out. See docs/adapters/kafka.md for the mapping of every
+// session times out. With ConsumerConfig.Queue a consumer is instead a
+// share-group (KIP-932) member that accepts, releases or rejects each
+// record (share.go). See docs/adapters/kafka.md for the mapping of every
 // setting.
 package kafka
 
@@ -46,25 +48,35 @@ const franzModule = "github.com/twmb/franz-go"
 // crash and close independently.
 type Kafka struct {
 	cfg   Config
-	dial  dialFunc
 	admin *kgo.Client
 	adm   *kadm.Client
+
+	// shareGroups is whether the broker serves share groups (KIP-932),
+	// detected once by New; it is Capabilities.Queue.
+	shareGroups bool
 
 	mu     sync.Mutex
 	closed bool
 	// groups maps a topic to the subscriptions (group ids) consumers of this
 	// System used on it, so DeleteTopic can delete those groups too.
 	groups map[string]map[string]struct{}
+	// limits maps a topic to its TopicSpec.MaxDeliveries, the delivery
+	// limit of share consumers that do not set their own.
+	limits map[string]int
+	// shares holds the subscriptions used as share groups, for which Lag
+	// has no committed offsets to read.
+	shares map[string]struct{}
 }
 
-// New validates cfg, connects an admin client and checks that a broker
-// answers. A cluster that cannot be reached yields an error wrapping
+// New validates cfg, connects an admin client, checks that a broker
+// answers and detects whether it serves share groups (Capabilities.Queue).
+// A cluster that cannot be reached yields an error wrapping
 // adapters.ErrUnavailable.
 func New(ctx context.Context, cfg Config) (*Kafka, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	dial, err := newDialer(cfg, nil)
+	dial, err := newDialer(cfg, adapters.RoleAdmin, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -86,21 +98,31 @@ func New(ctx context.Context, cfg Config) (*Kafka, error) {
 		}
 		return nil, fmt.Errorf("connect to kafka %s: %w: %w", strings.Join(cfg.Brokers, ","), adapters.ErrUnavailable, err)
 	}
-	return &Kafka{
+	k := &Kafka{
 		cfg:    cfg,
-		dial:   dial,
 		admin:  cl,
 		adm:    kadm.NewClient(cl),
 		groups: make(map[string]map[string]struct{}),
-	}, nil
+		limits: make(map[string]int),
+		shares: make(map[string]struct{}),
+	}
+	if k.shareGroups, err = k.detectShareGroups(ctx); err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("connect to kafka %s: %w", strings.Join(cfg.Brokers, ","), err)
+	}
+	return k, nil
 }
 
 // Name returns Config.Name ("kafka" by default).
 func (k *Kafka) Name() string { return k.cfg.Name }
 
-// Capabilities reports everything but per-message acks: Kafka commits
-// offsets, so a handled message is acknowledged together with all before it
-// in its partition.
+// Capabilities reports everything but per-message acks for the default
+// consumer-group consumers: Kafka commits offsets, so a handled message is
+// acknowledged together with all before it in its partition. Queue holds
+// when the broker serves share groups (ConsumerConfig.Queue then makes a
+// share consumer with per-record acks). DeadLetter is false: Kafka share
+// groups archive rejected and over-limit records rather than moving them to
+// a dead-letter topic (KIP-1191 is future work).
 func (k *Kafka) Capabilities() adapters.Capabilities {
 	return adapters.Capabilities{
 		Partitions:        true,
@@ -113,6 +135,8 @@ func (k *Kafka) Capabilities() adapters.Capabilities {
 		BrokerLag:         true,
 		Idempotence:       true,
 		Offsets:           true,
+		Queue:             k.shareGroups,
+		DeadLetter:        false,
 	}
 }
 
@@ -171,8 +195,17 @@ func clientVersion() string {
 // is success; a different count is an error wrapping ErrTopicMismatch.
 // Subscriptions need no provisioning in Kafka: groups are created on join.
 func (k *Kafka) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error {
-	if spec.Name == "" || spec.Partitions < 1 {
-		return fmt.Errorf("create topic %q with %d partitions: %w: need a name and at least 1 partition", spec.Name, spec.Partitions, ErrInvalidConfig)
+	if spec.Name == "" || spec.Partitions < 1 || spec.MaxDeliveries < 0 {
+		return fmt.Errorf("create topic %q with %d partitions, MaxDeliveries %d: %w: need a name, at least 1 partition and MaxDeliveries >= 0",
+			spec.Name, spec.Partitions, spec.MaxDeliveries, ErrInvalidConfig)
+	}
+	if spec.DeadLetter {
+		return fmt.Errorf("create topic %q: %w: DeadLetter: Kafka share groups archive rejected records; there is no dead-letter topic", spec.Name, adapters.ErrNotApplicable)
+	}
+	if spec.MaxDeliveries > 0 {
+		k.mu.Lock()
+		k.limits[spec.Name] = spec.MaxDeliveries
+		k.mu.Unlock()
 	}
 	var configs map[string]*string
 	if spec.RetentionBytes > 0 {
@@ -211,6 +244,7 @@ func (k *Kafka) DeleteTopic(ctx context.Context, topic string) error {
 	k.mu.Lock()
 	groups := slices.Sorted(maps.Keys(k.groups[topic]))
 	delete(k.groups, topic)
+	delete(k.limits, topic)
 	k.mu.Unlock()
 	if len(groups) == 0 {
 		return nil
@@ -231,10 +265,21 @@ func (k *Kafka) DeleteTopic(ctx context.Context, topic string) error {
 	return errors.Join(errs...)
 }
 
-// trackGroup remembers that group consumed topic, for DeleteTopic.
-func (k *Kafka) trackGroup(topic, group string) {
+// topicLimit returns the MaxDeliveries topic was created with (0: none).
+func (k *Kafka) topicLimit(topic string) int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	return k.limits[topic]
+}
+
+// trackGroup remembers that group consumed topic, for DeleteTopic, and
+// whether it is a share group, for Lag.
+func (k *Kafka) trackGroup(topic, group string, share bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if share {
+		k.shares[group] = struct{}{}
+	}
 	if k.groups[topic] == nil {
 		k.groups[topic] = make(map[string]struct{})
 	}
@@ -244,8 +289,17 @@ func (k *Kafka) trackGroup(topic, group string) {
 // Lag returns, for every partition of topic, the end offset minus the
 // subscription's committed offset; a partition without a commit counts from
 // the log start offset, so a new group's lag is everything retained. When
-// some partitions cannot be read it returns the others with an error.
+// some partitions cannot be read it returns the others with an error. For
+// a subscription this System used as a share group it returns an error
+// wrapping adapters.ErrNotApplicable: share groups commit no offsets, and
+// the share-group offset APIs (KIP-932 keys 90-92) are not used.
 func (k *Kafka) Lag(ctx context.Context, topic, subscription string) (map[int32]int64, error) {
+	k.mu.Lock()
+	_, share := k.shares[subscription]
+	k.mu.Unlock()
+	if share {
+		return nil, fmt.Errorf("lag of share group %q on %q: %w: share groups commit no offsets", subscription, topic, adapters.ErrNotApplicable)
+	}
 	ends, err := k.adm.ListEndOffsets(ctx, topic)
 	if err != nil {
 		return nil, fmt.Errorf("list end offsets of %q: %w", topic, err)

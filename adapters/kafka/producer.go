@@ -73,7 +73,11 @@ func (k *Kafka) checkOpen() error {
 
 // producerOpts maps cfg to kgo options.
 func (k *Kafka) producerOpts(cfg adapters.ProducerConfig) ([]kgo.Opt, error) {
-	opts, err := k.cfg.clientOpts(k.clientID("producer", cfg.ID), k.dial)
+	dial, err := newDialer(k.cfg, adapters.RoleProducers, nil)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := k.cfg.clientOpts(k.clientID("producer", cfg.ID), dial)
 	if err != nil {
 		return nil, err
 	}

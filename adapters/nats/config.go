@@ -3,6 +3,7 @@ package nats
 import (
 	"crypto/tls"
 	"fmt"
+	"github.com/brokerbench/brokerbench/adapters"
 	"net/url"
 	"os"
 	"strconv"
@@ -39,6 +40,9 @@ type Config struct {
 	// Name is the system name reported by Name() and in results. Default
 	// "nats".
 	Name string
+	// Dialer, if set, opens every connection, per role (see
+	// adapters.RoleDialer); nats.go layers TLS on top. Default plain TCP.
+	Dialer adapters.RoleDialer
 	// URL is one or more comma-separated server URLs. Credentials may be
 	// embedded (nats://user:pass@host:4222) but User/Password are preferred.
 	// Default "nats://127.0.0.1:4222".

@@ -96,7 +96,7 @@ func (n *NATS) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (ad
 		c.dlqSubj = dlqSubject(cfg.Topic, cfg.Subscription)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	nc, js, err := n.connect(ctx, "brokerbench-consumer-"+cfg.ID)
+	nc, js, err := n.connect(ctx, "brokerbench-consumer-"+cfg.ID, adapters.RoleConsumers)
 	if err != nil {
 		c.cancel()
 		return nil, fmt.Errorf("new nats consumer %q: %w", cfg.ID, err)

@@ -42,6 +42,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -75,7 +76,7 @@ func New(ctx context.Context, cfg Config) (*NATS, error) {
 		return nil, err
 	}
 	n := &NATS{cfg: cfg}
-	nc, js, err := n.connect(ctx, "brokerbench-admin")
+	nc, js, err := n.connect(ctx, "brokerbench-admin", adapters.RoleAdmin)
 	if err != nil {
 		return nil, err
 	}
@@ -85,8 +86,13 @@ func New(ctx context.Context, cfg Config) (*NATS, error) {
 
 // connect opens a connection named name and its JetStream handle, checking
 // that JetStream answers.
-func (n *NATS) connect(ctx context.Context, name string, jsOpts ...jetstream.JetStreamOpt) (*natsgo.Conn, jetstream.JetStream, error) {
-	nc, err := natsgo.Connect(n.cfg.URL, n.cfg.options(name)...)
+func (n *NATS) connect(ctx context.Context, name, role string, jsOpts ...jetstream.JetStreamOpt) (*natsgo.Conn, jetstream.JetStream, error) {
+	opts := n.cfg.options(name)
+	if n.cfg.Dialer != nil {
+		// nats.go upgrades to TLS itself over whatever the dialer returns.
+		opts = append(opts, natsgo.SetCustomDialer(roleDialer{n.cfg.Dialer(role), n.cfg.ConnectTimeout}))
+	}
+	nc, err := natsgo.Connect(n.cfg.URL, opts...)
 	if err != nil {
 		// Refused credentials or a TLS mismatch are configuration errors,
 		// not an unavailable system.
@@ -344,4 +350,16 @@ func flushConn(ctx context.Context, nc *natsgo.Conn, timeout time.Duration) erro
 		defer cancel()
 	}
 	return nc.FlushWithContext(ctx)
+}
+
+// roleDialer adapts a context dial function to nats.go's CustomDialer.
+type roleDialer struct {
+	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
+	timeout time.Duration
+}
+
+func (d roleDialer) Dial(network, addr string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+	defer cancel()
+	return d.dial(ctx, network, addr)
 }

@@ -101,7 +101,7 @@ func (n *NATS) NewProducer(ctx context.Context, cfg adapters.ProducerConfig) (ad
 		pending:      make(map[*natsgo.Msg]*pendingSend, inflight),
 		parts:        make(map[string]int),
 	}
-	nc, js, err := n.connect(ctx, "brokerbench-producer-"+cfg.ID,
+	nc, js, err := n.connect(ctx, "brokerbench-producer-"+cfg.ID, adapters.RoleProducers,
 		jetstream.WithPublishAsyncMaxPending(inflight),
 		jetstream.WithPublishAsyncAckHandler(p.onAck),
 		jetstream.WithPublishAsyncErrHandler(p.onErr))

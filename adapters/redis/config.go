@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"github.com/brokerbench/brokerbench/adapters"
 	"os"
 	"strconv"
 	"strings"
@@ -35,6 +36,9 @@ type Config struct {
 	// Name is the system name reported by Name() and in results. Default
 	// "redis".
 	Name string
+	// Dialer, if set, opens every connection, per role (see
+	// adapters.RoleDialer); TLS is layered on top. Default plain TCP.
+	Dialer adapters.RoleDialer
 	// Addrs are host:port addresses. One address means a single server
 	// unless Cluster is set; several mean a Redis Cluster seed list.
 	// Default ["127.0.0.1:6379"].

@@ -118,7 +118,7 @@ func (r *Redis) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (a
 	if c.limit == 0 {
 		c.limit = meta.maxDeliveries
 	}
-	client, err := r.newClient("brokerbench-consumer-"+cfg.ID, 2)
+	client, err := r.newClient("brokerbench-consumer-"+cfg.ID, adapters.RoleConsumers, 2)
 	if err != nil {
 		return nil, err
 	}

@@ -76,7 +76,7 @@ func (r *Redis) NewProducer(ctx context.Context, cfg adapters.ProducerConfig) (a
 	if inflight <= 0 {
 		inflight = DefaultMaxInFlight
 	}
-	client, err := r.newClient("brokerbench-producer-"+cfg.ID, 2)
+	client, err := r.newClient("brokerbench-producer-"+cfg.ID, adapters.RoleProducers, 2)
 	if err != nil {
 		return nil, err
 	}

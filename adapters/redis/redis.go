@@ -27,8 +27,10 @@ package redis
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,7 +69,7 @@ func New(ctx context.Context, cfg Config) (*Redis, error) {
 		return nil, err
 	}
 	r := &Redis{cfg: cfg}
-	admin, err := r.newClient("brokerbench-admin", 4)
+	admin, err := r.newClient("brokerbench-admin", adapters.RoleAdmin, 4)
 	if err != nil {
 		return nil, err
 	}
@@ -104,12 +106,17 @@ func isAuthError(err error) bool {
 // connections. Retries are disabled: a retried XADD whose first reply was
 // lost would store the message twice, and a retried XREADGROUP would leave
 // entries pending in the group that nobody handles until XAUTOCLAIM.
-func (r *Redis) newClient(name string, poolSize int) (goredis.UniversalClient, error) {
+func (r *Redis) newClient(name, role string, poolSize int) (goredis.UniversalClient, error) {
 	tc, err := r.cfg.tlsConfig()
 	if err != nil {
 		return nil, err
 	}
+	var dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+	if r.cfg.Dialer != nil {
+		dialer = withTLS(r.cfg.Dialer(role), tc)
+	}
 	return goredis.NewUniversalClient(&goredis.UniversalOptions{
+		Dialer:        dialer,
 		Addrs:         r.cfg.Addrs,
 		IsClusterMode: r.cfg.Cluster,
 		ClientName:    name,
@@ -121,6 +128,30 @@ func (r *Redis) newClient(name string, poolSize int) (goredis.UniversalClient, e
 		MaxRetries:    -1,
 		PoolSize:      poolSize,
 	}), nil
+}
+
+// withTLS layers TLS over dial's connections when tc is set: go-redis
+// applies TLSConfig only with its own dialer.
+func withTLS(dial func(ctx context.Context, network, addr string) (net.Conn, error), tc *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if tc == nil {
+		return dial
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		raw, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		cfg := tc.Clone()
+		if cfg.ServerName == "" {
+			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		conn := tls.Client(raw, cfg)
+		if err := conn.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
+		}
+		return conn, nil
+	}
 }
 
 // Name returns Config.Name ("redis" by default).

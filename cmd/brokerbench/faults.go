@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,16 +22,11 @@ import (
 type faultEnv struct {
 	network bool // some run has a network fault
 	process bool // some run has a process fault
-	roles   bool // some network fault targets one role (producers, consumers)
 
 	nw    *chaos.Network
 	procs map[string]*chaos.Process
 	dirs  []string
 }
-
-// sharedRole names the proxies of systems whose producers and consumers
-// share their connections' route: network faults must target "all" there.
-const sharedRole = "clients"
 
 func newFaultEnv(runs []workloads.Workload) *faultEnv {
 	e := &faultEnv{procs: map[string]*chaos.Process{}}
@@ -43,23 +37,17 @@ func newFaultEnv(runs []workloads.Workload) *faultEnv {
 		for _, f := range w.Chaos.Faults {
 			e.network = e.network || f.Kind.IsNetwork()
 			e.process = e.process || f.Kind.IsProcess()
-			e.roles = e.roles || f.Kind.IsNetwork() && f.Default().Target != chaos.TargetAll
 		}
 	}
 	return e
 }
 
-// open prepares the environment for one system. perRole says whether the
-// system's adapter routes producer and consumer connections apart, which
-// faults aimed at one role need.
-func (e *faultEnv) open(system string, perRole bool) error {
+// open prepares the environment for one system. Every adapter routes its
+// admin, producer and consumer connections through a RoleDialer, so faults
+// can aim at one path.
+func (e *faultEnv) open() error {
 	if !e.network {
 		return nil
-	}
-	if e.roles && !perRole {
-		// Aimed at a role whose connections are not told apart, the fault
-		// would hit nothing and the run would pass for the wrong reason.
-		return usagef("a network fault targets producers or consumers, but %s's connections are not routed per role yet: target all on %s", system, system)
 	}
 	nw, err := chaos.NewNetwork()
 	if err != nil {
@@ -74,17 +62,9 @@ func (e *faultEnv) injectors() chaos.Injectors {
 	return chaos.Injectors{Network: e.nw, Processes: e.procs}
 }
 
-// proxied returns the address to reach hostport through, which is the
-// proxy's when network faults are on.
-func (e *faultEnv) proxied(ctx context.Context, hostport string) (string, error) {
-	if e.nw == nil {
-		return hostport, nil
-	}
-	return e.nw.Proxy(ctx, sharedRole, hostport)
-}
-
-// roleDialer routes each role's connections through its own proxies when
-// network faults are on; nil (plain TCP) otherwise.
+// roleDialer routes each role's connections (admin, producers, consumers)
+// through their own proxies when network faults are on; nil (plain TCP)
+// otherwise.
 func (e *faultEnv) roleDialer() adapters.RoleDialer {
 	if e.nw == nil {
 		return nil
@@ -92,27 +72,6 @@ func (e *faultEnv) roleDialer() adapters.RoleDialer {
 	return func(role string) func(ctx context.Context, network, addr string) (net.Conn, error) {
 		return e.nw.Dialer(role)
 	}
-}
-
-// proxiedURL rewrites the host of an amqp:// or nats:// URL to its proxy.
-func (e *faultEnv) proxiedURL(ctx context.Context, raw, defaultPort string) (string, error) {
-	if e.nw == nil {
-		return raw, nil
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", fmt.Errorf("parse %q to route it through the fault proxy: %w", redactURL(raw), err)
-	}
-	host := u.Host
-	if u.Port() == "" {
-		host = net.JoinHostPort(u.Hostname(), defaultPort)
-	}
-	p, err := e.proxied(ctx, host)
-	if err != nil {
-		return "", err
-	}
-	u.Host = p
-	return u.String(), nil
 }
 
 // startProcess starts a broker the suite owns, registered as the target of
@@ -168,13 +127,4 @@ func refbrokerBinary() (string, error) {
 		return p, nil
 	}
 	return "", usagef("process faults (kill, pause) run refbroker as a subprocess, but no refbroker binary was found: run make build, or set BROKERBENCH_REFBROKER_BIN")
-}
-
-// redactURL hides a URL's password for error messages.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "<unparsable URL>"
-	}
-	return u.Redacted()
 }

@@ -58,7 +58,7 @@ func systemNames() string {
 // getenv resolves BROKERBENCH_* settings, with command-line flags taking
 // precedence.
 func openSystem(ctx context.Context, name string, getenv func(string) string, logger *slog.Logger, env *faultEnv) (adapters.System, func() error, error) {
-	if err := env.open(name, perRoleSystems[name]); err != nil {
+	if err := env.open(); err != nil {
 		return nil, nil, err
 	}
 	sys, closeSys, err := openInEnv(ctx, name, getenv, logger, env)
@@ -84,9 +84,7 @@ func openInEnv(ctx context.Context, name string, getenv func(string) string, log
 		if env.process {
 			return nil, nil, usagef("process faults (kill, pause) need a broker brokerbench starts itself: use --system refbroker or redis")
 		}
-		if env.nw != nil {
-			cfg.Dialer = env.nw.Dialer(sharedRole)
-		}
+		cfg.Dialer = env.roleDialer()
 		s, err := kafka.New(ctx, cfg)
 		return closer(s, err)
 	case "rabbitmq":
@@ -110,19 +108,12 @@ func openInEnv(ctx context.Context, name string, getenv func(string) string, log
 		if env.process {
 			return nil, nil, usagef("process faults (kill, pause) need a broker brokerbench starts itself: use --system refbroker or redis")
 		}
-		if cfg.URL, err = env.proxiedURL(ctx, cfg.URL, "4222"); err != nil {
-			return nil, nil, err
-		}
+		cfg.Dialer = env.roleDialer()
 		s, err := nats.New(ctx, cfg)
 		return closer(s, err)
 	}
 	return nil, nil, usagef("unknown system %q: choose from %s", name, systemNames())
 }
-
-// perRoleSystems are the systems whose adapters route producer, consumer
-// and admin connections apart (a RoleDialer), so a network fault can aim
-// at one path.
-var perRoleSystems = map[string]bool{"rabbitmq": true}
 
 func closer[S adapters.System](s S, err error) (adapters.System, func() error, error) {
 	if err != nil {
@@ -159,11 +150,7 @@ func openRedis(ctx context.Context, getenv func(string) string, env *faultEnv) (
 		}
 		cfg.Addrs = []string{p.Addr()}
 	}
-	for i, a := range cfg.Addrs {
-		if cfg.Addrs[i], err = env.proxied(ctx, a); err != nil {
-			return nil, nil, err
-		}
-	}
+	cfg.Dialer = env.roleDialer()
 	s, err := redis.New(ctx, cfg)
 	return closer(s, err)
 }
@@ -236,9 +223,7 @@ func refbrokerAdapter(ctx context.Context, addr, how string, env *faultEnv) (*ka
 	cfg := kafka.Default()
 	cfg.Name, cfg.Brokers = "refbroker", []string{addr}
 	cfg.Server = "refbroker " + toolVersion + " (" + how + ")"
-	if env.nw != nil {
-		cfg.Dialer = env.nw.Dialer(sharedRole)
-	}
+	cfg.Dialer = env.roleDialer()
 	s, err := kafka.New(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to refbroker at %s: %w", addr, err)

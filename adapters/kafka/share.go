@@ -1,0 +1,345 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/brokerbench/brokerbench/adapters"
+)
+
+// Share-group (KIP-932) group configs the adapter sets through
+// IncrementalAlterConfigs on the GROUP resource named after the
+// subscription. The names are the same on Kafka 4.1+, refbroker and kfake.
+const (
+	// cfgShareReset is where a share-partition starts on the group's
+	// first fetch: "earliest" or "latest" (the broker default).
+	cfgShareReset = "share.auto.offset.reset"
+	// cfgShareLock is the acquisition lock duration in milliseconds: how
+	// long a consumer may hold a record before the broker redelivers it.
+	cfgShareLock = "share.record.lock.duration.ms"
+	// cfgShareLimit is the delivery-count limit after which a released or
+	// expired record is archived.
+	cfgShareLimit = "share.delivery.count.limit"
+)
+
+// Kafka API keys whose presence in ApiVersions means the broker serves
+// share groups.
+const (
+	apiShareGroupHeartbeat = 76
+	apiShareFetch          = 78
+	apiShareAcknowledge    = 79
+)
+
+// shareConsumer is one share-group member with its own kgo client.
+//
+// Records are handled by a single goroutine (run) in poll order, so the
+// Handler is never called concurrently for one consumer. Every record is
+// acknowledged explicitly right after its handler returns (accept, release
+// or reject), never left to kgo's accept-at-next-poll, so that a Crash
+// between two records acknowledges nothing more.
+type shareConsumer struct {
+	cfg     adapters.ConsumerConfig
+	mode    adapters.CommitMode
+	maxPoll int
+	// limit is the delivery limit the adapter enforces itself (0: none),
+	// in case the broker ignores the group's share.delivery.count.limit:
+	// a release of a record delivered limit times becomes a reject, and a
+	// record arriving with a higher count is rejected unhandled.
+	limit int
+	cl    *kgo.Client
+	ks    *killSwitch
+
+	pollCtx  context.Context // cancelled to stop polling (Close, Crash)
+	stopPoll context.CancelFunc
+	ackCtx   context.Context // cancelled only by Crash and teardown
+	stopAck  context.CancelFunc
+	done     chan struct{} // closed when run returns
+
+	stopped atomic.Bool // Close or Crash has been called
+	crashed atomic.Bool
+}
+
+// detectShareGroups reports whether a broker advertises ShareGroupHeartbeat,
+// ShareFetch and ShareAcknowledge in its ApiVersions response. Kafka 4.1+
+// advertises them only when share groups are enabled.
+func (k *Kafka) detectShareGroups(ctx context.Context) (bool, error) {
+	vs, err := k.adm.ApiVersions(ctx)
+	if err != nil {
+		return false, fmt.Errorf("kafka ApiVersions (share-group detection): %w", err)
+	}
+	for _, v := range vs.Sorted() {
+		if v.Err != nil {
+			continue
+		}
+		_, _, hb := v.KeyVersions(apiShareGroupHeartbeat)
+		_, _, fetch := v.KeyVersions(apiShareFetch)
+		_, _, ack := v.KeyVersions(apiShareAcknowledge)
+		if hb && fetch && ack {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// newShareConsumer configures the share group cfg.Subscription and returns a
+// member of it that has not started polling yet.
+func (k *Kafka) newShareConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (*shareConsumer, error) {
+	if err := validateConsumer(cfg); err != nil {
+		return nil, fmt.Errorf("kafka share consumer %q: %w", cfg.ID, err)
+	}
+	if cfg.MaxDeliveries < 0 {
+		return nil, fmt.Errorf("kafka share consumer %q: %w: MaxDeliveries %d must be >= 0", cfg.ID, ErrInvalidConfig, cfg.MaxDeliveries)
+	}
+	if !k.shareGroups {
+		return nil, fmt.Errorf("kafka share consumer %q: %w: Queue needs share groups (KIP-932), which the broker does not advertise (no ShareGroupHeartbeat in ApiVersions)",
+			cfg.ID, adapters.ErrNotApplicable)
+	}
+	c := &shareConsumer{cfg: cfg, mode: cfg.Commit, maxPoll: cfg.Prefetch, limit: cfg.MaxDeliveries, ks: newKillSwitch(), done: make(chan struct{})}
+	if c.mode == "" {
+		c.mode = adapters.CommitInterval
+	}
+	switch c.mode {
+	case adapters.CommitAuto, adapters.CommitInterval, adapters.CommitSync:
+	default:
+		return nil, fmt.Errorf("kafka share consumer %q: %w: Commit %q; use auto, interval or sync", cfg.ID, ErrInvalidConfig, c.mode)
+	}
+	if c.maxPoll == 0 {
+		c.maxPoll = DefaultPrefetch
+	}
+	if c.limit == 0 {
+		c.limit = k.topicLimit(cfg.Topic)
+	}
+	if err := k.configureShareGroup(ctx, cfg.Subscription, cfg.Start, cfg.SessionTimeout, c.limit); err != nil {
+		return nil, fmt.Errorf("kafka share consumer %q: %w", cfg.ID, err)
+	}
+	dial, err := newDialer(k.cfg, adapters.RoleConsumers, c.ks)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := k.cfg.clientOpts(k.clientID("consumer", cfg.ID), dial)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts,
+		kgo.ShareGroup(cfg.Subscription),
+		kgo.ConsumeTopics(cfg.Topic),
+		// At most Prefetch records acquired per fetch, and (strict mode's
+		// default) one fetch per poll, so the consumer never holds more
+		// than Prefetch locked records: the in-flight limit.
+		kgo.ShareMaxRecords(int32(min(c.maxPoll, 1<<30))),
+		kgo.ShareMaxRecordsStrict(),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("create kafka share consumer %q: %w", cfg.ID, err)
+	}
+	c.cl = cl
+	c.pollCtx, c.stopPoll = context.WithCancel(context.Background())
+	c.ackCtx, c.stopAck = context.WithCancel(context.Background())
+	return c, nil
+}
+
+// configureShareGroup sets the group's start offset (required: a share
+// group starts at "latest" otherwise) and, best effort, its lock duration
+// and delivery limit. Brokers differ in which group configs and ranges
+// they accept (Kafka bounds the lock duration by
+// group.share.min.record.lock.duration.ms, 15s by default), so an
+// INVALID_CONFIG answer for those two leaves the broker's setting in place;
+// the delivery limit is enforced by the adapter as well.
+func (k *Kafka) configureShareGroup(ctx context.Context, group string, start adapters.StartPosition, lock time.Duration, limit int) error {
+	reset := "earliest"
+	if start == adapters.StartLatest {
+		reset = "latest"
+	}
+	if err := k.alterGroupConfig(ctx, group, cfgShareReset, reset); err != nil {
+		return err
+	}
+	var optional [][2]string
+	if lock > 0 {
+		optional = append(optional, [2]string{cfgShareLock, strconv.FormatInt(max(lock.Milliseconds(), 1), 10)})
+	}
+	if limit > 0 {
+		optional = append(optional, [2]string{cfgShareLimit, strconv.Itoa(limit)})
+	}
+	for _, nv := range optional {
+		err := k.alterGroupConfig(ctx, group, nv[0], nv[1])
+		if err != nil && !errors.Is(err, kerr.InvalidConfig) && !errors.Is(err, kerr.PolicyViolation) {
+			return err
+		}
+	}
+	return nil
+}
+
+// alterGroupConfig sets one config of a GROUP resource.
+func (k *Kafka) alterGroupConfig(ctx context.Context, group, name, value string) error {
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	r := kmsg.NewIncrementalAlterConfigsRequestResource()
+	r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeGroupConfig, group
+	c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	c.Name, c.Value, c.Op = name, kmsg.StringPtr(value), kmsg.IncrementalAlterConfigOpSet
+	r.Configs = append(r.Configs, c)
+	req.Resources = append(req.Resources, r)
+	resp, err := req.RequestWith(ctx, k.admin)
+	if err != nil {
+		return fmt.Errorf("set group config %s=%s of %q: %w", name, value, group, err)
+	}
+	if len(resp.Resources) != 1 {
+		return fmt.Errorf("set group config %s=%s of %q: %d resources in the response, want 1", name, value, group, len(resp.Resources))
+	}
+	rr := resp.Resources[0]
+	if err := kerr.ErrorForCode(rr.ErrorCode); err != nil {
+		msg := ""
+		if rr.ErrorMessage != nil {
+			msg = ": " + *rr.ErrorMessage
+		}
+		return fmt.Errorf("set group config %s=%s of %q: %w%s", name, value, group, err, msg)
+	}
+	return nil
+}
+
+// ackFor maps a disposition to the share-group acknowledgement.
+func ackFor(d adapters.Disposition) kgo.AckStatus {
+	switch d {
+	case adapters.Release:
+		return kgo.AckRelease
+	case adapters.Reject:
+		return kgo.AckReject
+	}
+	return kgo.AckAccept
+}
+
+// run is the poll-handle-acknowledge loop. Acknowledgements are queued by
+// rec.Ack and sent by kgo piggybacked on the next ShareFetch; a batch with
+// a release or reject (applied at once, per the Disposition contract), and
+// every batch in CommitSync mode, is flushed before the next poll.
+func (c *shareConsumer) run() {
+	defer close(c.done)
+	var d adapters.Delivery
+	for {
+		fs := c.cl.PollRecords(c.pollCtx, c.maxPoll)
+		if c.crashed.Load() {
+			return
+		}
+		recs := fs.Records()
+		flush := c.mode == adapters.CommitSync && len(recs) > 0
+		for _, r := range recs {
+			status, handled := c.handle(r, &d)
+			if c.crashed.Load() {
+				return // a dead process acknowledges nothing
+			}
+			r.Ack(status)
+			if status != kgo.AckAccept || !handled {
+				flush = true
+			}
+		}
+		if flush {
+			// A failed flush is not fatal: unacknowledged records come
+			// back when their locks expire, which at-least-once allows.
+			_ = c.cl.FlushAcks(c.ackCtx)
+		}
+		if c.pollCtx.Err() != nil || fs.IsClientClosed() {
+			return
+		}
+		if len(recs) == 0 && len(fs.Errors()) > 0 {
+			select {
+			case <-c.pollCtx.Done():
+			case <-time.After(errorBackoff):
+			}
+		}
+	}
+}
+
+// handle passes r to the Handler unless it is over the delivery limit, and
+// returns the acknowledgement to send and whether the handler ran.
+func (c *shareConsumer) handle(r *kgo.Record, d *adapters.Delivery) (kgo.AckStatus, bool) {
+	count := int(r.DeliveryCount())
+	if c.limit > 0 && count > c.limit {
+		// The broker's limit is higher than ours: this delivery should
+		// not have happened, so archive the record without handling it.
+		return kgo.AckReject, false
+	}
+	*d = adapters.Delivery{
+		Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value,
+		Redelivered: count > 1, DeliveryCount: count,
+	}
+	c.cfg.Handler(d)
+	status := ackFor(d.Disposition)
+	if status == kgo.AckRelease && c.limit > 0 && count >= c.limit {
+		status = kgo.AckReject // delivered limit times without acceptance
+	}
+	return status, true
+}
+
+// Close stops polling, waits for the handler loop to finish the batch in
+// hand, flushes every acknowledgement and leaves the share group, which
+// releases records fetched but not yet handled to the other members. If
+// ctx ends first the client is torn down without acknowledging and ctx's
+// error returned. Close after Close or Crash is a no-op.
+func (c *shareConsumer) Close(ctx context.Context) error {
+	if !c.stopped.CompareAndSwap(false, true) {
+		return nil
+	}
+	c.stopPoll()
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		c.teardown()
+		return fmt.Errorf("close kafka share consumer %q: handler still running: %w", c.cfg.ID, ctx.Err())
+	}
+	var err error
+	if ferr := c.cl.FlushAcks(ctx); ferr != nil {
+		err = fmt.Errorf("close kafka share consumer %q: flush acknowledgements: %w", c.cfg.ID, ferr)
+	}
+	if lerr := c.cl.LeaveGroupContext(ctx); lerr != nil && err == nil {
+		err = fmt.Errorf("close kafka share consumer %q: leave share group: %w", c.cfg.ID, lerr)
+	}
+	c.cl.Close()
+	c.stopAck()
+	return err
+}
+
+// Crash stops the consumer as a killed process would: every connection is
+// dropped at once and no new one can be opened, so no acknowledgement or
+// leave reaches the broker. The broker releases the member's acquired
+// records when their connection closes (Kafka, refbroker and kfake do), or
+// at the latest when their acquisition locks expire. Crash does not wait
+// for a running Handler; its result is discarded. Crash after Close or
+// Crash is a no-op.
+func (c *shareConsumer) Crash() error {
+	if !c.stopped.CompareAndSwap(false, true) {
+		return nil
+	}
+	c.crashed.Store(true)
+	c.ks.kill() // first: nothing below can reach the broker any more
+	c.teardown()
+	return nil
+}
+
+// teardown cancels all work and closes the client without acknowledging.
+// The leave is started with a cancelled context so no request is sent,
+// then Close frees the client's goroutines.
+func (c *shareConsumer) teardown() {
+	c.crashed.Store(true)
+	c.stopAck()
+	c.stopPoll()
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = c.cl.LeaveGroupContext(cancelled)
+	closed := make(chan struct{})
+	go func() {
+		c.cl.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(crashCloseWait):
+	}
+}
