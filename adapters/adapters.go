@@ -400,6 +400,15 @@ type DeadLetterCounter interface {
 	DeadLettered(ctx context.Context, topic, subscription string) (int64, error)
 }
 
+// Stopper is implemented by consumers that can stop on their own: when an
+// adapter does not reconnect (RabbitMQ, deliberately, so that failures
+// show), a lost connection ends the consumer. Stopped is closed then; the
+// runner, acting as the application's supervisor, starts a replacement.
+// Close and Crash may close it too.
+type Stopper interface {
+	Stopped() <-chan struct{}
+}
+
 // Lagger is implemented by systems that report consumer lag broker-side.
 type Lagger interface {
 	// Lag returns, per partition, the messages in topic not yet

@@ -39,6 +39,7 @@ type consumer struct {
 	parts map[int32]*partConsumer
 	errs  []error
 
+	stopped   chan struct{} // closed when the connection is gone; see Stopped
 	crashed   atomic.Bool
 	dispErr   atomic.Bool // ErrDisposition recorded already (once is enough)
 	closeOnce sync.Once
@@ -100,7 +101,16 @@ func (r *RabbitMQ) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig)
 		stream:   r.cfg.QueueType == QueueStream,
 		prefetch: cfg.Prefetch,
 		parts:    make(map[int32]*partConsumer),
+		stopped:  make(chan struct{}),
 	}
+	// Recovery is off, so a lost connection ends this consumer for good:
+	// say so, instead of leaving a consumer that silently gets nothing.
+	closed := conn.NotifyClose(make(chan *amqp.Error, 1))
+	go func() {
+		for range closed {
+		}
+		close(c.stopped)
+	}()
 	// Streams need manual acks (they are flow credit there), so auto mode
 	// on a stream acks on receipt instead.
 	c.autoAck = cfg.Commit == adapters.CommitAuto && !c.stream
@@ -110,6 +120,12 @@ func (r *RabbitMQ) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig)
 	}
 	return c, nil
 }
+
+// Stopped is closed once the consumer's connection is gone, whether by
+// Close, Crash or a failure; implements adapters.Stopper.
+func (c *consumer) Stopped() <-chan struct{} { return c.stopped }
+
+var _ adapters.Stopper = (*consumer)(nil)
 
 // consumerDefaults validates cfg and fills in defaults.
 func (r *RabbitMQ) consumerDefaults(cfg adapters.ConsumerConfig) (adapters.ConsumerConfig, error) {

@@ -243,5 +243,6 @@ func (c *consumer) start(ctx context.Context, r *run) error {
 		return err
 	}
 	c.c = ac
+	r.supervise(c, ac)
 	return nil
 }

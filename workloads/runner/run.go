@@ -46,6 +46,8 @@ type run struct {
 	samples   []results.Sample
 	brokerLag map[lagKey]int64
 	crashGuard
+	superDone chan struct{}  // closed at teardown: stop supervising consumers
+	superWG   sync.WaitGroup // supervisor goroutines
 	// deadLettered is the systems' dead-letter count at the end of a
 	// queue run; -1 when it has no dead-letter destination.
 	deadLettered int64
@@ -85,6 +87,7 @@ func (rn *Runner) Run(ctx context.Context, w workloads.Workload, sys adapters.Sy
 	r := &run{
 		r: rn, w: w, sys: sys, caps: sys.Capabilities(),
 		epoch: time.Now(), runID: randomID(), deadLettered: -1,
+		superDone: make(chan struct{}),
 		brokerLag: make(map[lagKey]int64),
 	}
 	r.log = rn.logger.With("workload", w.Name, "system", sys.Name())
@@ -226,6 +229,7 @@ func (r *run) startConsumers(ctx context.Context) error {
 }
 
 func (r *run) teardown(ctx context.Context) error {
+	r.stopSupervising()
 	var errs []error
 	for _, c := range r.consumers {
 		if c.c != nil {
