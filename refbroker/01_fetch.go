@@ -55,28 +55,39 @@ func handleFetch(ctx context.Context, cc *conn, kreq kmsg.Request) (kmsg.Respons
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		return resp, nil
 	}
-	var deadline <-chan time.Time
-	if req.MaxWaitMillis > 0 && req.MinBytes > 0 {
-		t := time.NewTimer(time.Duration(req.MaxWaitMillis) * time.Millisecond)
-		defer t.Stop()
-		deadline = t.C
-	}
+	// The first pass reads without arming the long poll: when data is
+	// there, as for a consumer catching up, the fetch costs no timer and
+	// no wake-up channels (which the next append would have to close).
+	wait := req.MaxWaitMillis > 0 && req.MinBytes > 0
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
-		f := fetcher{b: cc.b, req: req, collectWaits: deadline != nil}
+		f := fetcher{b: cc.b, req: req, collectWaits: timer != nil && wait}
 		resp := f.run()
-		if deadline == nil || f.bytes >= int(req.MinBytes) || f.hasError {
+		if !wait || f.bytes >= int(req.MinBytes) || f.hasError {
 			cc.onEncoded(f.release)
 			return resp, nil
 		}
 		f.release()
+		if timer == nil {
+			// Arm the long poll and pass again, now collecting the
+			// partitions' wake-up channels before reading their high
+			// watermarks, so that no append in between is missed.
+			timer = time.NewTimer(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+			continue
+		}
 		cc.b.fetchWaiters.Add(1)
-		woken := waitAny(ctx, deadline, f.waits)
+		woken := waitAny(ctx, timer.C, f.waits)
 		cc.b.fetchWaiters.Add(-1)
 		if !woken {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			deadline = nil // timed out: one last pass answers with what is there
+			wait = false // timed out: one last pass answers with what is there
 		}
 	}
 }

@@ -12,14 +12,17 @@ type Fsync int
 
 const (
 	// FsyncInterval (the default) flushes dirty data from a background
-	// goroutine every Config.FsyncInterval and then advances the recovery
-	// point. A crash (power loss) can lose at most about one interval.
+	// goroutine every Config.FsyncInterval, and a sealed segment as soon as
+	// it rolls, then advances the recovery point; appends never wait for
+	// the disk. A crash (power loss) loses about one interval, more if the
+	// disk falls behind the appends.
 	FsyncInterval Fsync = iota
 	// FsyncNever leaves flushing to the operating system; data is synced only
 	// on Sync, segment roll is not synced, and Close syncs everything.
 	// A process crash loses nothing, a power loss can lose anything unsynced.
 	FsyncNever
-	// FsyncAlways makes Append msync the bytes it wrote before returning.
+	// FsyncAlways makes Append msync the bytes it wrote (and, in a new
+	// segment, the directory entry) before returning.
 	FsyncAlways
 )
 

@@ -29,8 +29,10 @@ type Log struct {
 	cfg Config
 	log *slog.Logger
 
-	// flushMu serialises flushes and recovery-point writes (background
-	// flusher, Sync, Close) so checkpoints are written in order.
+	// flushMu serialises flushes, recovery-point writes and the writes of
+	// index files and snapshots (background flusher, Sync, Close), so
+	// checkpoints are written in order; retention takes it too, so that a
+	// segment it deletes never gets an index file written afterwards.
 	flushMu  sync.Mutex
 	lastRP   recoveryPoint // last checkpoint written; guarded by flushMu
 	rpExists bool          // guarded by flushMu
