@@ -1,14 +1,17 @@
 // Package metrics records latencies into HDR histograms and keeps the
 // counters of a run.
 //
-// A [Latency] holds two histograms: one for the current interval, rotated by
-// the sampler every interval (1 s by default), and one cumulative for the
-// measured phase. Values are recorded in microseconds over a range of 1 us to
-// one hour with three significant digits; nothing is clamped: a value outside
-// the range is counted in [Latency.OutOfRange] and reported.
+// A [Group] holds several kinds of latency recorded together (a producer
+// records three per acknowledgement) under one lock, each kind with two
+// histograms: one for the current interval, rotated by the sampler every
+// interval (1 s by default), and one cumulative for the measured phase. A
+// [Latency] is a group of one. Values are recorded in microseconds over a
+// range of 1 us to one hour with three significant digits; nothing is
+// clamped: a value outside the range is counted in OutOfRange and
+// reported.
 //
 // Histograms are not goroutine-safe, so each recorder (one per producer or
-// consumer) owns its own Latency and the sampler merges them; [Latency]'s own
+// consumer) owns its own Group and the sampler merges them; the Group's
 // mutex is uncontended except at rotation.
 package metrics
 
@@ -34,70 +37,105 @@ func NewHistogram() *hdrhistogram.Histogram {
 	return hdrhistogram.New(LowestMicros, HighestMicros, SignificantDigits)
 }
 
-// Latency records one kind of latency. Record may be called from several
-// goroutines, but it is cheapest when one goroutine records.
-type Latency struct {
+// Group records n kinds of latency, indexed 0..n-1. Its methods may be
+// called from several goroutines.
+type Group struct {
 	mu         sync.Mutex
-	interval   *hdrhistogram.Histogram
-	total      *hdrhistogram.Histogram
-	outOfRange int64
+	interval   []*hdrhistogram.Histogram
+	total      []*hdrhistogram.Histogram
+	outOfRange []int64
 }
 
-// NewLatency returns an empty Latency.
-func NewLatency() *Latency {
-	return &Latency{interval: NewHistogram(), total: NewHistogram()}
-}
-
-// Record adds one latency. Negative durations (a clock step between two
-// goroutines cannot happen with Go's monotonic clock, but a buggy caller can)
-// are recorded as 0 rather than dropped, so counts stay exact.
-func (l *Latency) Record(d time.Duration) {
-	us := d.Microseconds()
-	if us < 0 {
-		us = 0
+// NewGroup returns an empty Group of n kinds.
+func NewGroup(n int) *Group {
+	g := &Group{
+		interval:   make([]*hdrhistogram.Histogram, n),
+		total:      make([]*hdrhistogram.Histogram, n),
+		outOfRange: make([]int64, n),
 	}
-	l.mu.Lock()
-	if us > HighestMicros {
-		l.outOfRange++
-	} else {
-		// Both records cannot fail: us is within the shared range.
-		_ = l.interval.RecordValue(us)
-		_ = l.total.RecordValue(us)
+	for i := range n {
+		g.interval[i], g.total[i] = NewHistogram(), NewHistogram()
 	}
-	l.mu.Unlock()
+	return g
 }
 
-// MergeInterval adds this Latency's current interval histogram into dst and
-// starts a new interval. It is how the sampler collects one interval from
-// all recorders.
-func (l *Latency) MergeInterval(dst *hdrhistogram.Histogram) {
-	l.mu.Lock()
-	dst.Merge(l.interval)
-	l.interval.Reset()
-	l.mu.Unlock()
+// Record adds one latency per kind, ds[i] to kind i, under one lock.
+// Negative durations (a buggy caller; Go's monotonic clock never steps
+// back) are recorded as 0 rather than dropped, so counts stay exact.
+func (g *Group) Record(ds ...time.Duration) {
+	g.mu.Lock()
+	for i, d := range ds {
+		us := max(d.Microseconds(), 0)
+		if us > HighestMicros {
+			g.outOfRange[i]++
+			continue
+		}
+		// Cannot fail: us is within the shared range.
+		_ = g.interval[i].RecordValue(us)
+		_ = g.total[i].RecordValue(us)
+	}
+	g.mu.Unlock()
 }
 
-// MergeTotal adds the cumulative histogram into dst.
-func (l *Latency) MergeTotal(dst *hdrhistogram.Histogram) {
-	l.mu.Lock()
-	dst.Merge(l.total)
-	l.mu.Unlock()
+// MergeInterval adds kind's current interval histogram into dst and
+// starts a new interval for it. It is how the sampler collects one
+// interval from all recorders.
+func (g *Group) MergeInterval(kind int, dst *hdrhistogram.Histogram) {
+	g.mu.Lock()
+	dst.Merge(g.interval[kind])
+	g.interval[kind].Reset()
+	g.mu.Unlock()
+}
+
+// MergeTotal adds kind's cumulative histogram into dst.
+func (g *Group) MergeTotal(kind int, dst *hdrhistogram.Histogram) {
+	g.mu.Lock()
+	dst.Merge(g.total[kind])
+	g.mu.Unlock()
 }
 
 // Reset forgets everything recorded so far; the runner calls it when the
 // warm-up ends.
-func (l *Latency) Reset() {
-	l.mu.Lock()
-	l.interval.Reset()
-	l.total.Reset()
-	l.outOfRange = 0
-	l.mu.Unlock()
+func (g *Group) Reset() {
+	g.mu.Lock()
+	for i := range g.total {
+		g.interval[i].Reset()
+		g.total[i].Reset()
+		g.outOfRange[i] = 0
+	}
+	g.mu.Unlock()
 }
 
-// OutOfRange is how many values exceeded HighestMicros and so are not in the
-// histograms.
-func (l *Latency) OutOfRange() int64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.outOfRange
+// OutOfRange is how many values of all kinds exceeded HighestMicros and so
+// are not in the histograms.
+func (g *Group) OutOfRange() int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var n int64
+	for _, v := range g.outOfRange {
+		n += v
+	}
+	return n
 }
+
+// Latency records one kind of latency: a Group of one.
+type Latency struct{ g *Group }
+
+// NewLatency returns an empty Latency.
+func NewLatency() *Latency { return &Latency{g: NewGroup(1)} }
+
+// Record adds one latency.
+func (l *Latency) Record(d time.Duration) { l.g.Record(d) }
+
+// MergeInterval adds the current interval histogram into dst and starts a
+// new interval.
+func (l *Latency) MergeInterval(dst *hdrhistogram.Histogram) { l.g.MergeInterval(0, dst) }
+
+// MergeTotal adds the cumulative histogram into dst.
+func (l *Latency) MergeTotal(dst *hdrhistogram.Histogram) { l.g.MergeTotal(0, dst) }
+
+// Reset forgets everything recorded so far.
+func (l *Latency) Reset() { l.g.Reset() }
+
+// OutOfRange is how many values exceeded HighestMicros.
+func (l *Latency) OutOfRange() int64 { return l.g.OutOfRange() }

@@ -20,10 +20,9 @@ const DefaultMaxInFlight = 1000
 // producer is an adapters.Producer over its own kgo client.
 type producer struct {
 	cl *kgo.Client
-	// slots is a semaphore of MaxInFlight tokens: Send takes one, the kgo
-	// promise gives it back. kgo's own MaxBufferedRecords is set to the same
-	// bound, so kgo never blocks on its side.
-	slots chan struct{}
+	// kgo's MaxBufferedRecords is MaxInFlight: Produce blocks, honouring
+	// its context, while that many records are unfinished, which is the
+	// bound Send promises; no second semaphore is needed.
 
 	mu       sync.Mutex
 	closed   bool
@@ -53,13 +52,9 @@ func (k *Kafka) NewProducer(ctx context.Context, cfg adapters.ProducerConfig) (a
 	if err != nil {
 		return nil, fmt.Errorf("create kafka producer %q: %w", cfg.ID, err)
 	}
-	maxInFlight := cfg.MaxInFlight
-	if maxInFlight <= 0 {
-		maxInFlight = DefaultMaxInFlight
-	}
 	idle := make(chan struct{})
 	close(idle)
-	return &producer{cl: cl, slots: make(chan struct{}, maxInFlight), idle: idle, noAcks: cfg.Acks == adapters.AcksNone}, nil
+	return &producer{cl: cl, idle: idle, noAcks: cfg.Acks == adapters.AcksNone}, nil
 }
 
 func (k *Kafka) checkOpen() error {
@@ -163,14 +158,7 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 		done(adapters.SendResult{Partition: m.Partition, Offset: -1}, fmt.Errorf("send to %s: %w: partition %d", m.Topic, ErrInvalidConfig, m.Partition))
 		return
 	}
-	select {
-	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		done(adapters.SendResult{Partition: m.Partition, Offset: -1}, fmt.Errorf("send to %s/%d: %w", m.Topic, m.Partition, ctx.Err()))
-		return
-	}
 	if !p.begin() {
-		<-p.slots
 		done(adapters.SendResult{Partition: m.Partition, Offset: -1}, fmt.Errorf("send to %s/%d: %w", m.Topic, m.Partition, ErrClosed))
 		return
 	}
@@ -183,9 +171,6 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 		if err != nil {
 			err = fmt.Errorf("send to %s/%d: %w", r.Topic, r.Partition, err)
 		}
-		// Release before calling done so that a done which sends again
-		// cannot deadlock on a full semaphore.
-		<-p.slots
 		done(res, err)
 		p.end()
 	})

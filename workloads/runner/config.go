@@ -58,10 +58,8 @@ func (r *run) newProducer(ctx context.Context, id uint32, topicIdx int, topic st
 	return &producer{
 		run: r, id: id, topic: topic, topicIdx: topicIdx,
 		partitions: r.w.PartitionsPerTopic, p: p, rate: rate,
-		keys:            r.w.KeyDistributor.NewChooser(int64(seed)),
-		publish:         newLatency(),
-		publishFromSend: newLatency(),
-		delay:           newLatency(),
+		keys:    r.w.KeyDistributor.NewChooser(int64(seed)),
+		latency: metrics.NewGroup(kindPublishDelay + 1),
 	}, nil
 }
 

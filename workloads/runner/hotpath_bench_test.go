@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/metrics"
 	"github.com/brokerbench/brokerbench/workloads"
 )
 
@@ -30,7 +31,7 @@ func BenchmarkSendPath(b *testing.B) {
 			pr := &producer{
 				run: r, partitions: 16, p: instantProducer{},
 				keys:    kd.NewChooser(1),
-				publish: newLatency(), publishFromSend: newLatency(), delay: newLatency(),
+				latency: metrics.NewGroup(kindPublishDelay + 1),
 			}
 			newSlots(pr, 1, 1024, make([]byte, 1024))
 			ctx := context.Background()

@@ -2,15 +2,18 @@ package runner
 
 import (
 	"context"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/brokerbench/brokerbench/adapters/kafka"
 	"github.com/brokerbench/brokerbench/refbroker"
 )
 
@@ -27,11 +30,22 @@ func BenchmarkHarnessOverhead(b *testing.B) {
 		window   = 3 * time.Second
 		rounds   = 3
 	)
-	// Each measurement gets a fresh broker, so neither load pays for the
-	// other's background flushing, and the order alternates between
-	// rounds; each side's median is reported.
+	// Each measurement gets a fresh broker and a clean page cache, so
+	// neither load pays for the other's writeback, and the order
+	// alternates between rounds; each side's median is reported.
 	measure := func(f func(b *testing.B, addr string, size, inFlight int, window time.Duration) float64) float64 {
-		broker, err := refbroker.Start(context.Background(), refbroker.Config{DataDir: b.TempDir(), Listen: "127.0.0.1:0", Logger: quietLogger()})
+		// Each window writes gigabytes; without a sync the kernel would
+		// write the previous window's pages back during the next one and
+		// charge it to whichever load comes second.
+		syscall.Sync()
+		// A data dir per window, removed after it: gigabytes of finished
+		// segments left in the page cache would tax the later rounds.
+		dir, err := os.MkdirTemp("", "bb-overhead-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		broker, err := refbroker.Start(context.Background(), refbroker.Config{DataDir: dir, Listen: "127.0.0.1:0", Logger: quietLogger()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -107,7 +121,15 @@ func harnessRate(b *testing.B, addr string, size, inFlight int, window time.Dura
 	if err != nil {
 		b.Fatal(err)
 	}
-	sys := newKafkaSystemB(b, addr)
+	cfg := kafka.Default()
+	cfg.Brokers = []string{addr}
+	sys, err := kafka.New(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Closed here, not at the end of the benchmark: a client left behind
+	// keeps polling its dead broker and taxes every later round.
+	defer sys.Close()
 	res, err := rn.Run(context.Background(), w, sys)
 	if err != nil {
 		b.Fatal(err)

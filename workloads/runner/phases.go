@@ -165,9 +165,7 @@ func (r *run) phases(ctx context.Context, backlog bool, start time.Time) error {
 // counts are based here.
 func (r *run) beginMeasure() {
 	for _, pr := range r.producers {
-		pr.publish.Reset()
-		pr.publishFromSend.Reset()
-		pr.delay.Reset()
+		pr.latency.Reset()
 	}
 	for _, c := range r.consumers {
 		c.endToEnd.Reset()

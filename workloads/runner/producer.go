@@ -29,9 +29,10 @@ type producer struct {
 	payloads   [][]byte // payload pool; nil = payload copied once per slot
 	slots      chan *slot
 
-	publish         *metrics.Latency // intended -> ack (corrected)
-	publishFromSend *metrics.Latency // actual send -> ack
-	delay           *metrics.Latency // intended -> actual send
+	// latency records, per ack and under one lock, the kinds
+	// kindPublish (intended -> ack, corrected), kindPublishFromSend
+	// (actual send -> ack) and kindPublishDelay (intended -> actual send).
+	latency *metrics.Group
 
 	mu    sync.Mutex
 	acked bitset // sequence numbers acknowledged
@@ -95,25 +96,40 @@ func (pr *producer) loop(ctx context.Context, start time.Time, stop <-chan struc
 				}
 			}
 		}
-		var s *slot
-		select {
-		case s = <-pr.slots:
-		case <-stop:
+		s := pr.acquire(ctx, stop)
+		if s == nil {
 			return
-		case <-ctx.Done():
-			return
-		}
-		select {
-		case <-stop:
-			pr.slots <- s
-			return
-		default:
 		}
 		now := pr.run.now()
 		if interval == 0 {
 			due = pr.run.epoch.Add(time.Duration(now))
 		}
 		pr.send(ctx, s, i, pr.run.since(due), now)
+	}
+}
+
+// acquire takes a free slot, or returns nil when the run stops. A free
+// slot is usually waiting, so the common case is one non-blocking receive
+// rather than a three-way select per message.
+func (pr *producer) acquire(ctx context.Context, stop <-chan struct{}) *slot {
+	var s *slot
+	select {
+	case s = <-pr.slots:
+	default:
+		select {
+		case s = <-pr.slots:
+		case <-stop:
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	select {
+	case <-stop:
+		pr.slots <- s
+		return nil
+	default:
+		return s
 	}
 }
 
@@ -161,9 +177,8 @@ func (s *slot) complete(res adapters.SendResult, err error) {
 		pr.run.noteSendError(err)
 	} else {
 		pr.ackedN.Add(1)
-		pr.publish.Record(time.Duration(ack - s.intended))
-		pr.publishFromSend.Record(time.Duration(ack - s.sentAt))
-		pr.delay.Record(time.Duration(s.sentAt - s.intended))
+		// Indexed by kindPublish, kindPublishFromSend, kindPublishDelay.
+		pr.latency.Record(time.Duration(ack-s.intended), time.Duration(ack-s.sentAt), time.Duration(s.sentAt-s.intended))
 		pr.mu.Lock()
 		pr.acked.set(s.seq)
 		if isPoison(pr.run.w.Queue, pr.id, s.seq) {

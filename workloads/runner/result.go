@@ -145,10 +145,10 @@ func (r *run) fillAggregates(res *results.Result) {
 	}
 	var outOfRange int64
 	for _, pr := range r.producers {
-		pr.publish.MergeTotal(h[kindPublish])
-		pr.publishFromSend.MergeTotal(h[kindPublishFromSend])
-		pr.delay.MergeTotal(h[kindPublishDelay])
-		outOfRange += pr.publish.OutOfRange() + pr.publishFromSend.OutOfRange() + pr.delay.OutOfRange()
+		for k := kindPublish; k <= kindPublishDelay; k++ {
+			pr.latency.MergeTotal(k, h[k])
+		}
+		outOfRange += pr.latency.OutOfRange()
 	}
 	redelivery := metrics.NewHistogram()
 	for _, c := range r.consumers {

@@ -58,10 +58,6 @@ func newKafkaSystem(t testing.TB, name, addr string) adapters.System {
 	return s
 }
 
-func newKafkaSystemB(b *testing.B, addr string) adapters.System {
-	return newKafkaSystem(b, "refbroker", addr)
-}
-
 func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }

@@ -84,9 +84,9 @@ func (r *run) sample(prev, cur counters, from, to int64) {
 		h[i] = metrics.NewHistogram()
 	}
 	for _, pr := range r.producers {
-		pr.publish.MergeInterval(h[kindPublish])
-		pr.publishFromSend.MergeInterval(h[kindPublishFromSend])
-		pr.delay.MergeInterval(h[kindPublishDelay])
+		for k := kindPublish; k <= kindPublishDelay; k++ {
+			pr.latency.MergeInterval(k, h[k])
+		}
 	}
 	for _, c := range r.consumers {
 		c.endToEnd.MergeInterval(h[kindEndToEnd])
