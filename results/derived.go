@@ -32,7 +32,7 @@ func Derive(r *Result) Derived {
 	d.PublishRate, d.ConsumeRate, d.PublishMBps = r.MeanRates()
 	d.MinConsumeRate = math.Inf(1)
 	for _, s := range r.Samples {
-		if !s.Warmup && s.Phase == "" {
+		if s.Measured() && s.Phase == "" {
 			d.MinConsumeRate = min(d.MinConsumeRate, s.ConsumeRate)
 		}
 	}

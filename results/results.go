@@ -209,7 +209,8 @@ type Latencies struct {
 	OutOfRange int64 `json:"outOfRange"`
 }
 
-// Sample is one interval of the measured phase (and of warm-up, flagged).
+// Sample is one interval of the run: warm-up and the final drain are
+// flagged (Warmup, Phase "drain") and excluded from measured figures.
 type Sample struct {
 	// Time is the end of the interval (RFC 3339, nanoseconds).
 	Time time.Time `json:"time"`
@@ -246,6 +247,11 @@ type Sample struct {
 	EndToEnd         metrics.Summary `json:"endToEnd"`
 	EndToEndFromSend metrics.Summary `json:"endToEndFromSend"`
 }
+
+// Measured reports whether the sample belongs to the measured phase: not
+// warm-up, and not the drain after producers stopped (backlog build and
+// drain phases are measured).
+func (s Sample) Measured() bool { return !s.Warmup && s.Phase != "drain" }
 
 // Counts are totals over the whole run (warm-up included, since a lost
 // message is lost whenever it was sent).

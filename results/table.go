@@ -32,7 +32,7 @@ func WriteTable(w io.Writer, rs []*Result) error {
 func (r *Result) MeanRates() (publish, consume, publishMBps float64) {
 	n := 0
 	for _, s := range r.Samples {
-		if s.Warmup {
+		if !s.Measured() {
 			continue
 		}
 		publish += s.PublishRate

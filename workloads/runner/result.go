@@ -103,7 +103,7 @@ func (r *run) fillSamples(res *results.Result) {
 			s.Elapsed = float64(r.since(s.Time)-ms) / 1e9
 		}
 		res.Samples = append(res.Samples, s)
-		if s.Warmup {
+		if !s.Measured() {
 			continue
 		}
 		res.PublishRate = append(res.PublishRate, s.PublishRate)

@@ -134,7 +134,7 @@ func checkCleanRun(t *testing.T, res *results.Result) {
 	}
 	measured := 0
 	for _, s := range res.Samples {
-		if !s.Warmup {
+		if s.Measured() {
 			measured++
 		}
 	}
