@@ -55,12 +55,14 @@ func (r *run) newProducer(ctx context.Context, id uint32, topicIdx int, topic st
 		return nil, fmt.Errorf("create producer %s: %w", cfg.ID, err)
 	}
 	seed := r.r.seed + uint64(id)
-	return &producer{
+	pr := &producer{
 		run: r, id: id, topic: topic, topicIdx: topicIdx,
-		partitions: r.w.PartitionsPerTopic, p: p, rate: rate,
+		partitions: r.w.PartitionsPerTopic, rate: rate, cfg: cfg,
 		keys:    r.w.KeyDistributor.NewChooser(int64(seed)),
 		latency: metrics.NewGroup(kindPublishDelay + 1),
-	}, nil
+	}
+	pr.client.Store(&producerClient{p})
+	return pr, nil
 }
 
 func maxDeliveries(q *workloads.Queue) int {

@@ -84,16 +84,21 @@ func (r *run) faultEvent(e chaos.Event) {
 // clientFaults carries out crash faults on the run's own clients.
 type clientFaults struct{ r *run }
 
-// Crash crashes count consumers of the first subscription, round robin,
-// through adapters.Consumer.Crash (no commit, no leave), and starts each
-// again at once as a new incarnation (a new history process), as a
-// supervisor would restart a crashed worker. Producer crashes are not
-// supported: a producer's in-flight sends cannot be abandoned through the
-// adapter interface without also losing the run's accounting of them.
+// Crash crashes count clients of role, round robin. A consumer of the
+// first subscription crashes through adapters.Consumer.Crash (no commit,
+// no leave) and starts again at once as a new incarnation (a new history
+// process), as a supervisor would restart a crashed worker. A producer is
+// dropped mid-batch: a new client takes over its schedule and the old one
+// is closed without flushing, so its sends in flight fail and are
+// recorded with an unknown outcome (info), as a crashed process's are.
 func (c clientFaults) Crash(ctx context.Context, role string, count int) error {
 	r := c.r
-	if role != chaos.RoleConsumers {
-		return fmt.Errorf("crash %s: only consumers can be crashed (target: consumers)", role)
+	switch role {
+	case chaos.RoleConsumers:
+	case chaos.RoleProducers:
+		return r.crashProducers(ctx, count)
+	default:
+		return fmt.Errorf("crash %s: only producers and consumers can be crashed", role)
 	}
 	r.crashMu.Lock()
 	defer r.crashMu.Unlock()
@@ -124,8 +129,32 @@ func (c clientFaults) Crash(ctx context.Context, role string, count int) error {
 	return errors.Join(errs...)
 }
 
+func (r *run) crashProducers(ctx context.Context, count int) error {
+	r.crashMu.Lock()
+	defer r.crashMu.Unlock()
+	var errs []error
+	for i := range count {
+		pr := r.producers[(r.crashNextProducer+i)%len(r.producers)]
+		fresh, err := r.sys.NewProducer(context.WithoutCancel(ctx), pr.cfg)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("restart producer %d: %w", pr.id, err))
+			continue
+		}
+		old := pr.client.Swap(&producerClient{fresh})
+		// An already-cancelled context: no flush, the batch in flight is
+		// abandoned as a killed process would abandon it.
+		dead, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = old.Close(dead)
+		r.event("producer-crash", pr.cfg.ID, nil, "fault")
+	}
+	r.crashNextProducer += count
+	return errors.Join(errs...)
+}
+
 // crashGuard serialises client crashes with consumer churn.
 type crashGuard struct {
-	crashMu   sync.Mutex
-	crashNext int
+	crashMu           sync.Mutex
+	crashNext         int
+	crashNextProducer int
 }

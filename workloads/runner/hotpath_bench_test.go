@@ -29,10 +29,11 @@ func BenchmarkSendPath(b *testing.B) {
 		b.Run(kd.Kind, func(b *testing.B) {
 			r := &run{epoch: time.Now(), topics: []*topicState{{acked: make([]atomic.Int64, 16)}}}
 			pr := &producer{
-				run: r, partitions: 16, p: instantProducer{},
+				run: r, partitions: 16,
 				keys:    kd.NewChooser(1),
 				latency: metrics.NewGroup(kindPublishDelay + 1),
 			}
+			pr.client.Store(&producerClient{instantProducer{}})
 			newSlots(pr, 1, 1024, make([]byte, 1024))
 			ctx := context.Background()
 			b.SetBytes(1024)

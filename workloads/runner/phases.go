@@ -78,7 +78,7 @@ func (r *run) sendProbes(ctx context.Context, probe []byte) error {
 		for p := range r.w.PartitionsPerTopic {
 			wg.Add(1)
 			m := &adapters.Message{Topic: pr.topic, Partition: int32(p), Value: probe}
-			pr.p.Send(ctx, m, func(_ adapters.SendResult, err error) {
+			pr.current().Send(ctx, m, func(_ adapters.SendResult, err error) {
 				if err != nil {
 					mu.Lock()
 					firstErr = err
@@ -233,7 +233,7 @@ func (r *run) flushProducers(ctx context.Context) error {
 	fctx, cancel := context.WithTimeout(ctx, r.r.drainTimeout)
 	defer cancel()
 	for _, pr := range r.producers {
-		if err := pr.p.Flush(fctx); err != nil {
+		if err := pr.current().Flush(fctx); err != nil {
 			return fmt.Errorf("flush producer %d: %w", pr.id, err)
 		}
 	}

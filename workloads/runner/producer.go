@@ -23,11 +23,14 @@ type producer struct {
 	topic      string
 	topicIdx   int
 	partitions int
-	p          adapters.Producer
-	rate       float64 // msg/s for this producer; 0 = closed loop
-	keys       workloads.KeyChooser
-	payloads   [][]byte // payload pool; nil = payload copied once per slot
-	slots      chan *slot
+	// client is the current adapter producer; a producer crash (a chaos
+	// client fault) swaps in a new one while the loop runs.
+	client   atomic.Pointer[producerClient]
+	cfg      adapters.ProducerConfig
+	rate     float64 // msg/s for this producer; 0 = closed loop
+	keys     workloads.KeyChooser
+	payloads [][]byte // payload pool; nil = payload copied once per slot
+	slots    chan *slot
 
 	// latency records, per ack and under one lock, the kinds
 	// kindPublish (intended -> ack, corrected), kindPublishFromSend
@@ -147,7 +150,7 @@ func (pr *producer) send(ctx context.Context, s *slot, seq uint64, intended, now
 	if h := pr.run.hist; h != nil {
 		h.send(s.proc, pr.run.topics[pr.topicIdx].keys[s.msg.Partition], messageValue(pr.id, seq))
 	}
-	pr.p.Send(ctx, &s.msg, s.done)
+	pr.current().Send(ctx, &s.msg, s.done)
 }
 
 // route picks the key and partition of the next message.
@@ -189,6 +192,12 @@ func (s *slot) complete(res adapters.SendResult, err error) {
 	}
 	pr.slots <- s
 }
+
+// producerClient boxes an adapters.Producer for atomic.Pointer.
+type producerClient struct{ adapters.Producer }
+
+// current is the adapter producer sends go to now.
+func (pr *producer) current() adapters.Producer { return pr.client.Load().Producer }
 
 // inFlight is the number of sends not yet completed.
 func (pr *producer) inFlight() int64 {

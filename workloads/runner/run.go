@@ -239,7 +239,7 @@ func (r *run) teardown(ctx context.Context) error {
 		}
 	}
 	for _, pr := range r.producers {
-		if err := pr.p.Close(ctx); err != nil {
+		if err := pr.current().Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("close producer %d: %w", pr.id, err))
 		}
 	}
