@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/brokerbench/brokerbench/adapters/adaptertest"
 	"github.com/brokerbench/brokerbench/results"
 )
 
@@ -94,5 +95,36 @@ func TestConformanceFaultsOnRefbroker(t *testing.T) {
 		if err != nil || !strings.Contains(string(h), `"process":"nemesis"`) {
 			t.Errorf("%s: history has no nemesis events (%v)", name, err)
 		}
+	}
+}
+
+// TestShippedConformanceOnQueues runs the shipped conformance-network
+// workload (a blackhole, then connection resets, on the consumer path) and
+// conformance-autoack on RabbitMQ and Redis: the gate must pass, so no
+// confirmed message may be lost to the network faults, and auto-ack
+// losses must be reported without failing.
+func TestShippedConformanceOnQueues(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two fault schedules per system; skipped in -short mode")
+	}
+	t.Parallel()
+	for _, sys := range []struct{ name, addr string }{{"rabbitmq", "127.0.0.1:5672"}, {"redis", "127.0.0.1:6379"}} {
+		t.Run(sys.name, func(t *testing.T) {
+			t.Parallel()
+			adaptertest.RequireService(t, sys.name, sys.addr)
+			out := t.TempDir()
+			code, stdout, stderr := run(t, "run", "--workloads", "../../workloads.yaml", "--workload", "conformance-network",
+				"--workload", "conformance-autoack", "--system", sys.name, "--out", out, "--no-progress", "--no-report", "--gate")
+			if code != exitOK || !strings.Contains(stdout, "gate: passed") {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			r, err := results.Read(filepath.Join(out, "conformance-network."+sys.name+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Counts.Lost != 0 || r.Verdict == nil || r.Verdict.Valid != "valid" {
+				t.Errorf("conformance-network: counts %+v verdict %+v", r.Counts, r.Verdict)
+			}
+		})
 	}
 }
