@@ -45,8 +45,32 @@ func sectionTable(sec *Section) table {
 		if n := verdictNote(r); n != "" {
 			t.Notes = append(t.Notes, n)
 		}
+		if n := queueNote(r); n != "" {
+			t.Notes = append(t.Notes, n)
+		}
 	}
 	return t
+}
+
+// queueNote gives a queue run's own figures: releases, redeliveries and
+// their delay, poison messages and dead letters; "" for other runs.
+func queueNote(r *Run) string {
+	c := r.Counts
+	if !r.ok() || c.Released == 0 && c.Redelivered == 0 && c.PoisonAcked == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("%s: released %d, redelivered %d", r.Label, c.Released, c.Redelivered)
+	if d := r.Latency.RedeliveryDelay; d.Count > 0 {
+		s += fmt.Sprintf(" (redelivery delay p50 %s ms, p99 %s ms)", ff(d.P50), ff(d.P99))
+	}
+	if c.PoisonAcked > 0 {
+		dl := "unknown (no dead-letter destination)"
+		if c.DeadLettered >= 0 {
+			dl = itoa(c.DeadLettered)
+		}
+		s += fmt.Sprintf(", poison messages %d, dead-lettered %s", c.PoisonAcked, dl)
+	}
+	return s + "."
 }
 
 // overallTable has one row per run, for summary.md.

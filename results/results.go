@@ -274,6 +274,10 @@ type Counts struct {
 	// earlier delivery from the same producer on the same partition and
 	// subscription.
 	OutOfOrder int64 `json:"outOfOrder"`
+	// OrderPromised says whether the system promised per-partition order
+	// for this run (ordered partitions, no queue mode); OutOfOrder is an
+	// anomaly only then, and otherwise just a measurement.
+	OrderPromised bool `json:"orderPromised"`
 	// Lost counts acknowledged messages never received by a subscription
 	// by the end of the drain, summed over subscriptions.
 	Lost int64 `json:"lost"`

@@ -217,6 +217,7 @@ func (r *run) fillCounts(res *results.Result) {
 		c.Lost += s.lost(r.producers)
 	}
 	c.Drained = c.Lost == 0 && r.clientBacklog() <= 0
+	c.OrderPromised = r.caps.OrderedPartitions && r.w.Queue == nil
 	if r.w.Queue != nil {
 		for _, s := range r.subs {
 			c.Released += s.released.Load()
