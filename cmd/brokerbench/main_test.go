@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/brokerbench/brokerbench/adapters/adaptertest"
 	"github.com/brokerbench/brokerbench/results"
 )
 
@@ -136,5 +137,35 @@ func TestRunGate(t *testing.T) {
 	os.WriteFile(pass, []byte(strings.Replace(string(data), `publishRate: "> 1000000000"`, `publishRate: "> 100"`, 1)), 0o644)
 	if code, stdout, _ := run(t, "run", "--workloads", pass, "--out", t.TempDir(), "--no-progress", "--gate"); code != exitOK || !strings.Contains(stdout, "gate: passed (3 checks)") {
 		t.Errorf("passing gate: exit %d\n%s", code, stdout)
+	}
+}
+
+// TestRunSmokeOnEverySystem runs the shipped smoke workload, shortened, on
+// each system of this machine through the CLI: the same workload, every
+// adapter, a result with no delivery anomaly. (refbroker has its own test
+// above; "kafka" is the same adapter, exercised against kfake and refbroker
+// in its package's tests.)
+func TestRunSmokeOnEverySystem(t *testing.T) {
+	t.Parallel()
+	for _, sys := range []struct{ name, addr string }{
+		{"rabbitmq", "127.0.0.1:5672"}, {"redis", "127.0.0.1:6379"}, {"nats", "127.0.0.1:4222"},
+	} {
+		t.Run(sys.name, func(t *testing.T) {
+			t.Parallel()
+			adaptertest.RequireService(t, sys.name, sys.addr)
+			out := t.TempDir()
+			code, stdout, stderr := run(t, "run", "--workloads", "../../workloads.yaml", "--workload", "smoke", "--system", sys.name,
+				"--duration", "2s", "--warmup", "500ms", "--out", out, "--no-progress", "--no-report", "--history", "--gate")
+			if code != exitOK {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			r, err := results.Read(filepath.Join(out, "smoke."+sys.name+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != results.StatusOK || r.Counts.Lost != 0 || r.Counts.Acked == 0 || r.Verdict == nil || r.Verdict.Valid != "valid" {
+				t.Errorf("status %s counts %+v verdict %+v", r.Status, r.Counts, r.Verdict)
+			}
+		})
 	}
 }
