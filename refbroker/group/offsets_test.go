@@ -247,13 +247,13 @@ func TestPeriodicCompaction(t *testing.T) {
 	dir := t.TempDir()
 	h := newHarness(t, func(c *Config) { c.Dir = dir })
 	h.c.mu.Lock()
-	h.c.store.compactMin = 1 << 10
+	h.c.store.log.SetCompactMinBytes(1 << 10)
 	h.c.mu.Unlock()
 	for i := range 2000 {
 		expectCode(t, "commit", commitCode(h, simpleClient("g"), "t", int32(i%3), int64(i)), nil)
 	}
 	h.c.mu.Lock()
-	size := h.c.store.size
+	size := h.c.store.log.Size()
 	h.c.mu.Unlock()
 	st, err := os.Stat(filepath.Join(dir, offsetsFile))
 	if err != nil {

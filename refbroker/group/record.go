@@ -3,16 +3,13 @@ package group
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
+
+	"github.com/brokerbench/brokerbench/refbroker/internal/framelog"
 )
 
-// The offsets log is a sequence of frames:
-//
-//	uint32 big-endian  payload length
-//	uint32 big-endian  CRC-32C of the payload
-//	payload            one record, first byte is its kind
-//
-// Records:
+// The offsets log is a framelog log (uint32 BE payload length, uint32 BE
+// CRC-32C of the payload, payload); each payload is one record, whose
+// first byte is its kind. Records:
 //
 //	kindCommit:      group, protocolType, uvarint n, n × (topic, varint partition, varint offset, varint leaderEpoch, nullable metadata)
 //	kindDeleteGroup: group
@@ -27,13 +24,11 @@ const (
 	kindDeleteGroup byte = 2
 	kindDeleteTopic byte = 3
 
-	frameHeader = 8
-	// maxPayload bounds a frame so a corrupt length cannot make recovery
-	// allocate gigabytes. A commit of 100k partitions is ~5 MB.
-	maxPayload = 64 << 20
+	// frameHeader is the size of a frame header, before the kind byte.
+	// framelog.MaxPayload (64 MiB) bounds a record: a commit of 100k
+	// partitions is ~5 MB.
+	frameHeader = framelog.HeaderSize
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // offsetEntry is one committed partition inside a commit record.
 type offsetEntry struct {
@@ -53,16 +48,19 @@ type record struct {
 
 // appendFrame encodes rec as one frame appended to dst.
 func appendFrame(dst []byte, rec *record) []byte {
-	start := len(dst)
-	dst = append(dst, make([]byte, frameHeader)...)
+	return framelog.AppendFrame(dst, func(dst []byte) []byte { return appendPayload(dst, rec) })
+}
+
+// appendPayload encodes rec's payload, kind byte first.
+func appendPayload(dst []byte, rec *record) []byte {
 	dst = append(dst, rec.kind)
 	switch rec.kind {
 	case kindCommit:
-		dst = appendStr(dst, rec.group)
-		dst = appendStr(dst, rec.protocolType)
+		dst = framelog.AppendString(dst, rec.group)
+		dst = framelog.AppendString(dst, rec.protocolType)
 		dst = binary.AppendUvarint(dst, uint64(len(rec.entries)))
 		for _, e := range rec.entries {
-			dst = appendStr(dst, e.topic)
+			dst = framelog.AppendString(dst, e.topic)
 			dst = binary.AppendVarint(dst, int64(e.partition))
 			dst = binary.AppendVarint(dst, e.offset)
 			dst = binary.AppendVarint(dst, int64(e.leaderEpoch))
@@ -74,167 +72,82 @@ func appendFrame(dst []byte, rec *record) []byte {
 			}
 		}
 	case kindDeleteGroup:
-		dst = appendStr(dst, rec.group)
+		dst = framelog.AppendString(dst, rec.group)
 	case kindDeleteTopic:
-		dst = appendStr(dst, rec.topic)
+		dst = framelog.AppendString(dst, rec.topic)
 	}
-	payload := dst[start+frameHeader:]
-	binary.BigEndian.PutUint32(dst[start:], uint32(len(payload)))
-	binary.BigEndian.PutUint32(dst[start+4:], crc32.Checksum(payload, castagnoli))
 	return dst
-}
-
-func appendStr(dst []byte, s string) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(s)))
-	return append(dst, s...)
 }
 
 // decodeLog decodes frames from the start of data. It returns the records
 // of the longest valid prefix and that prefix's length. A short, oversized,
 // checksum-failing or undecodable frame ends the prefix: that is the torn
 // tail of a write interrupted by a crash, and everything from it on is
-// dropped. decodeLog never panics, whatever data holds.
+// dropped. decodeLog never panics, whatever data holds. Recovery replays
+// through framelog.Open directly; this is the same scan collecting records.
 func decodeLog(data []byte) (recs []record, valid int) {
-	for {
-		rec, n, err := decodeFrame(data[valid:])
+	valid, _ = framelog.Scan(data, func(payload []byte) error {
+		rec, err := decodePayload(payload)
 		if err != nil {
-			return recs, valid
+			return err
 		}
 		recs = append(recs, rec)
-		valid += n
-	}
+		return nil
+	})
+	return recs, valid
 }
 
-// errShort marks a buffer that ends before the frame does (including an
-// empty one: the clean end of the log).
-var errShort = fmt.Errorf("%w: short frame", ErrCorruptRecord)
-
-// decodeFrame decodes the frame at the start of b and returns its length.
-func decodeFrame(b []byte) (record, int, error) {
-	if len(b) < frameHeader {
-		return record{}, 0, errShort
-	}
-	n := binary.BigEndian.Uint32(b)
-	if n == 0 || n > maxPayload {
-		return record{}, 0, fmt.Errorf("%w: payload length %d", ErrCorruptRecord, n)
-	}
-	if uint64(len(b)-frameHeader) < uint64(n) {
-		return record{}, 0, errShort
-	}
-	payload := b[frameHeader : frameHeader+int(n)]
-	if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(b[4:]) {
-		return record{}, 0, fmt.Errorf("%w: checksum mismatch", ErrCorruptRecord)
-	}
-	rec, err := decodePayload(payload)
-	if err != nil {
-		return record{}, 0, err
-	}
-	return rec, frameHeader + int(n), nil
-}
-
-// decoder reads payload fields, remembering the first failure so the
-// decoding code stays linear.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: bad %s", ErrCorruptRecord, what)
-	}
-	d.b = nil
-}
-
-func (d *decoder) uvarint(what string) uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail(what)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint(what string) int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail(what)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) int32(what string) int32 {
-	v := d.varint(what)
-	if v < -1<<31 || v > 1<<31-1 {
-		d.fail(what)
-		return 0
-	}
-	return int32(v)
-}
-
-func (d *decoder) bytesN(n uint64, what string) string {
-	if n > uint64(len(d.b)) {
-		d.fail(what)
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-
-func (d *decoder) str(what string) string { return d.bytesN(d.uvarint(what), what) }
-
-func (d *decoder) nullableStr(what string) *string {
-	n := d.varint(what)
+// nullableStr reads a string written as a varint length (-1 for null)
+// and its bytes.
+func nullableStr(d *framelog.Decoder, what string) *string {
+	n := d.Varint(what)
 	if n == -1 {
 		return nil
 	}
 	if n < 0 {
-		d.fail(what)
+		d.Fail(what)
 		return nil
 	}
-	s := d.bytesN(uint64(n), what)
+	s := string(d.Bytes(uint64(n), what))
 	return &s
 }
 
+// decodePayload decodes one record. Errors wrap ErrCorruptRecord.
 func decodePayload(p []byte) (record, error) {
-	d := &decoder{b: p[1:]}
+	if len(p) == 0 {
+		return record{}, fmt.Errorf("%w: empty payload", ErrCorruptRecord)
+	}
+	d := framelog.NewDecoder(p[1:])
 	rec := record{kind: p[0]}
 	switch rec.kind {
 	case kindCommit:
-		rec.group = d.str("group")
-		rec.protocolType = d.str("protocol type")
-		n := d.uvarint("entry count")
+		rec.group = d.String("group")
+		rec.protocolType = d.String("protocol type")
+		n := d.Uvarint("entry count")
 		// Each entry takes at least 5 bytes, which bounds n by the
 		// payload and so bounds the allocation.
-		if n > uint64(len(d.b))/5 {
-			d.fail("entry count")
+		if n > uint64(d.Len())/5 {
+			d.Fail("entry count")
 		}
 		rec.entries = make([]offsetEntry, 0, n)
-		for i := uint64(0); i < n && d.err == nil; i++ {
+		for i := uint64(0); i < n && d.Err() == nil; i++ {
 			var e offsetEntry
-			e.topic = d.str("topic")
-			e.partition = d.int32("partition")
-			e.offset = d.varint("offset")
-			e.leaderEpoch = d.int32("leader epoch")
-			e.metadata = d.nullableStr("metadata")
+			e.topic = d.String("topic")
+			e.partition = d.Int32("partition")
+			e.offset = d.Varint("offset")
+			e.leaderEpoch = d.Int32("leader epoch")
+			e.metadata = nullableStr(d, "metadata")
 			rec.entries = append(rec.entries, e)
 		}
 	case kindDeleteGroup:
-		rec.group = d.str("group")
+		rec.group = d.String("group")
 	case kindDeleteTopic:
-		rec.topic = d.str("topic")
+		rec.topic = d.String("topic")
 	default:
 		return record{}, fmt.Errorf("%w: unknown record kind %d", ErrCorruptRecord, rec.kind)
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("trailing bytes")
-	}
-	if d.err != nil {
-		return record{}, d.err
+	if err := d.Finish(); err != nil {
+		return record{}, fmt.Errorf("%w: %w", ErrCorruptRecord, err)
 	}
 	return rec, nil
 }

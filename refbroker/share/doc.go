@@ -25,8 +25,9 @@
 //
 // Durability: the state of every share-partition (SPSO, delivery counts,
 // acknowledged and archived records) and every group config is written to
-// an append-only log of CRC-framed records (store.go) before the request
-// that changed it is answered. Acquisition locks are not persisted: after
+// an append-only log of CRC-framed records (store.go, over
+// refbroker/internal/framelog) before the request that changed it is
+// answered. Acquisition locks are not persisted: after
 // a restart an acquired record is available again, with its delivery
 // count kept, so a restart never loses an acknowledgement, never
 // redelivers an acknowledged record and never resets a poison record's

@@ -1,0 +1,250 @@
+package framelog
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+)
+
+const (
+	// DefaultCompactMinBytes is the default Options.CompactMinBytes (16 MiB).
+	DefaultCompactMinBytes = 16 << 20
+	// DefaultCompactRatio is the default Options.CompactRatio.
+	DefaultCompactRatio = 4
+)
+
+// Options configure a Log. The zero value is usable: no fsync, the default
+// logger, the default compaction thresholds.
+type Options struct {
+	// Fsync makes Append fsync before returning (the broker's fsync
+	// policy "always"). Without it an appended frame survives a process
+	// crash but not a power loss. Compaction always fsyncs.
+	Fsync bool
+	// Logger receives the torn-tail warning and close failures of a file
+	// replaced by compaction. Default slog.Default().
+	Logger *slog.Logger
+	// Name names the log in messages and errors, e.g. "offsets log".
+	// Default "frame log".
+	Name string
+	// CompactMinBytes and CompactRatio decide when NeedsCompaction
+	// reports true: once the log exceeds both CompactMinBytes and
+	// CompactRatio times its size right after the last compaction.
+	// Defaults DefaultCompactMinBytes and DefaultCompactRatio.
+	CompactMinBytes int64
+	CompactRatio    int64
+}
+
+// file is the part of *os.File a Log writes through; tests substitute one
+// that fails on demand.
+type file interface {
+	Write(p []byte) (int, error)
+	Sync() error
+	Truncate(size int64) error
+	Close() error
+}
+
+// Log is an open frame log. It is not safe for concurrent use: its owner
+// serialises calls (both coordinators call it with their mutex held).
+type Log struct {
+	dir, path string
+	opts      Options
+	f         file
+	size      int64 // bytes of valid frames in f
+	baseSize  int64 // size right after the last compaction
+	broken    error // set once the file can no longer be trusted
+}
+
+// Open recovers the log at path, creating its directory and the file as
+// needed. It calls replay with the payload of each frame of the longest
+// valid prefix, in order; a frame that is corrupt, or for which replay
+// returns an error, ends the prefix, and it and everything after it are
+// dropped with a warning. Open then rewrites the file compacted with the
+// frames snapshot returns (called once, after the last replay) and opens
+// it for appending.
+func Open(path string, opts Options, replay func(payload []byte) error, snapshot func() []byte) (*Log, error) {
+	opts = opts.withDefaults()
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s dir: %w", opts.Name, err)
+	}
+	l := &Log{dir: dir, path: path, opts: opts}
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	valid, frames := Scan(data, replay)
+	if valid < len(data) {
+		opts.Logger.Warn(opts.Name+" has a torn or corrupt tail; dropping it",
+			"path", path, "valid_bytes", valid, "dropped_bytes", len(data)-valid, "frames", frames)
+	}
+	if err := l.Compact(snapshot()); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Name == "" {
+		o.Name = "frame log"
+	}
+	if o.CompactMinBytes <= 0 {
+		o.CompactMinBytes = DefaultCompactMinBytes
+	}
+	if o.CompactRatio <= 0 {
+		o.CompactRatio = DefaultCompactRatio
+	}
+	return o
+}
+
+// Compact atomically replaces the log with frames (whole frames built with
+// AppendFrame, typically a snapshot of the live state): temp file, fsync,
+// rename, fsync of the directory. It leaves the log open for appending at
+// the end of the new file. A failure before the rename leaves the old file
+// in use and is transient; a failure after it breaks the log (ErrBroken),
+// since the open file may then be the unlinked old one.
+func (l *Log) Compact(frames []byte) error {
+	if l.broken != nil {
+		return l.broken
+	}
+	tmp := l.path + ".tmp"
+	if err := writeFileSync(tmp, frames); err != nil {
+		return fmt.Errorf("compact %s: %w", l.opts.Name, err)
+	}
+	if err := os.Rename(tmp, l.path); err != nil {
+		return fmt.Errorf("compact %s: rename %s: %w", l.opts.Name, tmp, err)
+	}
+	if l.f != nil {
+		if err := l.f.Close(); err != nil {
+			l.opts.Logger.Warn("close "+l.opts.Name+" replaced by compaction", "err", err)
+		}
+		l.f = nil
+	}
+	if err := syncDir(l.dir); err != nil {
+		l.broken = fmt.Errorf("%w: compact %s: %v", ErrBroken, l.opts.Name, err)
+		return l.broken
+	}
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		l.broken = fmt.Errorf("%w: open %s: %v", ErrBroken, l.path, err)
+		return l.broken
+	}
+	l.f = f
+	l.size = int64(len(frames))
+	l.baseSize = l.size
+	return nil
+}
+
+// Append writes frames (one or more whole frames built with AppendFrame)
+// in one write, fsynced first when Options.Fsync is set. A failed write is
+// rolled back by truncating to the previous end, so a later append never
+// lands behind a half-written frame, and its error is returned: the caller
+// may retry. If the rollback or an fsync fails, the log is broken and this
+// and every later write return an error wrapping ErrBroken. Append does
+// not keep frames.
+func (l *Log) Append(frames []byte) error {
+	if l.broken != nil {
+		return l.broken
+	}
+	if l.f == nil {
+		return fmt.Errorf("%w: %s is closed", ErrBroken, l.path)
+	}
+	if _, err := l.f.Write(frames); err != nil {
+		return l.rollback(fmt.Errorf("append to %s: %w", l.path, err))
+	}
+	if l.opts.Fsync {
+		if err := l.f.Sync(); err != nil {
+			// After a failed fsync the page cache state is unknown
+			// (the "fsyncgate" lesson): do not trust the file.
+			l.broken = fmt.Errorf("%w: fsync %s: %v", ErrBroken, l.path, err)
+			return l.broken
+		}
+	}
+	l.size += int64(len(frames))
+	return nil
+}
+
+func (l *Log) rollback(cause error) error {
+	if err := l.f.Truncate(l.size); err != nil {
+		l.broken = fmt.Errorf("%w: %v; truncate after failed append: %v", ErrBroken, cause, err)
+		return l.broken
+	}
+	return cause
+}
+
+// NeedsCompaction reports whether the log has grown past both
+// Options.CompactMinBytes and Options.CompactRatio times its size after the
+// last compaction. A broken log never needs compaction.
+func (l *Log) NeedsCompaction() bool {
+	return l.broken == nil && l.size > l.opts.CompactMinBytes && l.size > l.opts.CompactRatio*l.baseSize
+}
+
+// SetCompactMinBytes changes Options.CompactMinBytes (n > 0) on an open
+// log. Tests use it to make compaction happen on small logs.
+func (l *Log) SetCompactMinBytes(n int64) {
+	if n > 0 {
+		l.opts.CompactMinBytes = n
+	}
+}
+
+// Size returns the length in bytes of the valid frames in the file.
+func (l *Log) Size() int64 { return l.size }
+
+// Path returns the file's path.
+func (l *Log) Path() string { return l.path }
+
+// Close fsyncs and closes the file, so a clean shutdown keeps every frame
+// even without Options.Fsync. Later writes fail; a second Close returns
+// nil.
+func (l *Log) Close() error {
+	if l.f == nil {
+		return nil
+	}
+	err := l.f.Sync()
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	l.f = nil
+	if err != nil {
+		return fmt.Errorf("close %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// writeFileSync writes data to path and fsyncs it.
+func writeFileSync(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("fsync %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", path, err)
+	}
+	return nil
+}
+
+// syncDir fsyncs a directory so a rename in it is durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open dir %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync dir %s: %w", dir, err)
+	}
+	return nil
+}
