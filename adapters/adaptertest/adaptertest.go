@@ -46,6 +46,15 @@
 // handler is still running: Crash must return without waiting for handlers,
 // as a killed process would, and a handler that returns after Crash must not
 // cause an ack or commit.
+//
+// # Helpers for an adapter's own tests
+//
+// Beside the suite, the package holds what every adapter test package
+// needs and would otherwise write again: [NewTopic], [NewProducer] and
+// [NewConsumer] (closed when the test ends), [SendSync] and [SendErr],
+// [ConsumerConfig], a delivery [Recorder], an [Assignment] tracker, [Env]
+// and [CheckConfigError] for configuration tables, [Suffix] for unique
+// names, [WaitFor] and [BenchSend].
 package adaptertest
 
 import (

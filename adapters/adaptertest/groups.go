@@ -9,24 +9,29 @@ import (
 	"github.com/brokerbench/brokerbench/adapters"
 )
 
-// assignment tracks one consumer's current partitions from its OnAssigned
-// and OnRevoked callbacks.
-type assignment struct {
+// Assignment tracks one consumer's current partitions from its
+// OnAssigned and OnRevoked callbacks: set ConsumerConfig.OnAssigned to
+// Assigned and OnRevoked to Revoked. The zero value is ready; its methods
+// are safe for concurrent use, as consumer callbacks need.
+type Assignment struct {
 	mu  sync.Mutex
 	cur map[int32]bool
 }
 
-func newAssignment() *assignment { return &assignment{cur: make(map[int32]bool)} }
-
-func (a *assignment) assigned(ps []int32) {
+// Assigned adds ps to the current partitions.
+func (a *Assignment) Assigned(ps []int32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.cur == nil {
+		a.cur = make(map[int32]bool)
+	}
 	for _, p := range ps {
 		a.cur[p] = true
 	}
 }
 
-func (a *assignment) revoked(ps []int32) {
+// Revoked removes ps from the current partitions.
+func (a *Assignment) Revoked(ps []int32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, p := range ps {
@@ -34,7 +39,8 @@ func (a *assignment) revoked(ps []int32) {
 	}
 }
 
-func (a *assignment) partitions() []int32 {
+// Partitions returns the current partitions in ascending order.
+func (a *Assignment) Partitions() []int32 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []int32
@@ -47,10 +53,10 @@ func (a *assignment) partitions() []int32 {
 
 // splitStable reports whether as partition [0, parts) among the consumers
 // with every consumer holding at least one partition.
-func splitStable(parts int, as ...*assignment) bool {
+func splitStable(parts int, as ...*Assignment) bool {
 	owned := make(map[int32]int)
 	for _, a := range as {
-		ps := a.partitions()
+		ps := a.Partitions()
 		if len(ps) == 0 {
 			return false
 		}
@@ -81,11 +87,11 @@ func testGroupSplit(t *testing.T, s *suite) {
 	sub := newSubscription()
 	topic := s.newTopic(t, sys, parts, sub)
 	cols := []*collector{newCollector(), newCollector()}
-	asg := []*assignment{newAssignment(), newAssignment()}
+	asg := []*Assignment{{}, {}}
 	for i := range cols {
 		cfg := s.consumerConfig(topic, parts, sub, cols[i])
 		cfg.Prefetch = 10 // keep one queue consumer from grabbing everything
-		cfg.OnAssigned, cfg.OnRevoked = asg[i].assigned, asg[i].revoked
+		cfg.OnAssigned, cfg.OnRevoked = asg[i].Assigned, asg[i].Revoked
 		s.startConsumer(t, sys, cfg)
 	}
 	if caps.Rebalance {
@@ -94,7 +100,7 @@ func testGroupSplit(t *testing.T, s *suite) {
 		WaitFor(t, s.wait, "both consumers to own disjoint partitions covering the topic", func() bool {
 			return splitStable(parts, asg...)
 		})
-		t.Logf("assignment: %v / %v", asg[0].partitions(), asg[1].partitions())
+		t.Logf("assignment: %v / %v", asg[0].Partitions(), asg[1].Partitions())
 	}
 	s.produce(t, sys, topic, parts, 0, s.perPartition)
 	want := allIDs(parts, 0, s.perPartition)

@@ -64,9 +64,9 @@ func valueFor(id msgID) []byte {
 	}
 }
 
-// randomSuffix returns 8 random hex characters for unique names.
+// randomSuffix returns 12 random hex characters for unique names.
 func randomSuffix() string {
-	b := make([]byte, 4)
+	b := make([]byte, 6)
 	_, _ = crand.Read(b) // never fails on supported platforms
 	return hex.EncodeToString(b)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -16,15 +15,6 @@ import (
 // when ConsumerConfig.Prefetch is 0 (Kafka's max.poll.records default).
 const DefaultPrefetch = 500
 
-// crashCloseWait bounds how long Crash waits for the kgo client to finish
-// tearing down after its connections were dropped; every request fails at
-// once by then, so this is only a guard against a stuck internal goroutine.
-const crashCloseWait = 10 * time.Second
-
-// errorBackoff is how long the poll loop pauses after a poll that returned
-// only errors.
-const errorBackoff = 100 * time.Millisecond
-
 // consumer is one classic consumer-group member with its own kgo client.
 //
 // Records are handled by a single goroutine (run) in poll order, so the
@@ -34,20 +24,10 @@ const errorBackoff = 100 * time.Millisecond
 // runs every polled record has been handled, and committing there loses no
 // handled record's offset (at-least-once across rebalances).
 type consumer struct {
+	*member
 	cfg     adapters.ConsumerConfig
 	mode    adapters.CommitMode
 	maxPoll int
-	cl      *kgo.Client
-	ks      *killSwitch
-
-	pollCtx    context.Context // cancelled to stop polling (Close, Crash)
-	stopPoll   context.CancelFunc
-	commitCtx  context.Context // cancelled only by Crash
-	stopCommit context.CancelFunc
-	done       chan struct{} // closed when run returns
-
-	stopped atomic.Bool // Close or Crash has been called
-	crashed atomic.Bool
 }
 
 // NewConsumer joins cfg.Subscription as a consumer of cfg.Topic and starts
@@ -97,32 +77,21 @@ func (k *Kafka) newConsumer(cfg adapters.ConsumerConfig) (*consumer, error) {
 	if err := validateConsumer(cfg); err != nil {
 		return nil, fmt.Errorf("kafka consumer %q: %w", cfg.ID, err)
 	}
-	c := &consumer{cfg: cfg, mode: cfg.Commit, maxPoll: cfg.Prefetch, ks: newKillSwitch(), done: make(chan struct{})}
+	c := &consumer{member: newMember("consumer", cfg.ID), cfg: cfg, mode: cfg.Commit, maxPoll: cfg.Prefetch}
+	c.blockRebalance = true
 	if c.mode == "" {
 		c.mode = adapters.CommitInterval
 	}
 	if c.maxPoll == 0 {
 		c.maxPoll = DefaultPrefetch
 	}
-	dial, err := newDialer(k.cfg, adapters.RoleConsumers, c.ks)
-	if err != nil {
-		return nil, err
-	}
-	opts, err := k.cfg.clientOpts(k.clientID("consumer", cfg.ID), dial)
-	if err != nil {
-		return nil, err
-	}
 	groupOpts, err := c.groupOpts()
 	if err != nil {
 		return nil, fmt.Errorf("kafka consumer %q: %w", cfg.ID, err)
 	}
-	cl, err := kgo.NewClient(append(opts, groupOpts...)...)
-	if err != nil {
-		return nil, fmt.Errorf("create kafka consumer %q: %w", cfg.ID, err)
+	if err := k.connect(c.member, cfg.ID, groupOpts); err != nil {
+		return nil, err
 	}
-	c.cl = cl
-	c.pollCtx, c.stopPoll = context.WithCancel(context.Background())
-	c.commitCtx, c.stopCommit = context.WithCancel(context.Background())
 	return c, nil
 }
 
@@ -223,20 +192,11 @@ func (c *consumer) run() {
 		if c.mode == adapters.CommitSync && len(recs) > 0 {
 			// A failed commit (for example during a rebalance) is not fatal:
 			// the records are delivered again, which at-least-once allows.
-			_ = c.cl.CommitRecords(c.commitCtx, recs...)
+			_ = c.cl.CommitRecords(c.progressCtx, recs...)
 		}
 		c.cl.AllowRebalance()
-		if c.pollCtx.Err() != nil || fs.IsClientClosed() {
+		if !c.keepPolling(fs, len(recs)) {
 			return
-		}
-		if len(recs) == 0 && len(fs.Errors()) > 0 {
-			// kgo retries retriable errors itself; what it returns here
-			// (authorization, data loss) may come back at once on the next
-			// poll, so pause instead of spinning.
-			select {
-			case <-c.pollCtx.Done():
-			case <-time.After(errorBackoff):
-			}
 		}
 	}
 }
@@ -284,17 +244,11 @@ func (c *consumer) onLost(_ context.Context, _ *kgo.Client, m map[string][]int32
 // hand, commits everything handled, and leaves the group (dynamic members;
 // static members keep their slot until the session times out, as Kafka
 // intends). If ctx ends first the client is torn down without committing
-// and ctx's error returned. Close after Close or Crash is a no-op.
+// and ctx's error returned. Close after Close or Crash is a no-op. Crash
+// is member's.
 func (c *consumer) Close(ctx context.Context) error {
-	if !c.stopped.CompareAndSwap(false, true) {
-		return nil
-	}
-	c.stopPoll()
-	select {
-	case <-c.done:
-	case <-ctx.Done():
-		c.teardown()
-		return fmt.Errorf("close kafka consumer %q: handler still running: %w", c.cfg.ID, ctx.Err())
+	if ok, err := c.beginClose(ctx); !ok {
+		return err
 	}
 	var err error
 	if c.mode == adapters.CommitInterval {
@@ -305,47 +259,5 @@ func (c *consumer) Close(ctx context.Context) error {
 	if err != nil {
 		err = fmt.Errorf("close kafka consumer %q: final commit: %w", c.cfg.ID, err)
 	}
-	if lerr := c.cl.LeaveGroupContext(ctx); lerr != nil && err == nil {
-		err = fmt.Errorf("close kafka consumer %q: leave group: %w", c.cfg.ID, lerr)
-	}
-	c.cl.Close()
-	c.stopCommit()
-	return err
-}
-
-// Crash stops the consumer as a killed process would: every connection is
-// dropped at once and no new one can be opened, so no commit, heartbeat or
-// LeaveGroup reaches the broker and the group evicts the member only when
-// its session times out. Crash does not wait for a running Handler; when it
-// returns, its result is discarded. Crash after Close or Crash is a no-op.
-func (c *consumer) Crash() error {
-	if !c.stopped.CompareAndSwap(false, true) {
-		return nil
-	}
-	c.crashed.Store(true)
-	c.ks.kill() // first: nothing below can reach the broker any more
-	c.teardown()
-	return nil
-}
-
-// teardown cancels all work and closes the client without committing. The
-// leave is started with a cancelled context so kgo sends no LeaveGroup
-// (its request fails at once), then Close frees the client's goroutines.
-func (c *consumer) teardown() {
-	c.crashed.Store(true)
-	c.stopCommit()
-	c.stopPoll()
-	c.cl.AllowRebalance()
-	cancelled, cancel := context.WithCancel(context.Background())
-	cancel()
-	_ = c.cl.LeaveGroupContext(cancelled)
-	closed := make(chan struct{})
-	go func() {
-		c.cl.Close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(crashCloseWait):
-	}
+	return c.finishClose(ctx, err, "group")
 }

@@ -35,18 +35,7 @@ func testCtx(t *testing.T) context.Context {
 // newTopic creates a topic on k and deletes it with t.
 func newTopic(t *testing.T, k *Kafka, partitions int) string {
 	t.Helper()
-	name := unique("kt")
-	if err := k.CreateTopic(testCtx(t), adapters.TopicSpec{Name: name, Partitions: partitions}); err != nil {
-		t.Fatalf("CreateTopic: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testWait)
-		defer cancel()
-		if err := k.DeleteTopic(ctx, name); err != nil {
-			t.Errorf("DeleteTopic: %v", err)
-		}
-	})
-	return name
+	return adaptertest.NewTopic(t, k, adapters.TopicSpec{Name: unique("kt"), Partitions: partitions})
 }
 
 // produceN sends n messages to each partition and waits for all of them.

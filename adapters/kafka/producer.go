@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/internal/kafkahash"
 )
 
 // DefaultMaxInFlight bounds a producer's outstanding sends when
@@ -250,45 +251,10 @@ func explicitPartitioner() kgo.Partitioner {
 			case r.Partition >= 0:
 				return int(r.Partition)
 			case r.Key != nil:
-				return int(murmur2(r.Key)&0x7fffffff) % n
+				return int(kafkahash.Partition(r.Key, n))
 			default:
 				return int(next.Add(1)-1) % n
 			}
 		}
 	})
-}
-
-// murmur2 is Kafka's key hash (org.apache.kafka.common.utils.Utils.murmur2).
-func murmur2(data []byte) uint32 {
-	const (
-		seed uint32 = 0x9747b28c
-		m    uint32 = 0x5bd1e995
-		r           = 24
-	)
-	length := len(data)
-	h := seed ^ uint32(length)
-	for i := 0; i+4 <= length; i += 4 {
-		k := uint32(data[i]) | uint32(data[i+1])<<8 | uint32(data[i+2])<<16 | uint32(data[i+3])<<24
-		k *= m
-		k ^= k >> r
-		k *= m
-		h *= m
-		h ^= k
-	}
-	tail := data[length&^3:]
-	switch len(tail) {
-	case 3:
-		h ^= uint32(tail[2]) << 16
-		fallthrough
-	case 2:
-		h ^= uint32(tail[1]) << 8
-		fallthrough
-	case 1:
-		h ^= uint32(tail[0])
-		h *= m
-	}
-	h ^= h >> 13
-	h *= m
-	h ^= h >> 15
-	return h
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -46,6 +45,7 @@ const (
 // or reject), never left to kgo's accept-at-next-poll, so that a Crash
 // between two records acknowledges nothing more.
 type shareConsumer struct {
+	*member
 	cfg     adapters.ConsumerConfig
 	mode    adapters.CommitMode
 	maxPoll int
@@ -54,17 +54,6 @@ type shareConsumer struct {
 	// a release of a record delivered limit times becomes a reject, and a
 	// record arriving with a higher count is rejected unhandled.
 	limit int
-	cl    *kgo.Client
-	ks    *killSwitch
-
-	pollCtx  context.Context // cancelled to stop polling (Close, Crash)
-	stopPoll context.CancelFunc
-	ackCtx   context.Context // cancelled only by Crash and teardown
-	stopAck  context.CancelFunc
-	done     chan struct{} // closed when run returns
-
-	stopped atomic.Bool // Close or Crash has been called
-	crashed atomic.Bool
 }
 
 // detectShareGroups reports whether a broker advertises ShareGroupHeartbeat,
@@ -102,7 +91,7 @@ func (k *Kafka) newShareConsumer(ctx context.Context, cfg adapters.ConsumerConfi
 		return nil, fmt.Errorf("kafka share consumer %q: %w: Queue needs share groups (KIP-932), which the broker does not advertise (no ShareGroupHeartbeat in ApiVersions)",
 			cfg.ID, adapters.ErrNotApplicable)
 	}
-	c := &shareConsumer{cfg: cfg, mode: cfg.Commit, maxPoll: cfg.Prefetch, limit: cfg.MaxDeliveries, ks: newKillSwitch(), done: make(chan struct{})}
+	c := &shareConsumer{cfg: cfg, mode: cfg.Commit, maxPoll: cfg.Prefetch, limit: cfg.MaxDeliveries}
 	if c.mode == "" {
 		c.mode = adapters.CommitInterval
 	}
@@ -120,15 +109,8 @@ func (k *Kafka) newShareConsumer(ctx context.Context, cfg adapters.ConsumerConfi
 	if err := k.configureShareGroup(ctx, cfg.Subscription, cfg.Start, cfg.SessionTimeout, c.limit); err != nil {
 		return nil, fmt.Errorf("kafka share consumer %q: %w", cfg.ID, err)
 	}
-	dial, err := newDialer(k.cfg, adapters.RoleConsumers, c.ks)
-	if err != nil {
-		return nil, err
-	}
-	opts, err := k.cfg.clientOpts(k.clientID("consumer", cfg.ID), dial)
-	if err != nil {
-		return nil, err
-	}
-	opts = append(opts,
+	c.member = newMember("share consumer", cfg.ID)
+	err := k.connect(c.member, cfg.ID, []kgo.Opt{
 		kgo.ShareGroup(cfg.Subscription),
 		kgo.ConsumeTopics(cfg.Topic),
 		// At most Prefetch records acquired per fetch, and (strict mode's
@@ -136,14 +118,10 @@ func (k *Kafka) newShareConsumer(ctx context.Context, cfg adapters.ConsumerConfi
 		// than Prefetch locked records: the in-flight limit.
 		kgo.ShareMaxRecords(int32(min(c.maxPoll, 1<<30))),
 		kgo.ShareMaxRecordsStrict(),
-	)
-	cl, err := kgo.NewClient(opts...)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("create kafka share consumer %q: %w", cfg.ID, err)
+		return nil, err
 	}
-	c.cl = cl
-	c.pollCtx, c.stopPoll = context.WithCancel(context.Background())
-	c.ackCtx, c.stopAck = context.WithCancel(context.Background())
 	return c, nil
 }
 
@@ -243,16 +221,10 @@ func (c *shareConsumer) run() {
 		if flush {
 			// A failed flush is not fatal: unacknowledged records come
 			// back when their locks expire, which at-least-once allows.
-			_ = c.cl.FlushAcks(c.ackCtx)
+			_ = c.cl.FlushAcks(c.progressCtx)
 		}
-		if c.pollCtx.Err() != nil || fs.IsClientClosed() {
+		if !c.keepPolling(fs, len(recs)) {
 			return
-		}
-		if len(recs) == 0 && len(fs.Errors()) > 0 {
-			select {
-			case <-c.pollCtx.Done():
-			case <-time.After(errorBackoff):
-			}
 		}
 	}
 }
@@ -283,63 +255,17 @@ func (c *shareConsumer) handle(r *kgo.Record, d *adapters.Delivery) (kgo.AckStat
 // releases records fetched but not yet handled to the other members. If
 // ctx ends first the client is torn down without acknowledging and ctx's
 // error returned. Close after Close or Crash is a no-op.
+//
+// Crash is member's: the broker releases a crashed member's acquired
+// records when their connection closes (Kafka, refbroker and kfake do),
+// or at the latest when their acquisition locks expire.
 func (c *shareConsumer) Close(ctx context.Context) error {
-	if !c.stopped.CompareAndSwap(false, true) {
-		return nil
-	}
-	c.stopPoll()
-	select {
-	case <-c.done:
-	case <-ctx.Done():
-		c.teardown()
-		return fmt.Errorf("close kafka share consumer %q: handler still running: %w", c.cfg.ID, ctx.Err())
+	if ok, err := c.beginClose(ctx); !ok {
+		return err
 	}
 	var err error
 	if ferr := c.cl.FlushAcks(ctx); ferr != nil {
 		err = fmt.Errorf("close kafka share consumer %q: flush acknowledgements: %w", c.cfg.ID, ferr)
 	}
-	if lerr := c.cl.LeaveGroupContext(ctx); lerr != nil && err == nil {
-		err = fmt.Errorf("close kafka share consumer %q: leave share group: %w", c.cfg.ID, lerr)
-	}
-	c.cl.Close()
-	c.stopAck()
-	return err
-}
-
-// Crash stops the consumer as a killed process would: every connection is
-// dropped at once and no new one can be opened, so no acknowledgement or
-// leave reaches the broker. The broker releases the member's acquired
-// records when their connection closes (Kafka, refbroker and kfake do), or
-// at the latest when their acquisition locks expire. Crash does not wait
-// for a running Handler; its result is discarded. Crash after Close or
-// Crash is a no-op.
-func (c *shareConsumer) Crash() error {
-	if !c.stopped.CompareAndSwap(false, true) {
-		return nil
-	}
-	c.crashed.Store(true)
-	c.ks.kill() // first: nothing below can reach the broker any more
-	c.teardown()
-	return nil
-}
-
-// teardown cancels all work and closes the client without acknowledging.
-// The leave is started with a cancelled context so no request is sent,
-// then Close frees the client's goroutines.
-func (c *shareConsumer) teardown() {
-	c.crashed.Store(true)
-	c.stopAck()
-	c.stopPoll()
-	cancelled, cancel := context.WithCancel(context.Background())
-	cancel()
-	_ = c.cl.LeaveGroupContext(cancelled)
-	closed := make(chan struct{})
-	go func() {
-		c.cl.Close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(crashCloseWait):
-	}
+	return c.finishClose(ctx, err, "share group")
 }

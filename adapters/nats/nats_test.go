@@ -2,9 +2,6 @@ package nats
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"strings"
 	"sync"
@@ -35,110 +32,18 @@ func newNATS(t testing.TB) *NATS {
 	return n
 }
 
-func suffix() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // newTopic creates a uniquely named topic and deletes it when t ends.
 func newTopic(t testing.TB, n *NATS, spec adapters.TopicSpec) string {
 	t.Helper()
-	spec.Name = "bbtest-nats-" + suffix()
-	if err := n.CreateTopic(t.Context(), spec); err != nil {
-		t.Fatalf("CreateTopic: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := n.DeleteTopic(ctx, spec.Name); err != nil {
-			t.Errorf("DeleteTopic: %v", err)
-		}
-	})
-	return spec.Name
-}
-
-func newProducer(t testing.TB, n *NATS, cfg adapters.ProducerConfig) adapters.Producer {
-	t.Helper()
-	p, err := n.NewProducer(t.Context(), cfg)
-	if err != nil {
-		t.Fatalf("NewProducer: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = p.Close(ctx)
-	})
-	return p
+	spec.Name = "bbtest-nats-" + adaptertest.Suffix()
+	return adaptertest.NewTopic(t, n, spec)
 }
 
 // newConsumer starts a consumer and closes it when t ends (Close after
-// Crash is a no-op).
+// Crash is a no-op); the concrete type lets tests read consumeErr.
 func newConsumer(t *testing.T, n *NATS, cfg adapters.ConsumerConfig) *consumer {
 	t.Helper()
-	c, err := n.NewConsumer(t.Context(), cfg)
-	if err != nil {
-		t.Fatalf("NewConsumer: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = c.Close(ctx)
-	})
-	return c.(*consumer)
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	adaptertest.WaitFor(t, timeout, what, cond)
-}
-
-func sendSync(t *testing.T, p adapters.Producer, m *adapters.Message) adapters.SendResult {
-	t.Helper()
-	ch := make(chan error, 1)
-	var res adapters.SendResult
-	p.Send(t.Context(), m, func(r adapters.SendResult, err error) { res = r; ch <- err })
-	if err := <-ch; err != nil {
-		t.Fatalf("send: %v", err)
-	}
-	return res
-}
-
-// recorder collects deliveries, copying them (the Delivery is reused).
-type recorder struct {
-	mu   sync.Mutex
-	got  []adapters.Delivery
-	hook func(d *adapters.Delivery) // optional, called before recording
-}
-
-func (r *recorder) handle(d *adapters.Delivery) {
-	if r.hook != nil {
-		r.hook(d)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	cp := *d
-	cp.Key, cp.Value = bytes.Clone(d.Key), bytes.Clone(d.Value)
-	r.got = append(r.got, cp)
-}
-
-func (r *recorder) len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.got)
-}
-
-func (r *recorder) all() []adapters.Delivery {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]adapters.Delivery(nil), r.got...)
-}
-
-func consumerConfig(topic, sub string, parts int, rec *recorder) adapters.ConsumerConfig {
-	return adapters.ConsumerConfig{
-		ID: "c-" + suffix(), Topic: topic, Partitions: parts, Subscription: sub,
-		Commit: adapters.CommitSync, Handler: rec.handle,
-	}
+	return adaptertest.NewConsumer(t, n, cfg).(*consumer)
 }
 
 // TestSubjectsPerPartition: each partition is its own subject in the stream
@@ -155,9 +60,9 @@ func TestSubjectsPerPartition(t *testing.T) {
 	if len(subs) != 3 || subs[2] != "bb."+topic+".2" {
 		t.Fatalf("stream subjects = %v", subs)
 	}
-	p := newProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "subj"})
+	p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "subj"})
 	for i := range 9 {
-		sendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 3), Value: []byte{byte(i % 3)}})
+		adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 3), Value: []byte{byte(i % 3)}})
 	}
 	info, err := stream.Info(t.Context(), jetstream.WithSubjectFilter("bb."+topic+".>"))
 	if err != nil {
@@ -168,11 +73,11 @@ func TestSubjectsPerPartition(t *testing.T) {
 			t.Errorf("subject %s holds %d messages, want 3", s, info.State.Subjects[s])
 		}
 	}
-	rec := &recorder{}
-	newConsumer(t, n, consumerConfig(topic, "s", 3, rec))
-	waitFor(t, 10*time.Second, "9 deliveries", func() bool { return rec.len() == 9 })
+	rec := &adaptertest.Recorder{}
+	newConsumer(t, n, adaptertest.ConsumerConfig(topic, "s", 3, rec.Handle))
+	adaptertest.WaitFor(t, 10*time.Second, "9 deliveries", func() bool { return rec.Len() == 9 })
 	last := map[int32]int64{}
-	for _, d := range rec.all() {
+	for _, d := range rec.All() {
 		if d.Value[0] != byte(d.Partition) {
 			t.Errorf("message for partition %d delivered from partition %d", d.Value[0], d.Partition)
 		}
@@ -190,7 +95,7 @@ func TestPipelinedSends(t *testing.T) {
 	n := newNATS(t)
 	const parts, senders, perSender = 4, 4, 1000
 	topic := newTopic(t, n, adapters.TopicSpec{Partitions: parts})
-	p := newProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "pipe", MaxInFlight: 64})
+	p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "pipe", MaxInFlight: 64})
 	var calls, failures atomic.Int64
 	var wg sync.WaitGroup
 	for s := range senders {
@@ -226,19 +131,19 @@ func TestRedeliveryAfterAckWait(t *testing.T) {
 	t.Parallel()
 	n := newNATS(t)
 	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 1, Subscriptions: []string{"s"}})
-	p := newProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "redeliver"})
+	p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "redeliver"})
 	for i := range 5 {
-		sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte{byte(i)}})
+		adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte{byte(i)}})
 	}
 	block, entered := make(chan struct{}), make(chan struct{}, 1)
-	stuck := &recorder{hook: func(*adapters.Delivery) {
+	stuck := &adaptertest.Recorder{Hook: func(*adapters.Delivery) {
 		select {
 		case entered <- struct{}{}:
 		default:
 		}
 		<-block
 	}}
-	cfg := consumerConfig(topic, "s", 1, stuck)
+	cfg := adaptertest.ConsumerConfig(topic, "s", 1, stuck.Handle)
 	cfg.SessionTimeout = time.Second
 	c1 := newConsumer(t, n, cfg)
 	<-entered
@@ -246,13 +151,13 @@ func TestRedeliveryAfterAckWait(t *testing.T) {
 		t.Fatalf("Crash: %v", err)
 	}
 	close(block)
-	rec := &recorder{}
-	cfg2 := consumerConfig(topic, "s", 1, rec)
+	rec := &adaptertest.Recorder{}
+	cfg2 := adaptertest.ConsumerConfig(topic, "s", 1, rec.Handle)
 	cfg2.SessionTimeout = time.Second
 	newConsumer(t, n, cfg2)
-	waitFor(t, 15*time.Second, "redelivered messages", func() bool { return rec.len() >= 5 })
+	adaptertest.WaitFor(t, 15*time.Second, "redelivered messages", func() bool { return rec.Len() >= 5 })
 	redelivered := 0
-	for _, d := range rec.all() {
+	for _, d := range rec.All() {
 		if d.Redelivered {
 			redelivered++
 		}
@@ -260,8 +165,8 @@ func TestRedeliveryAfterAckWait(t *testing.T) {
 	if redelivered == 0 {
 		t.Error("no delivery after the crash was marked redelivered")
 	}
-	if stuck.len() > 1 {
-		t.Errorf("crashed consumer handled %d messages", stuck.len())
+	if stuck.Len() > 1 {
+		t.Errorf("crashed consumer handled %d messages", stuck.Len())
 	}
 }
 
@@ -271,9 +176,9 @@ func TestLag(t *testing.T) {
 	t.Parallel()
 	n := newNATS(t)
 	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 2, Subscriptions: []string{"s"}})
-	p := newProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "lag"})
+	p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "lag"})
 	for i := range 10 {
-		sendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("x")})
+		adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("x")})
 	}
 	lag, err := n.Lag(t.Context(), topic, "s")
 	if err != nil || lag[0] != 5 || lag[1] != 5 {
@@ -282,9 +187,9 @@ func TestLag(t *testing.T) {
 	if _, err := n.Lag(t.Context(), topic, "nosuchsub"); err == nil {
 		t.Fatal("Lag of a missing subscription: want an error")
 	}
-	rec := &recorder{}
-	c := newConsumer(t, n, consumerConfig(topic, "s", 2, rec))
-	waitFor(t, 10*time.Second, "lag 0", func() bool {
+	rec := &adaptertest.Recorder{}
+	c := newConsumer(t, n, adaptertest.ConsumerConfig(topic, "s", 2, rec.Handle))
+	adaptertest.WaitFor(t, 10*time.Second, "lag 0", func() bool {
 		lag, err := n.Lag(t.Context(), topic, "s")
 		return err == nil && lag[0] == 0 && lag[1] == 0
 	})
@@ -304,15 +209,15 @@ func TestBinaryAndKeys(t *testing.T) {
 		all[i] = byte(i)
 	}
 	msgs := []adapters.Message{{Key: all, Value: all}, {Key: nil, Value: []byte{}}, {Key: []byte{}, Value: []byte("\r\n")}}
-	p := newProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "bin"})
+	p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "bin"})
 	for i := range msgs {
 		msgs[i].Topic = topic
-		sendSync(t, p, &msgs[i])
+		adaptertest.SendSync(t, p, &msgs[i])
 	}
-	rec := &recorder{}
-	newConsumer(t, n, consumerConfig(topic, "s", 1, rec))
-	waitFor(t, 10*time.Second, "3 deliveries", func() bool { return rec.len() == 3 })
-	for i, d := range rec.all() { // one consumer, one partition: in order
+	rec := &adaptertest.Recorder{}
+	newConsumer(t, n, adaptertest.ConsumerConfig(topic, "s", 1, rec.Handle))
+	adaptertest.WaitFor(t, 10*time.Second, "3 deliveries", func() bool { return rec.Len() == 3 })
+	for i, d := range rec.All() { // one consumer, one partition: in order
 		w := msgs[i]
 		if !bytes.Equal(d.Key, w.Key) || (d.Key == nil) != (w.Key == nil) || !bytes.Equal(d.Value, w.Value) || d.Value == nil {
 			t.Errorf("#%d: key %q (nil %t) value %q; want key %q (nil %t) value %q", i, d.Key, d.Key == nil, d.Value, w.Key, w.Key == nil, w.Value)
@@ -326,8 +231,8 @@ func TestIdempotentMsgID(t *testing.T) {
 	t.Parallel()
 	n := newNATS(t)
 	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 1})
-	p := newProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "idem-" + suffix(), Idempotent: true})
-	first := sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("a")})
+	p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "idem-" + adaptertest.Suffix(), Idempotent: true})
+	first := adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("a")})
 	// Re-publish with the id the producer used, as a retry would.
 	ack, err := n.js.Publish(t.Context(), subject(topic, 0), []byte("a"), jetstream.WithMsgID(p.(*producer).id+"-1"))
 	if err != nil {
@@ -349,21 +254,19 @@ func TestTopicErrors(t *testing.T) {
 	if err := n.CreateTopic(ctx, adapters.TopicSpec{Name: topic, Partitions: 3}); !errors.Is(err, ErrTopicMismatch) {
 		t.Fatalf("CreateTopic with other partitions = %v, want ErrTopicMismatch", err)
 	}
-	if err := n.DeleteTopic(ctx, "bbtest-nats-missing-"+suffix()); err != nil {
+	if err := n.DeleteTopic(ctx, "bbtest-nats-missing-"+adaptertest.Suffix()); err != nil {
 		t.Fatalf("DeleteTopic of a missing topic: %v", err)
 	}
-	_, err := n.NewConsumer(ctx, adapters.ConsumerConfig{ID: "x", Topic: "bbtest-missing-" + suffix(), Subscription: "s", Handler: func(*adapters.Delivery) {}})
+	_, err := n.NewConsumer(ctx, adapters.ConsumerConfig{ID: "x", Topic: "bbtest-missing-" + adaptertest.Suffix(), Subscription: "s", Handler: func(*adapters.Delivery) {}})
 	if !errors.Is(err, ErrTopicNotFound) {
 		t.Fatalf("NewConsumer on a missing topic = %v, want ErrTopicNotFound", err)
 	}
-	p := newProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "errs"})
+	p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "errs"})
 	for _, m := range []adapters.Message{
-		{Topic: topic, Partition: 2},                        // out of range
-		{Topic: "bbtest-missing-" + suffix(), Partition: 0}, // no such topic
+		{Topic: topic, Partition: 2},                                    // out of range
+		{Topic: "bbtest-missing-" + adaptertest.Suffix(), Partition: 0}, // no such topic
 	} {
-		ch := make(chan error, 1)
-		p.Send(ctx, &m, func(_ adapters.SendResult, err error) { ch <- err })
-		if err := <-ch; err == nil {
+		if err := adaptertest.SendErr(t, p, &m); err == nil {
 			t.Errorf("Send(%+v) succeeded, want an error", m)
 		}
 	}
@@ -400,25 +303,9 @@ func TestConformance(t *testing.T) {
 // BenchmarkSend measures async publish throughput of one producer with the
 // default in-flight bound and 100-byte values.
 func BenchmarkSend(b *testing.B) {
-	n := newNATS(b)
-	topic := newTopic(b, n, adapters.TopicSpec{Partitions: 4})
-	p := newProducer(b, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "bench"})
-	val := make([]byte, 100)
-	var failed atomic.Int64
-	done := func(_ adapters.SendResult, err error) {
-		if err != nil {
-			failed.Add(1)
-		}
-	}
-	b.SetBytes(int64(len(val)))
-	i := 0
-	for b.Loop() {
-		p.Send(b.Context(), &adapters.Message{Topic: topic, Partition: int32(i % 4), Value: val}, done)
-		i++
-	}
-	if err := p.Flush(b.Context()); err != nil || failed.Load() > 0 {
-		b.Fatalf("flush: %v, %d failed sends", err, failed.Load())
-	}
+	sys := newNATS(b)
+	topic := newTopic(b, sys, adapters.TopicSpec{Partitions: 4})
+	adaptertest.BenchSend(b, adaptertest.NewProducer(b, sys, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "bench"}), topic, 4)
 }
 
 // TestAcksNone: a core publish completes without an offset, and the stream
@@ -427,7 +314,7 @@ func TestAcksNone(t *testing.T) {
 	t.Parallel()
 	n := newNATS(t)
 	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 2})
-	p := newProducer(t, n, adapters.ProducerConfig{ID: "fire", Acks: adapters.AcksNone})
+	p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{ID: "fire", Acks: adapters.AcksNone})
 	var calls, bad atomic.Int64
 	for i := range 200 {
 		p.Send(t.Context(), &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("x")}, func(res adapters.SendResult, err error) {
@@ -447,7 +334,7 @@ func TestAcksNone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "200 stored messages", func() bool {
+	adaptertest.WaitFor(t, 10*time.Second, "200 stored messages", func() bool {
 		info, err := s.Info(t.Context())
 		return err == nil && info.State.Msgs == 200
 	})
@@ -472,21 +359,21 @@ func TestStartPosition(t *testing.T) {
 	t.Parallel()
 	n := newNATS(t)
 	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 2})
-	p := newProducer(t, n, adapters.ProducerConfig{ID: "start", Acks: adapters.AcksLeader})
+	p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{ID: "start", Acks: adapters.AcksLeader})
 	for i := range 4 {
-		sendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("old")})
+		adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("old")})
 	}
-	early, late := &recorder{}, &recorder{}
-	ce := consumerConfig(topic, "early", 2, early)
-	cl := consumerConfig(topic, "late", 2, late)
+	early, late := &adaptertest.Recorder{}, &adaptertest.Recorder{}
+	ce := adaptertest.ConsumerConfig(topic, "early", 2, early.Handle)
+	cl := adaptertest.ConsumerConfig(topic, "late", 2, late.Handle)
 	cl.Start = adapters.StartLatest
 	newConsumer(t, n, ce)
 	newConsumer(t, n, cl)
 	for i := range 2 {
-		sendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("new")})
+		adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("new")})
 	}
-	waitFor(t, 10*time.Second, "all deliveries", func() bool { return early.len() == 6 && late.len() == 2 })
-	for _, d := range late.all() {
+	adaptertest.WaitFor(t, 10*time.Second, "all deliveries", func() bool { return early.Len() == 6 && late.Len() == 2 })
+	for _, d := range late.All() {
 		if string(d.Value) != "new" {
 			t.Errorf("StartLatest subscription got a message from before it existed: %q", d.Value)
 		}
@@ -500,18 +387,18 @@ func TestCommitAuto(t *testing.T) {
 	t.Parallel()
 	n := newNATS(t)
 	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 1, Subscriptions: []string{"provisioned"}})
-	p := newProducer(t, n, adapters.ProducerConfig{ID: "auto", Acks: adapters.AcksLeader})
+	p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{ID: "auto", Acks: adapters.AcksLeader})
 	for range 5 {
-		sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("x")})
+		adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("x")})
 	}
 	for _, sub := range []string{"provisioned", "fresh"} {
-		rec := &recorder{}
-		cfg := consumerConfig(topic, sub, 1, rec)
+		rec := &adaptertest.Recorder{}
+		cfg := adaptertest.ConsumerConfig(topic, sub, 1, rec.Handle)
 		cfg.Commit = adapters.CommitAuto
 		newConsumer(t, n, cfg)
-		waitFor(t, 10*time.Second, sub+": 5 deliveries and lag 0", func() bool {
+		adaptertest.WaitFor(t, 10*time.Second, sub+": 5 deliveries and lag 0", func() bool {
 			lag, err := n.Lag(t.Context(), topic, sub)
-			return rec.len() == 5 && err == nil && lag[0] == 0
+			return rec.Len() == 5 && err == nil && lag[0] == 0
 		})
 	}
 	c, err := n.js.Consumer(t.Context(), streamName(topic), durableName("fresh", 0))

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/adapters/adaptertest"
 )
 
 // durableInfo returns fresh info of partition p's durable.
@@ -37,7 +38,7 @@ func dlqMsg(t *testing.T, n *NATS, topic string, seq uint64) *jetstream.RawStrea
 
 func waitDeadLettered(t *testing.T, n *NATS, topic, sub string, want int64) {
 	t.Helper()
-	waitFor(t, 15*time.Second, "dead-lettered = "+strconv.FormatInt(want, 10), func() bool {
+	adaptertest.WaitFor(t, 15*time.Second, "dead-lettered = "+strconv.FormatInt(want, 10), func() bool {
 		got, err := n.DeadLettered(t.Context(), topic, sub)
 		return err == nil && got == want
 	})
@@ -50,28 +51,28 @@ func TestReleaseRedeliveredPromptly(t *testing.T) {
 	t.Parallel()
 	n := newNATS(t)
 	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 2, Subscriptions: []string{"s"}})
-	p := newProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "rel"})
-	sendSync(t, p, &adapters.Message{Topic: topic, Partition: 1, Key: []byte("k"), Value: []byte("v")})
-	rec := &recorder{hook: func(d *adapters.Delivery) {
+	p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "rel"})
+	adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 1, Key: []byte("k"), Value: []byte("v")})
+	rec := &adaptertest.Recorder{Hook: func(d *adapters.Delivery) {
 		if d.DeliveryCount < 3 {
 			d.Disposition = adapters.Release
 		}
 	}}
-	cfg := consumerConfig(topic, "s", 2, rec)
+	cfg := adaptertest.ConsumerConfig(topic, "s", 2, rec.Handle)
 	cfg.SessionTimeout = time.Minute
 	c := newConsumer(t, n, cfg)
 	start := time.Now()
-	waitFor(t, 10*time.Second, "three deliveries", func() bool { return rec.len() >= 3 })
+	adaptertest.WaitFor(t, 10*time.Second, "three deliveries", func() bool { return rec.Len() >= 3 })
 	if el := time.Since(start); el > 5*time.Second {
 		t.Errorf("two releases took %v to come back; want well under the 1m AckWait", el)
 	}
-	for i, d := range rec.all() {
+	for i, d := range rec.All() {
 		if d.DeliveryCount != i+1 || d.Redelivered != (i > 0) || string(d.Value) != "v" || string(d.Key) != "k" || d.Partition != 1 {
 			t.Errorf("delivery %d = {count %d redelivered %v key %q value %q partition %d}, want count %d, same message",
 				i, d.DeliveryCount, d.Redelivered, d.Key, d.Value, d.Partition, i+1)
 		}
 	}
-	waitFor(t, 10*time.Second, "nothing pending", func() bool {
+	adaptertest.WaitFor(t, 10*time.Second, "nothing pending", func() bool {
 		ci := durableInfo(t, n, topic, "s", 1)
 		return ci.NumAckPending == 0 && ci.NumPending == 0
 	})
@@ -91,12 +92,12 @@ func TestRejectToDeadLetterStream(t *testing.T) {
 			t.Parallel()
 			n := newNATS(t)
 			topic := newTopic(t, n, adapters.TopicSpec{Partitions: 1, Subscriptions: []string{"s"}, DeadLetter: dl})
-			p := newProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "rej"})
-			res := sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Key: []byte{}, Value: []byte("bad")})
-			rec := &recorder{hook: func(d *adapters.Delivery) { d.Disposition = adapters.Reject }}
-			c := newConsumer(t, n, consumerConfig(topic, "s", 1, rec))
-			waitFor(t, 10*time.Second, "the rejected message to be settled", func() bool {
-				return rec.len() == 1 && durableInfo(t, n, topic, "s", 0).NumAckPending == 0
+			p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "rej"})
+			res := adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Key: []byte{}, Value: []byte("bad")})
+			rec := &adaptertest.Recorder{Hook: func(d *adapters.Delivery) { d.Disposition = adapters.Reject }}
+			c := newConsumer(t, n, adaptertest.ConsumerConfig(topic, "s", 1, rec.Handle))
+			adaptertest.WaitFor(t, 10*time.Second, "the rejected message to be settled", func() bool {
+				return rec.Len() == 1 && durableInfo(t, n, topic, "s", 0).NumAckPending == 0
 			})
 			if !dl {
 				if got, err := n.DeadLettered(t.Context(), topic, "s"); err != nil || got != 0 {
@@ -143,13 +144,13 @@ func TestDeliveryLimitAfterCrash(t *testing.T) {
 	t.Parallel()
 	n := newNATS(t)
 	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 1, Subscriptions: []string{"s"}, DeadLetter: true})
-	p := newProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "limit"})
-	sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("poison")})
+	p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "limit"})
+	adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("poison")})
 
 	var once sync.Once
 	block, entered := make(chan struct{}), make(chan struct{})
 	t.Cleanup(func() { once.Do(func() { close(block) }) })
-	stuck := &recorder{hook: func(d *adapters.Delivery) {
+	stuck := &adaptertest.Recorder{Hook: func(d *adapters.Delivery) {
 		if d.DeliveryCount == 1 {
 			d.Disposition = adapters.Release
 			return
@@ -157,7 +158,7 @@ func TestDeliveryLimitAfterCrash(t *testing.T) {
 		close(entered) // second and last allowed delivery: hold it
 		<-block
 	}}
-	cfg := consumerConfig(topic, "s", 1, stuck)
+	cfg := adaptertest.ConsumerConfig(topic, "s", 1, stuck.Handle)
 	cfg.SessionTimeout, cfg.MaxDeliveries = time.Second, 2 // set on the durable
 	c1 := newConsumer(t, n, cfg)
 	if got := durableInfo(t, n, topic, "s", 0).Config.MaxDeliver; got != 2 {
@@ -168,8 +169,8 @@ func TestDeliveryLimitAfterCrash(t *testing.T) {
 		t.Fatalf("Crash: %v", err)
 	}
 	once.Do(func() { close(block) })
-	rec := &recorder{}
-	cfg2 := consumerConfig(topic, "s", 1, rec)
+	rec := &adaptertest.Recorder{}
+	cfg2 := adaptertest.ConsumerConfig(topic, "s", 1, rec.Handle)
 	cfg2.SessionTimeout = time.Second // MaxDeliveries 0: the durable keeps 2
 	c2 := newConsumer(t, n, cfg2)
 
@@ -179,9 +180,9 @@ func TestDeliveryLimitAfterCrash(t *testing.T) {
 		t.Errorf("dead-letter copy %q with %s %q, want \"poison\" delivered 2 times", m.Data, dlqDeliveriesHeader, m.Header.Get(dlqDeliveriesHeader))
 	}
 	// Barrier: a later message reaches the survivor's handler.
-	sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("fine")})
-	waitFor(t, 10*time.Second, "the next message", func() bool { return rec.len() >= 1 })
-	for _, d := range rec.all() {
+	adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("fine")})
+	adaptertest.WaitFor(t, 10*time.Second, "the next message", func() bool { return rec.Len() >= 1 })
+	for _, d := range rec.All() {
 		if string(d.Value) != "fine" {
 			t.Errorf("survivor handled %q (count %d); the message over the limit must not be delivered", d.Value, d.DeliveryCount)
 		}
@@ -196,17 +197,17 @@ func TestDeliveryLimitAfterCrash(t *testing.T) {
 func TestQueueConfigErrors(t *testing.T) {
 	t.Parallel()
 	n := newNATS(t)
-	if err := n.CreateTopic(t.Context(), adapters.TopicSpec{Name: "bbtest-nats-" + suffix(), Partitions: 1, MaxDeliveries: -1}); err == nil {
+	if err := n.CreateTopic(t.Context(), adapters.TopicSpec{Name: "bbtest-nats-" + adaptertest.Suffix(), Partitions: 1, MaxDeliveries: -1}); err == nil {
 		t.Error("CreateTopic with MaxDeliveries -1 succeeded")
 	}
 	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 1})
-	cfg := consumerConfig(topic, "s", 1, &recorder{})
+	cfg := adaptertest.ConsumerConfig(topic, "s", 1, (&adaptertest.Recorder{}).Handle)
 	cfg.MaxDeliveries = -1
 	if c, err := n.NewConsumer(t.Context(), cfg); err == nil {
 		_ = c.Crash()
 		t.Error("NewConsumer with MaxDeliveries -1 succeeded")
 	}
-	if _, err := n.DeadLettered(t.Context(), "bbtest-nats-missing-"+suffix(), "s"); err == nil {
+	if _, err := n.DeadLettered(t.Context(), "bbtest-nats-missing-"+adaptertest.Suffix(), "s"); err == nil {
 		t.Error("DeadLettered of a missing topic succeeded")
 	}
 }

@@ -6,12 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// env returns a getenv over m.
-func env(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
-}
+	"github.com/brokerbench/brokerbench/adapters/adaptertest"
+)
 
 func TestConfigFromEnv(t *testing.T) {
 	t.Parallel()
@@ -57,18 +54,10 @@ func TestConfigFromEnv(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := ConfigFromEnv(env(tc.env))
+			c, err := ConfigFromEnv(adaptertest.Env(tc.env))
+			adaptertest.CheckConfigError(t, err, ErrInvalidConfig, tc.wantErr, "hunter2")
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ErrInvalidConfig) {
-					t.Fatalf("err = %v, want ErrInvalidConfig mentioning %q", err, tc.wantErr)
-				}
-				if strings.Contains(err.Error(), "hunter2") {
-					t.Errorf("error leaks the password: %v", err)
-				}
 				return
-			}
-			if err != nil {
-				t.Fatalf("ConfigFromEnv: %v", err)
 			}
 			if !tc.check(c) {
 				t.Errorf("config %+v does not match", c)
@@ -98,19 +87,7 @@ func TestValidate(t *testing.T) {
 			t.Parallel()
 			c := Default()
 			tc.mutate(&c)
-			err := c.Validate()
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Validate = %v, want an error mentioning %q", err, tc.want)
-			}
-			if strings.Contains(err.Error(), "hunter2") {
-				t.Errorf("error leaks the password: %v", err)
-			}
+			adaptertest.CheckConfigError(t, c.Validate(), ErrInvalidConfig, tc.want, "hunter2")
 		})
 	}
 }

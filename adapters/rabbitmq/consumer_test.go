@@ -3,12 +3,12 @@ package rabbitmq
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/adapters/adaptertest"
 )
 
 const waitLong = 20 * time.Second
@@ -35,28 +35,28 @@ func TestStreamReplay(t *testing.T) {
 		t.Fatalf("send: %v", errs)
 	}
 
-	early := newRecorder()
-	newConsumer(t, r, adapters.ConsumerConfig{ID: "early", Topic: topic, Subscription: "early",
-		Start: adapters.StartEarliest, Handler: early.handle})
-	waitFor(t, waitLong, "the earliest subscription to replay 20 messages", func() bool { return early.len() >= 20 })
-	for i, d := range early.snapshot() {
+	early := &adaptertest.Recorder{}
+	adaptertest.NewConsumer(t, r, adapters.ConsumerConfig{ID: "early", Topic: topic, Subscription: "early",
+		Start: adapters.StartEarliest, Handler: early.Handle})
+	adaptertest.WaitFor(t, waitLong, "the earliest subscription to replay 20 messages", func() bool { return early.Len() >= 20 })
+	for i, d := range early.All() {
 		if d.Offset != int64(i) || string(d.Value) != values("old", i, 1)[0] {
 			t.Fatalf("delivery %d: offset %d value %q, want offset %d value %q", i, d.Offset, d.Value, i, values("old", i, 1)[0])
 		}
 	}
 
-	late := newRecorder()
+	late := &adaptertest.Recorder{}
 	var assigned sync.WaitGroup
 	assigned.Add(1)
-	newConsumer(t, r, adapters.ConsumerConfig{ID: "late", Topic: topic, Subscription: "late",
-		Start: adapters.StartLatest, Handler: late.handle, OnAssigned: func([]int32) { assigned.Done() }})
+	adaptertest.NewConsumer(t, r, adapters.ConsumerConfig{ID: "late", Topic: topic, Subscription: "late",
+		Start: adapters.StartLatest, Handler: late.Handle, OnAssigned: func([]int32) { assigned.Done() }})
 	assigned.Wait()
 	if errs := sendAll(t, p, topic, 0, values("new", 0, 5)); len(errs) > 0 {
 		t.Fatalf("send: %v", errs)
 	}
-	waitFor(t, waitLong, "the latest subscription to see 5 new messages", func() bool { return late.len() >= 5 })
-	waitFor(t, waitLong, "the earliest subscription to see 25 messages", func() bool { return early.len() >= 25 })
-	for _, d := range late.snapshot() {
+	adaptertest.WaitFor(t, waitLong, "the latest subscription to see 5 new messages", func() bool { return late.Len() >= 5 })
+	adaptertest.WaitFor(t, waitLong, "the earliest subscription to see 25 messages", func() bool { return early.Len() >= 25 })
+	for _, d := range late.All() {
 		if d.Offset < 20 {
 			t.Errorf("StartLatest subscription got offset %d (%q) published before it started", d.Offset, d.Value)
 		}
@@ -73,23 +73,23 @@ func TestStreamResumeAfterClose(t *testing.T) {
 	if errs := sendAll(t, p, topic, 0, values("m", 0, 10)); len(errs) > 0 {
 		t.Fatalf("send: %v", errs)
 	}
-	first := newRecorder()
+	first := &adaptertest.Recorder{}
 	c, err := r.NewConsumer(t.Context(), adapters.ConsumerConfig{ID: "c1", Topic: topic, Subscription: "s",
-		Commit: adapters.CommitSync, Handler: first.handle})
+		Commit: adapters.CommitSync, Handler: first.Handle})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, waitLong, "10 messages", func() bool { return first.len() >= 10 })
+	adaptertest.WaitFor(t, waitLong, "10 messages", func() bool { return first.Len() >= 10 })
 	if err := c.Close(t.Context()); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	if errs := sendAll(t, p, topic, 0, values("m", 10, 5)); len(errs) > 0 {
 		t.Fatalf("send: %v", errs)
 	}
-	second := newRecorder()
-	newConsumer(t, r, adapters.ConsumerConfig{ID: "c2", Topic: topic, Subscription: "s", Handler: second.handle})
-	waitFor(t, waitLong, "5 more messages", func() bool { return second.len() >= 5 })
-	if got := second.snapshot(); got[0].Offset != 10 {
+	second := &adaptertest.Recorder{}
+	adaptertest.NewConsumer(t, r, adapters.ConsumerConfig{ID: "c2", Topic: topic, Subscription: "s", Handler: second.Handle})
+	adaptertest.WaitFor(t, waitLong, "5 more messages", func() bool { return second.Len() >= 5 })
+	if got := second.All(); got[0].Offset != 10 {
 		t.Errorf("resumed at offset %d (%q), want 10", got[0].Offset, got[0].Value)
 	}
 }
@@ -125,10 +125,10 @@ func TestCrashRedeliveredFlag(t *testing.T) {
 				t.Fatalf("Crash: %v", err)
 			}
 			close(block)
-			rec := newRecorder()
-			newConsumer(t, r, adapters.ConsumerConfig{ID: "c2", Topic: topic, Subscription: "s", Handler: rec.handle})
-			waitFor(t, waitLong, "all 20 messages after the crash", func() bool { return rec.distinct() == 20 })
-			got := rec.snapshot()
+			rec := &adaptertest.Recorder{}
+			adaptertest.NewConsumer(t, r, adapters.ConsumerConfig{ID: "c2", Topic: topic, Subscription: "s", Handler: rec.Handle})
+			adaptertest.WaitFor(t, waitLong, "all 20 messages after the crash", func() bool { return rec.Distinct() == 20 })
+			got := rec.All()
 			if !got[0].Redelivered || string(got[0].Value) != "m-0000" {
 				t.Errorf("first delivery after crash: %q redelivered=%v, want m-0000 redelivered", got[0].Value, got[0].Redelivered)
 			}
@@ -139,65 +139,34 @@ func TestCrashRedeliveredFlag(t *testing.T) {
 	}
 }
 
-// assignments tracks OnAssigned/OnRevoked of one consumer.
-type assignments struct {
-	mu  sync.Mutex
-	cur map[int32]bool
-}
-
-func (a *assignments) on(add bool) func([]int32) {
-	return func(ps []int32) {
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		for _, p := range ps {
-			if add {
-				a.cur[p] = true
-			} else {
-				delete(a.cur, p)
-			}
-		}
-	}
-}
-
-func (a *assignments) get() []int32 {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var out []int32
-	for p := range a.cur {
-		out = append(out, p)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // TestRebalance: the local group splits partitions round robin, moves them
 // on join and leave, and reports every move.
 func TestRebalance(t *testing.T) {
 	t.Parallel()
 	r := newRabbit(t, QueueQuorum)
 	topic := newTopic(t, r, 4, "s")
-	start := func(id string, a *assignments) adapters.Consumer {
+	start := func(id string, a *adaptertest.Assignment) adapters.Consumer {
 		c, err := r.NewConsumer(t.Context(), adapters.ConsumerConfig{ID: id, Topic: topic, Subscription: "s",
-			Handler: func(*adapters.Delivery) {}, OnAssigned: a.on(true), OnRevoked: a.on(false)})
+			Handler: func(*adapters.Delivery) {}, OnAssigned: a.Assigned, OnRevoked: a.Revoked})
 		if err != nil {
 			t.Fatalf("NewConsumer %s: %v", id, err)
 		}
 		return c
 	}
-	a, b := &assignments{cur: map[int32]bool{}}, &assignments{cur: map[int32]bool{}}
+	a, b := &adaptertest.Assignment{}, &adaptertest.Assignment{}
 	ca := start("a", a)
 	defer ca.Close(t.Context())
-	if got := fmt.Sprint(a.get()); got != "[0 1 2 3]" {
+	if got := fmt.Sprint(a.Partitions()); got != "[0 1 2 3]" {
 		t.Fatalf("single consumer owns %s, want all", got)
 	}
 	cb := start("b", b)
-	if ga, gb := fmt.Sprint(a.get()), fmt.Sprint(b.get()); ga != "[0 2]" || gb != "[1 3]" {
+	if ga, gb := fmt.Sprint(a.Partitions()), fmt.Sprint(b.Partitions()); ga != "[0 2]" || gb != "[1 3]" {
 		t.Fatalf("after join: a=%s b=%s, want [0 2] and [1 3]", ga, gb)
 	}
 	if err := cb.Close(t.Context()); err != nil {
 		t.Fatalf("Close b: %v", err)
 	}
-	if ga, gb := fmt.Sprint(a.get()), fmt.Sprint(b.get()); ga != "[0 1 2 3]" || gb != "[]" {
+	if ga, gb := fmt.Sprint(a.Partitions()), fmt.Sprint(b.Partitions()); ga != "[0 1 2 3]" || gb != "[]" {
 		t.Fatalf("after leave: a=%s b=%s, want all and none", ga, gb)
 	}
 }
@@ -217,10 +186,10 @@ func TestCommitModes(t *testing.T) {
 					t.Fatalf("send: %v", errs)
 				}
 			}
-			rec := newRecorder()
-			c := newConsumer(t, r, adapters.ConsumerConfig{ID: "c", Topic: topic, Subscription: "s", Commit: mode,
-				CommitInterval: 50 * time.Millisecond, Prefetch: 16, Handler: rec.handle})
-			waitFor(t, waitLong, "200 messages", func() bool { return rec.distinct() == 200 })
+			rec := &adaptertest.Recorder{}
+			c := adaptertest.NewConsumer(t, r, adapters.ConsumerConfig{ID: "c", Topic: topic, Subscription: "s", Commit: mode,
+				CommitInterval: 50 * time.Millisecond, Prefetch: 16, Handler: rec.Handle})
+			adaptertest.WaitFor(t, waitLong, "200 messages", func() bool { return rec.Distinct() == 200 })
 			if err := c.Close(t.Context()); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
@@ -259,8 +228,8 @@ func TestConsumerConfigErrors(t *testing.T) {
 		{"no handler", adapters.ConsumerConfig{Topic: topic, Subscription: "s"}, nil},
 		{"static member", adapters.ConsumerConfig{Topic: topic, Subscription: "s", InstanceID: "i", Handler: h}, adapters.ErrNotApplicable},
 		{"slash in subscription", adapters.ConsumerConfig{Topic: topic, Subscription: "a/b", Handler: h}, ErrInvalidName},
-		{"unknown topic", adapters.ConsumerConfig{Topic: "bbrabbit-none-" + suffix(), Subscription: "s", Handler: h}, ErrUnknownTopic},
-		{"missing exchange", adapters.ConsumerConfig{Topic: "bbrabbit-none-" + suffix(), Partitions: 1, Subscription: "s", Handler: h}, ErrUnknownTopic},
+		{"unknown topic", adapters.ConsumerConfig{Topic: "bbrabbit-none-" + adaptertest.Suffix(), Subscription: "s", Handler: h}, ErrUnknownTopic},
+		{"missing exchange", adapters.ConsumerConfig{Topic: "bbrabbit-none-" + adaptertest.Suffix(), Partitions: 1, Subscription: "s", Handler: h}, ErrUnknownTopic},
 		{"bad commit mode", adapters.ConsumerConfig{Topic: topic, Subscription: "s", Commit: "never", Handler: h}, nil},
 	}
 	for _, tc := range tests {

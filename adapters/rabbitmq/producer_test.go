@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/adapters/adaptertest"
 )
 
 // TestConfirmsManyOutstanding sends 10k messages with a 10k in-flight
@@ -143,7 +144,7 @@ func TestAcksNone(t *testing.T) {
 	if errs := sendAll(t, p, topic, 0, []string{"a", "b", "c"}); len(errs) > 0 {
 		t.Fatalf("send errors: %v", errs)
 	}
-	waitFor(t, 10*time.Second, "3 messages in the queue", func() bool {
+	adaptertest.WaitFor(t, 10*time.Second, "3 messages in the queue", func() bool {
 		lag, err := r.Lag(t.Context(), topic, "sub")
 		return err == nil && lag[0] == 3
 	})
@@ -152,7 +153,7 @@ func TestAcksNone(t *testing.T) {
 	if errs := sendAll(t, p, bare, 0, []string{"lost"}); len(errs) > 0 {
 		t.Fatalf("acks=0 send reported %v, want success at write time", errs)
 	}
-	waitFor(t, 10*time.Second, "Flush to report the return", func() bool {
+	adaptertest.WaitFor(t, 10*time.Second, "Flush to report the return", func() bool {
 		return errors.Is(p.Flush(t.Context()), ErrUnroutable)
 	})
 	if err := p.Flush(t.Context()); err != nil {
@@ -167,7 +168,7 @@ func TestUnknownTopic(t *testing.T) {
 	r := newRabbit(t, QueueClassic)
 	topic := newTopic(t, r, 1, "sub")
 	p := newProducer(t, r, adapters.ProducerConfig{ID: "unknown", Acks: adapters.AcksAll})
-	errs := sendAll(t, p, "bbrabbit-missing-"+suffix(), 0, []string{"x"})
+	errs := sendAll(t, p, "bbrabbit-missing-"+adaptertest.Suffix(), 0, []string{"x"})
 	if len(errs) != 1 || !errors.Is(errs[0], ErrUnknownTopic) {
 		t.Fatalf("send to a missing topic: %v, want ErrUnknownTopic", errs)
 	}

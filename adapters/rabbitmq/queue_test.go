@@ -1,7 +1,6 @@
 package rabbitmq
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/adapters/adaptertest"
 )
 
 // queueWait bounds every wait of the queue tests; a healthy broker meets
@@ -22,18 +22,8 @@ const queueWait = 30 * time.Second
 // when t ends.
 func newSpecTopic(t *testing.T, r *RabbitMQ, spec adapters.TopicSpec) string {
 	t.Helper()
-	spec.Name = "bbrabbitq-" + suffix()
-	if err := r.CreateTopic(t.Context(), spec); err != nil {
-		t.Fatalf("CreateTopic(%+v): %v", spec, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), queueWait)
-		defer cancel()
-		if err := r.DeleteTopic(ctx, spec.Name); err != nil {
-			t.Errorf("DeleteTopic(%q): %v", spec.Name, err)
-		}
-	})
-	return spec.Name
+	spec.Name = "bbrabbitq-" + adaptertest.Suffix()
+	return adaptertest.NewTopic(t, r, spec)
 }
 
 // dispRecorder records deliveries with their counts and decides each
@@ -49,7 +39,7 @@ func newDispRecorder(decide func(value string, seen int) adapters.Disposition) *
 	return &dispRecorder{decide: decide, got: make(map[string][]adapters.Delivery)}
 }
 
-func (dr *dispRecorder) handle(d *adapters.Delivery) {
+func (dr *dispRecorder) Handle(d *adapters.Delivery) {
 	v := string(d.Value)
 	dr.mu.Lock()
 	defer dr.mu.Unlock()
@@ -68,7 +58,7 @@ func (dr *dispRecorder) deliveries(v string) []adapters.Delivery {
 // queueConsumerCfg is a queue-mode consumer of a one-partition topic.
 func queueConsumerCfg(topic, sub string, h adapters.Handler) adapters.ConsumerConfig {
 	return adapters.ConsumerConfig{
-		ID: "c-" + suffix(), Topic: topic, Partitions: 1, Subscription: sub,
+		ID: "c-" + adaptertest.Suffix(), Topic: topic, Partitions: 1, Subscription: sub,
 		Commit: adapters.CommitSync, Prefetch: 10, Handler: h, Queue: true,
 	}
 }
@@ -78,7 +68,7 @@ func waitDeadLettered(t *testing.T, r *RabbitMQ, topic, sub string, want int64) 
 	t.Helper()
 	var got int64
 	var err error
-	waitFor(t, queueWait, "the dead-letter count", func() bool {
+	adaptertest.WaitFor(t, queueWait, "the dead-letter count", func() bool {
 		got, err = r.DeadLettered(t.Context(), topic, sub)
 		return err == nil && got == want
 	})
@@ -127,8 +117,8 @@ func TestQuorumDeliveryLimit(t *testing.T) {
 				}
 				return adapters.Accept
 			})
-			newConsumer(t, r, queueConsumerCfg(topic, "s", dr.handle))
-			waitFor(t, queueWait, "the good message", func() bool { return len(dr.deliveries("good")) == 1 })
+			adaptertest.NewConsumer(t, r, queueConsumerCfg(topic, "s", dr.Handle))
+			adaptertest.WaitFor(t, queueWait, "the good message", func() bool { return len(dr.deliveries("good")) == 1 })
 			if tc.deadLetter {
 				waitDeadLettered(t, r, topic, "s", 1)
 				m := getDeadLetter(t, r, topic, "s")
@@ -136,7 +126,7 @@ func TestQuorumDeliveryLimit(t *testing.T) {
 					t.Errorf("dead-lettered body %q, want poison", m.Body)
 				}
 			} else {
-				waitFor(t, queueWait, "the poison message to be dropped", func() bool {
+				adaptertest.WaitFor(t, queueWait, "the poison message to be dropped", func() bool {
 					lag, err := r.Lag(t.Context(), topic, "s")
 					return err == nil && lag[0] == 0 && len(dr.deliveries("poison")) >= tc.max
 				})
@@ -149,7 +139,7 @@ func TestQuorumDeliveryLimit(t *testing.T) {
 			if errs := sendAll(t, p, topic, 0, []string{"after"}); len(errs) > 0 {
 				t.Fatalf("send: %v", errs)
 			}
-			waitFor(t, queueWait, "the message after", func() bool { return len(dr.deliveries("after")) == 1 })
+			adaptertest.WaitFor(t, queueWait, "the message after", func() bool { return len(dr.deliveries("after")) == 1 })
 			ds := dr.deliveries("poison")
 			if len(ds) != tc.max {
 				t.Fatalf("poison delivered %d times, want MaxDeliveries %d", len(ds), tc.max)
@@ -182,8 +172,8 @@ func TestReleaseRedelivered(t *testing.T) {
 				}
 				return adapters.Accept
 			})
-			newConsumer(t, r, queueConsumerCfg(topic, "s", dr.handle))
-			waitFor(t, queueWait, "the redelivery", func() bool { return len(dr.deliveries("m")) == 2 })
+			adaptertest.NewConsumer(t, r, queueConsumerCfg(topic, "s", dr.Handle))
+			adaptertest.WaitFor(t, queueWait, "the redelivery", func() bool { return len(dr.deliveries("m")) == 2 })
 			ds := dr.deliveries("m")
 			wantCount := [2]int{1, 2}
 			if qt == QueueClassic {
@@ -194,7 +184,7 @@ func TestReleaseRedelivered(t *testing.T) {
 					t.Errorf("delivery %d: Redelivered %v DeliveryCount %d, want %v %d", i+1, d.Redelivered, d.DeliveryCount, i == 1, wantCount[i])
 				}
 			}
-			waitFor(t, queueWait, "the queue to drain", func() bool {
+			adaptertest.WaitFor(t, queueWait, "the queue to drain", func() bool {
 				lag, err := r.Lag(t.Context(), topic, "s")
 				return err == nil && lag[0] == 0
 			})
@@ -222,8 +212,8 @@ func TestRejectDeadLetters(t *testing.T) {
 				}
 				return adapters.Accept
 			})
-			newConsumer(t, r, queueConsumerCfg(topic, "s", dr.handle))
-			waitFor(t, queueWait, "both messages", func() bool { return len(dr.deliveries("ok")) == 1 })
+			adaptertest.NewConsumer(t, r, queueConsumerCfg(topic, "s", dr.Handle))
+			adaptertest.WaitFor(t, queueWait, "both messages", func() bool { return len(dr.deliveries("ok")) == 1 })
 			waitDeadLettered(t, r, topic, "s", 1)
 			if n, err := r.DeadLettered(t.Context(), topic, "other"); err != nil || n != 0 {
 				t.Errorf("DeadLettered(other) = %d, %v; want 0", n, err)
@@ -252,7 +242,7 @@ func TestRejectDeadLetters(t *testing.T) {
 func TestDeleteTopicRemovesDeadLetter(t *testing.T) {
 	t.Parallel()
 	r := newRabbit(t, QueueQuorum)
-	name := "bbrabbitq-" + suffix()
+	name := "bbrabbitq-" + adaptertest.Suffix()
 	spec := adapters.TopicSpec{Name: name, Partitions: 2, Subscriptions: []string{"a", "b"}, DeadLetter: true, MaxDeliveries: 2}
 	if err := r.CreateTopic(t.Context(), spec); err != nil {
 		t.Fatalf("CreateTopic: %v", err)
@@ -313,31 +303,31 @@ func TestCompetingConsumers(t *testing.T) {
 	var once sync.Once
 	unblock := func() { once.Do(func() { close(block) }) }
 	t.Cleanup(unblock)
-	first := newRecorder()
+	first := &adaptertest.Recorder{}
 	cfg := queueConsumerCfg(topic, "s", func(d *adapters.Delivery) {
-		first.handle(d)
+		first.Handle(d)
 		<-block
 	})
 	cfg.Prefetch = 1
-	newConsumer(t, r, cfg)
+	adaptertest.NewConsumer(t, r, cfg)
 	p := newProducer(t, r, adapters.ProducerConfig{ID: "p", Acks: adapters.AcksAll})
 	if errs := sendAll(t, p, topic, 0, values("m", 0, 1)); len(errs) > 0 {
 		t.Fatalf("send: %v", errs)
 	}
-	waitFor(t, queueWait, "the first consumer to hold a message", func() bool { return first.len() == 1 })
-	second := newRecorder()
-	newConsumer(t, r, queueConsumerCfg(topic, "s", second.handle))
+	adaptertest.WaitFor(t, queueWait, "the first consumer to hold a message", func() bool { return first.Len() == 1 })
+	second := &adaptertest.Recorder{}
+	adaptertest.NewConsumer(t, r, queueConsumerCfg(topic, "s", second.Handle))
 	if errs := sendAll(t, p, topic, 0, values("m", 1, 20)); len(errs) > 0 {
 		t.Fatalf("send: %v", errs)
 	}
-	waitFor(t, queueWait, "the second consumer to take the rest", func() bool { return second.distinct() == 20 })
+	adaptertest.WaitFor(t, queueWait, "the second consumer to take the rest", func() bool { return second.Distinct() == 20 })
 	unblock()
-	waitFor(t, queueWait, "the queue to drain", func() bool {
+	adaptertest.WaitFor(t, queueWait, "the queue to drain", func() bool {
 		lag, err := r.Lag(t.Context(), topic, "s")
 		return err == nil && lag[0] == 0
 	})
-	if first.len() != 1 || second.len() != 20 {
-		t.Errorf("first consumer got %d, second %d deliveries; want 1 and 20 (no double delivery)", first.len(), second.len())
+	if first.Len() != 1 || second.Len() != 20 {
+		t.Errorf("first consumer got %d, second %d deliveries; want 1 and 20 (no double delivery)", first.Len(), second.Len())
 	}
 }
 
@@ -357,7 +347,7 @@ func TestQueueNotApplicable(t *testing.T) {
 		t.Run(string(tc.qt), func(t *testing.T) {
 			t.Parallel()
 			r := newRabbit(t, tc.qt)
-			tc.spec.Name, tc.spec.Partitions, tc.spec.Subscriptions = "bbrabbitq-"+suffix(), 1, []string{"s"}
+			tc.spec.Name, tc.spec.Partitions, tc.spec.Subscriptions = "bbrabbitq-"+adaptertest.Suffix(), 1, []string{"s"}
 			err := r.CreateTopic(t.Context(), tc.spec)
 			if !errors.Is(err, adapters.ErrNotApplicable) {
 				t.Errorf("CreateTopic(%+v) = %v, want ErrNotApplicable", tc.spec, err)
@@ -370,7 +360,7 @@ func TestQueueNotApplicable(t *testing.T) {
 	t.Run("negative", func(t *testing.T) {
 		t.Parallel()
 		r := newRabbit(t, QueueQuorum)
-		err := r.CreateTopic(t.Context(), adapters.TopicSpec{Name: "bbrabbitq-" + suffix(), Partitions: 1, MaxDeliveries: -1})
+		err := r.CreateTopic(t.Context(), adapters.TopicSpec{Name: "bbrabbitq-" + adaptertest.Suffix(), Partitions: 1, MaxDeliveries: -1})
 		if err == nil {
 			t.Error("CreateTopic with MaxDeliveries -1 succeeded")
 		}
@@ -403,23 +393,23 @@ func TestDispositionNotApplied(t *testing.T) {
 			if errs := sendAll(t, p, topic, 0, values("m", 0, 3)); len(errs) > 0 {
 				t.Fatalf("send: %v", errs)
 			}
-			rc := newRecorder()
+			rc := &adaptertest.Recorder{}
 			c, err := r.NewConsumer(t.Context(), adapters.ConsumerConfig{
 				ID: "c", Topic: topic, Partitions: 1, Subscription: "s", Commit: tc.commit,
 				Handler: func(d *adapters.Delivery) {
-					rc.handle(d)
+					rc.Handle(d)
 					d.Disposition = adapters.Release
 				},
 			})
 			if err != nil {
 				t.Fatalf("NewConsumer: %v", err)
 			}
-			waitFor(t, queueWait, "the messages", func() bool { return rc.len() >= 3 })
+			adaptertest.WaitFor(t, queueWait, "the messages", func() bool { return rc.Len() >= 3 })
 			if err := c.Close(t.Context()); !errors.Is(err, ErrDisposition) {
 				t.Errorf("Close = %v, want ErrDisposition", err)
 			}
-			if rc.len() != 3 {
-				t.Errorf("%d deliveries, want 3 (released messages must not come back)", rc.len())
+			if rc.Len() != 3 {
+				t.Errorf("%d deliveries, want 3 (released messages must not come back)", rc.Len())
 			}
 		})
 	}

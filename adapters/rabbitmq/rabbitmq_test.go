@@ -2,8 +2,6 @@ package rabbitmq
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"errors"
 	"net"
 	"strings"
@@ -45,19 +43,8 @@ func newRabbit(t *testing.T, qt QueueType) *RabbitMQ {
 // newTopic creates a uniquely named topic and deletes it when t ends.
 func newTopic(t *testing.T, r *RabbitMQ, partitions int, subs ...string) string {
 	t.Helper()
-	name := "bbrabbit-" + suffix()
-	spec := adapters.TopicSpec{Name: name, Partitions: partitions, Subscriptions: subs}
-	if err := r.CreateTopic(t.Context(), spec); err != nil {
-		t.Fatalf("CreateTopic: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := r.DeleteTopic(ctx, name); err != nil {
-			t.Errorf("DeleteTopic(%q): %v", name, err)
-		}
-	})
-	return name
+	spec := adapters.TopicSpec{Name: "bbrabbit-" + adaptertest.Suffix(), Partitions: partitions, Subscriptions: subs}
+	return adaptertest.NewTopic(t, r, spec)
 }
 
 // newProducer opens a producer closed when t ends.
@@ -75,79 +62,6 @@ func newProducer(t *testing.T, r *RabbitMQ, cfg adapters.ProducerConfig) adapter
 		}
 	})
 	return p
-}
-
-// newConsumer starts a consumer closed when t ends (Close after Crash is a
-// no-op).
-func newConsumer(t *testing.T, r *RabbitMQ, cfg adapters.ConsumerConfig) adapters.Consumer {
-	t.Helper()
-	c, err := r.NewConsumer(t.Context(), cfg)
-	if err != nil {
-		t.Fatalf("NewConsumer: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := c.Close(ctx); err != nil {
-			t.Errorf("Consumer.Close: %v", err)
-		}
-	})
-	return c
-}
-
-func suffix() string {
-	b := make([]byte, 4)
-	_, _ = crand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// waitFor polls cond until it holds, failing t after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
-	}
-}
-
-// recorder collects deliveries, copying them, as a Handler.
-type recorder struct {
-	mu   sync.Mutex
-	got  []adapters.Delivery
-	seen map[string]int
-}
-
-func newRecorder() *recorder { return &recorder{seen: make(map[string]int)} }
-
-func (rc *recorder) handle(d *adapters.Delivery) {
-	cp := *d
-	cp.Key = append([]byte(nil), d.Key...)
-	cp.Value = append([]byte(nil), d.Value...)
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.got = append(rc.got, cp)
-	rc.seen[string(cp.Value)]++
-}
-
-func (rc *recorder) len() int {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return len(rc.got)
-}
-
-func (rc *recorder) distinct() int {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return len(rc.seen)
-}
-
-func (rc *recorder) snapshot() []adapters.Delivery {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]adapters.Delivery(nil), rc.got...)
 }
 
 // sendAll sends values to partition part and waits for every callback,

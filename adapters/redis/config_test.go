@@ -1,12 +1,13 @@
 package redis
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/brokerbench/brokerbench/adapters/adaptertest"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -41,15 +42,10 @@ func TestConfigFromEnv(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := ConfigFromEnv(func(k string) string { return tt.env[k] })
+			got, err := ConfigFromEnv(adaptertest.Env(tt.env))
+			adaptertest.CheckConfigError(t, err, ErrInvalidConfig, tt.wantErr)
 			if tt.wantErr != "" {
-				if err == nil || !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want ErrInvalidConfig naming %s", err, tt.wantErr)
-				}
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			want := def
 			want.Addrs = append([]string(nil), def.Addrs...)
@@ -92,16 +88,7 @@ func TestConfigValidate(t *testing.T) {
 			t.Parallel()
 			c := Config{}.Default()
 			tt.edit(&c)
-			err := c.Validate()
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("Validate = %v, want ErrInvalidConfig naming %q", err, tt.wantErr)
-			}
+			adaptertest.CheckConfigError(t, c.Validate(), ErrInvalidConfig, tt.wantErr)
 		})
 	}
 }

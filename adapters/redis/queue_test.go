@@ -10,6 +10,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/adapters/adaptertest"
 )
 
 // groupPending returns the group's pending-entry count on partition p.
@@ -30,31 +31,31 @@ func TestReleaseRedeliveredPromptly(t *testing.T) {
 	t.Parallel()
 	r := newRedis(t)
 	topic := newTopic(t, r, adapters.TopicSpec{Partitions: 2, Subscriptions: []string{"s"}})
-	p := newProducer(t, r, adapters.ProducerConfig{ID: "rel"})
-	sendSync(t, p, &adapters.Message{Topic: topic, Partition: 1, Key: []byte("k"), Value: []byte("v")})
-	rec := &recorder{hook: func(d *adapters.Delivery) {
+	p := adaptertest.NewProducer(t, r, adapters.ProducerConfig{ID: "rel"})
+	adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 1, Key: []byte("k"), Value: []byte("v")})
+	rec := &adaptertest.Recorder{Hook: func(d *adapters.Delivery) {
 		if d.DeliveryCount < 3 {
 			d.Disposition = adapters.Release
 		}
 	}}
-	cfg := consumerConfig(topic, "s", 2, rec)
+	cfg := adaptertest.ConsumerConfig(topic, "s", 2, rec.Handle)
 	cfg.SessionTimeout = time.Minute
-	c := newConsumer(t, r, cfg)
+	c := adaptertest.NewConsumer(t, r, cfg)
 	start := time.Now()
-	waitFor(t, 10*time.Second, "three deliveries", func() bool { return rec.len() >= 3 })
+	adaptertest.WaitFor(t, 10*time.Second, "three deliveries", func() bool { return rec.Len() >= 3 })
 	if el := time.Since(start); el > 5*time.Second {
 		t.Errorf("two releases took %v to come back; want well under the 1m session timeout", el)
 	}
-	for i, d := range rec.all() {
+	for i, d := range rec.All() {
 		if d.DeliveryCount != i+1 || d.Redelivered != (i > 0) || string(d.Value) != "v" || string(d.Key) != "k" || d.Partition != 1 {
 			t.Errorf("delivery %d = {count %d redelivered %v key %q value %q partition %d}, want count %d, same message",
 				i, d.DeliveryCount, d.Redelivered, d.Key, d.Value, d.Partition, i+1)
 		}
 	}
-	waitFor(t, 10*time.Second, "the accepted entry to be acknowledged", func() bool {
+	adaptertest.WaitFor(t, 10*time.Second, "the accepted entry to be acknowledged", func() bool {
 		return groupPending(t, r, topic, "s", 1) == 0
 	})
-	if n := rec.len(); n != 3 {
+	if n := rec.Len(); n != 3 {
 		t.Errorf("%d deliveries, want 3", n)
 	}
 	if err := c.(*consumer).bgErr(); err != nil {
@@ -72,17 +73,17 @@ func TestRejectToDeadLetterStream(t *testing.T) {
 		t.Run("deadLetter="+strconv.FormatBool(dl), func(t *testing.T) {
 			t.Parallel()
 			r := newRedis(t)
-			topic := "bbtest-redis-" + suffix()
+			topic := "bbtest-redis-" + adaptertest.Suffix()
 			if err := r.CreateTopic(t.Context(), adapters.TopicSpec{Name: topic, Partitions: 1, Subscriptions: []string{"s"}, DeadLetter: dl}); err != nil {
 				t.Fatalf("CreateTopic: %v", err)
 			}
 			t.Cleanup(func() { _ = r.DeleteTopic(context.Background(), topic) })
-			p := newProducer(t, r, adapters.ProducerConfig{ID: "rej"})
-			res := sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Key: []byte{}, Value: []byte("bad")})
-			rec := &recorder{hook: func(d *adapters.Delivery) { d.Disposition = adapters.Reject }}
-			newConsumer(t, r, consumerConfig(topic, "s", 1, rec))
-			waitFor(t, 10*time.Second, "the rejected entry to be acknowledged", func() bool {
-				return rec.len() == 1 && groupPending(t, r, topic, "s", 0) == 0
+			p := adaptertest.NewProducer(t, r, adapters.ProducerConfig{ID: "rej"})
+			res := adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Key: []byte{}, Value: []byte("bad")})
+			rec := &adaptertest.Recorder{Hook: func(d *adapters.Delivery) { d.Disposition = adapters.Reject }}
+			c := adaptertest.NewConsumer(t, r, adaptertest.ConsumerConfig(topic, "s", 1, rec.Handle))
+			adaptertest.WaitFor(t, 10*time.Second, "the rejected entry to be acknowledged", func() bool {
+				return rec.Len() == 1 && groupPending(t, r, topic, "s", 0) == 0
 			})
 			n, err := r.DeadLettered(t.Context(), topic, "s")
 			if err != nil {
@@ -96,6 +97,11 @@ func TestRejectToDeadLetterStream(t *testing.T) {
 					fieldKey: "", fieldValue: "bad", fieldDLQPartition: "0",
 					fieldDLQID: OffsetToID(res.Offset), fieldDLQDeliveries: "1",
 				})
+			}
+			// Close first: a consumer outliving its topic cannot read its
+			// pending entries to acknowledge them, and says so.
+			if err := c.Close(t.Context()); err != nil {
+				t.Fatalf("Close: %v", err)
 			}
 			if err := r.DeleteTopic(t.Context(), topic); err != nil {
 				t.Fatalf("DeleteTopic: %v", err)
@@ -130,13 +136,13 @@ func TestDeliveryLimitOnClaim(t *testing.T) {
 	t.Parallel()
 	r := newRedis(t)
 	topic := newTopic(t, r, adapters.TopicSpec{Partitions: 1, Subscriptions: []string{"s"}, MaxDeliveries: 2, DeadLetter: true})
-	p := newProducer(t, r, adapters.ProducerConfig{ID: "limit"})
-	sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("poison")})
+	p := adaptertest.NewProducer(t, r, adapters.ProducerConfig{ID: "limit"})
+	adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("poison")})
 
 	var once sync.Once
 	block, entered := make(chan struct{}), make(chan struct{})
 	t.Cleanup(func() { once.Do(func() { close(block) }) })
-	stuck := &recorder{hook: func(d *adapters.Delivery) {
+	stuck := &adaptertest.Recorder{Hook: func(d *adapters.Delivery) {
 		if d.DeliveryCount == 1 {
 			d.Disposition = adapters.Release
 			return
@@ -144,28 +150,28 @@ func TestDeliveryLimitOnClaim(t *testing.T) {
 		close(entered) // second and last allowed delivery: hold it
 		<-block
 	}}
-	cfg := consumerConfig(topic, "s", 1, stuck)
+	cfg := adaptertest.ConsumerConfig(topic, "s", 1, stuck.Handle)
 	cfg.SessionTimeout = 300 * time.Millisecond
-	c1 := newConsumer(t, r, cfg)
+	c1 := adaptertest.NewConsumer(t, r, cfg)
 	<-entered
 	if err := c1.Crash(); err != nil {
 		t.Fatalf("Crash: %v", err)
 	}
 	once.Do(func() { close(block) })
 
-	rec := &recorder{}
-	cfg2 := consumerConfig(topic, "s", 1, rec)
+	rec := &adaptertest.Recorder{}
+	cfg2 := adaptertest.ConsumerConfig(topic, "s", 1, rec.Handle)
 	cfg2.SessionTimeout = 300 * time.Millisecond
-	newConsumer(t, r, cfg2)
-	waitFor(t, 10*time.Second, "the entry over the limit to be dead-lettered", func() bool {
+	adaptertest.NewConsumer(t, r, cfg2)
+	adaptertest.WaitFor(t, 10*time.Second, "the entry over the limit to be dead-lettered", func() bool {
 		n, err := r.DeadLettered(t.Context(), topic, "s")
 		return err == nil && n == 1
 	})
 	checkDLQEntry(t, r, dlqKey(topic, "s"), map[string]any{fieldValue: "poison", fieldDLQDeliveries: "3"})
 	// Barrier: a later entry reaches the second consumer's handler.
-	sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("fine")})
-	waitFor(t, 10*time.Second, "the next entry", func() bool { return rec.len() == 1 })
-	if d := rec.all()[0]; string(d.Value) != "fine" || d.DeliveryCount != 1 {
+	adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("fine")})
+	adaptertest.WaitFor(t, 10*time.Second, "the next entry", func() bool { return rec.Len() == 1 })
+	if d := rec.All()[0]; string(d.Value) != "fine" || d.DeliveryCount != 1 {
 		t.Errorf("second consumer got %q (count %d), want only the new entry, first delivery", d.Value, d.DeliveryCount)
 	}
 	if n := groupPending(t, r, topic, "s", 0); n > 1 {
@@ -180,25 +186,25 @@ func TestOwnPendingOverLimitOnRestart(t *testing.T) {
 	t.Parallel()
 	r := newRedis(t)
 	topic := newTopic(t, r, adapters.TopicSpec{Partitions: 1, Subscriptions: []string{"s"}, MaxDeliveries: 1})
-	p := newProducer(t, r, adapters.ProducerConfig{ID: "restart"})
-	sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("once")})
+	p := adaptertest.NewProducer(t, r, adapters.ProducerConfig{ID: "restart"})
+	adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("once")})
 	// Leave the entry pending under consumer "c" as a crashed consumer would.
 	if err := r.admin.XReadGroup(t.Context(), &goredis.XReadGroupArgs{
 		Group: "s", Consumer: "c", Streams: []string{streamKey(topic, 0), ">"}, Count: 1, Block: -1,
 	}).Err(); err != nil {
 		t.Fatalf("XREADGROUP: %v", err)
 	}
-	rec := &recorder{}
-	cfg := consumerConfig(topic, "s", 1, rec)
+	rec := &adaptertest.Recorder{}
+	cfg := adaptertest.ConsumerConfig(topic, "s", 1, rec.Handle)
 	cfg.ID = "c"
 	cfg.SessionTimeout = time.Minute
-	newConsumer(t, r, cfg)
-	waitFor(t, 10*time.Second, "the pending entry to be dropped", func() bool {
+	adaptertest.NewConsumer(t, r, cfg)
+	adaptertest.WaitFor(t, 10*time.Second, "the pending entry to be dropped", func() bool {
 		return groupPending(t, r, topic, "s", 0) == 0
 	})
-	sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("next")})
-	waitFor(t, 10*time.Second, "the next entry", func() bool { return rec.len() == 1 })
-	if d := rec.all()[0]; string(d.Value) != "next" {
+	adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("next")})
+	adaptertest.WaitFor(t, 10*time.Second, "the next entry", func() bool { return rec.Len() == 1 })
+	if d := rec.All()[0]; string(d.Value) != "next" {
 		t.Errorf("restarted consumer got %q; the entry over the limit must not be delivered", d.Value)
 	}
 }
@@ -207,17 +213,17 @@ func TestOwnPendingOverLimitOnRestart(t *testing.T) {
 func TestQueueConfigErrors(t *testing.T) {
 	t.Parallel()
 	r := newRedis(t)
-	if err := r.CreateTopic(t.Context(), adapters.TopicSpec{Name: "bbtest-redis-" + suffix(), Partitions: 1, MaxDeliveries: -1}); err == nil {
+	if err := r.CreateTopic(t.Context(), adapters.TopicSpec{Name: "bbtest-redis-" + adaptertest.Suffix(), Partitions: 1, MaxDeliveries: -1}); err == nil {
 		t.Error("CreateTopic with MaxDeliveries -1 succeeded")
 	}
 	topic := newTopic(t, r, adapters.TopicSpec{Partitions: 1})
-	cfg := consumerConfig(topic, "s", 1, &recorder{})
+	cfg := adaptertest.ConsumerConfig(topic, "s", 1, (&adaptertest.Recorder{}).Handle)
 	cfg.MaxDeliveries = -1
 	if c, err := r.NewConsumer(t.Context(), cfg); err == nil {
 		_ = c.Crash()
 		t.Error("NewConsumer with MaxDeliveries -1 succeeded")
 	}
-	if _, err := r.DeadLettered(t.Context(), "bbtest-redis-missing-"+suffix(), "s"); err == nil {
+	if _, err := r.DeadLettered(t.Context(), "bbtest-redis-missing-"+adaptertest.Suffix(), "s"); err == nil {
 		t.Error("DeadLettered of a missing topic succeeded")
 	}
 }
@@ -229,31 +235,31 @@ func TestCloseHandsOverReleased(t *testing.T) {
 	t.Parallel()
 	r := newRedis(t)
 	topic := newTopic(t, r, adapters.TopicSpec{Partitions: 1, Subscriptions: []string{"s"}})
-	p := newProducer(t, r, adapters.ProducerConfig{ID: "handover"})
-	sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("x")})
+	p := adaptertest.NewProducer(t, r, adapters.ProducerConfig{ID: "handover"})
+	adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("x")})
 	entered := make(chan struct{}, 1)
-	first := &recorder{hook: func(d *adapters.Delivery) {
+	first := &adaptertest.Recorder{Hook: func(d *adapters.Delivery) {
 		d.Disposition = adapters.Release // never processed here
 		select {
 		case entered <- struct{}{}:
 		default:
 		}
 	}}
-	cfg := consumerConfig(topic, "s", 1, first)
+	cfg := adaptertest.ConsumerConfig(topic, "s", 1, first.Handle)
 	cfg.SessionTimeout = time.Minute
-	c1 := newConsumer(t, r, cfg)
+	c1 := adaptertest.NewConsumer(t, r, cfg)
 	<-entered
 	if err := c1.Close(t.Context()); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	n := first.len()
-	rec := &recorder{}
-	cfg2 := consumerConfig(topic, "s", 1, rec)
+	n := first.Len()
+	rec := &adaptertest.Recorder{}
+	cfg2 := adaptertest.ConsumerConfig(topic, "s", 1, rec.Handle)
 	cfg2.SessionTimeout = time.Minute
-	newConsumer(t, r, cfg2)
-	waitFor(t, 5*time.Second, "the released entry at the second consumer", func() bool { return rec.len() == 1 })
-	if d := rec.all()[0]; string(d.Value) != "x" || d.DeliveryCount != n+1 || !d.Redelivered {
+	adaptertest.NewConsumer(t, r, cfg2)
+	adaptertest.WaitFor(t, 5*time.Second, "the released entry at the second consumer", func() bool { return rec.Len() == 1 })
+	if d := rec.All()[0]; string(d.Value) != "x" || d.DeliveryCount != n+1 || !d.Redelivered {
 		t.Errorf("second consumer got %q count %d redelivered %v; want \"x\" count %d redelivered", d.Value, d.DeliveryCount, d.Redelivered, n+1)
 	}
-	waitFor(t, 5*time.Second, "the entry to be acknowledged", func() bool { return groupPending(t, r, topic, "s", 0) == 0 })
+	adaptertest.WaitFor(t, 5*time.Second, "the entry to be acknowledged", func() bool { return groupPending(t, r, topic, "s", 0) == 0 })
 }

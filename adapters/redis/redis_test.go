@@ -3,8 +3,6 @@ package redis
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -35,112 +33,11 @@ func newRedis(t testing.TB) *Redis {
 	return r
 }
 
-func suffix() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // newTopic creates a uniquely named topic and deletes it when t ends.
 func newTopic(t testing.TB, r *Redis, spec adapters.TopicSpec) string {
 	t.Helper()
-	spec.Name = "bbtest-redis-" + suffix()
-	if err := r.CreateTopic(t.Context(), spec); err != nil {
-		t.Fatalf("CreateTopic: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := r.DeleteTopic(ctx, spec.Name); err != nil {
-			t.Errorf("DeleteTopic: %v", err)
-		}
-	})
-	return spec.Name
-}
-
-func newProducer(t testing.TB, r *Redis, cfg adapters.ProducerConfig) adapters.Producer {
-	t.Helper()
-	p, err := r.NewProducer(t.Context(), cfg)
-	if err != nil {
-		t.Fatalf("NewProducer: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = p.Close(ctx)
-	})
-	return p
-}
-
-// newConsumer starts a consumer and closes it when t ends unless the test
-// closed or crashed it (both are idempotent).
-func newConsumer(t *testing.T, r *Redis, cfg adapters.ConsumerConfig) adapters.Consumer {
-	t.Helper()
-	c, err := r.NewConsumer(t.Context(), cfg)
-	if err != nil {
-		t.Fatalf("NewConsumer: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = c.Close(ctx)
-	})
-	return c
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	adaptertest.WaitFor(t, timeout, what, cond)
-}
-
-// sendSync sends one message and waits for its callback.
-func sendSync(t *testing.T, p adapters.Producer, m *adapters.Message) adapters.SendResult {
-	t.Helper()
-	ch := make(chan error, 1)
-	var res adapters.SendResult
-	p.Send(t.Context(), m, func(r adapters.SendResult, err error) { res = r; ch <- err })
-	if err := <-ch; err != nil {
-		t.Fatalf("send: %v", err)
-	}
-	return res
-}
-
-// recorder collects deliveries, copying them (the Delivery is reused).
-type recorder struct {
-	mu   sync.Mutex
-	got  []adapters.Delivery
-	hook func(d *adapters.Delivery) // optional, called before recording
-}
-
-func (r *recorder) handle(d *adapters.Delivery) {
-	if r.hook != nil {
-		r.hook(d)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	cp := *d
-	cp.Key, cp.Value = bytes.Clone(d.Key), bytes.Clone(d.Value)
-	r.got = append(r.got, cp)
-}
-
-func (r *recorder) len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.got)
-}
-
-func (r *recorder) all() []adapters.Delivery {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]adapters.Delivery(nil), r.got...)
-}
-
-func consumerConfig(topic, sub string, parts int, rec *recorder) adapters.ConsumerConfig {
-	return adapters.ConsumerConfig{
-		ID: "c-" + suffix(), Topic: topic, Partitions: parts, Subscription: sub,
-		Commit: adapters.CommitSync, Handler: rec.handle,
-	}
+	spec.Name = "bbtest-redis-" + adaptertest.Suffix()
+	return adaptertest.NewTopic(t, r, spec)
 }
 
 // TestPipelinedSends keeps many sends outstanding from several goroutines
@@ -151,7 +48,7 @@ func TestPipelinedSends(t *testing.T) {
 	r := newRedis(t)
 	const parts, senders, perSender = 4, 4, 1500
 	topic := newTopic(t, r, adapters.TopicSpec{Partitions: parts})
-	p := newProducer(t, r, adapters.ProducerConfig{ID: "pipe", MaxInFlight: 64, Acks: adapters.AcksLeader})
+	p := adaptertest.NewProducer(t, r, adapters.ProducerConfig{ID: "pipe", MaxInFlight: 64, Acks: adapters.AcksLeader})
 	var mu sync.Mutex
 	last := map[int32]int64{}
 	var calls, failures atomic.Int64
@@ -207,7 +104,7 @@ func TestBinaryPayloads(t *testing.T) {
 		{Partition: 1, Key: nil, Value: []byte{}},
 		{Partition: 1, Key: []byte{}, Value: []byte{0, '\r', '\n', 0}},
 	}
-	p := newProducer(t, r, adapters.ProducerConfig{ID: "bin"})
+	p := adaptertest.NewProducer(t, r, adapters.ProducerConfig{ID: "bin"})
 	type at struct {
 		partition int32
 		offset    int64
@@ -215,12 +112,12 @@ func TestBinaryPayloads(t *testing.T) {
 	sent := map[at]adapters.Message{}
 	for i := range msgs {
 		msgs[i].Topic = topic
-		sent[at{msgs[i].Partition, sendSync(t, p, &msgs[i]).Offset}] = msgs[i]
+		sent[at{msgs[i].Partition, adaptertest.SendSync(t, p, &msgs[i]).Offset}] = msgs[i]
 	}
-	rec := &recorder{}
-	newConsumer(t, r, consumerConfig(topic, "s", 2, rec))
-	waitFor(t, 10*time.Second, "all deliveries", func() bool { return rec.len() == len(msgs) })
-	for _, d := range rec.all() {
+	rec := &adaptertest.Recorder{}
+	adaptertest.NewConsumer(t, r, adaptertest.ConsumerConfig(topic, "s", 2, rec.Handle))
+	adaptertest.WaitFor(t, 10*time.Second, "all deliveries", func() bool { return rec.Len() == len(msgs) })
+	for _, d := range rec.All() {
 		want, ok := sent[at{d.Partition, d.Offset}]
 		if !ok {
 			t.Fatalf("delivery with unknown partition %d offset %d", d.Partition, d.Offset)
@@ -240,39 +137,39 @@ func TestAutoClaimAfterCrash(t *testing.T) {
 	t.Parallel()
 	r := newRedis(t)
 	topic := newTopic(t, r, adapters.TopicSpec{Partitions: 1, Subscriptions: []string{"s"}})
-	p := newProducer(t, r, adapters.ProducerConfig{ID: "claim"})
+	p := adaptertest.NewProducer(t, r, adapters.ProducerConfig{ID: "claim"})
 	for i := range 5 {
-		sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte{byte(i)}})
+		adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte{byte(i)}})
 	}
 	block, entered := make(chan struct{}), make(chan struct{}, 1)
-	stuck := &recorder{hook: func(*adapters.Delivery) {
+	stuck := &adaptertest.Recorder{Hook: func(*adapters.Delivery) {
 		select {
 		case entered <- struct{}{}:
 		default:
 		}
 		<-block
 	}}
-	cfg := consumerConfig(topic, "s", 1, stuck)
+	cfg := adaptertest.ConsumerConfig(topic, "s", 1, stuck.Handle)
 	cfg.SessionTimeout = 300 * time.Millisecond
-	c1 := newConsumer(t, r, cfg)
+	c1 := adaptertest.NewConsumer(t, r, cfg)
 	<-entered
 	if err := c1.Crash(); err != nil {
 		t.Fatalf("Crash: %v", err)
 	}
 	close(block)
 
-	rec := &recorder{}
-	cfg2 := consumerConfig(topic, "s", 1, rec)
+	rec := &adaptertest.Recorder{}
+	cfg2 := adaptertest.ConsumerConfig(topic, "s", 1, rec.Handle)
 	cfg2.SessionTimeout = 300 * time.Millisecond
-	newConsumer(t, r, cfg2)
-	waitFor(t, 10*time.Second, "claimed entries", func() bool { return rec.len() >= 5 })
-	for _, d := range rec.all() {
+	adaptertest.NewConsumer(t, r, cfg2)
+	adaptertest.WaitFor(t, 10*time.Second, "claimed entries", func() bool { return rec.Len() >= 5 })
+	for _, d := range rec.All() {
 		if !d.Redelivered {
 			t.Errorf("entry %d was claimed from a crashed consumer but not marked redelivered", d.Value)
 		}
 	}
-	if stuck.len() > 1 {
-		t.Errorf("crashed consumer handled %d entries after Crash", stuck.len())
+	if stuck.Len() > 1 {
+		t.Errorf("crashed consumer handled %d entries after Crash", stuck.Len())
 	}
 }
 
@@ -283,26 +180,26 @@ func TestRestartResumesOwnPending(t *testing.T) {
 	t.Parallel()
 	r := newRedis(t)
 	topic := newTopic(t, r, adapters.TopicSpec{Partitions: 2, Subscriptions: []string{"s"}})
-	p := newProducer(t, r, adapters.ProducerConfig{ID: "own"})
+	p := adaptertest.NewProducer(t, r, adapters.ProducerConfig{ID: "own"})
 	for i := range 6 {
-		sendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte{byte(i)}})
+		adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte{byte(i)}})
 	}
 	block := make(chan struct{})
-	stuck := &recorder{hook: func(*adapters.Delivery) { <-block }}
-	cfg := consumerConfig(topic, "s", 2, stuck)
+	stuck := &adaptertest.Recorder{Hook: func(*adapters.Delivery) { <-block }}
+	cfg := adaptertest.ConsumerConfig(topic, "s", 2, stuck.Handle)
 	cfg.SessionTimeout = time.Hour
-	c1 := newConsumer(t, r, cfg)
-	waitFor(t, 10*time.Second, "6 entries pending", func() bool {
+	c1 := adaptertest.NewConsumer(t, r, cfg)
+	adaptertest.WaitFor(t, 10*time.Second, "6 entries pending", func() bool {
 		return r.admin.XPending(t.Context(), streamKey(topic, 0), "s").Val().Count == 3 &&
 			r.admin.XPending(t.Context(), streamKey(topic, 1), "s").Val().Count == 3
 	})
 	_ = c1.Crash()
 	close(block)
-	rec := &recorder{}
-	cfg.Handler = rec.handle
-	newConsumer(t, r, cfg)
-	waitFor(t, 10*time.Second, "pending entries re-read", func() bool { return rec.len() >= 6 })
-	for _, d := range rec.all() {
+	rec := &adaptertest.Recorder{}
+	cfg.Handler = rec.Handle
+	adaptertest.NewConsumer(t, r, cfg)
+	adaptertest.WaitFor(t, 10*time.Second, "pending entries re-read", func() bool { return rec.Len() >= 6 })
+	for _, d := range rec.All() {
 		if !d.Redelivered {
 			t.Errorf("re-read pending entry %v not marked redelivered", d.Value)
 		}
@@ -316,7 +213,7 @@ func TestMaxLenTrimming(t *testing.T) {
 	r := newRedis(t)
 	const want = 200
 	topic := newTopic(t, r, adapters.TopicSpec{Partitions: 1, RetentionBytes: want * r.cfg.EntryBytes})
-	p := newProducer(t, r, adapters.ProducerConfig{ID: "trim"})
+	p := adaptertest.NewProducer(t, r, adapters.ProducerConfig{ID: "trim"})
 	const sent = 3000
 	for range sent {
 		p.Send(t.Context(), &adapters.Message{Topic: topic, Partition: 0, Value: []byte("x")}, nil)
@@ -337,9 +234,9 @@ func TestLag(t *testing.T) {
 	t.Parallel()
 	r := newRedis(t)
 	topic := newTopic(t, r, adapters.TopicSpec{Partitions: 2, Subscriptions: []string{"s"}})
-	p := newProducer(t, r, adapters.ProducerConfig{ID: "lag"})
+	p := adaptertest.NewProducer(t, r, adapters.ProducerConfig{ID: "lag"})
 	for i := range 10 {
-		sendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("x")})
+		adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("x")})
 	}
 	lag, err := r.Lag(t.Context(), topic, "s")
 	if err != nil || lag[0] != 5 || lag[1] != 5 {
@@ -348,9 +245,9 @@ func TestLag(t *testing.T) {
 	if _, err := r.Lag(t.Context(), topic, "nosuchgroup"); err == nil {
 		t.Fatal("Lag of a missing subscription: want an error")
 	}
-	rec := &recorder{}
-	newConsumer(t, r, consumerConfig(topic, "s", 2, rec))
-	waitFor(t, 10*time.Second, "lag 0", func() bool {
+	rec := &adaptertest.Recorder{}
+	adaptertest.NewConsumer(t, r, adaptertest.ConsumerConfig(topic, "s", 2, rec.Handle))
+	adaptertest.WaitFor(t, 10*time.Second, "lag 0", func() bool {
 		lag, err := r.Lag(t.Context(), topic, "s")
 		return err == nil && lag[0] == 0 && lag[1] == 0
 	})
@@ -362,14 +259,14 @@ func TestCloseRemovesIdleConsumer(t *testing.T) {
 	t.Parallel()
 	r := newRedis(t)
 	topic := newTopic(t, r, adapters.TopicSpec{Partitions: 1, Subscriptions: []string{"s"}})
-	p := newProducer(t, r, adapters.ProducerConfig{ID: "close"})
-	sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("x")})
-	rec := &recorder{}
-	cfg := consumerConfig(topic, "s", 1, rec)
+	p := adaptertest.NewProducer(t, r, adapters.ProducerConfig{ID: "close"})
+	adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("x")})
+	rec := &adaptertest.Recorder{}
+	cfg := adaptertest.ConsumerConfig(topic, "s", 1, rec.Handle)
 	cfg.Commit = adapters.CommitInterval
 	cfg.CommitInterval = time.Hour // only Close acks
-	c := newConsumer(t, r, cfg)
-	waitFor(t, 10*time.Second, "delivery", func() bool { return rec.len() == 1 })
+	c := adaptertest.NewConsumer(t, r, cfg)
+	adaptertest.WaitFor(t, 10*time.Second, "delivery", func() bool { return rec.Len() == 1 })
 	if err := c.Close(t.Context()); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -393,25 +290,23 @@ func TestTopicErrors(t *testing.T) {
 	if err := r.CreateTopic(ctx, adapters.TopicSpec{Name: topic, Partitions: 3}); !errors.Is(err, ErrTopicMismatch) {
 		t.Fatalf("CreateTopic with other partitions = %v, want ErrTopicMismatch", err)
 	}
-	if err := r.DeleteTopic(ctx, "bbtest-redis-missing-"+suffix()); err != nil {
+	if err := r.DeleteTopic(ctx, "bbtest-redis-missing-"+adaptertest.Suffix()); err != nil {
 		t.Fatalf("DeleteTopic of a missing topic: %v", err)
 	}
-	_, err := r.NewConsumer(ctx, adapters.ConsumerConfig{ID: "x", Topic: "bbtest-missing-" + suffix(), Subscription: "s", Handler: func(*adapters.Delivery) {}})
+	_, err := r.NewConsumer(ctx, adapters.ConsumerConfig{ID: "x", Topic: "bbtest-missing-" + adaptertest.Suffix(), Subscription: "s", Handler: func(*adapters.Delivery) {}})
 	if !errors.Is(err, ErrTopicNotFound) {
 		t.Fatalf("NewConsumer on a missing topic = %v, want ErrTopicNotFound", err)
 	}
-	p := newProducer(t, r, adapters.ProducerConfig{ID: "errs"})
+	p := adaptertest.NewProducer(t, r, adapters.ProducerConfig{ID: "errs"})
 	for _, m := range []adapters.Message{
-		{Topic: topic, Partition: 2},                        // out of range
-		{Topic: "bbtest-missing-" + suffix(), Partition: 0}, // no such topic
+		{Topic: topic, Partition: 2},                                    // out of range
+		{Topic: "bbtest-missing-" + adaptertest.Suffix(), Partition: 0}, // no such topic
 	} {
-		ch := make(chan error, 1)
-		p.Send(ctx, &m, func(_ adapters.SendResult, err error) { ch <- err })
-		if err := <-ch; err == nil {
+		if err := adaptertest.SendErr(t, p, &m); err == nil {
 			t.Errorf("Send(%+v) succeeded, want an error", m)
 		}
 	}
-	res := sendSync(t, p, &adapters.Message{Topic: topic, Partition: -1, Key: []byte("k")})
+	res := adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: -1, Key: []byte("k")})
 	if res.Partition < 0 || res.Partition > 1 || res.Offset < 0 {
 		t.Fatalf("keyed send with Partition -1 = %+v", res)
 	}
@@ -459,10 +354,10 @@ func TestLagFallbackAfterXDEL(t *testing.T) {
 	t.Parallel()
 	r := newRedis(t)
 	topic := newTopic(t, r, adapters.TopicSpec{Partitions: 1, Subscriptions: []string{"s"}})
-	p := newProducer(t, r, adapters.ProducerConfig{ID: "xdel"})
+	p := adaptertest.NewProducer(t, r, adapters.ProducerConfig{ID: "xdel"})
 	var mid adapters.SendResult
 	for i := range 10 {
-		res := sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("x")})
+		res := adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("x")})
 		if i == 5 {
 			mid = res
 		}
@@ -477,39 +372,23 @@ func TestLagFallbackAfterXDEL(t *testing.T) {
 	if err != nil || lag[0] != 9 {
 		t.Fatalf("Lag after XDEL = %v, %v; want 9", lag, err)
 	}
-	rec := &recorder{}
-	newConsumer(t, r, consumerConfig(topic, "s", 1, rec))
-	waitFor(t, 10*time.Second, "lag 0", func() bool {
+	rec := &adaptertest.Recorder{}
+	adaptertest.NewConsumer(t, r, adaptertest.ConsumerConfig(topic, "s", 1, rec.Handle))
+	adaptertest.WaitFor(t, 10*time.Second, "lag 0", func() bool {
 		lag, err := r.Lag(t.Context(), topic, "s")
 		return err == nil && lag[0] == 0
 	})
-	if rec.len() != 9 {
-		t.Fatalf("consumed %d entries, want 9", rec.len())
+	if rec.Len() != 9 {
+		t.Fatalf("consumed %d entries, want 9", rec.Len())
 	}
 }
 
 // BenchmarkSend measures pipelined XADD throughput of one producer with the
 // default in-flight bound and 100-byte values.
 func BenchmarkSend(b *testing.B) {
-	r := newRedis(b)
-	topic := newTopic(b, r, adapters.TopicSpec{Partitions: 4})
-	p := newProducer(b, r, adapters.ProducerConfig{ID: "bench"})
-	val := make([]byte, 100)
-	var failed atomic.Int64
-	done := func(_ adapters.SendResult, err error) {
-		if err != nil {
-			failed.Add(1)
-		}
-	}
-	b.SetBytes(int64(len(val)))
-	i := 0
-	for b.Loop() {
-		p.Send(b.Context(), &adapters.Message{Topic: topic, Partition: int32(i % 4), Value: val}, done)
-		i++
-	}
-	if err := p.Flush(b.Context()); err != nil || failed.Load() > 0 {
-		b.Fatalf("flush: %v, %d failed sends", err, failed.Load())
-	}
+	sys := newRedis(b)
+	topic := newTopic(b, sys, adapters.TopicSpec{Partitions: 4})
+	adaptertest.BenchSend(b, adaptertest.NewProducer(b, sys, adapters.ProducerConfig{ID: "bench"}), topic, 4)
 }
 
 // TestSendAfterDeleteTopic: a producer that cached a topic's metadata gets an
@@ -518,14 +397,13 @@ func TestSendAfterDeleteTopic(t *testing.T) {
 	t.Parallel()
 	r := newRedis(t)
 	topic := newTopic(t, r, adapters.TopicSpec{Partitions: 1}) // no subscriptions: streams made by createStreams
-	p := newProducer(t, r, adapters.ProducerConfig{ID: "deleted"})
-	sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("x")})
+	p := adaptertest.NewProducer(t, r, adapters.ProducerConfig{ID: "deleted"})
+	adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("x")})
 	if err := r.DeleteTopic(t.Context(), topic); err != nil {
 		t.Fatal(err)
 	}
-	ch := make(chan error, 1)
-	p.Send(t.Context(), &adapters.Message{Topic: topic, Partition: 0, Value: []byte("y")}, func(_ adapters.SendResult, err error) { ch <- err })
-	if err := <-ch; !errors.Is(err, ErrTopicNotFound) {
+	err := adaptertest.SendErr(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("y")})
+	if !errors.Is(err, ErrTopicNotFound) {
 		t.Fatalf("send after DeleteTopic = %v, want ErrTopicNotFound", err)
 	}
 	if n := r.admin.Exists(t.Context(), streamKey(topic, 0)).Val(); n != 0 {
@@ -539,7 +417,7 @@ func TestSendAfterDeleteTopic(t *testing.T) {
 func TestACLCredentials(t *testing.T) {
 	t.Parallel()
 	r := newRedis(t)
-	user, pw := "bbtest-"+suffix(), "pw-"+suffix()
+	user, pw := "bbtest-"+adaptertest.Suffix(), "pw-"+adaptertest.Suffix()
 	if err := r.admin.Do(t.Context(), "ACL", "SETUSER", user, "on", ">"+pw, "~bb:*", "&*", "+@all").Err(); err != nil {
 		t.Skipf("cannot create an ACL user on the test server: %v", err)
 	}
@@ -552,8 +430,8 @@ func TestACLCredentials(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = authed.Close() })
 	topic := newTopic(t, authed, adapters.TopicSpec{Partitions: 1})
-	p := newProducer(t, authed, adapters.ProducerConfig{ID: "acl"})
-	sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("x")})
+	p := adaptertest.NewProducer(t, authed, adapters.ProducerConfig{ID: "acl"})
+	adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("x")})
 
 	cfg.Password = "wrong-" + pw
 	_, err = New(t.Context(), cfg)
@@ -571,21 +449,21 @@ func TestStartPosition(t *testing.T) {
 	t.Parallel()
 	r := newRedis(t)
 	topic := newTopic(t, r, adapters.TopicSpec{Partitions: 2})
-	p := newProducer(t, r, adapters.ProducerConfig{ID: "start", Acks: adapters.AcksLeader})
+	p := adaptertest.NewProducer(t, r, adapters.ProducerConfig{ID: "start", Acks: adapters.AcksLeader})
 	for i := range 4 {
-		sendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("old")})
+		adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("old")})
 	}
-	early, late := &recorder{}, &recorder{}
-	ce := consumerConfig(topic, "early", 2, early)
-	cl := consumerConfig(topic, "late", 2, late)
+	early, late := &adaptertest.Recorder{}, &adaptertest.Recorder{}
+	ce := adaptertest.ConsumerConfig(topic, "early", 2, early.Handle)
+	cl := adaptertest.ConsumerConfig(topic, "late", 2, late.Handle)
 	cl.Start = adapters.StartLatest
-	newConsumer(t, r, ce)
-	newConsumer(t, r, cl)
+	adaptertest.NewConsumer(t, r, ce)
+	adaptertest.NewConsumer(t, r, cl)
 	for i := range 2 {
-		sendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("new")})
+		adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("new")})
 	}
-	waitFor(t, 10*time.Second, "all deliveries", func() bool { return early.len() == 6 && late.len() == 2 })
-	for _, d := range late.all() {
+	adaptertest.WaitFor(t, 10*time.Second, "all deliveries", func() bool { return early.Len() == 6 && late.Len() == 2 })
+	for _, d := range late.All() {
 		if string(d.Value) != "new" {
 			t.Errorf("StartLatest subscription got an entry from before it existed: %q", d.Value)
 		}
@@ -598,15 +476,15 @@ func TestCommitAutoNoAck(t *testing.T) {
 	t.Parallel()
 	r := newRedis(t)
 	topic := newTopic(t, r, adapters.TopicSpec{Partitions: 1, Subscriptions: []string{"s"}})
-	p := newProducer(t, r, adapters.ProducerConfig{ID: "auto", Acks: adapters.AcksLeader})
+	p := adaptertest.NewProducer(t, r, adapters.ProducerConfig{ID: "auto", Acks: adapters.AcksLeader})
 	for range 5 {
-		sendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("x")})
+		adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("x")})
 	}
-	rec := &recorder{}
-	cfg := consumerConfig(topic, "s", 1, rec)
+	rec := &adaptertest.Recorder{}
+	cfg := adaptertest.ConsumerConfig(topic, "s", 1, rec.Handle)
 	cfg.Commit = adapters.CommitAuto
-	newConsumer(t, r, cfg)
-	waitFor(t, 10*time.Second, "5 deliveries", func() bool { return rec.len() == 5 })
+	adaptertest.NewConsumer(t, r, cfg)
+	adaptertest.WaitFor(t, 10*time.Second, "5 deliveries", func() bool { return rec.Len() == 5 })
 	if n := r.admin.XPending(t.Context(), streamKey(topic, 0), "s").Val().Count; n != 0 {
 		t.Fatalf("%d entries pending with CommitAuto (NOACK)", n)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/internal/kafkahash"
 	"github.com/brokerbench/brokerbench/metrics"
 	"github.com/brokerbench/brokerbench/workloads"
 )
@@ -153,7 +154,9 @@ func (pr *producer) send(ctx context.Context, s *slot, seq uint64, intended, now
 	pr.current().Send(ctx, &s.msg, s.done)
 }
 
-// route picks the key and partition of the next message.
+// route picks the key and partition of the next message. Keys are placed
+// with Kafka's default partitioner, so every system places them alike, and
+// like a real Kafka producer.
 func (pr *producer) route(buf []byte) ([]byte, int32) {
 	k, ok := pr.keys.Next()
 	if !ok {
@@ -165,7 +168,7 @@ func (pr *producer) route(buf []byte) ([]byte, int32) {
 	}
 	buf = append(buf, "key-"...)
 	buf = strconv.AppendInt(buf, int64(k), 10)
-	return buf, kafkaPartition(buf, pr.partitions)
+	return buf, kafkahash.Partition(buf, pr.partitions)
 }
 
 // complete is the send callback; it may run on any goroutine.

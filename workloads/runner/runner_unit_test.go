@@ -31,29 +31,6 @@ func TestHeaderRoundTrip(t *testing.T) {
 	}
 }
 
-// The expected values are Kafka's own murmur2 test vectors
-// (org.apache.kafka.common.utils.UtilsTest), so keyed messages land on the
-// same partitions as with a Java or franz-go producer.
-func TestMurmur2MatchesKafka(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		key  string
-		want int32
-	}{
-		{"21", -973932308},
-		{"foobar", -790332482},
-		{"a-little-bit-long-string", -985981536},
-		{"a-little-bit-longer-string", -1486304829},
-		{"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971},
-		{"abc", 479470107},
-	}
-	for _, tt := range tests {
-		if got := int32(murmur2([]byte(tt.key))); got != tt.want {
-			t.Errorf("murmur2(%q) = %d, want %d", tt.key, got, tt.want)
-		}
-	}
-}
-
 func TestBitset(t *testing.T) {
 	t.Parallel()
 	var acked, seen bitset
