@@ -45,6 +45,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"missing file", []string{"validate", "nope.yaml"}, "nope.yaml"},
 		{"bad key names file and line", []string{"validate", bad}, "bad.yaml:3"},
 		{"bad duration flag", []string{"run", "--duration", "5"}, "invalid argument"},
+		{"bad warmup flag", []string{"run", "--workloads", "../../workloads.yaml", "--warmup", "5"}, `--warmup "5": want a duration`},
 	}
 	for _, tt := range tests {
 		code, _, stderr := run(t, tt.args...)

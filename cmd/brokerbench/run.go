@@ -28,7 +28,7 @@ type runFlags struct {
 	systems      []string
 	out          string
 	duration     time.Duration
-	warmup       time.Duration
+	warmup       string // a duration, or "" for the workloads' own
 	interval     time.Duration
 	drainTimeout time.Duration
 	readyTimeout time.Duration
@@ -65,7 +65,7 @@ variables (see docs/adapters/); the flags below override the main endpoint.`,
 	fl.StringArrayVar(&f.systems, "system", nil, "system to run on: "+systemNames()+" (repeatable; default refbroker)")
 	fl.StringVar(&f.out, "out", "", "results folder (default brokerbench-results/<timestamp>)")
 	fl.DurationVar(&f.duration, "duration", 0, "override every workload's measured duration, e.g. 10s")
-	fl.DurationVar(&f.warmup, "warmup", -1, "override every workload's warm-up, e.g. 2s (0 = none)")
+	fl.StringVar(&f.warmup, "warmup", "", "override every workload's warm-up, e.g. 2s (0s = none)")
 	fl.DurationVar(&f.interval, "interval", time.Second, "sample interval")
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "how long to wait after producers stop for consumers to catch up")
 	fl.DurationVar(&f.readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for consumers to read every partition before load starts")
@@ -160,8 +160,12 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 		runner.Logger(logger), runner.OnProgress(display.progress),
 		runner.Tool("brokerbench "+toolVersion, revision()),
 	}
-	if f.warmup >= 0 {
-		opts = append(opts, runner.Warmup(f.warmup))
+	if f.warmup != "" {
+		d, err := time.ParseDuration(f.warmup)
+		if err != nil || d < 0 {
+			return usagef("--warmup %q: want a duration such as 2s or 0s", f.warmup)
+		}
+		opts = append(opts, runner.Warmup(d))
 	}
 	if f.keepTopics {
 		opts = append(opts, runner.KeepTopics())
