@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"reflect"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -87,7 +86,7 @@ func handleShareFetch(ctx context.Context, cc *conn, kreq kmsg.Request) (kmsg.Re
 			}
 			return f.Response(), nil
 		}
-		if !waitShare(ctx, deadline, waits) {
+		if !waitAny(ctx, deadline, waits) {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("%w: share fetch abandoned: %w", errCloseConn, context.Cause(ctx))
 			}
@@ -157,18 +156,4 @@ func nextOffsetAfter(data []byte) (int64, bool) {
 		data = data[size:]
 	}
 	return next, ok
-}
-
-// waitShare blocks until one of waits is closed (true), or deadline fires
-// or ctx is done (false).
-func waitShare(ctx context.Context, deadline <-chan time.Time, waits []<-chan struct{}) bool {
-	cases := make([]reflect.SelectCase, 0, len(waits)+2)
-	cases = append(cases,
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(deadline)},
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
-	for _, w := range waits {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w)})
-	}
-	chosen, _, _ := reflect.Select(cases)
-	return chosen >= 2
 }

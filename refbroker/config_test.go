@@ -3,6 +3,9 @@ package refbroker
 import (
 	"errors"
 	"testing"
+	"time"
+
+	"github.com/brokerbench/brokerbench/refbroker/storage"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -41,5 +44,32 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if d := (Config{}).Default(); !*d.AutoCreateTopics || d.DefaultPartitions != 1 || d.Listen != DefaultListen || d.MaxRequestBytes != DefaultMaxRequestBytes {
 		t.Fatalf("unexpected defaults %+v", d)
+	}
+}
+
+// TestTopicRetentionMs checks retention.ms conversions at the edges: Kafka
+// accepts any long, and a value too large for a time.Duration must mean
+// "keep forever", not wrap into a tiny retention that deletes everything.
+func TestTopicRetentionMs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		ms   string
+		want time.Duration
+	}{
+		{"-1", 0},              // Kafka's infinite
+		{"60000", time.Minute}, // ordinary
+		{"9223372036854", 9223372036854 * time.Millisecond}, // the largest that fits
+		{"18446744073710", 0},                               // would wrap to 448us
+		{"9223372036854775807", 0},                          // Long.MAX
+	}
+	for _, tt := range tests {
+		cfg, err := topicStorageConfig(storage.Config{}, map[string]string{"retention.ms": tt.ms})
+		if err != nil {
+			t.Errorf("retention.ms=%s: %v", tt.ms, err)
+			continue
+		}
+		if cfg.Retention != tt.want {
+			t.Errorf("retention.ms=%s: retention %v, want %v", tt.ms, cfg.Retention, tt.want)
+		}
 	}
 }

@@ -134,7 +134,7 @@ func (cc *conn) recycle(f *frame, free chan<- *frame) {
 // mayBlock reports whether a key's handler can wait for a long time.
 func mayBlock(key int16) bool {
 	switch key {
-	case 1, 11, 14: // Fetch long-poll, JoinGroup, SyncGroup
+	case 1, 11, 14, 78: // Fetch and ShareFetch long-polls, JoinGroup, SyncGroup
 		return true
 	}
 	return false

@@ -2,6 +2,7 @@ package refbroker
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -49,7 +50,13 @@ func topicStorageConfig(base storage.Config, configs map[string]string) (storage
 			if err != nil {
 				return cfg, err
 			}
-			cfg.Retention = time.Duration(max(ms, 0)) * time.Millisecond // -1 (infinite) -> 0 (unlimited)
+			// -1 (infinite) means unlimited (0), and so does anything too
+			// long for a time.Duration (about 292 years): multiplying it
+			// would wrap, and a wrapped retention deletes everything.
+			if ms < 0 || ms > math.MaxInt64/int64(time.Millisecond) {
+				ms = 0
+			}
+			cfg.Retention = time.Duration(ms) * time.Millisecond
 		case cfgRetentionBytes:
 			n, err := parseConfigInt(name, v, -1)
 			if err != nil {

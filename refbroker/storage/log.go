@@ -108,12 +108,14 @@ func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
 	}
 	l.mu.Lock()
 	res, err := l.appendLocked(batch, &h, leaderEpoch)
+	if err == nil && !res.Duplicate {
+		// Under the lock: Close installs an already-closed wait channel,
+		// and a wake-up after it would close that channel a second time.
+		l.notify()
+	}
 	l.mu.Unlock()
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("append to %s: %w", l.dir, err)
-	}
-	if !res.Duplicate {
-		l.notify()
 	}
 	return res, nil
 }

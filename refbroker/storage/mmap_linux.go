@@ -68,14 +68,6 @@ func preallocate(f *os.File, size int64) error {
 	return nil
 }
 
-// syncFile flushes f's data (not necessarily its metadata) to disk.
-func syncFile(f *os.File) error {
-	if err := unix.Fdatasync(int(f.Fd())); err != nil {
-		return fmt.Errorf("fdatasync %s: %w", f.Name(), err)
-	}
-	return nil
-}
-
 // syncDir makes directory entry changes (create, rename, remove) durable.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)

@@ -25,8 +25,6 @@ func preallocate(f *os.File, size int64) error {
 	return fmt.Errorf("preallocate %s: %w: refbroker storage needs linux", f.Name(), ErrUnsupported)
 }
 
-func syncFile(f *os.File) error { return f.Sync() }
-
 func syncDir(dir string) error { return nil }
 
 func pwriteBatch(f *os.File, hdr, rest []byte, pos int64) error {
