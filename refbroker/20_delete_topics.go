@@ -75,6 +75,7 @@ func (b *Broker) deleteTopic(rt kmsg.DeleteTopicsRequestTopic) (*topic, int16, e
 		return tp, adminErrorCode(err), err
 	}
 	b.groups.DeleteTopic(tp.name)
+	b.shares.DeleteTopic(tp.id)
 	b.log.Info("refbroker: deleted topic", "topic", tp.name)
 	return tp, 0, nil
 }

@@ -315,11 +315,44 @@ func (c *Coordinator) flushLocked(g *group, touched []tp) error {
 	return nil
 }
 
+// DeleteTopic forgets the share state of a deleted topic (by topic ID) in
+// every group and rewrites the state log without it, so that neither
+// memory nor the log keeps records of a topic that no longer exists. The
+// broker calls it from DeleteTopics; topic IDs are never reused, so a
+// failed rewrite only leaves dead state behind, and is logged.
+func (c *Coordinator) DeleteTopic(topic [16]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	dropped := false
+	for _, g := range c.groups {
+		for k := range g.parts {
+			if k.topic == topic {
+				delete(g.parts, k)
+				dropped = true
+			}
+		}
+	}
+	for _, s := range c.sessions {
+		for k := range s.parts {
+			if k.topic == topic {
+				delete(s.parts, k)
+			}
+		}
+	}
+	if dropped {
+		c.compactLocked()
+	}
+}
+
 // maybeCompactLocked rewrites the log from memory once it has grown.
 func (c *Coordinator) maybeCompactLocked() {
-	if !c.st.needsCompact() {
-		return
+	if c.st.needsCompact() {
+		c.compactLocked()
 	}
+}
+
+// compactLocked rewrites the log from memory.
+func (c *Coordinator) compactLocked() {
 	configs := make(map[string]map[string]string, len(c.groups))
 	parts := make(map[string]map[tp]*partState, len(c.groups))
 	for id, g := range c.groups {
