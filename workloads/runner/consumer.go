@@ -18,12 +18,19 @@ type subscription struct {
 	run      *run
 	topicIdx int
 	name     string
+	// hist is the run's history recorder for the first subscription of
+	// each topic, nil for the others: a history has one reader per
+	// message, so a second subscription's deliveries would read as
+	// duplicates and could hide the first's losses. The run's own counts
+	// cover every subscription.
+	hist *recorder
 
 	mu         sync.Mutex
 	seen       []bitset // per producer id
 	last       []int64  // per partition*producers+producer: highest seq delivered, -1 none
 	lastAt     []int64  // per partition: ns of the last delivery
 	firstAt    []int64  // per partition: ns of the first measured delivery
+	measured   []int64  // per partition: unique deliveries since measurement began
 	recvPart   []int64  // per partition: unique deliveries
 	probes     []bool   // per partition: readiness probe seen
 	probesLeft int
@@ -52,6 +59,7 @@ func newSubscription(r *run, topicIdx int, name string, partitions, producers in
 		last:       make([]int64, partitions*producers),
 		lastAt:     make([]int64, partitions),
 		firstAt:    make([]int64, partitions),
+		measured:   make([]int64, partitions),
 		recvPart:   make([]int64, partitions),
 		probes:     make([]bool, partitions),
 		probesLeft: partitions,
@@ -86,7 +94,11 @@ func (c *consumer) handle(d *adapters.Delivery) {
 	s := c.sub
 	now := s.run.now()
 	h, ok := parseHeader(d.Value)
-	if !ok || int(d.Partition) >= len(s.lastAt) || d.Partition < 0 || int(h.producer) >= len(s.seen) {
+	// A header is trusted only as far as it names a message the run sent:
+	// a corrupted or foreign one counts as unexpected, never indexes past
+	// what was sent.
+	if !ok || int(d.Partition) >= len(s.lastAt) || d.Partition < 0 || int(h.producer) >= len(s.seen) ||
+		!h.probe && h.seq >= uint64(s.run.producers[h.producer].sent.Load()) {
 		s.unexpected.Add(1)
 		return
 	}
@@ -99,12 +111,12 @@ func (c *consumer) handle(d *adapters.Delivery) {
 		s.mu.Unlock()
 		return
 	}
-	if hist := s.run.hist; hist != nil {
+	if hist := s.hist; hist != nil {
 		hist.delivered(c.proc, s.run.topics[s.topicIdx].keys[d.Partition], d.Offset, messageValue(h.producer, h.seq))
 	}
 	if s.queue != nil {
 		accepted := c.handleQueue(d, h, now)
-		if hist := s.run.hist; hist != nil {
+		if hist := s.hist; hist != nil {
 			hist.disposed(c.proc, s.run.topics[s.topicIdx].keys[d.Partition], messageValue(h.producer, h.seq), d.Disposition)
 		}
 		if !accepted {
@@ -146,13 +158,16 @@ func (s *subscription) notePause(p int, now int64) {
 	if s.firstAt[p] == 0 {
 		s.firstAt[p] = now
 	}
+	s.measured[p]++
 	prev := s.lastAt[p]
 	s.lastAt[p] = now
-	if prev < measureFrom || s.recvPart[p] < 3 {
+	// The mean gap is over measured deliveries only: warm-up deliveries
+	// before firstAt would shrink it and turn ordinary gaps into pauses.
+	if prev < measureFrom || s.measured[p] < 3 {
 		return
 	}
 	gap := now - prev
-	mean := (prev - s.firstAt[p]) / (s.recvPart[p] - 1)
+	mean := (prev - s.firstAt[p]) / (s.measured[p] - 2)
 	threshold := max(int64(minPause), 20*mean)
 	if gap > threshold && len(s.pauses) < maxPauses {
 		s.pauses = append(s.pauses, pauseRec{partition: int32(p), start: prev, end: now})
@@ -219,7 +234,7 @@ func (c *consumer) reassign(r *run, ps []int32, add bool) {
 			delete(c.assigned, p)
 		}
 	}
-	if r.hist == nil {
+	if c.sub.hist == nil {
 		return
 	}
 	keys := make([]string, 0, len(c.assigned))
@@ -227,7 +242,7 @@ func (c *consumer) reassign(r *run, ps []int32, add bool) {
 		keys = append(keys, r.topics[c.sub.topicIdx].keys[p])
 	}
 	slices.Sort(keys)
-	r.hist.assigned(c.proc, keys)
+	c.sub.hist.assigned(c.proc, keys)
 }
 
 // start creates the adapter consumer for c: a new incarnation, with a new

@@ -19,8 +19,9 @@ import (
 
 // faultRun is a running schedule.
 type faultRun struct {
-	cancel context.CancelFunc
-	done   chan error
+	cancel   context.CancelFunc
+	done     chan error
+	recovery time.Duration // the spec's, defaults applied
 }
 
 // startFaults starts the workload's schedule, if it has one.
@@ -38,15 +39,16 @@ func (r *run) startFaults(ctx context.Context) (*faultRun, error) {
 		return nil, fmt.Errorf("fault schedule on %s: %w", r.sys.Name(), err)
 	}
 	fctx, cancel := context.WithCancel(ctx)
-	fr := &faultRun{cancel: cancel, done: make(chan error, 1)}
+	fr := &faultRun{cancel: cancel, done: make(chan error, 1), recovery: sched.Spec().Recovery.D()}
 	go func() { fr.done <- sched.Run(fctx) }()
 	return fr, nil
 }
 
 // stop ends the schedule (healing whatever is still broken) and waits
 // for it; then it waits the spec's recovery time, so the system settles
-// before the drain.
-func (fr *faultRun) stop(ctx context.Context, recovery time.Duration) error {
+// before the drain. Producers keep running through the recovery wait, so
+// the measured phase of a run with faults includes it.
+func (fr *faultRun) stop(ctx context.Context) error {
 	if fr == nil {
 		return nil
 	}
@@ -58,7 +60,7 @@ func (fr *faultRun) stop(ctx context.Context, recovery time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("fault schedule: %w", err)
 	}
-	return sleepCtx(ctx, recovery)
+	return sleepCtx(ctx, fr.recovery)
 }
 
 func (r *run) faultEvent(e chaos.Event) {

@@ -34,7 +34,15 @@ func (r *run) waitReady(ctx context.Context) error {
 			return r.notReadyError()
 		}
 		if time.Since(lastSend) >= time.Second {
-			if err := r.sendProbes(ctx, probe); err != nil {
+			// Bounded by the readiness deadline: a probe to an unreachable
+			// partition must not hang the run past --ready-timeout.
+			pctx, cancel := context.WithDeadline(ctx, deadline)
+			err := r.sendProbes(pctx, probe)
+			cancel()
+			if err != nil && time.Now().After(deadline) {
+				return r.notReadyError()
+			}
+			if err != nil {
 				return err
 			}
 			lastSend = time.Now()
@@ -117,9 +125,13 @@ func (r *run) load(ctx context.Context, backlog bool) error {
 	wg.Wait()
 	r.measureEnd.Store(r.now())
 	r.event("producers-stopped", "", nil, "")
-	flushErr := r.flushProducers(ctx)
-	drainErr := r.drain(ctx)
-	r.awaitDeadLetters(ctx)
+	// One deadline covers flushing, draining and waiting for dead letters,
+	// so --drain-timeout bounds everything after the producers stop.
+	dctx, cancel := context.WithTimeout(ctx, r.r.drainTimeout)
+	defer cancel()
+	flushErr := r.flushProducers(dctx)
+	drainErr := r.drain(dctx)
+	r.awaitDeadLetters(dctx)
 	sampler.stop()
 	if err != nil {
 		return err
@@ -154,11 +166,7 @@ func (r *run) phases(ctx context.Context, backlog bool, start time.Time) error {
 	err = sleepCtx(ctx, r.w.TestDuration)
 	stopChurn()
 	<-churnDone
-	var recovery time.Duration
-	if r.w.Chaos != nil {
-		recovery = r.w.Chaos.Recovery.D()
-	}
-	return errors.Join(err, faults.stop(ctx, recovery))
+	return errors.Join(err, faults.stop(ctx))
 }
 
 // beginMeasure ends warm-up: latency histograms restart and per-partition
@@ -170,6 +178,7 @@ func (r *run) beginMeasure() {
 	for _, c := range r.consumers {
 		c.endToEnd.Reset()
 		c.endToEndFromSend.Reset()
+		c.redeliveryDelay.Reset()
 	}
 	for _, t := range r.topics {
 		for p := range t.acked {
@@ -229,11 +238,10 @@ func (r *run) clientBacklog() int64 {
 	return acked - recv
 }
 
+// flushProducers waits, within ctx, for every send to complete.
 func (r *run) flushProducers(ctx context.Context) error {
-	fctx, cancel := context.WithTimeout(ctx, r.r.drainTimeout)
-	defer cancel()
 	for _, pr := range r.producers {
-		if err := pr.current().Flush(fctx); err != nil {
+		if err := pr.current().Flush(ctx); err != nil {
 			return fmt.Errorf("flush producer %d: %w", pr.id, err)
 		}
 	}
@@ -241,20 +249,20 @@ func (r *run) flushProducers(ctx context.Context) error {
 }
 
 // drain waits until every subscription has received every acknowledged
-// message, or the drain timeout passes; what is missing then is lost.
+// message, or ctx's deadline (the drain timeout) passes; what is missing
+// then is lost, which the result reports, so a timeout is not an error.
 func (r *run) drain(ctx context.Context) error {
 	r.setPhase("drain")
-	deadline := time.Now().Add(r.r.drainTimeout)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for r.clientBacklog() > 0 && len(r.subs) > 0 {
-		if time.Now().After(deadline) {
-			r.log.Warn("drain timed out; missing messages count as lost", "backlog", r.clientBacklog())
-			return nil
-		}
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				r.log.Warn("drain timed out; missing messages count as lost", "backlog", r.clientBacklog())
+				return nil
+			}
 			return ctx.Err()
 		}
 	}
@@ -288,9 +296,8 @@ func (r *run) awaitDeadLetters(ctx context.Context) {
 		}
 		return n
 	}
-	deadline := time.Now().Add(r.r.drainTimeout)
 	n := count()
-	for n >= 0 && n < want && time.Now().Before(deadline) && ctx.Err() == nil {
+	for n >= 0 && n < want && ctx.Err() == nil {
 		_ = sleepCtx(ctx, 100*time.Millisecond)
 		n = count()
 	}

@@ -152,7 +152,11 @@ func (r *run) setup(ctx context.Context) error {
 		for s := range w.SubscriptionsPerTopic {
 			name := fmt.Sprintf("%s-sub-%d", ts.name, s)
 			spec.Subscriptions = append(spec.Subscriptions, name)
-			r.subs = append(r.subs, newSubscription(r, t, name, w.PartitionsPerTopic, totalProducers))
+			sub := newSubscription(r, t, name, w.PartitionsPerTopic, totalProducers)
+			if s == 0 {
+				sub.hist = r.hist
+			}
+			r.subs = append(r.subs, sub)
 		}
 		if err := r.sys.CreateTopic(ctx, spec); err != nil {
 			return fmt.Errorf("create topic %s: %w", ts.name, err)

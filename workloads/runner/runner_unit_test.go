@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/workloads"
@@ -87,4 +88,40 @@ func TestTopicBase(t *testing.T) {
 			t.Errorf("topicBase(%q) = %q, want %q", tt.workload, got, tt.want)
 		}
 	}
+}
+
+// TestNotePause feeds one partition's delivery times to the pause detector:
+// a regular 1 msg/s stream after a long warm-up has no pause (the mean gap
+// is over measured deliveries only), and a real 30 s gap is one pause.
+func TestNotePause(t *testing.T) {
+	t.Parallel()
+	sec := int64(time.Second)
+	tests := []struct {
+		name       string
+		deliveries []int64 // seconds since epoch; measurement starts at 60
+		want       int
+	}{
+		{"regular after a long warm-up", seq(1, 70), 0},
+		{"a 30s stall", append(seq(1, 65), 95, 96, 97), 1},
+	}
+	for _, tt := range tests {
+		r := &run{}
+		r.measureStart.Store(60 * sec)
+		s := newSubscription(r, 0, "s", 1, 1)
+		for _, at := range tt.deliveries {
+			s.recvPart[0]++
+			s.notePause(0, at*sec)
+		}
+		if len(s.pauses) != tt.want {
+			t.Errorf("%s: %d pauses %v, want %d", tt.name, len(s.pauses), s.pauses, tt.want)
+		}
+	}
+}
+
+func seq(from, to int64) []int64 {
+	var out []int64
+	for i := from; i <= to; i++ {
+		out = append(out, i)
+	}
+	return out
 }
