@@ -2,9 +2,7 @@ package reports
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -57,7 +55,7 @@ func load(ctx context.Context, dirs []string) (runs []*Run, skipped []string, er
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		rs, sk, err := readDir(dir)
+		rs, sk, err := results.ReadDir(dir)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -71,37 +69,6 @@ func load(ctx context.Context, dirs []string) (runs []*Run, skipped []string, er
 	}
 	nameRuns(runs, len(dirs) > 1)
 	return runs, skipped, nil
-}
-
-// readDir is results.ReadDir, except that the history checker's verdict
-// files ("<result>.verdict.json", results.Verdict.VerdictFile) are skipped
-// by name: they are JSON with fields that clash with a result's ("events"
-// is a count there), so results.Read fails on them instead of reporting
-// ErrNotResult.
-func readDir(dir string) (rs []*results.Result, skipped []string, err error) {
-	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("list results in %s: %w", dir, err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		return nil, nil, fmt.Errorf("read results: %w", err)
-	}
-	for _, p := range paths {
-		if strings.HasSuffix(p, ".verdict.json") {
-			skipped = append(skipped, p)
-			continue
-		}
-		r, err := results.Read(p)
-		if errors.Is(err, results.ErrNotResult) {
-			skipped = append(skipped, p)
-			continue
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("read results in %s: %w", dir, err)
-		}
-		rs = append(rs, r)
-	}
-	return rs, skipped, nil
 }
 
 func setLabels(dirs []string) []string {

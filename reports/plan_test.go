@@ -28,6 +28,7 @@ func TestParseThroughput(t *testing.T) {
 		{in: "-5MB/s", err: true},   // negative
 		{in: "0msg/s", err: true},   // zero
 		{in: "5 apples", err: true}, // unknown unit
+		{in: "500Mb/s", err: true},  // megabits, not megabytes: refused rather than read 8x too high
 		{in: "", err: true},
 	}
 	for _, tt := range tests {

@@ -46,6 +46,11 @@ func ParseThroughput(s string) (Throughput, error) {
 		return Throughput{}, fmt.Errorf("%w %q: want a number and a unit, e.g. 500MB/s, 800MiB/s or 200000msg/s", ErrBadThroughput, s)
 	}
 	num, unit := compact[:i], compact[i:]
+	// "Mb/s" is megabits to most readers; lower-casing it would read it as
+	// megabytes, an eightfold error. Bytes are a capital B.
+	if orig := strings.ReplaceAll(text, " ", "")[i:]; strings.Contains(orig, "b/s") && orig != "b/s" && !strings.Contains(strings.ToLower(orig), "msg") {
+		return Throughput{}, fmt.Errorf("%w %q: %q looks like bits per second; write bytes with a capital B, e.g. 500MB/s or 800MiB/s", ErrBadThroughput, s, orig)
+	}
 	v, err := strconv.ParseFloat(num, 64)
 	if err != nil || v <= 0 {
 		return Throughput{}, fmt.Errorf("%w %q: %q is not a positive number", ErrBadThroughput, s, num)

@@ -77,6 +77,11 @@ func Read(path string) (*Result, error) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("parse result %s: %w", path, err)
 	}
+	if r.Status == "" {
+		// OpenMessaging Benchmark files have no status: OMB writes a
+		// result only for a run that completed.
+		r.Status = StatusOK
+	}
 	if r.SchemaVersion > SchemaVersion {
 		return nil, fmt.Errorf("%s: result schema version %d is newer than this brokerbench understands (%d): upgrade brokerbench", path, r.SchemaVersion, SchemaVersion)
 	}

@@ -83,6 +83,9 @@ func TestReadDirAcceptsOMBAndReportsOthers(t *testing.T) {
 	if len(rs) != 1 || rs[0].Driver != "Kafka" || rs[0].AggregatedPublishLatency99pct != 6.5 || len(rs[0].PublishRate) != 2 {
 		t.Fatalf("OMB result not read: %+v", rs)
 	}
+	if pub, _, _ := rs[0].MeanRates(); rs[0].Status != StatusOK || pub < 49000 {
+		t.Errorf("OMB result: status %q, mean publish rate %v (want ok and about 50k from its arrays)", rs[0].Status, pub)
+	}
 	if len(skipped) != 1 || filepath.Base(skipped[0]) != "other.json" {
 		t.Errorf("skipped = %v", skipped)
 	}

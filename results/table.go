@@ -28,8 +28,13 @@ func WriteTable(w io.Writer, rs []*Result) error {
 }
 
 // MeanRates returns the mean publish and consume rates (msg/s) and the mean
-// publish throughput (MB/s) over the measured samples.
+// publish throughput (MB/s) over the measured samples; for an OMB result,
+// which has no samples, over its per-interval rate arrays.
 func (r *Result) MeanRates() (publish, consume, publishMBps float64) {
+	if len(r.Samples) == 0 && len(r.PublishRate) > 0 {
+		publish, consume = mean(r.PublishRate), mean(r.ConsumeRate)
+		return publish, consume, publish * float64(r.MessageSize) / 1e6
+	}
 	n := 0
 	for _, s := range r.Samples {
 		if !s.Measured() {
@@ -44,4 +49,15 @@ func (r *Result) MeanRates() (publish, consume, publishMBps float64) {
 		return 0, 0, 0
 	}
 	return publish / float64(n), consume / float64(n), publishMBps / float64(n)
+}
+
+func mean(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, x := range v {
+		sum += x
+	}
+	return sum / float64(len(v))
 }
