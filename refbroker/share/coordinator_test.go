@@ -258,3 +258,46 @@ func TestConnClosedReleases(t *testing.T) {
 		t.Fatalf("after disconnect b acquired %v", got)
 	}
 }
+
+// TestDeleteTopicForgetsState: a deleted topic's share state leaves memory
+// and the state log, so it neither costs timer sweeps nor comes back after
+// a restart, while another topic's state stays.
+func TestDeleteTopicForgetsState(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	topics := newFakeTopics()
+	ids := map[string][16]byte{"gone": topics.add("gone", 1, 3), "kept": topics.add("kept", 1, 3)}
+	c, err := New(Config{Dir: dir, Topics: topics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"gone", "kept"} {
+		group := "g-" + name
+		if err := c.AlterConfigs(group, []ConfigOp{{Name: ConfigAutoOffsetReset, Value: "earliest"}}, false); err != nil {
+			t.Fatal(err)
+		}
+		join(t, c, group, "m", name)
+		if acq, _ := fetch(t, c, "conn-"+name, group, "m", 0, ids[name]); len(offsets(acq)) != 3 {
+			t.Fatalf("%s: acquired %v", name, offsets(acq))
+		}
+	}
+	c.DeleteTopic(ids["gone"])
+	parts := func(c *Coordinator, group string) int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if g := c.groups[group]; g != nil {
+			return len(g.parts)
+		}
+		return 0
+	}
+	if parts(c, "g-gone") != 0 || parts(c, "g-kept") != 1 {
+		t.Fatalf("after DeleteTopic: %d and %d partitions, want 0 and 1", parts(c, "g-gone"), parts(c, "g-kept"))
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c2 := newCoordinator(t, Config{Dir: dir, Topics: topics})
+	if parts(c2, "g-gone") != 0 || parts(c2, "g-kept") != 1 {
+		t.Errorf("after restart: %d and %d partitions, want 0 and 1", parts(c2, "g-gone"), parts(c2, "g-kept"))
+	}
+}
