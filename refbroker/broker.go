@@ -65,6 +65,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		_ = topics.closeAll()
 		return nil, fmt.Errorf("start refbroker: open group coordinator: %w", err)
 	}
+	groups.PruneTopics(func(name string) bool { return topics.lookup(name) != nil })
 	shares, err := share.New(share.Config{
 		Dir:           filepath.Join(cfg.DataDir, "shares"),
 		Fsync:         cfg.Storage.Fsync == storage.FsyncAlways,

@@ -153,6 +153,32 @@ func (c *Coordinator) deleteGroup(id string) int16 {
 func (c *Coordinator) DeleteTopic(topic string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.deleteTopicLocked(topic)
+}
+
+// PruneTopics drops the committed offsets of every topic for which exists
+// is false. The broker calls it at start: a crash between deleting a
+// topic's metadata and recording its offsets' deletion would otherwise
+// bring the offsets back, and a topic re-created under the same name
+// would start from them.
+func (c *Coordinator) PruneTopics(exists func(topic string) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seen := map[string]bool{}
+	for _, g := range c.groups {
+		for topic := range g.offsets {
+			seen[topic] = true
+		}
+	}
+	for topic := range seen {
+		if !exists(topic) {
+			c.log.Warn("dropping committed offsets of a topic that no longer exists", "topic", topic)
+			c.deleteTopicLocked(topic)
+		}
+	}
+}
+
+func (c *Coordinator) deleteTopicLocked(topic string) {
 	found := false
 	for _, g := range c.groups {
 		if _, ok := g.offsets[topic]; ok {

@@ -274,3 +274,27 @@ func TestPeriodicCompaction(t *testing.T) {
 		}
 	}
 }
+
+// TestPruneTopics: offsets of topics that no longer exist are dropped, in
+// memory and durably; the others stay.
+func TestPruneTopics(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	h := newHarness(t, func(c *Config) { c.Dir = dir })
+	expectCode(t, "commit gone", commitCode(h, simpleClient("g"), "gone", 0, 5), nil)
+	expectCode(t, "commit kept", commitCode(h, simpleClient("g"), "kept", 0, 7), nil)
+	h.c.PruneTopics(func(topic string) bool { return topic == "kept" })
+	if p := fetch(h, "g", "gone", 0); p.Offset != -1 {
+		t.Errorf("gone/0 = %d after pruning, want -1", p.Offset)
+	}
+	if err := h.c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h2 := newHarness(t, func(c *Config) { c.Dir = dir })
+	if p := fetch(h2, "g", "gone", 0); p.Offset != -1 {
+		t.Errorf("gone/0 = %d after restart, want -1", p.Offset)
+	}
+	if p := fetch(h2, "g", "kept", 0); p.Offset != 7 {
+		t.Errorf("kept/0 = %d after restart, want 7", p.Offset)
+	}
+}
