@@ -31,7 +31,7 @@ type display struct {
 func newDisplay(w io.Writer, allowLive bool) *display {
 	d := &display{w: w, live: allowLive && isTerminal(w)}
 	if d.live {
-		d.p = mpb.New(mpb.WithOutput(w), mpb.WithRefreshRate(200*time.Millisecond))
+		d.p = mpb.New(mpb.WithOutput(w), mpb.WithRefreshRate(200*time.Millisecond), mpb.WithWidth(24))
 	}
 	d.text.Store("")
 	return d
