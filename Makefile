@@ -28,6 +28,8 @@ report: build
 test: vet
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 	$(GO) test -count=1 -race -short -timeout 30m $(RACE_PKGS)
+	@# Every benchmark once, so that none rots between `make bench` runs.
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m $(PKGS)
 
 test-short:
 	$(GO) test -short $(PKGS)
