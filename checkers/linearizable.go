@@ -53,7 +53,7 @@ func linModel(start linState, offsets []int64, c *logChecker) porcupine.Model {
 			if op.rank != st.tail+1 {
 				return false, st
 			}
-			return true, linState{tail: op.rank, hash: mix(st.hash, c.sends[op.send].value)}
+			return true, linState{tail: op.rank, hash: mix(st.hash, c.ops[op.send].value)}
 		},
 		Hash: func(state any) uint64 {
 			st := state.(linState)
@@ -62,9 +62,9 @@ func linModel(start linState, offsets []int64, c *logChecker) porcupine.Model {
 		DescribeOperation: func(input, _ any) string {
 			op := input.(linOp)
 			if op.info {
-				return fmt.Sprintf("send(%d) -> info, polled at %d", c.sends[op.send].value, op.offset)
+				return fmt.Sprintf("send(%d) -> info, polled at %d", c.ops[op.send].value, op.offset)
 			}
-			return fmt.Sprintf("send(%d) -> %d", c.sends[op.send].value, op.offset)
+			return fmt.Sprintf("send(%d) -> %d", c.ops[op.send].value, op.offset)
 		},
 		DescribeState: func(state any) string {
 			st := state.(linState)
@@ -103,7 +103,7 @@ func (c *logChecker) checkLinearizable(ctx context.Context, r *report) error {
 func (c *logChecker) linOps(p *partition) ([]linOp, []int64) {
 	var ops []linOp
 	for _, i := range p.sends {
-		s := &c.sends[i]
+		s := &c.ops[i]
 		switch {
 		case s.status == acked:
 			ops = append(ops, linOp{offset: s.offset, call: s.invoke, ret: s.complete, send: i})
@@ -178,7 +178,7 @@ func (c *logChecker) linearizePartition(ctx context.Context, p *partition, ops [
 			return nil
 		}
 		for _, op := range piece {
-			hash = mix(hash, c.sends[op.send].value)
+			hash = mix(hash, c.ops[op.send].value)
 		}
 		done += len(piece)
 	}
@@ -188,7 +188,7 @@ func (c *logChecker) linearizePartition(ctx context.Context, p *partition, ops [
 func (c *logChecker) porcupineOps(piece []linOp) []porcupine.Operation {
 	h := make([]porcupine.Operation, len(piece))
 	for i, op := range piece {
-		h[i] = porcupine.Operation{ClientId: int(c.sends[op.send].proc), Input: op, Call: op.call, Return: op.ret}
+		h[i] = porcupine.Operation{ClientId: int(c.ops[op.send].proc), Input: op, Call: op.call, Return: op.ret}
 	}
 	return h
 }

@@ -66,8 +66,7 @@ type logChecker struct {
 	cfg      Config
 	keys     map[string]int32
 	parts    []*partition
-	sends    []sendOp
-	byValue  map[int64]int32
+	opTable  // sends, by value
 	recs     []pollRec
 	assigns  int
 	polledIn []bool          // per send: its value was polled in its own partition
@@ -75,7 +74,7 @@ type logChecker struct {
 }
 
 func newLogChecker(cfg Config, name string) *logChecker {
-	return &logChecker{name: name, cfg: cfg, keys: map[string]int32{}, byValue: map[int64]int32{}}
+	return &logChecker{name: name, cfg: cfg, keys: map[string]int32{}, opTable: newOpTable("send", "key")}
 }
 
 func (c *logChecker) key(k string) int32 {
@@ -113,39 +112,11 @@ func (c *logChecker) add(e *history.Event) error {
 }
 
 func (c *logChecker) invokeSend(e *history.Event) error {
-	if i, dup := c.byValue[e.Value]; dup {
-		return inconsistent(c.name, e.Line, "value", "value %d was already sent at line %d; values must be unique per message", e.Value, c.sends[i].line)
-	}
-	c.byValue[e.Value] = int32(len(c.sends))
-	c.sends = append(c.sends, sendOp{value: e.Value, offset: -1, invoke: e.Time, key: c.key(e.Key),
-		proc: int32(e.Process), line: int32(e.Line)})
-	return nil
+	return c.invoke(c.name, e, c.key(e.Key))
 }
 
 func (c *logChecker) completeSend(e *history.Event) error {
-	i, ok := c.byValue[e.Value]
-	if !ok {
-		return inconsistent(c.name, e.Line, "value", "send %s of value %d has no invoke before it", e.Type, e.Value)
-	}
-	s := &c.sends[i]
-	switch {
-	case s.status != pending:
-		return inconsistent(c.name, e.Line, "value", "send of value %d already completed at line %d", e.Value, s.doneLine)
-	case int32(e.Process) != s.proc:
-		return inconsistent(c.name, e.Line, "process", "send of value %d completed by process %d but invoked by process %d at line %d", e.Value, e.Process, s.proc, s.line)
-	case e.Key != c.parts[s.key].name:
-		return inconsistent(c.name, e.Line, "key", "send of value %d completed for key %q but invoked for %q at line %d", e.Value, e.Key, c.parts[s.key].name, s.line)
-	}
-	s.complete, s.doneLine = e.Time, int32(e.Line)
-	switch e.Type {
-	case history.OK:
-		s.status, s.offset = acked, e.Offset
-	case history.Fail:
-		s.status = failed
-	default:
-		s.status = unsure
-	}
-	return nil
+	return c.complete(c.name, e, func(k int32) string { return c.parts[k].name })
 }
 
 func (c *logChecker) finish(ctx context.Context, r *report) error {
@@ -166,9 +137,9 @@ func (c *logChecker) finish(ctx context.Context, r *report) error {
 // index fills the per-partition views and the stats.
 func (c *logChecker) index(r *report) {
 	st := &r.v.Stats
-	st.Keys, st.Sends, st.Assignments = len(c.parts), len(c.sends), c.assigns
-	for i := range c.sends {
-		s := &c.sends[i]
+	st.Keys, st.Sends, st.Assignments = len(c.parts), len(c.ops), c.assigns
+	for i := range c.ops {
+		s := &c.ops[i]
 		p := c.parts[s.key]
 		p.sends = append(p.sends, int32(i))
 		switch s.status {
@@ -190,12 +161,12 @@ func (c *logChecker) index(r *report) {
 		p.obs = append(p.obs, obs{offset: rec.offset, value: rec.value, src: int32(i)})
 		p.maxPolled = max(p.maxPolled, rec.offset)
 	}
-	c.polledIn = make([]bool, len(c.sends))
+	c.polledIn = make([]bool, len(c.ops))
 	c.polledAt = map[int32]int64{}
 }
 
 // sendDesc describes a send for example details.
 func (c *logChecker) sendDesc(i int32) string {
-	s := &c.sends[i]
+	s := &c.ops[i]
 	return fmt.Sprintf("value %d (process %d, invoked t=%d at line %d)", s.value, s.proc, s.invoke, s.line)
 }

@@ -12,7 +12,7 @@ func (c *logChecker) srcLine(o obs) int {
 	if o.src >= 0 {
 		return int(c.recs[o.src].line)
 	}
-	return int(c.sends[-o.src-1].doneLine)
+	return int(c.ops[-o.src-1].doneLine)
 }
 
 // checkOffsets finds inconsistent-offsets (two values at one offset) and
@@ -82,18 +82,18 @@ func (c *logChecker) checkValues(p *partition, r *report) {
 func (c *logChecker) polledValue(p *partition, v int64, src int32, r *report) {
 	rec := c.recs[src]
 	si, sent := c.byValue[v]
-	if !sent || c.parts[c.sends[si].key] != p {
+	if !sent || c.parts[c.ops[si].key] != p {
 		r.add("unexpected", Example{Key: p.name, Values: []int64{v}, Offsets: []int64{rec.offset}, Processes: []int{int(rec.proc)},
 			Times: []int64{rec.time}, Lines: []int{int(rec.line)},
 			Detail: fmt.Sprintf("process %d polled %s offset %d value %d at t=%d (line %d), never sent to %s", rec.proc, p.name, rec.offset, v, rec.time, rec.line, p.name)})
 		return
 	}
 	c.polledIn[si] = true
-	if c.sends[si].status != acked {
+	if c.ops[si].status != acked {
 		// Values are visited by ascending offset: this is the lowest.
 		c.polledAt[si] = rec.offset
 	}
-	if s := &c.sends[si]; s.status == failed {
+	if s := &c.ops[si]; s.status == failed {
 		r.add("aborted-read", Example{Key: p.name, Values: []int64{v}, Offsets: []int64{rec.offset}, Processes: []int{int(rec.proc), int(s.proc)},
 			Times: []int64{rec.time, s.complete}, Lines: []int{int(rec.line), int(s.doneLine)},
 			Detail: fmt.Sprintf("process %d polled %s offset %d value %d at t=%d (line %d), but its send failed at t=%d (line %d)", rec.proc, p.name, rec.offset, v, rec.time, rec.line, s.complete, s.doneLine)})
@@ -103,8 +103,8 @@ func (c *logChecker) polledValue(p *partition, v int64, src int32, r *report) {
 // checkLosses classifies acknowledged, never-polled sends as lost-write (a
 // later offset of the partition was polled) or unseen (none was).
 func (c *logChecker) checkLosses(r *report) {
-	for i := range c.sends {
-		s := &c.sends[i]
+	for i := range c.ops {
+		s := &c.ops[i]
 		if s.status != acked || c.polledIn[i] {
 			continue
 		}
@@ -177,18 +177,18 @@ func (c *logChecker) checkPolls(r *report) {
 // partition acknowledged at a lower offset than an earlier one.
 func (c *logChecker) checkSendOrder(r *report) {
 	highest := map[uint64]int32{} // (process, key) -> send with the highest offset so far
-	for i := range c.sends {
-		s := &c.sends[i]
+	for i := range c.ops {
+		s := &c.ops[i]
 		if s.status != acked {
 			continue
 		}
 		k := uint64(uint32(s.proc))<<32 | uint64(uint32(s.key))
 		h, seen := highest[k]
-		if !seen || c.sends[h].offset < s.offset {
+		if !seen || c.ops[h].offset < s.offset {
 			highest[k] = int32(i)
 			continue
 		}
-		e := &c.sends[h]
+		e := &c.ops[h]
 		if e.offset == s.offset {
 			continue // not lower: the clash is inconsistent-offsets' business
 		}
@@ -206,25 +206,25 @@ func (c *logChecker) checkSendOrder(r *report) {
 func (c *logChecker) checkRealtime(p *partition, r *report) {
 	var ok []int32
 	for _, i := range p.sends {
-		if c.sends[i].status == acked {
+		if c.ops[i].status == acked {
 			ok = append(ok, i)
 		}
 	}
-	slices.SortFunc(ok, func(a, b int32) int { return cmp.Compare(c.sends[b].offset, c.sends[a].offset) })
+	slices.SortFunc(ok, func(a, b int32) int { return cmp.Compare(c.ops[b].offset, c.ops[a].offset) })
 	earliest, at := int64(math.MaxInt64), int32(-1)
 	for i := 0; i < len(ok); {
 		j := i
-		for ; j < len(ok) && c.sends[ok[j]].offset == c.sends[ok[i]].offset; j++ {
-			b := &c.sends[ok[j]]
+		for ; j < len(ok) && c.ops[ok[j]].offset == c.ops[ok[i]].offset; j++ {
+			b := &c.ops[ok[j]]
 			if earliest < b.invoke {
-				a := &c.sends[at]
+				a := &c.ops[at]
 				r.add("realtime-order", Example{Key: p.name, Values: []int64{a.value, b.value}, Offsets: []int64{a.offset, b.offset},
 					Processes: []int{int(a.proc), int(b.proc)}, Times: []int64{a.complete, b.invoke}, Lines: []int{int(a.doneLine), int(b.line)},
 					Detail: fmt.Sprintf("%s value %d acknowledged at offset %d (t=%d, line %d) before value %d was sent (t=%d, line %d), which got lower offset %d", p.name, a.value, a.offset, a.complete, a.doneLine, b.value, b.invoke, b.line, b.offset)})
 			}
 		}
 		for k := i; k < j; k++ {
-			if s := &c.sends[ok[k]]; s.complete < earliest {
+			if s := &c.ops[ok[k]]; s.complete < earliest {
 				earliest, at = s.complete, ok[k]
 			}
 		}

@@ -8,9 +8,6 @@ import (
 	"github.com/brokerbench/brokerbench/checkers/history"
 )
 
-// enqOp is one enqueue (invoke and completion), in invoke order.
-type enqOp = sendOp
-
 // delivery is one dequeue ok, in history order.
 type delivery struct {
 	value int64
@@ -37,8 +34,7 @@ type queueChecker struct {
 	name      string
 	keys      map[string]int32
 	queues    []*queueInfo
-	enqs      []enqOp
-	byValue   map[int64]int32
+	opTable   // enqueues, by value
 	dels      []delivery
 	delivered map[int64]int32 // deliveries per value
 	credit    map[int64]int32 // nacks not yet followed by a redelivery
@@ -46,7 +42,7 @@ type queueChecker struct {
 }
 
 func newQueueChecker(name string) *queueChecker {
-	return &queueChecker{name: name, keys: map[string]int32{}, byValue: map[int64]int32{},
+	return &queueChecker{name: name, keys: map[string]int32{}, opTable: newOpTable("enqueue", "queue"),
 		delivered: map[int64]int32{}, credit: map[int64]int32{}, extra: map[int64]int32{}}
 }
 
@@ -64,9 +60,9 @@ func (c *queueChecker) add(e *history.Event) error {
 	switch e.F {
 	case history.Enqueue:
 		if e.Type == history.Invoke {
-			return c.invoke(e)
+			return c.invokeEnqueue(e)
 		}
-		return c.complete(e)
+		return c.completeEnqueue(e)
 	case history.Dequeue:
 		if e.Type == history.OK {
 			c.dequeue(e)
@@ -90,44 +86,17 @@ func (c *queueChecker) queueOf(e *history.Event) int32 {
 		return c.key(e.Key)
 	}
 	if i, ok := c.byValue[e.Value]; ok {
-		return c.enqs[i].key
+		return c.ops[i].key
 	}
 	return -1
 }
 
-func (c *queueChecker) invoke(e *history.Event) error {
-	if i, dup := c.byValue[e.Value]; dup {
-		return inconsistent(c.name, e.Line, "value", "value %d was already enqueued at line %d; values must be unique per message", e.Value, c.enqs[i].line)
-	}
-	c.byValue[e.Value] = int32(len(c.enqs))
-	c.enqs = append(c.enqs, enqOp{value: e.Value, offset: -1, invoke: e.Time, key: c.key(e.Key), proc: int32(e.Process), line: int32(e.Line)})
-	return nil
+func (c *queueChecker) invokeEnqueue(e *history.Event) error {
+	return c.invoke(c.name, e, c.key(e.Key))
 }
 
-func (c *queueChecker) complete(e *history.Event) error {
-	i, ok := c.byValue[e.Value]
-	if !ok {
-		return inconsistent(c.name, e.Line, "value", "enqueue %s of value %d has no invoke before it", e.Type, e.Value)
-	}
-	s := &c.enqs[i]
-	switch {
-	case s.status != pending:
-		return inconsistent(c.name, e.Line, "value", "enqueue of value %d already completed at line %d", e.Value, s.doneLine)
-	case int32(e.Process) != s.proc:
-		return inconsistent(c.name, e.Line, "process", "enqueue of value %d completed by process %d but invoked by process %d at line %d", e.Value, e.Process, s.proc, s.line)
-	case e.Key != c.queues[s.key].name:
-		return inconsistent(c.name, e.Line, "key", "enqueue of value %d completed for queue %q but invoked for %q at line %d", e.Value, e.Key, c.queues[s.key].name, s.line)
-	}
-	s.complete, s.doneLine = e.Time, int32(e.Line)
-	switch e.Type {
-	case history.OK:
-		s.status = acked
-	case history.Fail:
-		s.status = failed
-	default:
-		s.status = unsure
-	}
-	return nil
+func (c *queueChecker) completeEnqueue(e *history.Event) error {
+	return c.complete(c.name, e, func(k int32) string { return c.queues[k].name })
 }
 
 func (c *queueChecker) dequeue(e *history.Event) {
@@ -153,9 +122,9 @@ func (c *queueChecker) dequeue(e *history.Event) {
 
 func (c *queueChecker) finish(_ context.Context, r *report) error {
 	st := &r.v.Stats
-	st.Keys, st.Sends, st.Delivered = len(c.queues), len(c.enqs), len(c.dels)
-	for i := range c.enqs {
-		s := &c.enqs[i]
+	st.Keys, st.Sends, st.Delivered = len(c.queues), len(c.ops), len(c.dels)
+	for i := range c.ops {
+		s := &c.ops[i]
 		switch s.status {
 		case acked:
 			st.Acked++
@@ -192,7 +161,7 @@ func (c *queueChecker) checkDelivered(r *report) {
 			r.add("unexpected", ex)
 			continue
 		}
-		s := &c.enqs[i]
+		s := &c.ops[i]
 		switch s.status {
 		case failed:
 			ex.Lines = append(ex.Lines, int(s.doneLine))
@@ -239,16 +208,16 @@ func (c *queueChecker) checkFIFO(q int32, r *report) {
 	var seq []delivery
 	for _, d := range c.dels {
 		if d.key == q && d.first {
-			if i, ok := c.byValue[d.value]; ok && c.enqs[i].key == q && c.enqs[i].status != failed {
+			if i, ok := c.byValue[d.value]; ok && c.ops[i].key == q && c.ops[i].status != failed {
 				seq = append(seq, d)
 			}
 		}
 	}
 	earliest, at := int64(math.MaxInt64), int32(-1)
 	for k := len(seq) - 1; k >= 0; k-- {
-		b := &c.enqs[c.byValue[seq[k].value]]
+		b := &c.ops[c.byValue[seq[k].value]]
 		if earliest < b.invoke {
-			a := &c.enqs[at]
+			a := &c.ops[at]
 			r.add("fifo-order", Example{Key: qi.name, Values: []int64{a.value, b.value}, Processes: []int{int(qi.consumer)},
 				Times: []int64{a.complete, b.invoke}, Lines: []int{int(a.doneLine), int(b.line)},
 				Detail: fmt.Sprintf("%s value %d dequeued (line %d) before value %d, though %d was confirmed (t=%d, line %d) before %d was enqueued (t=%d, line %d)",
