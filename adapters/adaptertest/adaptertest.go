@@ -133,6 +133,7 @@ func Run(t *testing.T, newSystem func(t *testing.T) adapters.System, opts ...Opt
 		{"SendAfterClose", testSendAfterClose},
 		{"GroupSplit", testGroupSplit},
 		{"FanOut", testFanOut},
+		{"StartPosition", testStartPosition},
 		{"CloseResume", testCloseResume},
 		{"CrashRedelivery", testCrashRedelivery},
 		{"Lag", testLag},

@@ -285,3 +285,42 @@ func testLag(t *testing.T, s *suite) {
 	s.waitAll(t, allIDs(parts, 0, s.perPartition), c)
 	waitLag(0, "after consuming")
 }
+
+// testStartPosition: a subscription the consumer creates starts at the
+// first retained message (StartEarliest, a replay) or after the last one
+// (StartLatest). Needs Replay: a queue system has nothing to replay.
+func testStartPosition(t *testing.T, s *suite) {
+	sys := s.system(t)
+	if !sys.Capabilities().Replay {
+		t.Skip("not applicable: Replay")
+	}
+	parts := s.partitionsFor(sys)
+	topic := s.newTopic(t, sys, parts) // no subscription provisioned
+	const old = 2
+	s.produce(t, sys, topic, parts, 0, old)
+	early, late := newCollector(), newCollector()
+	s.startConsumer(t, sys, s.consumerConfig(topic, parts, newSubscription(), early))
+	lateCfg := s.consumerConfig(topic, parts, newSubscription(), late)
+	lateCfg.Start = adapters.StartLatest
+	// Where the system assigns partitions, "latest" is resolved at
+	// assignment: produce the new messages only after it.
+	assigned := make(chan struct{})
+	var once sync.Once
+	lateCfg.OnAssigned = func([]int32) { once.Do(func() { close(assigned) }) }
+	s.startConsumer(t, sys, lateCfg)
+	if sys.Capabilities().Rebalance {
+		select {
+		case <-assigned:
+		case <-time.After(s.wait):
+			t.Fatalf("StartLatest consumer not assigned within %v", s.wait)
+		}
+	}
+	s.produce(t, sys, topic, parts, old, old)
+	s.waitAll(t, allIDs(parts, 0, 2*old), early)
+	s.waitAll(t, allIDs(parts, old, old), late)
+	for id := range late.snapshot() {
+		if id.seq < old {
+			t.Errorf("StartLatest subscription got %s, published before it existed", id)
+		}
+	}
+}

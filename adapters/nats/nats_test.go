@@ -353,33 +353,6 @@ func TestTLSMismatchIsNotUnavailable(t *testing.T) {
 	}
 }
 
-// TestStartPosition: a subscription NewConsumer creates starts at the first
-// message (StartEarliest, replay) or after the last one (StartLatest).
-func TestStartPosition(t *testing.T) {
-	t.Parallel()
-	n := newNATS(t)
-	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 2})
-	p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{ID: "start", Acks: adapters.AcksLeader})
-	for i := range 4 {
-		adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("old")})
-	}
-	early, late := &adaptertest.Recorder{}, &adaptertest.Recorder{}
-	ce := adaptertest.ConsumerConfig(topic, "early", 2, early.Handle)
-	cl := adaptertest.ConsumerConfig(topic, "late", 2, late.Handle)
-	cl.Start = adapters.StartLatest
-	newConsumer(t, n, ce)
-	newConsumer(t, n, cl)
-	for i := range 2 {
-		adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("new")})
-	}
-	adaptertest.WaitFor(t, 10*time.Second, "all deliveries", func() bool { return early.Len() == 6 && late.Len() == 2 })
-	for _, d := range late.All() {
-		if string(d.Value) != "new" {
-			t.Errorf("StartLatest subscription got a message from before it existed: %q", d.Value)
-		}
-	}
-}
-
 // TestCommitAuto: CommitAuto creates AckNone durables for a new
 // subscription, and acks on receipt on a provisioned (AckExplicit) one;
 // either way lag drops to 0.

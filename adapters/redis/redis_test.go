@@ -443,33 +443,6 @@ func TestACLCredentials(t *testing.T) {
 	}
 }
 
-// TestStartPosition: a subscription NewConsumer creates starts at the first
-// entry (StartEarliest, replay) or after the last one (StartLatest).
-func TestStartPosition(t *testing.T) {
-	t.Parallel()
-	r := newRedis(t)
-	topic := newTopic(t, r, adapters.TopicSpec{Partitions: 2})
-	p := adaptertest.NewProducer(t, r, adapters.ProducerConfig{ID: "start", Acks: adapters.AcksLeader})
-	for i := range 4 {
-		adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("old")})
-	}
-	early, late := &adaptertest.Recorder{}, &adaptertest.Recorder{}
-	ce := adaptertest.ConsumerConfig(topic, "early", 2, early.Handle)
-	cl := adaptertest.ConsumerConfig(topic, "late", 2, late.Handle)
-	cl.Start = adapters.StartLatest
-	adaptertest.NewConsumer(t, r, ce)
-	adaptertest.NewConsumer(t, r, cl)
-	for i := range 2 {
-		adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte("new")})
-	}
-	adaptertest.WaitFor(t, 10*time.Second, "all deliveries", func() bool { return early.Len() == 6 && late.Len() == 2 })
-	for _, d := range late.All() {
-		if string(d.Value) != "new" {
-			t.Errorf("StartLatest subscription got an entry from before it existed: %q", d.Value)
-		}
-	}
-}
-
 // TestCommitAutoNoAck: CommitAuto reads with NOACK, so nothing is ever
 // pending and lag drops to 0 without XACK.
 func TestCommitAutoNoAck(t *testing.T) {
