@@ -142,6 +142,7 @@ func Run(t *testing.T, newSystem func(t *testing.T) adapters.System, opts ...Opt
 		{"QueuePoison", testQueuePoison},
 		{"QueueCompeting", testQueueCompeting},
 		{"QueueCrash", testQueueCrash},
+		{"QueueBadInput", testQueueBadInput},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

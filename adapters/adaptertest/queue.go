@@ -478,3 +478,29 @@ func testQueueCrash(t *testing.T, s *suite) {
 		}
 	}
 }
+
+// testQueueBadInput: a negative delivery limit is refused by CreateTopic
+// and NewConsumer, and DeadLettered of a topic that does not exist is an
+// error, not a zero.
+func testQueueBadInput(t *testing.T, s *suite) {
+	sys := s.system(t)
+	caps := requireQueue(t, sys)
+	ctx := s.ctxFor(t)
+	bad := adapters.TopicSpec{Name: "bbtest-bad-" + randomSuffix(), Partitions: 1, Queue: true, MaxDeliveries: -1}
+	if err := sys.CreateTopic(ctx, bad); err == nil {
+		_ = sys.DeleteTopic(ctx, bad.Name)
+		t.Error("CreateTopic with MaxDeliveries -1 succeeded")
+	}
+	sub := newSubscription()
+	topic := s.newQueueTopic(t, sys, 1, 0, false, sub)
+	cfg := s.queueConsumerConfig(topic, 1, sub, -1, func(*adapters.Delivery) {})
+	if c, err := sys.NewConsumer(ctx, cfg); err == nil {
+		_ = c.Crash()
+		t.Error("NewConsumer with MaxDeliveries -1 succeeded")
+	}
+	if counter, ok := sys.(adapters.DeadLetterCounter); ok && caps.DeadLetter {
+		if _, err := counter.DeadLettered(ctx, "bbtest-missing-"+randomSuffix(), sub); err == nil {
+			t.Error("DeadLettered of a missing topic succeeded")
+		}
+	}
+}

@@ -191,23 +191,3 @@ func TestDeliveryLimitAfterCrash(t *testing.T) {
 		t.Errorf("consume error: %v", err)
 	}
 }
-
-// TestQueueConfigErrors: negative delivery limits are refused, and
-// DeadLettered of a missing topic is an error.
-func TestQueueConfigErrors(t *testing.T) {
-	t.Parallel()
-	n := newNATS(t)
-	if err := n.CreateTopic(t.Context(), adapters.TopicSpec{Name: "bbtest-nats-" + adaptertest.Suffix(), Partitions: 1, MaxDeliveries: -1}); err == nil {
-		t.Error("CreateTopic with MaxDeliveries -1 succeeded")
-	}
-	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 1})
-	cfg := adaptertest.ConsumerConfig(topic, "s", 1, (&adaptertest.Recorder{}).Handle)
-	cfg.MaxDeliveries = -1
-	if c, err := n.NewConsumer(t.Context(), cfg); err == nil {
-		_ = c.Crash()
-		t.Error("NewConsumer with MaxDeliveries -1 succeeded")
-	}
-	if _, err := n.DeadLettered(t.Context(), "bbtest-nats-missing-"+adaptertest.Suffix(), "s"); err == nil {
-		t.Error("DeadLettered of a missing topic succeeded")
-	}
-}

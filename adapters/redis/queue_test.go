@@ -209,25 +209,6 @@ func TestOwnPendingOverLimitOnRestart(t *testing.T) {
 	}
 }
 
-// TestQueueConfigErrors: negative delivery limits are refused.
-func TestQueueConfigErrors(t *testing.T) {
-	t.Parallel()
-	r := newRedis(t)
-	if err := r.CreateTopic(t.Context(), adapters.TopicSpec{Name: "bbtest-redis-" + adaptertest.Suffix(), Partitions: 1, MaxDeliveries: -1}); err == nil {
-		t.Error("CreateTopic with MaxDeliveries -1 succeeded")
-	}
-	topic := newTopic(t, r, adapters.TopicSpec{Partitions: 1})
-	cfg := adaptertest.ConsumerConfig(topic, "s", 1, (&adaptertest.Recorder{}).Handle)
-	cfg.MaxDeliveries = -1
-	if c, err := r.NewConsumer(t.Context(), cfg); err == nil {
-		_ = c.Crash()
-		t.Error("NewConsumer with MaxDeliveries -1 succeeded")
-	}
-	if _, err := r.DeadLettered(t.Context(), "bbtest-redis-missing-"+adaptertest.Suffix(), "s"); err == nil {
-		t.Error("DeadLettered of a missing topic succeeded")
-	}
-}
-
 // TestCloseHandsOverReleased: entries a consumer released in its last batch
 // are claimed by another member at once after Close, not after the session
 // timeout (a minute here), with their delivery count carried on.
