@@ -12,9 +12,10 @@
 //     blackholes, connection resets and proxy outages. [Network.Dialer]
 //     routes a client's connections (for Kafka, also those to brokers learned
 //     from metadata) through the proxies.
-//   - [Process]: a broker the suite starts itself (refbroker, redis-server)
-//     as a subprocess in its own process group, which it can kill -9 and
-//     restart on the same port and data directory, or pause with SIGSTOP.
+//   - [Process]: a broker the suite starts itself as a subprocess in its
+//     own process group, which it can kill -9 and restart on the same port
+//     and data directory, or pause with SIGSTOP. Which brokers, and with
+//     what command line, the system registry (suite/systems) declares.
 //   - [Schedule]: runs the faults of a [Spec] on time against an [Injector]
 //     (usually [Injectors], which routes each fault to a Network, a Process
 //     or the runner's [ClientFaults]), always heals at the end, and reports

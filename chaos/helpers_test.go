@@ -1,14 +1,19 @@
 package chaos
 
 import (
+	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // waitFor polls cond every 10ms until it returns nil or timeout passes, and
@@ -122,4 +127,33 @@ func newNetwork(t *testing.T, opts ...NetworkOpt) *Network {
 	}
 	t.Cleanup(func() { _ = n.Close() })
 	return n
+}
+
+// redisFixture is a redis-server on 127.0.0.1:port with its own data
+// directory and an fsync-always append-only file: a real broker for the
+// process tests. (What brokerbench itself runs is declared in the system
+// registry, suite/systems, which this package must not know.)
+func redisFixture(bin, dataDir string, port int) ProcessConfig {
+	return ProcessConfig{
+		Name: "redis-server", Path: bin, DataDir: dataDir, Ready: redisPing,
+		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		Args: []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dataDir,
+			"--save", "", "--daemonize", "no", "--appendonly", "yes", "--appendfsync", "always"},
+	}
+}
+
+// redisPing is ready when the server answers PING: one still loading its
+// append-only file accepts connections but answers -LOADING.
+func redisPing(ctx context.Context, addr string) error {
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ContextTimeoutEnabled: true})
+	defer c.Close()
+	return c.Ping(ctx).Err()
+}
+
+// refbrokerFixture is a refbroker binary serving addr from dataDir.
+func refbrokerFixture(bin, dataDir, addr string, extraArgs ...string) ProcessConfig {
+	return ProcessConfig{
+		Name: "refbroker", Path: bin, DataDir: dataDir, Addr: addr,
+		Args: append([]string{"--data-dir", dataDir, "--listen", addr}, extraArgs...),
+	}
 }

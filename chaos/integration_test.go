@@ -22,7 +22,7 @@ func TestScheduleRealInjectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newProcess(t, RedisConfig(bin, filepath.Join(t.TempDir(), "redis"), port, RedisFsyncAlways))
+	p := newProcess(t, redisFixture(bin, filepath.Join(t.TempDir(), "redis"), port))
 	n := newNetwork(t)
 	addr, err := n.Proxy(t.Context(), RoleConsumers, p.Addr())
 	if err != nil {

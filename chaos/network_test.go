@@ -325,7 +325,7 @@ func sharedRedis(t *testing.T) string {
 	const addr = "127.0.0.1:6379"
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
-	if err := RedisReady(ctx, addr); err != nil {
+	if err := redisPing(ctx, addr); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("Redis on %s is required under CI=true: %v", addr, err)
 		}

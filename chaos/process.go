@@ -14,8 +14,9 @@ import (
 	"time"
 )
 
-// ProcessConfig describes a broker process the suite starts itself. Build
-// it with RefbrokerConfig or RedisConfig, or by hand with keyed fields.
+// ProcessConfig describes a broker process the suite starts itself. The
+// system registry (package suite/systems) builds one per system it can
+// own; tests build them by hand with keyed fields.
 type ProcessConfig struct {
 	// Name labels the process in errors. Default: the base name of Path.
 	Name string

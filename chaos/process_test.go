@@ -29,7 +29,7 @@ func newRedisServer(t *testing.T) *Process {
 	if port == 6379 {
 		t.Fatal("FreePort returned the shared Redis port")
 	}
-	return newProcess(t, RedisConfig(bin, filepath.Join(t.TempDir(), "redis"), port, RedisFsyncAlways))
+	return newProcess(t, redisFixture(bin, filepath.Join(t.TempDir(), "redis"), port))
 }
 
 func TestProcessRedisKillRestart(t *testing.T) {
@@ -114,7 +114,7 @@ func TestProcessRefbrokerKillRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	p := newProcess(t, RefbrokerConfig(bin, filepath.Join(t.TempDir(), "data"), addr, "--fsync=always", "--log-level=warn"))
+	p := newProcess(t, refbrokerFixture(bin, filepath.Join(t.TempDir(), "data"), addr, "--fsync=always", "--log-level=warn"))
 
 	prod, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("chaos-kill"), kgo.AllowAutoTopicCreation())
 	if err != nil {
@@ -163,7 +163,7 @@ func TestProcessRefbrokerPause(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	p := newProcess(t, RefbrokerConfig(bin, filepath.Join(t.TempDir(), "data"), addr, "--log-level=warn"))
+	p := newProcess(t, refbrokerFixture(bin, filepath.Join(t.TempDir(), "data"), addr, "--log-level=warn"))
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("chaos-pause"), kgo.AllowAutoTopicCreation())
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +254,7 @@ func TestProcessStopAndChildren(t *testing.T) {
 	// sh starts redis-server as a child (not exec), so killing only the
 	// shell would orphan it.
 	cfg := ProcessConfig{
-		Name: "sh+redis", Path: "/bin/sh", Addr: addr, Ready: RedisReady,
+		Name: "sh+redis", Path: "/bin/sh", Addr: addr, Ready: redisPing,
 		Args: []string{"-c", redisBin + " --port " + strconv.Itoa(port) + ` --bind 127.0.0.1 --save "" --appendonly no; echo child exited`},
 	}
 	p := newProcess(t, cfg)

@@ -7,11 +7,14 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/brokerbench/brokerbench/suite/systems"
 )
 
-// KnownSystems returns the system names a workload's systems: key accepts.
+// KnownSystems returns the system names a workload's systems: key
+// accepts: the registry's ([systems.Names]), sorted.
 func KnownSystems() []string {
-	return []string{"kafka", "nats", "rabbitmq", "redis", "refbroker"}
+	return slices.Sorted(slices.Values(systems.Names()))
 }
 
 // ReportHints returns the values a workload's report: key accepts:

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/brokerbench/brokerbench/suite/systems"
 	"github.com/brokerbench/brokerbench/workloads"
 )
 
@@ -26,8 +27,8 @@ func newListCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%d\t%s\n", w.Name, len(w.Expand()), w.Description)
 			}
 			fmt.Fprintf(tw, "\nSYSTEM\tCONNECTION\tNOTES\n")
-			for _, s := range systemTable {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", s.name, s.connection, s.notes)
+			for _, s := range systems.All() {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, s.ConnectionHelp(), s.Notes)
 			}
 			return tw.Flush()
 		},

@@ -1,4 +1,4 @@
-package main
+package suite
 
 import (
 	"context"
@@ -6,17 +6,16 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 
 	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/chaos"
+	"github.com/brokerbench/brokerbench/suite/systems"
 	"github.com/brokerbench/brokerbench/workloads"
 )
 
-// faultEnv is what the CLI builds around a system so that the selected
+// faultEnv is what the suite builds around a system so that the selected
 // workloads' chaos schedules can run: a proxy network every connection
-// goes through (network faults), and broker processes the suite starts
+// goes through (network faults), and a broker process the suite starts
 // itself (process faults: refbroker as a subprocess instead of in-process,
 // a private redis-server instead of the shared one).
 type faultEnv struct {
@@ -42,19 +41,54 @@ func newFaultEnv(runs []workloads.Workload) *faultEnv {
 	return e
 }
 
-// open prepares the environment for one system. Every adapter routes its
-// admin, producer and consumer connections through a RoleDialer, so faults
-// can aim at one path.
-func (e *faultEnv) open() error {
-	if !e.network {
-		return nil
+// open prepares the environment for sys: the proxies when runs have
+// network faults, and the private broker process when they have process
+// faults. It returns that process, nil without process faults. Every
+// adapter routes its admin, producer and consumer connections through a
+// RoleDialer, so faults can aim at one path.
+func (e *faultEnv) open(ctx context.Context, sys systems.System) (*chaos.Process, error) {
+	if e.network {
+		nw, err := chaos.NewNetwork()
+		if err != nil {
+			return nil, fmt.Errorf("start the fault proxies: %w", err)
+		}
+		e.nw = nw
 	}
-	nw, err := chaos.NewNetwork()
+	if !e.process {
+		return nil, nil
+	}
+	if sys.Process == nil {
+		return nil, systems.Setupf("process faults (kill, pause) need a broker brokerbench starts itself: use %s", systemFlags(systems.Owners()))
+	}
+	port, err := chaos.FreePort("127.0.0.1")
 	if err != nil {
-		return fmt.Errorf("start the fault proxies: %w", err)
+		return nil, err
 	}
-	e.nw = nw
-	return nil
+	dir, err := e.tempDir("brokerbench-" + sys.Name + "-")
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := sys.Process(dir, port)
+	if err != nil {
+		return nil, err
+	}
+	return e.startProcess(ctx, cfg)
+}
+
+// systemFlags joins names as "--system a or b".
+func systemFlags(names []string) string {
+	s := "--system "
+	for i, n := range names {
+		switch {
+		case i == 0:
+		case i == len(names)-1:
+			s += " or "
+		default:
+			s += ", "
+		}
+		s += n
+	}
+	return s
 }
 
 // injectors is the runner's view of the environment.
@@ -108,23 +142,4 @@ func (e *faultEnv) close() error {
 		os.RemoveAll(d)
 	}
 	return errors.Join(errs...)
-}
-
-// refbrokerBinary finds the refbroker binary that process faults run:
-// $BROKERBENCH_REFBROKER_BIN, else "refbroker" next to this binary (make
-// build puts both in bin/), else on $PATH.
-func refbrokerBinary() (string, error) {
-	if p := os.Getenv("BROKERBENCH_REFBROKER_BIN"); p != "" {
-		return p, nil
-	}
-	if self, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(self), "refbroker")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	if p, err := exec.LookPath("refbroker"); err == nil {
-		return p, nil
-	}
-	return "", usagef("process faults (kill, pause) run refbroker as a subprocess, but no refbroker binary was found: run make build, or set BROKERBENCH_REFBROKER_BIN")
 }

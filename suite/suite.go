@@ -1,0 +1,299 @@
+// Package suite runs workloads against systems: it opens each system from
+// the registry ([systems]) inside the fault environment its workloads'
+// chaos schedules need (proxies, a broker process it owns), runs every
+// workload with a [runner.Runner], records and checks histories, writes
+// result, verdict and report files, and evaluates the conformance gate.
+// The brokerbench command is flags and a live display around [Run]; any
+// Go program, or a go test in another repository, can run the same gate:
+//
+//	out, err := suite.Run(ctx, suite.Config{Workloads: ws, Systems: []string{"refbroker"}, Out: dir, Gate: true})
+//	if err != nil || out.Failed() { ... }
+//
+// The main types are [Config] (what to run and where to write) and
+// [Outcome] (results, gate checks, the summary printer).
+package suite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/chaos"
+	"github.com/brokerbench/brokerbench/gate"
+	"github.com/brokerbench/brokerbench/reports"
+	"github.com/brokerbench/brokerbench/results"
+	"github.com/brokerbench/brokerbench/suite/systems"
+	"github.com/brokerbench/brokerbench/workloads"
+	"github.com/brokerbench/brokerbench/workloads/runner"
+)
+
+// ErrUsage is wrapped by errors in what the caller asked for (unknown
+// system, invalid runner option, invalid BROKERBENCH_* setting, process
+// faults on a system the suite cannot own): fix the input and run again.
+var ErrUsage = errors.New("invalid input")
+
+// usageError marks err as a usage error ([ErrUsage]) without changing its
+// text, so that a command line can prefix it with the flag at fault.
+type usageError struct{ err error }
+
+func (e usageError) Error() string        { return e.err.Error() }
+func (e usageError) Unwrap() error        { return e.err }
+func (e usageError) Is(target error) bool { return target == ErrUsage }
+
+func usage(err error) error { return usageError{err} }
+
+func usagef(format string, args ...any) error { return usage(fmt.Errorf(format, args...)) }
+
+// Config says what [Run] runs and where it writes. The zero value of every
+// field but Workloads is usable.
+type Config struct {
+	// Workloads are run in order on each system; sweeps are expanded.
+	Workloads []workloads.Workload
+	// Systems are registry names ([systems.Names]), run one after the
+	// other. Default ["refbroker"].
+	Systems []string
+	// Out is the results folder. Default brokerbench-results/<timestamp>.
+	Out string
+	// Runner are options for every run (interval, durations, logger,
+	// progress); Run adds History, Injectors and Tool.
+	Runner []runner.Option
+	// History records and checks every run's history; runs with
+	// history: true or faults always do.
+	History bool
+	// Report draws the PDF/PNG/HTML report into <Out>/report at the end.
+	Report bool
+	// JUnit, when set, is the file the gate's checks are written to as
+	// JUnit XML.
+	JUnit string
+	// Gate makes a failing threshold or checker fail the outcome
+	// ([Outcome.Failed]) and adds the gate lines to the summary.
+	Gate bool
+	// Getenv resolves BROKERBENCH_* settings. Default os.Getenv.
+	Getenv func(string) string
+	// Logger receives the suite's progress and errors. Default discards.
+	Logger *slog.Logger
+	// BrokerLogger is an embedded broker's own logger. Default discards.
+	BrokerLogger *slog.Logger
+	// OnStart and OnFinish, when set, are called around every run, from
+	// the goroutine that called Run (for a progress display).
+	OnStart  func(w workloads.Workload, system string)
+	OnFinish func(r *results.Result)
+	// ToolVersion and Revision name the brokerbench build in results and
+	// reports, e.g. "0.1.0-dev" and a VCS revision ("" when unknown).
+	ToolVersion, Revision string
+
+	_ struct{} // forces keyed literals so fields can be added
+}
+
+// Outcome is what a [Run] produced.
+type Outcome struct {
+	// Out is the results folder.
+	Out string
+	// Results has one result per (workload run, system), in run order.
+	Results []*results.Result
+	// Checks are the gate's checks: thresholds, history verdicts, and a
+	// failed "connect" check per system that could not be opened.
+	Checks []gate.Check
+	// Report describes the drawn report; nil when none was drawn.
+	Report *reports.Summary
+	// SystemFailed is set when a system could not be opened or a run
+	// could not complete.
+	SystemFailed bool
+	gate         bool
+}
+
+// Failed reports whether the outcome fails: a system or a run failed, or,
+// with Config.Gate, a check did not pass.
+func (o *Outcome) Failed() bool {
+	if o.SystemFailed || (o.gate && !o.GatePassed()) {
+		return true
+	}
+	return slices.ContainsFunc(o.Results, func(r *results.Result) bool { return r.Status == results.StatusFailed })
+}
+
+// GatePassed reports whether every check passed.
+func (o *Outcome) GatePassed() bool {
+	return !slices.ContainsFunc(o.Checks, func(c gate.Check) bool { return !c.OK() })
+}
+
+func (c *Config) defaults() {
+	if len(c.Systems) == 0 {
+		c.Systems = []string{"refbroker"}
+	}
+	if c.Out == "" {
+		c.Out = filepath.Join("brokerbench-results", time.Now().Format("20060102-150405"))
+	}
+	if c.Getenv == nil {
+		c.Getenv = os.Getenv
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.BrokerLogger == nil {
+		c.BrokerLogger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// validate checks the systems and runner options before anything starts.
+func (c *Config) validate(opts []runner.Option) error {
+	for _, s := range c.Systems {
+		if _, ok := systems.Lookup(s); !ok {
+			return usagef("system %q: unknown system; choose from %s", s, strings.Join(systems.Names(), ", "))
+		}
+	}
+	// Options are checked once here; each system gets its own Runner, with
+	// the fault injectors of its environment.
+	if _, err := runner.New(opts...); err != nil {
+		return usage(err)
+	}
+	return nil
+}
+
+// Run runs every workload of cfg on every system, writes a result file per
+// run (and, for runs that record one, the history and its verdict) into
+// cfg.Out, then the report and the JUnit file when asked. A run or system
+// that fails is recorded in the Outcome, and the next one runs; Run
+// returns an error only for bad input (wrapping [ErrUsage]), cancellation,
+// or results it could not write.
+func Run(ctx context.Context, cfg Config) (*Outcome, error) {
+	cfg.defaults()
+	var runs []workloads.Workload
+	for _, w := range cfg.Workloads {
+		runs = append(runs, w.Expand()...)
+	}
+	hist := historyFiles{out: cfg.Out, all: cfg.History}
+	opts := append(slices.Clip(cfg.Runner), runner.History(hist.opener(runs)), runner.Tool("brokerbench "+cfg.ToolVersion, cfg.Revision))
+	if err := cfg.validate(opts); err != nil {
+		return nil, err
+	}
+	out := &Outcome{Out: cfg.Out, gate: cfg.Gate}
+	for _, name := range cfg.Systems {
+		err := runSystem(ctx, &cfg, opts, name, runs, hist, out)
+		if err != nil {
+			if errors.Is(err, ErrUsage) || errors.Is(err, context.Canceled) {
+				return out, err
+			}
+			out.SystemFailed = true
+			cfg.Logger.Error("system failed", "system", name, "err", err)
+		}
+	}
+	if cfg.Report && len(out.Results) > 0 {
+		sum, err := reports.Write(ctx, reports.Options{In: []string{cfg.Out}, ToolVersion: "brokerbench " + cfg.version()})
+		if err != nil {
+			// The results are written; a report can be drawn again later
+			// with brokerbench report, so this does not fail the run.
+			cfg.Logger.Error("writing the report failed; run brokerbench report --in "+cfg.Out+" to retry", "err", err)
+		} else {
+			out.Report = &sum
+		}
+	}
+	if cfg.JUnit != "" {
+		if err := writeJUnit(cfg.JUnit, out.Checks); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+func (c *Config) version() string {
+	if c.Revision == "" {
+		return c.ToolVersion
+	}
+	return c.ToolVersion + " (" + c.Revision + ")"
+}
+
+// runSystem opens one system and runs every workload on it in order,
+// appending to out.
+func runSystem(ctx context.Context, cfg *Config, opts []runner.Option, name string, runs []workloads.Workload, hist historyFiles, out *Outcome) error {
+	env := newFaultEnv(runs)
+	rn, err := runner.New(append(opts, runner.Injectors(func(string) chaos.Injectors { return env.injectors() }))...)
+	if err != nil {
+		return usage(err)
+	}
+	sys, closeSys, err := openSystem(ctx, cfg, name, env)
+	if err != nil {
+		out.Checks = append(out.Checks, gate.Check{Workload: "*", System: name, Name: "connect", Outcome: gate.Failed, Message: err.Error()})
+		if errors.Is(err, systems.ErrSetup) || errors.Is(err, adapters.ErrInvalidConfig) {
+			return usage(err)
+		}
+		return fmt.Errorf("open %s: %w", name, err)
+	}
+	defer func() {
+		if err := closeSys(); err != nil {
+			cfg.Logger.Warn("closing system", "system", name, "err", err)
+		}
+	}()
+	for _, w := range runs {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if len(w.Systems) > 0 && !slices.Contains(w.Systems, name) {
+			cfg.Logger.Info("workload is restricted to other systems", "workload", w.Name, "system", name, "systems", w.Systems)
+			continue
+		}
+		if err := runOne(ctx, cfg, rn, w, name, sys, hist, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runOne runs w on sys, checks its history, writes its result and
+// evaluates its thresholds. Only a result it cannot write is an error: a
+// failed run is in the result.
+func runOne(ctx context.Context, cfg *Config, rn *runner.Runner, w workloads.Workload, name string, sys adapters.System, hist historyFiles, out *Outcome) error {
+	if cfg.OnStart != nil {
+		cfg.OnStart(w, name)
+	}
+	res, err := rn.Run(ctx, w, sys)
+	if cfg.OnFinish != nil {
+		cfg.OnFinish(res)
+	}
+	if cerr := hist.check(ctx, res); cerr != nil {
+		cfg.Logger.Error("history check failed", "workload", w.Name, "system", name, "err", cerr)
+		res.Verdict = &results.Verdict{Valid: "unknown", Inconclusive: []string{cerr.Error()}}
+	}
+	path, werr := results.Write(hist.out, res)
+	if werr != nil {
+		return werr
+	}
+	cfg.Logger.Info("result written", "path", path, "status", res.Status)
+	out.Results = append(out.Results, res)
+	if err != nil {
+		cfg.Logger.Error("run failed", "workload", w.Name, "system", name, "err", err)
+	}
+	// Thresholds were validated when the workloads loaded.
+	ts, _ := gate.ParseAll(w.Thresholds)
+	out.Checks = append(out.Checks, gate.Evaluate(res, ts)...)
+	return nil
+}
+
+// openSystem connects to (or, for an embedded system, starts) a system,
+// inside the fault environment env: through its proxies when runs have
+// network faults, on a broker process the suite owns when they have
+// process faults. The returned close function releases everything it
+// started.
+func openSystem(ctx context.Context, cfg *Config, name string, env *faultEnv) (adapters.System, func() error, error) {
+	sys, _ := systems.Lookup(name) // validated by Run
+	owned, err := env.open(ctx, sys)
+	if err != nil {
+		env.close()
+		return nil, nil, err
+	}
+	s, closeSys, err := sys.Open(ctx, systems.OpenOptions{
+		Getenv: cfg.Getenv, Dialer: env.roleDialer(), Logger: cfg.BrokerLogger,
+		ToolVersion: cfg.ToolVersion, Owned: owned,
+	})
+	if err != nil {
+		env.close()
+		return nil, nil, err
+	}
+	return s, func() error { return errors.Join(closeSys(), env.close()) }, nil
+}

@@ -1,0 +1,58 @@
+package systems
+
+import (
+	"context"
+
+	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/adapters/kafka"
+	"github.com/brokerbench/brokerbench/adapters/nats"
+	"github.com/brokerbench/brokerbench/adapters/rabbitmq"
+)
+
+// The systems below are reached over the network only: brokerbench never
+// owns their process, so they have no Process.
+
+func kafkaSystem() System {
+	return System{
+		Name:      "kafka",
+		EnvPrefix: "BROKERBENCH_KAFKA_",
+		Notes:     "any Kafka-protocol cluster; TLS and SASL through BROKERBENCH_KAFKA_* (docs/adapters/kafka.md)",
+		Flags:     []Flag{{"kafka-brokers", "BROKERS", "Kafka bootstrap brokers, comma-separated"}},
+		Open:      networkOpener(kafka.ConfigFromEnv, func(c *kafka.Config) *adapters.RoleDialer { return &c.Dialer }, kafka.New),
+	}
+}
+
+func rabbitmqSystem() System {
+	return System{
+		Name:      "rabbitmq",
+		EnvPrefix: "BROKERBENCH_RABBITMQ_",
+		Notes:     "default amqp://guest:guest@127.0.0.1:5672/ (docs/adapters/rabbitmq.md)",
+		Flags:     []Flag{{"rabbitmq-url", "URL", "RabbitMQ AMQP URL"}},
+		Open:      networkOpener(rabbitmq.ConfigFromEnv, func(c *rabbitmq.Config) *adapters.RoleDialer { return &c.Dialer }, rabbitmq.New),
+	}
+}
+
+func natsSystem() System {
+	return System{
+		Name:      "nats",
+		EnvPrefix: "BROKERBENCH_NATS_",
+		Notes:     "NATS JetStream, default nats://127.0.0.1:4222 (docs/adapters/nats.md)",
+		Flags:     []Flag{{"nats-url", "URL", "NATS URL"}},
+		Open:      networkOpener(nats.ConfigFromEnv, func(c *nats.Config) *adapters.RoleDialer { return &c.Dialer }, nats.New),
+	}
+}
+
+// networkOpener opens a system reached over the network: its configuration
+// from the environment, its connections through o.Dialer. dialer points at
+// the configuration's Dialer field.
+func networkOpener[C any, S adapters.System](fromEnv func(func(string) string) (C, error), dialer func(*C) *adapters.RoleDialer,
+	open func(context.Context, C) (S, error)) func(context.Context, OpenOptions) (adapters.System, func() error, error) {
+	return func(ctx context.Context, o OpenOptions) (adapters.System, func() error, error) {
+		cfg, err := fromEnv(o.Getenv)
+		if err != nil {
+			return nil, nil, Setup(err)
+		}
+		*dialer(&cfg) = o.Dialer
+		return closer(open(ctx, cfg))
+	}
+}

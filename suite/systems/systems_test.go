@@ -1,0 +1,38 @@
+package systems
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestRegistry checks the declarations themselves: unique names and
+// flags, an opener each, and env prefixes that follow
+// BROKERBENCH_<SYSTEM>_ so every system's variables read alike.
+func TestRegistry(t *testing.T) {
+	t.Parallel()
+	names, flags := map[string]bool{}, map[string]bool{}
+	for _, s := range All() {
+		if s.Name == "" || names[s.Name] || s.Open == nil || s.Notes == "" || s.ConnectionHelp() == "" {
+			t.Errorf("bad or duplicate declaration %+v", s)
+		}
+		names[s.Name] = true
+		if s.EnvPrefix != "" && s.EnvPrefix != "BROKERBENCH_"+strings.ToUpper(s.Name)+"_" {
+			t.Errorf("%s: EnvPrefix %q, want BROKERBENCH_%s_", s.Name, s.EnvPrefix, strings.ToUpper(s.Name))
+		}
+		for _, f := range s.Flags {
+			if flags[f.Name] || !strings.HasPrefix(f.Name, s.Name+"-") || f.Key == "" || s.EnvPrefix == "" {
+				t.Errorf("%s: bad or duplicate flag %+v", s.Name, f)
+			}
+			flags[f.Name] = true
+		}
+		if got, ok := Lookup(s.Name); !ok || got.Name != s.Name {
+			t.Errorf("Lookup(%q) = %v, %v", s.Name, got.Name, ok)
+		}
+	}
+	if _, ok := Lookup("kafak"); ok {
+		t.Error("Lookup found an undeclared system")
+	}
+	if got := strings.Join(Owners(), ","); got != "refbroker,redis" {
+		t.Errorf("Owners() = %s, want refbroker,redis", got)
+	}
+}
