@@ -419,3 +419,14 @@ type Lagger interface {
 	// returns those it could together with a non-nil error.
 	Lag(ctx context.Context, topic, subscription string) (map[int32]int64, error)
 }
+
+// CapabilityVariant is a system's capabilities in one of its
+// configurations (RabbitMQ by queue type, Kafka with or without share
+// groups), as each adapter's CapabilityVariants lists them for the docs'
+// capability matrix.
+type CapabilityVariant struct {
+	// Label heads the matrix column, e.g. "rabbitmq (stream)".
+	Label string
+	// Capabilities are what Capabilities() returns in that configuration.
+	Capabilities Capabilities
+}

@@ -88,7 +88,7 @@ func runWithFaults(t *testing.T, inj *faults.Injector, churn bool, histPath stri
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	cfg := kafka.Default()
+	cfg := kafka.Config{}.Default()
 	cfg.Name, cfg.Brokers = "refbroker", []string{b.Addr()}
 	sys, err := kafka.New(t.Context(), cfg)
 	if err != nil {

@@ -2,12 +2,8 @@ package kafka
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"github.com/brokerbench/brokerbench/adapters"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/brokerbench/brokerbench/adapters"
 )
 
 // SASL mechanism names accepted in SASLConfig.Mechanism (case-insensitive).
@@ -25,9 +23,13 @@ const (
 	SASLScramSHA512 = "SCRAM-SHA-512"
 )
 
+// EnvPrefix prefixes every setting [ConfigFromEnv] reads
+// (docs/adapters/kafka.md lists them, generated from [EnvSettings]).
+const EnvPrefix = "BROKERBENCH_KAFKA_"
+
 // Config holds the connection settings of a Kafka (or Kafka-protocol, such
-// as refbroker) cluster. Build it with Default or ConfigFromEnv, then adjust
-// fields; New validates it. A Config is a plain value and safe to copy; its
+// as refbroker) cluster. Build it with Config{}.Default() or
+// ConfigFromEnv, then adjust fields; New validates it. A Config is a plain value and safe to copy; its
 // String method redacts the SASL password.
 type Config struct {
 	// Name labels the system in results and on the command line. Default
@@ -55,25 +57,9 @@ type Config struct {
 	// Default net.Dialer.
 	Dialer adapters.RoleDialer
 	// TLS configures encryption; disabled by default.
-	TLS TLSConfig
+	TLS adapters.TLS
 	// SASL configures authentication; disabled by default.
 	SASL SASLConfig
-}
-
-// TLSConfig configures TLS to the brokers.
-type TLSConfig struct {
-	// Enabled turns TLS on. Setting any file below also requires Enabled.
-	Enabled bool
-	// CAFile is a PEM file of CAs to trust instead of the system roots.
-	CAFile string
-	// CertFile and KeyFile are a PEM client certificate and key for mutual
-	// TLS; set both or neither.
-	CertFile, KeyFile string
-	// ServerName overrides the name verified in the broker's certificate;
-	// default is the host of the address being dialed.
-	ServerName string
-	// InsecureSkipVerify disables certificate verification (tests only).
-	InsecureSkipVerify bool
 }
 
 // SASLConfig configures SASL authentication.
@@ -86,40 +72,38 @@ type SASLConfig struct {
 	Username, Password string
 }
 
-// Default returns the default configuration: one broker at 127.0.0.1:9092,
-// no TLS, no SASL, broker-default replication.
-func Default() Config {
-	return Config{
-		Name:              "kafka",
-		Brokers:           []string{"127.0.0.1:9092"},
-		ClientID:          "brokerbench",
-		ReplicationFactor: -1,
-		DialTimeout:       10 * time.Second,
+// Default returns c with every zero setting replaced by its default;
+// Config{}.Default() is one broker at 127.0.0.1:9092, no TLS, no SASL,
+// broker-default replication.
+func (c Config) Default() Config {
+	adapters.SetDefault(&c.Name, "kafka")
+	if len(c.Brokers) == 0 {
+		c.Brokers = []string{"127.0.0.1:9092"}
 	}
+	adapters.SetDefault(&c.ClientID, "brokerbench")
+	adapters.SetDefault(&c.ReplicationFactor, -1)
+	adapters.SetDefault(&c.DialTimeout, 10*time.Second)
+	return c
 }
 
 // String describes c without credentials.
 func (c Config) String() string {
-	pw := ""
-	if c.SASL.Password != "" {
-		pw = "xxxxx"
-	}
 	return fmt.Sprintf("kafka.Config{Name:%q Brokers:%v ClientID:%q ReplicationFactor:%d TLS:%t SASL:%q User:%q Password:%q}",
-		c.Name, c.Brokers, c.ClientID, c.ReplicationFactor, c.TLS.Enabled, c.SASL.Mechanism, c.SASL.Username, pw)
+		c.Name, c.Brokers, c.ClientID, c.ReplicationFactor, c.TLS.On(), c.SASL.Mechanism, c.SASL.Username, adapters.RedactSecret(c.SASL.Password))
 }
 
 // GoString is String, so that %#v does not print the password either.
 func (c Config) GoString() string { return c.String() }
 
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s", adapters.ErrInvalidConfig, fmt.Sprintf(format, args...))
 }
 
 // Validate checks every setting, reads the TLS files, and returns an error
-// wrapping ErrInvalidConfig that names the first bad setting and its fix.
+// wrapping adapters.ErrInvalidConfig that names the first bad setting and its fix.
 func (c Config) Validate() error {
 	if c.Name == "" {
-		return invalid("Name is empty; set it (for example \"kafka\") or start from Default()")
+		return invalid("Name is empty; set it (for example \"kafka\") or start from Config{}.Default()")
 	}
 	if len(c.Brokers) == 0 {
 		return invalid("Brokers is empty; set at least one host:port (BROKERBENCH_KAFKA_BROKERS)")
@@ -135,7 +119,7 @@ func (c Config) Validate() error {
 	if c.DialTimeout < 0 {
 		return invalid("DialTimeout %v is negative; use 0 for the 10s default", c.DialTimeout)
 	}
-	if _, err := c.TLS.build(); err != nil {
+	if err := c.TLS.Validate(); err != nil {
 		return err
 	}
 	if _, err := c.SASL.mechanism(); err != nil {
@@ -163,40 +147,6 @@ func validateBroker(b string) error {
 	return nil
 }
 
-// build returns the *tls.Config to use, or nil when TLS is disabled.
-func (t TLSConfig) build() (*tls.Config, error) {
-	files := t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify
-	if !t.Enabled {
-		if files {
-			return nil, invalid("TLS settings are given but TLS.Enabled is false; set BROKERBENCH_KAFKA_TLS=true")
-		}
-		return nil, nil
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // opt-in, documented as tests only
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, invalid("TLS.CAFile: %v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, invalid("TLS.CAFile %s holds no PEM certificate", t.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if (t.CertFile == "") != (t.KeyFile == "") {
-		return nil, invalid("TLS.CertFile and TLS.KeyFile must be set together for mutual TLS")
-	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, invalid("TLS client certificate %s / key %s: %v", t.CertFile, t.KeyFile, err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
-}
-
 // mechanism returns the SASL mechanism to use, or nil when SASL is off.
 func (s SASLConfig) mechanism() (sasl.Mechanism, error) {
 	if s.Mechanism == "" {
@@ -220,79 +170,30 @@ func (s SASLConfig) mechanism() (sasl.Mechanism, error) {
 	}
 }
 
-// ConfigFromEnv starts from Default and applies the BROKERBENCH_KAFKA_*
-// variables read through getenv (pass os.Getenv):
-//
-//	BROKERBENCH_KAFKA_NAME                     Name
-//	BROKERBENCH_KAFKA_BROKERS                  comma-separated host:port list
-//	BROKERBENCH_KAFKA_CLIENT_ID                ClientID
-//	BROKERBENCH_KAFKA_REPLICATION_FACTOR       ReplicationFactor (-1 or >= 1)
-//	BROKERBENCH_KAFKA_DIAL_TIMEOUT             Go duration, e.g. 5s
-//	BROKERBENCH_KAFKA_TLS                      true/false
-//	BROKERBENCH_KAFKA_TLS_CA_FILE              TLS.CAFile
-//	BROKERBENCH_KAFKA_TLS_CERT_FILE            TLS.CertFile
-//	BROKERBENCH_KAFKA_TLS_KEY_FILE             TLS.KeyFile
-//	BROKERBENCH_KAFKA_TLS_SERVER_NAME          TLS.ServerName
-//	BROKERBENCH_KAFKA_TLS_INSECURE_SKIP_VERIFY true/false
-//	BROKERBENCH_KAFKA_SASL_MECHANISM           PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
-//	BROKERBENCH_KAFKA_SASL_USERNAME            SASL.Username
-//	BROKERBENCH_KAFKA_SASL_PASSWORD            SASL.Password
-//
-// Unset or empty variables keep the default. A malformed value returns an
-// error naming the variable; the result is also validated.
+// settings binds c's fields to their BROKERBENCH_KAFKA_* variables.
+func (c *Config) settings() []adapters.Setting {
+	return append([]adapters.Setting{
+		adapters.StringSetting("NAME", "Name", &c.Name, "label in results; the CLI uses `refbroker` for the embedded broker"),
+		adapters.ListSetting("BROKERS", "Brokers", &c.Brokers, "comma-separated host:port bootstrap list; a missing port means 9092"),
+		adapters.StringSetting("CLIENT_ID", "ClientID", &c.ClientID, "prefix of every `client.id` (`-producer-<id>`, `-consumer-<id>`, `-admin`)"),
+		adapters.IntSetting("REPLICATION_FACTOR", "ReplicationFactor", &c.ReplicationFactor, "`-1` = broker's `default.replication.factor` (KIP-464, Kafka 2.4+); kfake and refbroker accept -1 and 1"),
+		adapters.DurationSetting("DIAL_TIMEOUT", "DialTimeout", &c.DialTimeout, "per TCP+TLS connection attempt"),
+		adapters.StringSetting("SASL_MECHANISM", "SASL.Mechanism", &c.SASL.Mechanism, "`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`"),
+		adapters.StringSetting("SASL_USERNAME", "SASL.Username", &c.SASL.Username, ""),
+		adapters.SecretSetting("SASL_PASSWORD", "SASL.Password", &c.SASL.Password, "read verbatim and never printed (`Config.String` shows `xxxxx`)"),
+	}, c.TLS.Settings()...)
+}
+
+// EnvSettings lists the variables [ConfigFromEnv] reads, bound to a
+// default Config (for the docs).
+func EnvSettings() []adapters.Setting { return adapters.DefaultSettings((*Config).settings) }
+
+// ConfigFromEnv returns [Config.Default] overridden by the
+// BROKERBENCH_KAFKA_* variables that are set ([EnvSettings]), read through
+// getenv (usually os.Getenv), and validated. A malformed value is an error
+// naming the variable.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := Default()
-	env := func(k string) string { return strings.TrimSpace(getenv("BROKERBENCH_KAFKA_" + k)) }
-	setStr := map[string]*string{
-		"NAME": &c.Name, "CLIENT_ID": &c.ClientID,
-		"TLS_CA_FILE": &c.TLS.CAFile, "TLS_CERT_FILE": &c.TLS.CertFile, "TLS_KEY_FILE": &c.TLS.KeyFile,
-		"TLS_SERVER_NAME": &c.TLS.ServerName,
-		"SASL_MECHANISM":  &c.SASL.Mechanism, "SASL_USERNAME": &c.SASL.Username,
-	}
-	for k, p := range setStr {
-		if v := env(k); v != "" {
-			*p = v
-		}
-	}
-	// The password is taken verbatim: surrounding spaces may be part of it.
-	if v := getenv("BROKERBENCH_KAFKA_SASL_PASSWORD"); v != "" {
-		c.SASL.Password = v
-	}
-	if v := env("BROKERS"); v != "" {
-		c.Brokers = c.Brokers[:0:0]
-		for _, b := range strings.Split(v, ",") {
-			if b = strings.TrimSpace(b); b != "" {
-				c.Brokers = append(c.Brokers, b)
-			}
-		}
-	}
-	if v := env("REPLICATION_FACTOR"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 16)
-		if err != nil {
-			return c, invalid("BROKERBENCH_KAFKA_REPLICATION_FACTOR=%q is not an integer", v)
-		}
-		c.ReplicationFactor = int16(n)
-	}
-	if v := env("DIAL_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return c, invalid("BROKERBENCH_KAFKA_DIAL_TIMEOUT=%q is not a duration such as 5s", v)
-		}
-		c.DialTimeout = d
-	}
-	for k, p := range map[string]*bool{"TLS": &c.TLS.Enabled, "TLS_INSECURE_SKIP_VERIFY": &c.TLS.InsecureSkipVerify} {
-		if v := env(k); v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return c, invalid("BROKERBENCH_KAFKA_%s=%q is not true or false", k, v)
-			}
-			*p = b
-		}
-	}
-	if err := c.Validate(); err != nil {
-		return c, err
-	}
-	return c, nil
+	return adapters.ConfigFromEnv(EnvPrefix, getenv, (*Config).settings)
 }
 
 // clientOpts returns the kgo options every client of this config shares:
@@ -312,3 +213,9 @@ func (c Config) clientOpts(id string, dial func(ctx context.Context, network, ad
 	}
 	return opts, nil
 }
+
+// Default returns Config{}.Default().
+//
+// Deprecated: use Config{}.Default(), the convention of every adapter;
+// this remains so that code written against the old constructor builds.
+func Default() Config { return Config{}.Default() }

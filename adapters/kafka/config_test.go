@@ -2,18 +2,9 @@ package kafka
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -64,14 +55,14 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "bad bool", env: map[string]string{"BROKERBENCH_KAFKA_TLS": "yes please"}, wantErr: "BROKERBENCH_KAFKA_TLS="},
 		{name: "bad duration", env: map[string]string{"BROKERBENCH_KAFKA_DIAL_TIMEOUT": "5"}, wantErr: "BROKERBENCH_KAFKA_DIAL_TIMEOUT"},
 		{name: "bad broker", env: map[string]string{"BROKERBENCH_KAFKA_BROKERS": "host:port"}, wantErr: "port"},
-		{name: "TLS file without TLS enabled", env: map[string]string{"BROKERBENCH_KAFKA_TLS_CA_FILE": "/x.pem"}, wantErr: "TLS.Enabled is false"},
+		{name: "a TLS file implies TLS, and is read", env: map[string]string{"BROKERBENCH_KAFKA_TLS_CA_FILE": "/x.pem"}, wantErr: "TLS.CAFile"},
 		{name: "unknown SASL mechanism", env: map[string]string{"BROKERBENCH_KAFKA_SASL_MECHANISM": "GSSAPI", "BROKERBENCH_KAFKA_SASL_USERNAME": "u", "BROKERBENCH_KAFKA_SASL_PASSWORD": "secret"}, wantErr: "GSSAPI"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c, err := ConfigFromEnv(adaptertest.Env(tc.env))
-			adaptertest.CheckConfigError(t, err, ErrInvalidConfig, tc.wantErr, "secret")
+			adaptertest.CheckConfigError(t, err, adapters.ErrInvalidConfig, tc.wantErr, "secret")
 			if tc.wantErr != "" {
 				return
 			}
@@ -80,58 +71,18 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 }
 
-// writeTLSFiles writes a self-signed certificate and its key as PEM files.
-func writeTLSFiles(t *testing.T) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
-}
-
 func TestConfigValidateTLSAndSASL(t *testing.T) {
 	t.Parallel()
-	certFile, keyFile := writeTLSFiles(t)
-	garbage := filepath.Join(t.TempDir(), "garbage.pem")
-	if err := os.WriteFile(garbage, []byte("not pem"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	certFile, keyFile := adaptertest.WriteTLSFiles(t)
 	tests := []struct {
 		name    string
 		mod     func(c *Config)
 		wantErr string
 	}{
 		{"TLS with CA and client cert", func(c *Config) {
-			c.TLS = TLSConfig{Enabled: true, CAFile: certFile, CertFile: certFile, KeyFile: keyFile}
+			c.TLS = adapters.TLS{Enabled: true, CAFile: certFile, CertFile: certFile, KeyFile: keyFile}
 		}, ""},
-		{"TLS with system roots", func(c *Config) { c.TLS.Enabled = true }, ""},
-		{"missing CA file", func(c *Config) { c.TLS = TLSConfig{Enabled: true, CAFile: "/nonexistent/ca.pem"} }, "TLS.CAFile"},
-		{"CA file without PEM", func(c *Config) { c.TLS = TLSConfig{Enabled: true, CAFile: garbage} }, "no PEM"},
-		{"cert without key", func(c *Config) { c.TLS = TLSConfig{Enabled: true, CertFile: certFile} }, "set together"},
-		{"key does not match", func(c *Config) { c.TLS = TLSConfig{Enabled: true, CertFile: certFile, KeyFile: garbage} }, "client certificate"},
+		{"missing CA file", func(c *Config) { c.TLS = adapters.TLS{CAFile: "/nonexistent/ca.pem"} }, "TLS.CAFile"},
 		{"PLAIN", func(c *Config) { c.SASL = SASLConfig{Mechanism: "PLAIN", Username: "u", Password: "secret"} }, ""},
 		{"SCRAM-SHA-256", func(c *Config) { c.SASL = SASLConfig{Mechanism: "SCRAM-SHA-256", Username: "u", Password: "secret"} }, ""},
 		{"SASL without password", func(c *Config) { c.SASL = SASLConfig{Mechanism: "PLAIN", Username: "u"} }, "needs both"},
@@ -143,16 +94,16 @@ func TestConfigValidateTLSAndSASL(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := Default()
+			c := Config{}.Default()
 			tc.mod(&c)
-			adaptertest.CheckConfigError(t, c.Validate(), ErrInvalidConfig, tc.wantErr, "secret")
+			adaptertest.CheckConfigError(t, c.Validate(), adapters.ErrInvalidConfig, tc.wantErr, "secret")
 		})
 	}
 }
 
 func TestConfigStringRedactsPassword(t *testing.T) {
 	t.Parallel()
-	c := Default()
+	c := Config{}.Default()
 	c.SASL = SASLConfig{Mechanism: SASLPlain, Username: "alice", Password: "hunter2"}
 	for _, s := range []string{c.String(), fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c)} {
 		if strings.Contains(s, "hunter2") {
@@ -170,7 +121,7 @@ func TestNewUnavailable(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	_ = ln.Close()
-	cfg := Default()
+	cfg := Config{}.Default()
 	cfg.Brokers = []string{addr}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -186,9 +137,9 @@ func TestNewUnavailable(t *testing.T) {
 
 func TestNewInvalidConfig(t *testing.T) {
 	t.Parallel()
-	cfg := Default()
+	cfg := Config{}.Default()
 	cfg.ReplicationFactor = -2
-	if _, err := New(context.Background(), cfg); !errors.Is(err, ErrInvalidConfig) {
-		t.Fatalf("err = %v, want ErrInvalidConfig", err)
+	if _, err := New(context.Background(), cfg); !errors.Is(err, adapters.ErrInvalidConfig) {
+		t.Fatalf("err = %v, want adapters.ErrInvalidConfig", err)
 	}
 }

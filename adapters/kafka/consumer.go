@@ -61,14 +61,14 @@ func (k *Kafka) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (a
 func validateConsumer(cfg adapters.ConsumerConfig) error {
 	switch {
 	case cfg.Topic == "":
-		return fmt.Errorf("%w: ConsumerConfig.Topic is empty", ErrInvalidConfig)
+		return fmt.Errorf("%w: ConsumerConfig.Topic is empty", adapters.ErrInvalidConfig)
 	case cfg.Subscription == "":
-		return fmt.Errorf("%w: ConsumerConfig.Subscription (the group id) is empty", ErrInvalidConfig)
+		return fmt.Errorf("%w: ConsumerConfig.Subscription (the group id) is empty", adapters.ErrInvalidConfig)
 	case cfg.Handler == nil:
-		return fmt.Errorf("%w: ConsumerConfig.Handler is nil", ErrInvalidConfig)
+		return fmt.Errorf("%w: ConsumerConfig.Handler is nil", adapters.ErrInvalidConfig)
 	case cfg.SessionTimeout < 0, cfg.CommitInterval < 0, cfg.Prefetch < 0:
 		return fmt.Errorf("%w: SessionTimeout %v, CommitInterval %v and Prefetch %d must be >= 0",
-			ErrInvalidConfig, cfg.SessionTimeout, cfg.CommitInterval, cfg.Prefetch)
+			adapters.ErrInvalidConfig, cfg.SessionTimeout, cfg.CommitInterval, cfg.Prefetch)
 	}
 	return nil
 }
@@ -139,7 +139,7 @@ func (c *consumer) groupOpts() ([]kgo.Opt, error) {
 	case adapters.CommitSync:
 		opts = append(opts, kgo.DisableAutoCommit())
 	default:
-		return nil, fmt.Errorf("%w: Commit %q; use auto, interval or sync", ErrInvalidConfig, c.mode)
+		return nil, fmt.Errorf("%w: Commit %q; use auto, interval or sync", adapters.ErrInvalidConfig, c.mode)
 	}
 	return opts, nil
 }
@@ -156,7 +156,7 @@ func balancerFor(a adapters.Assignor) (kgo.GroupBalancer, error) {
 	case adapters.AssignSticky:
 		return kgo.StickyBalancer(), nil
 	default:
-		return nil, fmt.Errorf("%w: Assignor %q; use cooperative-sticky, range, roundrobin or sticky", ErrInvalidConfig, a)
+		return nil, fmt.Errorf("%w: Assignor %q; use cooperative-sticky, range, roundrobin or sticky", adapters.ErrInvalidConfig, a)
 	}
 }
 

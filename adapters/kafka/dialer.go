@@ -2,10 +2,11 @@ package kafka
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net"
 	"sync"
+
+	"github.com/brokerbench/brokerbench/adapters"
 )
 
 // dialFunc opens one broker connection.
@@ -17,13 +18,13 @@ type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 // adapter does TLS itself. ks tracks the raw connections, so that killing
 // them is abrupt (no TLS close_notify), like a process dying.
 func newDialer(cfg Config, role string, ks *killSwitch) (dialFunc, error) {
-	tlsCfg, err := cfg.TLS.build()
+	tlsCfg, err := cfg.TLS.Build()
 	if err != nil {
 		return nil, err
 	}
 	timeout := cfg.DialTimeout
 	if timeout == 0 {
-		timeout = Default().DialTimeout
+		timeout = Config{}.Default().DialTimeout
 	}
 	raw := dialFunc((&net.Dialer{Timeout: timeout}).DialContext)
 	if cfg.Dialer != nil {
@@ -36,27 +37,11 @@ func newDialer(cfg Config, role string, ks *killSwitch) (dialFunc, error) {
 	if tlsCfg == nil {
 		return raw, nil
 	}
+	secure := adapters.DialTLS(raw, tlsCfg)
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		conn, err := raw(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		c := tlsCfg.Clone()
-		if c.ServerName == "" {
-			host, _, err := net.SplitHostPort(addr)
-			if err != nil {
-				host = addr
-			}
-			c.ServerName = host
-		}
-		tc := tls.Client(conn, c)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			_ = conn.Close()
-			return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
-		}
-		return tc, nil
+		return secure(ctx, network, addr)
 	}, nil
 }
 

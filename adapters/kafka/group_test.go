@@ -376,8 +376,8 @@ func TestInvalidConsumerAndProducerConfig(t *testing.T) {
 			"bad mode":      {Topic: "t", Subscription: "g", Handler: h, Commit: "never"},
 			"negative time": {Topic: "t", Subscription: "g", Handler: h, SessionTimeout: -1},
 		} {
-			if _, err := k.NewConsumer(ctx, cfg); !errors.Is(err, ErrInvalidConfig) {
-				t.Errorf("consumer %s: err = %v, want ErrInvalidConfig", name, err)
+			if _, err := k.NewConsumer(ctx, cfg); !errors.Is(err, adapters.ErrInvalidConfig) {
+				t.Errorf("consumer %s: err = %v, want adapters.ErrInvalidConfig", name, err)
 			}
 		}
 		for name, cfg := range map[string]adapters.ProducerConfig{
@@ -386,8 +386,8 @@ func TestInvalidConsumerAndProducerConfig(t *testing.T) {
 			"bad acks":                  {Acks: 2},
 			"negative batch bytes":      {Acks: adapters.AcksAll, BatchBytes: -1},
 		} {
-			if _, err := k.NewProducer(ctx, cfg); !errors.Is(err, ErrInvalidConfig) {
-				t.Errorf("producer %s: err = %v, want ErrInvalidConfig", name, err)
+			if _, err := k.NewProducer(ctx, cfg); !errors.Is(err, adapters.ErrInvalidConfig) {
+				t.Errorf("producer %s: err = %v, want adapters.ErrInvalidConfig", name, err)
 			}
 		}
 	})
@@ -435,10 +435,10 @@ func TestCreateTopicMismatch(t *testing.T) {
 		k := newKafka(t, addrs)
 		topic := newTopic(t, k, 2)
 		err := k.CreateTopic(testCtx(t), adapters.TopicSpec{Name: topic, Partitions: 3})
-		if !errors.Is(err, ErrTopicMismatch) {
-			t.Fatalf("CreateTopic with other partitions: err = %v, want ErrTopicMismatch", err)
+		if !errors.Is(err, adapters.ErrTopicMismatch) {
+			t.Fatalf("CreateTopic with other partitions: err = %v, want adapters.ErrTopicMismatch", err)
 		}
-		if err := k.CreateTopic(testCtx(t), adapters.TopicSpec{Name: "", Partitions: 1}); !errors.Is(err, ErrInvalidConfig) {
+		if err := k.CreateTopic(testCtx(t), adapters.TopicSpec{Name: "", Partitions: 1}); !errors.Is(err, adapters.ErrInvalidConfig) {
 			t.Errorf("empty name: err = %v", err)
 		}
 	})

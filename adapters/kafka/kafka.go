@@ -123,7 +123,18 @@ func (k *Kafka) Name() string { return k.cfg.Name }
 // share consumer with per-record acks). DeadLetter is false: Kafka share
 // groups archive rejected and over-limit records rather than moving them to
 // a dead-letter topic (KIP-1191 is future work).
-func (k *Kafka) Capabilities() adapters.Capabilities {
+func (k *Kafka) Capabilities() adapters.Capabilities { return capabilities(k.shareGroups) }
+
+// CapabilityVariants lists the capabilities for the docs' matrix: with and
+// without a broker serving share groups.
+func CapabilityVariants() []adapters.CapabilityVariant {
+	return []adapters.CapabilityVariant{
+		{Label: "refbroker / kafka with share groups", Capabilities: capabilities(true)},
+		{Label: "kafka without share groups", Capabilities: capabilities(false)},
+	}
+}
+
+func capabilities(shareGroups bool) adapters.Capabilities {
 	return adapters.Capabilities{
 		Partitions:        true,
 		Replay:            true,
@@ -135,7 +146,7 @@ func (k *Kafka) Capabilities() adapters.Capabilities {
 		BrokerLag:         true,
 		Idempotence:       true,
 		Offsets:           true,
-		Queue:             k.shareGroups,
+		Queue:             shareGroups,
 		DeadLetter:        false,
 	}
 }
@@ -192,12 +203,12 @@ func clientVersion() string {
 // CreateTopic creates spec.Name with spec.Partitions partitions and
 // Config.ReplicationFactor replicas, setting retention.bytes when
 // spec.RetentionBytes > 0. An existing topic with the same partition count
-// is success; a different count is an error wrapping ErrTopicMismatch.
+// is success; a different count is an error wrapping adapters.ErrTopicMismatch.
 // Subscriptions need no provisioning in Kafka: groups are created on join.
 func (k *Kafka) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error {
 	if spec.Name == "" || spec.Partitions < 1 || spec.MaxDeliveries < 0 {
 		return fmt.Errorf("create topic %q with %d partitions, MaxDeliveries %d: %w: need a name, at least 1 partition and MaxDeliveries >= 0",
-			spec.Name, spec.Partitions, spec.MaxDeliveries, ErrInvalidConfig)
+			spec.Name, spec.Partitions, spec.MaxDeliveries, adapters.ErrInvalidConfig)
 	}
 	if spec.DeadLetter {
 		return fmt.Errorf("create topic %q: %w: DeadLetter: Kafka share groups archive rejected records; there is no dead-letter topic", spec.Name, adapters.ErrNotApplicable)
@@ -227,7 +238,7 @@ func (k *Kafka) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error 
 		return fmt.Errorf("describe existing topic %q: %w", spec.Name, errors.Join(td.Err, errors.New("not in metadata")))
 	}
 	if got := len(td.Partitions); got != spec.Partitions {
-		return fmt.Errorf("create topic %q with %d partitions: %w (it has %d)", spec.Name, spec.Partitions, ErrTopicMismatch, got)
+		return fmt.Errorf("create topic %q with %d partitions: %w (it has %d)", spec.Name, spec.Partitions, adapters.ErrTopicMismatch, got)
 	}
 	return nil
 }

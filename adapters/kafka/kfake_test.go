@@ -25,7 +25,7 @@ func newCluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
 // newKafka connects an adapter to addrs and closes it with t.
 func newKafka(t testing.TB, addrs []string) *Kafka {
 	t.Helper()
-	cfg := Default()
+	cfg := Config{}.Default()
 	cfg.Brokers = addrs
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

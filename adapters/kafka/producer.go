@@ -36,7 +36,7 @@ type producer struct {
 
 // NewProducer returns a producer with its own client. Acks and idempotence
 // map to kgo as follows: Idempotent requires AcksAll (Kafka's idempotent
-// producer needs acks=all) and is otherwise rejected with ErrInvalidConfig;
+// producer needs acks=all) and is otherwise rejected with adapters.ErrInvalidConfig;
 // a non-idempotent producer disables kgo's default idempotent writes.
 // Compression "" means none, Kafka's default; Linger 0 keeps kgo's default
 // of 10ms and a negative Linger disables lingering; BatchBytes 0 keeps
@@ -62,7 +62,7 @@ func (k *Kafka) checkOpen() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {
-		return fmt.Errorf("kafka system %s: %w", k.cfg.Name, ErrClosed)
+		return fmt.Errorf("kafka system %s: %w", k.cfg.Name, adapters.ErrClosed)
 	}
 	return nil
 }
@@ -85,10 +85,10 @@ func (k *Kafka) producerOpts(cfg adapters.ProducerConfig) ([]kgo.Opt, error) {
 	case adapters.AcksNone:
 		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()))
 	default:
-		return nil, fmt.Errorf("producer %q: %w: Acks %d; use AcksNone (0), AcksLeader (1) or AcksAll (-1)", cfg.ID, ErrInvalidConfig, cfg.Acks)
+		return nil, fmt.Errorf("producer %q: %w: Acks %d; use AcksNone (0), AcksLeader (1) or AcksAll (-1)", cfg.ID, adapters.ErrInvalidConfig, cfg.Acks)
 	}
 	if cfg.Idempotent && cfg.Acks != adapters.AcksAll {
-		return nil, fmt.Errorf("producer %q: %w: Idempotent needs Acks=all (got %d); set AcksAll or turn idempotence off", cfg.ID, ErrInvalidConfig, cfg.Acks)
+		return nil, fmt.Errorf("producer %q: %w: Idempotent needs Acks=all (got %d); set AcksAll or turn idempotence off", cfg.ID, adapters.ErrInvalidConfig, cfg.Acks)
 	}
 	if !cfg.Idempotent {
 		opts = append(opts, kgo.DisableIdempotentWrite())
@@ -100,7 +100,7 @@ func (k *Kafka) producerOpts(cfg adapters.ProducerConfig) ([]kgo.Opt, error) {
 	opts = append(opts, kgo.ProducerBatchCompression(codec))
 	if cfg.BatchBytes < 0 || cfg.BatchBytes > math.MaxInt32 || cfg.MaxInFlight < 0 {
 		return nil, fmt.Errorf("producer %q: %w: BatchBytes %d and MaxInFlight %d must be >= 0 (BatchBytes < 2GiB)",
-			cfg.ID, ErrInvalidConfig, cfg.BatchBytes, cfg.MaxInFlight)
+			cfg.ID, adapters.ErrInvalidConfig, cfg.BatchBytes, cfg.MaxInFlight)
 	}
 	switch {
 	case cfg.Linger > 0:
@@ -138,7 +138,7 @@ func compression(name string) (kgo.CompressionCodec, error) {
 	case "zstd":
 		return kgo.ZstdCompression(), nil
 	default:
-		return kgo.CompressionCodec{}, fmt.Errorf("%w: Compression %q; use none, gzip, snappy, lz4 or zstd", ErrInvalidConfig, name)
+		return kgo.CompressionCodec{}, fmt.Errorf("%w: Compression %q; use none, gzip, snappy, lz4 or zstd", adapters.ErrInvalidConfig, name)
 	}
 }
 
@@ -153,14 +153,14 @@ func (k *Kafka) clientID(role, id string) string {
 // Send produces m asynchronously. It blocks only while MaxInFlight sends
 // are outstanding; if ctx ends first, done gets ctx's error. Key and Value
 // are not copied: kgo holds them until done runs, as the Message contract
-// allows. After Close, done gets an error wrapping ErrClosed.
+// allows. After Close, done gets an error wrapping adapters.ErrClosed.
 func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adapters.SendResult, error)) {
 	if m.Partition < -1 {
-		done(adapters.SendResult{Partition: m.Partition, Offset: -1}, fmt.Errorf("send to %s: %w: partition %d", m.Topic, ErrInvalidConfig, m.Partition))
+		done(adapters.SendResult{Partition: m.Partition, Offset: -1}, fmt.Errorf("send to %s: %w: partition %d", m.Topic, adapters.ErrInvalidConfig, m.Partition))
 		return
 	}
 	if !p.begin() {
-		done(adapters.SendResult{Partition: m.Partition, Offset: -1}, fmt.Errorf("send to %s/%d: %w", m.Topic, m.Partition, ErrClosed))
+		done(adapters.SendResult{Partition: m.Partition, Offset: -1}, fmt.Errorf("send to %s/%d: %w", m.Topic, m.Partition, adapters.ErrClosed))
 		return
 	}
 	r := &kgo.Record{Topic: m.Topic, Partition: m.Partition, Key: m.Key, Value: m.Value}
@@ -222,7 +222,7 @@ func (p *producer) Flush(ctx context.Context) error {
 
 // Close flushes outstanding sends (bounded by ctx), then closes the client;
 // sends still outstanding when ctx ends complete with an error. Later Sends
-// fail with ErrClosed. Close is idempotent.
+// fail with adapters.ErrClosed. Close is idempotent.
 func (p *producer) Close(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closed {

@@ -19,7 +19,7 @@ import (
 // cluster that requires both, and checks that wrong credentials fail.
 func TestTLSAndSASLLive(t *testing.T) {
 	t.Parallel()
-	certFile, keyFile := writeTLSFiles(t)
+	certFile, keyFile := adaptertest.WriteTLSFiles(t)
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -32,9 +32,9 @@ func TestTLSAndSASLLive(t *testing.T) {
 				kfake.EnableSASL(),
 				kfake.Superuser(mech, "alice", "s3cret"),
 			)
-			cfg := Default()
+			cfg := Config{}.Default()
 			cfg.Brokers = cluster.ListenAddrs()
-			cfg.TLS = TLSConfig{Enabled: true, CAFile: certFile}
+			cfg.TLS = adapters.TLS{Enabled: true, CAFile: certFile}
 			cfg.SASL = SASLConfig{Mechanism: mech, Username: "alice", Password: "s3cret"}
 			ctx, cancel := context.WithTimeout(context.Background(), testWait)
 			defer cancel()
@@ -44,7 +44,7 @@ func TestTLSAndSASLLive(t *testing.T) {
 			if k, err := New(ctx, bad); err == nil {
 				_ = k.Close()
 				t.Error("New with a wrong password succeeded")
-			} else if errors.Is(err, ErrInvalidConfig) {
+			} else if errors.Is(err, adapters.ErrInvalidConfig) {
 				// (Real Kafka answers SASL_AUTHENTICATION_FAILED, which New
 				// does not classify as unavailable; kfake just hangs up, so
 				// the class is not asserted here.)

@@ -85,7 +85,7 @@ func (k *Kafka) newShareConsumer(ctx context.Context, cfg adapters.ConsumerConfi
 		return nil, fmt.Errorf("kafka share consumer %q: %w", cfg.ID, err)
 	}
 	if cfg.MaxDeliveries < 0 {
-		return nil, fmt.Errorf("kafka share consumer %q: %w: MaxDeliveries %d must be >= 0", cfg.ID, ErrInvalidConfig, cfg.MaxDeliveries)
+		return nil, fmt.Errorf("kafka share consumer %q: %w: MaxDeliveries %d must be >= 0", cfg.ID, adapters.ErrInvalidConfig, cfg.MaxDeliveries)
 	}
 	if !k.shareGroups {
 		return nil, fmt.Errorf("kafka share consumer %q: %w: Queue needs share groups (KIP-932), which the broker does not advertise (no ShareGroupHeartbeat in ApiVersions)",
@@ -98,7 +98,7 @@ func (k *Kafka) newShareConsumer(ctx context.Context, cfg adapters.ConsumerConfi
 	switch c.mode {
 	case adapters.CommitAuto, adapters.CommitInterval, adapters.CommitSync:
 	default:
-		return nil, fmt.Errorf("kafka share consumer %q: %w: Commit %q; use auto, interval or sync", cfg.ID, ErrInvalidConfig, c.mode)
+		return nil, fmt.Errorf("kafka share consumer %q: %w: Commit %q; use auto, interval or sync", cfg.ID, adapters.ErrInvalidConfig, c.mode)
 	}
 	if c.maxPoll == 0 {
 		c.maxPoll = DefaultPrefetch

@@ -278,8 +278,8 @@ func TestShareUnsupported(t *testing.T) {
 		{ID: "neg", Topic: "t", Subscription: "g", Handler: cfg.Handler, Queue: true, MaxDeliveries: -1},
 		{ID: "mode", Topic: "t", Subscription: "g", Handler: cfg.Handler, Queue: true, Commit: "never"},
 	} {
-		if _, err := k.NewConsumer(context.Background(), bad); !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("NewConsumer(%s): err %v, want ErrInvalidConfig", bad.ID, err)
+		if _, err := k.NewConsumer(context.Background(), bad); !errors.Is(err, adapters.ErrInvalidConfig) {
+			t.Errorf("NewConsumer(%s): err %v, want adapters.ErrInvalidConfig", bad.ID, err)
 		}
 	}
 }

@@ -1,36 +1,20 @@
 package nats
 
 import (
-	"crypto/tls"
 	"fmt"
-	"github.com/brokerbench/brokerbench/adapters"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
+
+	"github.com/brokerbench/brokerbench/adapters"
 )
 
-// Environment variables read by [ConfigFromEnv]. Unset or empty variables
-// keep the [Config.Default] value.
-const (
-	EnvName           = "BROKERBENCH_NATS_NAME"            // Config.Name
-	EnvURL            = "BROKERBENCH_NATS_URL"             // Config.URL, comma-separated server URLs
-	EnvUser           = "BROKERBENCH_NATS_USER"            // Config.User
-	EnvPassword       = "BROKERBENCH_NATS_PASSWORD"        // Config.Password
-	EnvToken          = "BROKERBENCH_NATS_TOKEN"           // Config.Token
-	EnvCredsFile      = "BROKERBENCH_NATS_CREDS_FILE"      // Config.CredsFile
-	EnvTLSCAFile      = "BROKERBENCH_NATS_TLS_CA_FILE"     // Config.TLSCAFile
-	EnvTLSCertFile    = "BROKERBENCH_NATS_TLS_CERT_FILE"   // Config.TLSCertFile
-	EnvTLSKeyFile     = "BROKERBENCH_NATS_TLS_KEY_FILE"    // Config.TLSKeyFile
-	EnvTLSSkipVerify  = "BROKERBENCH_NATS_TLS_SKIP_VERIFY" // Config.TLSSkipVerify, a Go bool
-	EnvStorage        = "BROKERBENCH_NATS_STORAGE"         // Config.Storage: file or memory
-	EnvReplicas       = "BROKERBENCH_NATS_REPLICAS"        // Config.Replicas
-	EnvConnectTimeout = "BROKERBENCH_NATS_CONNECT_TIMEOUT" // Config.ConnectTimeout, a Go duration
-	EnvAPITimeout     = "BROKERBENCH_NATS_API_TIMEOUT"     // Config.APITimeout, a Go duration
-)
+// EnvPrefix prefixes every setting [ConfigFromEnv] reads
+// (docs/adapters/nats.md lists them, generated from [EnvSettings]).
+const EnvPrefix = "BROKERBENCH_NATS_"
 
 // Config holds the connection and stream settings of a NATS JetStream
 // adapter. Build it with [Config.Default] (or [ConfigFromEnv]) and change
@@ -53,14 +37,9 @@ type Config struct {
 	Token string
 	// CredsFile is a JWT/NKey credentials file (decentralised auth).
 	CredsFile string
-	// TLSCAFile is a PEM file of CA certificates to trust. Setting it, a
-	// client certificate or TLSSkipVerify enables TLS.
-	TLSCAFile string
-	// TLSCertFile and TLSKeyFile are a client certificate and key (mutual
-	// TLS); set both or neither.
-	TLSCertFile, TLSKeyFile string
-	// TLSSkipVerify disables server certificate verification (testing only).
-	TLSSkipVerify bool
+	// TLS configures encryption; off by default (a tls:// URL also asks
+	// nats.go for TLS, with the system roots).
+	TLS adapters.TLS
 	// Storage is the stream storage, "file" (default, durable) or "memory".
 	Storage string
 	// Replicas is the stream replica count, 1 (default) to 5.
@@ -72,64 +51,53 @@ type Config struct {
 	APITimeout time.Duration
 }
 
-// Default returns the default configuration: the local NATS server on
-// 127.0.0.1:4222 without TLS or credentials, file storage, one replica.
-func (Config) Default() Config {
-	return Config{
-		Name:           "nats",
-		URL:            "nats://127.0.0.1:4222",
-		Storage:        "file",
-		Replicas:       1,
-		ConnectTimeout: 5 * time.Second,
-		APITimeout:     5 * time.Second,
-	}
+// Default returns c with every zero setting replaced by its default;
+// Config{}.Default() is the local NATS server on 127.0.0.1:4222 without
+// TLS or credentials, file storage, one replica.
+func (c Config) Default() Config {
+	adapters.SetDefault(&c.Name, "nats")
+	adapters.SetDefault(&c.URL, "nats://127.0.0.1:4222")
+	adapters.SetDefault(&c.Storage, "file")
+	adapters.SetDefault(&c.Replicas, 1)
+	adapters.SetDefault(&c.ConnectTimeout, 5*time.Second)
+	adapters.SetDefault(&c.APITimeout, 5*time.Second)
+	return c
 }
 
 // Validate reports the first invalid setting, naming it and how to fix it.
 func (c Config) Validate() error {
 	switch {
 	case c.Name == "":
-		return fmt.Errorf("%w: Name is empty; set it (default %q)", ErrInvalidConfig, "nats")
+		return fmt.Errorf("%w: Name is empty; set it (default %q)", adapters.ErrInvalidConfig, "nats")
 	case strings.TrimSpace(c.URL) == "":
-		return fmt.Errorf("%w: URL is empty; set %s (e.g. nats://127.0.0.1:4222)", ErrInvalidConfig, EnvURL)
+		return fmt.Errorf("%w: URL is empty; set %s (e.g. nats://127.0.0.1:4222)", adapters.ErrInvalidConfig, EnvPrefix+"URL")
 	case c.Storage != "file" && c.Storage != "memory":
-		return fmt.Errorf("%w: Storage %q must be file or memory (%s)", ErrInvalidConfig, c.Storage, EnvStorage)
+		return fmt.Errorf("%w: Storage %q must be file or memory (%sSTORAGE)", adapters.ErrInvalidConfig, c.Storage, EnvPrefix)
 	case c.Replicas < 1 || c.Replicas > 5:
-		return fmt.Errorf("%w: Replicas %d must be 1..5 (%s)", ErrInvalidConfig, c.Replicas, EnvReplicas)
+		return fmt.Errorf("%w: Replicas %d must be 1..5 (%sREPLICAS)", adapters.ErrInvalidConfig, c.Replicas, EnvPrefix)
 	case c.ConnectTimeout <= 0:
-		return fmt.Errorf("%w: ConnectTimeout %v must be positive (e.g. 5s)", ErrInvalidConfig, c.ConnectTimeout)
+		return fmt.Errorf("%w: ConnectTimeout %v must be positive (e.g. 5s)", adapters.ErrInvalidConfig, c.ConnectTimeout)
 	case c.APITimeout <= 0:
-		return fmt.Errorf("%w: APITimeout %v must be positive (e.g. 5s)", ErrInvalidConfig, c.APITimeout)
-	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
-		return fmt.Errorf("%w: set both TLSCertFile and TLSKeyFile or neither", ErrInvalidConfig)
+		return fmt.Errorf("%w: APITimeout %v must be positive (e.g. 5s)", adapters.ErrInvalidConfig, c.APITimeout)
 	case c.Token != "" && (c.User != "" || c.CredsFile != ""):
-		return fmt.Errorf("%w: Token cannot be combined with User or CredsFile; pick one authentication method", ErrInvalidConfig)
+		return fmt.Errorf("%w: Token cannot be combined with User or CredsFile; pick one authentication method", adapters.ErrInvalidConfig)
 	}
 	for i, raw := range strings.Split(c.URL, ",") {
 		u, err := url.Parse(strings.TrimSpace(raw))
 		if err != nil || u.Host == "" {
-			return fmt.Errorf("%w: URL #%d %q is not a server URL like nats://host:4222", ErrInvalidConfig, i+1, redactURL(raw))
+			return fmt.Errorf("%w: URL #%d %q is not a server URL like nats://host:4222", adapters.ErrInvalidConfig, i+1, adapters.RedactURL(raw))
 		}
 	}
-	for _, f := range []struct{ name, path string }{
-		{"CredsFile", c.CredsFile}, {"TLSCAFile", c.TLSCAFile}, {"TLSCertFile", c.TLSCertFile}, {"TLSKeyFile", c.TLSKeyFile},
-	} {
-		if f.path == "" {
-			continue
-		}
-		if _, err := os.Stat(f.path); err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrInvalidConfig, f.name, err)
+	if c.CredsFile != "" {
+		if _, err := os.Stat(c.CredsFile); err != nil {
+			return fmt.Errorf("%w: CredsFile: %v", adapters.ErrInvalidConfig, err)
 		}
 	}
-	return nil
-}
-
-func (c Config) useTLS() bool {
-	return c.TLSCAFile != "" || c.TLSCertFile != "" || c.TLSSkipVerify
+	return c.TLS.Validate()
 }
 
 // options returns the nats.go connection options for a connection named
-// name.
+// name. c must be valid.
 func (c Config) options(name string) []natsgo.Option {
 	opts := []natsgo.Option{natsgo.Name(name), natsgo.Timeout(c.ConnectTimeout)}
 	if c.User != "" {
@@ -141,18 +109,8 @@ func (c Config) options(name string) []natsgo.Option {
 	if c.CredsFile != "" {
 		opts = append(opts, natsgo.UserCredentials(c.CredsFile))
 	}
-	if c.useTLS() {
-		// Secure first: RootCAs and ClientCert amend the config it sets.
-		opts = append(opts, natsgo.Secure(&tls.Config{
-			MinVersion:         tls.VersionTLS12,
-			InsecureSkipVerify: c.TLSSkipVerify, //nolint:gosec // opt-in, documented as testing only
-		}))
-	}
-	if c.TLSCAFile != "" {
-		opts = append(opts, natsgo.RootCAs(c.TLSCAFile))
-	}
-	if c.TLSCertFile != "" {
-		opts = append(opts, natsgo.ClientCert(c.TLSCertFile, c.TLSKeyFile))
+	if tc, _ := c.TLS.Build(); tc != nil { // Validate has built it once already
+		opts = append(opts, natsgo.Secure(tc))
 	}
 	return opts
 }
@@ -161,83 +119,43 @@ func (c Config) options(name string) []natsgo.Option {
 func (c Config) endpoint() string {
 	parts := strings.Split(c.URL, ",")
 	for i, p := range parts {
-		parts[i] = redactURL(strings.TrimSpace(p))
+		parts[i] = adapters.RedactURL(strings.TrimSpace(p))
 	}
 	return strings.Join(parts, ",")
-}
-
-// redactURL replaces a URL's password (or lone token user) with "xxxxx".
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		// Unparseable: keep only what follows the last '@', if any, so
-		// credentials cannot leak through an error message.
-		if i := strings.LastIndex(raw, "@"); i >= 0 {
-			return "xxxxx@" + raw[i+1:]
-		}
-		return raw
-	}
-	if u.User == nil {
-		return raw
-	}
-	if _, hasPw := u.User.Password(); hasPw {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	} else {
-		u.User = url.User("xxxxx") // nats://token@host: the user is the token
-	}
-	return u.String()
 }
 
 // String describes the configuration with credentials redacted, so that a
 // Config printed with %v or %+v never leaks them.
 func (c Config) String() string {
-	red := func(s string) string {
-		if s == "" {
-			return ""
-		}
-		return "xxxxx"
-	}
 	return fmt.Sprintf("nats.Config{Name:%s URL:%s User:%s Password:%s Token:%s CredsFile:%s TLSCAFile:%s TLSSkipVerify:%t Storage:%s Replicas:%d}",
-		c.Name, c.endpoint(), c.User, red(c.Password), red(c.Token), c.CredsFile, c.TLSCAFile, c.TLSSkipVerify, c.Storage, c.Replicas)
+		c.Name, c.endpoint(), c.User, adapters.RedactSecret(c.Password), adapters.RedactSecret(c.Token), c.CredsFile,
+		c.TLS.CAFile, c.TLS.InsecureSkipVerify, c.Storage, c.Replicas)
 }
 
-// ConfigFromEnv returns [Config.Default] overridden by the BROKERBENCH_NATS_*
-// variables (see the Env constants) read through getenv, usually os.Getenv.
-// It does not validate; [New] does.
+// settings binds c's fields to their BROKERBENCH_NATS_* variables.
+func (c *Config) settings() []adapters.Setting {
+	return append([]adapters.Setting{
+		adapters.StringSetting("NAME", "Name", &c.Name, "label in results"),
+		adapters.StringSetting("URL", "URL", &c.URL, "comma-separated server list; credentials in it are redacted everywhere"),
+		adapters.StringSetting("USER", "User", &c.User, "user name"),
+		adapters.SecretSetting("PASSWORD", "Password", &c.Password, "never printed"),
+		adapters.SecretSetting("TOKEN", "Token", &c.Token, "token authentication; not with USER or CREDS_FILE"),
+		adapters.StringSetting("CREDS_FILE", "CredsFile", &c.CredsFile, "JWT + NKey credentials"),
+		adapters.StringSetting("STORAGE", "Storage", &c.Storage, "`file` or `memory`"),
+		adapters.IntSetting("REPLICAS", "Replicas", &c.Replicas, "1 to 5"),
+		adapters.DurationSetting("CONNECT_TIMEOUT", "ConnectTimeout", &c.ConnectTimeout, ""),
+		adapters.DurationSetting("API_TIMEOUT", "APITimeout", &c.APITimeout, "JetStream API requests without a deadline"),
+	}, c.TLS.Settings()...)
+}
+
+// EnvSettings lists the variables [ConfigFromEnv] reads, bound to a
+// default Config (for the docs).
+func EnvSettings() []adapters.Setting { return adapters.DefaultSettings((*Config).settings) }
+
+// ConfigFromEnv returns [Config.Default] overridden by the
+// BROKERBENCH_NATS_* variables that are set ([EnvSettings]), read through
+// getenv (usually os.Getenv), and validated. A malformed value is an error
+// naming the variable.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := Config{}.Default()
-	for _, s := range []struct {
-		env string
-		dst *string
-	}{
-		{EnvName, &c.Name}, {EnvURL, &c.URL}, {EnvUser, &c.User}, {EnvPassword, &c.Password},
-		{EnvToken, &c.Token}, {EnvCredsFile, &c.CredsFile}, {EnvTLSCAFile, &c.TLSCAFile},
-		{EnvTLSCertFile, &c.TLSCertFile}, {EnvTLSKeyFile, &c.TLSKeyFile}, {EnvStorage, &c.Storage},
-	} {
-		if v := getenv(s.env); v != "" {
-			*s.dst = v
-		}
-	}
-	var err error
-	if v := getenv(EnvTLSSkipVerify); v != "" {
-		if c.TLSSkipVerify, err = strconv.ParseBool(v); err != nil {
-			return Config{}, fmt.Errorf("%w: %s=%q is not a bool (use true or false)", ErrInvalidConfig, EnvTLSSkipVerify, v)
-		}
-	}
-	if v := getenv(EnvReplicas); v != "" {
-		if c.Replicas, err = strconv.Atoi(v); err != nil {
-			return Config{}, fmt.Errorf("%w: %s=%q is not an integer", ErrInvalidConfig, EnvReplicas, v)
-		}
-	}
-	for _, d := range []struct {
-		env string
-		dst *time.Duration
-	}{{EnvConnectTimeout, &c.ConnectTimeout}, {EnvAPITimeout, &c.APITimeout}} {
-		if v := getenv(d.env); v != "" {
-			if *d.dst, err = time.ParseDuration(v); err != nil {
-				return Config{}, fmt.Errorf("%w: %s=%q is not a duration (e.g. 5s)", ErrInvalidConfig, d.env, v)
-			}
-		}
-	}
-	return c, nil
+	return adapters.ConfigFromEnv(EnvPrefix, getenv, (*Config).settings)
 }

@@ -8,11 +8,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/adapters/adaptertest"
 )
 
 func TestConfigFromEnv(t *testing.T) {
 	t.Parallel()
+	creds := filepath.Join(t.TempDir(), "x.creds")
+	if err := os.WriteFile(creds, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -23,27 +28,28 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "empty", want: func(*Config) {}},
 		// Every setting at once.
 		{name: "all", env: map[string]string{
-			EnvName: "nats29", EnvURL: "nats://a:4222,nats://b:4222", EnvUser: "u", EnvPassword: "p",
-			EnvCredsFile: "/x.creds", EnvTLSCAFile: "/ca.pem", EnvTLSCertFile: "/c.pem", EnvTLSKeyFile: "/k.pem",
-			EnvTLSSkipVerify: "true", EnvStorage: "memory", EnvReplicas: "3", EnvConnectTimeout: "1s", EnvAPITimeout: "2s",
+			"BROKERBENCH_NATS_NAME": "nats29", "BROKERBENCH_NATS_URL": "nats://a:4222,nats://b:4222", "BROKERBENCH_NATS_USER": "u",
+			"BROKERBENCH_NATS_PASSWORD": "p", "BROKERBENCH_NATS_CREDS_FILE": creds, "BROKERBENCH_NATS_TLS_INSECURE_SKIP_VERIFY": "true",
+			"BROKERBENCH_NATS_STORAGE": "memory", "BROKERBENCH_NATS_REPLICAS": "3", "BROKERBENCH_NATS_CONNECT_TIMEOUT": "1s",
+			"BROKERBENCH_NATS_API_TIMEOUT": "2s",
 		}, want: func(c *Config) {
 			c.Name, c.URL, c.User, c.Password = "nats29", "nats://a:4222,nats://b:4222", "u", "p"
-			c.CredsFile, c.TLSCAFile, c.TLSCertFile, c.TLSKeyFile = "/x.creds", "/ca.pem", "/c.pem", "/k.pem"
-			c.TLSSkipVerify, c.Storage, c.Replicas = true, "memory", 3
+			c.CredsFile, c.TLS.InsecureSkipVerify, c.Storage, c.Replicas = creds, true, "memory", 3
 			c.ConnectTimeout, c.APITimeout = time.Second, 2*time.Second
 		}},
 		// A token alone.
-		{name: "token", env: map[string]string{EnvToken: "t0k"}, want: func(c *Config) { c.Token = "t0k" }},
+		{name: "token", env: map[string]string{"BROKERBENCH_NATS_TOKEN": "t0k"}, want: func(c *Config) { c.Token = "t0k" }},
 		// Malformed values name the variable.
-		{name: "bad bool", env: map[string]string{EnvTLSSkipVerify: "maybe"}, wantErr: EnvTLSSkipVerify},
-		{name: "bad replicas", env: map[string]string{EnvReplicas: "three"}, wantErr: EnvReplicas},
-		{name: "bad duration", env: map[string]string{EnvAPITimeout: "5"}, wantErr: EnvAPITimeout},
+		{name: "bad bool", env: map[string]string{"BROKERBENCH_NATS_TLS_INSECURE_SKIP_VERIFY": "maybe"}, wantErr: "BROKERBENCH_NATS_TLS_INSECURE_SKIP_VERIFY"},
+		{name: "bad replicas", env: map[string]string{"BROKERBENCH_NATS_REPLICAS": "three"}, wantErr: "BROKERBENCH_NATS_REPLICAS"},
+		{name: "bad duration", env: map[string]string{"BROKERBENCH_NATS_API_TIMEOUT": "5"}, wantErr: "BROKERBENCH_NATS_API_TIMEOUT"},
+		{name: "validated", env: map[string]string{"BROKERBENCH_NATS_STORAGE": "disk"}, wantErr: "STORAGE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got, err := ConfigFromEnv(adaptertest.Env(tt.env))
-			adaptertest.CheckConfigError(t, err, ErrInvalidConfig, tt.wantErr)
+			adaptertest.CheckConfigError(t, err, adapters.ErrInvalidConfig, tt.wantErr)
 			if tt.wantErr != "" {
 				return
 			}
@@ -73,10 +79,10 @@ func TestConfigValidate(t *testing.T) {
 		{"url without host", func(c *Config) { c.URL = "nats://a:1,localhost" }, "URL #2"},
 		{"bad storage", func(c *Config) { c.Storage = "disk" }, "Storage"},
 		{"zero replicas", func(c *Config) { c.Replicas = 0 }, "Replicas"},
-		{"cert without key", func(c *Config) { c.TLSCertFile = file }, "TLSKeyFile"},
+		{"cert without key", func(c *Config) { c.TLS.CertFile = file }, "TLS.KeyFile"},
 		{"token and user", func(c *Config) { c.Token, c.User = "t", "u" }, "Token"},
 		{"missing creds file", func(c *Config) { c.CredsFile = "/nonexistent.creds" }, "CredsFile"},
-		{"existing CA file", func(c *Config) { c.TLSCAFile = file }, ""},
+		{"CA file without PEM", func(c *Config) { c.TLS.CAFile = file }, "no PEM"},
 		{"zero timeout", func(c *Config) { c.APITimeout = 0 }, "APITimeout"},
 	}
 	for _, tt := range tests {
@@ -84,7 +90,7 @@ func TestConfigValidate(t *testing.T) {
 			t.Parallel()
 			c := Config{}.Default()
 			tt.edit(&c)
-			adaptertest.CheckConfigError(t, c.Validate(), ErrInvalidConfig, tt.wantErr)
+			adaptertest.CheckConfigError(t, c.Validate(), adapters.ErrInvalidConfig, tt.wantErr)
 		})
 	}
 }

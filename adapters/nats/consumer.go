@@ -76,7 +76,7 @@ func (n *NATS) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (ad
 		return nil, fmt.Errorf("new nats consumer %q: %w", cfg.ID, err)
 	}
 	if cfg.Partitions != 0 && cfg.Partitions != parts {
-		return nil, fmt.Errorf("new nats consumer %q: topic %q has %d partitions, not %d: %w", cfg.ID, cfg.Topic, parts, cfg.Partitions, ErrTopicMismatch)
+		return nil, fmt.Errorf("new nats consumer %q: topic %q has %d partitions, not %d: %w", cfg.ID, cfg.Topic, parts, cfg.Partitions, adapters.ErrTopicMismatch)
 	}
 	durables, err := tuneDurables(ctx, stream, cfg, parts)
 	if err != nil {

@@ -126,7 +126,14 @@ func (n *NATS) Name() string { return n.cfg.Name }
 // adapter's own (see queue.go). There is no partition assignment and so no
 // rebalance and no per-partition order with several consumers (see the
 // package doc).
-func (n *NATS) Capabilities() adapters.Capabilities {
+func (n *NATS) Capabilities() adapters.Capabilities { return capabilities() }
+
+// CapabilityVariants lists the capabilities for the docs' matrix.
+func CapabilityVariants() []adapters.CapabilityVariant {
+	return []adapters.CapabilityVariant{{Label: "nats jetstream", Capabilities: capabilities()}}
+}
+
+func capabilities() adapters.Capabilities {
 	return adapters.Capabilities{
 		Partitions:     true,
 		Replay:         true,
@@ -201,7 +208,7 @@ func partitionOf(subj string) (int32, bool) {
 func streamPartitions(ctx context.Context, js jetstream.JetStream, topic string) (jetstream.Stream, int, error) {
 	s, err := js.Stream(ctx, streamName(topic))
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, 0, fmt.Errorf("topic %q: %w", topic, ErrTopicNotFound)
+		return nil, 0, fmt.Errorf("topic %q: %w", topic, adapters.ErrTopicNotFound)
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("look up stream of topic %q: %w", topic, err)
@@ -214,7 +221,7 @@ func streamPartitions(ctx context.Context, js jetstream.JetStream, topic string)
 // published after CreateTopic is missed), with MaxDeliver set to
 // MaxDeliveries when that is > 0. DeadLetter creates the dead-letter stream
 // "BBDLQ_<topic>" (see queue.go). It is idempotent; an existing stream with
-// another partition count gives an error wrapping ErrTopicMismatch.
+// another partition count gives an error wrapping adapters.ErrTopicMismatch.
 func (n *NATS) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error {
 	if spec.Name == "" || spec.Partitions < 1 {
 		return fmt.Errorf("create topic %q: need a name and at least 1 partition (got %d)", spec.Name, spec.Partitions)
@@ -246,7 +253,7 @@ func (n *NATS) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error {
 		var parts int
 		stream, parts, err = streamPartitions(ctx, n.js, spec.Name)
 		if err == nil && parts != spec.Partitions {
-			err = fmt.Errorf("has %d partitions, not %d: %w", parts, spec.Partitions, ErrTopicMismatch)
+			err = fmt.Errorf("has %d partitions, not %d: %w", parts, spec.Partitions, adapters.ErrTopicMismatch)
 		}
 	}
 	if err != nil {

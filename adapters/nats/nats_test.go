@@ -251,15 +251,15 @@ func TestTopicErrors(t *testing.T) {
 	if err := n.CreateTopic(ctx, adapters.TopicSpec{Name: topic, Partitions: 2}); err != nil {
 		t.Fatalf("idempotent CreateTopic: %v", err)
 	}
-	if err := n.CreateTopic(ctx, adapters.TopicSpec{Name: topic, Partitions: 3}); !errors.Is(err, ErrTopicMismatch) {
-		t.Fatalf("CreateTopic with other partitions = %v, want ErrTopicMismatch", err)
+	if err := n.CreateTopic(ctx, adapters.TopicSpec{Name: topic, Partitions: 3}); !errors.Is(err, adapters.ErrTopicMismatch) {
+		t.Fatalf("CreateTopic with other partitions = %v, want adapters.ErrTopicMismatch", err)
 	}
 	if err := n.DeleteTopic(ctx, "bbtest-nats-missing-"+adaptertest.Suffix()); err != nil {
 		t.Fatalf("DeleteTopic of a missing topic: %v", err)
 	}
 	_, err := n.NewConsumer(ctx, adapters.ConsumerConfig{ID: "x", Topic: "bbtest-missing-" + adaptertest.Suffix(), Subscription: "s", Handler: func(*adapters.Delivery) {}})
-	if !errors.Is(err, ErrTopicNotFound) {
-		t.Fatalf("NewConsumer on a missing topic = %v, want ErrTopicNotFound", err)
+	if !errors.Is(err, adapters.ErrTopicNotFound) {
+		t.Fatalf("NewConsumer on a missing topic = %v, want adapters.ErrTopicNotFound", err)
 	}
 	p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "errs"})
 	for _, m := range []adapters.Message{
@@ -346,7 +346,7 @@ func TestTLSMismatchIsNotUnavailable(t *testing.T) {
 	t.Parallel()
 	adaptertest.RequireService(t, "nats", natsAddr)
 	cfg := Config{}.Default()
-	cfg.TLSSkipVerify = true
+	cfg.TLS.InsecureSkipVerify = true
 	_, err := New(t.Context(), cfg)
 	if err == nil || errors.Is(err, adapters.ErrUnavailable) {
 		t.Fatalf("New with TLS against a plain server = %v, want a TLS configuration error", err)

@@ -133,7 +133,7 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 		done(fail, fmt.Errorf("send to %q: wait for in-flight slot: %w", m.Topic, ctx.Err()))
 		return
 	case <-p.stop:
-		done(fail, fmt.Errorf("send to %q: producer %w", m.Topic, ErrClosed))
+		done(fail, fmt.Errorf("send to %q: producer %w", m.Topic, adapters.ErrClosed))
 		return
 	}
 	part, err := p.route(ctx, m)
@@ -156,7 +156,7 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 	if p.closed {
 		p.mu.Unlock()
 		<-p.slots
-		done(fail, fmt.Errorf("send to %q: producer %w", m.Topic, ErrClosed))
+		done(fail, fmt.Errorf("send to %q: producer %w", m.Topic, adapters.ErrClosed))
 		return
 	}
 	if p.acksNone {
@@ -205,7 +205,7 @@ func (p *producer) route(ctx context.Context, m *adapters.Message) (int32, error
 		}
 	}
 	if part < 0 || int(part) >= parts {
-		return 0, fmt.Errorf("send to %q partition %d of %d: %w", m.Topic, part, parts, ErrBadPartition)
+		return 0, fmt.Errorf("send to %q partition %d of %d: %w", m.Topic, part, parts, adapters.ErrBadPartition)
 	}
 	return part, nil
 }
@@ -294,7 +294,7 @@ func (p *producer) Close(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 	for _, msg := range left {
-		p.complete(msg, -1, fmt.Errorf("publish to %s: producer %w before the ack", msg.Subject, ErrClosed))
+		p.complete(msg, -1, fmt.Errorf("publish to %s: producer %w before the ack", msg.Subject, adapters.ErrClosed))
 	}
 	return err
 }

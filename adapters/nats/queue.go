@@ -95,7 +95,7 @@ func hasDLQ(ctx context.Context, js jetstream.JetStream, topic string) (bool, er
 
 // DeadLettered returns how many messages the subscription's dead-letter
 // subject holds; 0 for a topic without DeadLetter. A missing topic gives an
-// error wrapping ErrTopicNotFound.
+// error wrapping adapters.ErrTopicNotFound.
 func (n *NATS) DeadLettered(ctx context.Context, topic, subscription string) (int64, error) {
 	s, err := n.js.Stream(ctx, dlqStreamName(topic))
 	if errors.Is(err, jetstream.ErrStreamNotFound) {

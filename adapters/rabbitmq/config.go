@@ -2,17 +2,16 @@ package rabbitmq
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"github.com/brokerbench/brokerbench/adapters"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/brokerbench/brokerbench/adapters"
 )
 
 // QueueType is the RabbitMQ queue type used for partition queues.
@@ -48,19 +47,9 @@ type Config struct {
 	// QueueType of the partition queues; default QueueQuorum (see the
 	// package doc for why).
 	QueueType QueueType
-	// TLSCAFile is a PEM file of CAs that verify the server (amqps only);
-	// empty uses the system roots.
-	TLSCAFile string
-	// TLSCertFile and TLSKeyFile are a PEM client certificate and key for
-	// mutual TLS; both or neither.
-	TLSCertFile string
-	TLSKeyFile  string
-	// TLSServerName overrides the name checked against the server
-	// certificate; empty uses the URL's host.
-	TLSServerName string
-	// TLSSkipVerify disables server certificate verification. For test rigs
-	// only: it makes the connection open to interception.
-	TLSSkipVerify bool
+	// TLS configures encryption, which an amqps:// URL turns on (with the
+	// system roots); TLS settings with an amqp:// URL are an error.
+	TLS adapters.TLS
 	// Heartbeat is the AMQP heartbeat interval; default 10s.
 	Heartbeat time.Duration
 	// DialTimeout bounds the TCP connect plus TLS and AMQP handshakes;
@@ -74,56 +63,60 @@ type Config struct {
 	_ struct{} // forces keyed literals so fields can be added
 }
 
-// Default returns the configuration for a local RabbitMQ with the guest
-// account, quorum queues and persistent messages.
-func Default() Config {
-	return Config{
-		Name:        "rabbitmq",
-		URL:         "amqp://guest:guest@127.0.0.1:5672/",
-		QueueType:   QueueQuorum,
-		Heartbeat:   10 * time.Second,
-		DialTimeout: 10 * time.Second,
-	}
+// EnvPrefix prefixes every setting [ConfigFromEnv] reads
+// (docs/adapters/rabbitmq.md lists them, generated from [EnvSettings]).
+const EnvPrefix = "BROKERBENCH_RABBITMQ_"
+
+// Default returns c with every zero setting replaced by its default;
+// Config{}.Default() is a local RabbitMQ with the guest account, quorum
+// queues and persistent messages.
+func (c Config) Default() Config {
+	adapters.SetDefault(&c.Name, "rabbitmq")
+	adapters.SetDefault(&c.URL, "amqp://guest:guest@127.0.0.1:5672/")
+	adapters.SetDefault(&c.QueueType, QueueQuorum)
+	adapters.SetDefault(&c.Heartbeat, 10*time.Second)
+	adapters.SetDefault(&c.DialTimeout, 10*time.Second)
+	return c
 }
 
 // Validate reports the first setting that is unusable and how to fix it.
-// The error wraps ErrInvalidConfig and never contains credentials.
+// The error wraps adapters.ErrInvalidConfig and never contains credentials.
 func (c Config) Validate() error {
 	if c.Name == "" {
-		return fmt.Errorf("%w: Name is empty; set it (BROKERBENCH_RABBITMQ_NAME) or use Default()", ErrInvalidConfig)
+		return fmt.Errorf("%w: Name is empty; set it (BROKERBENCH_RABBITMQ_NAME) or start from Config{}.Default()", adapters.ErrInvalidConfig)
 	}
-	if _, err := c.uri(); err != nil {
+	u, err := c.uri()
+	if err != nil {
 		return err
+	}
+	if c.TLS.On() && u.Scheme != "amqps" {
+		return fmt.Errorf("%w: TLS settings are given but URL is %s://; use amqps:// (port 5671) for TLS", adapters.ErrInvalidConfig, u.Scheme)
 	}
 	switch c.QueueType {
 	case QueueClassic, QueueQuorum, QueueStream:
 	default:
 		return fmt.Errorf("%w: QueueType %q is not one of classic, quorum, stream (BROKERBENCH_RABBITMQ_QUEUE_TYPE)",
-			ErrInvalidConfig, c.QueueType)
-	}
-	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
-		return fmt.Errorf("%w: TLSCertFile and TLSKeyFile must be set together (BROKERBENCH_RABBITMQ_TLS_CERT_FILE, BROKERBENCH_RABBITMQ_TLS_KEY_FILE)",
-			ErrInvalidConfig)
+			adapters.ErrInvalidConfig, c.QueueType)
 	}
 	if c.Heartbeat < 0 {
-		return fmt.Errorf("%w: Heartbeat %v is negative; use 0 for the server's interval", ErrInvalidConfig, c.Heartbeat)
+		return fmt.Errorf("%w: Heartbeat %v is negative; use a positive interval such as 10s", adapters.ErrInvalidConfig, c.Heartbeat)
 	}
 	if c.DialTimeout <= 0 {
-		return fmt.Errorf("%w: DialTimeout %v must be positive (BROKERBENCH_RABBITMQ_DIAL_TIMEOUT, e.g. 10s)", ErrInvalidConfig, c.DialTimeout)
+		return fmt.Errorf("%w: DialTimeout %v must be positive (BROKERBENCH_RABBITMQ_DIAL_TIMEOUT, e.g. 10s)", adapters.ErrInvalidConfig, c.DialTimeout)
 	}
-	return nil
+	return c.TLS.Validate()
 }
 
 // uri parses URL and applies User/Password. Parse errors are rewritten so
 // that they never echo the URL (which may hold a password).
 func (c Config) uri() (amqp.URI, error) {
 	if c.URL == "" {
-		return amqp.URI{}, fmt.Errorf("%w: URL is empty; set BROKERBENCH_RABBITMQ_URL, e.g. amqp://127.0.0.1:5672/", ErrInvalidConfig)
+		return amqp.URI{}, fmt.Errorf("%w: URL is empty; set BROKERBENCH_RABBITMQ_URL, e.g. amqp://127.0.0.1:5672/", adapters.ErrInvalidConfig)
 	}
 	u, err := amqp.ParseURI(c.URL)
 	if err != nil {
 		return amqp.URI{}, fmt.Errorf("%w: URL %s is not an AMQP URI (amqp://[user[:password]@]host[:port][/vhost], percent-encode reserved characters)",
-			ErrInvalidConfig, redactURL(c.URL))
+			adapters.ErrInvalidConfig, adapters.RedactURL(c.URL))
 	}
 	if c.User != "" {
 		u.Username = c.User
@@ -140,7 +133,7 @@ func (c Config) uri() (amqp.URI, error) {
 func (c Config) Endpoint() string {
 	u, err := c.uri()
 	if err != nil {
-		return redactURL(c.URL)
+		return adapters.RedactURL(c.URL)
 	}
 	eu := url.URL{Scheme: u.Scheme, Host: net.JoinHostPort(u.Host, strconv.Itoa(u.Port)), Path: "/"}
 	if u.Vhost != "/" {
@@ -148,7 +141,7 @@ func (c Config) Endpoint() string {
 	}
 	switch {
 	case u.Password != "":
-		eu.User = url.UserPassword(u.Username, "xxxxx")
+		eu.User = url.UserPassword(u.Username, adapters.Redacted)
 	case u.Username != "":
 		eu.User = url.User(u.Username)
 	}
@@ -166,115 +159,54 @@ func (c Config) tlsEnabled() bool {
 	return err == nil && u.Scheme == "amqps"
 }
 
-// tlsConfig builds the client TLS configuration from the TLS settings, or
-// returns nil when the URL is not amqps.
+// tlsConfig builds the client TLS configuration, verifying host unless
+// TLS.ServerName says otherwise, or returns nil when the URL is not amqps.
 func (c Config) tlsConfig(host string) (*tls.Config, error) {
 	if !c.tlsEnabled() {
 		return nil, nil
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host, InsecureSkipVerify: c.TLSSkipVerify} //nolint:gosec // opt-in
-	if c.TLSServerName != "" {
-		tc.ServerName = c.TLSServerName
+	t := c.TLS
+	t.Enabled = true // amqps:// with no other setting: the system roots
+	tc, err := t.Build()
+	if err != nil {
+		return nil, err
 	}
-	if c.TLSCAFile != "" {
-		pem, err := os.ReadFile(c.TLSCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("%w: read TLS CA file: %w", ErrInvalidConfig, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%w: TLS CA file %s holds no PEM certificate", ErrInvalidConfig, c.TLSCAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if c.TLSCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("%w: load TLS client certificate %s: %w", ErrInvalidConfig, c.TLSCertFile, err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
+	if tc.ServerName == "" {
+		tc.ServerName = host
 	}
 	return tc, nil
 }
 
-// envPrefix prefixes every environment variable this package reads.
-const envPrefix = "BROKERBENCH_RABBITMQ_"
+// settings binds c's fields to their BROKERBENCH_RABBITMQ_* variables.
+func (c *Config) settings() []adapters.Setting {
+	return append([]adapters.Setting{
+		adapters.StringSetting("NAME", "Name", &c.Name, "label in results"),
+		adapters.StringSetting("URL", "URL", &c.URL, "`amqps://` for TLS; the password in it is redacted everywhere"),
+		adapters.StringSetting("USER", "User", &c.User, "replaces the URL's user"),
+		adapters.SecretSetting("PASSWORD", "Password", &c.Password, "replaces the URL's password; never printed"),
+		adapters.FuncSetting("QUEUE_TYPE", "QueueType", "`classic`, `quorum` or `stream`",
+			func(v string) error { c.QueueType = QueueType(strings.ToLower(v)); return nil },
+			func() string { return string(c.QueueType) }),
+		adapters.DurationSetting("HEARTBEAT", "Heartbeat", &c.Heartbeat, "AMQP heartbeat"),
+		adapters.DurationSetting("DIAL_TIMEOUT", "DialTimeout", &c.DialTimeout, "TCP connect plus TLS and AMQP handshakes"),
+		adapters.BoolSetting("TRANSIENT", "Transient", &c.Transient, "delivery mode 1 (classic queues do not persist)"),
+	}, c.TLS.Settings()...)
+}
 
-// ConfigFromEnv returns Default() overridden by the BROKERBENCH_RABBITMQ_*
-// variables that are set (non-empty): NAME, URL, USER, PASSWORD, QUEUE_TYPE,
-// TLS_CA_FILE, TLS_CERT_FILE, TLS_KEY_FILE, TLS_SERVER_NAME,
-// TLS_SKIP_VERIFY (bool), HEARTBEAT and DIAL_TIMEOUT (Go durations) and
-// TRANSIENT (bool). getenv is usually os.Getenv. The result is validated.
+// EnvSettings lists the variables [ConfigFromEnv] reads, bound to a
+// default Config (for the docs).
+func EnvSettings() []adapters.Setting { return adapters.DefaultSettings((*Config).settings) }
+
+// ConfigFromEnv returns [Config.Default] overridden by the
+// BROKERBENCH_RABBITMQ_* variables that are set ([EnvSettings]), read through
+// getenv (usually os.Getenv), and validated. A malformed value is an error
+// naming the variable.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := Default()
-	strs := []struct {
-		key string
-		dst *string
-	}{
-		{"NAME", &c.Name}, {"URL", &c.URL}, {"USER", &c.User}, {"PASSWORD", &c.Password},
-		{"TLS_CA_FILE", &c.TLSCAFile}, {"TLS_CERT_FILE", &c.TLSCertFile},
-		{"TLS_KEY_FILE", &c.TLSKeyFile}, {"TLS_SERVER_NAME", &c.TLSServerName},
-	}
-	for _, s := range strs {
-		if v := getenv(envPrefix + s.key); v != "" {
-			*s.dst = v
-		}
-	}
-	if v := getenv(envPrefix + "QUEUE_TYPE"); v != "" {
-		c.QueueType = QueueType(strings.ToLower(v))
-	}
-	bools := []struct {
-		key string
-		dst *bool
-	}{{"TLS_SKIP_VERIFY", &c.TLSSkipVerify}, {"TRANSIENT", &c.Transient}}
-	for _, b := range bools {
-		if v := getenv(envPrefix + b.key); v != "" {
-			parsed, err := strconv.ParseBool(v)
-			if err != nil {
-				return Config{}, fmt.Errorf("%w: %s%s=%q is not a boolean (use true or false)", ErrInvalidConfig, envPrefix, b.key, v)
-			}
-			*b.dst = parsed
-		}
-	}
-	durs := []struct {
-		key string
-		dst *time.Duration
-	}{{"HEARTBEAT", &c.Heartbeat}, {"DIAL_TIMEOUT", &c.DialTimeout}}
-	for _, d := range durs {
-		if v := getenv(envPrefix + d.key); v != "" {
-			parsed, err := time.ParseDuration(v)
-			if err != nil {
-				return Config{}, fmt.Errorf("%w: %s%s=%q is not a duration (e.g. 10s)", ErrInvalidConfig, envPrefix, d.key, v)
-			}
-			*d.dst = parsed
-		}
-	}
-	if err := c.Validate(); err != nil {
-		return Config{}, err
-	}
-	return c, nil
+	return adapters.ConfigFromEnv(EnvPrefix, getenv, (*Config).settings)
 }
 
-// redactURL hides the password of a URL that may not even parse: anything
-// between the first ':' of the userinfo and the '@' becomes "xxxxx".
-func redactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-		}
-		return u.String()
-	}
-	rest, scheme := raw, ""
-	if i := strings.Index(raw, "://"); i >= 0 {
-		scheme, rest = raw[:i+3], raw[i+3:]
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return raw
-	}
-	user := rest[:at]
-	if i := strings.Index(user, ":"); i >= 0 {
-		user = user[:i] + ":xxxxx"
-	}
-	return scheme + user + rest[at:]
-}
+// Default returns Config{}.Default().
+//
+// Deprecated: use Config{}.Default(), the convention of every adapter;
+// this remains so that code written against the old constructor builds.
+func Default() Config { return Config{}.Default() }

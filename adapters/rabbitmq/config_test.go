@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/adapters/adaptertest"
 )
 
@@ -20,16 +21,15 @@ func TestConfigFromEnv(t *testing.T) {
 	}{
 		// Nothing set: the defaults.
 		{name: "defaults", env: nil, check: func(c Config) bool {
-			return c.Name == "rabbitmq" && c.QueueType == QueueQuorum && c.URL == Default().URL && c.Heartbeat == 10*time.Second
+			return c.Name == "rabbitmq" && c.QueueType == QueueQuorum && c.URL == Config{}.Default().URL && c.Heartbeat == 10*time.Second
 		}},
 		// Every string setting lands in its field.
 		{name: "strings", env: map[string]string{
 			"BROKERBENCH_RABBITMQ_NAME": "rmq", "BROKERBENCH_RABBITMQ_URL": "amqps://h:5671/vh",
 			"BROKERBENCH_RABBITMQ_USER": "u", "BROKERBENCH_RABBITMQ_PASSWORD": "p",
-			"BROKERBENCH_RABBITMQ_TLS_CA_FILE": "/ca", "BROKERBENCH_RABBITMQ_TLS_SERVER_NAME": "sn",
+			"BROKERBENCH_RABBITMQ_TLS_SERVER_NAME": "sn",
 		}, check: func(c Config) bool {
-			return c.Name == "rmq" && c.URL == "amqps://h:5671/vh" && c.User == "u" && c.Password == "p" &&
-				c.TLSCAFile == "/ca" && c.TLSServerName == "sn"
+			return c.Name == "rmq" && c.URL == "amqps://h:5671/vh" && c.User == "u" && c.Password == "p" && c.TLS.ServerName == "sn"
 		}},
 		// Queue type is case-insensitive.
 		{name: "queue type", env: map[string]string{"BROKERBENCH_RABBITMQ_QUEUE_TYPE": "Stream"},
@@ -37,17 +37,18 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "bad queue type", env: map[string]string{"BROKERBENCH_RABBITMQ_QUEUE_TYPE": "mirrored"},
 			wantErr: "BROKERBENCH_RABBITMQ_QUEUE_TYPE"},
 		{name: "bools and durations", env: map[string]string{
-			"BROKERBENCH_RABBITMQ_TLS_SKIP_VERIFY": "true", "BROKERBENCH_RABBITMQ_TRANSIENT": "1",
-			"BROKERBENCH_RABBITMQ_HEARTBEAT": "3s", "BROKERBENCH_RABBITMQ_DIAL_TIMEOUT": "250ms",
+			"BROKERBENCH_RABBITMQ_URL": "amqps://h/", "BROKERBENCH_RABBITMQ_TLS_INSECURE_SKIP_VERIFY": "true",
+			"BROKERBENCH_RABBITMQ_TRANSIENT": "1", "BROKERBENCH_RABBITMQ_HEARTBEAT": "3s", "BROKERBENCH_RABBITMQ_DIAL_TIMEOUT": "250ms",
 		}, check: func(c Config) bool {
-			return c.TLSSkipVerify && c.Transient && c.Heartbeat == 3*time.Second && c.DialTimeout == 250*time.Millisecond
+			return c.TLS.InsecureSkipVerify && c.Transient && c.Heartbeat == 3*time.Second && c.DialTimeout == 250*time.Millisecond
 		}},
-		{name: "bad bool", env: map[string]string{"BROKERBENCH_RABBITMQ_TLS_SKIP_VERIFY": "yes please"},
-			wantErr: "BROKERBENCH_RABBITMQ_TLS_SKIP_VERIFY"},
+		{name: "bad bool", env: map[string]string{"BROKERBENCH_RABBITMQ_TLS_INSECURE_SKIP_VERIFY": "yes please"},
+			wantErr: "BROKERBENCH_RABBITMQ_TLS_INSECURE_SKIP_VERIFY"},
+		{name: "TLS without amqps", env: map[string]string{"BROKERBENCH_RABBITMQ_TLS": "true"}, wantErr: "amqps://"},
 		{name: "bad duration", env: map[string]string{"BROKERBENCH_RABBITMQ_HEARTBEAT": "10"},
 			wantErr: "BROKERBENCH_RABBITMQ_HEARTBEAT"},
-		{name: "cert without key", env: map[string]string{"BROKERBENCH_RABBITMQ_TLS_CERT_FILE": "/c"},
-			wantErr: "TLS_KEY_FILE"},
+		{name: "cert without key", env: map[string]string{"BROKERBENCH_RABBITMQ_URL": "amqps://h/", "BROKERBENCH_RABBITMQ_TLS_CERT_FILE": "/c"},
+			wantErr: "TLS.KeyFile"},
 		{name: "bad scheme", env: map[string]string{"BROKERBENCH_RABBITMQ_URL": "http://u:hunter2@h/"},
 			wantErr: "not an AMQP URI"},
 	}
@@ -55,7 +56,7 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c, err := ConfigFromEnv(adaptertest.Env(tc.env))
-			adaptertest.CheckConfigError(t, err, ErrInvalidConfig, tc.wantErr, "hunter2")
+			adaptertest.CheckConfigError(t, err, adapters.ErrInvalidConfig, tc.wantErr, "hunter2")
 			if tc.wantErr != "" {
 				return
 			}
@@ -78,16 +79,16 @@ func TestValidate(t *testing.T) {
 		{"empty url", func(c *Config) { c.URL = "" }, "URL is empty"},
 		{"bad url", func(c *Config) { c.URL = "amqp://u:hunter2@h:notaport/" }, "not an AMQP URI"},
 		{"queue type", func(c *Config) { c.QueueType = "lazy" }, "QueueType"},
-		{"key without cert", func(c *Config) { c.TLSKeyFile = "/k" }, "TLSCertFile"},
+		{"key without cert", func(c *Config) { c.URL, c.TLS.KeyFile = "amqps://h/", "/k" }, "TLS.CertFile"},
 		{"negative heartbeat", func(c *Config) { c.Heartbeat = -time.Second }, "Heartbeat"},
 		{"zero dial timeout", func(c *Config) { c.DialTimeout = 0 }, "DialTimeout"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := Default()
+			c := Config{}.Default()
 			tc.mutate(&c)
-			adaptertest.CheckConfigError(t, c.Validate(), ErrInvalidConfig, tc.want, "hunter2")
+			adaptertest.CheckConfigError(t, c.Validate(), adapters.ErrInvalidConfig, tc.want, "hunter2")
 		})
 	}
 }
@@ -112,7 +113,7 @@ func TestRedaction(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := Default()
+			c := Config{}.Default()
 			c.URL, c.User, c.Password = tc.url, tc.user, tc.password
 			if got := c.Endpoint(); got != tc.endpoint {
 				t.Errorf("Endpoint = %q, want %q", got, tc.endpoint)
@@ -123,23 +124,6 @@ func TestRedaction(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestRedactURL(t *testing.T) {
-	t.Parallel()
-	tests := []struct{ in, want string }{
-		{"amqp://u:hunter2@h/", "amqp://u:xxxxx@h/"},
-		{"amqp://u@h/", "amqp://u@h/"},
-		{"amqp://h/", "amqp://h/"},
-		// Unparsable by net/url: still redacted.
-		{"amqp://u:hun ter2@h:bad port/", "amqp://u:xxxxx@h:bad port/"},
-		{"u:hunter2@h", "u:xxxxx@h"},
-	}
-	for _, tc := range tests {
-		if got := redactURL(tc.in); got != tc.want {
-			t.Errorf("redactURL(%q) = %q, want %q", tc.in, got, tc.want)
-		}
 	}
 }
 

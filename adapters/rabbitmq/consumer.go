@@ -151,7 +151,7 @@ func (r *RabbitMQ) consumerDefaults(cfg adapters.ConsumerConfig) (adapters.Consu
 		cfg.Partitions = r.partitions(cfg.Topic)
 	}
 	if cfg.Partitions <= 0 {
-		return cfg, fmt.Errorf("%w: partition count of %q not given and not known to this System", ErrUnknownTopic, cfg.Topic)
+		return cfg, fmt.Errorf("%w: partition count of %q not given and not known to this System", adapters.ErrTopicNotFound, cfg.Topic)
 	}
 	switch cfg.Commit {
 	case "":

@@ -228,8 +228,8 @@ func TestConsumerConfigErrors(t *testing.T) {
 		{"no handler", adapters.ConsumerConfig{Topic: topic, Subscription: "s"}, nil},
 		{"static member", adapters.ConsumerConfig{Topic: topic, Subscription: "s", InstanceID: "i", Handler: h}, adapters.ErrNotApplicable},
 		{"slash in subscription", adapters.ConsumerConfig{Topic: topic, Subscription: "a/b", Handler: h}, ErrInvalidName},
-		{"unknown topic", adapters.ConsumerConfig{Topic: "bbrabbit-none-" + adaptertest.Suffix(), Subscription: "s", Handler: h}, ErrUnknownTopic},
-		{"missing exchange", adapters.ConsumerConfig{Topic: "bbrabbit-none-" + adaptertest.Suffix(), Partitions: 1, Subscription: "s", Handler: h}, ErrUnknownTopic},
+		{"unknown topic", adapters.ConsumerConfig{Topic: "bbrabbit-none-" + adaptertest.Suffix(), Subscription: "s", Handler: h}, adapters.ErrTopicNotFound},
+		{"missing exchange", adapters.ConsumerConfig{Topic: "bbrabbit-none-" + adaptertest.Suffix(), Partitions: 1, Subscription: "s", Handler: h}, adapters.ErrTopicNotFound},
 		{"bad commit mode", adapters.ConsumerConfig{Topic: topic, Subscription: "s", Commit: "never", Handler: h}, nil},
 	}
 	for _, tc := range tests {

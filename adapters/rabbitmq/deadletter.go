@@ -124,7 +124,7 @@ func (r *RabbitMQ) deleteDeadLetter(ctx context.Context, topic, sub string) erro
 // queue.declare reports it (ready messages; nobody consumes it). Quorum
 // queues dead-letter asynchronously and at most once, so a just-rejected
 // message may take a moment to be counted. A topic created without
-// DeadLetter gives an error wrapping ErrUnknownTopic; a stream topic one
+// DeadLetter gives an error wrapping adapters.ErrTopicNotFound; a stream topic one
 // wrapping adapters.ErrNotApplicable. Safe for concurrent use.
 func (r *RabbitMQ) DeadLettered(ctx context.Context, topic, subscription string) (int64, error) {
 	if r.cfg.QueueType == QueueStream {
@@ -148,7 +148,7 @@ func (r *RabbitMQ) DeadLettered(ctx context.Context, topic, subscription string)
 		return int64(n), nil
 	case isAMQPCode(err, amqp.NotFound):
 		return 0, fmt.Errorf("dead-lettered of %q/%q: %w: no dead-letter queue %q (create the topic with DeadLetter)",
-			topic, subscription, ErrUnknownTopic, dlq)
+			topic, subscription, adapters.ErrTopicNotFound, dlq)
 	default:
 		return 0, fmt.Errorf("dead-lettered of %q/%q: inspect queue %q: %w", topic, subscription, dlq, err)
 	}

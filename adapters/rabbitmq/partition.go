@@ -126,7 +126,7 @@ func (pc *partConsumer) run() {
 // closeReason explains why the delivery channel closed.
 func (pc *partConsumer) closeReason() error {
 	if pc.ch.IsClosed() {
-		return fmt.Errorf("channel closed: %w", ErrClosed)
+		return fmt.Errorf("channel closed: %w", adapters.ErrClosed)
 	}
 	return errors.New("consumer cancelled by the broker (queue deleted?)")
 }

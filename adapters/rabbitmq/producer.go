@@ -46,7 +46,7 @@ type producer struct {
 
 	// closed is set by Close before it flushes. A Send that saw it unset
 	// holds an in-flight token, so Close's Flush waits for that send; one
-	// that sees it set fails with ErrClosed. closing wakes blocked Sends.
+	// that sees it set fails with adapters.ErrClosed. closing wakes blocked Sends.
 	closed  atomic.Bool
 	closing chan struct{}
 
@@ -146,7 +146,7 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 	}
 	select {
 	case <-p.closing:
-		done(adapters.SendResult{Partition: m.Partition, Offset: -1}, fmt.Errorf("send to %q: producer %q: %w", m.Topic, p.id, ErrClosed))
+		done(adapters.SendResult{Partition: m.Partition, Offset: -1}, fmt.Errorf("send to %q: producer %q: %w", m.Topic, p.id, adapters.ErrClosed))
 		return
 	default:
 	}
@@ -156,7 +156,7 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 		done(adapters.SendResult{Partition: m.Partition, Offset: -1}, fmt.Errorf("send to %q: %w", m.Topic, ctx.Err()))
 		return
 	case <-p.closing:
-		done(adapters.SendResult{Partition: m.Partition, Offset: -1}, fmt.Errorf("send to %q: producer %q: %w", m.Topic, p.id, ErrClosed))
+		done(adapters.SendResult{Partition: m.Partition, Offset: -1}, fmt.Errorf("send to %q: producer %q: %w", m.Topic, p.id, adapters.ErrClosed))
 		return
 	}
 	part, err := p.partition(m)
@@ -189,11 +189,11 @@ func (p *producer) partition(m *adapters.Message) (int32, error) {
 	case m.Partition >= 0 && (n == 0 || int(m.Partition) < n):
 		return m.Partition, nil
 	case m.Partition >= 0:
-		return m.Partition, fmt.Errorf("%w: %d, topic has %d partitions", ErrPartition, m.Partition, n)
+		return m.Partition, fmt.Errorf("%w: %d, topic has %d partitions", adapters.ErrBadPartition, m.Partition, n)
 	case m.Partition != -1:
-		return m.Partition, fmt.Errorf("%w: %d", ErrPartition, m.Partition)
+		return m.Partition, fmt.Errorf("%w: %d", adapters.ErrBadPartition, m.Partition)
 	case n == 0:
-		return m.Partition, fmt.Errorf("%w: -1 needs the partition count, which this System does not know for topic %q", ErrPartition, m.Topic)
+		return m.Partition, fmt.Errorf("%w: -1 needs the partition count, which this System does not know for topic %q", adapters.ErrBadPartition, m.Topic)
 	case m.Key == nil:
 		return int32((p.rr.Add(1) - 1) % uint64(n)), nil
 	default:
@@ -222,7 +222,7 @@ func (p *producer) checkExchange(topic string) error {
 	}
 	switch {
 	case isAMQPCode(err, amqp.NotFound):
-		return fmt.Errorf("%w: no exchange %q", ErrUnknownTopic, topic)
+		return fmt.Errorf("%w: no exchange %q", adapters.ErrTopicNotFound, topic)
 	case err != nil:
 		return fmt.Errorf("check exchange %q: %w", topic, err)
 	}
@@ -241,7 +241,7 @@ func (p *producer) publish(m *adapters.Message, part int32, done func(adapters.S
 		pub.Headers = amqp.Table{keyHeader: m.Key}
 	}
 	if p.closed.Load() {
-		return false, fmt.Errorf("producer %q: %w", p.id, ErrClosed)
+		return false, fmt.Errorf("producer %q: %w", p.id, adapters.ErrClosed)
 	}
 	var tag uint64
 	p.pubMu.Lock()
@@ -296,11 +296,11 @@ func (p *producer) listen(confirms <-chan amqp.Confirmation, returns <-chan amqp
 			p.complete(c)
 		}
 	}
-	var cause error = ErrClosed
+	var cause error = adapters.ErrClosed
 	select {
 	case e := <-closes:
 		if e != nil {
-			cause = fmt.Errorf("%w: %w", ErrClosed, e)
+			cause = fmt.Errorf("%w: %w", adapters.ErrClosed, e)
 		}
 	default:
 	}
@@ -404,7 +404,7 @@ func (p *producer) unroutableErr() error {
 }
 
 // Close flushes (bounded by ctx), closes the connection and fails sends
-// still outstanding with ErrClosed. Later Sends fail with ErrClosed.
+// still outstanding with adapters.ErrClosed. Later Sends fail with adapters.ErrClosed.
 func (p *producer) Close(ctx context.Context) error {
 	var err error
 	p.closeOnce.Do(func() {

@@ -106,8 +106,8 @@ func TestUnroutable(t *testing.T) {
 		// locally; the broker's return catches it.
 		{name: "partition out of range, remote check", subs: []string{"s"}, part: 5, foreign: true, want: ErrUnroutable},
 		// A System that created the topic refuses before publishing.
-		{name: "partition out of range, local check", subs: []string{"s"}, part: 5, want: ErrPartition},
-		{name: "bad partition", subs: []string{"s"}, part: -2, want: ErrPartition},
+		{name: "partition out of range, local check", subs: []string{"s"}, part: 5, want: adapters.ErrBadPartition},
+		{name: "bad partition", subs: []string{"s"}, part: -2, want: adapters.ErrBadPartition},
 		{name: "routable", subs: []string{"s"}, part: 1},
 	}
 	for _, tc := range tests {
@@ -169,8 +169,8 @@ func TestUnknownTopic(t *testing.T) {
 	topic := newTopic(t, r, 1, "sub")
 	p := newProducer(t, r, adapters.ProducerConfig{ID: "unknown", Acks: adapters.AcksAll})
 	errs := sendAll(t, p, "bbrabbit-missing-"+adaptertest.Suffix(), 0, []string{"x"})
-	if len(errs) != 1 || !errors.Is(errs[0], ErrUnknownTopic) {
-		t.Fatalf("send to a missing topic: %v, want ErrUnknownTopic", errs)
+	if len(errs) != 1 || !errors.Is(errs[0], adapters.ErrTopicNotFound) {
+		t.Fatalf("send to a missing topic: %v, want adapters.ErrTopicNotFound", errs)
 	}
 	if errs := sendAll(t, p, topic, 0, []string{"y"}); len(errs) > 0 {
 		t.Fatalf("send after the failed one: %v", errs)
@@ -234,7 +234,7 @@ func TestSendCancelledAndClosed(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 	p.Send(t.Context(), &adapters.Message{Topic: topic, Partition: 0}, record)
-	if len(errs) != 2 || !errors.Is(errs[0], context.Canceled) || !errors.Is(errs[1], ErrClosed) {
+	if len(errs) != 2 || !errors.Is(errs[0], context.Canceled) || !errors.Is(errs[1], adapters.ErrClosed) {
 		t.Fatalf("errors = %v, want [context canceled, closed]", errs)
 	}
 	if err := p.Close(t.Context()); err != nil {

@@ -130,8 +130,8 @@ func TestQuorumDeliveryLimit(t *testing.T) {
 					lag, err := r.Lag(t.Context(), topic, "s")
 					return err == nil && lag[0] == 0 && len(dr.deliveries("poison")) >= tc.max
 				})
-				if _, err := r.DeadLettered(t.Context(), topic, "s"); !errors.Is(err, ErrUnknownTopic) {
-					t.Errorf("DeadLettered without DeadLetter: %v, want ErrUnknownTopic", err)
+				if _, err := r.DeadLettered(t.Context(), topic, "s"); !errors.Is(err, adapters.ErrTopicNotFound) {
+					t.Errorf("DeadLettered without DeadLetter: %v, want adapters.ErrTopicNotFound", err)
 				}
 			}
 			// Barrier: one more message flows through the same consumer
@@ -287,8 +287,8 @@ func TestDeleteTopicRemovesDeadLetter(t *testing.T) {
 			t.Errorf("partition queue of %s left after DeleteTopic", sub)
 		}
 	}
-	if _, err := r.DeadLettered(t.Context(), name, "a"); !errors.Is(err, ErrUnknownTopic) {
-		t.Errorf("DeadLettered after DeleteTopic: %v, want ErrUnknownTopic", err)
+	if _, err := r.DeadLettered(t.Context(), name, "a"); !errors.Is(err, adapters.ErrTopicNotFound) {
+		t.Errorf("DeadLettered after DeleteTopic: %v, want adapters.ErrTopicNotFound", err)
 	}
 }
 

@@ -151,8 +151,19 @@ func (r *RabbitMQ) Name() string { return r.cfg.Name }
 // nack, reject or dead-lettering. Classic and quorum queues have queue
 // semantics and dead-letter exchanges; only quorum queues count
 // deliveries and take a delivery limit (see CreateTopic).
-func (r *RabbitMQ) Capabilities() adapters.Capabilities {
-	stream := r.cfg.QueueType == QueueStream
+func (r *RabbitMQ) Capabilities() adapters.Capabilities { return capabilities(r.cfg.QueueType) }
+
+// CapabilityVariants lists the capabilities for the docs' matrix, by
+// queue type.
+func CapabilityVariants() []adapters.CapabilityVariant {
+	return []adapters.CapabilityVariant{
+		{Label: "rabbitmq (classic/quorum)", Capabilities: capabilities(QueueQuorum)},
+		{Label: "rabbitmq (stream)", Capabilities: capabilities(QueueStream)},
+	}
+}
+
+func capabilities(qt QueueType) adapters.Capabilities {
+	stream := qt == QueueStream
 	return adapters.Capabilities{
 		Partitions:        true,
 		Replay:            stream,
@@ -266,7 +277,7 @@ func (r *RabbitMQ) adminConn(ctx context.Context) (*amqp.Connection, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return nil, fmt.Errorf("rabbitmq system %s: %w", r.cfg.Name, ErrClosed)
+		return nil, fmt.Errorf("rabbitmq system %s: %w", r.cfg.Name, adapters.ErrClosed)
 	}
 	if r.admin != nil && !r.admin.IsClosed() {
 		return r.admin, nil

@@ -24,7 +24,7 @@ const rabbitAddr = "127.0.0.1:5672"
 func newRabbit(t *testing.T, qt QueueType) *RabbitMQ {
 	t.Helper()
 	adaptertest.RequireService(t, "rabbitmq", rabbitAddr)
-	cfg := Default()
+	cfg := Config{}.Default()
 	cfg.QueueType = qt
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -98,7 +98,7 @@ func TestConformance(t *testing.T) {
 			t.Parallel()
 			adaptertest.Run(t, func(t *testing.T) adapters.System {
 				t.Helper()
-				cfg := Default()
+				cfg := Config{}.Default()
 				cfg.QueueType = qt
 				r, err := New(t.Context(), cfg)
 				if err != nil {
@@ -134,7 +134,7 @@ func TestNewUnavailable(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	_ = l.Close()
-	cfg := Default()
+	cfg := Config{}.Default()
 	cfg.URL = "amqp://bob:s3cret@" + addr + "/"
 	_, err = New(t.Context(), cfg)
 	if !errors.Is(err, adapters.ErrUnavailable) {
@@ -148,7 +148,7 @@ func TestNewUnavailable(t *testing.T) {
 func TestBadCredentials(t *testing.T) {
 	t.Parallel()
 	adaptertest.RequireService(t, "rabbitmq", rabbitAddr)
-	cfg := Default()
+	cfg := Config{}.Default()
 	cfg.Password = "wrong-s3cret"
 	_, err := New(t.Context(), cfg)
 	if err == nil {
@@ -171,7 +171,7 @@ func TestQueueTypesDeclared(t *testing.T) {
 			topic := newTopic(t, r, 2, "s1", "s2")
 			// A queue of another type under the same name is refused with
 			// the broker's 406, which proves the type really is qt.
-			other := Default()
+			other := Config{}.Default()
 			other.QueueType = QueueClassic
 			if qt == QueueClassic {
 				other.QueueType = QueueQuorum

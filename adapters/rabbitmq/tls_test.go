@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/brokerbench/brokerbench/adapters"
 )
 
 // testPKI is a CA with a server and a client certificate, written as PEM
@@ -119,9 +121,9 @@ func TestTLSMutual(t *testing.T) {
 		peer <- tc.ConnectionState().PeerCertificates[0].Subject.CommonName
 	}()
 
-	cfg := Default()
+	cfg := Config{}.Default()
 	cfg.URL = "amqps://bob:hunter2@" + l.Addr().String() + "/"
-	cfg.TLSCAFile, cfg.TLSCertFile, cfg.TLSKeyFile = pki.caFile, pki.certFile, pki.keyFile
+	cfg.TLS = adapters.TLS{CAFile: pki.caFile, CertFile: pki.certFile, KeyFile: pki.keyFile}
 	cfg.DialTimeout = 5 * time.Second
 	_, err = New(t.Context(), cfg)
 	if err == nil {
@@ -146,25 +148,20 @@ func TestTLSConfigErrors(t *testing.T) {
 		name   string
 		mutate func(*Config)
 	}{
-		{"missing CA file", func(c *Config) { c.TLSCAFile = filepath.Join(dir, "none.pem") }},
-		{"CA file without PEM", func(c *Config) { c.TLSCAFile = notPEM }},
-		{"bad key pair", func(c *Config) { c.TLSCertFile, c.TLSKeyFile = notPEM, notPEM }},
+		{"missing CA file", func(c *Config) { c.TLS.CAFile = filepath.Join(dir, "none.pem") }},
+		{"CA file without PEM", func(c *Config) { c.TLS.CAFile = notPEM }},
+		{"bad key pair", func(c *Config) { c.TLS.CertFile, c.TLS.KeyFile = notPEM, notPEM }},
+		{"TLS settings with amqp://", func(c *Config) { c.URL, c.TLS.InsecureSkipVerify = "amqp://127.0.0.1:1/", true }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := Default()
+			c := Config{}.Default()
 			c.URL = "amqps://127.0.0.1:1/"
 			tc.mutate(&c)
-			if _, err := New(t.Context(), c); !errors.Is(err, ErrInvalidConfig) {
-				t.Errorf("New: %v, want ErrInvalidConfig", err)
+			if _, err := New(t.Context(), c); !errors.Is(err, adapters.ErrInvalidConfig) {
+				t.Errorf("New: %v, want adapters.ErrInvalidConfig", err)
 			}
 		})
-	}
-	// Plain amqp ignores the TLS files entirely.
-	c := Default()
-	c.TLSCAFile = notPEM
-	if tc, err := c.tlsConfig("h"); tc != nil || err != nil {
-		t.Errorf("tlsConfig for amqp:// = %v, %v; want nil, nil", tc, err)
 	}
 }

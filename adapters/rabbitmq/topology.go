@@ -129,7 +129,7 @@ func (r *RabbitMQ) ensureSubscription(ctx context.Context, topic, sub string, pa
 			return ch.ExchangeDeclarePassive(exchangeName(topic), amqp.ExchangeDirect, true, false, false, false, nil)
 		}); err != nil {
 			if isAMQPCode(err, amqp.NotFound) {
-				return fmt.Errorf("topic %q: %w: create it first", topic, ErrUnknownTopic)
+				return fmt.Errorf("topic %q: %w: create it first", topic, adapters.ErrTopicNotFound)
 			}
 			return fmt.Errorf("check exchange %q: %w", topic, err)
 		}
@@ -267,7 +267,7 @@ func (r *RabbitMQ) Lag(ctx context.Context, topic, subscription string) (map[int
 		}
 	}
 	if len(lag) == 0 && len(errs) == 0 {
-		return nil, fmt.Errorf("lag of %q/%q: %w: no queues found", topic, subscription, ErrUnknownTopic)
+		return nil, fmt.Errorf("lag of %q/%q: %w: no queues found", topic, subscription, adapters.ErrTopicNotFound)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return lag, fmt.Errorf("lag of %q/%q: %w", topic, subscription, err)

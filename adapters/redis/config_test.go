@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/adapters/adaptertest"
 )
 
@@ -22,28 +23,31 @@ func TestConfigFromEnv(t *testing.T) {
 		// No variables: exactly the defaults.
 		{name: "empty", env: nil, want: func(*Config) {}},
 		// A comma list becomes cluster seeds; blanks are dropped.
-		{name: "addrs", env: map[string]string{EnvAddr: "a:1, b:2,,"}, want: func(c *Config) { c.Addrs = []string{"a:1", "b:2"} }},
+		{name: "addrs", env: map[string]string{EnvPrefix + "ADDR": "a:1, b:2,,"}, want: func(c *Config) { c.Addrs = []string{"a:1", "b:2"} }},
 		// Every setting at once.
 		{name: "all", env: map[string]string{
-			EnvName: "redis7", EnvCluster: "true", EnvUsername: "u", EnvPassword: "p",
-			EnvDB: "3", EnvTLS: "1", EnvTLSCAFile: "/ca.pem", EnvTLSSkipVerify: "true",
-			EnvTLSServerName: "srv", EnvDialTimeout: "2s", EnvBlock: "50ms", EnvEntryBytes: "300",
+			"BROKERBENCH_REDIS_NAME": "redis7", "BROKERBENCH_REDIS_CLUSTER": "true", "BROKERBENCH_REDIS_USERNAME": "u",
+			"BROKERBENCH_REDIS_PASSWORD": "p", "BROKERBENCH_REDIS_TLS": "1", "BROKERBENCH_REDIS_TLS_INSECURE_SKIP_VERIFY": "true",
+			"BROKERBENCH_REDIS_TLS_SERVER_NAME": "srv", "BROKERBENCH_REDIS_DIAL_TIMEOUT": "2s", "BROKERBENCH_REDIS_BLOCK": "50ms",
+			"BROKERBENCH_REDIS_ENTRY_BYTES": "300",
 		}, want: func(c *Config) {
-			c.Name, c.Cluster, c.Username, c.Password, c.DB = "redis7", true, "u", "p", 3
-			c.TLS, c.TLSCAFile, c.TLSSkipVerify, c.TLSServerName = true, "/ca.pem", true, "srv"
+			c.Name, c.Cluster, c.Username, c.Password = "redis7", true, "u", "p"
+			c.TLS = adapters.TLS{Enabled: true, InsecureSkipVerify: true, ServerName: "srv"}
 			c.DialTimeout, c.Block, c.EntryBytes = 2*time.Second, 50*time.Millisecond, 300
 		}},
 		// Malformed values name the variable.
-		{name: "bad bool", env: map[string]string{EnvTLS: "yes please"}, wantErr: EnvTLS},
-		{name: "bad duration", env: map[string]string{EnvBlock: "5"}, wantErr: EnvBlock},
-		{name: "bad db", env: map[string]string{EnvDB: "x"}, wantErr: EnvDB},
-		{name: "bad entry bytes", env: map[string]string{EnvEntryBytes: "1k"}, wantErr: EnvEntryBytes},
+		{name: "bad bool", env: map[string]string{"BROKERBENCH_REDIS_TLS": "yes please"}, wantErr: "BROKERBENCH_REDIS_TLS"},
+		{name: "bad duration", env: map[string]string{"BROKERBENCH_REDIS_BLOCK": "5"}, wantErr: "BROKERBENCH_REDIS_BLOCK"},
+		{name: "bad db", env: map[string]string{"BROKERBENCH_REDIS_DB": "x"}, wantErr: "BROKERBENCH_REDIS_DB"},
+		{name: "bad entry bytes", env: map[string]string{"BROKERBENCH_REDIS_ENTRY_BYTES": "1k"}, wantErr: "BROKERBENCH_REDIS_ENTRY_BYTES"},
+		{name: "renamed TLS variable", env: map[string]string{"BROKERBENCH_REDIS_TLS_SKIP_VERIFY": "true"}, wantErr: "renamed BROKERBENCH_REDIS_TLS_INSECURE_SKIP_VERIFY"},
+		{name: "db with cluster is validated", env: map[string]string{"BROKERBENCH_REDIS_DB": "3", "BROKERBENCH_REDIS_CLUSTER": "true"}, wantErr: "cluster"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got, err := ConfigFromEnv(adaptertest.Env(tt.env))
-			adaptertest.CheckConfigError(t, err, ErrInvalidConfig, tt.wantErr)
+			adaptertest.CheckConfigError(t, err, adapters.ErrInvalidConfig, tt.wantErr)
 			if tt.wantErr != "" {
 				return
 			}
@@ -51,7 +55,7 @@ func TestConfigFromEnv(t *testing.T) {
 			want.Addrs = append([]string(nil), def.Addrs...)
 			tt.want(&want)
 			if got.String() != want.String() || got.Password != want.Password || got.DB != want.DB ||
-				got.TLS != want.TLS || got.TLSServerName != want.TLSServerName || got.Cluster != want.Cluster ||
+				got.TLS != want.TLS || got.Cluster != want.Cluster ||
 				got.DialTimeout != want.DialTimeout {
 				t.Fatalf("got %+v\nwant %+v", got, want)
 			}
@@ -80,35 +84,25 @@ func TestConfigValidate(t *testing.T) {
 		{"block zero would block forever", func(c *Config) { c.Block = 0 }, "Block"},
 		{"zero entry bytes", func(c *Config) { c.EntryBytes = 0 }, "EntryBytes"},
 		{"zero dial timeout", func(c *Config) { c.DialTimeout = 0 }, "DialTimeout"},
-		{"missing CA file", func(c *Config) { c.TLSCAFile = "/nonexistent/ca.pem" }, "TLSCAFile"},
-		{"existing CA file", func(c *Config) { c.TLSCAFile = ca }, ""},
+		{"missing CA file", func(c *Config) { c.TLS.CAFile = "/nonexistent/ca.pem" }, "TLS.CAFile"},
+		{"CA file without PEM", func(c *Config) { c.TLS.CAFile = ca }, "no PEM"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c := Config{}.Default()
 			tt.edit(&c)
-			adaptertest.CheckConfigError(t, c.Validate(), ErrInvalidConfig, tt.wantErr)
+			adaptertest.CheckConfigError(t, c.Validate(), adapters.ErrInvalidConfig, tt.wantErr)
 		})
 	}
 }
 
-func TestTLSConfigRejectsNonPEMCA(t *testing.T) {
+// TestEndpointSaysTLS: with TLS on, the endpoint in results says rediss://.
+// (The TLS settings themselves are tested once, in package adapters.)
+func TestEndpointSaysTLS(t *testing.T) {
 	t.Parallel()
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, []byte("garbage"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	c := Config{}.Default()
-	c.TLSCAFile = ca
-	if _, err := c.tlsConfig(); err == nil || !strings.Contains(err.Error(), "no PEM") {
-		t.Fatalf("tlsConfig = %v, want a no-PEM error", err)
-	}
-	c.TLSCAFile, c.TLSSkipVerify = "", true
-	tc, err := c.tlsConfig()
-	if err != nil || tc == nil || !tc.InsecureSkipVerify {
-		t.Fatalf("skip-verify tlsConfig = %+v, %v", tc, err)
-	}
+	c.TLS.InsecureSkipVerify = true
 	if !strings.HasPrefix(c.endpoint(), "rediss://") {
 		t.Fatalf("endpoint %q should say rediss:// with TLS", c.endpoint())
 	}

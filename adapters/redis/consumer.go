@@ -97,7 +97,7 @@ func (r *Redis) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (a
 		return nil, fmt.Errorf("new redis consumer %q: %w", cfg.ID, err)
 	}
 	if cfg.Partitions != 0 && cfg.Partitions != meta.partitions {
-		return nil, fmt.Errorf("new redis consumer %q: topic %q has %d partitions, not %d: %w", cfg.ID, cfg.Topic, meta.partitions, cfg.Partitions, ErrTopicMismatch)
+		return nil, fmt.Errorf("new redis consumer %q: topic %q has %d partitions, not %d: %w", cfg.ID, cfg.Topic, meta.partitions, cfg.Partitions, adapters.ErrTopicMismatch)
 	}
 	start := "0"
 	if cfg.Start == adapters.StartLatest {

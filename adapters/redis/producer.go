@@ -120,14 +120,14 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 		done(fail, fmt.Errorf("send to %q: wait for in-flight slot: %w", m.Topic, ctx.Err()))
 		return
 	case <-p.stop:
-		done(fail, fmt.Errorf("send to %q: producer %w", m.Topic, ErrClosed))
+		done(fail, fmt.Errorf("send to %q: producer %w", m.Topic, adapters.ErrClosed))
 		return
 	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		<-p.slots
-		done(fail, fmt.Errorf("send to %q: producer %w", m.Topic, ErrClosed))
+		done(fail, fmt.Errorf("send to %q: producer %w", m.Topic, adapters.ErrClosed))
 		return
 	}
 	p.queue = append(p.queue, pendingSend{topic: m.Topic, partition: m.Partition, key: m.Key, val: m.Value, done: done})
@@ -224,7 +224,7 @@ func (p *producer) take() []pendingSend {
 	return batch
 }
 
-// failQueued completes every still-queued send with ErrClosed.
+// failQueued completes every still-queued send with adapters.ErrClosed.
 func (p *producer) failQueued() {
 	for {
 		batch := p.take()
@@ -232,7 +232,7 @@ func (p *producer) failQueued() {
 			return
 		}
 		for _, s := range batch {
-			s.done(adapters.SendResult{Partition: s.partition, Offset: -1}, fmt.Errorf("send to %q: producer %w before the send", s.topic, ErrClosed))
+			s.done(adapters.SendResult{Partition: s.partition, Offset: -1}, fmt.Errorf("send to %q: producer %w before the send", s.topic, adapters.ErrClosed))
 		}
 		p.finish(len(batch))
 	}
@@ -289,7 +289,7 @@ func (p *producer) sendBatch(batch []pendingSend) {
 		if err == nil {
 			id, xerr := cmds[i].Result()
 			if errors.Is(xerr, goredis.Nil) { // NOMKSTREAM: no such stream
-				err = fmt.Errorf("XADD to %q partition %d: stream missing (topic deleted?): %w", s.topic, s.partition, ErrTopicNotFound)
+				err = fmt.Errorf("XADD to %q partition %d: stream missing (topic deleted?): %w", s.topic, s.partition, adapters.ErrTopicNotFound)
 			} else if xerr != nil {
 				err = fmt.Errorf("XADD to %q partition %d: %w", s.topic, s.partition, xerr)
 			} else {
@@ -328,7 +328,7 @@ func (p *producer) route(s *pendingSend, partitions int) error {
 		}
 	}
 	if s.partition < 0 || int(s.partition) >= partitions {
-		return fmt.Errorf("send to %q partition %d of %d: %w", s.topic, s.partition, partitions, ErrBadPartition)
+		return fmt.Errorf("send to %q partition %d of %d: %w", s.topic, s.partition, partitions, adapters.ErrBadPartition)
 	}
 	return nil
 }

@@ -45,7 +45,7 @@ const (
 // DeadLettered returns XLEN of the subscription's dead-letter stream: the
 // entries rejected or dead-lettered at the delivery limit. It is 0 for a
 // topic without DeadLetter. A missing topic gives an error wrapping
-// ErrTopicNotFound.
+// adapters.ErrTopicNotFound.
 func (r *Redis) DeadLettered(ctx context.Context, topic, subscription string) (int64, error) {
 	if _, err := loadMeta(ctx, r.admin, topic); err != nil {
 		return 0, fmt.Errorf("dead-lettered: %w", err)

@@ -27,7 +27,6 @@ package redis
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -107,13 +106,13 @@ func isAuthError(err error) bool {
 // lost would store the message twice, and a retried XREADGROUP would leave
 // entries pending in the group that nobody handles until XAUTOCLAIM.
 func (r *Redis) newClient(name, role string, poolSize int) (goredis.UniversalClient, error) {
-	tc, err := r.cfg.tlsConfig()
+	tc, err := r.cfg.TLS.Build()
 	if err != nil {
 		return nil, err
 	}
 	var dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 	if r.cfg.Dialer != nil {
-		dialer = withTLS(r.cfg.Dialer(role), tc)
+		dialer = adapters.DialTLS(r.cfg.Dialer(role), tc)
 	}
 	return goredis.NewUniversalClient(&goredis.UniversalOptions{
 		Dialer:        dialer,
@@ -130,30 +129,6 @@ func (r *Redis) newClient(name, role string, poolSize int) (goredis.UniversalCli
 	}), nil
 }
 
-// withTLS layers TLS over dial's connections when tc is set: go-redis
-// applies TLSConfig only with its own dialer.
-func withTLS(dial func(ctx context.Context, network, addr string) (net.Conn, error), tc *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	if tc == nil {
-		return dial
-	}
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		raw, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		cfg := tc.Clone()
-		if cfg.ServerName == "" {
-			cfg.ServerName, _, _ = net.SplitHostPort(addr)
-		}
-		conn := tls.Client(raw, cfg)
-		if err := conn.HandshakeContext(ctx); err != nil {
-			raw.Close()
-			return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
-		}
-		return conn, nil
-	}
-}
-
 // Name returns Config.Name ("redis" by default).
 func (r *Redis) Name() string { return r.cfg.Name }
 
@@ -164,7 +139,14 @@ func (r *Redis) Name() string { return r.cfg.Name }
 // entries list (see queue.go). There is no rebalance (every consumer reads
 // every partition), hence no per-partition order with several consumers, and
 // no idempotent producer (Redis 7 has none).
-func (r *Redis) Capabilities() adapters.Capabilities {
+func (r *Redis) Capabilities() adapters.Capabilities { return capabilities() }
+
+// CapabilityVariants lists the capabilities for the docs' matrix.
+func CapabilityVariants() []adapters.CapabilityVariant {
+	return []adapters.CapabilityVariant{{Label: "redis streams", Capabilities: capabilities()}}
+}
+
+func capabilities() adapters.Capabilities {
 	return adapters.Capabilities{
 		Partitions:     true,
 		Replay:         true,
@@ -242,7 +224,7 @@ type topicMeta struct {
 }
 
 // loadMeta reads a topic's metadata hash; a missing hash wraps
-// ErrTopicNotFound.
+// adapters.ErrTopicNotFound.
 func loadMeta(ctx context.Context, c goredis.Cmdable, topic string) (topicMeta, error) {
 	vals, err := c.HMGet(ctx, metaKey(topic), "partitions", "maxlen", "maxdeliveries", "deadletter").Result()
 	if err != nil {
@@ -250,7 +232,7 @@ func loadMeta(ctx context.Context, c goredis.Cmdable, topic string) (topicMeta, 
 	}
 	ps, _ := vals[0].(string)
 	if ps == "" {
-		return topicMeta{}, fmt.Errorf("topic %q: %w", topic, ErrTopicNotFound)
+		return topicMeta{}, fmt.Errorf("topic %q: %w", topic, adapters.ErrTopicNotFound)
 	}
 	var m topicMeta
 	if m.partitions, err = strconv.Atoi(ps); err != nil || m.partitions < 1 {
@@ -281,7 +263,7 @@ func (r *Redis) maxLenFor(retentionBytes int64) int64 {
 // CreateTopic records the topic's metadata and creates one consumer group
 // per subscription on every partition stream, at ID 0 (MKSTREAM creates the
 // streams). It is idempotent; an existing topic with another partition count
-// gives an error wrapping ErrTopicMismatch. RetentionBytes becomes an
+// gives an error wrapping adapters.ErrTopicMismatch. RetentionBytes becomes an
 // approximate MAXLEN of RetentionBytes/Config.EntryBytes entries, applied by
 // every XADD. MaxDeliveries and DeadLetter are stored with the metadata,
 // where every consumer of the topic reads them; a re-create overwrites them.
@@ -306,7 +288,7 @@ func (r *Redis) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error 
 			return fmt.Errorf("create topic: %w", err)
 		}
 		if m.partitions != spec.Partitions {
-			return fmt.Errorf("create topic %q with %d partitions: has %d: %w", spec.Name, spec.Partitions, m.partitions, ErrTopicMismatch)
+			return fmt.Errorf("create topic %q with %d partitions: has %d: %w", spec.Name, spec.Partitions, m.partitions, adapters.ErrTopicMismatch)
 		}
 	}
 	dl := 0
@@ -380,7 +362,7 @@ func createGroups(ctx context.Context, c goredis.UniversalClient, topic string, 
 // its dead-letter streams and its metadata. A missing topic is not an error.
 func (r *Redis) DeleteTopic(ctx context.Context, topic string) error {
 	m, err := loadMeta(ctx, r.admin, topic)
-	if errors.Is(err, ErrTopicNotFound) {
+	if errors.Is(err, adapters.ErrTopicNotFound) {
 		return nil
 	}
 	if err != nil {

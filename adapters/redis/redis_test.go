@@ -287,15 +287,15 @@ func TestTopicErrors(t *testing.T) {
 	if err := r.CreateTopic(ctx, adapters.TopicSpec{Name: topic, Partitions: 2}); err != nil {
 		t.Fatalf("idempotent CreateTopic: %v", err)
 	}
-	if err := r.CreateTopic(ctx, adapters.TopicSpec{Name: topic, Partitions: 3}); !errors.Is(err, ErrTopicMismatch) {
-		t.Fatalf("CreateTopic with other partitions = %v, want ErrTopicMismatch", err)
+	if err := r.CreateTopic(ctx, adapters.TopicSpec{Name: topic, Partitions: 3}); !errors.Is(err, adapters.ErrTopicMismatch) {
+		t.Fatalf("CreateTopic with other partitions = %v, want adapters.ErrTopicMismatch", err)
 	}
 	if err := r.DeleteTopic(ctx, "bbtest-redis-missing-"+adaptertest.Suffix()); err != nil {
 		t.Fatalf("DeleteTopic of a missing topic: %v", err)
 	}
 	_, err := r.NewConsumer(ctx, adapters.ConsumerConfig{ID: "x", Topic: "bbtest-missing-" + adaptertest.Suffix(), Subscription: "s", Handler: func(*adapters.Delivery) {}})
-	if !errors.Is(err, ErrTopicNotFound) {
-		t.Fatalf("NewConsumer on a missing topic = %v, want ErrTopicNotFound", err)
+	if !errors.Is(err, adapters.ErrTopicNotFound) {
+		t.Fatalf("NewConsumer on a missing topic = %v, want adapters.ErrTopicNotFound", err)
 	}
 	p := adaptertest.NewProducer(t, r, adapters.ProducerConfig{ID: "errs"})
 	for _, m := range []adapters.Message{
@@ -403,8 +403,8 @@ func TestSendAfterDeleteTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := adaptertest.SendErr(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("y")})
-	if !errors.Is(err, ErrTopicNotFound) {
-		t.Fatalf("send after DeleteTopic = %v, want ErrTopicNotFound", err)
+	if !errors.Is(err, adapters.ErrTopicNotFound) {
+		t.Fatalf("send after DeleteTopic = %v, want adapters.ErrTopicNotFound", err)
 	}
 	if n := r.admin.Exists(t.Context(), streamKey(topic, 0)).Val(); n != 0 {
 		t.Fatal("send after DeleteTopic re-created the stream")

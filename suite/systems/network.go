@@ -14,31 +14,37 @@ import (
 
 func kafkaSystem() System {
 	return System{
-		Name:      "kafka",
-		EnvPrefix: "BROKERBENCH_KAFKA_",
-		Notes:     "any Kafka-protocol cluster; TLS and SASL through BROKERBENCH_KAFKA_* (docs/adapters/kafka.md)",
-		Flags:     []Flag{{"kafka-brokers", "BROKERS", "Kafka bootstrap brokers, comma-separated"}},
-		Open:      networkOpener(kafka.ConfigFromEnv, func(c *kafka.Config) *adapters.RoleDialer { return &c.Dialer }, kafka.New),
+		Name:         "kafka",
+		EnvPrefix:    kafka.EnvPrefix,
+		Notes:        "any Kafka-protocol cluster; TLS and SASL through BROKERBENCH_KAFKA_* (docs/adapters/kafka.md)",
+		Flags:        []Flag{{"kafka-brokers", "BROKERS", "Kafka bootstrap brokers, comma-separated"}},
+		Settings:     kafka.EnvSettings,
+		Capabilities: kafka.CapabilityVariants,
+		Open:         networkOpener(kafka.ConfigFromEnv, func(c *kafka.Config) *adapters.RoleDialer { return &c.Dialer }, kafka.New),
 	}
 }
 
 func rabbitmqSystem() System {
 	return System{
-		Name:      "rabbitmq",
-		EnvPrefix: "BROKERBENCH_RABBITMQ_",
-		Notes:     "default amqp://guest:guest@127.0.0.1:5672/ (docs/adapters/rabbitmq.md)",
-		Flags:     []Flag{{"rabbitmq-url", "URL", "RabbitMQ AMQP URL"}},
-		Open:      networkOpener(rabbitmq.ConfigFromEnv, func(c *rabbitmq.Config) *adapters.RoleDialer { return &c.Dialer }, rabbitmq.New),
+		Name:         "rabbitmq",
+		EnvPrefix:    rabbitmq.EnvPrefix,
+		Notes:        "default amqp://guest:guest@127.0.0.1:5672/ (docs/adapters/rabbitmq.md)",
+		Flags:        []Flag{{"rabbitmq-url", "URL", "RabbitMQ AMQP URL"}},
+		Settings:     rabbitmq.EnvSettings,
+		Capabilities: rabbitmq.CapabilityVariants,
+		Open:         networkOpener(rabbitmq.ConfigFromEnv, func(c *rabbitmq.Config) *adapters.RoleDialer { return &c.Dialer }, rabbitmq.New),
 	}
 }
 
 func natsSystem() System {
 	return System{
-		Name:      "nats",
-		EnvPrefix: "BROKERBENCH_NATS_",
-		Notes:     "NATS JetStream, default nats://127.0.0.1:4222 (docs/adapters/nats.md)",
-		Flags:     []Flag{{"nats-url", "URL", "NATS URL"}},
-		Open:      networkOpener(nats.ConfigFromEnv, func(c *nats.Config) *adapters.RoleDialer { return &c.Dialer }, nats.New),
+		Name:         "nats",
+		EnvPrefix:    nats.EnvPrefix,
+		Notes:        "NATS JetStream, default nats://127.0.0.1:4222 (docs/adapters/nats.md)",
+		Flags:        []Flag{{"nats-url", "URL", "NATS URL"}},
+		Settings:     nats.EnvSettings,
+		Capabilities: nats.CapabilityVariants,
+		Open:         networkOpener(nats.ConfigFromEnv, func(c *nats.Config) *adapters.RoleDialer { return &c.Dialer }, nats.New),
 	}
 }
 

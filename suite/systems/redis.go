@@ -17,11 +17,13 @@ import (
 
 func redisSystem() System {
 	return System{
-		Name:      "redis",
-		EnvPrefix: "BROKERBENCH_REDIS_",
-		Notes:     "Redis Streams, default 127.0.0.1:6379 (docs/adapters/redis.md)",
-		Flags:     []Flag{{"redis-addr", "ADDR", "Redis address host:port"}},
-		Open:      openRedis,
+		Name:         "redis",
+		EnvPrefix:    redis.EnvPrefix,
+		Notes:        "Redis Streams, default 127.0.0.1:6379 (docs/adapters/redis.md)",
+		Flags:        []Flag{{"redis-addr", "ADDR", "Redis address host:port"}},
+		Settings:     redis.EnvSettings,
+		Capabilities: redis.CapabilityVariants,
+		Open:         openRedis,
 		Process: func(dataDir string, port int) (chaos.ProcessConfig, error) {
 			bin, err := exec.LookPath("redis-server")
 			if err != nil {

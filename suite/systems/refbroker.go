@@ -77,7 +77,7 @@ func openRefbroker(ctx context.Context, o OpenOptions) (adapters.System, func() 
 }
 
 func refbrokerAdapter(ctx context.Context, addr, how string, o OpenOptions) (*kafka.Kafka, error) {
-	cfg := kafka.Default()
+	cfg := kafka.Config{}.Default()
 	cfg.Name, cfg.Brokers = "refbroker", []string{addr}
 	cfg.Server = "refbroker " + o.ToolVersion + " (" + how + ")"
 	cfg.Dialer = o.Dialer

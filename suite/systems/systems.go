@@ -40,6 +40,15 @@ type System struct {
 	// Flags are the command-line flags that override the system's main
 	// endpoint settings.
 	Flags []Flag
+	// Settings lists the BROKERBENCH_* variables the system reads, bound
+	// to a default configuration; docs/adapters/<Name>.md's table is
+	// generated from it. nil when the system reads none.
+	Settings func() []adapters.Setting
+	// Capabilities lists the adapter's capabilities per configuration, the
+	// columns of the capability matrix in docs/adapters/README.md; nil when
+	// another system's adapter covers this one (refbroker is served by the
+	// Kafka adapter).
+	Capabilities func() []adapters.CapabilityVariant
 	// Open connects to the system, starting it first when it is embedded.
 	// The returned function releases everything Open started.
 	Open func(ctx context.Context, o OpenOptions) (adapters.System, func() error, error)

@@ -121,7 +121,7 @@ func harnessRate(b *testing.B, addr string, size, inFlight int, window time.Dura
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := kafka.Default()
+	cfg := kafka.Config{}.Default()
 	cfg.Brokers = []string{addr}
 	sys, err := kafka.New(context.Background(), cfg)
 	if err != nil {

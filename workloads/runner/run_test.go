@@ -48,7 +48,7 @@ func newKfakeSystem(t *testing.T) adapters.System {
 
 func newKafkaSystem(t testing.TB, name, addr string) adapters.System {
 	t.Helper()
-	cfg := kafka.Default()
+	cfg := kafka.Config{}.Default()
 	cfg.Name, cfg.Brokers = name, []string{addr}
 	s, err := kafka.New(t.Context(), cfg)
 	if err != nil {
