@@ -121,8 +121,9 @@ func testPartitionOrder(t *testing.T, s *suite) {
 	}
 }
 
-// testSendAfterClose: Send on a closed producer reports an error through
-// done, exactly once, instead of panicking or hanging.
+// testSendAfterClose: Send on a closed producer reports an error wrapping
+// adapters.ErrClosed through done, exactly once, instead of panicking or
+// hanging.
 func testSendAfterClose(t *testing.T, s *suite) {
 	sys := s.system(t)
 	topic := s.newTopic(t, sys, 1)
@@ -147,6 +148,8 @@ func testSendAfterClose(t *testing.T, s *suite) {
 		t.Error("Send after Close reported success")
 	} else if errors.Is(e, context.DeadlineExceeded) {
 		t.Errorf("Send after Close hung until the context expired: %v", e)
+	} else if !errors.Is(e, adapters.ErrClosed) {
+		t.Errorf("Send after Close: %v, want an error wrapping adapters.ErrClosed", e)
 	}
 	// Give a double call a chance to show up before the test ends, without
 	// sleeping for synchronisation: the assertion is only that it is not 2.

@@ -139,7 +139,7 @@ func (r *Recorder) All() []adapters.Delivery {
 
 // CheckConfigError checks a configuration error against a table row's
 // expectation. With want empty, err must be nil. Otherwise err must wrap
-// sentinel (the adapter's ErrInvalidConfig) and mention want, which names
+// sentinel (adapters.ErrInvalidConfig) and mention want, which names
 // the offending setting or environment variable; in both cases none of
 // secrets may appear in it, since errors end up in logs.
 func CheckConfigError(t testing.TB, err, sentinel error, want string, secrets ...string) {
