@@ -8,6 +8,10 @@ RACE_PKGS := ./metrics/... ./workloads/... ./refbroker/... ./adapters/... ./chec
 # about two minutes on a 2-core machine against the embedded refbroker.
 RUN_WORKLOADS := --workload smoke --workload throughput-per-partition --workload hot-keys --workload rebalance-storm
 RUN_FLAGS ?= --duration 5s --warmup 1s
+# staticcheck, pinned: `go run pkg@version` builds it through the module
+# proxy without touching go.mod. The import-grouping check is a test
+# (internal/lint), so every `go test ./...` runs it.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: all build run report test test-short race bench lint fmt vet clean
 
@@ -24,8 +28,8 @@ run: build
 report: build
 	./$(BIN)/brokerbench report
 
-## test: vet, unit and integration tests, race detector on concurrent packages
-test: vet
+## test: vet, lint, unit and integration tests, race detector on concurrent packages
+test: lint
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 	$(GO) test -count=1 -race -short -timeout 30m $(RACE_PKGS)
 	@# Every benchmark once, so that none rots between `make bench` runs.
@@ -38,8 +42,11 @@ test-short:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(PKGS)
 
+## lint: gofmt, staticcheck (pinned) and the import-grouping check
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) run $(STATICCHECK) ./...
+	$(GO) test -count=1 -run TestImportGroups ./internal/lint
 
 vet:
 	$(GO) vet $(PKGS)

@@ -2,7 +2,6 @@ package checkers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/brokerbench/brokerbench/checkers/history"
 )
@@ -163,10 +162,4 @@ func (c *logChecker) index(r *report) {
 	}
 	c.polledIn = make([]bool, len(c.ops))
 	c.polledAt = map[int32]int64{}
-}
-
-// sendDesc describes a send for example details.
-func (c *logChecker) sendDesc(i int32) string {
-	s := &c.ops[i]
-	return fmt.Sprintf("value %d (process %d, invoked t=%d at line %d)", s.value, s.proc, s.invoke, s.line)
 }

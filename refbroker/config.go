@@ -2,12 +2,12 @@ package refbroker
 
 import (
 	"fmt"
-	"github.com/brokerbench/brokerbench/refbroker/internal/faults"
 	"log/slog"
 	"net"
 	"strconv"
 	"time"
 
+	"github.com/brokerbench/brokerbench/refbroker/internal/faults"
 	"github.com/brokerbench/brokerbench/refbroker/storage"
 )
 

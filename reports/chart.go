@@ -188,7 +188,6 @@ var (
 	warmupShade    = color.NRGBA{R: 128, G: 128, B: 128, A: 40}
 	rebalanceShade = color.NRGBA{R: 255, G: 140, B: 0, A: 110}
 	faultShade     = color.NRGBA{R: 220, G: 30, B: 30, A: 55}
-	pauseShade     = color.NRGBA{R: 30, G: 90, B: 220, A: 45}
 )
 
 // legendSwatch is a legend thumbnail for a shading colour.

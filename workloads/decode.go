@@ -3,14 +3,15 @@ package workloads
 import (
 	"errors"
 	"fmt"
-	"github.com/brokerbench/brokerbench/chaos"
-	"github.com/brokerbench/brokerbench/gate"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/brokerbench/brokerbench/chaos"
+	"github.com/brokerbench/brokerbench/gate"
 )
 
 // setter decodes one YAML value into a workload field. It checks only the

@@ -23,9 +23,10 @@
 package workloads
 
 import (
-	"github.com/brokerbench/brokerbench/chaos"
 	"strings"
 	"time"
+
+	"github.com/brokerbench/brokerbench/chaos"
 )
 
 // Size limits on message payloads, in bytes.

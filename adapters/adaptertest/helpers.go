@@ -295,27 +295,6 @@ func (c *collector) distinct() int {
 	return len(c.got)
 }
 
-func (c *collector) has(ids []msgID) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, id := range ids {
-		if _, ok := c.got[id]; !ok {
-			return false
-		}
-	}
-	return true
-}
-
-func (c *collector) duplicates() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, k := range c.count {
-		n += k - 1
-	}
-	return n
-}
-
 // checkContents verifies that every delivery in got matches what was sent:
 // partition, key, value, and offset when both sides report one.
 func checkContents(t *testing.T, got map[msgID]adapters.Delivery, sent map[msgID]adapters.SendResult, topic string) {

@@ -130,7 +130,7 @@ var _ adapters.Stopper = (*consumer)(nil)
 // consumerDefaults validates cfg and fills in defaults.
 func (r *RabbitMQ) consumerDefaults(cfg adapters.ConsumerConfig) (adapters.ConsumerConfig, error) {
 	if cfg.Handler == nil {
-		return cfg, errors.New("Handler is nil")
+		return cfg, errors.New("ConsumerConfig.Handler is nil")
 	}
 	if err := checkName("topic", cfg.Topic); err != nil {
 		return cfg, err
@@ -142,7 +142,7 @@ func (r *RabbitMQ) consumerDefaults(cfg adapters.ConsumerConfig) (adapters.Consu
 		return cfg, fmt.Errorf("InstanceID: %w: RabbitMQ has no static group membership", adapters.ErrNotApplicable)
 	}
 	if cfg.Queue && r.cfg.QueueType == QueueStream {
-		return cfg, fmt.Errorf("Queue: %w: stream queues have no competing consumers or per-message acks", adapters.ErrNotApplicable)
+		return cfg, fmt.Errorf("ConsumerConfig.Queue: %w: stream queues have no competing consumers or per-message acks", adapters.ErrNotApplicable)
 	}
 	if cfg.MaxDeliveries < 0 {
 		return cfg, fmt.Errorf("MaxDeliveries %d must not be negative", cfg.MaxDeliveries)
@@ -170,7 +170,7 @@ func (r *RabbitMQ) consumerDefaults(cfg adapters.ConsumerConfig) (adapters.Consu
 		cfg.Prefetch = DefaultPrefetch
 	}
 	if cfg.Prefetch > 65535 {
-		return cfg, fmt.Errorf("Prefetch %d exceeds AMQP's limit of 65535", cfg.Prefetch)
+		return cfg, fmt.Errorf("ConsumerConfig.Prefetch %d exceeds AMQP's limit of 65535", cfg.Prefetch)
 	}
 	return cfg, nil
 }

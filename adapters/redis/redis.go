@@ -51,7 +51,6 @@ var (
 // a consumer's Crash drops only its own connections.
 type Redis struct {
 	cfg   Config
-	tls   bool
 	admin goredis.UniversalClient
 	// lagField is whether XINFO GROUPS reports lag and entries-read (Redis
 	// 7+). go-redis leaves absent fields at 0, indistinguishable from a real

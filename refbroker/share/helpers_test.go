@@ -35,12 +35,6 @@ func (f *fakeTopics) add(name string, n int32, hw int64) [16]byte {
 	return id
 }
 
-func (f *fakeTopics) setBounds(id [16]byte, p int32, start, hw int64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.bounds[tp{id, p}] = [2]int64{start, hw}
-}
-
 func (f *fakeTopics) TopicByName(name string) ([16]byte, int32, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -51,7 +51,6 @@ type run struct {
 	// deadLettered is the systems' dead-letter count at the end of a
 	// queue run; -1 when it has no dead-letter destination.
 	deadLettered int64
-	warnings     []string
 	phase        string // backlog or drain phase label for samples; "" otherwise
 }
 

@@ -16,11 +16,11 @@ package runner
 
 import (
 	"errors"
-
-	"github.com/brokerbench/brokerbench/chaos"
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/brokerbench/brokerbench/chaos"
 )
 
 // Progress is what the runner reports once per sample interval.
