@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/adapters/memory"
@@ -84,4 +86,28 @@ func TestAccountingCountsWhatTheSystemDid(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestReadinessTimeoutNamesThePartitions: when the probes of some
+// partitions never arrive, the run fails at --ready-timeout (one minute
+// of fake time) naming them, and measures nothing.
+func TestReadinessTimeoutNamesThePartitions(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		lostProbes := func(m *adapters.Message) bool {
+			h, ok := parseHeader(m.Value)
+			return ok && h.probe && m.Partition >= 2
+		}
+		start := time.Now()
+		res, err := newTestRunner(t).Run(t.Context(), smallWorkload("unready"), memory.New(memory.Config{Faults: memory.Faults{Lose: lostProbes}}))
+		if err == nil || !strings.Contains(err.Error(), "has not read partitions [2 3]") {
+			t.Fatalf("Run = %v, want a readiness error naming partitions 2 and 3", err)
+		}
+		if waited := time.Since(start); waited < time.Minute {
+			t.Errorf("gave up after %v, before the one-minute ready timeout", waited)
+		}
+		if res == nil || res.Status != results.StatusFailed || res.Counts.Sent != 0 {
+			t.Errorf("result %+v, want a failed run that sent nothing measured", res)
+		}
+	})
 }
