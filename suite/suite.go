@@ -61,8 +61,9 @@ type Config struct {
 	Systems []string
 	// Out is the results folder. Default brokerbench-results/<timestamp>.
 	Out string
-	// Runner are options for every run (interval, durations, logger,
-	// progress); Run adds History, Injectors and Tool.
+	// Runner are options for every run (interval, durations, progress);
+	// Run adds Logger(Logger) before them, and History, Injectors and
+	// Tool after.
 	Runner []runner.Option
 	// History records and checks every run's history; runs with
 	// history: true or faults always do.
@@ -169,7 +170,9 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 		runs = append(runs, w.Expand()...)
 	}
 	hist := historyFiles{out: cfg.Out, all: cfg.History}
-	opts := append(slices.Clip(cfg.Runner), runner.History(hist.opener(runs)), runner.Tool("brokerbench "+cfg.ToolVersion, cfg.Revision))
+	// The runner logs where the suite does unless cfg.Runner says otherwise.
+	opts := append([]runner.Option{runner.Logger(cfg.Logger)}, cfg.Runner...)
+	opts = append(opts, runner.History(hist.opener(runs)), runner.Tool("brokerbench "+cfg.ToolVersion, cfg.Revision))
 	if err := cfg.validate(opts); err != nil {
 		return nil, err
 	}

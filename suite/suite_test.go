@@ -105,6 +105,14 @@ func TestGateFailsThroughLibrary(t *testing.T) {
 // usage errors before anything starts.
 func TestRunRejectsBadInput(t *testing.T) {
 	t.Parallel()
+	kill, err := workloads.Parse("kill.yaml", []byte(`workloads:
+  - name: kill
+    chaos:
+      faults: [{kind: kill, target: broker, start: 1s, duration: 100ms}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		cfg  suite.Config
@@ -112,6 +120,9 @@ func TestRunRejectsBadInput(t *testing.T) {
 	}{
 		{"unknown system", suite.Config{Systems: []string{"kafak"}}, `"kafak": unknown system; choose from refbroker, kafka`},
 		{"bad runner option", suite.Config{Runner: []runner.Option{runner.Interval(time.Millisecond)}}, "interval"},
+		// Checked before anything connects: no Kafka needs to run.
+		{"process faults on a system brokerbench cannot own", suite.Config{Workloads: kill.Workloads, Systems: []string{"kafka"}},
+			"process faults (kill, pause) need a broker brokerbench starts itself: use --system refbroker or redis"},
 	}
 	for _, tt := range tests {
 		tt.cfg.Out = t.TempDir()
