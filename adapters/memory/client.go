@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/brokerbench/brokerbench/adapters"
 )
@@ -49,6 +50,9 @@ func (s *System) store(m *adapters.Message) (adapters.SendResult, error) {
 	p := t.parts[m.Partition]
 	r := record{key: slices.Clone(m.Key), value: slices.Clone(m.Value), offset: int64(len(p.log))}
 	f := s.cfg.Faults
+	if f.Stall != nil {
+		r.stall = f.Stall(m)
+	}
 	switch {
 	case f.Lose != nil && f.Lose(m):
 		return adapters.SendResult{Partition: m.Partition, Offset: r.offset}, nil
@@ -137,13 +141,21 @@ func (c *consumer) loop() {
 		c.reassign(owned, ps)
 		owned = ps
 		for _, d := range batch {
+			if d.stall > 0 {
+				select {
+				case <-c.stop:
+					c.reassign(owned, nil)
+					return
+				case <-time.After(d.stall):
+				}
+			}
 			select {
 			case <-c.stop:
 				c.reassign(owned, nil)
 				return
 			default:
 			}
-			c.cfg.Handler(&d)
+			c.cfg.Handler(&d.Delivery)
 			c.commit(d.Partition, d.Offset)
 		}
 		if len(batch) == 0 {
@@ -157,10 +169,16 @@ func (c *consumer) loop() {
 	}
 }
 
+// delivery is a record on its way to the handler, with its Stall fault.
+type delivery struct {
+	adapters.Delivery
+	stall time.Duration
+}
+
 // poll returns the current assignment, the next record of each owned
 // partition, and the channel closed on the next change; ok is false once
 // the topic is gone.
-func (c *consumer) poll() (ps []int32, batch []adapters.Delivery, changed <-chan struct{}, ok bool) {
+func (c *consumer) poll() (ps []int32, batch []delivery, changed <-chan struct{}, ok bool) {
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
 	t, err := c.s.topic(c.cfg.Topic)
@@ -173,8 +191,9 @@ func (c *consumer) poll() (ps []int32, batch []adapters.Delivery, changed <-chan
 		log := t.parts[p].log
 		if i := sub.next[p]; i < int64(len(log)) {
 			r := log[i]
-			batch = append(batch, adapters.Delivery{Topic: c.cfg.Topic, Partition: p, Offset: r.offset,
-				Key: r.key, Value: r.value, DeliveryCount: 1, Disposition: adapters.Accept})
+			batch = append(batch, delivery{adapters.Delivery{Topic: c.cfg.Topic, Partition: p, Offset: r.offset,
+				Key: r.key, Value: r.value, DeliveryCount: 1, Disposition: adapters.Accept}, r.stall})
+			log[i].stall = 0 // a stall happens once, not again on redelivery
 		}
 	}
 	return ps, batch, c.s.changed, true

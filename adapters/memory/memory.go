@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/brokerbench/brokerbench/adapters"
 )
@@ -31,6 +32,11 @@ type Faults struct {
 	// Reorder holds the message back and stores it after the next message
 	// of its partition (or at the producer's Flush or Close).
 	Reorder func(m *adapters.Message) bool
+	// Stall, when it returns more than 0, makes the consumer that reaches
+	// the message wait that long before delivering it: a consumption
+	// pause of its partitions (with one partition per consumer, of that
+	// partition only).
+	Stall func(m *adapters.Message) time.Duration
 }
 
 // Config configures a System.
@@ -67,6 +73,7 @@ type partition struct {
 type record struct {
 	key, value []byte
 	offset     int64
+	stall      time.Duration
 }
 
 type subscription struct {

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -108,6 +109,36 @@ func TestReadinessTimeoutNamesThePartitions(t *testing.T) {
 		}
 		if res == nil || res.Status != results.StatusFailed || res.Counts.Sent != 0 {
 			t.Errorf("result %+v, want a failed run that sent nothing measured", res)
+		}
+	})
+}
+
+// TestPauseDetection: a partition whose consumer stalls for a second in
+// the middle of the measured phase is reported as one consumption pause of
+// that second, and no other partition pauses.
+func TestPauseDetection(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var stalled atomic.Int32
+		stalled.Store(-1)
+		stall := func(m *adapters.Message) time.Duration {
+			if h, ok := parseHeader(m.Value); ok && !h.probe && h.seq == 2500 {
+				stalled.Store(m.Partition)
+				return time.Second
+			}
+			return 0
+		}
+		w := smallWorkload("stall")
+		w.ConsumerPerSubscription = w.PartitionsPerTopic // one partition each: the stall holds up one partition only
+		res, err := newTestRunner(t).Run(t.Context(), w, memory.New(memory.Config{Faults: memory.Faults{Stall: stall}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Pauses) != 1 || res.Pauses[0].Partition != stalled.Load() || res.Pauses[0].Duration < 1 || res.Pauses[0].Duration > 1.01 {
+			t.Fatalf("pauses %+v; want one of 1 s on partition %d", res.Pauses, stalled.Load())
+		}
+		if c := res.Counts; c.Lost != 0 || c.Received < c.Acked {
+			t.Errorf("a stall lost messages: %+v", c)
 		}
 	})
 }
