@@ -10,6 +10,7 @@ import (
 	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/adapters/memory"
 	"github.com/brokerbench/brokerbench/results"
+	"github.com/brokerbench/brokerbench/workloads"
 )
 
 // everyNth chooses the measured messages whose sequence number is
@@ -141,4 +142,36 @@ func TestPauseDetection(t *testing.T) {
 			t.Errorf("a stall lost messages: %+v", c)
 		}
 	})
+}
+
+// TestChurnRebalances: consumers leaving and rejoining every 600 ms (both
+// gracefully and by crashing) rebalance the subscription each time, and
+// still nothing acknowledged is lost; a crash may deliver again what the
+// crashed consumer held, a graceful leave may not.
+func TestChurnRebalances(t *testing.T) {
+	t.Parallel()
+	for _, leave := range []string{"close", "crash"} {
+		t.Run(leave, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				w := smallWorkload("churn")
+				w.Churn = &workloads.Churn{Interval: 600 * time.Millisecond, Leave: leave}
+				w.Churn.Default()
+				res, err := newTestRunner(t).Run(t.Context(), w, memory.New(memory.Config{}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := res.Counts
+				// A change every 600 ms: at least three fall in the measured
+				// 2 s, each a burst of revocations and assignments apart
+				// from the others by more than rebalanceGap.
+				if c.Lost != 0 || c.Rebalances < 3 || c.Unexpected != 0 {
+					t.Errorf("counts %+v; want nothing lost and a rebalance per membership change", c)
+				}
+				if leave == "close" && c.Duplicates != 0 {
+					t.Errorf("%d duplicates after graceful leaves, which commit what they handled", c.Duplicates)
+				}
+			})
+		})
+	}
 }
