@@ -1,6 +1,7 @@
 package adaptertest
 
 import (
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -284,6 +285,12 @@ func testLag(t *testing.T, s *suite) {
 	s.startConsumer(t, sys, s.consumerConfig(topic, parts, sub, c))
 	s.waitAll(t, allIDs(parts, 0, s.perPartition), c)
 	waitLag(0, "after consuming")
+	// The shared vocabulary: a topic that was never created is
+	// adapters.ErrTopicNotFound on every system.
+	missing := "bbtest-missing-" + randomSuffix()
+	if l, err := lagger.Lag(ctx, missing, sub); !errors.Is(err, adapters.ErrTopicNotFound) {
+		t.Errorf("Lag of a missing topic = %v, %v; want an error wrapping adapters.ErrTopicNotFound", l, err)
+	}
 }
 
 // testStartPosition: a subscription the consumer creates starts at the

@@ -324,13 +324,17 @@ func (k *Kafka) Lag(ctx context.Context, topic, subscription string) (map[int32]
 		return nil, fmt.Errorf("fetch committed offsets of group %q: %w", subscription, err)
 	}
 	if len(ends[topic]) == 0 {
-		return nil, fmt.Errorf("lag of %q: %w", topic, kerr.UnknownTopicOrPartition)
+		return nil, fmt.Errorf("lag of %q: %w: %w", topic, adapters.ErrTopicNotFound, kerr.UnknownTopicOrPartition)
 	}
 	lag := make(map[int32]int64, len(ends[topic]))
 	var errs []error
 	for p, end := range ends[topic] {
 		start, ok := starts.Lookup(topic, p)
 		switch {
+		case errors.Is(end.Err, kerr.UnknownTopicOrPartition):
+			// kadm reports a missing topic as partition -1 with this error.
+			errs = append(errs, fmt.Errorf("end offset of %s/%d: %w: %w", topic, p, adapters.ErrTopicNotFound, end.Err))
+			continue
 		case end.Err != nil:
 			errs = append(errs, fmt.Errorf("end offset of %s/%d: %w", topic, p, end.Err))
 			continue
