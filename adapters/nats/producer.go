@@ -3,6 +3,7 @@ package nats
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"strconv"
@@ -127,6 +128,14 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 		return
 	}
 	fail := adapters.SendResult{Partition: m.Partition, Offset: -1}
+	// Closed first: with a free slot too, select would pick at random and
+	// a send after Close could reach the closed connection.
+	select {
+	case <-p.stop:
+		done(fail, fmt.Errorf("send to %q: producer %w", m.Topic, adapters.ErrClosed))
+		return
+	default:
+	}
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -185,6 +194,9 @@ func (p *producer) route(ctx context.Context, m *adapters.Message) (int32, error
 	if !ok {
 		var err error
 		if _, parts, err = streamPartitions(ctx, p.js, m.Topic); err != nil {
+			if errors.Is(err, natsgo.ErrConnectionClosed) { // closed meanwhile
+				return 0, fmt.Errorf("send: %w: %w", adapters.ErrClosed, err)
+			}
 			return 0, fmt.Errorf("send: %w", err)
 		}
 		p.mu.Lock()
