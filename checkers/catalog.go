@@ -99,7 +99,7 @@ var catalog = []AnomalyInfo{
 {"time":2,"process":0,"type":"fail","f":"send","key":"t/0","value":1}
 {"time":3,"process":1,"type":"ok","f":"poll","value":{"t/0":[[0,1]]}}`},
 	{Name: "poll-skip", Models: logOnly, Class: Violation,
-		Definition: "Between two consecutive records a process polled from one partition, with no `assign` by that process in between, there is an offset that some poll (by any process) returned: the consumer jumped over a message.",
+		Definition: "Between two consecutive records a process polled from one partition, with no `assign` by that process in between, there is an offset that some poll (by any process) returned or some send was acknowledged at, and that was in the log when the process polled past it (a send of its value had been invoked by then): the consumer jumped over a message. An offset whose values were all sent after the jump was appended behind the consumer, which is the broker's `realtime-offset`, not a skip.",
 		Example: `{"time":1,"process":1,"type":"ok","f":"poll","value":{"t/0":[[0,1],[1,2],[2,3]]}}
 {"time":2,"process":2,"type":"ok","f":"poll","value":{"t/0":[[0,1],[2,3]]}}`},
 	{Name: "nonmonotonic-poll", Models: logOnly, Class: Violation,
@@ -118,6 +118,18 @@ var catalog = []AnomalyInfo{
 {"time":2,"process":0,"type":"ok","f":"send","key":"t/0","value":1,"offset":5}
 {"time":3,"process":1,"type":"invoke","f":"send","key":"t/0","value":2}
 {"time":4,"process":1,"type":"ok","f":"send","key":"t/0","value":2,"offset":4}`},
+	{Name: "future-read", Models: logOnly, Class: Violation,
+		Definition: "A poll returned a value before the send of that value was invoked (the poll completed first): the broker served a message it had not been given yet, as a reused topic or a previous incarnation's data would.",
+		Example: `{"time":1,"process":1,"type":"ok","f":"poll","value":{"t/0":[[0,1]]}}
+{"time":2,"process":0,"type":"invoke","f":"send","key":"t/0","value":1}
+{"time":3,"process":0,"type":"ok","f":"send","key":"t/0","value":1,"offset":0}`},
+	{Name: "realtime-offset", Models: logOnly, Class: Violation,
+		Definition: "Offset O of a partition was observed (a poll returned it, or a send was acknowledged at it) before the send of value B was invoked, yet B is at an offset below O (polled there, or acknowledged there): the log grew behind its own tail. Pairs of two acknowledgements are `realtime-order`; every other pair is counted here, once per value B.",
+		Example: `{"time":1,"process":0,"type":"invoke","f":"send","key":"t/0","value":1}
+{"time":2,"process":0,"type":"info","f":"send","key":"t/0","value":1}
+{"time":3,"process":1,"type":"ok","f":"poll","value":{"t/0":[[5,1]]}}
+{"time":4,"process":2,"type":"invoke","f":"send","key":"t/0","value":2}
+{"time":5,"process":2,"type":"ok","f":"send","key":"t/0","value":2,"offset":3}`},
 	{Name: "nonlinearizable", Models: logOnly, Class: Violation,
 		Definition: "porcupine found no linearization of a partition's sends against an append-only log (state: tail offset and a running hash of the values appended). Acknowledged sends and `info` sends whose value was polled take part with their offsets; an `info` send that was never polled may not have happened and is left out. The HTML visualization is written next to the verdict. A porcupine timeout makes the verdict `unknown`, never valid.",
 		Example:    `(the realtime-order example above is also nonlinearizable)`},

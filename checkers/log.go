@@ -53,10 +53,17 @@ type obs struct {
 // partition gathers what concerns one topic-partition.
 type partition struct {
 	name          string
+	id            int32
 	sends         []int32 // indices into logChecker.sends
 	obs           []obs
 	polledOffsets []int64 // distinct, ascending
 	maxPolled     int64   // -1 when never polled
+	// known holds every offset observed (polled or acknowledged), ascending,
+	// and existed the earliest invoke of a send of a value seen there
+	// (math.MinInt64 for a value never sent to the partition): the offset
+	// cannot have existed before that time. poll-skip uses both.
+	known   []int64
+	existed minTree
 }
 
 // logChecker checks log-model histories. It keeps compact per-event records
@@ -82,7 +89,7 @@ func (c *logChecker) key(k string) int32 {
 	if !ok {
 		id = int32(len(c.parts))
 		c.keys[k] = id
-		c.parts = append(c.parts, &partition{name: k, maxPolled: -1})
+		c.parts = append(c.parts, &partition{name: k, id: id, maxPolled: -1})
 	}
 	return id
 }
@@ -130,6 +137,7 @@ func (c *logChecker) finish(ctx context.Context, r *report) error {
 	c.checkSendOrder(r)
 	for _, p := range c.parts {
 		c.checkRealtime(p, r)
+		c.checkRealtimeOffsets(p, r)
 	}
 	return c.checkLinearizable(ctx, r)
 }

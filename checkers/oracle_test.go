@@ -184,6 +184,12 @@ func (s *simBroker) poll(c int) {
 	if s.fault(60) {
 		recs = append(recs, history.Record{Key: s.keys[0], Offset: 1000, Value: -7}) // unexpected
 	}
+	if s.fault(60) {
+		// A value from the future: stored before it is sent, as a
+		// previous incarnation's data would be.
+		k := s.rng.IntN(len(s.keys))
+		s.appendLog(k, s.nextValue+1)
+	}
 	s.w.PollOK(c, recs)
 }
 
@@ -203,12 +209,14 @@ func oracle(events []history.Event) map[string]int {
 		key           string
 		offset, value int64
 		poll          bool
+		time          int64 // completion
 	}
 	var all []obs
 	type pollAt struct {
 		proc   int
 		key    string
 		offset int64
+		time   int64
 		assign bool
 	}
 	var seq []pollAt
@@ -222,12 +230,12 @@ func oracle(events []history.Event) map[string]int {
 			s := byValue[e.Value]
 			s.done, s.status, s.ended = e, e.Type, true
 			if e.Type == history.OK {
-				all = append(all, obs{e.Key, e.Offset, e.Value, false})
+				all = append(all, obs{e.Key, e.Offset, e.Value, false, e.Time})
 			}
 		case e.F == history.Poll && e.Type == history.OK:
 			for _, r := range e.Records {
-				all = append(all, obs{r.Key, r.Offset, r.Value, true})
-				seq = append(seq, pollAt{proc: e.Process, key: r.Key, offset: r.Offset})
+				all = append(all, obs{r.Key, r.Offset, r.Value, true, e.Time})
+				seq = append(seq, pollAt{proc: e.Process, key: r.Key, offset: r.Offset, time: e.Time})
 			}
 		case e.F == history.Assign:
 			seq = append(seq, pollAt{proc: e.Process, assign: true})
@@ -320,8 +328,12 @@ func oracle(events []history.Event) map[string]int {
 			if p.offset <= q.offset {
 				got["nonmonotonic-poll"]++
 			} else {
+				// Skipped: an observed offset (polled or acknowledged)
+				// whose value had been sent by the time of the poll.
 				for _, o := range all {
-					if o.poll && o.key == p.key && o.offset > q.offset && o.offset < p.offset {
+					s := byValue[o.value]
+					existed := s == nil || s.e.Key != o.key || s.e.Time <= p.time
+					if o.key == p.key && o.offset > q.offset && o.offset < p.offset && existed {
 						got["poll-skip"]++
 						break
 					}
@@ -330,6 +342,26 @@ func oracle(events []history.Event) map[string]int {
 			break
 		}
 	}
+	// Polls constrain sends: no value polled before its send was invoked,
+	// and nothing at an offset below one observed before the send was
+	// invoked (pairs of two acknowledgements are realtime-order's).
+	future, behind := map[kv]bool{}, map[kv]bool{}
+	for _, b := range all {
+		s := byValue[b.value]
+		if s == nil || s.e.Key != b.key {
+			continue
+		}
+		k := kv{b.key, b.value}
+		if b.poll && b.time < s.e.Time {
+			future[k] = true
+		}
+		for _, a := range all {
+			if a.key == b.key && a.offset > b.offset && a.time < s.e.Time && (a.poll || b.poll) {
+				behind[k] = true
+			}
+		}
+	}
+	got["future-read"], got["realtime-offset"] = len(future), len(behind)
 	// Producer order and real time.
 	for i, b := range sends {
 		if !acked(b) {

@@ -93,12 +93,8 @@ type consumer struct {
 func (c *consumer) handle(d *adapters.Delivery) {
 	s := c.sub
 	now := s.run.now()
-	h, ok := parseHeader(d.Value)
-	// A header is trusted only as far as it names a message the run sent:
-	// a corrupted or foreign one counts as unexpected, never indexes past
-	// what was sent.
-	if !ok || int(d.Partition) >= len(s.lastAt) || d.Partition < 0 || int(h.producer) >= len(s.seen) ||
-		!h.probe && h.seq >= uint64(s.run.producers[h.producer].sent.Load()) {
+	h, ok := s.run.parseDelivery(d)
+	if !ok {
 		s.unexpected.Add(1)
 		return
 	}
@@ -143,6 +139,19 @@ func (c *consumer) handle(d *adapters.Delivery) {
 		s.last[k] = int64(h.seq)
 	}
 	s.notePause(p, now)
+}
+
+// parseDelivery returns the header of a delivery of this run. A header is
+// trusted only as far as it names a message the run sent: a corrupted or
+// foreign one gives false (counted as unexpected), never an index past
+// what was sent.
+func (r *run) parseDelivery(d *adapters.Delivery) (header, bool) {
+	h, ok := parseHeader(d.Value)
+	if !ok || d.Partition < 0 || int(d.Partition) >= r.w.PartitionsPerTopic || int(h.producer) >= len(r.producers) ||
+		!h.probe && h.seq >= uint64(r.producers[h.producer].sent.Load()) {
+		return header{}, false
+	}
+	return h, true
 }
 
 // notePause records a pause when partition p delivered nothing for much

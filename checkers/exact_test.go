@@ -1,0 +1,50 @@
+package checkers
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// TestExactAnomalies pins the full set of anomalies of testdata histories
+// where what is NOT reported matters as much as what is: blame that goes to
+// the broker rather than the consumer, rules that must not fire twice.
+func TestExactAnomalies(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		file string
+		want []string
+	}{
+		// The consumer passed offset 1 before value 2's send was invoked:
+		// the broker appended behind its tail; the consumer did not skip.
+		{"log-realtime-offset-not-poll-skip.invalid.jsonl", []string{"realtime-offset"}},
+		// Only the poll shows the violation: as sends alone, value 2 at
+		// offset 3 then info value 1 at offset 5 linearize.
+		{"log-realtime-offset-ack-below-poll.invalid.jsonl", []string{"realtime-offset"}},
+		// Value 2 acknowledged at 6, also stored at 2, below offset 4
+		// acknowledged before value 2 was sent.
+		{"log-realtime-offset-record-below-ack.invalid.jsonl", []string{"duplicate", "realtime-offset"}},
+		{"log-future-read.invalid.jsonl", []string{"future-read"}},
+		// The jump is over an acknowledged offset nobody polled: a skip
+		// and a loss.
+		{"log-poll-skip-over-acked.invalid.jsonl", []string{"lost-write", "poll-skip"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			t.Parallel()
+			v, err := CheckFile(context.Background(), filepath.Join("testdata", tt.file), Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for name := range v.Anomalies {
+				got = append(got, name)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("anomalies %v, want %v", names(v), tt.want)
+			}
+		})
+	}
+}
