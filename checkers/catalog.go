@@ -91,7 +91,7 @@ var catalog = []AnomalyInfo{
 {"time":2,"process":0,"type":"ok","f":"send","key":"t/0","value":1,"offset":0}
 {"time":3,"process":1,"type":"ok","f":"poll","value":{"t/0":[[0,7]]}}`},
 	{Name: "unexpected", Models: both, Class: Violation,
-		Definition: "A polled (log) or dequeued (queue) value that was never sent to that partition or enqueued at all.",
+		Definition: "A polled (log) or dequeued (queue) value that was never sent to that partition or enqueued at all; or (queue) dequeued from a queue it was neither enqueued to nor dead-lettered to (a `reject` naming that `deadLetter` queue, or naming none) before the dequeue.",
 		Example:    `{"time":1,"process":1,"type":"ok","f":"poll","value":{"t/0":[[0,42]]}}`},
 	{Name: "aborted-read", Models: both, Class: Violation,
 		Definition: "A polled or dequeued value whose send or enqueue completed with `fail`, which means it definitely did not happen.",
@@ -134,11 +134,11 @@ var catalog = []AnomalyInfo{
 		Definition: "porcupine found no linearization of a partition's sends against an append-only log (state: tail offset and a running hash of the values appended). Acknowledged sends and `info` sends whose value was polled take part with their offsets; an `info` send that was never polled may not have happened and is left out. The HTML visualization is written next to the verdict. A porcupine timeout makes the verdict `unknown`, never valid.",
 		Example:    `(the realtime-order example above is also nonlinearizable)`},
 	{Name: "lost", Models: queueOnly, Class: Loss,
-		Definition: "An enqueue was confirmed (`ok`) and its value was never dequeued by the end of the history, taken as after the final drain.",
+		Definition: "An enqueue was confirmed (`ok`), and by the end of the history (taken as after the final drain) no delivery of its value was acked, it was not rejected (dead-lettered), and it is not in flight: it was never dequeued, or its last delivery was nacked and never redelivered, or its last delivery went to a consumer that crashed (`dequeue` `info`) before settling it and it was never redelivered.",
 		Example: `{"time":1,"process":0,"type":"invoke","f":"enqueue","key":"q","value":1}
 {"time":2,"process":0,"type":"ok","f":"enqueue","key":"q","value":1}`},
 	{Name: "duplicated", Models: queueOnly, Class: Duplicate,
-		Definition: "A value was delivered (dequeue ok) more than once, not counting redeliveries that follow a `nack` of it. The count is of values; examples give the number of deliveries.",
+		Definition: "A value was delivered (dequeue ok) more than once, not counting one redelivery after each `nack` of it or crash of the consumer holding it unsettled, nor one delivery from its dead-letter destination after a `reject`. The count is of values; examples give the number of deliveries.",
 		Example: `{"time":1,"process":0,"type":"invoke","f":"enqueue","key":"q","value":1}
 {"time":2,"process":0,"type":"ok","f":"enqueue","key":"q","value":1}
 {"time":3,"process":1,"type":"ok","f":"dequeue","key":"q","value":1}

@@ -29,6 +29,13 @@ func TestExactAnomalies(t *testing.T) {
 		// The jump is over an acknowledged offset nobody polled: a skip
 		// and a loss.
 		{"log-poll-skip-over-acked.invalid.jsonl", []string{"lost-write", "poll-skip"}},
+		// Queue loss is judged by acknowledgement.
+		{"queue-lost-nacked-never-redelivered.invalid.jsonl", []string{"lost"}},
+		{"queue-lost-consumer-crashed.invalid.jsonl", []string{"lost"}},
+		{"queue-clean-crash-redelivered.valid.jsonl", nil},
+		{"queue-clean-dead-letter.valid.jsonl", nil},
+		{"queue-unexpected-wrong-queue.invalid.jsonl", []string{"unexpected"}},
+		{"queue-unexpected-dead-letter-elsewhere.invalid.jsonl", []string{"duplicated", "unexpected"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -34,6 +34,9 @@ func (r *Reader) parseFields(raw *rawLine, e *Event) error {
 		if err := r.optionalKey(raw, e); err != nil {
 			return err
 		}
+		if e.F == Reject && raw.DeadLetter != nil {
+			e.DeadLetter = *raw.DeadLetter
+		}
 		return r.requireValue(raw.Value, e)
 	case Poll:
 		if e.Type == OK {

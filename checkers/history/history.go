@@ -235,6 +235,9 @@ type Event struct {
 	Keys    []string    // assign ok: the partitions now assigned
 	Commits []KeyOffset // commit ok: the offsets committed
 	Fault   string      // nemesis start/stop: the fault description
+	// DeadLetter is a reject's optional "deadLetter" field: the queue the
+	// message was dead-lettered to; "" when not named.
+	DeadLetter string
 	Error   string      // optional free-text "error" field
 
 	Line int // 1-based line number in the file; 0 when not read from a file

@@ -191,6 +191,8 @@ type rawLine struct {
 	Value     json.RawMessage `json:"value"`
 	Offset    *int64          `json:"offset"`
 	Error     *string         `json:"error"`
+	// DeadLetter is only decoded by the slow path: rejects are rare.
+	DeadLetter *string `json:"deadLetter"`
 
 	records []Record // poll ok records decoded by the fast path; nil otherwise
 }

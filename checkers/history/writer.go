@@ -180,6 +180,12 @@ func (w *Writer) DequeueOK(process int, key string, value int64) {
 	w.op(process, OK, Dequeue, key, value, -1)
 }
 
+// DequeueInfo records that a consumer process crashed: the deliveries it
+// held unsettled are abandoned, so the broker must redeliver them.
+func (w *Writer) DequeueInfo(process int) {
+	w.op(process, Info, Dequeue, "", 0, -1)
+}
+
 // Ack records that the consumer acknowledged value (removed from key).
 func (w *Writer) Ack(process int, key string, value int64) {
 	w.op(process, OK, Ack, key, value, -1)

@@ -113,7 +113,7 @@ func (c *consumer) handle(d *adapters.Delivery) {
 	if s.queue != nil {
 		accepted := c.handleQueue(d, h, now)
 		if hist := s.hist; hist != nil {
-			hist.disposed(c.proc, s.run.topics[s.topicIdx].keys[d.Partition], messageValue(h.producer, h.seq), d.Disposition)
+			hist.disposed(c.proc, s.run.topics[s.topicIdx].keys[d.Partition], messageValue(h.producer, h.seq), d, maxDeliveries(s.run.w.Queue))
 		}
 		if !accepted {
 			return
@@ -252,6 +252,17 @@ func (c *consumer) reassign(r *run, ps []int32, add bool) {
 	}
 	slices.Sort(keys)
 	c.sub.hist.assigned(c.proc, keys)
+}
+
+// abandoned records, for a queue-mode subscription, that c's current
+// incarnation ended without settling what it held. Only queue mode
+// records each delivery's ack, nack or reject; elsewhere the adapter acks
+// behind the handler's back, so a crash cannot be told from an unsettled
+// delivery and none is recorded.
+func (c *consumer) abandoned() {
+	if c.sub.queue != nil {
+		c.sub.hist.crashed(c.proc)
+	}
 }
 
 // start creates the adapter consumer for c: a new incarnation, with a new

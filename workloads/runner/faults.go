@@ -119,6 +119,7 @@ func (c clientFaults) Crash(ctx context.Context, role string, count int) error {
 		if err := cs.c.Crash(); err != nil {
 			errs = append(errs, fmt.Errorf("crash consumer %s: %w", cs.id, err))
 		}
+		cs.abandoned()
 		cs.c = nil
 		r.event("consumer-crash", cs.id, nil, "fault")
 		if err := cs.start(context.WithoutCancel(ctx), r); err != nil {

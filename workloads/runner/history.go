@@ -91,16 +91,29 @@ func (h *recorder) delivered(proc int, key string, offset, value int64) {
 	}
 }
 
-// disposed records what a queue consumer did with a delivery.
-func (h *recorder) disposed(proc int, key string, value int64, d adapters.Disposition) {
+// disposed records what a queue consumer did with a delivery. A release
+// of a delivery at the delivery limit is recorded as a reject: the system
+// dead-letters (or drops) the message instead of redelivering it, so no
+// redelivery is to be expected.
+func (h *recorder) disposed(proc int, key string, value int64, d *adapters.Delivery, limit int) {
 	switch {
 	case h == nil || h.log:
-	case d == adapters.Release:
+	case d.Disposition == adapters.Release && limit > 0 && d.DeliveryCount >= limit:
+		h.w.Reject(proc, key, value)
+	case d.Disposition == adapters.Release:
 		h.w.Nack(proc, key, value)
-	case d == adapters.Reject:
+	case d.Disposition == adapters.Reject:
 		h.w.Reject(proc, key, value)
 	default:
 		h.w.Ack(proc, key, value)
+	}
+}
+
+// crashed records that a queue consumer's process ended without settling
+// what it held (a crash, a lost connection): the system must redeliver it.
+func (h *recorder) crashed(proc int) {
+	if h != nil && !h.log {
+		h.w.DequeueInfo(proc)
 	}
 }
 
