@@ -238,7 +238,7 @@ type Event struct {
 	// DeadLetter is a reject's optional "deadLetter" field: the queue the
 	// message was dead-lettered to; "" when not named.
 	DeadLetter string
-	Error   string      // optional free-text "error" field
+	Error      string // optional free-text "error" field
 
 	Line int // 1-based line number in the file; 0 when not read from a file
 }
