@@ -29,6 +29,9 @@ func TestExactAnomalies(t *testing.T) {
 		// The jump is over an acknowledged offset nobody polled: a skip
 		// and a loss.
 		{"log-poll-skip-over-acked.invalid.jsonl", []string{"lost-write", "poll-skip"}},
+		// A pipelining producer's info send, polled, is ordered like its
+		// acknowledged sends; and the process carries on after the info.
+		{"log-nonmonotonic-send-info.invalid.jsonl", []string{"nonmonotonic-send"}},
 		// Queue loss is judged by acknowledgement.
 		{"queue-lost-nacked-never-redelivered.invalid.jsonl", []string{"lost"}},
 		{"queue-lost-consumer-crashed.invalid.jsonl", []string{"lost"}},

@@ -154,11 +154,12 @@ func (c *logChecker) linOps(p *partition) ([]linOp, []int64) {
 	var ops []linOp
 	for _, i := range p.sends {
 		s := &c.ops[i]
+		off, ok := c.sendOffset(i)
 		switch {
 		case s.status == acked:
-			ops = append(ops, linOp{offset: s.offset, call: s.invoke, ret: s.complete, send: i})
-		case s.status != failed && c.polledIn[i]:
-			ops = append(ops, linOp{offset: c.polledAt[i], call: s.invoke, ret: math.MaxInt64, send: i, info: true})
+			ops = append(ops, linOp{offset: off, call: s.invoke, ret: s.complete, send: i})
+		case ok:
+			ops = append(ops, linOp{offset: off, call: s.invoke, ret: math.MaxInt64, send: i, info: true})
 		}
 	}
 	slices.SortFunc(ops, func(a, b linOp) int { return cmp.Or(cmp.Compare(a.offset, b.offset), cmp.Compare(a.call, b.call)) })

@@ -209,30 +209,48 @@ func (c *logChecker) skipped(p *partition, from, to, t int64) []int64 {
 	return out
 }
 
-// checkSendOrder finds nonmonotonic-send: a process's later-invoked send to a
-// partition acknowledged at a lower offset than an earlier one.
+// checkSendOrder finds nonmonotonic-send: a process's later-invoked send to
+// a partition at a lower offset than an earlier one. As in Elle, a send's
+// offset is the one it was acknowledged at or, for an info (or pending)
+// send whose value was polled, the lowest offset it was polled at; an info
+// send never polled has no offset and is not compared.
 func (c *logChecker) checkSendOrder(r *report) {
 	highest := map[uint64]int32{} // (process, key) -> send with the highest offset so far
 	for i := range c.ops {
 		s := &c.ops[i]
-		if s.status != acked {
+		off, ok := c.sendOffset(int32(i))
+		if !ok {
 			continue
 		}
 		k := uint64(uint32(s.proc))<<32 | uint64(uint32(s.key))
 		h, seen := highest[k]
-		if !seen || c.ops[h].offset < s.offset {
+		if hoff, _ := c.sendOffset(h); !seen || hoff < off {
 			highest[k] = int32(i)
 			continue
 		}
 		e := &c.ops[h]
-		if e.offset == s.offset {
+		eoff, _ := c.sendOffset(h)
+		if eoff == off {
 			continue // not lower: the clash is inconsistent-offsets' business
 		}
 		p := c.parts[s.key]
-		r.add("nonmonotonic-send", Example{Key: p.name, Values: []int64{e.value, s.value}, Offsets: []int64{e.offset, s.offset},
+		r.add("nonmonotonic-send", Example{Key: p.name, Values: []int64{e.value, s.value}, Offsets: []int64{eoff, off},
 			Processes: []int{int(s.proc)}, Times: []int64{e.invoke, s.invoke}, Lines: []int{int(e.line), int(s.line)},
-			Detail: fmt.Sprintf("process %d sent %s value %d (line %d) then value %d (line %d), acknowledged at offsets %d then %d", s.proc, p.name, e.value, e.line, s.value, s.line, e.offset, s.offset)})
+			Detail: fmt.Sprintf("process %d sent %s value %d (line %d) then value %d (line %d), which took effect at offsets %d then %d", s.proc, p.name, e.value, e.line, s.value, s.line, eoff, off)})
 	}
+}
+
+// sendOffset returns the offset send i took effect at: acknowledged, or
+// polled for an info or pending send; false when it has none.
+func (c *logChecker) sendOffset(i int32) (int64, bool) {
+	s := &c.ops[i]
+	switch {
+	case s.status == acked:
+		return s.offset, true
+	case s.status != failed && c.polledIn[i]:
+		return c.polledAt[i], true
+	}
+	return 0, false
 }
 
 // checkRealtime finds realtime-order: send A acknowledged before send B was

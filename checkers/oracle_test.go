@@ -362,16 +362,28 @@ func oracle(events []history.Event) map[string]int {
 		}
 	}
 	got["future-read"], got["realtime-offset"] = len(future), len(behind)
-	// Producer order and real time.
+	// Producer order (ok and info sends, at their acknowledged or lowest
+	// polled offset) and real time.
+	effective := func(s *send) (int64, bool) {
+		switch {
+		case acked(s):
+			return s.done.Offset, true
+		case s.ended && s.status == history.Fail:
+			return 0, false
+		}
+		return polledAt(s.e.Key, s.e.Value)
+	}
 	for i, b := range sends {
+		if boff, ok := effective(b); ok {
+			for _, a := range sends[:i] {
+				if aoff, ok := effective(a); ok && a.e.Process == b.e.Process && a.e.Key == b.e.Key && aoff > boff {
+					got["nonmonotonic-send"]++
+					break
+				}
+			}
+		}
 		if !acked(b) {
 			continue
-		}
-		for _, a := range sends[:i] {
-			if acked(a) && a.e.Process == b.e.Process && a.e.Key == b.e.Key && a.done.Offset > b.done.Offset {
-				got["nonmonotonic-send"]++
-				break
-			}
 		}
 		for _, a := range sends {
 			if acked(a) && a.e.Key == b.e.Key && a.done.Offset > b.done.Offset && a.done.Time < b.e.Time {

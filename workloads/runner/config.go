@@ -61,7 +61,7 @@ func (r *run) newProducer(ctx context.Context, id uint32, topicIdx int, topic st
 		keys:    r.w.KeyDistributor.NewChooser(int64(seed)),
 		latency: metrics.NewGroup(kindPublishDelay + 1),
 	}
-	pr.client.Store(&producerClient{p})
+	pr.client.Store(&producerClient{Producer: p, proc: r.hist.newProcess()})
 	return pr, nil
 }
 

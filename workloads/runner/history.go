@@ -19,11 +19,11 @@ import (
 // model (send/poll/assign); the others in the queue model
 // (enqueue/dequeue); see run.openHistory.
 //
-// Processes follow the Jepsen convention the checkers expect: a process
-// has one operation outstanding at a time, and one whose outcome is
-// unknown (info) is never reused. So each in-flight send slot is a
-// process, a slot takes a fresh id after an info, and each start of a
-// consumer is a new process.
+// Processes: each producer client is one process with many sends in
+// flight, matched to their completions by value (docs/history.md); a
+// send whose outcome is unknown (info) does not end the process, since
+// the client carries on, but a client replaced after a crash is a new
+// process. Each start of a consumer is a new process.
 type recorder struct {
 	w     *history.Writer
 	out   io.Closer
@@ -59,26 +59,20 @@ func (h *recorder) send(proc int, key string, value int64) {
 	}
 }
 
-// sendDone records a send's outcome and returns the process the slot uses
-// from now on: a new one after an unknown outcome. Errors are recorded as
-// info, never fail: a client cannot know that a timed-out send did not
-// land.
-func (h *recorder) sendDone(proc int, key string, value, offset int64, err error) int {
+// sendDone records a send's outcome. Errors are recorded as info, never
+// fail: a client cannot know that a timed-out send did not land.
+func (h *recorder) sendDone(proc int, key string, value, offset int64, err error) {
 	switch {
 	case h == nil:
-		return proc
 	case err != nil && h.log:
 		h.w.SendInfo(proc, key, value)
 	case err != nil:
 		h.w.EnqueueInfo(proc, key, value)
 	case h.log:
 		h.w.SendOK(proc, key, value, offset)
-		return proc
 	default:
 		h.w.EnqueueOK(proc, key, value)
-		return proc
 	}
-	return h.newProcess()
 }
 
 func (h *recorder) delivered(proc int, key string, offset, value int64) {

@@ -34,7 +34,7 @@ func BenchmarkSendPath(b *testing.B) {
 				keys:    kd.NewChooser(1),
 				latency: metrics.NewGroup(kindPublishDelay + 1),
 			}
-			pr.client.Store(&producerClient{instantProducer{}})
+			pr.client.Store(&producerClient{Producer: instantProducer{}})
 			newSlots(pr, 1, 1024, make([]byte, 1024))
 			ctx := context.Background()
 			b.SetBytes(1024)
