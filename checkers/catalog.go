@@ -130,6 +130,12 @@ var catalog = []AnomalyInfo{
 {"time":3,"process":1,"type":"ok","f":"poll","value":{"t/0":[[5,1]]}}
 {"time":4,"process":2,"type":"invoke","f":"send","key":"t/0","value":2}
 {"time":5,"process":2,"type":"ok","f":"send","key":"t/0","value":2,"offset":3}`},
+	{Name: "stale-offset", Models: logOnly, Class: Duplicate,
+		Definition: "After an `assign`, a member of a consumer group first polled a partition below the group's last successfully committed offset for it (a `commit` ok, by any member): the group re-read what it had committed, as a broker serving stale committed offsets makes it. A process's group is the `group` of its latest `assign` or `commit`; without one, all consumers of a history are one group. Counted under at-least-once, where re-reads are allowed.",
+		Example: `{"time":1,"process":1,"type":"ok","f":"assign","group":"g","value":["t/0"]}
+{"time":2,"process":1,"type":"ok","f":"commit","group":"g","value":{"t/0":5}}
+{"time":3,"process":2,"type":"ok","f":"assign","group":"g","value":["t/0"]}
+{"time":4,"process":2,"type":"ok","f":"poll","value":{"t/0":[[3,4]]}}`},
 	{Name: "nonlinearizable", Models: logOnly, Class: Violation,
 		Definition: "porcupine found no linearization of a partition's sends against an append-only log (state: tail offset and a running hash of the values appended). Acknowledged sends and `info` sends whose value was polled take part with their offsets; an `info` send that was never polled may not have happened and is left out. The HTML visualization is written next to the verdict. A porcupine timeout makes the verdict `unknown`, never valid.",
 		Example:    `(the realtime-order example above is also nonlinearizable)`},

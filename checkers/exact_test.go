@@ -32,6 +32,10 @@ func TestExactAnomalies(t *testing.T) {
 		// A pipelining producer's info send, polled, is ordered like its
 		// acknowledged sends; and the process carries on after the info.
 		{"log-nonmonotonic-send-info.invalid.jsonl", []string{"nonmonotonic-send"}},
+		// Re-reading below the group's committed offset after an assign.
+		{"log-stale-offset-exactly-once.invalid.jsonl", []string{"stale-offset"}},
+		// Another group reading from the start is not stale.
+		{"log-clean-commit-groups.valid.jsonl", nil},
 		// Queue loss is judged by acknowledgement.
 		{"queue-lost-nacked-never-redelivered.invalid.jsonl", []string{"lost"}},
 		{"queue-lost-consumer-crashed.invalid.jsonl", []string{"lost"}},

@@ -69,13 +69,17 @@ type partition struct {
 // logChecker checks log-model histories. It keeps compact per-event records
 // (tens of bytes each) so a million-event history fits comfortably in memory.
 type logChecker struct {
-	name     string
-	cfg      Config
-	keys     map[string]int32
-	parts    []*partition
-	opTable  // sends, by value
-	recs     []pollRec
-	assigns  int
+	name    string
+	cfg     Config
+	keys    map[string]int32
+	parts   []*partition
+	opTable // sends, by value
+	recs    []pollRec
+	assigns int
+	commits []commitRec
+	// groupAt holds the group named by the assign marker at an index of
+	// recs, when it names one.
+	groupAt  map[int32]string
 	polledIn []bool          // per send: its value was polled in its own partition
 	polledAt map[int32]int64 // unacknowledged sends polled: lowest offset seen
 }
@@ -111,10 +115,23 @@ func (c *logChecker) add(e *history.Event) error {
 	case history.Assign:
 		if e.Type == history.OK {
 			c.assigns++
+			if e.Group != "" {
+				if c.groupAt == nil {
+					c.groupAt = map[int32]string{}
+				}
+				c.groupAt[int32(len(c.recs))] = e.Group
+			}
 			c.recs = append(c.recs, pollRec{key: -1, proc: int32(e.Process), time: e.Time, line: int32(e.Line)})
 		}
+	case history.Commit:
+		if e.Type == history.OK {
+			for _, ko := range e.Commits {
+				c.commits = append(c.commits, commitRec{pos: int32(len(c.recs)), key: c.key(ko.Key), offset: ko.Offset,
+					proc: int32(e.Process), line: int32(e.Line), group: e.Group})
+			}
+		}
 	}
-	// Commits and nemesis events do not affect the log checks.
+	// Nemesis events do not affect the log checks.
 	return nil
 }
 
@@ -134,6 +151,7 @@ func (c *logChecker) finish(ctx context.Context, r *report) error {
 	}
 	c.checkLosses(r)
 	c.checkPolls(r)
+	c.checkStaleOffsets(r)
 	c.checkSendOrder(r)
 	for _, p := range c.parts {
 		c.checkRealtime(p, r)

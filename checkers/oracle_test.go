@@ -26,6 +26,7 @@ type simBroker struct {
 	nextProc  int
 	nextValue int64
 	pos       map[[2]int]int // (consumer, key) -> next offset
+	committed []int          // per key: the group's committed offset
 	faulty    bool           // inject faults; otherwise end with a full drain
 }
 
@@ -48,6 +49,7 @@ func genLogHistory(seed uint64, steps int, faulty bool) []byte {
 		producers: []int{0, 1, 2},
 		nextProc:  3,
 		pos:       map[[2]int]int{},
+		committed: make([]int, 2),
 		faulty:    faulty,
 	}
 	s.w = history.NewWriter(&buf, history.Header{Model: history.ModelLog}, history.WithClock(func() int64 {
@@ -60,13 +62,19 @@ func genLogHistory(seed uint64, steps int, faulty bool) []byte {
 			s.invoke()
 		case x < 60:
 			s.complete()
-		case x < 92:
+		case x < 88:
 			s.poll(100 + s.rng.IntN(2))
+		case x < 92:
+			s.commit(100 + s.rng.IntN(2))
 		default:
 			c := 100 + s.rng.IntN(2)
 			s.w.Assign(c, s.keys)
 			for k := range s.keys {
-				s.pos[[2]int{c, k}] = s.rng.IntN(len(s.logs[k]) + 1)
+				p := s.rng.IntN(len(s.logs[k]) + 1)
+				if !s.fault(3) {
+					p = max(p, s.committed[k]) // a group resumes at its commit
+				}
+				s.pos[[2]int{c, k}] = p
 			}
 		}
 	}
@@ -162,6 +170,18 @@ func (s *simBroker) drain() {
 	s.w.PollOK(c, recs)
 }
 
+// commit has consumer c commit its positions for the (one) group.
+func (s *simBroker) commit(c int) {
+	var offs []history.KeyOffset
+	for k, key := range s.keys {
+		if p, ok := s.pos[[2]int{c, k}]; ok {
+			offs = append(offs, history.KeyOffset{Key: key, Offset: int64(p)})
+			s.committed[k] = p
+		}
+	}
+	s.w.Commit(c, "", offs)
+}
+
 func (s *simBroker) poll(c int) {
 	var recs []history.Record
 	for k, log := range s.logs {
@@ -220,6 +240,47 @@ func oracle(events []history.Event) map[string]int {
 		assign bool
 	}
 	var seq []pollAt
+	// stale-offset: a process's first record of a partition since its
+	// last assign, below its group's last committed offset.
+	type procKey struct {
+		proc int
+		key  string
+	}
+	committed := map[[2]string]int64{}
+	groupOf := map[int]string{}
+	firstSeen := map[procKey]bool{}
+	stale := 0
+	for _, e := range events {
+		switch {
+		case e.F == history.Commit:
+			if e.Group != "" {
+				groupOf[e.Process] = e.Group
+			}
+			for _, ko := range e.Commits {
+				committed[[2]string{groupOf[e.Process], ko.Key}] = ko.Offset
+			}
+		case e.F == history.Assign:
+			if e.Group != "" {
+				groupOf[e.Process] = e.Group
+			}
+			for k := range firstSeen {
+				if k.proc == e.Process {
+					delete(firstSeen, k)
+				}
+			}
+		case e.F == history.Poll && e.Type == history.OK:
+			for _, r := range e.Records {
+				pk := procKey{e.Process, r.Key}
+				if firstSeen[pk] {
+					continue
+				}
+				firstSeen[pk] = true
+				if c, ok := committed[[2]string{groupOf[e.Process], r.Key}]; ok && r.Offset < c {
+					stale++
+				}
+			}
+		}
+	}
 	for _, e := range events {
 		switch {
 		case e.F == history.Send && e.Type == history.Invoke:
@@ -241,7 +302,7 @@ func oracle(events []history.Event) map[string]int {
 			seq = append(seq, pollAt{proc: e.Process, assign: true})
 		}
 	}
-	got := map[string]int{}
+	got := map[string]int{"stale-offset": stale}
 	acked := func(s *send) bool { return s.ended && s.status == history.OK }
 	polledAt := func(key string, v int64) (int64, bool) {
 		best, ok := int64(math.MaxInt64), false

@@ -43,10 +43,12 @@ func (r *Reader) parseFields(raw *rawLine, e *Event) error {
 			return r.parsePollValue(raw, e)
 		}
 	case Assign:
+		r.optionalGroup(raw, e)
 		if e.Type == OK {
 			return r.parseAssignValue(raw.Value, e)
 		}
 	case Commit:
+		r.optionalGroup(raw, e)
 		if e.Type == OK {
 			return r.parseCommitValue(raw.Value, e)
 		}
@@ -62,6 +64,12 @@ func (r *Reader) requireKey(raw *rawLine, e *Event) error {
 	}
 	e.Key = *raw.Key
 	return nil
+}
+
+func (r *Reader) optionalGroup(raw *rawLine, e *Event) {
+	if raw.Group != nil {
+		e.Group = *raw.Group
+	}
 }
 
 func (r *Reader) optionalKey(raw *rawLine, e *Event) error {

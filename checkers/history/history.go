@@ -235,6 +235,10 @@ type Event struct {
 	Keys    []string    // assign ok: the partitions now assigned
 	Commits []KeyOffset // commit ok: the offsets committed
 	Fault   string      // nemesis start/stop: the fault description
+	// Group is the consumer group of a commit or assign (optional "group"
+	// field); "" when not named: a history's unnamed consumers are one
+	// group.
+	Group string
 	// DeadLetter is a reject's optional "deadLetter" field: the queue the
 	// message was dead-lettered to; "" when not named.
 	DeadLetter string

@@ -191,6 +191,7 @@ type rawLine struct {
 	Value     json.RawMessage `json:"value"`
 	Offset    *int64          `json:"offset"`
 	Error     *string         `json:"error"`
+	Group     *string         `json:"group"`
 	// DeadLetter is only decoded by the slow path: rejects are rare.
 	DeadLetter *string `json:"deadLetter"`
 

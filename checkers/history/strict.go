@@ -36,7 +36,7 @@ func (r *Reader) unmarshal(line []byte, raw *rawLine) error {
 		{"history", &raw.History}, {"model", &raw.Model}, {"guarantee", &raw.Guarantee},
 		{"index", &raw.Index}, {"time", &raw.Time}, {"process", &raw.Process}, {"type", &raw.Type},
 		{"f", &raw.F}, {"key", &raw.Key}, {"value", &raw.Value}, {"offset", &raw.Offset}, {"error", &raw.Error},
-		{"deadLetter", &raw.DeadLetter},
+		{"group", &raw.Group}, {"deadLetter", &raw.DeadLetter},
 	} {
 		v, ok := fields[f.name]
 		if !ok {

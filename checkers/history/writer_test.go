@@ -32,7 +32,7 @@ func TestWriterRoundTrip(t *testing.T) {
 	w.PollOK(3, []Record{{"t/1", 5, 50}, {"t/0", 0, 1}, {"t/1", 6, 60}, {"t/0", 1, 2}})
 	w.PollOK(3, nil)
 	w.Assign(3, []string{"t/0", "t/1"})
-	w.Commit(3, []KeyOffset{{"t/0", 2}, {"t/1", 7}})
+	w.Commit(3, "g", []KeyOffset{{"t/0", 2}, {"t/1", 7}})
 	w.NemesisStart("kill -9 refbroker")
 	w.NemesisStop("kill -9 refbroker")
 	if err := w.Close(); err != nil {

@@ -251,7 +251,7 @@ func (c *consumer) reassign(r *run, ps []int32, add bool) {
 		keys = append(keys, r.topics[c.sub.topicIdx].keys[p])
 	}
 	slices.Sort(keys)
-	c.sub.hist.assigned(c.proc, keys)
+	c.sub.hist.assigned(c.proc, c.sub.name, keys)
 }
 
 // abandoned records, for a queue-mode subscription, that c's current

@@ -58,10 +58,11 @@ func (r *run) finalReadTopic(ctx context.Context, t int) (err error) {
 	}
 	ts := r.topics[t]
 	f := &finalReader{run: r, topic: t, proc: r.hist.newProcess(), fence: fence, left: len(fence), done: make(chan struct{})}
-	r.hist.assigned(f.proc, ts.keys)
+	group := ts.name + "-final-read"
+	r.hist.assigned(f.proc, group, ts.keys)
 	c, err := r.sys.NewConsumer(ctx, adapters.ConsumerConfig{
 		ID: ts.name + "-final", Topic: ts.name, Partitions: len(fence),
-		Subscription: ts.name + "-final-read", Start: adapters.StartEarliest,
+		Subscription: group, Start: adapters.StartEarliest,
 		Commit: adapters.CommitInterval, Handler: f.handle,
 	})
 	if err != nil {

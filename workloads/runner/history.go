@@ -3,7 +3,9 @@ package runner
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/brokerbench/brokerbench/adapters"
@@ -111,10 +113,27 @@ func (h *recorder) crashed(proc int) {
 	}
 }
 
-func (h *recorder) assigned(proc int, keys []string) {
+// assigned records a consumer's whole assignment in group.
+func (h *recorder) assigned(proc int, group string, keys []string) {
 	if h != nil && h.log {
-		h.w.Assign(proc, keys)
+		h.w.AssignGroup(proc, group, keys)
 	}
+}
+
+// committed records offsets a consumer of group committed successfully,
+// per partition of a topic whose partition keys are keys.
+func (h *recorder) committed(proc int, group string, keys []string, offsets map[int32]int64) {
+	if h == nil || !h.log {
+		return
+	}
+	kos := make([]history.KeyOffset, 0, len(offsets))
+	for p, o := range offsets {
+		if p >= 0 && int(p) < len(keys) {
+			kos = append(kos, history.KeyOffset{Key: keys[p], Offset: o})
+		}
+	}
+	slices.SortFunc(kos, func(a, b history.KeyOffset) int { return strings.Compare(a.Key, b.Key) })
+	h.w.Commit(proc, group, kos)
 }
 
 func (h *recorder) close() error {

@@ -254,6 +254,15 @@ func TestRunRecordsCheckableHistory(t *testing.T) {
 	if len(res.Meta.Warnings) > 0 {
 		t.Errorf("warnings: %q", res.Meta.Warnings)
 	}
+	// The consumers' commits are recorded with their group, for the
+	// stale-offset check.
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(text, []byte(`"f":"commit","group":"`)) {
+		t.Errorf("no commit event with a group in the history")
+	}
 }
 
 // TestRunWithCrashFaults runs a chaos schedule of consumer crashes (no
