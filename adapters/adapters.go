@@ -307,6 +307,12 @@ type ConsumerConfig struct {
 	OnAssigned func(partitions []int32)
 	// OnRevoked is called, if set, when partitions are revoked or lost.
 	OnRevoked func(partitions []int32)
+	// OnCommitted is called, if set, after each commit the broker
+	// accepted, with the committed offsets (the next offset to read) per
+	// partition of Topic. It may be called from the adapter's goroutines.
+	// Adapters that commit offsets implement it (Kafka); the others never
+	// call it, and their docs say so.
+	OnCommitted func(offsets map[int32]int64)
 }
 
 // Delivery is one message delivered to a consumer.

@@ -100,6 +100,19 @@ func genLargeLogHistory(n int, faults bool) []byte {
 	return buf.Bytes()
 }
 
+// BenchmarkCheckTenMillion checks a valid ten-million-event log history,
+// reading included. docs/performance.md has the time and peak memory.
+func BenchmarkCheckTenMillion(b *testing.B) {
+	text := genLargeLogHistory(10_000_000, false)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		v, err := Check(context.Background(), history.NewReader(bytes.NewReader(text), "ten-million"), Config{})
+		if err != nil || v.Valid != Valid {
+			b.Fatalf("verdict %v, %v", v.Valid, err)
+		}
+	}
+}
+
 // BenchmarkCheckMillion checks a one-million-event log history, reading
 // included. The figure goes to docs/performance.md.
 func BenchmarkCheckMillion(b *testing.B) {

@@ -91,7 +91,7 @@ var catalog = []AnomalyInfo{
 {"time":2,"process":0,"type":"ok","f":"send","key":"t/0","value":1,"offset":0}
 {"time":3,"process":1,"type":"ok","f":"poll","value":{"t/0":[[0,7]]}}`},
 	{Name: "unexpected", Models: both, Class: Violation,
-		Definition: "A polled (log) or dequeued (queue) value that was never sent to that partition or enqueued at all.",
+		Definition: "A polled (log) or dequeued (queue) value that was never sent to that partition or enqueued at all; or (queue) dequeued from a queue it was neither enqueued to nor dead-lettered to (a `reject` naming that `deadLetter` queue, or naming none) before the dequeue.",
 		Example:    `{"time":1,"process":1,"type":"ok","f":"poll","value":{"t/0":[[0,42]]}}`},
 	{Name: "aborted-read", Models: both, Class: Violation,
 		Definition: "A polled or dequeued value whose send or enqueue completed with `fail`, which means it definitely did not happen.",
@@ -99,7 +99,7 @@ var catalog = []AnomalyInfo{
 {"time":2,"process":0,"type":"fail","f":"send","key":"t/0","value":1}
 {"time":3,"process":1,"type":"ok","f":"poll","value":{"t/0":[[0,1]]}}`},
 	{Name: "poll-skip", Models: logOnly, Class: Violation,
-		Definition: "Between two consecutive records a process polled from one partition, with no `assign` by that process in between, there is an offset that some poll (by any process) returned: the consumer jumped over a message.",
+		Definition: "Between two consecutive records a process polled from one partition, with no `assign` by that process in between, there is an offset that some poll (by any process) returned or some send was acknowledged at, and that was in the log when the process polled past it (a send of its value had been invoked by then): the consumer jumped over a message. An offset whose values were all sent after the jump was appended behind the consumer, which is the broker's `realtime-offset`, not a skip.",
 		Example: `{"time":1,"process":1,"type":"ok","f":"poll","value":{"t/0":[[0,1],[1,2],[2,3]]}}
 {"time":2,"process":2,"type":"ok","f":"poll","value":{"t/0":[[0,1],[2,3]]}}`},
 	{Name: "nonmonotonic-poll", Models: logOnly, Class: Violation,
@@ -118,15 +118,33 @@ var catalog = []AnomalyInfo{
 {"time":2,"process":0,"type":"ok","f":"send","key":"t/0","value":1,"offset":5}
 {"time":3,"process":1,"type":"invoke","f":"send","key":"t/0","value":2}
 {"time":4,"process":1,"type":"ok","f":"send","key":"t/0","value":2,"offset":4}`},
+	{Name: "future-read", Models: logOnly, Class: Violation,
+		Definition: "A poll returned a value before the send of that value was invoked (the poll completed first): the broker served a message it had not been given yet, as a reused topic or a previous incarnation's data would.",
+		Example: `{"time":1,"process":1,"type":"ok","f":"poll","value":{"t/0":[[0,1]]}}
+{"time":2,"process":0,"type":"invoke","f":"send","key":"t/0","value":1}
+{"time":3,"process":0,"type":"ok","f":"send","key":"t/0","value":1,"offset":0}`},
+	{Name: "realtime-offset", Models: logOnly, Class: Violation,
+		Definition: "Offset O of a partition was observed (a poll returned it, or a send was acknowledged at it) before the send of value B was invoked, yet B is at an offset below O (polled there, or acknowledged there): the log grew behind its own tail. Pairs of two acknowledgements are `realtime-order`; every other pair is counted here, once per value B.",
+		Example: `{"time":1,"process":0,"type":"invoke","f":"send","key":"t/0","value":1}
+{"time":2,"process":0,"type":"info","f":"send","key":"t/0","value":1}
+{"time":3,"process":1,"type":"ok","f":"poll","value":{"t/0":[[5,1]]}}
+{"time":4,"process":2,"type":"invoke","f":"send","key":"t/0","value":2}
+{"time":5,"process":2,"type":"ok","f":"send","key":"t/0","value":2,"offset":3}`},
+	{Name: "stale-offset", Models: logOnly, Class: Duplicate,
+		Definition: "After an `assign`, a member of a consumer group first polled a partition below the group's last successfully committed offset for it (a `commit` ok, by any member): the group re-read what it had committed, as a broker serving stale committed offsets makes it. A process's group is the `group` of its latest `assign` or `commit`; without one, all consumers of a history are one group. Counted under at-least-once, where re-reads are allowed.",
+		Example: `{"time":1,"process":1,"type":"ok","f":"assign","group":"g","value":["t/0"]}
+{"time":2,"process":1,"type":"ok","f":"commit","group":"g","value":{"t/0":5}}
+{"time":3,"process":2,"type":"ok","f":"assign","group":"g","value":["t/0"]}
+{"time":4,"process":2,"type":"ok","f":"poll","value":{"t/0":[[3,4]]}}`},
 	{Name: "nonlinearizable", Models: logOnly, Class: Violation,
 		Definition: "porcupine found no linearization of a partition's sends against an append-only log (state: tail offset and a running hash of the values appended). Acknowledged sends and `info` sends whose value was polled take part with their offsets; an `info` send that was never polled may not have happened and is left out. The HTML visualization is written next to the verdict. A porcupine timeout makes the verdict `unknown`, never valid.",
 		Example:    `(the realtime-order example above is also nonlinearizable)`},
 	{Name: "lost", Models: queueOnly, Class: Loss,
-		Definition: "An enqueue was confirmed (`ok`) and its value was never dequeued by the end of the history, taken as after the final drain.",
+		Definition: "An enqueue was confirmed (`ok`), and by the end of the history (taken as after the final drain) no delivery of its value was acked, it was not rejected (dead-lettered), and it is not in flight: it was never dequeued, or its last delivery was nacked and never redelivered, or its last delivery went to a consumer that crashed (`dequeue` `info`) before settling it and it was never redelivered.",
 		Example: `{"time":1,"process":0,"type":"invoke","f":"enqueue","key":"q","value":1}
 {"time":2,"process":0,"type":"ok","f":"enqueue","key":"q","value":1}`},
 	{Name: "duplicated", Models: queueOnly, Class: Duplicate,
-		Definition: "A value was delivered (dequeue ok) more than once, not counting redeliveries that follow a `nack` of it. The count is of values; examples give the number of deliveries.",
+		Definition: "A value was delivered (dequeue ok) more than once, not counting one redelivery after each `nack` of it or crash of the consumer holding it unsettled, nor one delivery from its dead-letter destination after a `reject`. The count is of values; examples give the number of deliveries.",
 		Example: `{"time":1,"process":0,"type":"invoke","f":"enqueue","key":"q","value":1}
 {"time":2,"process":0,"type":"ok","f":"enqueue","key":"q","value":1}
 {"time":3,"process":1,"type":"ok","f":"dequeue","key":"q","value":1}

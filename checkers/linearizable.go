@@ -19,6 +19,13 @@ import (
 // sub-history, so small pieces keep each step O(1).
 const chunkTarget = 512
 
+// maxSearch bounds the sends of one piece handed to porcupine. porcupine
+// caches every state it reaches with a bitset over the piece, so its memory
+// grows with the square of a piece's size; a larger piece (they arise only
+// around violations, which block cuts) is decided by linearOrderViolation,
+// which is exact for this model, in O(n) memory.
+const maxSearch = 8192
+
 // maxVisualized bounds the sends drawn in a visualization: a browser cannot
 // render a far larger piece, and the verbose re-check costs memory per send.
 const maxVisualized = 10000
@@ -79,19 +86,62 @@ func linModel(start linState, offsets []int64, c *logChecker) porcupine.Model {
 // checkLinearizable runs porcupine on each partition's sends. Failures add a
 // nonlinearizable anomaly and a visualization; running out of time adds an
 // Inconclusive entry, which makes the verdict unknown.
+//
+// The time limit is shared fairly: each partition gets the time left
+// divided by the partitions left, so one partition cannot starve the
+// others, and time a partition does not use passes on.
 func (c *logChecker) checkLinearizable(ctx context.Context, r *report) error {
 	deadline := time.Now().Add(c.cfg.LinearizabilityTimeout)
-	for _, p := range c.parts {
+	for i, p := range c.parts {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("check linearizability: %w", err)
 		}
 		ops, offsets := c.linOps(p)
 		r.v.Stats.Linearized += len(ops)
-		if err := c.linearizePartition(ctx, p, ops, offsets, deadline, r); err != nil {
+		if c.sameOffset(p, ops, r) {
+			continue
+		}
+		share := time.Until(deadline) / time.Duration(len(c.parts)-i)
+		if err := c.linearizePartition(ctx, p, ops, offsets, time.Now().Add(share), r); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// sameOffset decides a partition without search when two of its sends took
+// effect at one offset (acknowledged there, or an info send polled there):
+// an append-only log gives each offset one value, so no linearization
+// exists. Searching for one is exponential in the sends concurrent with
+// the pair, which is why it is decided here.
+func (c *logChecker) sameOffset(p *partition, ops []linOp, r *report) bool {
+	for i := 1; i < len(ops); i++ {
+		if ops[i].rank != ops[i-1].rank {
+			continue
+		}
+		a, b := &c.ops[ops[i-1].send], &c.ops[ops[i].send]
+		r.add("nonlinearizable", Example{Key: p.name, Values: []int64{a.value, b.value}, Offsets: []int64{ops[i].offset},
+			Processes: []int{int(a.proc), int(b.proc)}, Lines: []int{int(a.line), int(b.line)},
+			Detail: fmt.Sprintf("%s: sends of values %d (line %d) and %d (line %d) both took effect at offset %d; decided without search",
+				p.name, a.value, a.line, b.value, b.line, ops[i].offset)})
+		return true
+	}
+	return false
+}
+
+// linearOrderViolation decides a piece whose offsets are distinct without
+// search: the model's only legal order is by offset, so a linearization
+// exists iff no send returned before a send at a lower offset was called.
+// It returns the index of such a lower send, or -1.
+func linearOrderViolation(piece []linOp) int {
+	earliest := int64(math.MaxInt64)
+	for i := len(piece) - 1; i >= 0; i-- {
+		if earliest < piece[i].call {
+			return i
+		}
+		earliest = min(earliest, piece[i].ret)
+	}
+	return -1
 }
 
 // linOps returns the partition's acknowledged sends and the info or pending
@@ -104,11 +154,12 @@ func (c *logChecker) linOps(p *partition) ([]linOp, []int64) {
 	var ops []linOp
 	for _, i := range p.sends {
 		s := &c.ops[i]
+		off, ok := c.sendOffset(i)
 		switch {
 		case s.status == acked:
-			ops = append(ops, linOp{offset: s.offset, call: s.invoke, ret: s.complete, send: i})
-		case s.status != failed && c.polledIn[i]:
-			ops = append(ops, linOp{offset: c.polledAt[i], call: s.invoke, ret: math.MaxInt64, send: i, info: true})
+			ops = append(ops, linOp{offset: off, call: s.invoke, ret: s.complete, send: i})
+		case ok:
+			ops = append(ops, linOp{offset: off, call: s.invoke, ret: math.MaxInt64, send: i, info: true})
 		}
 	}
 	slices.SortFunc(ops, func(a, b linOp) int { return cmp.Or(cmp.Compare(a.offset, b.offset), cmp.Compare(a.call, b.call)) })
@@ -159,23 +210,13 @@ func (c *logChecker) linearizePartition(ctx context.Context, p *partition, ops [
 			return fmt.Errorf("check linearizability of %s: %w", p.name, err)
 		}
 		piece := ops[cut[0]:cut[1]]
-		start := linState{tail: piece[0].rank - 1, hash: hash}
-		model := linModel(start, offsets, c)
-		remaining := time.Until(deadline)
-		if remaining <= 0 {
+		if time.Until(deadline) <= 0 {
 			r.v.Inconclusive = append(r.v.Inconclusive, Inconclusive{Check: "linearizability", Key: p.name,
-				Reason: fmt.Sprintf("time limit %v reached with %d of %d sends unchecked", c.cfg.LinearizabilityTimeout, len(ops)-done, len(ops))})
+				Reason: fmt.Sprintf("the partition's share of the time limit %v ran out with %d of %d sends unchecked", c.cfg.LinearizabilityTimeout, len(ops)-done, len(ops))})
 			return nil
 		}
-		history := c.porcupineOps(piece)
-		r.v.Stats.Porcupine++
-		switch porcupine.CheckOperationsTimeout(model, history, remaining) {
-		case porcupine.Illegal:
-			return c.nonlinearizable(p, piece, model, history, deadline, r)
-		case porcupine.Unknown:
-			r.v.Inconclusive = append(r.v.Inconclusive, Inconclusive{Check: "linearizability", Key: p.name,
-				Reason: fmt.Sprintf("porcupine timed out (limit %v) on %d sends at offsets %d..%d", c.cfg.LinearizabilityTimeout, len(piece), piece[0].offset, piece[len(piece)-1].offset)})
-			return nil
+		if ok, err := c.linearizePiece(p, piece, linState{tail: piece[0].rank - 1, hash: hash}, offsets, deadline, r); !ok || err != nil {
+			return err
 		}
 		for _, op := range piece {
 			hash = mix(hash, c.ops[op.send].value)
@@ -183,6 +224,35 @@ func (c *logChecker) linearizePartition(ctx context.Context, p *partition, ops [
 		done += len(piece)
 	}
 	return nil
+}
+
+// linearizePiece checks one piece from state start: with porcupine, or
+// directly when the piece is too large to search in bounded memory. It
+// returns false when the piece failed or could not be decided (reported).
+func (c *logChecker) linearizePiece(p *partition, piece []linOp, start linState, offsets []int64, deadline time.Time, r *report) (bool, error) {
+	if len(piece) > maxSearch {
+		k := linearOrderViolation(piece)
+		if k < 0 {
+			return true, nil
+		}
+		v := c.ops[piece[k].send].value
+		r.add("nonlinearizable", Example{Key: p.name, Offsets: []int64{piece[k].offset}, Values: []int64{v},
+			Detail: fmt.Sprintf("%s: value %d at offset %d was sent after a send at a higher offset returned (%d sends in the piece, decided without search)",
+				p.name, v, piece[k].offset, len(piece))})
+		return false, nil
+	}
+	model := linModel(start, offsets, c)
+	history := c.porcupineOps(piece)
+	r.v.Stats.Porcupine++
+	switch porcupine.CheckOperationsTimeout(model, history, time.Until(deadline)) {
+	case porcupine.Illegal:
+		return false, c.nonlinearizable(p, piece, model, history, deadline, r)
+	case porcupine.Unknown:
+		r.v.Inconclusive = append(r.v.Inconclusive, Inconclusive{Check: "linearizability", Key: p.name,
+			Reason: fmt.Sprintf("porcupine ran out of the partition's share of the time limit %v on %d sends at offsets %d..%d", c.cfg.LinearizabilityTimeout, len(piece), piece[0].offset, piece[len(piece)-1].offset)})
+		return false, nil
+	}
+	return true, nil
 }
 
 func (c *logChecker) porcupineOps(piece []linOp) []porcupine.Operation {

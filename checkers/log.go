@@ -52,22 +52,33 @@ type obs struct {
 // partition gathers what concerns one topic-partition.
 type partition struct {
 	name          string
+	id            int32
 	sends         []int32 // indices into logChecker.sends
 	obs           []obs
 	polledOffsets []int64 // distinct, ascending
 	maxPolled     int64   // -1 when never polled
+	// known holds every offset observed (polled or acknowledged), ascending,
+	// and existed the earliest invoke of a send of a value seen there
+	// (math.MinInt64 for a value never sent to the partition): the offset
+	// cannot have existed before that time. poll-skip uses both.
+	known   []int64
+	existed minTree
 }
 
 // logChecker checks log-model histories. It keeps compact per-event records
 // (tens of bytes each) so a million-event history fits comfortably in memory.
 type logChecker struct {
-	name     string
-	cfg      Config
-	keys     map[string]int32
-	parts    []*partition
-	opTable  // sends, by value
-	recs     []pollRec
-	assigns  int
+	name    string
+	cfg     Config
+	keys    map[string]int32
+	parts   []*partition
+	opTable // sends, by value
+	recs    []pollRec
+	assigns int
+	commits []commitRec
+	// groupAt holds the group named by the assign marker at an index of
+	// recs, when it names one.
+	groupAt  map[int32]string
 	polledIn []bool          // per send: its value was polled in its own partition
 	polledAt map[int32]int64 // unacknowledged sends polled: lowest offset seen
 }
@@ -81,7 +92,7 @@ func (c *logChecker) key(k string) int32 {
 	if !ok {
 		id = int32(len(c.parts))
 		c.keys[k] = id
-		c.parts = append(c.parts, &partition{name: k, maxPolled: -1})
+		c.parts = append(c.parts, &partition{name: k, id: id, maxPolled: -1})
 	}
 	return id
 }
@@ -103,10 +114,23 @@ func (c *logChecker) add(e *history.Event) error {
 	case history.Assign:
 		if e.Type == history.OK {
 			c.assigns++
+			if e.Group != "" {
+				if c.groupAt == nil {
+					c.groupAt = map[int32]string{}
+				}
+				c.groupAt[int32(len(c.recs))] = e.Group
+			}
 			c.recs = append(c.recs, pollRec{key: -1, proc: int32(e.Process), time: e.Time, line: int32(e.Line)})
 		}
+	case history.Commit:
+		if e.Type == history.OK {
+			for _, ko := range e.Commits {
+				c.commits = append(c.commits, commitRec{pos: int32(len(c.recs)), key: c.key(ko.Key), offset: ko.Offset,
+					proc: int32(e.Process), line: int32(e.Line), group: e.Group})
+			}
+		}
 	}
-	// Commits and nemesis events do not affect the log checks.
+	// Nemesis events do not affect the log checks.
 	return nil
 }
 
@@ -126,9 +150,11 @@ func (c *logChecker) finish(ctx context.Context, r *report) error {
 	}
 	c.checkLosses(r)
 	c.checkPolls(r)
+	c.checkStaleOffsets(r)
 	c.checkSendOrder(r)
 	for _, p := range c.parts {
 		c.checkRealtime(p, r)
+		c.checkRealtimeOffsets(p, r)
 	}
 	return c.checkLinearizable(ctx, r)
 }

@@ -21,11 +21,13 @@ func (c *logChecker) checkOffsets(p *partition, r *report) {
 	slices.SortFunc(p.obs, func(a, b obs) int {
 		return cmp.Or(cmp.Compare(a.offset, b.offset), cmp.Compare(a.value, b.value), cmp.Compare(a.src, b.src))
 	})
+	var existed []int64
 	for i := 0; i < len(p.obs); {
 		j := i
 		polled := false
 		var values []int64
 		var lines []int
+		first := int64(math.MaxInt64)
 		for ; j < len(p.obs) && p.obs[j].offset == p.obs[i].offset; j++ {
 			o := p.obs[j]
 			polled = polled || o.src >= 0
@@ -33,16 +35,24 @@ func (c *logChecker) checkOffsets(p *partition, r *report) {
 				values = append(values, o.value)
 				lines = append(lines, c.srcLine(o))
 			}
+			if t, sent := c.sentAt(p, o.value); !sent {
+				first = math.MinInt64
+			} else {
+				first = min(first, t)
+			}
 		}
 		if polled {
 			p.polledOffsets = append(p.polledOffsets, p.obs[i].offset)
 		}
+		p.known = append(p.known, p.obs[i].offset)
+		existed = append(existed, first)
 		if len(values) > 1 {
 			r.add("inconsistent-offsets", Example{Key: p.name, Offsets: []int64{p.obs[i].offset}, Values: values, Lines: lines,
 				Detail: fmt.Sprintf("%s offset %d holds values %v (lines %v)", p.name, p.obs[i].offset, values, lines)})
 		}
 		i = j
 	}
+	p.existed = newMinTree(existed)
 }
 
 // checkValues finds duplicate (one value at several offsets), unexpected and
@@ -57,10 +67,15 @@ func (c *logChecker) checkValues(p *partition, r *report) {
 		var offsets []int64
 		var lines []int
 		firstPoll := int32(-1)
+		invoke, sent := c.sentAt(p, byValue[i].value)
+		future := obs{src: -1}
 		for ; j < len(byValue) && byValue[j].value == byValue[i].value; j++ {
 			o := byValue[j]
 			if o.src >= 0 && firstPoll < 0 {
 				firstPoll = o.src
+			}
+			if o.src >= 0 && sent && c.recs[o.src].time < invoke && (future.src < 0 || c.recs[o.src].time < c.recs[future.src].time) {
+				future = o
 			}
 			if len(offsets) == 0 || offsets[len(offsets)-1] != o.offset {
 				offsets = append(offsets, o.offset)
@@ -74,6 +89,9 @@ func (c *logChecker) checkValues(p *partition, r *report) {
 		}
 		if firstPoll >= 0 {
 			c.polledValue(p, v, firstPoll, r)
+		}
+		if future.src >= 0 {
+			c.futureRead(p, future, invoke, r)
 		}
 		i = j
 	}
@@ -163,40 +181,76 @@ func (c *logChecker) checkPolls(r *report) {
 			r.add("nonmonotonic-poll", ex)
 			continue
 		}
-		lo, _ := slices.BinarySearch(p.polledOffsets, prev.offset)
-		hi, _ := slices.BinarySearch(p.polledOffsets, rec.offset)
-		if hi > lo+1 {
-			skipped := p.polledOffsets[lo+1 : min(hi, lo+4)]
-			ex.Detail = fmt.Sprintf("process %d polled %s offset %d (t=%d, line %d) right after offset %d (line %d), skipping %d polled offsets starting %v", rec.proc, p.name, rec.offset, rec.time, rec.line, prev.offset, prev.line, hi-lo-1, skipped)
+		if skipped := c.skipped(p, prev.offset, rec.offset, rec.time); len(skipped) > 0 {
+			ex.Detail = fmt.Sprintf("process %d polled %s offset %d (t=%d, line %d) right after offset %d (line %d), skipping offsets starting %v that were in the log by then", rec.proc, p.name, rec.offset, rec.time, rec.line, prev.offset, prev.line, skipped)
 			r.add("poll-skip", ex)
 		}
 	}
 }
 
-// checkSendOrder finds nonmonotonic-send: a process's later-invoked send to a
-// partition acknowledged at a lower offset than an earlier one.
+// skipped returns up to three offsets strictly between from and to that a
+// consumer reading to at time t jumped over: observed offsets (polled or
+// acknowledged) whose value's send was invoked by t. An offset whose every
+// value was sent only after t did not exist yet when the consumer passed:
+// appending it below to is the broker's anomaly (realtime-offset), not the
+// consumer's.
+func (c *logChecker) skipped(p *partition, from, to, t int64) []int64 {
+	lo, _ := slices.BinarySearch(p.known, from)
+	hi, _ := slices.BinarySearch(p.known, to)
+	if hi <= lo+1 || p.existed.min(lo+1, hi) > t {
+		return nil
+	}
+	var out []int64
+	for k := lo + 1; k < hi && len(out) < 3; k++ {
+		if p.existed.min(k, k+1) <= t {
+			out = append(out, p.known[k])
+		}
+	}
+	return out
+}
+
+// checkSendOrder finds nonmonotonic-send: a process's later-invoked send to
+// a partition at a lower offset than an earlier one. As in Elle, a send's
+// offset is the one it was acknowledged at or, for an info (or pending)
+// send whose value was polled, the lowest offset it was polled at; an info
+// send never polled has no offset and is not compared.
 func (c *logChecker) checkSendOrder(r *report) {
 	highest := map[uint64]int32{} // (process, key) -> send with the highest offset so far
 	for i := range c.ops {
 		s := &c.ops[i]
-		if s.status != acked {
+		off, ok := c.sendOffset(int32(i))
+		if !ok {
 			continue
 		}
 		k := uint64(uint32(s.proc))<<32 | uint64(uint32(s.key))
 		h, seen := highest[k]
-		if !seen || c.ops[h].offset < s.offset {
+		if hoff, _ := c.sendOffset(h); !seen || hoff < off {
 			highest[k] = int32(i)
 			continue
 		}
 		e := &c.ops[h]
-		if e.offset == s.offset {
+		eoff, _ := c.sendOffset(h)
+		if eoff == off {
 			continue // not lower: the clash is inconsistent-offsets' business
 		}
 		p := c.parts[s.key]
-		r.add("nonmonotonic-send", Example{Key: p.name, Values: []int64{e.value, s.value}, Offsets: []int64{e.offset, s.offset},
+		r.add("nonmonotonic-send", Example{Key: p.name, Values: []int64{e.value, s.value}, Offsets: []int64{eoff, off},
 			Processes: []int{int(s.proc)}, Times: []int64{e.invoke, s.invoke}, Lines: []int{int(e.line), int(s.line)},
-			Detail: fmt.Sprintf("process %d sent %s value %d (line %d) then value %d (line %d), acknowledged at offsets %d then %d", s.proc, p.name, e.value, e.line, s.value, s.line, e.offset, s.offset)})
+			Detail: fmt.Sprintf("process %d sent %s value %d (line %d) then value %d (line %d), which took effect at offsets %d then %d", s.proc, p.name, e.value, e.line, s.value, s.line, eoff, off)})
 	}
+}
+
+// sendOffset returns the offset send i took effect at: acknowledged, or
+// polled for an info or pending send; false when it has none.
+func (c *logChecker) sendOffset(i int32) (int64, bool) {
+	s := &c.ops[i]
+	switch {
+	case s.status == acked:
+		return s.offset, true
+	case s.status != failed && c.polledIn[i]:
+		return c.polledAt[i], true
+	}
+	return 0, false
 }
 
 // checkRealtime finds realtime-order: send A acknowledged before send B was

@@ -26,6 +26,7 @@ type simBroker struct {
 	nextProc  int
 	nextValue int64
 	pos       map[[2]int]int // (consumer, key) -> next offset
+	committed []int          // per key: the group's committed offset
 	faulty    bool           // inject faults; otherwise end with a full drain
 }
 
@@ -48,6 +49,7 @@ func genLogHistory(seed uint64, steps int, faulty bool) []byte {
 		producers: []int{0, 1, 2},
 		nextProc:  3,
 		pos:       map[[2]int]int{},
+		committed: make([]int, 2),
 		faulty:    faulty,
 	}
 	s.w = history.NewWriter(&buf, history.Header{Model: history.ModelLog}, history.WithClock(func() int64 {
@@ -60,13 +62,19 @@ func genLogHistory(seed uint64, steps int, faulty bool) []byte {
 			s.invoke()
 		case x < 60:
 			s.complete()
-		case x < 92:
+		case x < 88:
 			s.poll(100 + s.rng.IntN(2))
+		case x < 92:
+			s.commit(100 + s.rng.IntN(2))
 		default:
 			c := 100 + s.rng.IntN(2)
 			s.w.Assign(c, s.keys)
 			for k := range s.keys {
-				s.pos[[2]int{c, k}] = s.rng.IntN(len(s.logs[k]) + 1)
+				p := s.rng.IntN(len(s.logs[k]) + 1)
+				if !s.fault(3) {
+					p = max(p, s.committed[k]) // a group resumes at its commit
+				}
+				s.pos[[2]int{c, k}] = p
 			}
 		}
 	}
@@ -162,6 +170,18 @@ func (s *simBroker) drain() {
 	s.w.PollOK(c, recs)
 }
 
+// commit has consumer c commit its positions for the (one) group.
+func (s *simBroker) commit(c int) {
+	var offs []history.KeyOffset
+	for k, key := range s.keys {
+		if p, ok := s.pos[[2]int{c, k}]; ok {
+			offs = append(offs, history.KeyOffset{Key: key, Offset: int64(p)})
+			s.committed[k] = p
+		}
+	}
+	s.w.Commit(c, "", offs)
+}
+
 func (s *simBroker) poll(c int) {
 	var recs []history.Record
 	for k, log := range s.logs {
@@ -184,6 +204,12 @@ func (s *simBroker) poll(c int) {
 	if s.fault(60) {
 		recs = append(recs, history.Record{Key: s.keys[0], Offset: 1000, Value: -7}) // unexpected
 	}
+	if s.fault(60) {
+		// A value from the future: stored before it is sent, as a
+		// previous incarnation's data would be.
+		k := s.rng.IntN(len(s.keys))
+		s.appendLog(k, s.nextValue+1)
+	}
 	s.w.PollOK(c, recs)
 }
 
@@ -203,15 +229,58 @@ func oracle(events []history.Event) map[string]int {
 		key           string
 		offset, value int64
 		poll          bool
+		time          int64 // completion
 	}
 	var all []obs
 	type pollAt struct {
 		proc   int
 		key    string
 		offset int64
+		time   int64
 		assign bool
 	}
 	var seq []pollAt
+	// stale-offset: a process's first record of a partition since its
+	// last assign, below its group's last committed offset.
+	type procKey struct {
+		proc int
+		key  string
+	}
+	committed := map[[2]string]int64{}
+	groupOf := map[int]string{}
+	firstSeen := map[procKey]bool{}
+	stale := 0
+	for _, e := range events {
+		switch {
+		case e.F == history.Commit:
+			if e.Group != "" {
+				groupOf[e.Process] = e.Group
+			}
+			for _, ko := range e.Commits {
+				committed[[2]string{groupOf[e.Process], ko.Key}] = ko.Offset
+			}
+		case e.F == history.Assign:
+			if e.Group != "" {
+				groupOf[e.Process] = e.Group
+			}
+			for k := range firstSeen {
+				if k.proc == e.Process {
+					delete(firstSeen, k)
+				}
+			}
+		case e.F == history.Poll && e.Type == history.OK:
+			for _, r := range e.Records {
+				pk := procKey{e.Process, r.Key}
+				if firstSeen[pk] {
+					continue
+				}
+				firstSeen[pk] = true
+				if c, ok := committed[[2]string{groupOf[e.Process], r.Key}]; ok && r.Offset < c {
+					stale++
+				}
+			}
+		}
+	}
 	for _, e := range events {
 		switch {
 		case e.F == history.Send && e.Type == history.Invoke:
@@ -222,18 +291,18 @@ func oracle(events []history.Event) map[string]int {
 			s := byValue[e.Value]
 			s.done, s.status, s.ended = e, e.Type, true
 			if e.Type == history.OK {
-				all = append(all, obs{e.Key, e.Offset, e.Value, false})
+				all = append(all, obs{e.Key, e.Offset, e.Value, false, e.Time})
 			}
 		case e.F == history.Poll && e.Type == history.OK:
 			for _, r := range e.Records {
-				all = append(all, obs{r.Key, r.Offset, r.Value, true})
-				seq = append(seq, pollAt{proc: e.Process, key: r.Key, offset: r.Offset})
+				all = append(all, obs{r.Key, r.Offset, r.Value, true, e.Time})
+				seq = append(seq, pollAt{proc: e.Process, key: r.Key, offset: r.Offset, time: e.Time})
 			}
 		case e.F == history.Assign:
 			seq = append(seq, pollAt{proc: e.Process, assign: true})
 		}
 	}
-	got := map[string]int{}
+	got := map[string]int{"stale-offset": stale}
 	acked := func(s *send) bool { return s.ended && s.status == history.OK }
 	polledAt := func(key string, v int64) (int64, bool) {
 		best, ok := int64(math.MaxInt64), false
@@ -320,8 +389,12 @@ func oracle(events []history.Event) map[string]int {
 			if p.offset <= q.offset {
 				got["nonmonotonic-poll"]++
 			} else {
+				// Skipped: an observed offset (polled or acknowledged)
+				// whose value had been sent by the time of the poll.
 				for _, o := range all {
-					if o.poll && o.key == p.key && o.offset > q.offset && o.offset < p.offset {
+					s := byValue[o.value]
+					existed := s == nil || s.e.Key != o.key || s.e.Time <= p.time
+					if o.key == p.key && o.offset > q.offset && o.offset < p.offset && existed {
 						got["poll-skip"]++
 						break
 					}
@@ -330,16 +403,48 @@ func oracle(events []history.Event) map[string]int {
 			break
 		}
 	}
-	// Producer order and real time.
-	for i, b := range sends {
-		if !acked(b) {
+	// Polls constrain sends: no value polled before its send was invoked,
+	// and nothing at an offset below one observed before the send was
+	// invoked (pairs of two acknowledgements are realtime-order's).
+	future, behind := map[kv]bool{}, map[kv]bool{}
+	for _, b := range all {
+		s := byValue[b.value]
+		if s == nil || s.e.Key != b.key {
 			continue
 		}
-		for _, a := range sends[:i] {
-			if acked(a) && a.e.Process == b.e.Process && a.e.Key == b.e.Key && a.done.Offset > b.done.Offset {
-				got["nonmonotonic-send"]++
-				break
+		k := kv{b.key, b.value}
+		if b.poll && b.time < s.e.Time {
+			future[k] = true
+		}
+		for _, a := range all {
+			if a.key == b.key && a.offset > b.offset && a.time < s.e.Time && (a.poll || b.poll) {
+				behind[k] = true
 			}
+		}
+	}
+	got["future-read"], got["realtime-offset"] = len(future), len(behind)
+	// Producer order (ok and info sends, at their acknowledged or lowest
+	// polled offset) and real time.
+	effective := func(s *send) (int64, bool) {
+		switch {
+		case acked(s):
+			return s.done.Offset, true
+		case s.ended && s.status == history.Fail:
+			return 0, false
+		}
+		return polledAt(s.e.Key, s.e.Value)
+	}
+	for i, b := range sends {
+		if boff, ok := effective(b); ok {
+			for _, a := range sends[:i] {
+				if aoff, ok := effective(a); ok && a.e.Process == b.e.Process && a.e.Key == b.e.Key && aoff > boff {
+					got["nonmonotonic-send"]++
+					break
+				}
+			}
+		}
+		if !acked(b) {
+			continue
 		}
 		for _, a := range sends {
 			if acked(a) && a.e.Key == b.e.Key && a.done.Offset > b.done.Offset && a.done.Time < b.e.Time {

@@ -16,6 +16,12 @@ type delivery struct {
 	proc  int32
 	line  int32
 	first bool // the value's first delivery
+	// settled: an ack, nack or reject of the value followed this delivery
+	// (before its next delivery).
+	settled bool
+	// dead: the value had been rejected (dead-lettered) to this delivery's
+	// queue, or to an unnamed destination, before it.
+	dead bool
 }
 
 // queueInfo is what the FIFO check needs to know about one queue.
@@ -38,12 +44,21 @@ type queueChecker struct {
 	dels      []delivery
 	delivered map[int64]int32 // deliveries per value
 	credit    map[int64]int32 // nacks not yet followed by a redelivery
-	extra     map[int64]int32 // deliveries beyond the first not licensed by a nack
+	extra     map[int64]int32 // deliveries beyond the first not licensed by a nack or a reject
+	last      map[int64]int32 // the value's last delivery, an index into dels
+	acked     map[int64]bool  // some delivery of the value was acked
+	// rejected maps a rejected value to its dead-letter destination ("":
+	// not named, any queue) while a delivery from there is still licensed;
+	// wasRejected keeps every rejected value.
+	rejected    map[int64]string
+	wasRejected map[int64]bool
+	crashed     map[int32]bool // processes whose deliveries were abandoned (dequeue info)
 }
 
 func newQueueChecker(name string) *queueChecker {
 	return &queueChecker{name: name, keys: map[string]int32{}, opTable: newOpTable("enqueue", "queue"),
-		delivered: map[int64]int32{}, credit: map[int64]int32{}, extra: map[int64]int32{}}
+		delivered: map[int64]int32{}, credit: map[int64]int32{}, extra: map[int64]int32{}, last: map[int64]int32{},
+		acked: map[int64]bool{}, rejected: map[int64]string{}, wasRejected: map[int64]bool{}, crashed: map[int32]bool{}}
 }
 
 func (c *queueChecker) key(k string) int32 {
@@ -64,19 +79,52 @@ func (c *queueChecker) add(e *history.Event) error {
 		}
 		return c.completeEnqueue(e)
 	case history.Dequeue:
-		if e.Type == history.OK {
+		switch e.Type {
+		case history.OK:
 			c.dequeue(e)
+		case history.Info:
+			c.crash(int32(e.Process))
 		}
-	case history.Nack:
+	case history.Ack, history.Nack, history.Reject:
 		if e.Type == history.OK {
-			c.credit[e.Value]++
-			if q := c.queueOf(e); q >= 0 {
-				c.queues[q].nacked = true
-			}
+			c.settle(e)
 		}
 	}
-	// Acks and rejects end a delivery; neither changes what was delivered.
 	return nil
+}
+
+// crash records that process p crashed: what it held unsettled returns to
+// the queue, as after a nack, so one redelivery of each is expected and a
+// missing one is a loss.
+func (c *queueChecker) crash(p int32) {
+	if c.crashed[p] {
+		return
+	}
+	c.crashed[p] = true
+	for v, i := range c.last {
+		if d := &c.dels[i]; d.proc == p && !d.settled {
+			c.credit[v]++
+		}
+	}
+}
+
+// settle applies an ack, nack or reject of a delivered value.
+func (c *queueChecker) settle(e *history.Event) {
+	if i, ok := c.last[e.Value]; ok {
+		c.dels[i].settled = true
+	}
+	switch e.F {
+	case history.Ack:
+		c.acked[e.Value] = true
+	case history.Nack:
+		c.credit[e.Value]++
+		if q := c.queueOf(e); q >= 0 {
+			c.queues[q].nacked = true
+		}
+	case history.Reject:
+		c.rejected[e.Value] = e.DeadLetter
+		c.wasRejected[e.Value] = true
+	}
 }
 
 // queueOf returns the queue a nack concerns: its key, else the queue the
@@ -110,14 +158,19 @@ func (c *queueChecker) dequeue(e *history.Event) {
 	}
 	n := c.delivered[e.Value] + 1
 	c.delivered[e.Value] = n
-	if n > 1 {
-		if c.credit[e.Value] > 0 {
-			c.credit[e.Value]--
-		} else {
-			c.extra[e.Value]++
-		}
+	dl, rejected := c.rejected[e.Value]
+	dead := rejected && (dl == "" || dl == e.Key)
+	switch {
+	case n == 1:
+	case c.credit[e.Value] > 0:
+		c.credit[e.Value]--
+	case dead:
+		delete(c.rejected, e.Value) // one delivery from the dead-letter destination
+	default:
+		c.extra[e.Value]++
 	}
-	c.dels = append(c.dels, delivery{value: e.Value, time: e.Time, key: q, proc: int32(e.Process), line: int32(e.Line), first: n == 1})
+	c.last[e.Value] = int32(len(c.dels))
+	c.dels = append(c.dels, delivery{value: e.Value, time: e.Time, key: q, proc: int32(e.Process), line: int32(e.Line), first: n == 1, dead: dead})
 }
 
 func (c *queueChecker) finish(_ context.Context, r *report) error {
@@ -128,11 +181,7 @@ func (c *queueChecker) finish(_ context.Context, r *report) error {
 		switch s.status {
 		case acked:
 			st.Acked++
-			if c.delivered[s.value] == 0 {
-				r.add("lost", Example{Key: c.queues[s.key].name, Values: []int64{s.value}, Processes: []int{int(s.proc)},
-					Times: []int64{s.invoke, s.complete}, Lines: []int{int(s.line), int(s.doneLine)},
-					Detail: fmt.Sprintf("%s value %d confirmed at t=%d (line %d) never dequeued", c.queues[s.key].name, s.value, s.complete, s.doneLine)})
-			}
+			c.checkLost(s, r)
 		case failed:
 			st.Failed++
 		default:
@@ -147,15 +196,54 @@ func (c *queueChecker) finish(_ context.Context, r *report) error {
 	return nil
 }
 
-// checkDelivered classifies each value's first delivery by its enqueue.
+// checkLost judges a confirmed enqueue by acknowledgement: it is lost
+// unless some delivery of it was acked, it was rejected (dead-lettered), or
+// its last delivery is still in flight at the end of the history (held by
+// a consumer that did not crash, and not settled).
+func (c *queueChecker) checkLost(s *sendOp, r *report) {
+	v := s.value
+	q := c.queues[s.key].name
+	if c.acked[v] || c.wasRejected[v] {
+		return
+	}
+	ex := Example{Key: q, Values: []int64{v}, Processes: []int{int(s.proc)},
+		Times: []int64{s.invoke, s.complete}, Lines: []int{int(s.line), int(s.doneLine)}}
+	i, delivered := c.last[v]
+	switch {
+	case !delivered:
+		ex.Detail = fmt.Sprintf("%s value %d confirmed at t=%d (line %d) never dequeued", q, v, s.complete, s.doneLine)
+	case !c.dels[i].settled && !c.crashed[c.dels[i].proc]:
+		return // in flight at the end
+	case c.dels[i].settled:
+		d := c.dels[i]
+		ex.Lines = append(ex.Lines, int(d.line))
+		ex.Detail = fmt.Sprintf("%s value %d confirmed (line %d) was returned to the queue after its delivery at line %d and never redelivered", q, v, s.doneLine, d.line)
+	default:
+		d := c.dels[i]
+		ex.Lines = append(ex.Lines, int(d.line))
+		ex.Detail = fmt.Sprintf("%s value %d confirmed (line %d) was delivered to process %d at line %d, which crashed before acking it; never redelivered", q, v, s.doneLine, d.proc, d.line)
+	}
+	r.add("lost", ex)
+}
+
+// checkDelivered classifies each value's first delivery by its enqueue, and
+// finds deliveries from a queue the value was never enqueued or
+// dead-lettered to.
 func (c *queueChecker) checkDelivered(r *report) {
+	misplaced := map[int64]bool{}
 	for _, d := range c.dels {
-		if !d.first {
-			continue
-		}
 		q := c.queues[d.key].name
 		ex := Example{Key: q, Values: []int64{d.value}, Processes: []int{int(d.proc)}, Times: []int64{d.time}, Lines: []int{int(d.line)}}
 		i, ok := c.byValue[d.value]
+		if ok && c.ops[i].key != d.key && !d.dead && !misplaced[d.value] {
+			misplaced[d.value] = true
+			r.add("unexpected", Example{Key: q, Values: []int64{d.value}, Processes: []int{int(d.proc)}, Times: []int64{d.time},
+				Lines:  []int{int(d.line), int(c.ops[i].line)},
+				Detail: fmt.Sprintf("process %d dequeued value %d from %s at t=%d (line %d), but it was enqueued to %s (line %d) and not dead-lettered to %s before", d.proc, d.value, q, d.time, d.line, c.queues[c.ops[i].key].name, c.ops[i].line, q)})
+		}
+		if !d.first {
+			continue
+		}
 		if !ok {
 			ex.Detail = fmt.Sprintf("process %d dequeued value %d from %s at t=%d (line %d), never enqueued", d.proc, d.value, q, d.time, d.line)
 			r.add("unexpected", ex)

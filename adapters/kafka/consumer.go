@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/brokerbench/brokerbench/adapters"
 )
@@ -125,6 +126,9 @@ func (c *consumer) groupOpts() ([]kgo.Opt, error) {
 	if cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
 	}
+	if cfg.OnCommitted != nil && c.mode != adapters.CommitSync {
+		opts = append(opts, kgo.AutoCommitCallback(c.autoCommitted))
+	}
 	switch c.mode {
 	case adapters.CommitAuto:
 		if cfg.CommitInterval > 0 {
@@ -192,7 +196,9 @@ func (c *consumer) run() {
 		if c.mode == adapters.CommitSync && len(recs) > 0 {
 			// A failed commit (for example during a rebalance) is not fatal:
 			// the records are delivered again, which at-least-once allows.
-			_ = c.cl.CommitRecords(c.progressCtx, recs...)
+			if err := c.cl.CommitRecords(c.progressCtx, recs...); err == nil {
+				c.committedRecords(recs)
+			}
 		}
 		c.cl.AllowRebalance()
 		if !c.keepPolling(fs, len(recs)) {
@@ -222,11 +228,7 @@ func (c *consumer) onRevoked(ctx context.Context, cl *kgo.Client, m map[string][
 		return
 	}
 	// Errors are not fatal: an uncommitted record is redelivered.
-	if c.mode == adapters.CommitInterval {
-		_ = cl.CommitMarkedOffsets(ctx)
-	} else {
-		_ = cl.CommitUncommittedOffsets(ctx)
-	}
+	_ = c.commitHandled(ctx, cl)
 	if ps := c.partitionsOf(m); len(ps) > 0 && c.cfg.OnRevoked != nil {
 		c.cfg.OnRevoked(ps)
 	}
@@ -250,14 +252,83 @@ func (c *consumer) Close(ctx context.Context) error {
 	if ok, err := c.beginClose(ctx); !ok {
 		return err
 	}
-	var err error
-	if c.mode == adapters.CommitInterval {
-		err = c.cl.CommitMarkedOffsets(ctx)
-	} else {
-		err = c.cl.CommitUncommittedOffsets(ctx)
-	}
+	err := c.commitHandled(ctx, c.cl)
 	if err != nil {
 		err = fmt.Errorf("close kafka consumer %q: final commit: %w", c.cfg.ID, err)
 	}
 	return c.finishClose(ctx, err, "group")
+}
+
+// commitHandled commits every handled record (marked ones in interval
+// mode, everything polled otherwise) and reports the commit to
+// OnCommitted when the broker accepted it.
+func (c *consumer) commitHandled(ctx context.Context, cl *kgo.Client) error {
+	var pending map[string]map[int32]kgo.EpochOffset
+	if c.mode == adapters.CommitInterval {
+		pending = cl.MarkedOffsets()
+		if err := cl.CommitMarkedOffsets(ctx); err != nil {
+			return err
+		}
+	} else {
+		pending = cl.UncommittedOffsets()
+		if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+			return err
+		}
+	}
+	if c.cfg.OnCommitted != nil && len(pending[c.cfg.Topic]) > 0 {
+		out := make(map[int32]int64, len(pending[c.cfg.Topic]))
+		for p, eo := range pending[c.cfg.Topic] {
+			out[p] = eo.Offset
+		}
+		c.cfg.OnCommitted(out)
+	}
+	return nil
+}
+
+// committedRecords reports a synchronous commit of recs: per partition,
+// the offset after the last record.
+func (c *consumer) committedRecords(recs []*kgo.Record) {
+	if c.cfg.OnCommitted == nil {
+		return
+	}
+	out := map[int32]int64{}
+	for _, r := range recs {
+		if r.Topic == c.cfg.Topic {
+			out[r.Partition] = max(out[r.Partition], r.Offset+1)
+		}
+	}
+	if len(out) > 0 {
+		c.cfg.OnCommitted(out)
+	}
+}
+
+// autoCommitted is kgo's callback after an automatic commit: it reports
+// the partitions the broker accepted. Errors are not fatal (kgo's default
+// callback only logs them): an uncommitted record is redelivered.
+func (c *consumer) autoCommitted(_ *kgo.Client, req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+	if err != nil || c.crashed.Load() {
+		return
+	}
+	asked := map[int32]int64{}
+	for _, t := range req.Topics {
+		if t.Topic == c.cfg.Topic {
+			for _, p := range t.Partitions {
+				asked[p.Partition] = p.Offset
+			}
+		}
+	}
+	out := map[int32]int64{}
+	for _, t := range resp.Topics {
+		if t.Topic != c.cfg.Topic {
+			continue
+		}
+		for _, p := range t.Partitions {
+			if o, ok := asked[p.Partition]; ok && p.ErrorCode == 0 {
+				out[p.Partition] = o
+			}
+		}
+	}
+	if len(out) > 0 {
+		c.cfg.OnCommitted(out)
+	}
 }

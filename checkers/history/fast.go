@@ -16,11 +16,11 @@ import (
 // fastStore backs the pointers the fast path puts in a rawLine, so decoding
 // a line allocates nothing.
 type fastStore struct {
-	history                          int
-	index, time, offset              int64
-	model, guarantee, typ, f, errStr string
-	key                              string
-	recs                             []Record
+	history                                 int
+	index, time, offset                     int64
+	model, guarantee, typ, f, errStr, group string
+	key                                     string
+	recs                                    []Record
 }
 
 const (
@@ -36,6 +36,7 @@ const (
 	fValue
 	fOffset
 	fError
+	fGroup
 )
 
 func fieldID(name []byte) int {
@@ -64,6 +65,8 @@ func fieldID(name []byte) int {
 		return fOffset
 	case "error":
 		return fError
+	case "group":
+		return fGroup
 	}
 	return -1
 }
@@ -270,6 +273,8 @@ func (r *Reader) fastValue(line []byte, i, id int, raw *rawLine) int {
 		st.guarantee, raw.Guarantee = string(s), &st.guarantee
 	case fError:
 		st.errStr, raw.Error = string(s), &st.errStr
+	case fGroup:
+		st.group, raw.Group = string(s), &st.group
 	}
 	return end
 }

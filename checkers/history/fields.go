@@ -2,7 +2,10 @@ package history
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
+	"strings"
 )
 
 // parseFields decodes the operation-specific fields: key, value, offset.
@@ -31,16 +34,21 @@ func (r *Reader) parseFields(raw *rawLine, e *Event) error {
 		if err := r.optionalKey(raw, e); err != nil {
 			return err
 		}
+		if e.F == Reject && raw.DeadLetter != nil {
+			e.DeadLetter = *raw.DeadLetter
+		}
 		return r.requireValue(raw.Value, e)
 	case Poll:
 		if e.Type == OK {
 			return r.parsePollValue(raw, e)
 		}
 	case Assign:
+		r.optionalGroup(raw, e)
 		if e.Type == OK {
 			return r.parseAssignValue(raw.Value, e)
 		}
 	case Commit:
+		r.optionalGroup(raw, e)
 		if e.Type == OK {
 			return r.parseCommitValue(raw.Value, e)
 		}
@@ -56,6 +64,12 @@ func (r *Reader) requireKey(raw *rawLine, e *Event) error {
 	}
 	e.Key = *raw.Key
 	return nil
+}
+
+func (r *Reader) optionalGroup(raw *rawLine, e *Event) {
+	if raw.Group != nil {
+		e.Group = *raw.Group
+	}
 }
 
 func (r *Reader) optionalKey(raw *rawLine, e *Event) error {
@@ -97,31 +111,39 @@ func (r *Reader) parsePollValue(raw *rawLine, e *Event) error {
 		e.Records = slices.Clone(raw.records)
 		return nil
 	}
-	var m map[string][][]int64
-	if err := json.Unmarshal(v, &m); err != nil {
+	type keyRecs struct {
+		key   string
+		pairs [][]int64
+	}
+	var groups []keyRecs
+	n := 0
+	err := eachMember(v, func(k string, val json.RawMessage) error {
+		if k == "" {
+			return errors.New("empty key")
+		}
+		var pairs [][]int64
+		if err := json.Unmarshal(val, &pairs); err != nil {
+			return fmt.Errorf("key %q: want [[offset, value], ...]: %v", k, err)
+		}
+		groups = append(groups, keyRecs{k, pairs})
+		n += len(pairs)
+		return nil
+	})
+	if err != nil {
 		return r.errf("value", "want an object {key: [[offset, value], ...]}: %v", err)
 	}
-	keys := make([]string, 0, len(m))
-	n := 0
-	for k, recs := range m {
-		if k == "" {
-			return r.errf("value", "empty key")
-		}
-		keys = append(keys, k)
-		n += len(recs)
-	}
-	// Map order is random; sort keys so events are deterministic.
-	slices.Sort(keys)
+	// Keys are sorted so events do not depend on the writer's key order.
+	slices.SortFunc(groups, func(a, b keyRecs) int { return strings.Compare(a.key, b.key) })
 	e.Records = make([]Record, 0, n)
-	for _, k := range keys {
-		for i, pair := range m[k] {
+	for _, g := range groups {
+		for i, pair := range g.pairs {
 			if len(pair) != 2 {
-				return r.errf("value", "key %q entry %d: want [offset, value], got %d numbers", k, i, len(pair))
+				return r.errf("value", "key %q entry %d: want [offset, value], got %d numbers", g.key, i, len(pair))
 			}
 			if pair[0] < 0 {
-				return r.errf("value", "key %q entry %d: offset %d is negative", k, i, pair[0])
+				return r.errf("value", "key %q entry %d: offset %d is negative", g.key, i, pair[0])
 			}
-			e.Records = append(e.Records, Record{Key: k, Offset: pair[0], Value: pair[1]})
+			e.Records = append(e.Records, Record{Key: g.key, Offset: pair[0], Value: pair[1]})
 		}
 	}
 	return nil
@@ -144,23 +166,19 @@ func (r *Reader) parseCommitValue(v json.RawMessage, e *Event) error {
 	if len(v) == 0 || string(v) == "null" {
 		return r.errf("value", "required for commit ok: an object {key: offset}")
 	}
-	var m map[string]int64
-	if err := json.Unmarshal(v, &m); err != nil {
+	e.Commits = []KeyOffset{}
+	err := eachMember(v, func(k string, val json.RawMessage) error {
+		var o int64
+		if err := json.Unmarshal(val, &o); err != nil {
+			return fmt.Errorf("key %q: want an offset: %v", k, err)
+		}
+		e.Commits = append(e.Commits, KeyOffset{Key: k, Offset: o})
+		return nil
+	})
+	if err != nil {
 		return r.errf("value", "want an object {key: offset}: %v", err)
 	}
-	e.Commits = make([]KeyOffset, 0, len(m))
-	for k, o := range m {
-		e.Commits = append(e.Commits, KeyOffset{Key: k, Offset: o})
-	}
-	slices.SortFunc(e.Commits, func(a, b KeyOffset) int {
-		if a.Key < b.Key {
-			return -1
-		}
-		if a.Key > b.Key {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(e.Commits, func(a, b KeyOffset) int { return strings.Compare(a.Key, b.Key) })
 	return nil
 }
 

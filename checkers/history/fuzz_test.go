@@ -38,6 +38,14 @@ func FuzzReader(f *testing.F) {
 		`{"time":-1,"process":0,"type":"invoke","f":"send","key":"k","value":1e3}`,
 		`{"time":1,"process":99999999999,"type":"invoke","f":"poll"}`,
 		"{\"time\":1,\"process\":0,\"type\":\"ok\",\"f\":\"send\",\"key\":\"k\",\"value\":1,\"offset\":-1}",
+		// Strict input: a key repeated in one poll, fields differing from
+		// known ones only by case, negative times.
+		`{"time":1,"process":0,"type":"ok","f":"poll","value":{"a":[[1,2]],"a":[[3,4]]}}`,
+		`{"time":1,"process":0,"type":"ok","f":"commit","value":{"a":1,"a":2}}`,
+		`{"time":-9,"process":0,"type":"invoke","f":"send","key":"k","value":1,"VALUE":2,"Time":3}`,
+		`{"time":1,"process":0,"type":"ok","f":"commit","group":"g","value":{"a":1}}`,
+		`{"time":1,"process":0,"type":"ok","f":"reject","key":"q","value":1,"deadLetter":"q.dlq"}`,
+		`{"time":1,"process":0,"type":"info","f":"dequeue"}`,
 	} {
 		f.Add(s)
 	}

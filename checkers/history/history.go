@@ -235,7 +235,14 @@ type Event struct {
 	Keys    []string    // assign ok: the partitions now assigned
 	Commits []KeyOffset // commit ok: the offsets committed
 	Fault   string      // nemesis start/stop: the fault description
-	Error   string      // optional free-text "error" field
+	// Group is the consumer group of a commit or assign (optional "group"
+	// field); "" when not named: a history's unnamed consumers are one
+	// group.
+	Group string
+	// DeadLetter is a reject's optional "deadLetter" field: the queue the
+	// message was dead-lettered to; "" when not named.
+	DeadLetter string
+	Error      string // optional free-text "error" field
 
 	Line int // 1-based line number in the file; 0 when not read from a file
 }

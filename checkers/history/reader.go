@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 )
 
@@ -43,7 +43,9 @@ func NewReader(r io.Reader, name string) *Reader {
 	if name == "" {
 		name = "history"
 	}
-	return &Reader{name: name, br: bufio.NewReaderSize(r, 1<<16), lastIndex: -1}
+	// Times may start anywhere, negative included: only order and
+	// differences matter.
+	return &Reader{name: name, br: bufio.NewReaderSize(r, 1<<16), lastIndex: -1, lastTime: math.MinInt64}
 }
 
 // Header returns the history's header, reading the first line if needed. A
@@ -189,6 +191,9 @@ type rawLine struct {
 	Value     json.RawMessage `json:"value"`
 	Offset    *int64          `json:"offset"`
 	Error     *string         `json:"error"`
+	Group     *string         `json:"group"`
+	// DeadLetter is only decoded by the slow path: rejects are rare.
+	DeadLetter *string `json:"deadLetter"`
 
 	records []Record // poll ok records decoded by the fast path; nil otherwise
 }
@@ -200,25 +205,6 @@ func (r *Reader) decode(line []byte, raw *rawLine) error {
 	}
 	*raw = rawLine{}
 	return r.unmarshal(line, raw)
-}
-
-func (r *Reader) unmarshal(line []byte, raw *rawLine) error {
-	if line[0] != '{' {
-		return r.errf("", "want a JSON object, got %q", abbreviate(line))
-	}
-	err := json.Unmarshal(line, raw)
-	if err == nil {
-		return nil
-	}
-	var syn *json.SyntaxError
-	if errors.As(err, &syn) {
-		return r.errf("", "invalid JSON at byte %d: %v", syn.Offset, syn)
-	}
-	var typ *json.UnmarshalTypeError
-	if errors.As(err, &typ) {
-		return r.errf(typ.Field, "want %s, got %s", jsonKind(typ.Type.Kind().String()), typ.Value)
-	}
-	return r.errf("", "invalid JSON: %v", err)
 }
 
 func jsonKind(goKind string) string {

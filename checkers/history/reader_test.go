@@ -53,6 +53,12 @@ func TestReaderErrorsNameLineAndField(t *testing.T) {
 		{"send ok without offset", send + `{"time":2,"process":0,"type":"ok","f":"send","key":"t/0","value":1}`, `history.jsonl:2: field "offset": required for send ok`},
 		{"value not integer", `{"time":1,"process":0,"type":"invoke","f":"send","key":"t/0","value":"a"}`, `field "value": want an integer, got "a"`},
 		{"poll pair too long", `{"time":1,"process":0,"type":"ok","f":"poll","value":{"t/0":[[0,1,2]]}}`, `field "value": key "t/0" entry 0: want [offset, value], got 3 numbers`},
+		{"poll repeats a key", `{"time":1,"process":0,"type":"ok","f":"poll","value":{"t/0":[[0,1]],"t/1":[[0,2]],"t/0":[[1,3]]}}`,
+			`history.jsonl:1: field "value": want an object {key: [[offset, value], ...]}: key "t/0" appears twice`},
+		{"poll repeats a key, slow path", `{"time":1,"process":0,"type":"ok","f":"poll","value":{"t/0":[[0,1]],"t/0":[[1,3]]},"x":"\u00e9"}`,
+			`history.jsonl:1: field "value": want an object {key: [[offset, value], ...]}: key "t/0" appears twice`},
+		{"commit repeats a key", `{"time":1,"process":0,"type":"ok","f":"commit","value":{"t/0":1,"t/0":2}}`,
+			`history.jsonl:1: field "value": want an object {key: offset}: key "t/0" appears twice`},
 		{"poll not an object", `{"time":1,"process":0,"type":"ok","f":"poll","value":[1]}`, `field "value": want an object`},
 		{"assign not a list", `{"time":1,"process":0,"type":"ok","f":"assign","value":"t/0"}`, `field "value": want a list of keys`},
 		{"header twice", `{"history":1}` + "\n" + `{"history":1}`, `history.jsonl:2: field "history": a header is allowed only on the first line`},
@@ -121,6 +127,26 @@ func TestReaderAcceptsHandWrittenHistories(t *testing.T) {
 	for _, tt := range tests {
 		if tt.got != tt.want {
 			t.Errorf("%s: got %v, want %v", tt.what, tt.got, tt.want)
+		}
+	}
+}
+
+// TestReaderStrictFields: field names match exactly, so a field that
+// differs from a known one only by case is unknown and ignored; and times
+// may start anywhere, negative included.
+func TestReaderStrictFields(t *testing.T) {
+	t.Parallel()
+	text := `{"time":-50,"process":0,"type":"invoke","f":"send","key":"t/0","value":7,"VALUE":8,"Key":"x"}
+{"time":-40,"process":0,"type":"ok","f":"send","key":"t/0","value":7,"offset":3,"Offset":9,"TIME":0}
+{"time":-40,"process":1,"type":"ok","f":"poll","value":{"t/0":[[3,7]]},"Value":{"t/0":[[4,8]]},"F":"send","\u0074ype":"ok"}`
+	for _, slow := range []bool{false, true} {
+		events, err := readString(text, slow)
+		if err != nil {
+			t.Fatalf("slow %v: %v", slow, err)
+		}
+		if len(events) != 3 || events[0].Value != 7 || events[0].Key != "t/0" || events[0].Time != -50 ||
+			events[1].Offset != 3 || events[1].Time != -40 || len(events[2].Records) != 1 || events[2].Records[0].Value != 7 {
+			t.Errorf("slow %v: events %+v", slow, events)
 		}
 	}
 }

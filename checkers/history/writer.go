@@ -115,13 +115,21 @@ func (w *Writer) PollOK(process int, recs []Record) {
 
 // Assign records that the process's assigned partitions are now keys (after a
 // rebalance or seek); order checks restart for the process.
-func (w *Writer) Assign(process int, keys []string) {
+func (w *Writer) Assign(process int, keys []string) { w.AssignGroup(process, "", keys) }
+
+// AssignGroup is Assign for a member of consumer group group: the process
+// belongs to it from now on, for the stale-offset check.
+func (w *Writer) AssignGroup(process int, group string, keys []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.begin() {
 		return
 	}
 	b := w.appendHead(w.scratch[:0], process, OK, Assign)
+	if group != "" {
+		b = append(b, `,"group":`...)
+		b = appendString(b, group)
+	}
 	b = append(b, `,"value":[`...)
 	for i, k := range keys {
 		if i > 0 {
@@ -133,14 +141,20 @@ func (w *Writer) Assign(process int, keys []string) {
 	w.flushLine(b)
 }
 
-// Commit records committed offsets (the next offset to consume, per key).
-func (w *Writer) Commit(process int, offsets []KeyOffset) {
+// Commit records offsets the process committed successfully for its
+// consumer group (the next offset to consume, per key). group may be "":
+// the history's consumers are then one group.
+func (w *Writer) Commit(process int, group string, offsets []KeyOffset) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.begin() {
 		return
 	}
 	b := w.appendHead(w.scratch[:0], process, OK, Commit)
+	if group != "" {
+		b = append(b, `,"group":`...)
+		b = appendString(b, group)
+	}
 	b = append(b, `,"value":{`...)
 	for i, ko := range offsets {
 		if i > 0 {
@@ -178,6 +192,12 @@ func (w *Writer) EnqueueInfo(process int, key string, value int64) {
 // DequeueOK records the delivery of value from queue key.
 func (w *Writer) DequeueOK(process int, key string, value int64) {
 	w.op(process, OK, Dequeue, key, value, -1)
+}
+
+// DequeueInfo records that a consumer process crashed: the deliveries it
+// held unsettled are abandoned, so the broker must redeliver them.
+func (w *Writer) DequeueInfo(process int) {
+	w.op(process, Info, Dequeue, "", 0, -1)
 }
 
 // Ack records that the consumer acknowledged value (removed from key).

@@ -31,8 +31,8 @@ func TestWriterRoundTrip(t *testing.T) {
 	// Interleaved keys must come out grouped, each key in delivery order.
 	w.PollOK(3, []Record{{"t/1", 5, 50}, {"t/0", 0, 1}, {"t/1", 6, 60}, {"t/0", 1, 2}})
 	w.PollOK(3, nil)
-	w.Assign(3, []string{"t/0", "t/1"})
-	w.Commit(3, []KeyOffset{{"t/0", 2}, {"t/1", 7}})
+	w.AssignGroup(3, "g", []string{"t/0", "t/1"})
+	w.Commit(3, "g", []KeyOffset{{"t/0", 2}, {"t/1", 7}})
 	w.NemesisStart("kill -9 refbroker")
 	w.NemesisStop("kill -9 refbroker")
 	if err := w.Close(); err != nil {
@@ -69,6 +69,9 @@ func TestWriterRoundTrip(t *testing.T) {
 	if e := events[9]; !e.IsNemesis() || e.F != Start || e.Fault != "kill -9 refbroker" {
 		t.Errorf("nemesis %+v", e)
 	}
+	if a, c := events[7], events[8]; a.Group != "g" || len(a.Keys) != 2 || c.Group != "g" || len(c.Commits) != 2 || c.Commits[1] != (KeyOffset{"t/1", 7}) {
+		t.Errorf("assign %+v, commit %+v", a, c)
+	}
 }
 
 func TestWriterQueueOps(t *testing.T) {
@@ -85,18 +88,22 @@ func TestWriterQueueOps(t *testing.T) {
 	w.DequeueOK(2, "q", 1)
 	w.Ack(2, "q", 1)
 	w.Reject(2, "q", 3)
+	w.DequeueInfo(2)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	events, _, err := readAll(t, buf.String())
-	if err != nil || len(events) != 11 {
+	if err != nil || len(events) != 12 {
 		t.Fatalf("%d events, %v", len(events), err)
 	}
 	want := []Func{Enqueue, Enqueue, Enqueue, Enqueue, Enqueue, Enqueue, Dequeue, Nack, Dequeue, Ack, Reject}
-	for i, e := range events {
+	for i, e := range events[:11] {
 		if e.F != want[i] || e.Key != "q" || !e.HasValue {
 			t.Errorf("event %d: %+v", i, e)
 		}
+	}
+	if e := events[11]; e.F != Dequeue || e.Type != Info || e.Process != 2 || e.HasValue {
+		t.Errorf("crash marker %+v", e)
 	}
 }
 

@@ -22,7 +22,7 @@ func sendPath(kd workloads.KeyDistribution) func() {
 		keys:    kd.NewChooser(1),
 		latency: metrics.NewGroup(kindPublishDelay + 1),
 	}
-	pr.client.Store(&producerClient{instantProducer{}})
+	pr.client.Store(&producerClient{Producer: instantProducer{}})
 	newSlots(pr, 1, 1024, make([]byte, 1024))
 	ctx := context.Background()
 	var seq uint64

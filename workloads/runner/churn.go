@@ -66,6 +66,7 @@ func (r *run) leave(ctx context.Context, c *consumer) {
 	if r.w.Churn.Leave == "crash" {
 		kind = "consumer-crash"
 		err = c.c.Crash()
+		c.abandoned()
 	} else {
 		err = c.c.Close(ctx)
 	}

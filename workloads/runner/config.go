@@ -61,7 +61,7 @@ func (r *run) newProducer(ctx context.Context, id uint32, topicIdx int, topic st
 		keys:    r.w.KeyDistributor.NewChooser(int64(seed)),
 		latency: metrics.NewGroup(kindPublishDelay + 1),
 	}
-	pr.client.Store(&producerClient{p})
+	pr.client.Store(&producerClient{Producer: p, proc: r.hist.newProcess()})
 	return pr, nil
 }
 
@@ -85,6 +85,7 @@ func parseAcks(s string) adapters.Acks {
 
 func (r *run) consumerConfig(c *consumer) adapters.ConsumerConfig {
 	d := r.w.Delivery
+	proc := c.proc // this incarnation's: a late callback must not use the next one's
 	start := adapters.StartEarliest
 	if d.StartFrom == "latest" {
 		start = adapters.StartLatest
@@ -115,6 +116,9 @@ func (r *run) consumerConfig(c *consumer) adapters.ConsumerConfig {
 				r.event("revoked", c.id, ps, "")
 				c.reassign(r, ps, false)
 			}
+		},
+		OnCommitted: func(offsets map[int32]int64) {
+			c.sub.hist.committed(proc, c.sub.name, r.topics[c.sub.topicIdx].keys, offsets)
 		},
 	}
 }

@@ -93,12 +93,8 @@ type consumer struct {
 func (c *consumer) handle(d *adapters.Delivery) {
 	s := c.sub
 	now := s.run.now()
-	h, ok := parseHeader(d.Value)
-	// A header is trusted only as far as it names a message the run sent:
-	// a corrupted or foreign one counts as unexpected, never indexes past
-	// what was sent.
-	if !ok || int(d.Partition) >= len(s.lastAt) || d.Partition < 0 || int(h.producer) >= len(s.seen) ||
-		!h.probe && h.seq >= uint64(s.run.producers[h.producer].sent.Load()) {
+	h, ok := s.run.parseDelivery(d)
+	if !ok {
 		s.unexpected.Add(1)
 		return
 	}
@@ -117,7 +113,7 @@ func (c *consumer) handle(d *adapters.Delivery) {
 	if s.queue != nil {
 		accepted := c.handleQueue(d, h, now)
 		if hist := s.hist; hist != nil {
-			hist.disposed(c.proc, s.run.topics[s.topicIdx].keys[d.Partition], messageValue(h.producer, h.seq), d.Disposition)
+			hist.disposed(c.proc, s.run.topics[s.topicIdx].keys[d.Partition], messageValue(h.producer, h.seq), d, maxDeliveries(s.run.w.Queue))
 		}
 		if !accepted {
 			return
@@ -143,6 +139,19 @@ func (c *consumer) handle(d *adapters.Delivery) {
 		s.last[k] = int64(h.seq)
 	}
 	s.notePause(p, now)
+}
+
+// parseDelivery returns the header of a delivery of this run. A header is
+// trusted only as far as it names a message the run sent: a corrupted or
+// foreign one gives false (counted as unexpected), never an index past
+// what was sent.
+func (r *run) parseDelivery(d *adapters.Delivery) (header, bool) {
+	h, ok := parseHeader(d.Value)
+	if !ok || d.Partition < 0 || int(d.Partition) >= r.w.PartitionsPerTopic || int(h.producer) >= len(r.producers) ||
+		!h.probe && h.seq >= uint64(r.producers[h.producer].sent.Load()) {
+		return header{}, false
+	}
+	return h, true
 }
 
 // notePause records a pause when partition p delivered nothing for much
@@ -242,7 +251,18 @@ func (c *consumer) reassign(r *run, ps []int32, add bool) {
 		keys = append(keys, r.topics[c.sub.topicIdx].keys[p])
 	}
 	slices.Sort(keys)
-	c.sub.hist.assigned(c.proc, keys)
+	c.sub.hist.assigned(c.proc, c.sub.name, keys)
+}
+
+// abandoned records, for a queue-mode subscription, that c's current
+// incarnation ended without settling what it held. Only queue mode
+// records each delivery's ack, nack or reject; elsewhere the adapter acks
+// behind the handler's back, so a crash cannot be told from an unsettled
+// delivery and none is recorded.
+func (c *consumer) abandoned() {
+	if c.sub.queue != nil {
+		c.sub.hist.crashed(c.proc)
+	}
 }
 
 // start creates the adapter consumer for c: a new incarnation, with a new

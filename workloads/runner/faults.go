@@ -119,6 +119,7 @@ func (c clientFaults) Crash(ctx context.Context, role string, count int) error {
 		if err := cs.c.Crash(); err != nil {
 			errs = append(errs, fmt.Errorf("crash consumer %s: %w", cs.id, err))
 		}
+		cs.abandoned()
 		cs.c = nil
 		r.event("consumer-crash", cs.id, nil, "fault")
 		if err := cs.start(context.WithoutCancel(ctx), r); err != nil {
@@ -142,7 +143,7 @@ func (r *run) crashProducers(ctx context.Context, count int) error {
 			errs = append(errs, fmt.Errorf("restart producer %d: %w", pr.id, err))
 			continue
 		}
-		old := pr.client.Swap(&producerClient{fresh})
+		old := pr.client.Swap(&producerClient{Producer: fresh, proc: r.hist.newProcess()})
 		// An already-cancelled context: no flush, the batch in flight is
 		// abandoned as a killed process would abandon it.
 		dead, cancel := context.WithCancel(context.Background())

@@ -3,7 +3,9 @@ package runner
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/brokerbench/brokerbench/adapters"
@@ -19,11 +21,11 @@ import (
 // model (send/poll/assign); the others in the queue model
 // (enqueue/dequeue); see run.openHistory.
 //
-// Processes follow the Jepsen convention the checkers expect: a process
-// has one operation outstanding at a time, and one whose outcome is
-// unknown (info) is never reused. So each in-flight send slot is a
-// process, a slot takes a fresh id after an info, and each start of a
-// consumer is a new process.
+// Processes: each producer client is one process with many sends in
+// flight, matched to their completions by value (docs/history.md); a
+// send whose outcome is unknown (info) does not end the process, since
+// the client carries on, but a client replaced after a crash is a new
+// process. Each start of a consumer is a new process.
 type recorder struct {
 	w     *history.Writer
 	out   io.Closer
@@ -59,26 +61,20 @@ func (h *recorder) send(proc int, key string, value int64) {
 	}
 }
 
-// sendDone records a send's outcome and returns the process the slot uses
-// from now on: a new one after an unknown outcome. Errors are recorded as
-// info, never fail: a client cannot know that a timed-out send did not
-// land.
-func (h *recorder) sendDone(proc int, key string, value, offset int64, err error) int {
+// sendDone records a send's outcome. Errors are recorded as info, never
+// fail: a client cannot know that a timed-out send did not land.
+func (h *recorder) sendDone(proc int, key string, value, offset int64, err error) {
 	switch {
 	case h == nil:
-		return proc
 	case err != nil && h.log:
 		h.w.SendInfo(proc, key, value)
 	case err != nil:
 		h.w.EnqueueInfo(proc, key, value)
 	case h.log:
 		h.w.SendOK(proc, key, value, offset)
-		return proc
 	default:
 		h.w.EnqueueOK(proc, key, value)
-		return proc
 	}
-	return h.newProcess()
 }
 
 func (h *recorder) delivered(proc int, key string, offset, value int64) {
@@ -91,23 +87,53 @@ func (h *recorder) delivered(proc int, key string, offset, value int64) {
 	}
 }
 
-// disposed records what a queue consumer did with a delivery.
-func (h *recorder) disposed(proc int, key string, value int64, d adapters.Disposition) {
+// disposed records what a queue consumer did with a delivery. A release
+// of a delivery at the delivery limit is recorded as a reject: the system
+// dead-letters (or drops) the message instead of redelivering it, so no
+// redelivery is to be expected.
+func (h *recorder) disposed(proc int, key string, value int64, d *adapters.Delivery, limit int) {
 	switch {
 	case h == nil || h.log:
-	case d == adapters.Release:
+	case d.Disposition == adapters.Release && limit > 0 && d.DeliveryCount >= limit:
+		h.w.Reject(proc, key, value)
+	case d.Disposition == adapters.Release:
 		h.w.Nack(proc, key, value)
-	case d == adapters.Reject:
+	case d.Disposition == adapters.Reject:
 		h.w.Reject(proc, key, value)
 	default:
 		h.w.Ack(proc, key, value)
 	}
 }
 
-func (h *recorder) assigned(proc int, keys []string) {
-	if h != nil && h.log {
-		h.w.Assign(proc, keys)
+// crashed records that a queue consumer's process ended without settling
+// what it held (a crash, a lost connection): the system must redeliver it.
+func (h *recorder) crashed(proc int) {
+	if h != nil && !h.log {
+		h.w.DequeueInfo(proc)
 	}
+}
+
+// assigned records a consumer's whole assignment in group.
+func (h *recorder) assigned(proc int, group string, keys []string) {
+	if h != nil && h.log {
+		h.w.AssignGroup(proc, group, keys)
+	}
+}
+
+// committed records offsets a consumer of group committed successfully,
+// per partition of a topic whose partition keys are keys.
+func (h *recorder) committed(proc int, group string, keys []string, offsets map[int32]int64) {
+	if h == nil || !h.log {
+		return
+	}
+	kos := make([]history.KeyOffset, 0, len(offsets))
+	for p, o := range offsets {
+		if p >= 0 && int(p) < len(keys) {
+			kos = append(kos, history.KeyOffset{Key: keys[p], Offset: o})
+		}
+	}
+	slices.SortFunc(kos, func(a, b history.KeyOffset) int { return strings.Compare(a.Key, b.Key) })
+	h.w.Commit(proc, group, kos)
 }
 
 func (h *recorder) close() error {

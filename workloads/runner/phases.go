@@ -76,31 +76,38 @@ func (r *run) notReadyError() error {
 // sendProbes sends one probe per partition through the first producer of
 // each topic and waits for the sends to complete.
 func (r *run) sendProbes(ctx context.Context, probe []byte) error {
+	for t := range r.topics {
+		if _, err := r.probeTopic(ctx, t, probe); err != nil {
+			return fmt.Errorf("send readiness probe: %w", err)
+		}
+	}
+	return nil
+}
+
+// probeTopic sends probe to every partition of topic t through the topic's
+// first producer, waits for the sends, and returns the offset each was
+// acknowledged at.
+func (r *run) probeTopic(ctx context.Context, t int, probe []byte) ([]int64, error) {
+	pr := r.producers[t*r.w.ProducersPerTopic]
+	offsets := make([]int64, r.w.PartitionsPerTopic)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
-	for _, pr := range r.producers {
-		if pr.id%uint32(r.w.ProducersPerTopic) != 0 {
-			continue
-		}
-		for p := range r.w.PartitionsPerTopic {
-			wg.Add(1)
-			m := &adapters.Message{Topic: pr.topic, Partition: int32(p), Value: probe}
-			pr.current().Send(ctx, m, func(_ adapters.SendResult, err error) {
-				if err != nil {
-					mu.Lock()
-					firstErr = err
-					mu.Unlock()
-				}
-				wg.Done()
-			})
-		}
+	for p := range offsets {
+		wg.Add(1)
+		m := &adapters.Message{Topic: pr.topic, Partition: int32(p), Value: probe}
+		pr.current().Send(ctx, m, func(res adapters.SendResult, err error) {
+			mu.Lock()
+			if err != nil {
+				firstErr = err
+			}
+			offsets[p] = res.Offset
+			mu.Unlock()
+			wg.Done()
+		})
 	}
 	wg.Wait()
-	if firstErr != nil {
-		return fmt.Errorf("send readiness probe: %w", firstErr)
-	}
-	return nil
+	return offsets, firstErr
 }
 
 // load drives the producers through warm-up and measurement (or, for a
@@ -132,6 +139,7 @@ func (r *run) load(ctx context.Context, backlog bool) error {
 	flushErr := r.flushProducers(dctx)
 	drainErr := r.drain(dctx)
 	r.awaitDeadLetters(dctx)
+	r.finalRead(ctx)
 	sampler.stop()
 	if err != nil {
 		return err

@@ -55,7 +55,7 @@ type slot struct {
 	pr       *producer
 	msg      adapters.Message
 	keyBuf   []byte
-	proc     int // history process; see recorder
+	proc     int // history process of the client that sent it; see recorder
 	seq      uint64
 	intended int64
 	sentAt   int64
@@ -65,7 +65,7 @@ type slot struct {
 func newSlots(pr *producer, n, size int, payload []byte) {
 	pr.slots = make(chan *slot, n)
 	for range n {
-		s := &slot{pr: pr, keyBuf: make([]byte, 0, 24), proc: pr.run.hist.newProcess()}
+		s := &slot{pr: pr, keyBuf: make([]byte, 0, 24)}
 		s.msg.Topic = pr.topic
 		s.msg.Value = make([]byte, size)
 		copy(s.msg.Value[HeaderSize:], payload)
@@ -148,10 +148,12 @@ func (pr *producer) send(ctx context.Context, s *slot, seq uint64, intended, now
 		pr.late.Add(1)
 	}
 	pr.sent.Add(1)
+	pc := pr.client.Load()
+	s.proc = pc.proc
 	if h := pr.run.hist; h != nil {
 		h.send(s.proc, pr.run.topics[pr.topicIdx].keys[s.msg.Partition], messageValue(pr.id, seq))
 	}
-	pr.current().Send(ctx, &s.msg, s.done)
+	pc.Send(ctx, &s.msg, s.done)
 }
 
 // route picks the key and partition of the next message. Keys are placed
@@ -176,7 +178,7 @@ func (s *slot) complete(res adapters.SendResult, err error) {
 	pr := s.pr
 	ack := pr.run.now()
 	if h := pr.run.hist; h != nil {
-		s.proc = h.sendDone(s.proc, pr.run.topics[pr.topicIdx].keys[s.msg.Partition], messageValue(pr.id, s.seq), res.Offset, err)
+		h.sendDone(s.proc, pr.run.topics[pr.topicIdx].keys[s.msg.Partition], messageValue(pr.id, s.seq), res.Offset, err)
 	}
 	if err != nil {
 		pr.failed.Add(1)
@@ -196,8 +198,14 @@ func (s *slot) complete(res adapters.SendResult, err error) {
 	pr.slots <- s
 }
 
-// producerClient boxes an adapters.Producer for atomic.Pointer.
-type producerClient struct{ adapters.Producer }
+// producerClient boxes an adapters.Producer for atomic.Pointer, with the
+// history process its sends are recorded under: one process per client,
+// with many sends in flight, so the checker compares the order of a
+// pipelining client's sends (nonmonotonic-send) as Elle does.
+type producerClient struct {
+	adapters.Producer
+	proc int
+}
 
 // current is the adapter producer sends go to now.
 func (pr *producer) current() adapters.Producer { return pr.client.Load().Producer }

@@ -93,6 +93,7 @@ func (r *run) result(meta results.Meta) *results.Result {
 	if r.firstErr != nil {
 		res.Meta.Warnings = append(res.Meta.Warnings, "first send error: "+r.firstErr.Error())
 	}
+	res.Meta.Warnings = append(res.Meta.Warnings, r.warnings...)
 	return res
 }
 

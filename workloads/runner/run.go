@@ -51,7 +51,8 @@ type run struct {
 	// deadLettered is the systems' dead-letter count at the end of a
 	// queue run; -1 when it has no dead-letter destination.
 	deadLettered int64
-	phase        string // backlog or drain phase label for samples; "" otherwise
+	warnings     []string // run-level problems that did not fail it (e.g. the final read)
+	phase        string   // backlog or drain phase label for samples; "" otherwise
 }
 
 type topicState struct {

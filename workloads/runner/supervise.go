@@ -37,6 +37,7 @@ func (r *run) supervise(c *consumer, inst adapters.Consumer) {
 			return // closed, crashed or replaced on purpose
 		}
 		r.event("consumer-stopped", c.id, nil, "connection lost; restarting")
+		c.abandoned()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = inst.Close(ctx) // releases what is left; its errors say what we know
 		cancel()
