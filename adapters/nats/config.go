@@ -127,7 +127,7 @@ func (c Config) endpoint() string {
 // String describes the configuration with credentials redacted, so that a
 // Config printed with %v or %+v never leaks them.
 func (c Config) String() string {
-	return fmt.Sprintf("nats.Config{Name:%s URL:%s User:%s Password:%s Token:%s CredsFile:%s TLSCAFile:%s TLSSkipVerify:%t Storage:%s Replicas:%d}",
+	return fmt.Sprintf("nats.Config{Name:%s URL:%s User:%s Password:%s Token:%s CredsFile:%s TLS.CAFile:%s TLS.InsecureSkipVerify:%t Storage:%s Replicas:%d}",
 		c.Name, c.endpoint(), c.User, adapters.RedactSecret(c.Password), adapters.RedactSecret(c.Token), c.CredsFile,
 		c.TLS.CAFile, c.TLS.InsecureSkipVerify, c.Storage, c.Replicas)
 }

@@ -90,7 +90,7 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 
 // TestTLSMutual dials an amqps URL at a TLS listener that requires a client
 // certificate from the test CA: the handshake must verify the server with
-// TLSCAFile and present TLSCertFile. The listener speaks no AMQP, so New
+// TLS.CAFile and present TLS.CertFile. The listener speaks no AMQP, so New
 // then fails, but not before the server has seen the client certificate.
 func TestTLSMutual(t *testing.T) {
 	t.Parallel()

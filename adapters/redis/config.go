@@ -119,7 +119,7 @@ func (c Config) endpoint() string {
 // String describes the configuration with the password redacted, so that a
 // Config printed with %v or %+v never leaks it.
 func (c Config) String() string {
-	return fmt.Sprintf("redis.Config{Name:%s Endpoint:%s Username:%s Password:%s TLSCAFile:%s TLSSkipVerify:%t Block:%v EntryBytes:%d}",
+	return fmt.Sprintf("redis.Config{Name:%s Endpoint:%s Username:%s Password:%s TLS.CAFile:%s TLS.InsecureSkipVerify:%t Block:%v EntryBytes:%d}",
 		c.Name, c.endpoint(), c.Username, adapters.RedactSecret(c.Password), c.TLS.CAFile, c.TLS.InsecureSkipVerify, c.Block, c.EntryBytes)
 }
 
