@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
 	"github.com/brokerbench/brokerbench/checkers/history"
 )
 
