@@ -32,6 +32,8 @@ import (
 //   answered with SessionID 0, which tells the client no session exists
 //   and it keeps sending full fetches; a non-zero SessionID is answered
 //   with FETCH_SESSION_ID_NOT_FOUND. ForgottenTopics are therefore moot.
+// * Every partition carries a non-null records field, empty when there is
+//   no data or an error, as Kafka sends (librdkafka rejects null).
 // * IsolationLevel is accepted; both levels see the same data because
 //   there are no transactions.
 //
@@ -157,6 +159,13 @@ func (f *fetcher) run() *kmsg.FetchResponse {
 			}
 			if sp.ErrorCode != 0 {
 				f.hasError = true
+			}
+			if sp.RecordBatches == nil {
+				// Never null: librdkafka rejects a null records field
+				// ("invalid MessageSetSize -1"), never reaches end of
+				// partition and never applies auto.offset.reset;
+				// Kafka sends an empty one.
+				sp.RecordBatches = []byte{}
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}

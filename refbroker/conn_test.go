@@ -66,6 +66,25 @@ func readResponse(t *testing.T, c net.Conn) (int32, []byte) {
 	return int32(binary.BigEndian.Uint32(body)), body[4:]
 }
 
+// rawRequest sends req at exactly its version on a fresh connection and
+// decodes the answer.
+func rawRequest(t *testing.T, b *Broker, req kmsg.Request) kmsg.Response {
+	t.Helper()
+	c := dialRaw(t, b)
+	if _, err := c.Write(requestFrame(req, 1)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	_, body := readResponse(t, c)
+	resp := req.ResponseKind()
+	if resp.IsFlexible() && req.Key() != 18 {
+		body = body[1:] // empty response header tags
+	}
+	if err := resp.ReadFrom(body); err != nil {
+		t.Fatalf("decode %T v%d: %v", resp, resp.GetVersion(), err)
+	}
+	return resp
+}
+
 // expectClosed asserts the broker closes c without answering.
 func expectClosed(t *testing.T, c net.Conn) {
 	t.Helper()

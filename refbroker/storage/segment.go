@@ -282,7 +282,16 @@ func (s *segment) seekTime(ts int64) (offset, timestamp int64, ok bool) {
 	for pos < s.size {
 		h := s.headerAt(pos)
 		if h.maxTimestamp >= ts {
-			return h.baseOffset, h.maxTimestamp, true
+			// Kafka answers the record, not the batch: the first
+			// record at or after ts. A batch that cannot be decoded
+			// (only possible for damaged data) answers its base.
+			r, ok, err := RecordAtTime(s.m.data[pos:pos+h.size()], ts)
+			if err != nil || !ok {
+				s.log.Warn("storage: time lookup could not decode a batch; answering its base offset",
+					"segment", s.path, "position", pos, "err", err)
+				return h.baseOffset, h.maxTimestamp, true
+			}
+			return r.Offset, r.Timestamp, true
 		}
 		pos += h.size()
 	}
