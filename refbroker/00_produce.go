@@ -12,7 +12,7 @@ import (
 	"github.com/brokerbench/brokerbench/refbroker/storage"
 )
 
-// Produce: v3-13
+// Produce: v0-13
 //
 // Behavior:
 // * Each partition's Records hold one or more magic-v2 record batches; all
@@ -32,13 +32,18 @@ import (
 // * Topics are never auto-created by Produce (only by Metadata).
 //
 // Version notes:
-// * v3: record batches (v0-2 message sets are not served)
+// * v0-v2 are advertised but carry only magic-v2 batches; magic 0/1
+//   message sets are CORRUPT_MESSAGE. librdkafka up to 2.11 compresses
+//   with gzip, snappy or lz4 only for a broker whose Produce range starts
+//   at v0 (Kafka before 4.0); with v3 as the minimum it silently sends
+//   every batch uncompressed. Clients that know magic v2 send v3+.
+// * v3: record batches
 // * v5: LogStartOffset in the response
 // * v8: per-partition ErrorMessage
 // * v9: flexible
 // * v13: topics addressed by TopicID; unknown ID is UNKNOWN_TOPIC_ID
 
-func init() { regKey(0, 3, 13, handleProduce) }
+func init() { regKey(0, 0, 13, handleProduce) }
 
 func handleProduce(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.ProduceRequest)

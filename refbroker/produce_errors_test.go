@@ -64,3 +64,47 @@ func TestProduceErrorMapping(t *testing.T) {
 		}
 	}
 }
+
+// TestProduceOldVersions: v0-v2 are advertised (librdkafka up to 2.11
+// compresses only for a broker whose Produce range starts at v0) and
+// serve magic-v2 batches; the magic 0/1 message sets those versions were
+// made for are rejected, not stored.
+func TestProduceOldVersions(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t)
+	if _, err := b.topics.create("old", 1, nil, false); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	// A magic-0 message: offset, size, crc, magic, attributes, null key,
+	// 1-byte value.
+	magic0 := []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 'v'}
+	tests := []struct {
+		name     string
+		version  int16
+		records  []byte
+		wantCode int16
+	}{
+		{"v0 with a v2 batch", 0, testBatch("a", -1, -1), 0},
+		{"v2 with a v2 batch", 2, testBatch("b", -1, -1), 0},
+		{"v0 with a magic-0 message set", 0, magic0, kerr.CorruptMessage.Code},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := kmsg.NewPtrProduceRequest()
+			req.Version, req.Acks, req.TimeoutMillis = tt.version, -1, 5000
+			rt := kmsg.NewProduceRequestTopic()
+			rt.Topic = "old"
+			rp := kmsg.NewProduceRequestTopicPartition()
+			rp.Records = tt.records
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+			resp := rawRequest(t, b, req).(*kmsg.ProduceResponse)
+			if got := resp.Topics[0].Partitions[0].ErrorCode; got != tt.wantCode {
+				t.Fatalf("error %v, want %v", kerr.ErrorForCode(got), kerr.ErrorForCode(tt.wantCode))
+			}
+		})
+	}
+	if hw := b.topics.lookup("old").parts[0].HighWatermark(); hw != 2 {
+		t.Fatalf("high watermark %d, want 2 (the two v2 batches)", hw)
+	}
+}

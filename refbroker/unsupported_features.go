@@ -17,7 +17,7 @@ var unsupportedFeatures = map[int16][]string{
 	0: { // Produce
 		"TransactionalID and transactional/control batches (UNSUPPORTED_FOR_MESSAGE_FORMAT)",
 		"TimeoutMillis (no replication to wait for)",
-		"v0-2 message sets (not advertised)",
+		"magic 0/1 message sets (v0-2 are advertised for librdkafka's compression check; they must carry v2 batches)",
 	},
 	1: { // Fetch
 		"fetch sessions (KIP-227): SessionID is always 0, non-zero IDs get FETCH_SESSION_ID_NOT_FOUND, ForgottenTopics ignored",

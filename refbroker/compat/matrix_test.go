@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,9 @@ type rec struct {
 	Offset    int64             `json:"offset"`
 	Value     string            `json:"value"`
 	Headers   map[string]string `json:"headers"`
+	// ProducerID is set only by the reference client's reads: -1 for
+	// a non-idempotent producer.
+	ProducerID int64 `json:"-"`
 }
 
 // codecs are the compressions every client must produce and consume;
@@ -180,10 +184,12 @@ func (e *env) split(group, topic string) (a, b []int32, ok bool) {
 }
 
 // sample returns n records with distinct values and two headers each.
+// Values are long and repetitive: librdkafka sends a batch uncompressed
+// when compressing would not make it smaller.
 func sample(prefix string, n int) []rec {
 	out := make([]rec, n)
 	for i := range out {
-		out[i] = rec{Offset: int64(i), Value: fmt.Sprintf("%s-%d", prefix, i),
+		out[i] = rec{Offset: int64(i), Value: fmt.Sprintf("%s-%d-%s", prefix, i, strings.Repeat("compressible", 20)),
 			Headers: map[string]string{"h1": fmt.Sprintf("v%d", i), "trace": prefix}}
 	}
 	return out
@@ -279,7 +285,7 @@ func (h *codecHook) OnFetchBatchRead(_ kgo.BrokerMetadata, _ string, _ int32, m 
 }
 
 func fromKgo(r *kgo.Record) rec {
-	out := rec{Partition: r.Partition, Offset: r.Offset, Value: string(r.Value), Headers: map[string]string{}}
+	out := rec{Partition: r.Partition, Offset: r.Offset, Value: string(r.Value), Headers: map[string]string{}, ProducerID: r.ProducerID}
 	for _, h := range r.Headers {
 		out.Headers[h.Key] = string(h.Value)
 	}
@@ -388,6 +394,11 @@ func testProduce(t *testing.T, c *client) {
 		for _, id := range batches {
 			if id != codecIDs[codec] {
 				t.Fatalf("%s: stored batch codec %d, want %d", codec, id, codecIDs[codec])
+			}
+		}
+		for _, r := range got {
+			if (r.ProducerID >= 0) != c.idempotent {
+				t.Fatalf("%s: record %d has producer ID %d; client idempotent: %v", codec, r.Offset, r.ProducerID, c.idempotent)
 			}
 		}
 	}
