@@ -17,8 +17,12 @@ import (
 // Behavior:
 // * Each partition's Records hold one or more magic-v2 record batches; all
 //   are validated before any is appended, then each is appended as opaque
-//   bytes. storage validates length, CRC-32C and the
-//   header (CORRUPT_MESSAGE) and idempotent sequences
+//   bytes. storage validates length, CRC-32C and the header
+//   (CORRUPT_MESSAGE), decodes and decompresses every record as Kafka's
+//   LogValidator does (count, offset deltas 0..n-1, field lengths, no
+//   trailing bytes: INVALID_RECORD; undecompressable: CORRUPT_MESSAGE),
+//   the batch size against max.message.bytes (MESSAGE_TOO_LARGE), and
+//   idempotent sequences
 //   (OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH); a duplicate
 //   batch succeeds with its original base offset.
 // * acks 1 and -1 are the same (one replica): the response is sent once
@@ -165,6 +169,10 @@ func produceErrorCode(err error) int16 {
 	switch {
 	case errors.Is(err, storage.ErrCorruptBatch):
 		return kerr.CorruptMessage.Code
+	case errors.Is(err, storage.ErrInvalidRecord):
+		return kerr.InvalidRecord.Code
+	case errors.Is(err, storage.ErrMessageTooLarge):
+		return kerr.MessageTooLarge.Code
 	case errors.Is(err, storage.ErrOutOfOrderSequence):
 		return kerr.OutOfOrderSequenceNumber.Code
 	case errors.Is(err, storage.ErrInvalidProducerEpoch):

@@ -92,6 +92,10 @@ func (b *Broker) metadataRequestedTopic(rt kmsg.MetadataRequestTopic, allowCreat
 	if errors.Is(err, errTopicExists) { // created concurrently
 		tp, err = b.topics.lookup(name), nil
 	}
+	if errors.Is(err, errInvalidTopicName) { // collides with an existing name
+		mt.ErrorCode = kerr.InvalidTopicException.Code
+		return mt
+	}
 	if err != nil || tp == nil {
 		b.log.Error("refbroker: auto-create topic", "topic", name, "err", err)
 		mt.ErrorCode = kerr.UnknownServerError.Code

@@ -60,6 +60,10 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		Fsync:                 cfg.Storage.Fsync == storage.FsyncAlways,
 		InitialRebalanceDelay: cfg.GroupInitialRebalanceDelay,
 		Logger:                cfg.Logger,
+		PartitionExists: func(name string, p int32) bool {
+			tp := topics.lookup(name)
+			return tp != nil && p >= 0 && int(p) < len(tp.parts)
+		},
 	})
 	if err != nil {
 		_ = topics.closeAll()

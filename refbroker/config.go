@@ -48,7 +48,8 @@ type Config struct {
 	// default; use BoolPtr(false) to turn it off.
 	AutoCreateTopics *bool
 	// Storage is the base configuration of every partition log; per-topic
-	// configs (retention.ms, retention.bytes, segment.bytes) override it.
+	// configs (retention.ms, retention.bytes, segment.bytes,
+	// max.message.bytes) override it.
 	// Unset fields take storage's defaults (64 MiB segments, no
 	// retention, FsyncInterval every second); a nil Storage.Logger takes
 	// Logger.

@@ -14,11 +14,10 @@ import (
 // producer ID pid (-1 for none) and base sequence seq.
 func testBatch(value string, pid int64, seq int32) []byte {
 	rec := kmsg.Record{Value: []byte(value)}
-	var recBuf []byte
-	recBuf = rec.AppendTo(recBuf)
-	// AppendTo does not write the record's length prefix; add it.
-	recBytes := binary.AppendVarint(nil, int64(len(recBuf)))
-	recBytes = append(recBytes, recBuf...)
+	// AppendTo writes rec.Length as the length prefix: measure the body
+	// with a 0 length (one varint byte), then encode with the real one.
+	rec.Length = int32(len(rec.AppendTo(nil)) - 1)
+	recBytes := rec.AppendTo(nil)
 	now := time.Now().UnixMilli()
 	b := kmsg.RecordBatch{
 		FirstOffset: 0, PartitionLeaderEpoch: -1, Magic: 2,

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/brokerbench/brokerbench/refbroker/storage"
@@ -233,6 +234,9 @@ func (t *topicTable) create(name string, n int32, configs map[string]string, val
 	if t.lookup(name) != nil {
 		return nil, fmt.Errorf("create topic %s: %w", name, errTopicExists)
 	}
+	if other := t.collision(name); other != "" {
+		return nil, fmt.Errorf("%w: %q collides with existing topic %q: '.' and '_' are the same in metric names", errInvalidTopicName, name, other)
+	}
 	tp := &topic{name: name, id: newTopicID(), configs: maps.Clone(configs)}
 	if validateOnly {
 		tp.parts = make([]*storage.Log, n)
@@ -250,6 +254,21 @@ func (t *topicTable) create(name string, n int32, configs map[string]string, val
 		return nil, fmt.Errorf("create topic %s: %w", name, err)
 	}
 	return tp, nil
+}
+
+// collision returns an existing topic whose name differs from name only
+// by '.' against '_', as Kafka refuses (both map to one metric name), or
+// "". The caller holds adminMu.
+func (t *topicTable) collision(name string) string {
+	key := strings.ReplaceAll(name, ".", "_")
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for other := range t.byName {
+		if other != name && strings.ReplaceAll(other, ".", "_") == key {
+			return other
+		}
+	}
+	return ""
 }
 
 // publish swaps tp into the maps (replacing old if non-nil) and persists.

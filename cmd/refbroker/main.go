@@ -71,6 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
 	partitions := fs.Int("partitions", 1, "partitions of auto-created topics")
 	fs.BoolVar(&autoTopic, "auto-create-topics", true, "create unknown topics named in Metadata requests")
 	fs.Int64Var(&cfg.Storage.SegmentBytes, "segment-bytes", storage.DefaultSegmentBytes, "segment file size in bytes")
+	fs.Int64Var(&cfg.Storage.MaxMessageBytes, "max-message-bytes", storage.DefaultMaxMessageBytes, "largest record batch accepted, in bytes (Kafka max.message.bytes)")
 	fs.Int64Var(&cfg.Storage.RetentionBytes, "retention-bytes", -1, "per-partition size bound in bytes; -1 unlimited")
 	fs.DurationVar(&cfg.Storage.Retention, "retention", 0, "record age bound, e.g. 168h; 0 unlimited")
 	fs.Func("fsync", "durability: never, interval or always (default interval)", func(s string) (err error) {
@@ -98,6 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
 		{"--data-dir", cfg.DataDir == "", "a directory"},
 		{"--partitions", *partitions < 1 || *partitions > refbroker.DefaultMaxPartitionsPerTopic, fmt.Sprintf("1..%d", refbroker.DefaultMaxPartitionsPerTopic)},
 		{"--segment-bytes", cfg.Storage.SegmentBytes < storage.MinSegmentBytes || cfg.Storage.SegmentBytes > storage.MaxSegmentBytes, fmt.Sprintf("%d..%d", storage.MinSegmentBytes, storage.MaxSegmentBytes)},
+		{"--max-message-bytes", cfg.Storage.MaxMessageBytes < storage.MinSegmentBytes || cfg.Storage.MaxMessageBytes > storage.MaxSegmentBytes, fmt.Sprintf("%d..%d", storage.MinSegmentBytes, storage.MaxSegmentBytes)},
 		{"--retention-bytes", cfg.Storage.RetentionBytes < -1, "-1 (unlimited) or more"},
 		{"--retention", cfg.Storage.Retention < 0, "0 (unlimited) or a positive duration"},
 		{"--fsync-interval", cfg.Storage.FsyncInterval <= 0, "a positive duration"},

@@ -17,6 +17,10 @@ var (
 	// Kafka: INVALID_RECORD (87).
 	ErrInvalidRecord = errors.New("invalid record")
 
+	// ErrMessageTooLarge means a batch is larger than
+	// Config.MaxMessageBytes. Kafka: MESSAGE_TOO_LARGE (10).
+	ErrMessageTooLarge = errors.New("message too large")
+
 	// ErrOffsetOutOfRange means a Read asked for an offset outside
 	// [StartOffset, HighWatermark]. Kafka: OFFSET_OUT_OF_RANGE (1).
 	ErrOffsetOutOfRange = errors.New("offset out of range")

@@ -26,6 +26,11 @@ type batchSpec struct {
 	epoch      int16
 	seq        int32
 	fill       byte // value byte
+	codec      int  // compression: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd (compressTest)
+	// mangle edits the encoded records (after compression is skipped:
+	// only for codec 0) before the header is finished, to build invalid
+	// batches whose CRC is still right.
+	mangle func([]byte) []byte
 }
 
 const noProducer = -1
@@ -54,8 +59,13 @@ func makeBatch(s batchSpec) []byte {
 		r.Length = int32(len(body) - 1)
 		records = r.AppendTo(records)
 	}
+	if s.mangle != nil {
+		records = s.mangle(records)
+	}
+	records = compressTest(s.codec, records)
 	rb := kmsg.RecordBatch{
 		Magic:           2,
+		Attributes:      int16(s.codec),
 		LastOffsetDelta: int32(s.records - 1),
 		FirstTimestamp:  s.timestamp,
 		MaxTimestamp:    s.timestamp + int64(s.records-1),

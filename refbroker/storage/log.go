@@ -99,6 +99,10 @@ type AppendResult struct {
 // returned wrapped as is. With FsyncAlways the batch is synced before
 // Append returns. Safe for concurrent use; appends are serialised.
 func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
+	// Checked first: a batch too large to keep is not worth decoding.
+	if int64(len(batch)) > l.cfg.MaxMessageBytes {
+		return AppendResult{}, fmt.Errorf("%w: batch of %d bytes exceeds max.message.bytes %d", ErrMessageTooLarge, len(batch), l.cfg.MaxMessageBytes)
+	}
 	h, err := validateBatch(batch)
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("append to %s: %w", l.dir, err)

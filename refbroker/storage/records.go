@@ -26,8 +26,10 @@ const attrLogAppendTime = 0x08
 
 // DefaultMaxDecompressedBytes bounds what one batch may decompress to
 // when the caller passes no limit, so a small compressed batch cannot
-// make the broker allocate without bound (a "zip bomb").
-const DefaultMaxDecompressedBytes = 256 << 20
+// make the broker allocate without bound (a "zip bomb"). Producers bound
+// their batches by uncompressed size (kgo and librdkafka default to
+// 1 MB), so a legitimate batch is far below it.
+const DefaultMaxDecompressedBytes = 64 << 20
 
 // WalkRecords decodes every record of batch b, decompressing it first,
 // and calls fn with each (fn may be nil). It checks what Kafka's
@@ -97,87 +99,79 @@ type recordFields struct {
 	offsetDelta    int32
 }
 
-// decode reads one record from b and returns what follows it.
+// decode reads one record from b and returns what follows it. It works
+// on positions, with -1 for "overran the record", so that the common
+// one-byte varints decode inline: validation runs on every produced
+// record and must stay a small fraction of produce's cost.
 func (r *recordFields) decode(b []byte) ([]byte, error) {
 	length, n := binary.Varint(b)
-	if n <= 0 || length <= 0 || length > int64(len(b)-n) {
-		return nil, fmt.Errorf("%w: record length %d with %d bytes left", ErrInvalidRecord, length, len(b)-max(n, 0))
+	if n <= 0 {
+		return nil, fmt.Errorf("%w: records end before this record's length (%d bytes left)", ErrInvalidRecord, len(b))
+	}
+	if length <= 0 || length > int64(len(b)-n) {
+		return nil, fmt.Errorf("%w: record length %d with %d bytes left", ErrInvalidRecord, length, len(b)-n)
 	}
 	body, rest := b[n:n+int(length)], b[n+int(length):]
-	d := varReader{b: body[1:]} // attributes byte: unused in v2
-	r.timestampDelta = d.varint()
-	r.offsetDelta = d.varint32()
-	d.bytes() // key
-	d.bytes() // value
-	headers := d.varint32()
-	if headers < 0 {
-		d.fail()
+	var offsetDelta, headers int64
+	i := 1 // the attributes byte, unused in v2
+	r.timestampDelta, i = varintAt(body, i)
+	offsetDelta, i = varintAt(body, i)
+	i = skipField(body, i, true) // key
+	i = skipField(body, i, true) // value
+	headers, i = varintAt(body, i)
+	if headers < 0 || headers > int64(len(body)) {
+		i = -1
 	}
-	for range headers {
-		if d.err != nil {
-			break
-		}
-		if kl := d.varint32(); kl < 0 { // header keys are not nullable
-			d.fail()
-		} else {
-			d.skip(int64(kl))
-		}
-		d.bytes()
+	for h := int64(0); h < headers && i >= 0; h++ {
+		i = skipField(body, i, false) // header key, not nullable
+		i = skipField(body, i, true)  // header value
 	}
-	if d.err == nil && len(d.b) != 0 {
-		return nil, fmt.Errorf("%w: %d bytes left inside a record", ErrInvalidRecord, len(d.b))
+	switch {
+	case i < 0 || offsetDelta < math.MinInt32 || offsetDelta > math.MaxInt32:
+		return nil, fmt.Errorf("%w: record fields overrun the record's %d bytes", ErrInvalidRecord, len(body))
+	case i != len(body):
+		return nil, fmt.Errorf("%w: %d bytes left inside a record", ErrInvalidRecord, len(body)-i)
 	}
-	return rest, d.err
+	r.offsetDelta = int32(offsetDelta)
+	return rest, nil
 }
 
-// varReader reads Kafka's zigzag varints and length-prefixed fields,
-// remembering the first error.
-type varReader struct {
-	b   []byte
-	err error
-}
-
-func (d *varReader) fail() {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: record fields overrun the record", ErrInvalidRecord)
+// varintAt decodes the zigzag varint at b[i:] and returns it and the
+// position after it; i < 0 or a bad varint gives -1.
+func varintAt(b []byte, i int) (int64, int) {
+	if uint(i) < uint(len(b)) && b[i] < 0x80 { // one byte, and i >= 0
+		x := int64(b[i])
+		return x>>1 ^ -(x & 1), i + 1
 	}
-	d.b = nil
+	return varintSlow(b, i)
 }
 
-func (d *varReader) varint() int64 {
-	v, n := binary.Varint(d.b)
+// varintSlow is varintAt's multi-byte and error path, kept apart so that
+// varintAt inlines.
+func varintSlow(b []byte, i int) (int64, int) {
+	if i < 0 || i >= len(b) {
+		return 0, -1
+	}
+	v, n := binary.Varint(b[i:])
 	if n <= 0 {
-		d.fail()
-		return 0
+		return 0, -1
 	}
-	d.b = d.b[n:]
-	return v
+	return v, i + n
 }
 
-func (d *varReader) varint32() int32 {
-	v := d.varint()
-	if v < math.MinInt32 || v > math.MaxInt32 {
-		d.fail()
-		return 0
+// skipField skips a length-prefixed field at b[i:] (-1 is null when
+// nullable) and returns the position after it, or -1.
+func skipField(b []byte, i int, nullable bool) int {
+	l, i := varintAt(b, i)
+	switch {
+	case i < 0:
+		return -1
+	case l == -1 && nullable:
+		return i
+	case l < 0 || l > int64(len(b)-i):
+		return -1
 	}
-	return int32(v)
-}
-
-func (d *varReader) skip(n int64) {
-	if n < 0 || n > int64(len(d.b)) {
-		d.fail()
-		return
-	}
-	d.b = d.b[n:]
-}
-
-// bytes skips a nullable length-prefixed field (-1 is null).
-func (d *varReader) bytes() {
-	if l := d.varint32(); l >= 0 {
-		d.skip(int64(l))
-	} else if l < -1 {
-		d.fail()
-	}
+	return i + int(l)
 }
 
 // decompressBufs recycles decompression output buffers.
