@@ -51,7 +51,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	topics, err := openTopicTable(cfg.DataDir, cfg.ClusterID, cfg.Storage, cfg.Logger)
+	topics, err := openTopicTable(cfg.DataDir, cfg.ClusterID, cfg.RebuildMetadata, cfg.Storage, cfg.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("start refbroker: %w", err)
 	}

@@ -92,6 +92,13 @@ type Config struct {
 	// persisted one.
 	ClusterID string
 
+	// RebuildMetadata rebuilds the topic metadata file from the topic
+	// directories (each names its topic in topic.json) instead of reading
+	// it. Start refuses to start when the metadata file and its backup
+	// are both missing or damaged while topic directories exist, and says
+	// to use this; no data is deleted either way.
+	RebuildMetadata bool
+
 	// Faults injects deliberate bugs for tests (see refbroker/internal/
 	// faults). Only code under refbroker/ can build one, so it is always
 	// nil outside this module's own tests.

@@ -10,8 +10,9 @@ var (
 	ErrInvalidConfig = errors.New("refbroker: invalid config")
 	// ErrClosed is returned by operations on a Broker after Close.
 	ErrClosed = errors.New("refbroker: broker closed")
-	// ErrCorruptMetadata is returned by Start when the topic metadata file
-	// in the data directory cannot be decoded.
+	// ErrCorruptMetadata is returned by Start when neither the topic
+	// metadata file nor its backup generation is usable while topic
+	// directories exist (see Config.RebuildMetadata), or a rebuild fails.
 	ErrCorruptMetadata = errors.New("refbroker: corrupt metadata file")
 
 	// errUnknownTopic reports a topic name or ID the broker does not hold.

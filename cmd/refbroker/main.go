@@ -80,6 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
 	})
 	fs.DurationVar(&cfg.Storage.FsyncInterval, "fsync-interval", storage.DefaultFsyncInterval, "flush period for --fsync=interval")
 	maxReq := fs.Int("max-request-bytes", refbroker.DefaultMaxRequestBytes, "largest accepted request in bytes")
+	fs.BoolVar(&cfg.RebuildMetadata, "rebuild-metadata", false, "rebuild the topic metadata file from the topic directories (when it and its backup are lost or damaged)")
 	nodeID := fs.Int("node-id", 0, "node ID in Metadata")
 	fs.StringVar(&cfg.ClusterID, "cluster-id", "", "cluster ID (default: generated once and persisted)")
 	fs.Func("log-level", "debug, info, warn or error (default info)", func(s string) error {
