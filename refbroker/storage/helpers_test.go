@@ -140,7 +140,8 @@ func mustAppend(t testing.TB, l *Log, b []byte) AppendResult {
 }
 
 // readBatches reads the whole log [StartOffset, HighWatermark) and returns
-// each batch as a copy, checking CRCs and offset contiguity as it goes.
+// each batch as a copy, checking CRCs and that offsets only increase (a
+// gap is where recovery dropped a damaged segment's tail).
 func readBatches(t testing.TB, l *Log) [][]byte {
 	t.Helper()
 	var out [][]byte
@@ -151,7 +152,16 @@ func readBatches(t testing.TB, l *Log) [][]byte {
 			t.Fatalf("Read(%d): %v", next, err)
 		}
 		if len(r.Data) == 0 {
-			t.Fatalf("Read(%d) below HW %d returned no data", next, l.HighWatermark())
+			// Only a gap at the end of the log (recovery cut out the
+			// damaged tail of segments before an emptied active one)
+			// reads empty below the high watermark: offsets are never
+			// handed out twice, so the gap stays until the next append.
+			for _, s := range l.segs {
+				if s.next > next && s.size > 0 {
+					t.Fatalf("Read(%d) below HW %d returned no data, but segment %d holds [%d, %d)", next, l.HighWatermark(), s.base, s.base, s.next)
+				}
+			}
+			break
 		}
 		for data := r.Data; len(data) > 0; {
 			h := parseHeader(data)
@@ -159,8 +169,8 @@ func readBatches(t testing.TB, l *Log) [][]byte {
 			if err := checkCRC(b); err != nil {
 				t.Fatalf("batch at offset %d: %v", h.baseOffset, err)
 			}
-			if h.baseOffset != next {
-				t.Fatalf("batch base offset %d, want contiguous %d", h.baseOffset, next)
+			if h.baseOffset < next {
+				t.Fatalf("batch base offset %d, want at least %d", h.baseOffset, next)
 			}
 			out = append(out, bytes.Clone(b))
 			next = h.lastOffset() + 1

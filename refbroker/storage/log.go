@@ -282,14 +282,17 @@ func (l *Log) Read(offset int64, maxBytes int) (*ReadResult, error) {
 	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > offset }) - 1
 	seg := l.segs[i]
 	pos := seg.seekOffset(offset)
-	end := pos
-	for end < seg.size {
-		h := seg.headerAt(end)
-		n := h.size()
-		if end > pos && end-pos+n > int64(maxBytes) {
-			break
-		}
-		end += n
+	for pos == seg.size && i+1 < len(l.segs) {
+		// offset lies in a gap that recovery left after a damaged
+		// segment's tail (or in a segment it emptied): serve from the
+		// next segment with data, as Kafka serves the next batch after a
+		// gap.
+		i++
+		seg, pos = l.segs[i], 0
+	}
+	end, err := seg.span(pos, maxBytes)
+	if err != nil {
+		return nil, fmt.Errorf("read %s at offset %d: %w", l.dir, offset, err)
 	}
 	m := seg.acquire()
 	return &ReadResult{Data: m.data[pos:end:end], m: m, seg: seg}, nil
