@@ -115,7 +115,7 @@ func (b *Broker) appendPartition(version int16, tp *topic, rp *kmsg.ProduceReque
 			msg := err.Error()
 			sp.ErrorMessage = &msg
 		}
-		if sp.ErrorCode == kerr.UnknownServerError.Code {
+		if sp.ErrorCode == kerr.KafkaStorageError.Code {
 			b.log.Error("refbroker: append failed", "topic", tp.name, "partition", rp.Partition, "err", err)
 		}
 		return
@@ -184,7 +184,11 @@ func produceErrorCode(err error) int16 {
 		// lookup and append.
 		return kerr.UnknownTopicOrPartition.Code
 	default:
-		return kerr.UnknownServerError.Code
+		// What is left are I/O failures of the partition's files
+		// (ENOSPC rolling or preallocating a segment, EIO): Kafka's
+		// KAFKA_STORAGE_ERROR, which clients retry, where
+		// UNKNOWN_SERVER_ERROR would make them give up.
+		return kerr.KafkaStorageError.Code
 	}
 }
 

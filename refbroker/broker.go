@@ -34,6 +34,9 @@ type Broker struct {
 	// fetchWaiters counts fetches parked in a long poll; tests wait on
 	// it instead of sleeping.
 	fetchWaiters atomic.Int64
+	// beforeHandler, when set (only by tests), runs before each
+	// request's handler: the way to make a handler fail in a test.
+	beforeHandler atomic.Pointer[func(key int16)]
 
 	connMu sync.Mutex
 	conns  map[*conn]struct{}
@@ -138,7 +141,10 @@ func (b *Broker) ClusterID() string { return b.topics.clusterID }
 // Close shuts the broker down gracefully: it stops accepting, cancels
 // blocked requests, closes every connection, then closes the group
 // coordinator and every partition log (leaving clean-shutdown markers). It
-// is idempotent; every call returns the first call's result.
+// returns within about Config.ShutdownTimeout: if requests are still
+// running then, it returns ErrShutdownTimeout without closing the logs
+// (the next start recovers them as after a crash). It is idempotent;
+// every call returns the first call's result.
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
 		b.cancel()
@@ -148,7 +154,15 @@ func (b *Broker) Close() error {
 			_ = cc.nc.Close()
 		}
 		b.connMu.Unlock()
-		b.wg.Wait()
+		if !waitTimeout(&b.wg, b.cfg.ShutdownTimeout) {
+			// A handler ignores cancellation. Closing the logs under
+			// it could corrupt what it still writes; not closing them
+			// leaves no clean-shutdown marker, so the next start
+			// recovers as after a crash, which loses nothing acked.
+			b.closeErr = fmt.Errorf("%w: requests still running after %v; logs left for crash recovery", ErrShutdownTimeout, b.cfg.ShutdownTimeout)
+			b.log.Error("refbroker: shutdown timed out", "err", b.closeErr)
+			return
+		}
 		var errs []error
 		if lnErr != nil && !errors.Is(lnErr, net.ErrClosed) {
 			errs = append(errs, fmt.Errorf("close listener: %w", lnErr))
@@ -166,6 +180,20 @@ func (b *Broker) Close() error {
 		b.log.Info("refbroker stopped", "addr", b.Addr(), "err", b.closeErr)
 	})
 	return b.closeErr
+}
+
+// waitTimeout waits for wg for at most d and reports whether it finished.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // acceptLoop accepts connections until the listener closes. Temporary

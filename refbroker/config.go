@@ -22,6 +22,8 @@ const (
 	// DefaultRetentionCheckInterval is how often retention is enforced
 	// across all partition logs.
 	DefaultRetentionCheckInterval = 30 * time.Second
+	// DefaultShutdownTimeout is the default Config.ShutdownTimeout.
+	DefaultShutdownTimeout = 10 * time.Second
 	// DefaultMaxPartitionsPerTopic is the default
 	// Config.MaxPartitionsPerTopic.
 	DefaultMaxPartitionsPerTopic = 10000
@@ -92,6 +94,10 @@ type Config struct {
 	// persisted one.
 	ClusterID string
 
+	// ShutdownTimeout bounds how long Close waits for running requests
+	// before giving up on them (see Close). Default DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+
 	// RebuildMetadata rebuilds the topic metadata file from the topic
 	// directories (each names its topic in topic.json) instead of reading
 	// it. Start refuses to start when the metadata file and its backup
@@ -131,6 +137,9 @@ func (c Config) Default() Config {
 	if c.RetentionCheckInterval == 0 {
 		c.RetentionCheckInterval = DefaultRetentionCheckInterval
 	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -156,6 +165,8 @@ func (c Config) Validate() error {
 		return bad("DefaultPartitions %d outside [1, MaxPartitionsPerTopic=%d]", c.DefaultPartitions, c.MaxPartitionsPerTopic)
 	case c.MaxRequestBytes < 1024:
 		return bad("MaxRequestBytes %d below 1024", c.MaxRequestBytes)
+	case c.ShutdownTimeout <= 0:
+		return bad("ShutdownTimeout %v must be positive", c.ShutdownTimeout)
 	case c.RetentionCheckInterval <= 0:
 		return bad("RetentionCheckInterval %v must be positive", c.RetentionCheckInterval)
 	case c.GroupInitialRebalanceDelay < 0:

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -246,7 +247,7 @@ func (cc *conn) handleFrame(ctx context.Context, body []byte) error {
 		}
 	}
 	start := time.Now()
-	resp, err := dispatch(ctx, cc, h, &r)
+	resp, err := cc.dispatchRecovering(ctx, h, &r)
 	defer cc.runReleases()
 	if err != nil {
 		return err
@@ -258,6 +259,24 @@ func (cc *conn) handleFrame(ctx context.Context, body []byte) error {
 		cc.log.Info("refbroker: slow request", "key", kmsg.NameForKey(h.key), "version", h.version, "took", d)
 	}
 	return nil
+}
+
+// dispatchRecovering dispatches one request and turns a panic in its
+// handler into an error that closes this connection only: the panic is
+// logged with its stack and the broker keeps serving everyone else.
+// Handlers release their locks with defer, so a panic leaves none held.
+func (cc *conn) dispatchRecovering(ctx context.Context, h requestHeader, r *kbin.Reader) (resp kmsg.Response, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			cc.log.Error("refbroker: request handler panicked; closing the connection, the broker keeps running",
+				"key", kmsg.NameForKey(h.key), "version", h.version, "client", h.clientID, "panic", p, "stack", string(debug.Stack()))
+			resp, err = nil, fmt.Errorf("%w: %s handler panicked: %v", errCloseConn, kmsg.NameForKey(h.key), p)
+		}
+	}()
+	if hook := cc.b.beforeHandler.Load(); hook != nil {
+		(*hook)(h.key)
+	}
+	return dispatch(ctx, cc, h, r)
 }
 
 // appendResponse encodes resp with its response header onto cc.out.

@@ -1,6 +1,7 @@
 package refbroker
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -229,5 +230,65 @@ func TestPipelinedResponsesKeepOrder(t *testing.T) {
 		if corr, _ := readResponse(t, c); corr != want {
 			t.Fatalf("response %d has correlation ID %d", want, corr)
 		}
+	}
+}
+
+// TestHandlerPanicClosesOnlyItsConnection: a panicking handler closes its
+// connection (answers already owed are not lost to other clients) and the
+// broker keeps serving.
+func TestHandlerPanicClosesOnlyItsConnection(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t)
+	hook := func(key int16) {
+		if key == 3 { // Metadata
+			var m map[string]int
+			m["boom"]++ // a nil-map write: a real runtime panic
+		}
+	}
+	b.beforeHandler.Store(&hook)
+	c := dialRaw(t, b)
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version = 9
+	if _, err := c.Write(requestFrame(req, 1)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	expectClosed(t, c)
+	apiVersionsOK(t, b) // other connections, and the broker, are fine
+	b.beforeHandler.Store(nil)
+	if resp := rawRequest(t, b, req).(*kmsg.MetadataResponse); len(resp.Brokers) != 1 {
+		t.Fatalf("metadata after the panic: %d brokers, want 1", len(resp.Brokers))
+	}
+}
+
+// TestCloseIsBoundedWhenAHandlerHangs: a handler that ignores
+// cancellation cannot hold shutdown past ShutdownTimeout.
+func TestCloseIsBoundedWhenAHandlerHangs(t *testing.T) {
+	t.Parallel()
+	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: testLogger(), ShutdownTimeout: 200 * time.Millisecond}
+	cfg.Storage.SegmentBytes = 1 << 20
+	b, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	release, entered := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	hook := func(key int16) {
+		if key == 3 {
+			close(entered)
+			<-release // deaf to the broker's context
+		}
+	}
+	b.beforeHandler.Store(&hook)
+	c := dialRaw(t, b)
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version = 9
+	if _, err := c.Write(requestFrame(req, 1)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	<-entered
+	start := time.Now()
+	err = b.Close()
+	if took := time.Since(start); !errors.Is(err, ErrShutdownTimeout) || took > 5*time.Second {
+		t.Fatalf("Close: %v after %v, want ErrShutdownTimeout after about 200ms", err, took)
 	}
 }

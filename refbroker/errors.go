@@ -10,6 +10,9 @@ var (
 	ErrInvalidConfig = errors.New("refbroker: invalid config")
 	// ErrClosed is returned by operations on a Broker after Close.
 	ErrClosed = errors.New("refbroker: broker closed")
+	// ErrShutdownTimeout is returned by Close when requests still run
+	// after Config.ShutdownTimeout.
+	ErrShutdownTimeout = errors.New("refbroker: shutdown timed out")
 	// ErrCorruptMetadata is returned by Start when neither the topic
 	// metadata file nor its backup generation is usable while topic
 	// directories exist (see Config.RebuildMetadata), or a rebuild fails.

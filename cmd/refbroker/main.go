@@ -80,6 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
 	})
 	fs.DurationVar(&cfg.Storage.FsyncInterval, "fsync-interval", storage.DefaultFsyncInterval, "flush period for --fsync=interval")
 	maxReq := fs.Int("max-request-bytes", refbroker.DefaultMaxRequestBytes, "largest accepted request in bytes")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", refbroker.DefaultShutdownTimeout, "on SIGTERM, how long running requests get before the broker exits anyway (data is then recovered at the next start)")
 	fs.BoolVar(&cfg.RebuildMetadata, "rebuild-metadata", false, "rebuild the topic metadata file from the topic directories (when it and its backup are lost or damaged)")
 	nodeID := fs.Int("node-id", 0, "node ID in Metadata")
 	fs.StringVar(&cfg.ClusterID, "cluster-id", "", "cluster ID (default: generated once and persisted)")
@@ -104,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
 		{"--retention-bytes", cfg.Storage.RetentionBytes < -1, "-1 (unlimited) or more"},
 		{"--retention", cfg.Storage.Retention < 0, "0 (unlimited) or a positive duration"},
 		{"--fsync-interval", cfg.Storage.FsyncInterval <= 0, "a positive duration"},
+		{"--shutdown-timeout", cfg.ShutdownTimeout <= 0, "a positive duration"},
 		{"--max-request-bytes", *maxReq < 1024 || *maxReq > math.MaxInt32, fmt.Sprintf("1024..%d", math.MaxInt32)},
 		{"--node-id", *nodeID < 0 || *nodeID > math.MaxInt32, "0 or more"},
 		{"--listen", !validHostPort(cfg.Listen, true), "host:port, e.g. 127.0.0.1:9092 or :0"},
