@@ -309,12 +309,11 @@ func (l *Log) StartOffset() int64 { return l.start.Load() }
 // sizes). Lock-free.
 func (l *Log) Size() int64 { return l.size.Load() }
 
-// OffsetForTime returns the base offset and maxTimestamp (milliseconds) of
-// the first batch whose maxTimestamp >= ts, or ok=false when there is none.
-// The granularity is the batch, not the record: the broker answers
-// ListOffsets with the batch's base offset. The special timestamps -1
-// (latest) and -2 (earliest) are not interpreted here; use HighWatermark
-// and StartOffset. Safe for concurrent use.
+// OffsetForTime returns the offset and timestamp (milliseconds) of the
+// first record whose timestamp is >= ts, found through the batch whose
+// maxTimestamp is the first >= ts, or ok=false when there is none. The
+// special timestamps -1 (latest) and -2 (earliest) are not interpreted
+// here; use HighWatermark and StartOffset. Safe for concurrent use.
 func (l *Log) OffsetForTime(ts int64) (offset int64, timestamp int64, ok bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()

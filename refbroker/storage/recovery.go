@@ -21,8 +21,9 @@ import (
 // index files. Without the marker (a crash) it recovers: segments wholly
 // before the recovery point load the same way, the rest are scanned, every
 // batch after the recovery point fully validated (length, magic, CRC-32C,
-// contiguous offsets), and the log is truncated at the first torn or corrupt
-// batch, deleting any later segment. Whenever an index file or snapshot is
+// contiguous offsets), and a segment is truncated at its first torn or
+// corrupt batch; later segments are kept (see scanSegments). Whenever an
+// index file or snapshot is
 // missing or does not match, Open hops batch headers instead (no CRC).
 // In both modes a structurally impossible header (or one that runs past the
 // end of the file) truncates the log there, so Open never fails on a damaged
