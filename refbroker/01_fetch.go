@@ -32,6 +32,8 @@ import (
 //   answered with SessionID 0, which tells the client no session exists
 //   and it keeps sending full fetches; a non-zero SessionID is answered
 //   with FETCH_SESSION_ID_NOT_FOUND. ForgottenTopics are therefore moot.
+// * A partition named more than once (in one topic entry or in several)
+//   is answered once, as Kafka collapses repeats.
 // * Every partition carries a non-null records field, empty when there is
 //   no data or an error, as Kafka sends (librdkafka rejects null).
 // * IsolationLevel is accepted; both levels see the same data because
@@ -127,6 +129,13 @@ type fetcher struct {
 	hasError bool // some partition has an error: answer now
 	waits    []<-chan struct{}
 	views    []*storage.ReadResult
+	seen     map[partKey]struct{} // partitions answered, for large requests
+}
+
+// partKey names a partition of a topic in one fetch.
+type partKey struct {
+	tp *topic
+	p  int32
 }
 
 // release unmaps the log views the response aliases.
@@ -150,6 +159,9 @@ func (f *fetcher) run() *kmsg.FetchResponse {
 		st.Partitions = make([]kmsg.FetchResponseTopicPartition, 0, len(rt.Partitions))
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
+			if code == 0 && f.duplicate(tp, rp.Partition) {
+				continue // answered once, as Kafka collapses repeats
+			}
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			if code != 0 {
@@ -172,6 +184,22 @@ func (f *fetcher) run() *kmsg.FetchResponse {
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp
+}
+
+// duplicate reports whether tp's partition p was already named in this
+// fetch, remembering it otherwise. Without this a request naming one
+// partition many times got its data many times over (a 347-byte request
+// returned 599 MB).
+func (f *fetcher) duplicate(tp *topic, p int32) bool {
+	if f.seen == nil {
+		f.seen = make(map[partKey]struct{})
+	}
+	k := partKey{tp, p}
+	if _, ok := f.seen[k]; ok {
+		return true
+	}
+	f.seen[k] = struct{}{}
+	return false
 }
 
 // resolve finds a fetch topic by name or, from v13, by ID.

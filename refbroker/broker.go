@@ -37,6 +37,8 @@ type Broker struct {
 	// beforeHandler, when set (only by tests), runs before each
 	// request's handler: the way to make a handler fail in a test.
 	beforeHandler atomic.Pointer[func(key int16)]
+	// lastRefusedLog is when a refused connection was last logged (unix ns).
+	lastRefusedLog atomic.Int64
 
 	connMu sync.Mutex
 	conns  map[*conn]struct{}
@@ -226,6 +228,12 @@ func (b *Broker) acceptLoop() {
 			_ = nc.Close()
 			return
 		}
+		if len(b.conns) >= b.cfg.MaxConnections {
+			b.connMu.Unlock()
+			_ = nc.Close()
+			b.logRefused(nc.RemoteAddr())
+			continue
+		}
 		b.conns[cc] = struct{}{}
 		b.wg.Add(1)
 		b.connMu.Unlock()
@@ -240,6 +248,16 @@ func (b *Broker) acceptLoop() {
 			b.connMu.Unlock()
 		}()
 	}
+}
+
+// logRefused reports a connection refused for MaxConnections, at most
+// once a second so that a flood of them cannot flood the log.
+func (b *Broker) logRefused(addr net.Addr) {
+	now := time.Now().UnixNano()
+	if last := b.lastRefusedLog.Load(); now-last < int64(time.Second) || !b.lastRefusedLog.CompareAndSwap(last, now) {
+		return
+	}
+	b.log.Warn("refbroker: connection limit reached; refusing connections", "max_connections", b.cfg.MaxConnections, "remote", addr)
 }
 
 // retentionLoop enforces retention on every partition log each

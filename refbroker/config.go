@@ -22,6 +22,13 @@ const (
 	// DefaultRetentionCheckInterval is how often retention is enforced
 	// across all partition logs.
 	DefaultRetentionCheckInterval = 30 * time.Second
+	// DefaultMaxConnections is the default Config.MaxConnections.
+	DefaultMaxConnections = 1000
+	// DefaultIdleTimeout is the default Config.IdleTimeout, Kafka's
+	// connections.max.idle.ms (10 minutes).
+	DefaultIdleTimeout = 10 * time.Minute
+	// DefaultRequestReadTimeout is the default Config.RequestReadTimeout.
+	DefaultRequestReadTimeout = 30 * time.Second
 	// DefaultShutdownTimeout is the default Config.ShutdownTimeout.
 	DefaultShutdownTimeout = 10 * time.Second
 	// DefaultMaxPartitionsPerTopic is the default
@@ -94,6 +101,18 @@ type Config struct {
 	// persisted one.
 	ClusterID string
 
+	// MaxConnections bounds the open client connections; a connection
+	// beyond it is closed at once, so idle connections cannot exhaust file
+	// descriptors. Default DefaultMaxConnections.
+	MaxConnections int
+	// IdleTimeout closes a connection that sends no request for this
+	// long. Default DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// RequestReadTimeout bounds the time from a request's size prefix to
+	// its last byte, so a client sending one byte a second is dropped.
+	// Default DefaultRequestReadTimeout.
+	RequestReadTimeout time.Duration
+
 	// ShutdownTimeout bounds how long Close waits for running requests
 	// before giving up on them (see Close). Default DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
@@ -140,6 +159,15 @@ func (c Config) Default() Config {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.RequestReadTimeout == 0 {
+		c.RequestReadTimeout = DefaultRequestReadTimeout
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -165,6 +193,10 @@ func (c Config) Validate() error {
 		return bad("DefaultPartitions %d outside [1, MaxPartitionsPerTopic=%d]", c.DefaultPartitions, c.MaxPartitionsPerTopic)
 	case c.MaxRequestBytes < 1024:
 		return bad("MaxRequestBytes %d below 1024", c.MaxRequestBytes)
+	case c.MaxConnections < 1:
+		return bad("MaxConnections %d below 1", c.MaxConnections)
+	case c.IdleTimeout <= 0 || c.RequestReadTimeout <= 0:
+		return bad("IdleTimeout %v and RequestReadTimeout %v must be positive", c.IdleTimeout, c.RequestReadTimeout)
 	case c.ShutdownTimeout <= 0:
 		return bad("ShutdownTimeout %v must be positive", c.ShutdownTimeout)
 	case c.RetentionCheckInterval <= 0:

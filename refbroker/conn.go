@@ -9,7 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -165,21 +167,22 @@ func (cc *conn) readLoop(ctx context.Context, cancel context.CancelFunc, frames 
 		case <-ctx.Done():
 			return
 		}
+		// Idle until a request starts, then a bounded time to read it:
+		// neither a silent client nor a trickling one holds a connection.
+		_ = cc.nc.SetReadDeadline(time.Now().Add(cc.b.cfg.IdleTimeout))
 		if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
 			cc.logReadErr(ctx, err)
 			return
 		}
+		_ = cc.nc.SetReadDeadline(time.Now().Add(cc.b.cfg.RequestReadTimeout))
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
 		if size < 8 || size > cc.b.cfg.MaxRequestBytes {
 			// 8 bytes is the smallest header: key, version, correlation ID.
 			cc.log.Warn("refbroker: closing connection: bad request size", "size", size, "max", cc.b.cfg.MaxRequestBytes)
 			return
 		}
-		if cap(f.buf) < int(size) {
-			f.buf = make([]byte, size)
-		}
-		f.buf = f.buf[:size]
-		if _, err := io.ReadFull(r, f.buf); err != nil {
+		var err error
+		if f.buf, err = readBody(r, f.buf, int(size)); err != nil {
 			cc.logReadErr(ctx, fmt.Errorf("read %d-byte request: %w", size, err))
 			return
 		}
@@ -192,9 +195,37 @@ func (cc *conn) readLoop(ctx context.Context, cancel context.CancelFunc, frames 
 	}
 }
 
+// readBody reads an n-byte request body into buf. Memory grows with the
+// bytes that actually arrive (doubling from 64 KiB), not with the size
+// the prefix claims: a 4-byte prefix promising 100 MiB costs 64 KiB until
+// the client sends more.
+func readBody(r io.Reader, buf []byte, n int) ([]byte, error) {
+	if cap(buf) >= n {
+		buf = buf[:n]
+		_, err := io.ReadFull(r, buf)
+		return buf, err
+	}
+	buf = buf[:0]
+	for len(buf) < n {
+		grow := min(n-len(buf), max(len(buf), 64<<10))
+		buf = slices.Grow(buf, grow)
+		m, err := io.ReadFull(r, buf[len(buf):len(buf)+grow])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
 func (cc *conn) logReadErr(ctx context.Context, err error) {
 	if ctx.Err() != nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 		cc.log.Debug("refbroker: connection ended", "err", err)
+		return
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		cc.log.Info("refbroker: closing connection: idle, or too slow sending a request", "err", err,
+			"idle_timeout", cc.b.cfg.IdleTimeout, "request_read_timeout", cc.b.cfg.RequestReadTimeout)
 		return
 	}
 	cc.log.Warn("refbroker: closing connection: read failed", "err", err)

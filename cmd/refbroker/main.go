@@ -80,6 +80,10 @@ func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
 	})
 	fs.DurationVar(&cfg.Storage.FsyncInterval, "fsync-interval", storage.DefaultFsyncInterval, "flush period for --fsync=interval")
 	maxReq := fs.Int("max-request-bytes", refbroker.DefaultMaxRequestBytes, "largest accepted request in bytes")
+	fs.IntVar(&cfg.MaxConnections, "max-connections", refbroker.DefaultMaxConnections, "open client connections; more are closed at once")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", refbroker.DefaultIdleTimeout, "close a connection that sends no request for this long")
+	fs.DurationVar(&cfg.RequestReadTimeout, "request-read-timeout", refbroker.DefaultRequestReadTimeout, "close a connection that takes longer than this to send one request")
+	fs.DurationVar(&cfg.RetentionCheckInterval, "retention-check-interval", refbroker.DefaultRetentionCheckInterval, "how often retention is enforced")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", refbroker.DefaultShutdownTimeout, "on SIGTERM, how long running requests get before the broker exits anyway (data is then recovered at the next start)")
 	fs.BoolVar(&cfg.RebuildMetadata, "rebuild-metadata", false, "rebuild the topic metadata file from the topic directories (when it and its backup are lost or damaged)")
 	nodeID := fs.Int("node-id", 0, "node ID in Metadata")
@@ -106,6 +110,10 @@ func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
 		{"--retention", cfg.Storage.Retention < 0, "0 (unlimited) or a positive duration"},
 		{"--fsync-interval", cfg.Storage.FsyncInterval <= 0, "a positive duration"},
 		{"--shutdown-timeout", cfg.ShutdownTimeout <= 0, "a positive duration"},
+		{"--max-connections", cfg.MaxConnections < 1, "1 or more"},
+		{"--idle-timeout", cfg.IdleTimeout <= 0, "a positive duration"},
+		{"--request-read-timeout", cfg.RequestReadTimeout <= 0, "a positive duration"},
+		{"--retention-check-interval", cfg.RetentionCheckInterval <= 0, "a positive duration"},
 		{"--max-request-bytes", *maxReq < 1024 || *maxReq > math.MaxInt32, fmt.Sprintf("1024..%d", math.MaxInt32)},
 		{"--node-id", *nodeID < 0 || *nodeID > math.MaxInt32, "0 or more"},
 		{"--listen", !validHostPort(cfg.Listen, true), "host:port, e.g. 127.0.0.1:9092 or :0"},

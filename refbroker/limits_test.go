@@ -1,0 +1,112 @@
+package refbroker
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestFetchNamingAPartitionManyTimes: repeats are answered once, so a
+// small request cannot multiply the response.
+func TestFetchNamingAPartitionManyTimes(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t)
+	ctx := testCtx(t, 30*time.Second)
+	cl := newClient(t, b, kgo.DefaultProduceTopic("rep"), kgo.AllowAutoTopicCreation())
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: bytes.Repeat([]byte("v"), 10_000)}).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	req := kmsg.NewPtrFetchRequest()
+	req.Version, req.MaxBytes, req.SessionEpoch = 12, 50<<20, -1
+	for range 2 { // the topic twice, each naming partition 0 five times
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "rep"
+		for range 5 {
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.PartitionMaxBytes = 1 << 20
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	resp := rawRequest(t, b, req).(*kmsg.FetchResponse)
+	parts, data := 0, 0
+	for _, rt := range resp.Topics {
+		for _, p := range rt.Partitions {
+			parts++
+			data += len(p.RecordBatches)
+		}
+	}
+	if parts != 1 || data == 0 || data > 20_000 {
+		t.Fatalf("%d partition entries with %d bytes, want 1 entry with the one batch", parts, data)
+	}
+}
+
+// TestConnectionLimit: connections beyond MaxConnections are closed at
+// once; the others keep working.
+func TestConnectionLimit(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t, func(c *Config) { c.MaxConnections = 2 })
+	first := dialRaw(t, b)
+	dialRaw(t, b)
+	waitFor(t, 5*time.Second, "two connections registered", func() bool {
+		b.connMu.Lock()
+		defer b.connMu.Unlock()
+		return len(b.conns) == 2
+	})
+	expectClosed(t, dialRaw(t, b))
+	first.Close()
+	waitFor(t, 5*time.Second, "a slot to free up", func() bool {
+		b.connMu.Lock()
+		defer b.connMu.Unlock()
+		return len(b.conns) < 2
+	})
+	apiVersionsOK(t, b)
+}
+
+// TestSlowAndIdleConnectionsDropped: a connection that sends nothing for
+// IdleTimeout, or takes longer than RequestReadTimeout to send one
+// request, is closed.
+func TestSlowAndIdleConnectionsDropped(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t, func(c *Config) { c.IdleTimeout, c.RequestReadTimeout = 300*time.Millisecond, 300*time.Millisecond })
+	idle := dialRaw(t, b)
+	slow := dialRaw(t, b)
+	// A size prefix and one byte of a 100-byte request, then nothing.
+	if _, err := slow.Write(binary.BigEndian.AppendUint32(nil, 100)[:4:4]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := slow.Write([]byte{0}); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]net.Conn{"idle": idle, "slow": slow} {
+		start := time.Now()
+		expectClosed(t, c)
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("%s connection closed after %v", name, took)
+		}
+	}
+	apiVersionsOK(t, b)
+}
+
+// TestRequestMemoryFollowsTheBytesSent: a size prefix claiming a huge
+// request costs memory only for what arrives.
+func TestRequestMemoryFollowsTheBytesSent(t *testing.T) {
+	t.Parallel()
+	buf, err := readBody(bytes.NewReader(make([]byte, 10)), nil, 100<<20)
+	if err == nil {
+		t.Fatal("a 10-byte body read as 100 MiB")
+	}
+	if cap(buf) > 1<<20 {
+		t.Fatalf("reading 10 bytes of a claimed 100 MiB allocated %d bytes", cap(buf))
+	}
+	full := bytes.Repeat([]byte{7}, 3<<20)
+	got, err := readBody(bytes.NewReader(full), nil, len(full))
+	if err != nil || !bytes.Equal(got, full) {
+		t.Fatalf("reading a whole 3 MiB body: %v, equal %v", err, bytes.Equal(got, full))
+	}
+}
