@@ -112,8 +112,7 @@ func (b *Broker) appendPartition(version int16, tp *topic, rp *kmsg.ProduceReque
 	if err != nil {
 		sp.ErrorCode = produceErrorCode(err)
 		if version >= 8 {
-			msg := err.Error()
-			sp.ErrorMessage = &msg
+			sp.ErrorMessage = b.clientMessage(err)
 		}
 		if sp.ErrorCode == kerr.KafkaStorageError.Code {
 			b.log.Error("refbroker: append failed", "topic", tp.name, "partition", rp.Partition, "err", err)

@@ -54,8 +54,7 @@ func handleCreateTopics(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Re
 		if err != nil {
 			st.ErrorCode = adminErrorCode(err)
 			if req.Version >= 1 {
-				msg := err.Error()
-				st.ErrorMessage = &msg
+				st.ErrorMessage = cc.b.clientMessage(err)
 			}
 		}
 		resp.Topics = append(resp.Topics, st)

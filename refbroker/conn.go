@@ -97,7 +97,8 @@ func (cc *conn) serve(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		if f == nil { // reader closed the channel
+		if f == nil { // reader closed the channel: a bad frame or the end
+			_ = cc.flush() // answers owed for the requests before it
 			return
 		}
 		// A request that may block must not hold back responses
@@ -108,6 +109,9 @@ func (cc *conn) serve(ctx context.Context) {
 			}
 		}
 		if err := cc.handleFrame(ctx, f.buf); err != nil {
+			// The requests before this one were good: their answers
+			// (a stored Produce's among them) go out first.
+			_ = cc.flush()
 			cc.logClose(err)
 			return
 		}
@@ -153,11 +157,11 @@ func (cc *conn) logClose(err error) {
 }
 
 // readLoop reads size-prefixed frames into slots from free and queues them
-// on frames. Any read error or invalid size ends the loop, cancels the
-// connection and closes frames.
+// on frames. A read error (the client is gone) cancels the connection; an
+// invalid size does not, so that the requests queued before it are still
+// answered. Either ends the loop and closes frames.
 func (cc *conn) readLoop(ctx context.Context, cancel context.CancelFunc, frames chan<- *frame, free <-chan *frame) {
 	defer close(frames)
-	defer cancel()
 	r := bufio.NewReaderSize(cc.nc, readBufferSize)
 	var sizeBuf [4]byte
 	for {
@@ -171,6 +175,7 @@ func (cc *conn) readLoop(ctx context.Context, cancel context.CancelFunc, frames 
 		// neither a silent client nor a trickling one holds a connection.
 		_ = cc.nc.SetReadDeadline(time.Now().Add(cc.b.cfg.IdleTimeout))
 		if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
+			cancel()
 			cc.logReadErr(ctx, err)
 			return
 		}
@@ -183,6 +188,7 @@ func (cc *conn) readLoop(ctx context.Context, cancel context.CancelFunc, frames 
 		}
 		var err error
 		if f.buf, err = readBody(r, f.buf, int(size)); err != nil {
+			cancel()
 			cc.logReadErr(ctx, fmt.Errorf("read %d-byte request: %w", size, err))
 			return
 		}

@@ -1,6 +1,10 @@
 package refbroker
 
-import "errors"
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+)
 
 // Sentinel errors returned by Start, Config.Validate and the broker's
 // internal topic operations. Wrapped errors carry details; match with
@@ -38,3 +42,15 @@ var (
 	// without writing a response; the wrapped text is the logged reason.
 	errCloseConn = errors.New("closing connection")
 )
+
+// clientMessage is err's text for a response's ErrorMessage, with the data
+// directory written as "<data-dir>": where the broker keeps its files is
+// none of a client's business (the broker's own log has the full path).
+func (b *Broker) clientMessage(err error) *string {
+	msg := err.Error()
+	if abs, aerr := filepath.Abs(b.cfg.DataDir); aerr == nil {
+		msg = strings.ReplaceAll(msg, abs, "<data-dir>")
+	}
+	msg = strings.ReplaceAll(msg, filepath.Clean(b.cfg.DataDir), "<data-dir>")
+	return &msg
+}

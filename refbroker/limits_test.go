@@ -110,3 +110,45 @@ func TestRequestMemoryFollowsTheBytesSent(t *testing.T) {
 		t.Fatalf("reading a whole 3 MiB body: %v, equal %v", err, bytes.Equal(got, full))
 	}
 }
+
+// TestGoodRequestsAnsweredBeforeABadFrame: requests read before a bad
+// frame in the same pipelined write are answered (a stored Produce's
+// answer must not be lost), then the connection closes.
+func TestGoodRequestsAnsweredBeforeABadFrame(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t)
+	if _, err := b.topics.create("pipe", 1, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	produce := kmsg.NewPtrProduceRequest()
+	produce.Version, produce.Acks, produce.TimeoutMillis = 9, -1, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "pipe"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = testBatch("stored", -1, -1)
+	rt.Partitions = append(rt.Partitions, rp)
+	produce.Topics = append(produce.Topics, rt)
+	versions := kmsg.NewPtrApiVersionsRequest()
+	versions.Version = 3
+	for name, bad := range map[string][]byte{
+		"size below a header":     binary.BigEndian.AppendUint32(nil, 2),
+		"undecodable API version": rawFrame(0, 99, 3, nil),
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := dialRaw(t, b)
+			write := append(requestFrame(produce, 1), requestFrame(versions, 2)...)
+			if _, err := c.Write(append(write, bad...)); err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			for _, want := range []int32{1, 2} {
+				if corr, _ := readResponse(t, c); corr != want {
+					t.Fatalf("response for correlation %d, want %d", corr, want)
+				}
+			}
+			expectClosed(t, c)
+		})
+	}
+	if hw := b.topics.lookup("pipe").parts[0].HighWatermark(); hw != 2 {
+		t.Fatalf("high watermark %d, want the 2 produced batches", hw)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,9 +166,13 @@ func TestProduceValidatesRecords(t *testing.T) {
 	}
 	cl := newClient(t, b)
 	for _, tt := range tests {
-		if got := produceRecords(t, ctx, cl, b.topics.lookup("valid"), tt.records); got.ErrorCode != tt.want || (tt.want == 0 && got.BaseOffset != 0) {
+		got := produceRecords(t, ctx, cl, b.topics.lookup("valid"), tt.records)
+		if got.ErrorCode != tt.want || (tt.want == 0 && got.BaseOffset != 0) {
 			t.Errorf("%s: error %v offset %d, want %v (offset 0 for the good batch: nothing else stored)",
 				tt.name, kerr.ErrorForCode(got.ErrorCode), got.BaseOffset, kerr.ErrorForCode(tt.want))
+		}
+		if m := got.ErrorMessage; m != nil && strings.Contains(*m, b.cfg.DataDir) {
+			t.Errorf("%s: the error message shows the server's data directory: %s", tt.name, *m)
 		}
 	}
 	// The one good record is all a consumer sees.
