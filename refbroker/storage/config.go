@@ -74,8 +74,8 @@ const (
 // Default); build it with field names (the blank field forbids positional
 // literals).
 type Config struct {
-	// SegmentBytes is the roll threshold and preallocated size of each
-	// segment file, in bytes. Default 64 MiB, range [MinSegmentBytes,
+	// SegmentBytes is the roll threshold of segment files, in bytes; the
+	// active segment's preallocation grows from 1 MiB up to it. Default 64 MiB, range [MinSegmentBytes,
 	// MaxSegmentBytes]. A single batch bigger than this gets a segment sized
 	// to fit it.
 	SegmentBytes int64

@@ -142,12 +142,18 @@ func (l *Log) appendLocked(batch []byte, h *batchHeader, leaderEpoch int32) (App
 	seg := l.active()
 	base := seg.next
 	n := h.size()
-	// Roll when the batch does not fit, or when its offsets would not fit
-	// the index's 32-bit relative offsets.
-	if seg.size+n > seg.capacity || base+int64(h.lastOffsetDelta)-seg.base > math.MaxInt32 {
+	// Roll when the batch would take a non-empty segment past
+	// SegmentBytes, or when its offsets would not fit the index's 32-bit
+	// relative offsets; otherwise grow the preallocation if it must.
+	if seg.size > 0 && (seg.size+n > l.cfg.SegmentBytes || base+int64(h.lastOffsetDelta)-seg.base > math.MaxInt32) {
 		var err error
 		if seg, err = l.roll(n); err != nil {
 			return AppendResult{}, err
+		}
+	}
+	if seg.size+n > seg.capacity {
+		if err := seg.mapActive(l.growTo(seg.capacity, seg.size+n)); err != nil {
+			return AppendResult{}, fmt.Errorf("grow segment: %w", err)
 		}
 	}
 	// Write through the file, not the mapping: storing into fresh mmap
@@ -183,6 +189,20 @@ func (l *Log) appendLocked(batch []byte, h *batchHeader, leaderEpoch int32) (App
 	return res, nil
 }
 
+// preallocStep is the first preallocation of an active segment. It
+// doubles as the segment fills, up to SegmentBytes, so that a partition
+// costs disk for what it holds, not a whole segment up front (one
+// CreateTopics of many partitions used to fill the disk).
+const preallocStep = 1 << 20
+
+// growTo returns the capacity for an active segment of capacity cur that
+// must hold need bytes: at least preallocStep, double cur, at most
+// SegmentBytes (or need, for a batch larger than a segment).
+func (l *Log) growTo(cur, need int64) int64 {
+	capacity := max(min(int64(preallocStep), l.cfg.SegmentBytes), 2*cur)
+	return max(need, min(capacity, l.cfg.SegmentBytes))
+}
+
 // active returns the segment appends go to. Caller holds mu.
 func (l *Log) active() *segment { return l.segs[len(l.segs)-1] }
 
@@ -199,17 +219,10 @@ func (l *Log) active() *segment { return l.segs[len(l.segs)-1] }
 // segment once the flusher has made it durable (durablePoint).
 func (l *Log) roll(need int64) (*segment, error) {
 	old := l.active()
-	capacity := max(l.cfg.SegmentBytes, need)
-	if old.size == 0 {
-		if err := old.mapActive(capacity); err != nil {
-			return nil, fmt.Errorf("grow empty segment: %w", err)
-		}
-		return old, nil
-	}
 	if err := old.seal(false); err != nil {
 		return nil, fmt.Errorf("roll: %w", err)
 	}
-	seg, err := createSegment(l.dir, old.next, capacity, int64(l.cfg.IndexIntervalBytes), l.log)
+	seg, err := createSegment(l.dir, old.next, l.growTo(0, need), int64(l.cfg.IndexIntervalBytes), l.log)
 	if err != nil {
 		return nil, fmt.Errorf("roll: %w", err)
 	}

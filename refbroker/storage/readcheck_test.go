@@ -80,3 +80,41 @@ func TestReadDamagedSegment(t *testing.T) {
 		})
 	}
 }
+
+// TestPreallocationGrowsWithUse: an active segment preallocates
+// preallocStep, not SegmentBytes, and grows as it fills; it still rolls at
+// SegmentBytes.
+func TestPreallocationGrowsWithUse(t *testing.T) {
+	t.Parallel()
+	cfg := smallConfig()
+	cfg.SegmentBytes = 8 << 20
+	l, dir := newLog(t, cfg)
+	fileSize := func() int64 {
+		t.Helper()
+		files := segmentFiles(t, dir)
+		st, err := os.Stat(files[len(files)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	if got := fileSize(); got != preallocStep {
+		t.Fatalf("new partition preallocates %d bytes, want %d", got, preallocStep)
+	}
+	batch := makeBatch(batchSpec{records: 1, valueSize: 100 << 10, producerID: noProducer})
+	for range 15 { // about 1.5 MiB
+		mustAppend(t, l, batch)
+	}
+	if got := fileSize(); got <= preallocStep || got >= cfg.SegmentBytes {
+		t.Fatalf("after 1.5 MiB the segment file is %d bytes, want between %d and %d", got, preallocStep, cfg.SegmentBytes)
+	}
+	for range 80 { // past SegmentBytes: a roll
+		mustAppend(t, l, batch)
+	}
+	if n := len(segmentFiles(t, dir)); n != 2 {
+		t.Fatalf("%d segments after 9.5 MiB with 8 MiB segments, want 2", n)
+	}
+	if got := len(readBatches(t, l)); got != 95 {
+		t.Fatalf("read %d batches, want 95", got)
+	}
+}

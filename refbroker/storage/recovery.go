@@ -360,8 +360,14 @@ func (l *Log) finishLoad(clean bool) error {
 		}
 	}
 	a := l.active()
-	if err := a.mapActive(max(l.cfg.SegmentBytes, a.size)); err != nil {
-		return err
+	if err := a.mapActive(l.growTo(0, a.size)); err != nil {
+		// A full disk must not keep the log from opening to serve what
+		// it holds: map just the data; appends grow it when they can
+		// and fail with the storage error until then.
+		if a.size == 0 || a.mapActive(a.size) != nil {
+			return err
+		}
+		l.log.Warn("storage: cannot preallocate the active segment; opened without room to append", "segment", a.path, "err", err)
 	}
 	if err := l.removeStaleMetadata(); err != nil {
 		return err
