@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -150,5 +151,38 @@ func TestGoodRequestsAnsweredBeforeABadFrame(t *testing.T) {
 	}
 	if hw := b.topics.lookup("pipe").parts[0].HighWatermark(); hw != 2 {
 		t.Fatalf("high watermark %d, want the 2 produced batches", hw)
+	}
+}
+
+// TestCreateTopicsStopsWhenTheClientLeaves: a CreateTopics of many topics
+// stops creating them once its client disconnects.
+func TestCreateTopicsStopsWhenTheClientLeaves(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t)
+	const n = 3000
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.Version, req.TimeoutMillis = 5, 60_000
+	for i := range n {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "many-"+strconv.Itoa(i), 1, 1
+		req.Topics = append(req.Topics, rt)
+	}
+	c := dialRaw(t, b)
+	if _, err := c.Write(requestFrame(req, 1)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	waitFor(t, 10*time.Second, "the first topics", func() bool { return len(b.topics.all()) > 0 })
+	c.Close()
+	// Creation stops: the count settles well below n.
+	last := -1
+	waitFor(t, 30*time.Second, "topic creation to stop", func() bool {
+		cur := len(b.topics.all())
+		settled := cur == last
+		last = cur
+		time.Sleep(100 * time.Millisecond) // polling interval between two counts
+		return settled
+	})
+	if last >= 200 { // it disconnects right after the first one
+		t.Fatalf("%d of %d topics were created for a client that left after the first", last, n)
 	}
 }
