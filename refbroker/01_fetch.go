@@ -32,6 +32,8 @@ import (
 //   answered with SessionID 0, which tells the client no session exists
 //   and it keeps sending full fetches; a non-zero SessionID is answered
 //   with FETCH_SESSION_ID_NOT_FOUND. ForgottenTopics are therefore moot.
+// * MaxBytes is capped by Config.MaxFetchBytes (Kafka's broker-side
+//   fetch.max.bytes, 55 MiB); the first batch may still exceed it.
 // * A partition named more than once (in one topic entry or in several)
 //   is answered once, as Kafka collapses repeats.
 // * Every partition carries a non-null records field, empty when there is
@@ -149,7 +151,9 @@ func (f *fetcher) release() {
 // run reads every requested partition into a response.
 func (f *fetcher) run() *kmsg.FetchResponse {
 	resp := f.req.ResponseKind().(*kmsg.FetchResponse)
-	budget := int(f.req.MaxBytes)
+	// The broker's fetch.max.bytes caps what a client may ask for, so no
+	// request can make a response of gigabytes.
+	budget := int(min(f.req.MaxBytes, f.b.cfg.MaxFetchBytes))
 	resp.Topics = make([]kmsg.FetchResponseTopic, 0, len(f.req.Topics))
 	for i := range f.req.Topics {
 		rt := &f.req.Topics[i]

@@ -29,6 +29,9 @@ const (
 	DefaultIdleTimeout = 10 * time.Minute
 	// DefaultRequestReadTimeout is the default Config.RequestReadTimeout.
 	DefaultRequestReadTimeout = 30 * time.Second
+	// DefaultMaxFetchBytes is the default Config.MaxFetchBytes, Kafka's
+	// fetch.max.bytes (55 MiB).
+	DefaultMaxFetchBytes = 55 << 20
 	// DefaultShutdownTimeout is the default Config.ShutdownTimeout.
 	DefaultShutdownTimeout = 10 * time.Second
 	// DefaultMaxPartitionsPerTopic is the default
@@ -101,6 +104,10 @@ type Config struct {
 	// persisted one.
 	ClusterID string
 
+	// MaxFetchBytes caps the record bytes of one Fetch response whatever
+	// the request's MaxBytes (Kafka fetch.max.bytes); as in Kafka, the
+	// first batch is returned even when larger. Default DefaultMaxFetchBytes.
+	MaxFetchBytes int32
 	// MaxConnections bounds the open client connections; a connection
 	// beyond it is closed at once, so idle connections cannot exhaust file
 	// descriptors. Default DefaultMaxConnections.
@@ -159,6 +166,9 @@ func (c Config) Default() Config {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if c.MaxFetchBytes == 0 {
+		c.MaxFetchBytes = DefaultMaxFetchBytes
+	}
 	if c.MaxConnections == 0 {
 		c.MaxConnections = DefaultMaxConnections
 	}
@@ -193,6 +203,8 @@ func (c Config) Validate() error {
 		return bad("DefaultPartitions %d outside [1, MaxPartitionsPerTopic=%d]", c.DefaultPartitions, c.MaxPartitionsPerTopic)
 	case c.MaxRequestBytes < 1024:
 		return bad("MaxRequestBytes %d below 1024", c.MaxRequestBytes)
+	case c.MaxFetchBytes < 1024:
+		return bad("MaxFetchBytes %d below 1024", c.MaxFetchBytes)
 	case c.MaxConnections < 1:
 		return bad("MaxConnections %d below 1", c.MaxConnections)
 	case c.IdleTimeout <= 0 || c.RequestReadTimeout <= 0:

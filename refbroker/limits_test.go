@@ -186,3 +186,41 @@ func TestCreateTopicsStopsWhenTheClientLeaves(t *testing.T) {
 		t.Fatalf("%d of %d topics were created for a client that left after the first", last, n)
 	}
 }
+
+// TestFetchResponseCappedByBroker: MaxFetchBytes caps a response whatever
+// MaxBytes the client asks for.
+func TestFetchResponseCappedByBroker(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t, func(c *Config) { c.MaxFetchBytes = 64 << 10 })
+	ctx := testCtx(t, 30*time.Second)
+	if _, err := newAdmin(t, b).CreateTopic(ctx, 4, 1, nil, "capped"); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	cl := newClient(t, b, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	for p := range int32(4) { // 360 KiB in all
+		for range 3 {
+			r := &kgo.Record{Topic: "capped", Partition: p, Value: bytes.Repeat([]byte{byte(p)}, 30<<10)}
+			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatalf("produce: %v", err)
+			}
+		}
+	}
+	req := kmsg.NewPtrFetchRequest()
+	req.Version, req.MaxBytes, req.SessionEpoch = 12, 1<<30, -1
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = "capped"
+	for p := range int32(4) {
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.PartitionMaxBytes = p, 1<<30
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp := rawRequest(t, b, req).(*kmsg.FetchResponse)
+	total := 0
+	for _, p := range resp.Topics[0].Partitions {
+		total += len(p.RecordBatches)
+	}
+	if total < 30<<10 || total > 64<<10+32<<10 { // the cap, plus at most one batch over it
+		t.Fatalf("response holds %d record bytes, want some and at most the 64 KiB cap plus one batch", total)
+	}
+}

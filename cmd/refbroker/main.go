@@ -80,6 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
 	})
 	fs.DurationVar(&cfg.Storage.FsyncInterval, "fsync-interval", storage.DefaultFsyncInterval, "flush period for --fsync=interval")
 	maxReq := fs.Int("max-request-bytes", refbroker.DefaultMaxRequestBytes, "largest accepted request in bytes")
+	maxFetch := fs.Int("max-fetch-bytes", refbroker.DefaultMaxFetchBytes, "largest Fetch response in record bytes, whatever the client asks (Kafka fetch.max.bytes)")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", refbroker.DefaultMaxConnections, "open client connections; more are closed at once")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", refbroker.DefaultIdleTimeout, "close a connection that sends no request for this long")
 	fs.DurationVar(&cfg.RequestReadTimeout, "request-read-timeout", refbroker.DefaultRequestReadTimeout, "close a connection that takes longer than this to send one request")
@@ -111,6 +112,7 @@ func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
 		{"--fsync-interval", cfg.Storage.FsyncInterval <= 0, "a positive duration"},
 		{"--shutdown-timeout", cfg.ShutdownTimeout <= 0, "a positive duration"},
 		{"--max-connections", cfg.MaxConnections < 1, "1 or more"},
+		{"--max-fetch-bytes", *maxFetch < 1024 || *maxFetch > math.MaxInt32, fmt.Sprintf("1024..%d", math.MaxInt32)},
 		{"--idle-timeout", cfg.IdleTimeout <= 0, "a positive duration"},
 		{"--request-read-timeout", cfg.RequestReadTimeout <= 0, "a positive duration"},
 		{"--retention-check-interval", cfg.RetentionCheckInterval <= 0, "a positive duration"},
@@ -128,6 +130,7 @@ func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
 	cfg.AutoCreateTopics = refbroker.BoolPtr(autoTopic)
 	cfg.Storage.Fsync = fsync
 	cfg.MaxRequestBytes = int32(*maxReq)
+	cfg.MaxFetchBytes = int32(*maxFetch)
 	cfg.NodeID = int32(*nodeID)
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
 	if err := cfg.Default().Validate(); err != nil {
