@@ -104,6 +104,11 @@ type Config struct {
 	// persisted one.
 	ClusterID string
 
+	// MaxInFlightBytes bounds the request bytes one connection has read
+	// and not yet handled; the broker stops reading from it until
+	// earlier requests are done. One request is always read whatever its
+	// size (up to MaxRequestBytes). Default MaxRequestBytes.
+	MaxInFlightBytes int64
 	// MaxFetchBytes caps the record bytes of one Fetch response whatever
 	// the request's MaxBytes (Kafka fetch.max.bytes); as in Kafka, the
 	// first batch is returned even when larger. Default DefaultMaxFetchBytes.
@@ -166,6 +171,9 @@ func (c Config) Default() Config {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if c.MaxInFlightBytes == 0 {
+		c.MaxInFlightBytes = int64(c.MaxRequestBytes)
+	}
 	if c.MaxFetchBytes == 0 {
 		c.MaxFetchBytes = DefaultMaxFetchBytes
 	}
@@ -203,6 +211,8 @@ func (c Config) Validate() error {
 		return bad("DefaultPartitions %d outside [1, MaxPartitionsPerTopic=%d]", c.DefaultPartitions, c.MaxPartitionsPerTopic)
 	case c.MaxRequestBytes < 1024:
 		return bad("MaxRequestBytes %d below 1024", c.MaxRequestBytes)
+	case c.MaxInFlightBytes < 1024:
+		return bad("MaxInFlightBytes %d below 1024", c.MaxInFlightBytes)
 	case c.MaxFetchBytes < 1024:
 		return bad("MaxFetchBytes %d below 1024", c.MaxFetchBytes)
 	case c.MaxConnections < 1:

@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -52,6 +53,13 @@ type conn struct {
 	clientID string   // client ID of the request being handled
 	out      []byte   // encoded responses not yet written; serve goroutine only
 	releases []func() // run once the current response is encoded (fetch mmap views)
+
+	// inflight counts the bytes of requests read and not yet handled;
+	// the reader waits (handled signals) rather than buffer more than
+	// Config.MaxInFlightBytes, so a client that pipelines large requests
+	// behind a long poll cannot pin unbounded memory.
+	inflight atomic.Int64
+	handled  chan struct{}
 }
 
 // newConn wraps an accepted connection.
@@ -60,7 +68,7 @@ func newConn(b *Broker, nc net.Conn) *conn {
 	if nc != nil && nc.RemoteAddr() != nil {
 		remote = nc.RemoteAddr().String()
 	}
-	return &conn{b: b, nc: nc, remote: remote, log: b.log.With("remote", remote)}
+	return &conn{b: b, nc: nc, remote: remote, log: b.log.With("remote", remote), handled: make(chan struct{}, 1)}
 }
 
 // serve runs the connection until the client disconnects, a request is
@@ -114,6 +122,11 @@ func (cc *conn) serve(ctx context.Context) {
 			_ = cc.flush()
 			cc.logClose(err)
 			return
+		}
+		cc.inflight.Add(-int64(len(f.buf)))
+		select {
+		case cc.handled <- struct{}{}:
+		default: // a wake-up is already pending
 		}
 		cc.recycle(f, free)
 		if len(frames) == 0 || len(cc.out) >= maxCoalescedBytes {
@@ -179,13 +192,23 @@ func (cc *conn) readLoop(ctx context.Context, cancel context.CancelFunc, frames 
 			cc.logReadErr(ctx, err)
 			return
 		}
-		_ = cc.nc.SetReadDeadline(time.Now().Add(cc.b.cfg.RequestReadTimeout))
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
 		if size < 8 || size > cc.b.cfg.MaxRequestBytes {
 			// 8 bytes is the smallest header: key, version, correlation ID.
 			cc.log.Warn("refbroker: closing connection: bad request size", "size", size, "max", cc.b.cfg.MaxRequestBytes)
 			return
 		}
+		// One request is always read, however large (up to
+		// MaxRequestBytes); more wait until there is room.
+		for n := cc.inflight.Load(); n > 0 && n+int64(size) > cc.b.cfg.MaxInFlightBytes; n = cc.inflight.Load() {
+			select {
+			case <-cc.handled:
+			case <-ctx.Done():
+				return
+			}
+		}
+		cc.inflight.Add(int64(size))
+		_ = cc.nc.SetReadDeadline(time.Now().Add(cc.b.cfg.RequestReadTimeout))
 		var err error
 		if f.buf, err = readBody(r, f.buf, int(size)); err != nil {
 			cancel()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -222,5 +223,65 @@ func TestFetchResponseCappedByBroker(t *testing.T) {
 	}
 	if total < 30<<10 || total > 64<<10+32<<10 { // the cap, plus at most one batch over it
 		t.Fatalf("response holds %d record bytes, want some and at most the 64 KiB cap plus one batch", total)
+	}
+}
+
+// TestInFlightBytesBounded: while a request is being handled, the broker
+// reads no more than MaxInFlightBytes of the requests pipelined behind it,
+// and answers them all once it is done.
+func TestInFlightBytesBounded(t *testing.T) {
+	t.Parallel()
+	const limit = 1 << 20
+	b := newBroker(t, func(c *Config) { c.MaxInFlightBytes = limit })
+	tp, err := b.topics.create("inflight", 1, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, entered := make(chan struct{}), make(chan struct{}, 8)
+	hook := func(key int16) {
+		if key == 0 {
+			entered <- struct{}{}
+			<-release
+		}
+	}
+	b.beforeHandler.Store(&hook)
+	produce := func(corr int32) []byte {
+		req := kmsg.NewPtrProduceRequest()
+		req.Version, req.Acks, req.TimeoutMillis = 9, -1, 5000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = tp.name
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = testBatch(string(make([]byte, 600<<10)), -1, -1)
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return requestFrame(req, corr)
+	}
+	c := dialRaw(t, b)
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	go func() { _, _ = c.Write(slices.Concat(produce(1), produce(2), produce(3))) }()
+	<-entered
+	var cc *conn
+	waitFor(t, 5*time.Second, "the connection", func() bool {
+		b.connMu.Lock()
+		defer b.connMu.Unlock()
+		for x := range b.conns {
+			cc = x
+		}
+		return cc != nil
+	})
+	// Without the bound the reader would take the other two requests
+	// (1.2 MiB more) within this window; it must stay at one.
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if n := cc.inflight.Load(); n > limit {
+			t.Fatalf("%d request bytes buffered, limit %d", n, limit)
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval
+	}
+	close(release)
+	for want := int32(1); want <= 3; want++ {
+		if corr, _ := readResponse(t, c); corr != want {
+			t.Fatalf("response %d, want %d", corr, want)
+		}
 	}
 }

@@ -80,6 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
 	})
 	fs.DurationVar(&cfg.Storage.FsyncInterval, "fsync-interval", storage.DefaultFsyncInterval, "flush period for --fsync=interval")
 	maxReq := fs.Int("max-request-bytes", refbroker.DefaultMaxRequestBytes, "largest accepted request in bytes")
+	fs.Int64Var(&cfg.MaxInFlightBytes, "max-inflight-bytes", 0, "request bytes one connection may have read and not yet handled (default: --max-request-bytes)")
 	maxFetch := fs.Int("max-fetch-bytes", refbroker.DefaultMaxFetchBytes, "largest Fetch response in record bytes, whatever the client asks (Kafka fetch.max.bytes)")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", refbroker.DefaultMaxConnections, "open client connections; more are closed at once")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", refbroker.DefaultIdleTimeout, "close a connection that sends no request for this long")
@@ -112,6 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
 		{"--fsync-interval", cfg.Storage.FsyncInterval <= 0, "a positive duration"},
 		{"--shutdown-timeout", cfg.ShutdownTimeout <= 0, "a positive duration"},
 		{"--max-connections", cfg.MaxConnections < 1, "1 or more"},
+		{"--max-inflight-bytes", cfg.MaxInFlightBytes != 0 && cfg.MaxInFlightBytes < 1024, "0 (the request limit) or 1024 or more"},
 		{"--max-fetch-bytes", *maxFetch < 1024 || *maxFetch > math.MaxInt32, fmt.Sprintf("1024..%d", math.MaxInt32)},
 		{"--idle-timeout", cfg.IdleTimeout <= 0, "a positive duration"},
 		{"--request-read-timeout", cfg.RequestReadTimeout <= 0, "a positive duration"},
