@@ -37,6 +37,9 @@ type Broker struct {
 	// beforeHandler, when set (only by tests), runs before each
 	// request's handler: the way to make a handler fail in a test.
 	beforeHandler atomic.Pointer[func(key int16)]
+	// handlerPanics counts request handlers that panicked (and were
+	// recovered); the fuzzers assert it stays 0.
+	handlerPanics atomic.Int64
 	// lastRefusedLog is when a refused connection was last logged (unix ns).
 	lastRefusedLog atomic.Int64
 

@@ -328,6 +328,7 @@ func (cc *conn) handleFrame(ctx context.Context, body []byte) error {
 func (cc *conn) dispatchRecovering(ctx context.Context, h requestHeader, r *kbin.Reader) (resp kmsg.Response, err error) {
 	defer func() {
 		if p := recover(); p != nil {
+			cc.b.handlerPanics.Add(1)
 			cc.log.Error("refbroker: request handler panicked; closing the connection, the broker keeps running",
 				"key", kmsg.NameForKey(h.key), "version", h.version, "client", h.clientID, "panic", p, "stack", string(debug.Stack()))
 			resp, err = nil, fmt.Errorf("%w: %s handler panicked: %v", errCloseConn, kmsg.NameForKey(h.key), p)

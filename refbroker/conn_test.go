@@ -253,6 +253,9 @@ func TestHandlerPanicClosesOnlyItsConnection(t *testing.T) {
 		t.Fatalf("write: %v", err)
 	}
 	expectClosed(t, c)
+	if n := b.handlerPanics.Load(); n != 1 {
+		t.Fatalf("%d handler panics counted, want 1", n)
+	}
 	apiVersionsOK(t, b) // other connections, and the broker, are fine
 	b.beforeHandler.Store(nil)
 	if resp := rawRequest(t, b, req).(*kmsg.MetadataResponse); len(resp.Brokers) != 1 {
