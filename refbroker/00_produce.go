@@ -12,13 +12,17 @@ import (
 	"github.com/brokerbench/brokerbench/refbroker/storage"
 )
 
-// Produce: v3-13
+// Produce: v0-13
 //
 // Behavior:
 // * Each partition's Records hold one or more magic-v2 record batches; all
 //   are validated before any is appended, then each is appended as opaque
-//   bytes. storage validates length, CRC-32C and the
-//   header (CORRUPT_MESSAGE) and idempotent sequences
+//   bytes. storage validates length, CRC-32C and the header
+//   (CORRUPT_MESSAGE), decodes and decompresses every record as Kafka's
+//   LogValidator does (count, offset deltas 0..n-1, field lengths, no
+//   trailing bytes: INVALID_RECORD; undecompressable: CORRUPT_MESSAGE),
+//   the batch size against max.message.bytes (MESSAGE_TOO_LARGE), and
+//   idempotent sequences
 //   (OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH); a duplicate
 //   batch succeeds with its original base offset.
 // * acks 1 and -1 are the same (one replica): the response is sent once
@@ -32,13 +36,18 @@ import (
 // * Topics are never auto-created by Produce (only by Metadata).
 //
 // Version notes:
-// * v3: record batches (v0-2 message sets are not served)
+// * v0-v2 are advertised but carry only magic-v2 batches; magic 0/1
+//   message sets are CORRUPT_MESSAGE. librdkafka up to 2.11 compresses
+//   with gzip, snappy or lz4 only for a broker whose Produce range starts
+//   at v0 (Kafka before 4.0); with v3 as the minimum it silently sends
+//   every batch uncompressed. Clients that know magic v2 send v3+.
+// * v3: record batches
 // * v5: LogStartOffset in the response
 // * v8: per-partition ErrorMessage
 // * v9: flexible
 // * v13: topics addressed by TopicID; unknown ID is UNKNOWN_TOPIC_ID
 
-func init() { regKey(0, 3, 13, handleProduce) }
+func init() { regKey(0, 0, 13, handleProduce) }
 
 func handleProduce(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.ProduceRequest)
@@ -103,10 +112,9 @@ func (b *Broker) appendPartition(version int16, tp *topic, rp *kmsg.ProduceReque
 	if err != nil {
 		sp.ErrorCode = produceErrorCode(err)
 		if version >= 8 {
-			msg := err.Error()
-			sp.ErrorMessage = &msg
+			sp.ErrorMessage = b.clientMessage(err)
 		}
-		if sp.ErrorCode == kerr.UnknownServerError.Code {
+		if sp.ErrorCode == kerr.KafkaStorageError.Code {
 			b.log.Error("refbroker: append failed", "topic", tp.name, "partition", rp.Partition, "err", err)
 		}
 		return
@@ -160,6 +168,10 @@ func produceErrorCode(err error) int16 {
 	switch {
 	case errors.Is(err, storage.ErrCorruptBatch):
 		return kerr.CorruptMessage.Code
+	case errors.Is(err, storage.ErrInvalidRecord):
+		return kerr.InvalidRecord.Code
+	case errors.Is(err, storage.ErrMessageTooLarge):
+		return kerr.MessageTooLarge.Code
 	case errors.Is(err, storage.ErrOutOfOrderSequence):
 		return kerr.OutOfOrderSequenceNumber.Code
 	case errors.Is(err, storage.ErrInvalidProducerEpoch):
@@ -171,7 +183,11 @@ func produceErrorCode(err error) int16 {
 		// lookup and append.
 		return kerr.UnknownTopicOrPartition.Code
 	default:
-		return kerr.UnknownServerError.Code
+		// What is left are I/O failures of the partition's files
+		// (ENOSPC rolling or preallocating a segment, EIO): Kafka's
+		// KAFKA_STORAGE_ERROR, which clients retry, where
+		// UNKNOWN_SERVER_ERROR would make them give up.
+		return kerr.KafkaStorageError.Code
 	}
 }
 

@@ -32,6 +32,12 @@ import (
 //   answered with SessionID 0, which tells the client no session exists
 //   and it keeps sending full fetches; a non-zero SessionID is answered
 //   with FETCH_SESSION_ID_NOT_FOUND. ForgottenTopics are therefore moot.
+// * MaxBytes is capped by Config.MaxFetchBytes (Kafka's broker-side
+//   fetch.max.bytes, 55 MiB); the first batch may still exceed it.
+// * A partition named more than once (in one topic entry or in several)
+//   is answered once, as Kafka collapses repeats.
+// * Every partition carries a non-null records field, empty when there is
+//   no data or an error, as Kafka sends (librdkafka rejects null).
 // * IsolationLevel is accepted; both levels see the same data because
 //   there are no transactions.
 //
@@ -125,6 +131,13 @@ type fetcher struct {
 	hasError bool // some partition has an error: answer now
 	waits    []<-chan struct{}
 	views    []*storage.ReadResult
+	seen     map[partKey]struct{} // partitions answered, for large requests
+}
+
+// partKey names a partition of a topic in one fetch.
+type partKey struct {
+	tp *topic
+	p  int32
 }
 
 // release unmaps the log views the response aliases.
@@ -138,7 +151,9 @@ func (f *fetcher) release() {
 // run reads every requested partition into a response.
 func (f *fetcher) run() *kmsg.FetchResponse {
 	resp := f.req.ResponseKind().(*kmsg.FetchResponse)
-	budget := int(f.req.MaxBytes)
+	// The broker's fetch.max.bytes caps what a client may ask for, so no
+	// request can make a response of gigabytes.
+	budget := int(min(f.req.MaxBytes, f.b.cfg.MaxFetchBytes))
 	resp.Topics = make([]kmsg.FetchResponseTopic, 0, len(f.req.Topics))
 	for i := range f.req.Topics {
 		rt := &f.req.Topics[i]
@@ -148,6 +163,9 @@ func (f *fetcher) run() *kmsg.FetchResponse {
 		st.Partitions = make([]kmsg.FetchResponseTopicPartition, 0, len(rt.Partitions))
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
+			if code == 0 && f.duplicate(tp, rp.Partition) {
+				continue // answered once, as Kafka collapses repeats
+			}
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			if code != 0 {
@@ -158,11 +176,34 @@ func (f *fetcher) run() *kmsg.FetchResponse {
 			if sp.ErrorCode != 0 {
 				f.hasError = true
 			}
+			if sp.RecordBatches == nil {
+				// Never null: librdkafka rejects a null records field
+				// ("invalid MessageSetSize -1"), never reaches end of
+				// partition and never applies auto.offset.reset;
+				// Kafka sends an empty one.
+				sp.RecordBatches = []byte{}
+			}
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp
+}
+
+// duplicate reports whether tp's partition p was already named in this
+// fetch, remembering it otherwise. Without this a request naming one
+// partition many times got its data many times over (a 347-byte request
+// returned 599 MB).
+func (f *fetcher) duplicate(tp *topic, p int32) bool {
+	if f.seen == nil {
+		f.seen = make(map[partKey]struct{})
+	}
+	k := partKey{tp, p}
+	if _, ok := f.seen[k]; ok {
+		return true
+	}
+	f.seen[k] = struct{}{}
+	return false
 }
 
 // resolve finds a fetch topic by name or, from v13, by ID.

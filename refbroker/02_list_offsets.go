@@ -12,9 +12,9 @@ import (
 // Behavior:
 // * Timestamp -2 (earliest) answers the log start offset, -1 (latest) the
 //   high watermark (= log end offset), both with timestamp -1.
-// * Timestamp >= 0 answers the base offset and max timestamp of the first
-//   batch whose max timestamp is >= the target (batch granularity, as
-//   storage indexes batches); none is offset -1, timestamp -1, as Kafka.
+// * Timestamp >= 0 answers the offset and timestamp of the first record
+//   whose timestamp is >= the target (the index finds the batch, its
+//   records are decoded); none is offset -1, timestamp -1, as Kafka.
 // * Other negative timestamps are INVALID_REQUEST: -3 (max timestamp,
 //   v7+) and later specials are not served, which is why v7+ is not
 //   advertised.

@@ -3,6 +3,7 @@ package refbroker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -36,7 +37,7 @@ import (
 
 func init() { regKey(3, 0, 13, handleMetadata) }
 
-func handleMetadata(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
+func handleMetadata(ctx context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	b := cc.b
 	req := kreq.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
@@ -58,6 +59,11 @@ func handleMetadata(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Respon
 	}
 	allowCreate := *b.cfg.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
 	for _, rt := range req.Topics {
+		if err := ctx.Err(); err != nil && allowCreate {
+			// Auto-creating for a client that left, or a broker that
+			// stops, is work nobody will see.
+			return nil, fmt.Errorf("%w: Metadata abandoned: %w", errCloseConn, context.Cause(ctx))
+		}
 		resp.Topics = append(resp.Topics, b.metadataRequestedTopic(rt, allowCreate))
 	}
 	return resp, nil
@@ -91,6 +97,10 @@ func (b *Broker) metadataRequestedTopic(rt kmsg.MetadataRequestTopic, allowCreat
 	tp, err := b.topics.create(name, b.cfg.DefaultPartitions, nil, false)
 	if errors.Is(err, errTopicExists) { // created concurrently
 		tp, err = b.topics.lookup(name), nil
+	}
+	if errors.Is(err, errInvalidTopicName) { // collides with an existing name
+		mt.ErrorCode = kerr.InvalidTopicException.Code
+		return mt
 	}
 	if err != nil || tp == nil {
 		b.log.Error("refbroker: auto-create topic", "topic", name, "err", err)

@@ -6,8 +6,8 @@ import "github.com/brokerbench/brokerbench/refbroker/group"
 //
 // Behavior:
 // * Delegated to refbroker/group, which persists committed offsets in
-//   DataDir/groups. Commits for unknown topics are stored, as Kafka does
-//   for simple (non-member) commits.
+//   DataDir/groups. A commit to a topic or partition that does not exist
+//   is UNKNOWN_TOPIC_OR_PARTITION for that partition, as in Kafka.
 //
 // Version notes:
 // * v10 (topic IDs) is not served; the coordinator keys offsets by name.

@@ -18,14 +18,16 @@ import (
 //   INVALID_REPLICATION_FACTOR.
 // * ReplicaAssignment may only place each partition on this node alone
 //   (else INVALID_REPLICA_ASSIGNMENT); it then sets the partition count.
-// * Configs: retention.ms, retention.bytes, segment.bytes and
-//   cleanup.policy=delete are applied per topic; anything else is
+// * Configs: retention.ms, retention.bytes, segment.bytes,
+//   max.message.bytes and cleanup.policy=delete are applied per topic; anything else is
 //   INVALID_CONFIG with the reason in ErrorMessage.
 // * An existing name is TOPIC_ALREADY_EXISTS; a bad name
 //   INVALID_TOPIC_EXCEPTION; a name given twice in one request
 //   INVALID_REQUEST.
 // * ValidateOnly runs every check and creates nothing.
-// * TimeoutMillis is ignored: creation is synchronous.
+// * TimeoutMillis is ignored: creation is synchronous. When the client
+//   disconnects or the broker stops, the topics not yet created are not
+//   (those already created stay) and no response is sent.
 //
 // Version notes:
 // * v1: ValidateOnly, ErrorMessage
@@ -35,14 +37,19 @@ import (
 
 func init() { regKey(19, 0, 7, handleCreateTopics) }
 
-func handleCreateTopics(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
+func handleCreateTopics(ctx context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.CreateTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	seen := make(map[string]int, len(req.Topics))
 	for _, rt := range req.Topics {
 		seen[rt.Topic]++
 	}
-	for _, rt := range req.Topics {
+	for i, rt := range req.Topics {
+		if err := ctx.Err(); err != nil {
+			// The client left or the broker stops: the topics created
+			// so far stay, the rest are not created.
+			return nil, fmt.Errorf("%w: CreateTopics abandoned after %d of %d topics: %w", errCloseConn, i, len(req.Topics), context.Cause(ctx))
+		}
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
 		var err error
@@ -54,8 +61,7 @@ func handleCreateTopics(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Re
 		if err != nil {
 			st.ErrorCode = adminErrorCode(err)
 			if req.Version >= 1 {
-				msg := err.Error()
-				st.ErrorMessage = &msg
+				st.ErrorMessage = cc.b.clientMessage(err)
 			}
 		}
 		resp.Topics = append(resp.Topics, st)

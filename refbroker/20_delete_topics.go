@@ -46,8 +46,7 @@ func handleDeleteTopics(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Re
 		}
 		st.ErrorCode = code
 		if err != nil && req.Version >= 5 {
-			msg := err.Error()
-			st.ErrorMessage = &msg
+			st.ErrorMessage = cc.b.clientMessage(err)
 		}
 		resp.Topics = append(resp.Topics, st)
 	}

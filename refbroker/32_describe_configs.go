@@ -80,6 +80,7 @@ func (b *Broker) describeResource(rr kmsg.DescribeConfigsRequestResource) ([]top
 			{name: "log.retention.bytes", value: strconv.FormatInt(unlimitedAsMinusOne(st.RetentionBytes), 10)},
 			{name: "log.retention.ms", value: strconv.FormatInt(unlimitedAsMinusOne(st.Retention.Milliseconds()), 10)},
 			{name: "log.segment.bytes", value: strconv.FormatInt(st.SegmentBytes, 10)},
+			{name: "message.max.bytes", value: strconv.FormatInt(st.MaxMessageBytes, 10)},
 			{name: "num.partitions", value: strconv.Itoa(int(b.cfg.DefaultPartitions))},
 			{name: "socket.request.max.bytes", value: strconv.Itoa(int(b.cfg.MaxRequestBytes))},
 		}, 0, ""
@@ -95,7 +96,7 @@ func configType(name string) kmsg.ConfigType {
 		return kmsg.ConfigTypeList
 	case "auto.create.topics.enable":
 		return kmsg.ConfigTypeBoolean
-	case "num.partitions", "socket.request.max.bytes", cfgSegmentBytes, "log.segment.bytes":
+	case "num.partitions", "socket.request.max.bytes", cfgSegmentBytes, "log.segment.bytes", cfgMaxMessageBytes, "message.max.bytes":
 		return kmsg.ConfigTypeInt
 	default:
 		return kmsg.ConfigTypeLong

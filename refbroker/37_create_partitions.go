@@ -42,8 +42,7 @@ func handleCreatePartitions(_ context.Context, cc *conn, kreq kmsg.Request) (kms
 		}
 		if err != nil {
 			st.ErrorCode = adminErrorCode(err)
-			msg := err.Error()
-			st.ErrorMessage = &msg
+			st.ErrorMessage = cc.b.clientMessage(err)
 		}
 		resp.Topics = append(resp.Topics, st)
 	}

@@ -251,3 +251,65 @@ func TestAutoCreateTopics(t *testing.T) {
 		})
 	}
 }
+
+// TestTopicNamesCollidingOnDotUnderscore: Kafka refuses a topic whose name
+// differs from an existing one only by '.' against '_'.
+func TestTopicNamesCollidingOnDotUnderscore(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t)
+	ctx := testCtx(t, 30*time.Second)
+	adm := newAdmin(t, b)
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "a.b"); err != nil {
+		t.Fatalf("create a.b: %v", err)
+	}
+	for _, name := range []string{"a_b", "a.b"} {
+		resp, _ := adm.CreateTopic(ctx, 1, 1, nil, name)
+		want := kerr.InvalidTopicException
+		if name == "a.b" {
+			want = kerr.TopicAlreadyExists
+		}
+		if !errors.Is(resp.Err, want) {
+			t.Errorf("create %s: %v, want %v", name, resp.Err, want)
+		}
+	}
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "a-b"); err != nil {
+		t.Errorf("create a-b (no collision): %v", err)
+	}
+}
+
+// TestOffsetCommitUnknownPartition: commits to a topic or partition that
+// does not exist are refused per partition; the rest are stored.
+func TestOffsetCommitUnknownPartition(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t)
+	ctx := testCtx(t, 30*time.Second)
+	adm := newAdmin(t, b)
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "known"); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	var os kadm.Offsets
+	os.Add(kadm.Offset{Topic: "known", Partition: 0, At: 1, LeaderEpoch: -1})
+	os.Add(kadm.Offset{Topic: "known", Partition: 1, At: 1, LeaderEpoch: -1})
+	os.Add(kadm.Offset{Topic: "missing", Partition: 0, At: 1, LeaderEpoch: -1})
+	resp, err := adm.CommitOffsets(ctx, "g", os)
+	if err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	for _, tt := range []struct {
+		topic string
+		part  int32
+		want  error
+	}{{"known", 0, nil}, {"known", 1, kerr.UnknownTopicOrPartition}, {"missing", 0, kerr.UnknownTopicOrPartition}} {
+		r, ok := resp.Lookup(tt.topic, tt.part)
+		if !ok || !errors.Is(r.Err, tt.want) || (tt.want == nil && r.Err != nil) {
+			t.Errorf("commit %s/%d: %v (found %v), want %v", tt.topic, tt.part, r.Err, ok, tt.want)
+		}
+	}
+	fetched, err := adm.FetchOffsets(ctx, "g")
+	if err != nil {
+		t.Fatalf("fetch: %v", err)
+	}
+	if _, ok := fetched.Lookup("missing", 0); ok {
+		t.Errorf("the refused commit was stored")
+	}
+}

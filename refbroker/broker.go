@@ -34,6 +34,14 @@ type Broker struct {
 	// fetchWaiters counts fetches parked in a long poll; tests wait on
 	// it instead of sleeping.
 	fetchWaiters atomic.Int64
+	// beforeHandler, when set (only by tests), runs before each
+	// request's handler: the way to make a handler fail in a test.
+	beforeHandler atomic.Pointer[func(key int16)]
+	// handlerPanics counts request handlers that panicked (and were
+	// recovered); the fuzzers assert it stays 0.
+	handlerPanics atomic.Int64
+	// lastRefusedLog is when a refused connection was last logged (unix ns).
+	lastRefusedLog atomic.Int64
 
 	connMu sync.Mutex
 	conns  map[*conn]struct{}
@@ -51,7 +59,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	topics, err := openTopicTable(cfg.DataDir, cfg.ClusterID, cfg.Storage, cfg.Logger)
+	topics, err := openTopicTable(cfg.DataDir, cfg.ClusterID, cfg.RebuildMetadata, cfg.Storage, cfg.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("start refbroker: %w", err)
 	}
@@ -60,6 +68,10 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		Fsync:                 cfg.Storage.Fsync == storage.FsyncAlways,
 		InitialRebalanceDelay: cfg.GroupInitialRebalanceDelay,
 		Logger:                cfg.Logger,
+		PartitionExists: func(name string, p int32) bool {
+			tp := topics.lookup(name)
+			return tp != nil && p >= 0 && int(p) < len(tp.parts)
+		},
 	})
 	if err != nil {
 		_ = topics.closeAll()
@@ -134,7 +146,10 @@ func (b *Broker) ClusterID() string { return b.topics.clusterID }
 // Close shuts the broker down gracefully: it stops accepting, cancels
 // blocked requests, closes every connection, then closes the group
 // coordinator and every partition log (leaving clean-shutdown markers). It
-// is idempotent; every call returns the first call's result.
+// returns within about Config.ShutdownTimeout: if requests are still
+// running then, it returns ErrShutdownTimeout without closing the logs
+// (the next start recovers them as after a crash). It is idempotent;
+// every call returns the first call's result.
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
 		b.cancel()
@@ -144,7 +159,15 @@ func (b *Broker) Close() error {
 			_ = cc.nc.Close()
 		}
 		b.connMu.Unlock()
-		b.wg.Wait()
+		if !waitTimeout(&b.wg, b.cfg.ShutdownTimeout) {
+			// A handler ignores cancellation. Closing the logs under
+			// it could corrupt what it still writes; not closing them
+			// leaves no clean-shutdown marker, so the next start
+			// recovers as after a crash, which loses nothing acked.
+			b.closeErr = fmt.Errorf("%w: requests still running after %v; logs left for crash recovery", ErrShutdownTimeout, b.cfg.ShutdownTimeout)
+			b.log.Error("refbroker: shutdown timed out", "err", b.closeErr)
+			return
+		}
 		var errs []error
 		if lnErr != nil && !errors.Is(lnErr, net.ErrClosed) {
 			errs = append(errs, fmt.Errorf("close listener: %w", lnErr))
@@ -162,6 +185,20 @@ func (b *Broker) Close() error {
 		b.log.Info("refbroker stopped", "addr", b.Addr(), "err", b.closeErr)
 	})
 	return b.closeErr
+}
+
+// waitTimeout waits for wg for at most d and reports whether it finished.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // acceptLoop accepts connections until the listener closes. Temporary
@@ -194,6 +231,12 @@ func (b *Broker) acceptLoop() {
 			_ = nc.Close()
 			return
 		}
+		if len(b.conns) >= b.cfg.MaxConnections {
+			b.connMu.Unlock()
+			_ = nc.Close()
+			b.logRefused(nc.RemoteAddr())
+			continue
+		}
 		b.conns[cc] = struct{}{}
 		b.wg.Add(1)
 		b.connMu.Unlock()
@@ -208,6 +251,16 @@ func (b *Broker) acceptLoop() {
 			b.connMu.Unlock()
 		}()
 	}
+}
+
+// logRefused reports a connection refused for MaxConnections, at most
+// once a second so that a flood of them cannot flood the log.
+func (b *Broker) logRefused(addr net.Addr) {
+	now := time.Now().UnixNano()
+	if last := b.lastRefusedLog.Load(); now-last < int64(time.Second) || !b.lastRefusedLog.CompareAndSwap(last, now) {
+		return
+	}
+	b.log.Warn("refbroker: connection limit reached; refusing connections", "max_connections", b.cfg.MaxConnections, "remote", addr)
 }
 
 // retentionLoop enforces retention on every partition log each

@@ -22,6 +22,18 @@ const (
 	// DefaultRetentionCheckInterval is how often retention is enforced
 	// across all partition logs.
 	DefaultRetentionCheckInterval = 30 * time.Second
+	// DefaultMaxConnections is the default Config.MaxConnections.
+	DefaultMaxConnections = 1000
+	// DefaultIdleTimeout is the default Config.IdleTimeout, Kafka's
+	// connections.max.idle.ms (10 minutes).
+	DefaultIdleTimeout = 10 * time.Minute
+	// DefaultRequestReadTimeout is the default Config.RequestReadTimeout.
+	DefaultRequestReadTimeout = 30 * time.Second
+	// DefaultMaxFetchBytes is the default Config.MaxFetchBytes, Kafka's
+	// fetch.max.bytes (55 MiB).
+	DefaultMaxFetchBytes = 55 << 20
+	// DefaultShutdownTimeout is the default Config.ShutdownTimeout.
+	DefaultShutdownTimeout = 10 * time.Second
 	// DefaultMaxPartitionsPerTopic is the default
 	// Config.MaxPartitionsPerTopic.
 	DefaultMaxPartitionsPerTopic = 10000
@@ -48,7 +60,8 @@ type Config struct {
 	// default; use BoolPtr(false) to turn it off.
 	AutoCreateTopics *bool
 	// Storage is the base configuration of every partition log; per-topic
-	// configs (retention.ms, retention.bytes, segment.bytes) override it.
+	// configs (retention.ms, retention.bytes, segment.bytes,
+	// max.message.bytes) override it.
 	// Unset fields take storage's defaults (64 MiB segments, no
 	// retention, FsyncInterval every second); a nil Storage.Logger takes
 	// Logger.
@@ -91,6 +104,38 @@ type Config struct {
 	// persisted one.
 	ClusterID string
 
+	// MaxInFlightBytes bounds the request bytes one connection has read
+	// and not yet handled; the broker stops reading from it until
+	// earlier requests are done. One request is always read whatever its
+	// size (up to MaxRequestBytes). Default MaxRequestBytes.
+	MaxInFlightBytes int64
+	// MaxFetchBytes caps the record bytes of one Fetch response whatever
+	// the request's MaxBytes (Kafka fetch.max.bytes); as in Kafka, the
+	// first batch is returned even when larger. Default DefaultMaxFetchBytes.
+	MaxFetchBytes int32
+	// MaxConnections bounds the open client connections; a connection
+	// beyond it is closed at once, so idle connections cannot exhaust file
+	// descriptors. Default DefaultMaxConnections.
+	MaxConnections int
+	// IdleTimeout closes a connection that sends no request for this
+	// long. Default DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// RequestReadTimeout bounds the time from a request's size prefix to
+	// its last byte, so a client sending one byte a second is dropped.
+	// Default DefaultRequestReadTimeout.
+	RequestReadTimeout time.Duration
+
+	// ShutdownTimeout bounds how long Close waits for running requests
+	// before giving up on them (see Close). Default DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+
+	// RebuildMetadata rebuilds the topic metadata file from the topic
+	// directories (each names its topic in topic.json) instead of reading
+	// it. Start refuses to start when the metadata file and its backup
+	// are both missing or damaged while topic directories exist, and says
+	// to use this; no data is deleted either way.
+	RebuildMetadata bool
+
 	// Faults injects deliberate bugs for tests (see refbroker/internal/
 	// faults). Only code under refbroker/ can build one, so it is always
 	// nil outside this module's own tests.
@@ -123,6 +168,24 @@ func (c Config) Default() Config {
 	if c.RetentionCheckInterval == 0 {
 		c.RetentionCheckInterval = DefaultRetentionCheckInterval
 	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.MaxInFlightBytes == 0 {
+		c.MaxInFlightBytes = int64(c.MaxRequestBytes)
+	}
+	if c.MaxFetchBytes == 0 {
+		c.MaxFetchBytes = DefaultMaxFetchBytes
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.RequestReadTimeout == 0 {
+		c.RequestReadTimeout = DefaultRequestReadTimeout
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -148,6 +211,16 @@ func (c Config) Validate() error {
 		return bad("DefaultPartitions %d outside [1, MaxPartitionsPerTopic=%d]", c.DefaultPartitions, c.MaxPartitionsPerTopic)
 	case c.MaxRequestBytes < 1024:
 		return bad("MaxRequestBytes %d below 1024", c.MaxRequestBytes)
+	case c.MaxInFlightBytes < 1024:
+		return bad("MaxInFlightBytes %d below 1024", c.MaxInFlightBytes)
+	case c.MaxFetchBytes < 1024:
+		return bad("MaxFetchBytes %d below 1024", c.MaxFetchBytes)
+	case c.MaxConnections < 1:
+		return bad("MaxConnections %d below 1", c.MaxConnections)
+	case c.IdleTimeout <= 0 || c.RequestReadTimeout <= 0:
+		return bad("IdleTimeout %v and RequestReadTimeout %v must be positive", c.IdleTimeout, c.RequestReadTimeout)
+	case c.ShutdownTimeout <= 0:
+		return bad("ShutdownTimeout %v must be positive", c.ShutdownTimeout)
 	case c.RetentionCheckInterval <= 0:
 		return bad("RetentionCheckInterval %v must be positive", c.RetentionCheckInterval)
 	case c.GroupInitialRebalanceDelay < 0:

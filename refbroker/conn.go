@@ -9,6 +9,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"runtime/debug"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -49,6 +53,13 @@ type conn struct {
 	clientID string   // client ID of the request being handled
 	out      []byte   // encoded responses not yet written; serve goroutine only
 	releases []func() // run once the current response is encoded (fetch mmap views)
+
+	// inflight counts the bytes of requests read and not yet handled;
+	// the reader waits (handled signals) rather than buffer more than
+	// Config.MaxInFlightBytes, so a client that pipelines large requests
+	// behind a long poll cannot pin unbounded memory.
+	inflight atomic.Int64
+	handled  chan struct{}
 }
 
 // newConn wraps an accepted connection.
@@ -57,7 +68,7 @@ func newConn(b *Broker, nc net.Conn) *conn {
 	if nc != nil && nc.RemoteAddr() != nil {
 		remote = nc.RemoteAddr().String()
 	}
-	return &conn{b: b, nc: nc, remote: remote, log: b.log.With("remote", remote)}
+	return &conn{b: b, nc: nc, remote: remote, log: b.log.With("remote", remote), handled: make(chan struct{}, 1)}
 }
 
 // serve runs the connection until the client disconnects, a request is
@@ -94,7 +105,8 @@ func (cc *conn) serve(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		if f == nil { // reader closed the channel
+		if f == nil { // reader closed the channel: a bad frame or the end
+			_ = cc.flush() // answers owed for the requests before it
 			return
 		}
 		// A request that may block must not hold back responses
@@ -105,8 +117,16 @@ func (cc *conn) serve(ctx context.Context) {
 			}
 		}
 		if err := cc.handleFrame(ctx, f.buf); err != nil {
+			// The requests before this one were good: their answers
+			// (a stored Produce's among them) go out first.
+			_ = cc.flush()
 			cc.logClose(err)
 			return
+		}
+		cc.inflight.Add(-int64(len(f.buf)))
+		select {
+		case cc.handled <- struct{}{}:
+		default: // a wake-up is already pending
 		}
 		cc.recycle(f, free)
 		if len(frames) == 0 || len(cc.out) >= maxCoalescedBytes {
@@ -150,11 +170,11 @@ func (cc *conn) logClose(err error) {
 }
 
 // readLoop reads size-prefixed frames into slots from free and queues them
-// on frames. Any read error or invalid size ends the loop, cancels the
-// connection and closes frames.
+// on frames. A read error (the client is gone) cancels the connection; an
+// invalid size does not, so that the requests queued before it are still
+// answered. Either ends the loop and closes frames.
 func (cc *conn) readLoop(ctx context.Context, cancel context.CancelFunc, frames chan<- *frame, free <-chan *frame) {
 	defer close(frames)
-	defer cancel()
 	r := bufio.NewReaderSize(cc.nc, readBufferSize)
 	var sizeBuf [4]byte
 	for {
@@ -164,7 +184,11 @@ func (cc *conn) readLoop(ctx context.Context, cancel context.CancelFunc, frames 
 		case <-ctx.Done():
 			return
 		}
+		// Idle until a request starts, then a bounded time to read it:
+		// neither a silent client nor a trickling one holds a connection.
+		_ = cc.nc.SetReadDeadline(time.Now().Add(cc.b.cfg.IdleTimeout))
 		if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
+			cancel()
 			cc.logReadErr(ctx, err)
 			return
 		}
@@ -174,11 +198,20 @@ func (cc *conn) readLoop(ctx context.Context, cancel context.CancelFunc, frames 
 			cc.log.Warn("refbroker: closing connection: bad request size", "size", size, "max", cc.b.cfg.MaxRequestBytes)
 			return
 		}
-		if cap(f.buf) < int(size) {
-			f.buf = make([]byte, size)
+		// One request is always read, however large (up to
+		// MaxRequestBytes); more wait until there is room.
+		for n := cc.inflight.Load(); n > 0 && n+int64(size) > cc.b.cfg.MaxInFlightBytes; n = cc.inflight.Load() {
+			select {
+			case <-cc.handled:
+			case <-ctx.Done():
+				return
+			}
 		}
-		f.buf = f.buf[:size]
-		if _, err := io.ReadFull(r, f.buf); err != nil {
+		cc.inflight.Add(int64(size))
+		_ = cc.nc.SetReadDeadline(time.Now().Add(cc.b.cfg.RequestReadTimeout))
+		var err error
+		if f.buf, err = readBody(r, f.buf, int(size)); err != nil {
+			cancel()
 			cc.logReadErr(ctx, fmt.Errorf("read %d-byte request: %w", size, err))
 			return
 		}
@@ -191,9 +224,37 @@ func (cc *conn) readLoop(ctx context.Context, cancel context.CancelFunc, frames 
 	}
 }
 
+// readBody reads an n-byte request body into buf. Memory grows with the
+// bytes that actually arrive (doubling from 64 KiB), not with the size
+// the prefix claims: a 4-byte prefix promising 100 MiB costs 64 KiB until
+// the client sends more.
+func readBody(r io.Reader, buf []byte, n int) ([]byte, error) {
+	if cap(buf) >= n {
+		buf = buf[:n]
+		_, err := io.ReadFull(r, buf)
+		return buf, err
+	}
+	buf = buf[:0]
+	for len(buf) < n {
+		grow := min(n-len(buf), max(len(buf), 64<<10))
+		buf = slices.Grow(buf, grow)
+		m, err := io.ReadFull(r, buf[len(buf):len(buf)+grow])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
 func (cc *conn) logReadErr(ctx context.Context, err error) {
 	if ctx.Err() != nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 		cc.log.Debug("refbroker: connection ended", "err", err)
+		return
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		cc.log.Info("refbroker: closing connection: idle, or too slow sending a request", "err", err,
+			"idle_timeout", cc.b.cfg.IdleTimeout, "request_read_timeout", cc.b.cfg.RequestReadTimeout)
 		return
 	}
 	cc.log.Warn("refbroker: closing connection: read failed", "err", err)
@@ -246,7 +307,7 @@ func (cc *conn) handleFrame(ctx context.Context, body []byte) error {
 		}
 	}
 	start := time.Now()
-	resp, err := dispatch(ctx, cc, h, &r)
+	resp, err := cc.dispatchRecovering(ctx, h, &r)
 	defer cc.runReleases()
 	if err != nil {
 		return err
@@ -258,6 +319,25 @@ func (cc *conn) handleFrame(ctx context.Context, body []byte) error {
 		cc.log.Info("refbroker: slow request", "key", kmsg.NameForKey(h.key), "version", h.version, "took", d)
 	}
 	return nil
+}
+
+// dispatchRecovering dispatches one request and turns a panic in its
+// handler into an error that closes this connection only: the panic is
+// logged with its stack and the broker keeps serving everyone else.
+// Handlers release their locks with defer, so a panic leaves none held.
+func (cc *conn) dispatchRecovering(ctx context.Context, h requestHeader, r *kbin.Reader) (resp kmsg.Response, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			cc.b.handlerPanics.Add(1)
+			cc.log.Error("refbroker: request handler panicked; closing the connection, the broker keeps running",
+				"key", kmsg.NameForKey(h.key), "version", h.version, "client", h.clientID, "panic", p, "stack", string(debug.Stack()))
+			resp, err = nil, fmt.Errorf("%w: %s handler panicked: %v", errCloseConn, kmsg.NameForKey(h.key), p)
+		}
+	}()
+	if hook := cc.b.beforeHandler.Load(); hook != nil {
+		(*hook)(h.key)
+	}
+	return dispatch(ctx, cc, h, r)
 }
 
 // appendResponse encodes resp with its response header onto cc.out.

@@ -1,6 +1,7 @@
 package refbroker
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -64,6 +65,25 @@ func readResponse(t *testing.T, c net.Conn) (int32, []byte) {
 		t.Fatalf("read response: %v", err)
 	}
 	return int32(binary.BigEndian.Uint32(body)), body[4:]
+}
+
+// rawRequest sends req at exactly its version on a fresh connection and
+// decodes the answer.
+func rawRequest(t *testing.T, b *Broker, req kmsg.Request) kmsg.Response {
+	t.Helper()
+	c := dialRaw(t, b)
+	if _, err := c.Write(requestFrame(req, 1)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	_, body := readResponse(t, c)
+	resp := req.ResponseKind()
+	if resp.IsFlexible() && req.Key() != 18 {
+		body = body[1:] // empty response header tags
+	}
+	if err := resp.ReadFrom(body); err != nil {
+		t.Fatalf("decode %T v%d: %v", resp, resp.GetVersion(), err)
+	}
+	return resp
 }
 
 // expectClosed asserts the broker closes c without answering.
@@ -210,5 +230,68 @@ func TestPipelinedResponsesKeepOrder(t *testing.T) {
 		if corr, _ := readResponse(t, c); corr != want {
 			t.Fatalf("response %d has correlation ID %d", want, corr)
 		}
+	}
+}
+
+// TestHandlerPanicClosesOnlyItsConnection: a panicking handler closes its
+// connection (answers already owed are not lost to other clients) and the
+// broker keeps serving.
+func TestHandlerPanicClosesOnlyItsConnection(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t)
+	hook := func(key int16) {
+		if key == 3 { // Metadata
+			var m map[string]int
+			m["boom"]++ // a nil-map write: a real runtime panic
+		}
+	}
+	b.beforeHandler.Store(&hook)
+	c := dialRaw(t, b)
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version = 9
+	if _, err := c.Write(requestFrame(req, 1)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	expectClosed(t, c)
+	if n := b.handlerPanics.Load(); n != 1 {
+		t.Fatalf("%d handler panics counted, want 1", n)
+	}
+	apiVersionsOK(t, b) // other connections, and the broker, are fine
+	b.beforeHandler.Store(nil)
+	if resp := rawRequest(t, b, req).(*kmsg.MetadataResponse); len(resp.Brokers) != 1 {
+		t.Fatalf("metadata after the panic: %d brokers, want 1", len(resp.Brokers))
+	}
+}
+
+// TestCloseIsBoundedWhenAHandlerHangs: a handler that ignores
+// cancellation cannot hold shutdown past ShutdownTimeout.
+func TestCloseIsBoundedWhenAHandlerHangs(t *testing.T) {
+	t.Parallel()
+	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: testLogger(), ShutdownTimeout: 200 * time.Millisecond}
+	cfg.Storage.SegmentBytes = 1 << 20
+	b, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	release, entered := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	hook := func(key int16) {
+		if key == 3 {
+			close(entered)
+			<-release // deaf to the broker's context
+		}
+	}
+	b.beforeHandler.Store(&hook)
+	c := dialRaw(t, b)
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version = 9
+	if _, err := c.Write(requestFrame(req, 1)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	<-entered
+	start := time.Now()
+	err = b.Close()
+	if took := time.Since(start); !errors.Is(err, ErrShutdownTimeout) || took > 5*time.Second {
+		t.Fatalf("Close: %v after %v, want ErrShutdownTimeout after about 200ms", err, took)
 	}
 }

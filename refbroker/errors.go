@@ -1,6 +1,10 @@
 package refbroker
 
-import "errors"
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+)
 
 // Sentinel errors returned by Start, Config.Validate and the broker's
 // internal topic operations. Wrapped errors carry details; match with
@@ -10,8 +14,12 @@ var (
 	ErrInvalidConfig = errors.New("refbroker: invalid config")
 	// ErrClosed is returned by operations on a Broker after Close.
 	ErrClosed = errors.New("refbroker: broker closed")
-	// ErrCorruptMetadata is returned by Start when the topic metadata file
-	// in the data directory cannot be decoded.
+	// ErrShutdownTimeout is returned by Close when requests still run
+	// after Config.ShutdownTimeout.
+	ErrShutdownTimeout = errors.New("refbroker: shutdown timed out")
+	// ErrCorruptMetadata is returned by Start when neither the topic
+	// metadata file nor its backup generation is usable while topic
+	// directories exist (see Config.RebuildMetadata), or a rebuild fails.
 	ErrCorruptMetadata = errors.New("refbroker: corrupt metadata file")
 
 	// errUnknownTopic reports a topic name or ID the broker does not hold.
@@ -34,3 +42,15 @@ var (
 	// without writing a response; the wrapped text is the logged reason.
 	errCloseConn = errors.New("closing connection")
 )
+
+// clientMessage is err's text for a response's ErrorMessage, with the data
+// directory written as "<data-dir>": where the broker keeps its files is
+// none of a client's business (the broker's own log has the full path).
+func (b *Broker) clientMessage(err error) *string {
+	msg := err.Error()
+	if abs, aerr := filepath.Abs(b.cfg.DataDir); aerr == nil {
+		msg = strings.ReplaceAll(msg, abs, "<data-dir>")
+	}
+	msg = strings.ReplaceAll(msg, filepath.Clean(b.cfg.DataDir), "<data-dir>")
+	return &msg
+}

@@ -3,7 +3,10 @@ package refbroker
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
+	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -14,11 +17,10 @@ import (
 // producer ID pid (-1 for none) and base sequence seq.
 func testBatch(value string, pid int64, seq int32) []byte {
 	rec := kmsg.Record{Value: []byte(value)}
-	var recBuf []byte
-	recBuf = rec.AppendTo(recBuf)
-	// AppendTo does not write the record's length prefix; add it.
-	recBytes := binary.AppendVarint(nil, int64(len(recBuf)))
-	recBytes = append(recBytes, recBuf...)
+	// AppendTo writes rec.Length as the length prefix: measure the body
+	// with a 0 length (one varint byte), then encode with the real one.
+	rec.Length = int32(len(rec.AppendTo(nil)) - 1)
+	recBytes := rec.AppendTo(nil)
 	now := time.Now().UnixMilli()
 	b := kmsg.RecordBatch{
 		FirstOffset: 0, PartitionLeaderEpoch: -1, Magic: 2,
@@ -124,8 +126,9 @@ func fuzzSeeds() [][]byte {
 // size prefix) through decode and dispatch against a real broker on a
 // temporary directory.
 //
-// Invariants: handling never panics, whatever the bytes; and afterwards the
-// broker still answers ApiVersions. Blocking requests (fetch long-poll,
+// Invariants: no handler panics, whatever the bytes (handlers' panics are
+// recovered per request, so the fuzzer checks the broker's count of
+// them); and afterwards the broker still answers ApiVersions. Blocking requests (fetch long-poll,
 // JoinGroup) are bounded by a short per-input deadline, which exercises
 // the cancellation path too. The seeds are valid requests of several keys,
 // so `go test` runs them as an ordinary test.
@@ -143,6 +146,9 @@ func FuzzRequest(f *testing.F) {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		_ = cc.handleFrame(ctx, body) // errors close the connection; that is fine
+		if n := b.handlerPanics.Load(); n != 0 {
+			t.Fatalf("a handler panicked on %x (see the broker log with REFBROKER_TEST_LOG=1)", body)
+		}
 
 		cc.out = cc.out[:0]
 		if err := cc.handleFrame(context.Background(), probe); err != nil {
@@ -177,4 +183,48 @@ func TestFuzzSeedsAreValid(t *testing.T) {
 	if l := b.topics.partition("fuzz", 0); l == nil || l.HighWatermark() != 1 {
 		t.Fatal("the produce seed did not append its batch")
 	}
+}
+
+// FuzzStream writes arbitrary bytes to a real connection, size prefixes
+// included, so the reader (framing, timeouts, buffering) and the
+// pipelined serve loop are fuzzed too, not only decoded requests.
+//
+// Invariants: no handler panics; the broker closes or answers the
+// connection without hanging; afterwards it still answers ApiVersions on a
+// new connection.
+func FuzzStream(f *testing.F) {
+	for _, s := range fuzzSeeds() {
+		frame := binary.BigEndian.AppendUint32(nil, uint32(len(s)))
+		f.Add(append(frame, s...))
+	}
+	f.Add(binary.BigEndian.AppendUint32(nil, 0xffffffff))
+	f.Add([]byte{0, 0, 0, 9, 0, 18, 0, 3})
+	b := newBroker(f, func(c *Config) {
+		c.MaxPartitionsPerTopic = 8
+		c.Storage.SegmentBytes = 64 << 10
+		c.RequestReadTimeout = 200 * time.Millisecond
+		c.MaxRequestBytes = 1 << 20
+	})
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		c, err := net.DialTimeout("tcp", b.Addr(), 5*time.Second)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write(stream); err != nil {
+			return // the broker closed first: allowed
+		}
+		_ = c.(*net.TCPConn).CloseWrite()
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatalf("the broker neither answered nor closed within 5s")
+			}
+		}
+		if n := b.handlerPanics.Load(); n != 0 {
+			t.Fatalf("a handler panicked on stream %x", stream)
+		}
+		apiVersionsOK(t, b)
+	})
 }

@@ -7,26 +7,42 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
 )
 
-// metaFileName is the topic metadata file inside DataDir.
-const metaFileName = "refbroker-meta.json"
+// metaFileName is the topic metadata file inside DataDir; metaPrevName
+// holds the generation before it, so that losing or damaging the current
+// file costs at most the last metadata change.
+const (
+	metaFileName = "refbroker-meta.json"
+	metaPrevName = metaFileName + ".prev"
+)
 
-// metaFileVersion is bumped on any incompatible change of metaFile.
-const metaFileVersion = 1
+// metaFileVersion is bumped on any incompatible change of the file.
+// Version 1 was the bare metaFile without a checksum; it is still read.
+const metaFileVersion = 2
 
 // producerIDBlock is how many producer IDs are reserved per metadata write.
 // InitProducerID hands out IDs from the reserved block, so a restart skips
 // at most one block and never reuses an ID.
 const producerIDBlock = 1000
 
+// metaEnvelope is the file: the metadata and the CRC-32C of its exact
+// bytes, so that any change to the file (a flipped hex digit of a topic
+// ID stays valid JSON) is detected instead of believed.
+type metaEnvelope struct {
+	Version int             `json:"version"`
+	CRC32C  string          `json:"crc32c"`
+	Meta    json.RawMessage `json:"meta"`
+}
+
 // metaFile is the persisted broker metadata: everything needed to reopen
 // topics after a restart. It is small and rewritten whole on every change.
 type metaFile struct {
-	Version   int    `json:"version"`
+	Version   int    `json:"version,omitempty"` // only in version-1 files
 	ClusterID string `json:"cluster_id"`
 	// ProducerIDReserved is the first producer ID not yet handed out in
 	// any previous run: a restart resumes from here.
@@ -42,22 +58,31 @@ type metaTopic struct {
 	Configs    map[string]string `json:"configs,omitempty"`
 }
 
-// readMetaFile loads dir's metadata file; a missing file is an empty broker.
-func readMetaFile(dir string) (metaFile, error) {
-	path := filepath.Join(dir, metaFileName)
+// readMetaPath loads one metadata file. A missing file is fs.ErrNotExist;
+// anything else that is not a valid file is ErrCorruptMetadata.
+func readMetaPath(path string) (metaFile, error) {
 	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return metaFile{Version: metaFileVersion}, nil
-	}
 	if err != nil {
 		return metaFile{}, fmt.Errorf("read metadata %s: %w", path, err)
 	}
-	var m metaFile
-	if err := json.Unmarshal(data, &m); err != nil {
+	var env metaEnvelope
+	if err := json.Unmarshal(data, &env); err != nil {
 		return metaFile{}, fmt.Errorf("%w: decode %s: %v", ErrCorruptMetadata, path, err)
 	}
-	if m.Version != metaFileVersion {
-		return metaFile{}, fmt.Errorf("%w: %s has version %d, want %d", ErrCorruptMetadata, path, m.Version, metaFileVersion)
+	body := data
+	switch env.Version {
+	case 1: // the whole file is the metadata, unchecked
+	case metaFileVersion:
+		if want := fmt.Sprintf("%08x", crc32.Checksum(env.Meta, castagnoli)); env.CRC32C != want {
+			return metaFile{}, fmt.Errorf("%w: %s: checksum %q, contents sum to %q", ErrCorruptMetadata, path, env.CRC32C, want)
+		}
+		body = env.Meta
+	default:
+		return metaFile{}, fmt.Errorf("%w: %s has version %d, want 1 or %d", ErrCorruptMetadata, path, env.Version, metaFileVersion)
+	}
+	var m metaFile
+	if err := json.Unmarshal(body, &m); err != nil {
+		return metaFile{}, fmt.Errorf("%w: decode %s: %v", ErrCorruptMetadata, path, err)
 	}
 	for _, t := range m.Topics {
 		if _, err := parseTopicID(t.ID); err != nil || validateTopicName(t.Name) != nil || t.Partitions < 1 {
@@ -67,37 +92,80 @@ func readMetaFile(dir string) (metaFile, error) {
 	return m, nil
 }
 
-// writeMetaFile replaces dir's metadata file atomically: write a temporary
-// file, fsync it, rename it over the old one and fsync the directory, so a
-// crash leaves either the old or the new file, never a torn one.
+// castagnoli is the CRC-32C table.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// writeMetaFile replaces dir's metadata file atomically and keeps the
+// replaced generation as metaPrevName: write a temporary file and fsync
+// it, hard-link the current file to the backup name, rename the new file
+// over the current one and fsync the directory. A crash leaves a complete
+// current file (old or new) and a complete backup, never a torn one.
 func writeMetaFile(dir string, m metaFile) error {
-	m.Version = metaFileVersion
-	data, err := json.MarshalIndent(m, "", "  ")
+	m.Version = 0
+	body, err := json.MarshalIndent(m, "  ", "  ")
+	if err != nil {
+		return fmt.Errorf("encode metadata: %w", err)
+	}
+	data, err := json.MarshalIndent(metaEnvelope{
+		Version: metaFileVersion, CRC32C: fmt.Sprintf("%08x", crc32.Checksum(body, castagnoli)), Meta: body,
+	}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode metadata: %w", err)
 	}
 	path := filepath.Join(dir, metaFileName)
-	tmp, err := os.CreateTemp(dir, metaFileName+".tmp-*")
+	tmpName, err := writeTempSynced(dir, metaFileName+".tmp-*", data)
 	if err != nil {
-		return fmt.Errorf("create temp metadata in %s: %w", dir, err)
+		return err
 	}
-	tmpName := tmp.Name()
 	defer os.Remove(tmpName) // no-op after a successful rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", tmpName, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("fsync %s: %w", tmpName, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmpName, err)
+	if err := backupGeneration(path, filepath.Join(dir, metaPrevName)); err != nil {
+		return err
 	}
 	if err := os.Rename(tmpName, path); err != nil {
 		return fmt.Errorf("rename %s to %s: %w", tmpName, path, err)
 	}
 	return syncDir(dir)
+}
+
+// backupGeneration makes prev a copy of cur (a hard link, replaced
+// atomically), if cur exists.
+func backupGeneration(cur, prev string) error {
+	tmp := prev + ".tmp"
+	_ = os.Remove(tmp)
+	if err := os.Link(cur, tmp); errors.Is(err, fs.ErrNotExist) {
+		return nil // first write: nothing to keep
+	} else if err != nil {
+		return fmt.Errorf("keep metadata backup %s: %w", prev, err)
+	}
+	if err := os.Rename(tmp, prev); err != nil {
+		return fmt.Errorf("keep metadata backup %s: %w", prev, err)
+	}
+	return nil
+}
+
+// writeTempSynced writes data to a new temporary file in dir and fsyncs
+// it, returning its name.
+func writeTempSynced(dir, pattern string, data []byte) (string, error) {
+	tmp, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", fmt.Errorf("create temp file in %s: %w", dir, err)
+	}
+	name := tmp.Name()
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(name)
+		return "", fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		os.Remove(name)
+		return "", fmt.Errorf("fsync %s: %w", name, err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(name)
+		return "", fmt.Errorf("close %s: %w", name, err)
+	}
+	return name, nil
 }
 
 // syncDir fsyncs a directory so that a rename or create inside it is

@@ -13,15 +13,16 @@ import (
 // is rejected with INVALID_CONFIG rather than silently ignored, so a
 // benchmark never believes a setting took effect when it did not.
 const (
-	cfgRetentionMs    = "retention.ms"
-	cfgRetentionBytes = "retention.bytes"
-	cfgSegmentBytes   = "segment.bytes"
-	cfgCleanupPolicy  = "cleanup.policy"
+	cfgRetentionMs     = "retention.ms"
+	cfgRetentionBytes  = "retention.bytes"
+	cfgSegmentBytes    = "segment.bytes"
+	cfgCleanupPolicy   = "cleanup.policy"
+	cfgMaxMessageBytes = "max.message.bytes"
 )
 
 // topicConfigNames lists the supported topic configs in DescribeConfigs
 // order.
-var topicConfigNames = []string{cfgCleanupPolicy, cfgRetentionBytes, cfgRetentionMs, cfgSegmentBytes}
+var topicConfigNames = []string{cfgCleanupPolicy, cfgMaxMessageBytes, cfgRetentionBytes, cfgRetentionMs, cfgSegmentBytes}
 
 // validateTopicName applies Kafka's topic name rules: 1 to 249 bytes of
 // [a-zA-Z0-9._-], and not "." or "..".
@@ -69,6 +70,12 @@ func topicStorageConfig(base storage.Config, configs map[string]string) (storage
 				return cfg, err
 			}
 			cfg.SegmentBytes = n
+		case cfgMaxMessageBytes:
+			n, err := parseConfigInt(name, v, storage.MinSegmentBytes)
+			if err != nil {
+				return cfg, err
+			}
+			cfg.MaxMessageBytes = n
 		case cfgCleanupPolicy:
 			if v != "delete" {
 				return cfg, fmt.Errorf("%w: %s=%q: only \"delete\" is supported (no compaction)", errInvalidTopicConfig, name, v)
@@ -104,10 +111,11 @@ type topicConfigValue struct {
 // value: the override if set, else the broker-wide default from base.
 func effectiveTopicConfigs(base storage.Config, overrides map[string]string) []topicConfigValue {
 	defaults := map[string]string{
-		cfgCleanupPolicy:  "delete",
-		cfgRetentionBytes: strconv.FormatInt(unlimitedAsMinusOne(base.RetentionBytes), 10),
-		cfgRetentionMs:    strconv.FormatInt(unlimitedAsMinusOne(base.Retention.Milliseconds()), 10),
-		cfgSegmentBytes:   strconv.FormatInt(base.SegmentBytes, 10),
+		cfgCleanupPolicy:   "delete",
+		cfgRetentionBytes:  strconv.FormatInt(unlimitedAsMinusOne(base.RetentionBytes), 10),
+		cfgRetentionMs:     strconv.FormatInt(unlimitedAsMinusOne(base.Retention.Milliseconds()), 10),
+		cfgSegmentBytes:    strconv.FormatInt(base.SegmentBytes, 10),
+		cfgMaxMessageBytes: strconv.FormatInt(base.MaxMessageBytes, 10),
 	}
 	out := make([]topicConfigValue, 0, len(topicConfigNames))
 	for _, name := range topicConfigNames {

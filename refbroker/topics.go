@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/brokerbench/brokerbench/refbroker/storage"
@@ -54,11 +55,11 @@ type topicTable struct {
 
 // openTopicTable loads the metadata file in dir and opens every partition
 // log. clusterID overrides the persisted cluster ID when non-empty.
-func openTopicTable(dir, clusterID string, base storage.Config, logger *slog.Logger) (*topicTable, error) {
+func openTopicTable(dir, clusterID string, rebuild bool, base storage.Config, logger *slog.Logger) (*topicTable, error) {
 	if err := os.MkdirAll(filepath.Join(dir, topicsDirName), 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", dir, err)
 	}
-	m, err := readMetaFile(dir)
+	m, err := loadMetadata(dir, rebuild, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +114,15 @@ func (t *topicTable) openTopic(mt metaTopic) (*topic, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open topic %s: %w", mt.Name, err)
 	}
+	// A deletion whose metadata write failed left its marker behind: the
+	// topic is still named, so it is not deleted.
+	_ = os.Remove(filepath.Join(t.topicDir(id), deletedMarkerName))
+	// Directories from before topic records existed get one now.
+	if _, err := os.Stat(filepath.Join(t.topicDir(id), topicRecordName)); err != nil {
+		if err := writeTopicRecord(t.topicDir(id), tp); err != nil {
+			t.logger.Warn("refbroker: write topic record", "topic", tp.name, "err", err)
+		}
+	}
 	return tp, nil
 }
 
@@ -140,31 +150,6 @@ func (t *topicTable) topicDir(id topicID) string {
 
 func (t *topicTable) partitionDir(id topicID, p int32) string {
 	return filepath.Join(t.topicDir(id), strconv.Itoa(int(p)))
-}
-
-// removeOrphans deletes topic directories the metadata file does not name:
-// what a crash between a metadata write and the matching file operation
-// leaves behind (a half-created or half-deleted topic).
-func (t *topicTable) removeOrphans() {
-	root := filepath.Join(t.dir, topicsDirName)
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		t.logger.Warn("refbroker: list topic dirs", "dir", root, "err", err)
-		return
-	}
-	for _, e := range entries {
-		id, err := parseTopicID(e.Name())
-		if err == nil {
-			if _, ok := t.byID[id]; ok {
-				continue
-			}
-		}
-		path := filepath.Join(root, e.Name())
-		t.logger.Info("refbroker: removing orphaned topic directory", "dir", path)
-		if err := os.RemoveAll(path); err != nil {
-			t.logger.Warn("refbroker: remove orphaned topic directory", "dir", path, "err", err)
-		}
-	}
 }
 
 // persistLocked writes the metadata file from the current table. The caller
@@ -233,6 +218,9 @@ func (t *topicTable) create(name string, n int32, configs map[string]string, val
 	if t.lookup(name) != nil {
 		return nil, fmt.Errorf("create topic %s: %w", name, errTopicExists)
 	}
+	if other := t.collision(name); other != "" {
+		return nil, fmt.Errorf("%w: %q collides with existing topic %q: '.' and '_' are the same in metric names", errInvalidTopicName, name, other)
+	}
 	tp := &topic{name: name, id: newTopicID(), configs: maps.Clone(configs)}
 	if validateOnly {
 		tp.parts = make([]*storage.Log, n)
@@ -252,9 +240,29 @@ func (t *topicTable) create(name string, n int32, configs map[string]string, val
 	return tp, nil
 }
 
+// collision returns an existing topic whose name differs from name only
+// by '.' against '_', as Kafka refuses (both map to one metric name), or
+// "". The caller holds adminMu.
+func (t *topicTable) collision(name string) string {
+	key := strings.ReplaceAll(name, ".", "_")
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for other := range t.byName {
+		if other != name && strings.ReplaceAll(other, ".", "_") == key {
+			return other
+		}
+	}
+	return ""
+}
+
 // publish swaps tp into the maps (replacing old if non-nil) and persists.
 // On a persist failure the swap is undone. The caller holds adminMu.
 func (t *topicTable) publish(tp, old *topic) error {
+	// The directory's own record first: if the metadata file is later
+	// lost, the directory still says which topic it is.
+	if err := writeTopicRecord(t.topicDir(tp.id), tp); err != nil {
+		return err
+	}
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
@@ -310,10 +318,10 @@ func (t *topicTable) addPartitions(name string, total int32, validateOnly bool) 
 	return tp, nil
 }
 
-// remove deletes a topic: it leaves the maps, the metadata file is
-// rewritten, and then its logs are closed and their files removed. A crash
-// after the metadata write leaves an orphaned directory that the next
-// start removes.
+// remove deletes a topic: it leaves the maps, its directory is marked
+// deleted, the metadata file is rewritten, and then its logs are closed
+// and their files removed. A crash after the metadata write leaves a
+// marked directory that the next start removes.
 func (t *topicTable) remove(tp *topic) error {
 	t.adminMu.Lock()
 	defer t.adminMu.Unlock()
@@ -326,7 +334,14 @@ func (t *topicTable) remove(tp *topic) error {
 	delete(t.byName, tp.name)
 	delete(t.byID, tp.id)
 	t.mu.Unlock()
-	if err := t.persistLocked(); err != nil {
+	// The marker first: a start after a crash between the metadata write
+	// and the removal may delete only a directory proven deleted.
+	err := markDeleted(t.topicDir(cur.id))
+	if err == nil {
+		err = t.persistLocked()
+	}
+	if err != nil {
+		_ = os.Remove(filepath.Join(t.topicDir(cur.id), deletedMarkerName))
 		t.mu.Lock()
 		t.byName[cur.name], t.byID[cur.id] = cur, cur
 		t.mu.Unlock()

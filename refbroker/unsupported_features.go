@@ -17,7 +17,7 @@ var unsupportedFeatures = map[int16][]string{
 	0: { // Produce
 		"TransactionalID and transactional/control batches (UNSUPPORTED_FOR_MESSAGE_FORMAT)",
 		"TimeoutMillis (no replication to wait for)",
-		"v0-2 message sets (not advertised)",
+		"magic 0/1 message sets (v0-2 are advertised for librdkafka's compression check; they must carry v2 batches)",
 	},
 	1: { // Fetch
 		"fetch sessions (KIP-227): SessionID is always 0, non-zero IDs get FETCH_SESSION_ID_NOT_FOUND, ForgottenTopics ignored",
@@ -48,7 +48,7 @@ var unsupportedFeatures = map[int16][]string{
 	},
 	19: { // CreateTopics
 		"replication factor other than 1, replica assignments to other nodes",
-		"topic configs other than retention.ms, retention.bytes, segment.bytes, cleanup.policy=delete (INVALID_CONFIG)",
+		"topic configs other than retention.ms, retention.bytes, segment.bytes, max.message.bytes, cleanup.policy=delete (INVALID_CONFIG)",
 		"TimeoutMillis (creation is synchronous)",
 	},
 	20: {"TimeoutMillis (deletion is synchronous)"}, // DeleteTopics

@@ -67,6 +67,12 @@ type Config struct {
 	// OFFSET_METADATA_TOO_LARGE. Default 4096.
 	MaxMetadataBytes int
 
+	// PartitionExists reports whether a topic partition exists; commits
+	// to one that does not get UNKNOWN_TOPIC_OR_PARTITION, as in Kafka.
+	// nil accepts every partition. It is called with the coordinator's
+	// lock held, so it must not call back into the coordinator.
+	PartitionExists func(topic string, partition int32) bool
+
 	// Logger receives rebalance and recovery events. nil = slog.Default().
 	// It must be safe for concurrent use (every slog.Logger is).
 	Logger *slog.Logger

@@ -113,6 +113,9 @@ func (c *Coordinator) commitTarget(req *kmsg.OffsetCommitRequest, now time.Time)
 // stageCommit validates one partition and adds it to rec, returning its
 // error code.
 func (c *Coordinator) stageCommit(rec *record, topic string, rp kmsg.OffsetCommitRequestTopicPartition, version int16) int16 {
+	if c.cfg.PartitionExists != nil && !c.cfg.PartitionExists(topic, rp.Partition) {
+		return kerr.UnknownTopicOrPartition.Code
+	}
 	if rp.Metadata != nil && len(*rp.Metadata) > c.cfg.MaxMetadataBytes {
 		return kerr.OffsetMetadataTooLarge.Code
 	}

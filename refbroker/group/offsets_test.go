@@ -195,6 +195,45 @@ func TestTornTailRecovery(t *testing.T) {
 	}
 }
 
+// TestDamagedFrameCostsOneCommit: a flipped byte in the offsets log costs
+// the commit in that frame, not the commits after it (it used to drop
+// every later frame: a flip at byte 12 lost all five groups).
+func TestDamagedFrameCostsOneCommit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	h := newHarness(t, func(c *Config) { c.Dir = dir })
+	groups := []string{"g0", "g1", "g2", "g3", "g4"}
+	for i, g := range groups {
+		expectCode(t, "commit", commitCode(h, simpleClient(g), "t", 0, int64(10+i)), nil)
+	}
+	if err := h.c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, offsetsFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[12] ^= 0xff // inside the first frame's payload
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h2 := newHarness(t, func(c *Config) { c.Dir = dir })
+	lost := 0
+	for i, g := range groups {
+		switch p := fetch(h2, g, "t", 0); p.Offset {
+		case int64(10 + i):
+		case -1:
+			lost++
+		default:
+			t.Fatalf("group %s recovered offset %d, want %d or none", g, p.Offset, 10+i)
+		}
+	}
+	if lost != 1 {
+		t.Fatalf("%d groups lost their commit, want exactly the one in the damaged frame", lost)
+	}
+}
+
 func TestDeleteGroups(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)

@@ -79,11 +79,11 @@ func appendPayload(dst []byte, rec *record) []byte {
 	return dst
 }
 
-// decodeLog decodes frames from the start of data. It returns the records
-// of the longest valid prefix and that prefix's length. A short, oversized,
-// checksum-failing or undecodable frame ends the prefix: that is the torn
-// tail of a write interrupted by a crash, and everything from it on is
-// dropped. decodeLog never panics, whatever data holds. Recovery replays
+// decodeLog decodes the frames of data and returns their records and the
+// position after the last one. A short, oversized, checksum-failing or
+// undecodable frame costs only itself (framelog.Scan resynchronizes on
+// the next whole frame); a torn tail is dropped. decodeLog never panics,
+// whatever data holds. Recovery replays
 // through framelog.Open directly; this is the same scan collecting records.
 func decodeLog(data []byte) (recs []record, valid int) {
 	valid, _ = framelog.Scan(data, func(payload []byte) error {

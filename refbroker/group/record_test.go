@@ -56,9 +56,10 @@ func TestTornTailEveryCut(t *testing.T) {
 	}
 }
 
-// TestCorruptFrameEndsLog flips one bit in each frame in turn: that frame
-// and everything after it are dropped, everything before survives.
-func TestCorruptFrameEndsLog(t *testing.T) {
+// TestCorruptFrameCostsOnlyItself flips one bit in each frame in turn:
+// that frame is dropped and every other one survives (a damaged last
+// frame is a torn tail, so the valid end is the frame before it).
+func TestCorruptFrameCostsOnlyItself(t *testing.T) {
 	t.Parallel()
 	recs := sampleRecords()
 	data, ends := encodeAll(recs)
@@ -80,8 +81,12 @@ func TestCorruptFrameEndsLog(t *testing.T) {
 		bad := append([]byte(nil), data...)
 		bad[tt.at(start, ends[tt.frame])] ^= 0x10
 		got, valid := decodeLog(bad)
-		if len(got) != tt.frame || valid != start {
-			t.Fatalf("%s: %d records valid %d, want %d records valid %d", tt.name, len(got), valid, tt.frame, start)
+		wantValid := ends[len(ends)-1]
+		if tt.frame == len(ends)-1 {
+			wantValid = start
+		}
+		if len(got) != len(recs)-1 || valid != wantValid {
+			t.Fatalf("%s: %d records valid %d, want %d records valid %d", tt.name, len(got), valid, len(recs)-1, wantValid)
 		}
 	}
 }

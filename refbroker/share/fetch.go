@@ -83,6 +83,13 @@ func (f *Fetch) Response() *kmsg.ShareFetchResponse {
 	for _, p := range f.parts {
 		f.entry(p.TopicID, p.Partition)
 	}
+	for i := range f.resp.Topics {
+		for j := range f.resp.Topics[i].Partitions {
+			if sp := &f.resp.Topics[i].Partitions[j]; sp.Records == nil {
+				sp.Records = []byte{} // never null, as in Fetch (librdkafka rejects null)
+			}
+		}
+	}
 	return f.resp
 }
 

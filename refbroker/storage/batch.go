@@ -93,7 +93,8 @@ func parseHeader(b []byte) batchHeader {
 // validateBatch checks a batch received from a producer and returns its
 // decoded header. The checks are those of the Kafka broker for magic v2
 // input: consistent length, magic, CRC-32C, offset delta vs record count,
-// and no transactional or control batches.
+// no transactional or control batches, and records that decode (and
+// decompress) to exactly what the header says (WalkRecords).
 func validateBatch(b []byte) (batchHeader, error) {
 	if len(b) < batchHeaderSize {
 		return batchHeader{}, fmt.Errorf("%w: %d bytes is shorter than the %d-byte v2 header", ErrCorruptBatch, len(b), batchHeaderSize)
@@ -124,6 +125,12 @@ func validateBatch(b []byte) (batchHeader, error) {
 	}
 	if h.producerID >= 0 && h.baseSequence < 0 {
 		return h, fmt.Errorf("%w: idempotent batch (producer id %d) with negative base sequence %d", ErrCorruptBatch, h.producerID, h.baseSequence)
+	}
+	// The header agrees with itself; now the records must agree with it.
+	// Kafka's LogValidator decodes every record: a batch stored without
+	// this check can make every client stall or loop on the partition.
+	if err := WalkRecords(b, 0, nil); err != nil {
+		return h, err
 	}
 	return h, nil
 }

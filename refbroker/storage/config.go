@@ -62,6 +62,9 @@ const (
 	DefaultFsyncInterval = time.Second
 	// MinSegmentBytes is the smallest accepted Config.SegmentBytes.
 	MinSegmentBytes = 1024
+	// DefaultMaxMessageBytes is the default Config.MaxMessageBytes,
+	// Kafka's max.message.bytes default (1 MiB + 12).
+	DefaultMaxMessageBytes = 1048588
 	// MaxSegmentBytes is the largest accepted Config.SegmentBytes; file
 	// positions are stored as uint32 in the index, as in Kafka.
 	MaxSegmentBytes = math.MaxInt32
@@ -71,11 +74,16 @@ const (
 // Default); build it with field names (the blank field forbids positional
 // literals).
 type Config struct {
-	// SegmentBytes is the roll threshold and preallocated size of each
-	// segment file, in bytes. Default 64 MiB, range [MinSegmentBytes,
+	// SegmentBytes is the roll threshold of segment files, in bytes; the
+	// active segment's preallocation grows from 1 MiB up to it. Default 64 MiB, range [MinSegmentBytes,
 	// MaxSegmentBytes]. A single batch bigger than this gets a segment sized
 	// to fit it.
 	SegmentBytes int64
+	// MaxMessageBytes is the largest record batch Append accepts, in
+	// bytes as sent (compressed), as Kafka's max.message.bytes; a larger
+	// one is ErrMessageTooLarge. Default DefaultMaxMessageBytes, range
+	// [MinSegmentBytes, MaxSegmentBytes].
+	MaxMessageBytes int64
 	// IndexIntervalBytes is the approximate number of batch bytes between
 	// two sparse index entries. Default 4096. Smaller means faster lookups
 	// and more memory (16 bytes per entry).
@@ -107,6 +115,9 @@ func (c Config) Default() Config {
 	if c.IndexIntervalBytes == 0 {
 		c.IndexIntervalBytes = DefaultIndexIntervalBytes
 	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
 	if c.FsyncInterval == 0 {
 		c.FsyncInterval = DefaultFsyncInterval
 	}
@@ -121,6 +132,9 @@ func (c Config) Validate() error {
 	c = c.Default()
 	if c.SegmentBytes < MinSegmentBytes || c.SegmentBytes > MaxSegmentBytes {
 		return fmt.Errorf("storage config: SegmentBytes %d outside [%d, %d]", c.SegmentBytes, MinSegmentBytes, int64(MaxSegmentBytes))
+	}
+	if c.MaxMessageBytes < MinSegmentBytes || c.MaxMessageBytes > MaxSegmentBytes {
+		return fmt.Errorf("storage config: MaxMessageBytes %d outside [%d, %d]", c.MaxMessageBytes, MinSegmentBytes, int64(MaxSegmentBytes))
 	}
 	if c.IndexIntervalBytes < 0 {
 		return fmt.Errorf("storage config: IndexIntervalBytes %d is negative", c.IndexIntervalBytes)

@@ -16,14 +16,20 @@
 // recovery contract):
 //   - Append copies the batch; Read returns slices of the memory map that
 //     stay valid until ReadResult.Release, whatever happens to the segment.
-//   - Offsets are contiguous: HighWatermark is the next offset, StartOffset
-//     the first retained one, and every offset in between is readable.
+//   - Offsets increase: HighWatermark is the next offset, StartOffset the
+//     first retained one; every offset in between is readable except the
+//     gaps recovery leaves where it cut a damaged segment's tail (Read
+//     skips them). No offset is handed out twice.
 //   - Errors wrap the sentinels in errors.go; match them with errors.Is.
-//   - After a crash Open returns the longest valid prefix of what was
-//     appended (durable data per the Fsync policy), never a corrupt batch.
+//   - After a crash Open keeps every intact batch before the damage in
+//     each segment (durable data per the Fsync policy); damage costs the
+//     damaged segment's tail only. Reads bounds-check every header and
+//     CRC-check each segment once, so a batch damaged later is reported
+//     (ErrCorruptBatch), never served, and never panics or loops.
 //
 // Concurrency: every method of Log is safe for concurrent use. Locks are
-// taken in the order Log.flushMu, Log.mu, segment.lifeMu.
+// taken in the order Log.flushMu, Log.mu, segment.lifeMu; segment.check.mu
+// is taken under Log.mu and never together with segment.lifeMu.
 //
 // Linux only (mmap, msync, fallocate); other platforms get ErrUnsupported.
 package storage

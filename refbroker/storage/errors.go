@@ -11,6 +11,16 @@ var (
 	// It is always wrapped with the reason, e.g. "corrupt batch: crc mismatch".
 	ErrCorruptBatch = errors.New("corrupt batch")
 
+	// ErrInvalidRecord means a batch's records do not match its header or
+	// Kafka's rules for producer input: wrong record count, offset deltas
+	// not 0, 1, 2, ..., fields overrunning a record, trailing bytes.
+	// Kafka: INVALID_RECORD (87).
+	ErrInvalidRecord = errors.New("invalid record")
+
+	// ErrMessageTooLarge means a batch is larger than
+	// Config.MaxMessageBytes. Kafka: MESSAGE_TOO_LARGE (10).
+	ErrMessageTooLarge = errors.New("message too large")
+
 	// ErrOffsetOutOfRange means a Read asked for an offset outside
 	// [StartOffset, HighWatermark]. Kafka: OFFSET_OUT_OF_RANGE (1).
 	ErrOffsetOutOfRange = errors.New("offset out of range")

@@ -26,6 +26,11 @@ type batchSpec struct {
 	epoch      int16
 	seq        int32
 	fill       byte // value byte
+	codec      int  // compression: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd (compressTest)
+	// mangle edits the encoded records (after compression is skipped:
+	// only for codec 0) before the header is finished, to build invalid
+	// batches whose CRC is still right.
+	mangle func([]byte) []byte
 }
 
 const noProducer = -1
@@ -54,8 +59,13 @@ func makeBatch(s batchSpec) []byte {
 		r.Length = int32(len(body) - 1)
 		records = r.AppendTo(records)
 	}
+	if s.mangle != nil {
+		records = s.mangle(records)
+	}
+	records = compressTest(s.codec, records)
 	rb := kmsg.RecordBatch{
 		Magic:           2,
+		Attributes:      int16(s.codec),
 		LastOffsetDelta: int32(s.records - 1),
 		FirstTimestamp:  s.timestamp,
 		MaxTimestamp:    s.timestamp + int64(s.records-1),
@@ -130,7 +140,8 @@ func mustAppend(t testing.TB, l *Log, b []byte) AppendResult {
 }
 
 // readBatches reads the whole log [StartOffset, HighWatermark) and returns
-// each batch as a copy, checking CRCs and offset contiguity as it goes.
+// each batch as a copy, checking CRCs and that offsets only increase (a
+// gap is where recovery dropped a damaged segment's tail).
 func readBatches(t testing.TB, l *Log) [][]byte {
 	t.Helper()
 	var out [][]byte
@@ -141,7 +152,16 @@ func readBatches(t testing.TB, l *Log) [][]byte {
 			t.Fatalf("Read(%d): %v", next, err)
 		}
 		if len(r.Data) == 0 {
-			t.Fatalf("Read(%d) below HW %d returned no data", next, l.HighWatermark())
+			// Only a gap at the end of the log (recovery cut out the
+			// damaged tail of segments before an emptied active one)
+			// reads empty below the high watermark: offsets are never
+			// handed out twice, so the gap stays until the next append.
+			for _, s := range l.segs {
+				if s.next > next && s.size > 0 {
+					t.Fatalf("Read(%d) below HW %d returned no data, but segment %d holds [%d, %d)", next, l.HighWatermark(), s.base, s.base, s.next)
+				}
+			}
+			break
 		}
 		for data := r.Data; len(data) > 0; {
 			h := parseHeader(data)
@@ -149,8 +169,8 @@ func readBatches(t testing.TB, l *Log) [][]byte {
 			if err := checkCRC(b); err != nil {
 				t.Fatalf("batch at offset %d: %v", h.baseOffset, err)
 			}
-			if h.baseOffset != next {
-				t.Fatalf("batch base offset %d, want contiguous %d", h.baseOffset, next)
+			if h.baseOffset < next {
+				t.Fatalf("batch base offset %d, want at least %d", h.baseOffset, next)
 			}
 			out = append(out, bytes.Clone(b))
 			next = h.lastOffset() + 1

@@ -125,6 +125,9 @@ func checkIndexTail(s *segment, entries []indexEntry, size, next int64) error {
 	if size == 0 {
 		return nil
 	}
+	if size < batchHeaderSize || size > int64(len(s.m.data)) {
+		return fmt.Errorf("index says %d bytes of data, the segment file has %d", size, len(s.m.data))
+	}
 	if first := parseHeader(s.m.data); first.baseOffset != s.base {
 		return fmt.Errorf("first batch has offset %d, segment base %d", first.baseOffset, s.base)
 	}

@@ -99,6 +99,10 @@ type AppendResult struct {
 // returned wrapped as is. With FsyncAlways the batch is synced before
 // Append returns. Safe for concurrent use; appends are serialised.
 func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
+	// Checked first: a batch too large to keep is not worth decoding.
+	if int64(len(batch)) > l.cfg.MaxMessageBytes {
+		return AppendResult{}, fmt.Errorf("%w: batch of %d bytes exceeds max.message.bytes %d", ErrMessageTooLarge, len(batch), l.cfg.MaxMessageBytes)
+	}
 	h, err := validateBatch(batch)
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("append to %s: %w", l.dir, err)
@@ -138,12 +142,18 @@ func (l *Log) appendLocked(batch []byte, h *batchHeader, leaderEpoch int32) (App
 	seg := l.active()
 	base := seg.next
 	n := h.size()
-	// Roll when the batch does not fit, or when its offsets would not fit
-	// the index's 32-bit relative offsets.
-	if seg.size+n > seg.capacity || base+int64(h.lastOffsetDelta)-seg.base > math.MaxInt32 {
+	// Roll when the batch would take a non-empty segment past
+	// SegmentBytes, or when its offsets would not fit the index's 32-bit
+	// relative offsets; otherwise grow the preallocation if it must.
+	if seg.size > 0 && (seg.size+n > l.cfg.SegmentBytes || base+int64(h.lastOffsetDelta)-seg.base > math.MaxInt32) {
 		var err error
 		if seg, err = l.roll(n); err != nil {
 			return AppendResult{}, err
+		}
+	}
+	if seg.size+n > seg.capacity {
+		if err := seg.mapActive(l.growTo(seg.capacity, seg.size+n)); err != nil {
+			return AppendResult{}, fmt.Errorf("grow segment: %w", err)
 		}
 	}
 	// Write through the file, not the mapping: storing into fresh mmap
@@ -179,6 +189,20 @@ func (l *Log) appendLocked(batch []byte, h *batchHeader, leaderEpoch int32) (App
 	return res, nil
 }
 
+// preallocStep is the first preallocation of an active segment. It
+// doubles as the segment fills, up to SegmentBytes, so that a partition
+// costs disk for what it holds, not a whole segment up front (one
+// CreateTopics of many partitions used to fill the disk).
+const preallocStep = 1 << 20
+
+// growTo returns the capacity for an active segment of capacity cur that
+// must hold need bytes: at least preallocStep, double cur, at most
+// SegmentBytes (or need, for a batch larger than a segment).
+func (l *Log) growTo(cur, need int64) int64 {
+	capacity := max(min(int64(preallocStep), l.cfg.SegmentBytes), 2*cur)
+	return max(need, min(capacity, l.cfg.SegmentBytes))
+}
+
 // active returns the segment appends go to. Caller holds mu.
 func (l *Log) active() *segment { return l.segs[len(l.segs)-1] }
 
@@ -195,17 +219,10 @@ func (l *Log) active() *segment { return l.segs[len(l.segs)-1] }
 // segment once the flusher has made it durable (durablePoint).
 func (l *Log) roll(need int64) (*segment, error) {
 	old := l.active()
-	capacity := max(l.cfg.SegmentBytes, need)
-	if old.size == 0 {
-		if err := old.mapActive(capacity); err != nil {
-			return nil, fmt.Errorf("grow empty segment: %w", err)
-		}
-		return old, nil
-	}
 	if err := old.seal(false); err != nil {
 		return nil, fmt.Errorf("roll: %w", err)
 	}
-	seg, err := createSegment(l.dir, old.next, capacity, int64(l.cfg.IndexIntervalBytes), l.log)
+	seg, err := createSegment(l.dir, old.next, l.growTo(0, need), int64(l.cfg.IndexIntervalBytes), l.log)
 	if err != nil {
 		return nil, fmt.Errorf("roll: %w", err)
 	}
@@ -278,14 +295,17 @@ func (l *Log) Read(offset int64, maxBytes int) (*ReadResult, error) {
 	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > offset }) - 1
 	seg := l.segs[i]
 	pos := seg.seekOffset(offset)
-	end := pos
-	for end < seg.size {
-		h := seg.headerAt(end)
-		n := h.size()
-		if end > pos && end-pos+n > int64(maxBytes) {
-			break
-		}
-		end += n
+	for pos == seg.size && i+1 < len(l.segs) {
+		// offset lies in a gap that recovery left after a damaged
+		// segment's tail (or in a segment it emptied): serve from the
+		// next segment with data, as Kafka serves the next batch after a
+		// gap.
+		i++
+		seg, pos = l.segs[i], 0
+	}
+	end, err := seg.span(pos, maxBytes)
+	if err != nil {
+		return nil, fmt.Errorf("read %s at offset %d: %w", l.dir, offset, err)
 	}
 	m := seg.acquire()
 	return &ReadResult{Data: m.data[pos:end:end], m: m, seg: seg}, nil
@@ -302,12 +322,11 @@ func (l *Log) StartOffset() int64 { return l.start.Load() }
 // sizes). Lock-free.
 func (l *Log) Size() int64 { return l.size.Load() }
 
-// OffsetForTime returns the base offset and maxTimestamp (milliseconds) of
-// the first batch whose maxTimestamp >= ts, or ok=false when there is none.
-// The granularity is the batch, not the record: the broker answers
-// ListOffsets with the batch's base offset. The special timestamps -1
-// (latest) and -2 (earliest) are not interpreted here; use HighWatermark
-// and StartOffset. Safe for concurrent use.
+// OffsetForTime returns the offset and timestamp (milliseconds) of the
+// first record whose timestamp is >= ts, found through the batch whose
+// maxTimestamp is the first >= ts, or ok=false when there is none. The
+// special timestamps -1 (latest) and -2 (earliest) are not interpreted
+// here; use HighWatermark and StartOffset. Safe for concurrent use.
 func (l *Log) OffsetForTime(ts int64) (offset int64, timestamp int64, ok bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()

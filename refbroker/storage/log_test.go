@@ -354,20 +354,21 @@ func TestOffsetForTime(t *testing.T) {
 	for _, ts := range stamps {
 		mustAppend(t, l, makeBatch(batchSpec{records: 2, valueSize: 900, producerID: noProducer, timestamp: ts}))
 	}
-	// Batch i holds offsets 2i, 2i+1 and maxTimestamp stamps[i]+1.
+	// Batch i holds offsets 2i, 2i+1 with timestamps stamps[i] and
+	// stamps[i]+1; the answer is the first record at or after the target.
 	tests := []struct {
 		ts         int64
 		wantOffset int64
 		wantTs     int64
 		ok         bool
 	}{
-		{0, 0, 101, true},
-		{101, 0, 101, true},
-		{102, 2, 301, true},
-		{250, 2, 301, true},
-		{302, 6, 501, true},
-		{502, 10, 901, true},
-		{901, 10, 901, true},
+		{0, 0, 100, true},
+		{101, 1, 101, true}, // the second record of the first batch
+		{102, 2, 300, true}, // batch 2 (200) is later in the log than batch 1 (300)
+		{250, 2, 300, true},
+		{302, 6, 500, true},
+		{502, 10, 900, true},
+		{901, 11, 901, true},
 		{902, 0, 0, false},
 	}
 	for _, tt := range tests {
@@ -481,8 +482,8 @@ func TestReopenAfterCleanClose(t *testing.T) {
 	if res.BaseOffset != 24 {
 		t.Fatalf("append after reopen got offset %d, want 24", res.BaseOffset)
 	}
-	if off, _, ok := l2.OffsetForTime(1005); !ok || off != 8 { // batch 4: maxTimestamp 1000+4+1
-		t.Fatalf("OffsetForTime after reopen = %d, %v; want 8", off, ok)
+	if off, _, ok := l2.OffsetForTime(1005); !ok || off != 9 { // batch 4: records at 1004 and 1005
+		t.Fatalf("OffsetForTime after reopen = %d, %v; want 9", off, ok)
 	}
 }
 

@@ -21,8 +21,9 @@ import (
 // index files. Without the marker (a crash) it recovers: segments wholly
 // before the recovery point load the same way, the rest are scanned, every
 // batch after the recovery point fully validated (length, magic, CRC-32C,
-// contiguous offsets), and the log is truncated at the first torn or corrupt
-// batch, deleting any later segment. Whenever an index file or snapshot is
+// contiguous offsets), and a segment is truncated at its first torn or
+// corrupt batch; later segments are kept (see scanSegments). Whenever an
+// index file or snapshot is
 // missing or does not match, Open hops batch headers instead (no CRC).
 // In both modes a structurally impossible header (or one that runs past the
 // end of the file) truncates the log there, so Open never fails on a damaged
@@ -170,15 +171,22 @@ func (l *Log) listSegments() ([]int64, error) {
 	return bases, nil
 }
 
-// scanSegments opens and scans each segment in order. The first damaged
-// segment is truncated at the damage and every later segment is deleted,
-// so the log stays a contiguous prefix of what was appended.
+// scanSegments opens and scans each segment in order. A damaged segment
+// loses its tail from the damage on, and nothing else: later segments are
+// scanned and kept, leaving a gap in the offsets that Read skips (as
+// Kafka skips the gaps of a compacted log). A segment that overlaps the
+// one before it cannot be served (two records would share offsets), so it
+// is moved to the quarantine directory, never deleted.
 func (l *Log) scanSegments(bases []int64, verifyFrom func(int64) int64) error {
 	for i, base := range bases {
-		if n := len(l.segs); n > 0 && base != l.segs[n-1].next {
-			l.log.Warn("storage: segment does not continue the log, dropping it and later segments",
-				"segment", segmentName(base), "expected_base", l.segs[n-1].next)
-			return l.removeSegmentFiles(bases[i:])
+		if n := len(l.segs); n > 0 && base < l.segs[n-1].next {
+			if err := l.quarantine(base, fmt.Sprintf("starts at offset %d, inside the previous segment (which ends at %d)", base, l.segs[n-1].next)); err != nil {
+				return err
+			}
+			continue
+		} else if n > 0 && base > l.segs[n-1].next {
+			l.log.Warn("storage: offsets missing between segments; reads skip the gap",
+				"segment", segmentName(base), "gap_from", l.segs[n-1].next, "gap_to", base)
 		}
 		if i == len(bases)-1 {
 			l.ensureSnapshot(base)
@@ -189,14 +197,46 @@ func (l *Log) scanSegments(bases []int64, verifyFrom func(int64) int64) error {
 		}
 		l.segs = append(l.segs, s)
 		l.opened.scanned++
-		fileSize := int64(len(s.m.data))
-		if damage := l.scanSegment(s, verifyFrom(base), i == len(bases)-1); damage != nil {
-			l.log.Warn("storage: truncating damaged log", "segment", segmentName(base), "pos", s.size,
-				"dropped_bytes", fileSize-s.size, "dropped_segments", len(bases)-i-1, "reason", damage)
-			return l.removeSegmentFiles(bases[i+1:])
+		damage := l.scanSegment(s, verifyFrom(base), i == len(bases)-1)
+		if verifyFrom(base) == 0 {
+			s.markVerified() // every batch it kept passed the CRC check
+		}
+		if damage != nil {
+			l.log.Warn("storage: truncating a damaged segment at the damage; later segments are kept",
+				"segment", segmentName(base), "pos", s.size, "lost_bytes", dataExtent(s.m.data[s.size:]),
+				"later_segments_kept", len(bases)-i-1, "reason", damage)
 		}
 	}
 	return nil
+}
+
+// dataExtent returns how many bytes of b hold data: up to its last
+// non-zero byte (the rest is the preallocated, never written tail).
+func dataExtent(b []byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] != 0 {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// quarantineDirName is where recovery moves segments it cannot serve.
+const quarantineDirName = "quarantine"
+
+// quarantine moves a segment file (and its index file) out of the log
+// into dir/quarantine, so that it is kept for an operator but not served.
+func (l *Log) quarantine(base int64, why string) error {
+	qdir := filepath.Join(l.dir, quarantineDirName)
+	if err := os.MkdirAll(qdir, 0o755); err != nil {
+		return fmt.Errorf("quarantine segment %s: %w", segmentName(base), err)
+	}
+	from, to := filepath.Join(l.dir, segmentName(base)), filepath.Join(qdir, segmentName(base))
+	if err := os.Rename(from, to); err != nil {
+		return fmt.Errorf("quarantine segment %s: %w", segmentName(base), err)
+	}
+	l.log.Warn("storage: segment moved to quarantine, not served", "segment", segmentName(base), "to", to, "reason", why)
+	return removeIndexFile(l.dir, base)
 }
 
 // openSegment opens an existing segment file and maps it read-only at its
@@ -300,20 +340,6 @@ func tailError(tail []byte, what string) error {
 	return nil
 }
 
-// removeSegmentFiles deletes the files of segments dropped by recovery.
-func (l *Log) removeSegmentFiles(bases []int64) error {
-	for _, base := range bases {
-		path := filepath.Join(l.dir, segmentName(base))
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove dropped segment %s: %w", path, err)
-		}
-		if err := removeIndexFile(l.dir, base); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // finishLoad trims sealed segments, prepares the active one for appends
 // (zeroing any stale bytes past the good data, so a later crash cannot
 // resurrect them) and records what is durable.
@@ -334,8 +360,14 @@ func (l *Log) finishLoad(clean bool) error {
 		}
 	}
 	a := l.active()
-	if err := a.mapActive(max(l.cfg.SegmentBytes, a.size)); err != nil {
-		return err
+	if err := a.mapActive(l.growTo(0, a.size)); err != nil {
+		// A full disk must not keep the log from opening to serve what
+		// it holds: map just the data; appends grow it when they can
+		// and fail with the storage error until then.
+		if a.size == 0 || a.mapActive(a.size) != nil {
+			return err
+		}
+		l.log.Warn("storage: cannot preallocate the active segment; opened without room to append", "segment", a.path, "err", err)
 	}
 	if err := l.removeStaleMetadata(); err != nil {
 		return err

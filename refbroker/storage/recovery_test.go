@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -55,19 +56,58 @@ func batchPositions(t *testing.T, path string) []int64 {
 // checkPrefix asserts that l holds exactly sent[:n] at offsets from 0.
 func checkPrefix(tb testing.TB, l *Log, sent [][]byte, n int) {
 	tb.Helper()
-	got := readBatches(tb, l)
-	if len(got) != n {
-		tb.Fatalf("recovered %d batches, want %d", len(got), n)
+	checkKept(tb, l, sent, indexRange(0, n))
+	if end := sentEnd(sent, n); l.StartOffset() != 0 || l.HighWatermark() != end {
+		tb.Fatalf("recovered offsets [%d, %d), want [0, %d)", l.StartOffset(), l.HighWatermark(), end)
 	}
-	want := int64(0)
-	for i := range got {
-		if !sameBatch(got[i], sent[i]) {
-			tb.Fatalf("recovered batch %d differs from appended batch", i)
+}
+
+// indexRange returns [from, to).
+func indexRange(from, to int) []int {
+	out := make([]int, 0, max(to-from, 0))
+	for i := from; i < to; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// sentEnd returns the offset after the first n sent batches.
+func sentEnd(sent [][]byte, n int) int64 {
+	end := int64(0)
+	for _, b := range sent[:n] {
+		end += int64(parseHeader(b).lastOffsetDelta) + 1
+	}
+	return end
+}
+
+// recoveredIndexes checks that l holds an in-order subset of sent, each
+// batch byte-identical and at the offset it was first appended at (so
+// recovery dropped batches but never renumbered or altered one), and
+// returns which sent batches it holds.
+func recoveredIndexes(tb testing.TB, l *Log, sent [][]byte) []int {
+	tb.Helper()
+	var idx []int
+	k := 0
+	for _, g := range readBatches(tb, l) {
+		base := parseHeader(g).baseOffset
+		for k < len(sent) && sentEnd(sent, k) < base {
+			k++
 		}
-		want += int64(parseHeader(sent[i]).lastOffsetDelta) + 1
+		if k == len(sent) || sentEnd(sent, k) != base || !sameBatch(g, sent[k]) {
+			tb.Fatalf("recovered batch at offset %d is not the batch appended there", base)
+		}
+		idx = append(idx, k)
+		k++
 	}
-	if l.StartOffset() != 0 || l.HighWatermark() != want {
-		tb.Fatalf("recovered offsets [%d, %d), want [0, %d)", l.StartOffset(), l.HighWatermark(), want)
+	return idx
+}
+
+// checkKept fails unless l holds exactly the sent batches want, at their
+// original offsets.
+func checkKept(tb testing.TB, l *Log, sent [][]byte, want []int) {
+	tb.Helper()
+	if got := recoveredIndexes(tb, l, sent); !slices.Equal(got, want) {
+		tb.Fatalf("recovered batches %v, want %v", got, want)
 	}
 }
 
@@ -181,7 +221,9 @@ func TestTornWriteRecovery(t *testing.T) {
 	}
 }
 
-func TestDamagedSealedSegmentDropsLaterSegments(t *testing.T) {
+// TestDamagedSealedSegmentKeepsLaterSegments: damage in a sealed segment
+// costs that segment's tail from the damaged batch on, nothing more.
+func TestDamagedSealedSegmentKeepsLaterSegments(t *testing.T) {
 	t.Parallel()
 	cfg := smallConfig()
 	_, dir, sent := buildLog(t, cfg, 14)
@@ -201,9 +243,14 @@ func TestDamagedSealedSegmentDropsLaterSegments(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := openLog(t, crashed, cfg)
-	checkPrefix(t, r, sent, len(p0)-1+1)
-	if left := segmentFiles(t, crashed); len(left) != 2 {
-		t.Fatalf("segments after the damage should be deleted, %d remain", len(left))
+	n0, n1 := len(p0)-1, len(p1)-1 // batches per segment (positions end with the end of data)
+	lost := []int{n0 + 1, n0 + n1} // segment 1 from its second batch
+	checkKept(t, r, sent, slices.Concat(indexRange(0, lost[0]), indexRange(lost[1], len(sent))))
+	if left := segmentFiles(t, crashed); len(left) != len(files) {
+		t.Fatalf("%d segments remain of %d: later segments must be kept", len(left), len(files))
+	}
+	if r.HighWatermark() != sentEnd(sent, len(sent)) {
+		t.Fatalf("high watermark %d, want %d", r.HighWatermark(), sentEnd(sent, len(sent)))
 	}
 }
 
@@ -253,6 +300,7 @@ func TestCorruptCheckpointValidatesEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := segmentFiles(t, crashed)
+	seg0Batches := len(batchPositions(t, files[0])) - 1
 	data, err := os.ReadFile(files[0])
 	if err != nil {
 		t.Fatal(err)
@@ -262,5 +310,6 @@ func TestCorruptCheckpointValidatesEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := openLog(t, crashed, cfg)
-	checkPrefix(t, r, sent, 0)
+	// Segment 0 is lost from its first batch; the later ones are kept.
+	checkKept(t, r, sent, indexRange(seg0Batches, len(sent)))
 }

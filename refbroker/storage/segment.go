@@ -85,6 +85,7 @@ type segment struct {
 	// then the recovery point must not reach into the segment.
 	durableEntry bool
 	log          *slog.Logger
+	check        readCheck // read-side verification (readcheck.go)
 
 	// refs counts the owning Log plus readers; the last release closes the
 	// file and, when doomed, removes it.
@@ -98,6 +99,7 @@ type segment struct {
 
 func newSegment(path string, base int64, f *os.File, interval int64, log *slog.Logger) *segment {
 	s := &segment{base: base, f: f, path: path, next: base, maxTs: math.MinInt64, log: log}
+	s.check.badAt = -1
 	s.index.interval = interval
 	s.refs.Store(1)
 	return s
@@ -117,6 +119,7 @@ func createSegment(dir string, base, capacity, interval int64, log *slog.Logger)
 		os.Remove(path)
 		return nil, err
 	}
+	s.markVerified() // everything in it will have passed Append's checks
 	return s, nil
 }
 
@@ -257,18 +260,14 @@ func (s *segment) removeFiles() {
 	}
 }
 
-// headerAt decodes the batch header at pos; pos+batchHeaderSize <= size.
-func (s *segment) headerAt(pos int64) batchHeader {
-	return parseHeader(s.m.data[pos : pos+batchHeaderSize])
-}
-
 // seekOffset returns the position of the batch containing offset, which
 // must lie in [base, next). It floors in the sparse index and hops headers.
+// A damaged header stops the hop at its position, where Read reports it.
 func (s *segment) seekOffset(offset int64) int64 {
 	pos := s.index.floorOffset(uint32(offset - s.base))
 	for pos < s.size {
-		h := s.headerAt(pos)
-		if h.lastOffset() >= offset {
+		h, err := s.batchAt(pos)
+		if err != nil || h.lastOffset() >= offset {
 			return pos
 		}
 		pos += h.size()
@@ -280,9 +279,21 @@ func (s *segment) seekOffset(offset int64) int64 {
 func (s *segment) seekTime(ts int64) (offset, timestamp int64, ok bool) {
 	pos, _ := s.index.floorTime(ts)
 	for pos < s.size {
-		h := s.headerAt(pos)
+		h, err := s.batchAt(pos)
+		if err != nil {
+			return 0, 0, false // damaged: Read reports it
+		}
 		if h.maxTimestamp >= ts {
-			return h.baseOffset, h.maxTimestamp, true
+			// Kafka answers the record, not the batch: the first
+			// record at or after ts. A batch that cannot be decoded
+			// (only possible for damaged data) answers its base.
+			r, ok, err := RecordAtTime(s.m.data[pos:pos+h.size()], ts)
+			if err != nil || !ok {
+				s.log.Warn("storage: time lookup could not decode a batch; answering its base offset",
+					"segment", s.path, "position", pos, "err", err)
+				return h.baseOffset, h.maxTimestamp, true
+			}
+			return r.Offset, r.Timestamp, true
 		}
 		pos += h.size()
 	}

@@ -57,23 +57,65 @@ func ReadFrame(b []byte) (payload []byte, n int, err error) {
 	return payload, HeaderSize + int(size), nil
 }
 
-// Scan calls fn with the payload of each frame from the start of data, in
-// order, and returns the length of the longest valid prefix and the
-// number of frames in it. The prefix ends at the first frame ReadFrame
-// rejects or fn returns an error for: that frame is the torn tail of a
-// write interrupted by a crash, and everything from it on is dropped. fn
-// must not retain payload beyond the call unless it owns data.
+// Scan calls fn with the payload of each frame of data, in order, and
+// returns the position after the last frame fn accepted and how many it
+// accepted. A damaged frame (short, oversized, checksum-failing) costs
+// only itself: Scan resynchronizes on the next position where a whole
+// frame reads (a torn write at the end leaves none, and ends the scan).
+// A whole frame fn returns an error for is skipped. fn must not retain
+// payload beyond the call unless it owns data.
 func Scan(data []byte, fn func(payload []byte) error) (valid, frames int) {
-	for valid < len(data) {
-		payload, n, err := ReadFrame(data[valid:])
+	st := ScanStats(data, fn)
+	return st.End, st.Frames
+}
+
+// Stats describes a scan.
+type Stats struct {
+	End     int // position after the last accepted frame
+	Frames  int // frames accepted
+	Skipped int // bytes before End that were damaged or rejected
+	Damaged int // damaged stretches resynchronized over
+}
+
+// ScanStats is Scan with the damage it skipped.
+func ScanStats(data []byte, fn func(payload []byte) error) Stats {
+	var st Stats
+	// Damage after the last accepted frame is the tail, not skipped.
+	pendingBytes, pendingDamaged := 0, 0
+	for pos := 0; pos < len(data); {
+		payload, n, err := ReadFrame(data[pos:])
 		if err != nil {
-			return valid, frames
+			next := resync(data, pos+1)
+			if next < 0 {
+				break // a torn tail: no whole frame after it
+			}
+			pendingBytes += next - pos
+			pendingDamaged++
+			pos = next
+			continue
 		}
-		if err := fn(payload); err != nil {
-			return valid, frames
+		pos += n
+		if fn(payload) != nil {
+			pendingBytes += n
+			continue
 		}
-		valid += n
-		frames++
+		st.Frames++
+		st.End = pos
+		st.Skipped += pendingBytes
+		st.Damaged += pendingDamaged
+		pendingBytes, pendingDamaged = 0, 0
 	}
-	return valid, frames
+	return st
+}
+
+// resync returns the first position at or after from where a whole frame
+// reads, or -1. A random position passes the length and checksum checks
+// with a chance of about 2^-32.
+func resync(data []byte, from int) int {
+	for p := from; p+HeaderSize <= len(data); p++ {
+		if _, _, err := ReadFrame(data[p:]); err == nil {
+			return p
+		}
+	}
+	return -1
 }

@@ -93,9 +93,10 @@ func TestTornTailEveryCut(t *testing.T) {
 	}
 }
 
-// TestCorruptFrameEndsLog damages one frame in turn: that frame and
-// everything after it are dropped, everything before survives.
-func TestCorruptFrameEndsLog(t *testing.T) {
+// TestCorruptFrameCostsOnlyItself damages one frame in turn: that frame
+// is dropped and every other frame survives (a damaged last frame is a
+// torn tail, so the valid end is the frame before it).
+func TestCorruptFrameCostsOnlyItself(t *testing.T) {
 	t.Parallel()
 	data, ends := encodeAll(samplePayloads())
 	tests := []struct {
@@ -121,8 +122,18 @@ func TestCorruptFrameEndsLog(t *testing.T) {
 			bad := slices.Clone(data)
 			tt.edit(bad, start, ends[tt.frame])
 			got, valid := collect(bad)
-			if len(got) != tt.frame || valid != start {
-				t.Fatalf("%d frames valid %d, want %d frames valid %d", len(got), valid, tt.frame, start)
+			want := slices.Delete(slices.Clone(samplePayloads()), tt.frame, tt.frame+1)
+			wantValid := ends[len(ends)-1]
+			if tt.frame == len(ends)-1 {
+				wantValid = start
+			}
+			if len(got) != len(want) || valid != wantValid {
+				t.Fatalf("%d frames valid %d, want %d frames valid %d", len(got), valid, len(want), wantValid)
+			}
+			for i := range want {
+				if !bytes.Equal(got[i], want[i]) {
+					t.Fatalf("frame %d differs", i)
+				}
 			}
 			if _, _, err := ReadFrame(bad[start:]); !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("ReadFrame error %v, want ErrCorrupt", err)
@@ -131,21 +142,21 @@ func TestCorruptFrameEndsLog(t *testing.T) {
 	}
 }
 
-// TestScanStopsWhereReplayRejects checks that a frame the caller cannot
-// decode ends the valid prefix like a corrupt one.
-func TestScanStopsWhereReplayRejects(t *testing.T) {
+// TestScanSkipsWhatReplayRejects checks that a frame the caller cannot
+// decode is skipped, and the frames after it are still replayed.
+func TestScanSkipsWhatReplayRejects(t *testing.T) {
 	t.Parallel()
 	data, ends := encodeAll(samplePayloads())
 	var seen int
 	valid, n := Scan(data, func(p []byte) error {
-		if seen == 2 {
+		seen++
+		if seen == 3 { // the third frame only
 			return errors.New("undecodable")
 		}
-		seen++
 		return nil
 	})
-	if valid != ends[1] || n != 2 {
-		t.Fatalf("valid %d frames %d, want %d and 2", valid, n, ends[1])
+	if valid != ends[3] || n != 3 {
+		t.Fatalf("valid %d frames %d, want %d and 3", valid, n, ends[3])
 	}
 }
 

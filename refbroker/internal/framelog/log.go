@@ -58,10 +58,9 @@ type Log struct {
 }
 
 // Open recovers the log at path, creating its directory and the file as
-// needed. It calls replay with the payload of each frame of the longest
-// valid prefix, in order; a frame that is corrupt, or for which replay
-// returns an error, ends the prefix, and it and everything after it are
-// dropped with a warning. Open then rewrites the file compacted with the
+// needed. It calls replay with the payload of each valid frame, in order
+// (see Scan: a corrupt frame, or one replay returns an error for, is
+// dropped with a warning and costs only itself; a torn tail is dropped). Open then rewrites the file compacted with the
 // frames snapshot returns (called once, after the last replay) and opens
 // it for appending.
 func Open(path string, opts Options, replay func(payload []byte) error, snapshot func() []byte) (*Log, error) {
@@ -75,10 +74,14 @@ func Open(path string, opts Options, replay func(payload []byte) error, snapshot
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	valid, frames := Scan(data, replay)
-	if valid < len(data) {
-		opts.Logger.Warn(opts.Name+" has a torn or corrupt tail; dropping it",
-			"path", path, "valid_bytes", valid, "dropped_bytes", len(data)-valid, "frames", frames)
+	st := ScanStats(data, replay)
+	if st.Skipped > 0 {
+		opts.Logger.Warn(opts.Name+" has damaged frames; they are dropped, the frames around them kept",
+			"path", path, "damaged_stretches", st.Damaged, "dropped_bytes", st.Skipped, "frames_kept", st.Frames)
+	}
+	if st.End < len(data) {
+		opts.Logger.Warn(opts.Name+" has a torn tail; dropping it",
+			"path", path, "valid_bytes", st.End, "dropped_bytes", len(data)-st.End, "frames", st.Frames)
 	}
 	if err := l.Compact(snapshot()); err != nil {
 		return nil, err
