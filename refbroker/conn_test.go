@@ -241,8 +241,8 @@ func TestHandlerPanicClosesOnlyItsConnection(t *testing.T) {
 	b := newBroker(t)
 	hook := func(key int16) {
 		if key == 3 { // Metadata
-			var m map[string]int
-			m["boom"]++ // a nil-map write: a real runtime panic
+			var s []int
+			_ = s[len(s)] // an index out of range: a real runtime panic, as a bad batch length once caused
 		}
 	}
 	b.beforeHandler.Store(&hook)
