@@ -19,6 +19,11 @@ import (
 // before polling again (the SDK has already retried it).
 const errorBackoff = 500 * time.Millisecond
 
+// leaseMargin is how long before its visibility timeout ends a received
+// message is no longer handed to the handler: the handler and the delete
+// need some of the lease.
+const leaseMargin = 500 * time.Millisecond
+
 // partitionQueue is one partition queue a consumer polls.
 type partitionQueue struct {
 	partition int32
@@ -118,6 +123,10 @@ func seconds(d time.Duration) int32 {
 // receiveLoop long-polls one partition queue until Close or Crash.
 func (c *consumer) receiveLoop(q partitionQueue) {
 	for !c.stopping.Load() && c.pollCtx.Err() == nil {
+		// The lease of the received messages runs from (at the latest)
+		// the moment SQS answers, so measured from before the request
+		// it ends no later than leaseEnd.
+		leaseEnd := time.Now().Add(time.Duration(c.visibility)*time.Second - leaseMargin)
 		out, err := c.s.client.ReceiveMessage(c.pollCtx, &sqs.ReceiveMessageInput{
 			QueueUrl:                    aws.String(q.url),
 			MaxNumberOfMessages:         c.max,
@@ -140,7 +149,7 @@ func (c *consumer) receiveLoop(q partitionQueue) {
 			}
 			continue
 		}
-		c.handleBatch(q, out.Messages)
+		c.handleBatch(q, out.Messages, leaseEnd)
 	}
 }
 
@@ -151,8 +160,9 @@ func (c *consumer) receiveLoop(q partitionQueue) {
 // FIFO mode too, since releasing the rest with it would raise their
 // receive counts towards the delivery limit although no handler saw them.
 // On Close the messages not yet handled are released; on Crash nothing
-// more is deleted or changed.
-func (c *consumer) handleBatch(q partitionQueue, msgs []types.Message) {
+// more is deleted or changed. Messages whose visibility timeout has run
+// out before their turn are left to SQS, which redelivers them.
+func (c *consumer) handleBatch(q partitionQueue, msgs []types.Message, leaseEnd time.Time) {
 	if c.cfg.Commit == adapters.CommitAuto && len(msgs) > 0 {
 		// Auto-ack: at most once, like a broker acking on delivery.
 		c.deleteBatch(q.url, handles(msgs))
@@ -164,6 +174,12 @@ func (c *consumer) handleBatch(q partitionQueue, msgs []types.Message) {
 		}
 		if c.stopping.Load() {
 			c.release(q.url, msgs[i:])
+			break
+		}
+		if time.Now().After(leaseEnd) {
+			// The visibility timeout has expired (a slow response or slow
+			// handlers): SQS may already have given the rest of the batch
+			// to another consumer, so handling it here would duplicate it.
 			break
 		}
 		d := c.delivery(q, &msgs[i])

@@ -50,6 +50,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/brokerbench/brokerbench/adapters"
 )
@@ -116,6 +117,9 @@ func New(ctx context.Context, cfg Config) (*SQS, error) {
 	}
 	s.region = awsCfg.Region
 	s.client = sqs.NewFromConfig(awsCfg, func(o *sqs.Options) {
+		// The SDK logs to stderr, e.g. about response bodies left unread
+		// when Crash cancels a long poll; errors reach the caller anyway.
+		o.Logger = logging.Nop{}
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
@@ -230,7 +234,7 @@ func (n queueNames) suffix() string {
 
 // meta is the topic's metadata queue.
 func (n queueNames) meta(topic string) string {
-	return n.prefix + clip(topic, 40) + "-" + hash10(topic) + "-meta" + n.suffix()
+	return n.prefix + clip(topic, 39) + "-" + hash10(topic) + "-meta" + n.suffix()
 }
 
 // base is the common start of a subscription's queue names.

@@ -140,13 +140,22 @@ func (s *SQS) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error {
 		tagMaxDeliveries: strconv.Itoa(spec.MaxDeliveries),
 		tagDeadLetter:    strconv.FormatBool(spec.DeadLetter),
 	}
-	url, err := s.createQueue(ctx, metaName, nil, tags)
-	if err != nil {
-		return fmt.Errorf("create topic %q: %w", spec.Name, err)
-	}
+	// An existing topic is read before anything is created: CreateQueue
+	// of an existing queue with other tags either keeps them (SQS) or
+	// replaces them (moto), and neither may hide a mismatch.
 	m, err := s.loadMeta(ctx, spec.Name)
+	if errors.Is(err, ErrTopicNotFound) {
+		if _, err = s.createQueue(ctx, metaName, nil, tags); err != nil {
+			return fmt.Errorf("create topic %q: %w", spec.Name, err)
+		}
+		m, err = s.loadMeta(ctx, spec.Name)
+	}
 	if err != nil {
 		return fmt.Errorf("create topic: %w", err)
+	}
+	url, err := s.queueURL(ctx, metaName)
+	if err != nil {
+		return fmt.Errorf("create topic %q: %w", spec.Name, err)
 	}
 	if m.partitions != spec.Partitions {
 		return fmt.Errorf("create topic %q with %d partitions: has %d: %w", spec.Name, spec.Partitions, m.partitions, ErrTopicMismatch)

@@ -1,0 +1,185 @@
+package sqs_test
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/adapters/adaptertest"
+	"github.com/brokerbench/brokerbench/adapters/sqs"
+	"github.com/brokerbench/brokerbench/adapters/sqs/sqstest"
+)
+
+func newTopic(t *testing.T, s adapters.System, spec adapters.TopicSpec) string {
+	t.Helper()
+	spec.Name = "bbtest-sqs-" + adaptertest.Suffix()
+	return adaptertest.NewTopic(t, s, spec)
+}
+
+// rawClient is a plain SDK client on the emulator, to inspect what the
+// adapter created.
+func rawClient(t *testing.T) *awssqs.Client {
+	t.Helper()
+	cfg := sqstest.Shared(t).Config(false)
+	return awssqs.New(awssqs.Options{Region: cfg.Region, BaseEndpoint: aws.String(cfg.Endpoint), Credentials: cfg.Credentials})
+}
+
+func TestTopicErrors(t *testing.T) {
+	t.Parallel()
+	s := newSQS(t, false)
+	ctx := t.Context()
+	topic := newTopic(t, s, adapters.TopicSpec{Partitions: 2, Subscriptions: []string{"s"}})
+	if err := s.CreateTopic(ctx, adapters.TopicSpec{Name: topic, Partitions: 3}); !errors.Is(err, sqs.ErrTopicMismatch) {
+		t.Fatalf("CreateTopic with other partitions = %v, want ErrTopicMismatch", err)
+	}
+	if err := s.CreateTopic(ctx, adapters.TopicSpec{Name: topic + "x", Partitions: 1, MaxDeliveries: 1001}); err == nil {
+		t.Fatal("CreateTopic with MaxDeliveries 1001 (over the SQS maximum) succeeded")
+	}
+	if err := s.DeleteTopic(ctx, "bbtest-sqs-missing-"+adaptertest.Suffix()); err != nil {
+		t.Fatalf("DeleteTopic of a missing topic: %v", err)
+	}
+	_, err := s.NewConsumer(ctx, adaptertest.ConsumerConfig("bbtest-missing-"+adaptertest.Suffix(), "s", 1, func(*adapters.Delivery) {}))
+	if !errors.Is(err, sqs.ErrTopicNotFound) {
+		t.Fatalf("NewConsumer on a missing topic = %v, want ErrTopicNotFound", err)
+	}
+	if _, err := s.NewProducer(ctx, adapters.ProducerConfig{ID: "idem", Idempotent: true}); !errors.Is(err, adapters.ErrNotApplicable) {
+		t.Fatalf("idempotent producer on standard queues = %v, want ErrNotApplicable", err)
+	}
+	bare := newTopic(t, s, adapters.TopicSpec{Partitions: 1}) // no subscription
+	p := adaptertest.NewProducer(t, s, adapters.ProducerConfig{ID: "errs"})
+	for _, tt := range []struct {
+		m    adapters.Message
+		want error
+	}{
+		{adapters.Message{Topic: topic, Partition: 2}, sqs.ErrBadPartition},
+		{adapters.Message{Topic: "bbtest-missing-" + adaptertest.Suffix()}, sqs.ErrTopicNotFound},
+		{adapters.Message{Topic: bare}, sqs.ErrNoSubscription},
+		{adapters.Message{Topic: topic, Value: make([]byte, 200*1024)}, sqs.ErrTooLarge},
+	} {
+		if err := adaptertest.SendErr(t, p, &tt.m); !errors.Is(err, tt.want) {
+			t.Errorf("Send(topic %s partition %d, %d bytes) = %v, want %v", tt.m.Topic, tt.m.Partition, len(tt.m.Value), err, tt.want)
+		}
+	}
+	res := adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: -1, Key: []byte("k")})
+	if res.Partition < 0 || res.Partition > 1 || res.Offset != -1 {
+		t.Fatalf("keyed send with Partition -1 = %+v", res)
+	}
+}
+
+// TestRedrivePolicy: the delivery limit is each partition queue's redrive
+// policy, naming the subscription's dead-letter queue, and a re-create
+// with another limit updates it.
+func TestRedrivePolicy(t *testing.T) {
+	t.Parallel()
+	s := newSQS(t, false)
+	raw := rawClient(t)
+	topic := newTopic(t, s, adapters.TopicSpec{Partitions: 2, Subscriptions: []string{"s"}, MaxDeliveries: 4, DeadLetter: true})
+	policy := func() (arn string, max int) {
+		t.Helper()
+		out, err := raw.ListQueues(t.Context(), &awssqs.ListQueuesInput{QueueNamePrefix: aws.String("bbt-" + topic[:22])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var parts []string
+		for _, u := range out.QueueUrls {
+			if strings.Contains(u, "-p") && !strings.HasSuffix(u, "-meta") {
+				parts = append(parts, u)
+			}
+		}
+		if len(parts) != 2 {
+			t.Fatalf("partition queues of %s: %v", topic, out.QueueUrls)
+		}
+		for _, u := range parts {
+			a, err := raw.GetQueueAttributes(t.Context(), &awssqs.GetQueueAttributesInput{
+				QueueUrl: aws.String(u), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameRedrivePolicy},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rp struct {
+				Arn string          `json:"deadLetterTargetArn"`
+				Max json.RawMessage `json:"maxReceiveCount"`
+			}
+			if err := json.Unmarshal([]byte(a.Attributes["RedrivePolicy"]), &rp); err != nil {
+				t.Fatalf("RedrivePolicy of %s = %q: %v", u, a.Attributes["RedrivePolicy"], err)
+			}
+			n := strings.Trim(string(rp.Max), `"`)
+			max = int(n[0] - '0')
+			arn = rp.Arn
+		}
+		return arn, max
+	}
+	if arn, max := policy(); max != 4 || !strings.HasSuffix(arn, "-dlq") {
+		t.Fatalf("redrive policy = %s, %d; want the -dlq queue and 4", arn, max)
+	}
+	if err := s.CreateTopic(t.Context(), adapters.TopicSpec{Name: topic, Partitions: 2, Subscriptions: []string{"s"}, MaxDeliveries: 2, DeadLetter: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, max := policy(); max != 2 {
+		t.Fatalf("maxReceiveCount after re-create = %d, want 2", max)
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	t.Parallel()
+	cfg := sqstest.Shared(t).Config(false)
+	cfg.Endpoint = "http://127.0.0.1:1" // nothing listens on port 1
+	cfg.MaxAttempts = 1
+	_, err := sqs.New(t.Context(), cfg)
+	if !errors.Is(err, adapters.ErrUnavailable) {
+		t.Fatalf("New against a closed port = %v, want ErrUnavailable", err)
+	}
+	if strings.Contains(err.Error(), "testing") {
+		t.Fatalf("credentials leaked in %v", err)
+	}
+}
+
+// TestThrottlingRetriedAndCounted puts a proxy in front of the emulator
+// that answers the first requests as SQS does when it throttles: the SDK
+// retries them with backoff, and Throttled counts them.
+func TestThrottlingRetriedAndCounted(t *testing.T) {
+	t.Parallel()
+	cfg := sqstest.Shared(t).Config(false)
+	target, err := url.Parse(cfg.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var throttle atomic.Int32
+	throttle.Store(2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if throttle.Add(-1) >= 0 {
+			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+			w.Header().Set("x-amzn-query-error", "RequestThrottled;Sender")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"__type":"com.amazonaws.sqs#RequestThrottled","message":"Rate exceeded"}`))
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	cfg.Endpoint = srv.URL
+	s, err := sqs.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("New through two throttled responses: %v", err)
+	}
+	if n := s.Throttled(); n != 2 {
+		t.Fatalf("Throttled() = %d, want 2", n)
+	}
+	throttle.Store(1)
+	cfg.MaxAttempts = 1
+	if _, err := sqs.New(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "RequestThrottled") {
+		t.Fatalf("New with one attempt through a throttled response = %v, want a RequestThrottled error", err)
+	}
+}
