@@ -71,6 +71,9 @@ func (s *SQS) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (ada
 	if err != nil {
 		return nil, fmt.Errorf("new consumer %q: %w", cfg.ID, err)
 	}
+	if cfg.Partitions != 0 && cfg.Partitions != m.partitions {
+		return nil, fmt.Errorf("new consumer %q: topic %q has %d partitions, not %d: %w", cfg.ID, cfg.Topic, m.partitions, cfg.Partitions, ErrTopicMismatch)
+	}
 	if !m.hasSub(cfg.Subscription) {
 		if err := s.ensureSubscription(ctx, cfg.Topic, m, cfg.Subscription); err != nil {
 			return nil, fmt.Errorf("new consumer %q on topic %q: %w", cfg.ID, cfg.Topic, err)

@@ -23,6 +23,8 @@ const (
 	// DefaultMaxInFlight bounds unfinished sends when
 	// ProducerConfig.MaxInFlight is 0.
 	DefaultMaxInFlight = 1000
+	// sendTimeout bounds one SendMessageBatch, retries included.
+	sendTimeout = time.Minute
 	// maxBatch is the most entries one SendMessageBatch,
 	// DeleteMessageBatch or ReceiveMessage may carry.
 	maxBatch = 10
@@ -294,8 +296,11 @@ func (p *producer) sendBatch(url string, batch []entry) {
 		}
 	}
 	// Sends are not tied to the caller's context: Send has returned, and
-	// Flush or Close waits for the outcome.
-	out, err := p.s.client.SendMessageBatch(context.Background(), in)
+	// Flush or Close waits for the outcome. The timeout keeps a hung
+	// connection from holding the batch, and Close, forever.
+	ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
+	defer cancel()
+	out, err := p.s.client.SendMessageBatch(ctx, in)
 	if err != nil {
 		for _, e := range batch {
 			p.complete(e.op, fmt.Errorf("send batch to %s: %w", url, err))

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -181,5 +182,32 @@ func TestThrottlingRetriedAndCounted(t *testing.T) {
 	cfg.MaxAttempts = 1
 	if _, err := sqs.New(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "RequestThrottled") {
 		t.Fatalf("New with one attempt through a throttled response = %v, want a RequestThrottled error", err)
+	}
+}
+
+// TestSubscriptionAddedByConsumer: a consumer of a subscription CreateTopic
+// did not list creates its queues and registers it, so sends from then on
+// reach it, and Lag knows it; a partition count other than the topic's is
+// refused.
+func TestSubscriptionAddedByConsumer(t *testing.T) {
+	t.Parallel()
+	s := newSQS(t, false)
+	topic := newTopic(t, s, adapters.TopicSpec{Partitions: 2, Subscriptions: []string{"a"}})
+	if _, err := s.NewConsumer(t.Context(), adaptertest.ConsumerConfig(topic, "b", 3, func(*adapters.Delivery) {})); !errors.Is(err, sqs.ErrTopicMismatch) {
+		t.Fatalf("NewConsumer with 3 partitions on a 2-partition topic = %v, want ErrTopicMismatch", err)
+	}
+	rec := &adaptertest.Recorder{}
+	adaptertest.NewConsumer(t, s, adaptertest.ConsumerConfig(topic, "b", 2, rec.Handle))
+	p := adaptertest.NewProducer(t, s, adapters.ProducerConfig{ID: "late-sub"})
+	for i := range 4 {
+		adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: int32(i % 2), Value: []byte{byte(i)}})
+	}
+	adaptertest.WaitFor(t, 30*time.Second, "4 deliveries to the new subscription", func() bool { return rec.Distinct() == 4 })
+	adaptertest.WaitFor(t, 30*time.Second, "lag 4 on the listed subscription", func() bool {
+		lag, err := s.Lag(t.Context(), topic, "a")
+		return err == nil && lag[0]+lag[1] == 4
+	})
+	if _, err := s.Lag(t.Context(), topic, "nosuch"); err == nil {
+		t.Fatal("Lag of a missing subscription: want an error")
 	}
 }

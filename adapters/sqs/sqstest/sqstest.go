@@ -4,9 +4,10 @@
 //
 // moto, not goaws, because goaws v0.4.5 speaks only the SQS query (XML)
 // protocol while the AWS SDK for Go v2 has spoken the JSON protocol since
-// service/sqs v1.28, and because goaws always reports
-// ApproximateReceiveCount 1, dead-letters after maxReceiveCount+1
-// receives and loses FIFO group locks (see docs/adapters/sqs.md).
+// late 2023 (service/sqs v1.28.4 does, v1.26.0 did not), and because goaws
+// always reports ApproximateReceiveCount 1, dead-letters after
+// maxReceiveCount+1 receives and loses FIFO group locks (see
+// docs/adapters/sqs.md).
 package sqstest
 
 import (
