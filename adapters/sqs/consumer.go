@@ -301,6 +301,9 @@ func (c *consumer) deadLetter(m *types.Message) bool {
 // releases what was received but not handled. If ctx ends first, the
 // polls are cancelled and Close returns ctx's error.
 func (c *consumer) Close(ctx context.Context) error {
+	if c.crashed.Load() {
+		return nil // a crashed consumer has nothing left to close
+	}
 	c.stopping.Store(true)
 	select {
 	case <-c.stopped:

@@ -211,3 +211,40 @@ func TestSubscriptionAddedByConsumer(t *testing.T) {
 		t.Fatal("Lag of a missing subscription: want an error")
 	}
 }
+
+// TestCommitAutoDeletesOnReceipt: CommitAuto deletes a received batch
+// before the handlers run (at most once), so the queue is empty while the
+// first handler is still blocked.
+func TestCommitAutoDeletesOnReceipt(t *testing.T) {
+	t.Parallel()
+	s := newSQS(t, false)
+	topic := newTopic(t, s, adapters.TopicSpec{Partitions: 1, Subscriptions: []string{"s"}})
+	p := adaptertest.NewProducer(t, s, adapters.ProducerConfig{ID: "auto"})
+	for i := range 3 {
+		adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte{byte(i)}})
+	}
+	block, entered := make(chan struct{}), make(chan struct{}, 3)
+	t.Cleanup(func() { close(block) })
+	rec := &adaptertest.Recorder{Hook: func(*adapters.Delivery) { entered <- struct{}{}; <-block }}
+	cfg := adaptertest.ConsumerConfig(topic, "s", 1, rec.Handle)
+	cfg.Commit = adapters.CommitAuto
+	c := adaptertest.NewConsumer(t, s, cfg)
+	<-entered
+	adaptertest.WaitFor(t, 30*time.Second, "an empty queue while the handler is blocked", func() bool {
+		lag, err := s.Lag(t.Context(), topic, "s")
+		return err == nil && lag[0] == 0
+	})
+	if err := c.Crash(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkSend measures batched sends of one producer to a 4-partition
+// topic with one subscription. Against the emulator it measures moto, not
+// SQS; it exists so that `make test` runs the send path once.
+func BenchmarkSend(b *testing.B) {
+	s := newSQS(b, false)
+	topic := "bbbench-sqs-" + adaptertest.Suffix()
+	adaptertest.NewTopic(b, s, adapters.TopicSpec{Name: topic, Partitions: 4, Subscriptions: []string{"s"}})
+	adaptertest.BenchSend(b, adaptertest.NewProducer(b, s, adapters.ProducerConfig{ID: "bench"}), topic, 4)
+}
