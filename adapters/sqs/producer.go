@@ -212,7 +212,11 @@ func (p *producer) flusher() {
 			}
 		}
 		for {
-			p.reqs <- struct{}{}
+			select {
+			case p.reqs <- struct{}{}:
+			case <-p.stop: // Close gave up waiting; it fails what is left
+				return
+			}
 			url, batch := p.cut(false)
 			if batch == nil {
 				<-p.reqs

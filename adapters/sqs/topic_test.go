@@ -151,26 +151,18 @@ func TestUnavailable(t *testing.T) {
 // retries them with backoff, and Throttled counts them.
 func TestThrottlingRetriedAndCounted(t *testing.T) {
 	t.Parallel()
-	cfg := sqstest.Shared(t).Config(false)
-	target, err := url.Parse(cfg.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := httputil.NewSingleHostReverseProxy(target)
 	var throttle atomic.Int32
 	throttle.Store(2)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if throttle.Add(-1) >= 0 {
-			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-			w.Header().Set("x-amzn-query-error", "RequestThrottled;Sender")
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte(`{"__type":"com.amazonaws.sqs#RequestThrottled","message":"Rate exceeded"}`))
-			return
+	cfg := interceptedConfig(t, func(w http.ResponseWriter, _ *http.Request) bool {
+		if throttle.Add(-1) < 0 {
+			return false
 		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	cfg.Endpoint = srv.URL
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.Header().Set("x-amzn-query-error", "RequestThrottled;Sender")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"__type":"com.amazonaws.sqs#RequestThrottled","message":"Rate exceeded"}`))
+		return true
+	})
 	s, err := sqs.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("New through two throttled responses: %v", err)
@@ -247,4 +239,25 @@ func BenchmarkSend(b *testing.B) {
 	topic := "bbbench-sqs-" + adaptertest.Suffix()
 	adaptertest.NewTopic(b, s, adapters.TopicSpec{Name: topic, Partitions: 4, Subscriptions: []string{"s"}})
 	adaptertest.BenchSend(b, adaptertest.NewProducer(b, s, adapters.ProducerConfig{ID: "bench"}), topic, 4)
+}
+
+// interceptedConfig returns the emulator's configuration with a proxy in
+// front: intercept sees every request first and answers it itself by
+// returning true, or lets it through to the emulator.
+func interceptedConfig(t *testing.T, intercept func(w http.ResponseWriter, r *http.Request) bool) sqs.Config {
+	t.Helper()
+	cfg := sqstest.Shared(t).Config(false)
+	target, err := url.Parse(cfg.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !intercept(w, r) {
+			proxy.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	cfg.Endpoint = srv.URL
+	return cfg
 }
