@@ -166,14 +166,21 @@ func (c *consumer) receiveLoop(q partitionQueue) {
 // more is deleted or changed. Messages whose visibility timeout has run
 // out before their turn are left to SQS, which redelivers them.
 func (c *consumer) handleBatch(q partitionQueue, msgs []types.Message, leaseEnd time.Time) {
-	if c.cfg.Commit == adapters.CommitAuto && len(msgs) > 0 {
-		// Auto-ack: at most once, like a broker acking on delivery.
+	auto := c.cfg.Commit == adapters.CommitAuto
+	if auto && len(msgs) > 0 {
+		// Auto-ack: at most once, like a broker acking on delivery. The
+		// batch is the consumer's now, so Close and the lease no longer
+		// hold it back from the handler.
 		c.deleteBatch(q.url, handles(msgs))
 	}
 	var acks []string
 	for i := range msgs {
 		if c.crashed.Load() {
 			return
+		}
+		if auto {
+			c.cfg.Handler(c.delivery(q, &msgs[i]))
+			continue
 		}
 		if c.stopping.Load() {
 			c.release(q.url, msgs[i:])
@@ -189,9 +196,6 @@ func (c *consumer) handleBatch(q partitionQueue, msgs []types.Message, leaseEnd 
 		c.cfg.Handler(d)
 		if c.crashed.Load() {
 			return // a crashed process acks nothing
-		}
-		if c.cfg.Commit == adapters.CommitAuto {
-			continue
 		}
 		switch d.Disposition {
 		case adapters.Accept:
