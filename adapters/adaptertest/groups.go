@@ -322,12 +322,54 @@ func testStartPosition(t *testing.T, s *suite) {
 			t.Fatalf("StartLatest consumer not assigned within %v", s.wait)
 		}
 	}
-	s.produce(t, sys, topic, parts, old, old)
-	s.waitAll(t, allIDs(parts, 0, 2*old), early)
-	s.waitAll(t, allIDs(parts, old, old), late)
+	// "Latest" is resolved some time after the assignment callback (kgo
+	// lists offsets only after OnPartitionsAssigned returns), so a round
+	// produced at once may land before the position: produce rounds until
+	// the late subscription has a message of every partition.
+	next := old
+	deadline := time.Now().Add(s.wait)
+	for !s.seesEveryPartition(late, parts, time.Second) {
+		if time.Now().After(deadline) {
+			t.Fatalf("StartLatest subscription received %d messages in %v, want one of every partition", late.distinct(), s.wait)
+		}
+		s.produce(t, sys, topic, parts, next, old)
+		next += old
+	}
+	s.waitAll(t, allIDs(parts, 0, next), early)
+	first := make(map[int32]uint32)
 	for id := range late.snapshot() {
 		if id.seq < old {
 			t.Errorf("StartLatest subscription got %s, published before it existed", id)
 		}
+		if f, ok := first[id.part]; !ok || id.seq < f {
+			first[id.part] = id.seq
+		}
+	}
+	// From its position on, the late subscription gets every message.
+	var tail []msgID
+	for part, f := range first {
+		for seq := f; seq < uint32(next); seq++ {
+			tail = append(tail, msgID{part: part, seq: seq})
+		}
+	}
+	s.waitAll(t, tail, late)
+}
+
+// seesEveryPartition waits up to d for c to hold a message of each of
+// the partitions.
+func (s *suite) seesEveryPartition(c *collector, partitions int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		seen := make(map[int32]bool)
+		for id := range c.snapshot() {
+			seen[id.part] = true
+		}
+		if len(seen) == partitions {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
