@@ -110,7 +110,7 @@ func (c Config) Validate() error {
 	if c.Endpoint != "" {
 		u, err := url.Parse(c.Endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("%w: Endpoint %q is not an http(s) URL (set %s like http://127.0.0.1:5000)", adapters.ErrInvalidConfig, c.Endpoint, EnvPrefix+"ENDPOINT")
+			return fmt.Errorf("%w: Endpoint %q is not an http(s) URL (set %s like http://127.0.0.1:5000)", adapters.ErrInvalidConfig, adapters.RedactURL(c.Endpoint), EnvPrefix+"ENDPOINT")
 		}
 		if u.User != nil {
 			return fmt.Errorf("%w: Endpoint must not carry credentials; use the standard AWS chain", adapters.ErrInvalidConfig)

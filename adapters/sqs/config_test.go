@@ -75,6 +75,7 @@ func TestConfigValidate(t *testing.T) {
 		{"no send concurrency", func(c *Config) { c.SendConcurrency = 0 }, "SendConcurrency"},
 		{"endpoint not a URL", func(c *Config) { c.Endpoint = "127.0.0.1:5000" }, "Endpoint"},
 		{"endpoint with credentials", func(c *Config) { c.Endpoint = "http://key:secret@127.0.0.1:5000" }, "credentials"},
+		{"schemeless endpoint with credentials", func(c *Config) { c.Endpoint = "key:secret@127.0.0.1:5000" }, "Endpoint"},
 		{"https endpoint", func(c *Config) { c.Endpoint = "https://vpce-1.sqs.eu-west-1.vpce.amazonaws.com" }, ""},
 	}
 	for _, tt := range tests {
