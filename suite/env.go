@@ -47,6 +47,9 @@ func newFaultEnv(runs []workloads.Workload) *faultEnv {
 // adapter routes its admin, producer and consumer connections through a
 // RoleDialer, so faults can aim at one path.
 func (e *faultEnv) open(ctx context.Context, sys systems.System) (*chaos.Process, error) {
+	if e.network && sys.NoProxy != "" {
+		return nil, systems.Setupf("network faults (latency, blackhole, partition, ...) cannot run on %s: %s; drop them or use another --system", sys.Name, sys.NoProxy)
+	}
 	if e.network {
 		nw, err := chaos.NewNetwork()
 		if err != nil {

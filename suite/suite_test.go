@@ -113,6 +113,14 @@ func TestRunRejectsBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	blackhole, err := workloads.Parse("blackhole.yaml", []byte(`workloads:
+  - name: blackhole
+    chaos:
+      faults: [{kind: blackhole, target: consumers, start: 1s, duration: 1s}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		cfg  suite.Config
@@ -123,6 +131,12 @@ func TestRunRejectsBadInput(t *testing.T) {
 		// Checked before anything connects: no Kafka needs to run.
 		{"process faults on a system brokerbench cannot own", suite.Config{Workloads: kill.Workloads, Systems: []string{"kafka"}},
 			"process faults (kill, pause) need a broker brokerbench starts itself: use --system refbroker or redis"},
+		// SQS's client takes no dialer: refused before connecting, so no
+		// endpoint or region needs to be configured.
+		{"network faults on a system without a dialer", suite.Config{Workloads: blackhole.Workloads, Systems: []string{"sqs"}},
+			"network faults (latency, blackhole, partition, ...) cannot run on sqs"},
+		{"process faults on sqs", suite.Config{Workloads: kill.Workloads, Systems: []string{"sqs"}},
+			"process faults (kill, pause) need a broker brokerbench starts itself"},
 	}
 	for _, tt := range tests {
 		tt.cfg.Out = t.TempDir()

@@ -3,35 +3,20 @@ package sqs
 import (
 	"fmt"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/brokerbench/brokerbench/adapters"
 )
 
-// Environment variables read by [ConfigFromEnv]. Unset or empty variables
-// keep the [Config.Default] value. Credentials are deliberately not among
-// them: they come from the standard AWS chain (AWS_ACCESS_KEY_ID and
-// AWS_SECRET_ACCESS_KEY, AWS_PROFILE and the shared config files, web
-// identity, ECS and EC2 instance roles), which the SDK reads itself.
-const (
-	EnvName              = "BROKERBENCH_SQS_NAME"               // Config.Name
-	EnvRegion            = "BROKERBENCH_SQS_REGION"             // Config.Region
-	EnvEndpoint          = "BROKERBENCH_SQS_ENDPOINT"           // Config.Endpoint, a URL
-	EnvQueuePrefix       = "BROKERBENCH_SQS_QUEUE_PREFIX"       // Config.QueuePrefix
-	EnvFIFO              = "BROKERBENCH_SQS_FIFO"               // Config.FIFO, a Go bool
-	EnvVisibilityTimeout = "BROKERBENCH_SQS_VISIBILITY_TIMEOUT" // Config.VisibilityTimeout, a Go duration
-	EnvWaitTime          = "BROKERBENCH_SQS_WAIT_TIME"          // Config.WaitTime, a Go duration
-	EnvMaxAttempts       = "BROKERBENCH_SQS_MAX_ATTEMPTS"       // Config.MaxAttempts
-	EnvSendConcurrency   = "BROKERBENCH_SQS_SEND_CONCURRENCY"   // Config.SendConcurrency
-)
-
-// EnvVars lists every variable [ConfigFromEnv] reads, for a command's help
-// and a system registry.
-var EnvVars = []string{
-	EnvName, EnvRegion, EnvEndpoint, EnvQueuePrefix, EnvFIFO,
-	EnvVisibilityTimeout, EnvWaitTime, EnvMaxAttempts, EnvSendConcurrency,
-}
+// EnvPrefix prefixes every setting [ConfigFromEnv] reads
+// (docs/adapters/sqs.md lists them, generated from [EnvSettings]).
+// Credentials are deliberately not among them: they come from the standard
+// AWS chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE and
+// the shared config files, web identity, ECS and EC2 instance roles), which
+// the SDK reads itself.
+const EnvPrefix = "BROKERBENCH_SQS_"
 
 // SQS limits the settings are checked against.
 const (
@@ -89,45 +74,46 @@ type Config struct {
 	SendConcurrency int
 }
 
-// Default returns the default configuration: standard queues prefixed
-// "bb-" on the region and credentials of the standard AWS chain.
-func (Config) Default() Config {
-	return Config{
-		Name:              "sqs",
-		QueuePrefix:       "bb-",
-		VisibilityTimeout: 30 * time.Second,
-		WaitTime:          2 * time.Second,
-		MaxAttempts:       5,
-		SendConcurrency:   16,
-	}
+// Default returns c with every zero setting replaced by its default;
+// Config{}.Default() is standard queues prefixed "bb-" on the region and
+// credentials of the standard AWS chain. FIFO, Region and Endpoint have no
+// default (false and empty mean the standard choice).
+func (c Config) Default() Config {
+	adapters.SetDefault(&c.Name, "sqs")
+	adapters.SetDefault(&c.QueuePrefix, "bb-")
+	adapters.SetDefault(&c.VisibilityTimeout, 30*time.Second)
+	adapters.SetDefault(&c.WaitTime, 2*time.Second)
+	adapters.SetDefault(&c.MaxAttempts, 5)
+	adapters.SetDefault(&c.SendConcurrency, 16)
+	return c
 }
 
 // Validate reports the first invalid setting, naming it and how to fix it.
 func (c Config) Validate() error {
 	switch {
 	case c.Name == "":
-		return fmt.Errorf("%w: Name is empty; set it (default %q)", ErrInvalidConfig, "sqs")
+		return fmt.Errorf("%w: Name is empty; set it (default %q)", adapters.ErrInvalidConfig, "sqs")
 	case len(c.QueuePrefix) > maxPrefixLen || !validNameChars(c.QueuePrefix):
 		return fmt.Errorf("%w: QueuePrefix %q must be at most %d letters, digits, '-' or '_' (set %s, default \"bb-\")",
-			ErrInvalidConfig, c.QueuePrefix, maxPrefixLen, EnvQueuePrefix)
+			adapters.ErrInvalidConfig, c.QueuePrefix, maxPrefixLen, EnvPrefix+"QUEUE_PREFIX")
 	case !wholeSeconds(c.VisibilityTimeout) || c.VisibilityTimeout < time.Second || c.VisibilityTimeout > maxVisibilityTimeout:
 		return fmt.Errorf("%w: VisibilityTimeout %v must be whole seconds from 1s to 12h (set %s, e.g. 30s)",
-			ErrInvalidConfig, c.VisibilityTimeout, EnvVisibilityTimeout)
+			adapters.ErrInvalidConfig, c.VisibilityTimeout, EnvPrefix+"VISIBILITY_TIMEOUT")
 	case !wholeSeconds(c.WaitTime) || c.WaitTime < 0 || c.WaitTime > maxWaitTime:
 		return fmt.Errorf("%w: WaitTime %v must be whole seconds from 0 to 20s (set %s, e.g. 2s)",
-			ErrInvalidConfig, c.WaitTime, EnvWaitTime)
+			adapters.ErrInvalidConfig, c.WaitTime, EnvPrefix+"WAIT_TIME")
 	case c.MaxAttempts < 1:
-		return fmt.Errorf("%w: MaxAttempts %d must be at least 1 (set %s, e.g. 5)", ErrInvalidConfig, c.MaxAttempts, EnvMaxAttempts)
+		return fmt.Errorf("%w: MaxAttempts %d must be at least 1 (set %s, e.g. 5)", adapters.ErrInvalidConfig, c.MaxAttempts, EnvPrefix+"MAX_ATTEMPTS")
 	case c.SendConcurrency < 1:
-		return fmt.Errorf("%w: SendConcurrency %d must be at least 1 (set %s, e.g. 16)", ErrInvalidConfig, c.SendConcurrency, EnvSendConcurrency)
+		return fmt.Errorf("%w: SendConcurrency %d must be at least 1 (set %s, e.g. 16)", adapters.ErrInvalidConfig, c.SendConcurrency, EnvPrefix+"SEND_CONCURRENCY")
 	}
 	if c.Endpoint != "" {
 		u, err := url.Parse(c.Endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("%w: Endpoint %q is not an http(s) URL (set %s like http://127.0.0.1:5000)", ErrInvalidConfig, c.Endpoint, EnvEndpoint)
+			return fmt.Errorf("%w: Endpoint %q is not an http(s) URL (set %s like http://127.0.0.1:5000)", adapters.ErrInvalidConfig, adapters.RedactURL(c.Endpoint), EnvPrefix+"ENDPOINT")
 		}
 		if u.User != nil {
-			return fmt.Errorf("%w: Endpoint must not carry credentials; use the standard AWS chain", ErrInvalidConfig)
+			return fmt.Errorf("%w: Endpoint must not carry credentials; use the standard AWS chain", adapters.ErrInvalidConfig)
 		}
 	}
 	return nil
@@ -168,44 +154,29 @@ func (c Config) String() string {
 		c.Name, c.Region, c.Endpoint, creds, c.QueuePrefix, c.FIFO, c.VisibilityTimeout, c.WaitTime, c.MaxAttempts, c.SendConcurrency)
 }
 
-// ConfigFromEnv returns [Config.Default] overridden by the BROKERBENCH_SQS_*
-// variables (see [EnvVars]) read through getenv, usually os.Getenv. It does
-// not validate; [New] does.
+// settings binds c's fields to their BROKERBENCH_SQS_* variables.
+func (c *Config) settings() []adapters.Setting {
+	return []adapters.Setting{
+		adapters.StringSetting("NAME", "Name", &c.Name, "label in results"),
+		adapters.StringSetting("REGION", "Region", &c.Region, "empty: the standard chain (`AWS_REGION`, shared config); `New` fails when no source names one"),
+		adapters.StringSetting("ENDPOINT", "Endpoint", &c.Endpoint, "empty: the region's public endpoint; `http(s)://host[:port]` for emulators and VPC interface endpoints; must not carry credentials"),
+		adapters.StringSetting("QUEUE_PREFIX", "QueuePrefix", &c.QueuePrefix, "starts every queue name; at most 20 of `[A-Za-z0-9_-]`; scope an IAM policy with it (`arn:aws:sqs:*:*:bb-*`)"),
+		adapters.BoolSetting("FIFO", "FIFO", &c.FIFO, "FIFO queues, see below"),
+		adapters.DurationSetting("VISIBILITY_TIMEOUT", "VisibilityTimeout", &c.VisibilityTimeout, "the ack deadline; whole seconds, 1s to 12h; a consumer's `SessionTimeout` overrides it"),
+		adapters.DurationSetting("WAIT_TIME", "WaitTime", &c.WaitTime, "long-polling wait of one receive; whole seconds, 0 to 20s"),
+		adapters.IntSetting("MAX_ATTEMPTS", "MaxAttempts", &c.MaxAttempts, "SDK attempts per request, the first included"),
+		adapters.IntSetting("SEND_CONCURRENCY", "SendConcurrency", &c.SendConcurrency, "concurrent `SendMessageBatch` requests per producer"),
+	}
+}
+
+// EnvSettings lists the variables [ConfigFromEnv] reads, bound to a
+// default Config (for the docs).
+func EnvSettings() []adapters.Setting { return adapters.DefaultSettings((*Config).settings) }
+
+// ConfigFromEnv returns [Config.Default] overridden by the
+// BROKERBENCH_SQS_* variables that are set ([EnvSettings]), read through
+// getenv (usually os.Getenv), and validated. A malformed value is an error
+// naming the variable.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := Config{}.Default()
-	for _, s := range []struct {
-		env string
-		dst *string
-	}{{EnvName, &c.Name}, {EnvRegion, &c.Region}, {EnvEndpoint, &c.Endpoint}, {EnvQueuePrefix, &c.QueuePrefix}} {
-		if v := getenv(s.env); v != "" {
-			*s.dst = v
-		}
-	}
-	var err error
-	if v := getenv(EnvFIFO); v != "" {
-		if c.FIFO, err = strconv.ParseBool(v); err != nil {
-			return Config{}, fmt.Errorf("%w: %s=%q is not a bool (use true or false)", ErrInvalidConfig, EnvFIFO, v)
-		}
-	}
-	for _, d := range []struct {
-		env string
-		dst *time.Duration
-	}{{EnvVisibilityTimeout, &c.VisibilityTimeout}, {EnvWaitTime, &c.WaitTime}} {
-		if v := getenv(d.env); v != "" {
-			if *d.dst, err = time.ParseDuration(v); err != nil {
-				return Config{}, fmt.Errorf("%w: %s=%q is not a duration (e.g. 30s)", ErrInvalidConfig, d.env, v)
-			}
-		}
-	}
-	for _, n := range []struct {
-		env string
-		dst *int
-	}{{EnvMaxAttempts, &c.MaxAttempts}, {EnvSendConcurrency, &c.SendConcurrency}} {
-		if v := getenv(n.env); v != "" {
-			if *n.dst, err = strconv.Atoi(v); err != nil {
-				return Config{}, fmt.Errorf("%w: %s=%q is not an integer", ErrInvalidConfig, n.env, v)
-			}
-		}
-	}
-	return c, nil
+	return adapters.ConfigFromEnv(EnvPrefix, getenv, (*Config).settings)
 }

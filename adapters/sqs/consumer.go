@@ -72,7 +72,7 @@ func (s *SQS) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (ada
 		return nil, fmt.Errorf("new consumer %q: %w", cfg.ID, err)
 	}
 	if cfg.Partitions != 0 && cfg.Partitions != m.partitions {
-		return nil, fmt.Errorf("new consumer %q: topic %q has %d partitions, not %d: %w", cfg.ID, cfg.Topic, m.partitions, cfg.Partitions, ErrTopicMismatch)
+		return nil, fmt.Errorf("new consumer %q: topic %q has %d partitions, not %d: %w", cfg.ID, cfg.Topic, m.partitions, cfg.Partitions, adapters.ErrTopicMismatch)
 	}
 	if !m.hasSub(cfg.Subscription) {
 		if err := s.ensureSubscription(ctx, cfg.Topic, m, cfg.Subscription); err != nil {

@@ -76,7 +76,7 @@ type producer struct {
 // messages; with 0, batches form only while requests are in flight.
 func (s *SQS) NewProducer(_ context.Context, cfg adapters.ProducerConfig) (adapters.Producer, error) {
 	if cfg.Idempotent && !s.cfg.FIFO {
-		return nil, fmt.Errorf("%w: idempotent producer needs FIFO queues (set %s=true)", adapters.ErrNotApplicable, EnvFIFO)
+		return nil, fmt.Errorf("%w: idempotent producer needs FIFO queues (set %sFIFO=true)", adapters.ErrNotApplicable, EnvPrefix)
 	}
 	maxInFlight := cfg.MaxInFlight
 	if maxInFlight <= 0 {
@@ -112,7 +112,7 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 	closed := p.closed
 	p.mu.Unlock()
 	if closed {
-		fail(fmt.Errorf("send to %q: producer %w", m.Topic, ErrClosed))
+		fail(fmt.Errorf("send to %q: producer %w", m.Topic, adapters.ErrClosed))
 		return
 	}
 	select {
@@ -131,7 +131,7 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 	if p.closed { // closed while preparing
 		p.mu.Unlock()
 		<-p.slots
-		fail(fmt.Errorf("send to %q: producer %w", m.Topic, ErrClosed))
+		fail(fmt.Errorf("send to %q: producer %w", m.Topic, adapters.ErrClosed))
 		return
 	}
 	if p.outstanding == 0 {
@@ -165,7 +165,7 @@ func (p *producer) prepare(ctx context.Context, m *adapters.Message, done func(a
 	case part == -1:
 		part = int32(p.rr.Add(1) % uint32(meta.partitions))
 	case part < 0 || int(part) >= meta.partitions:
-		return nil, nil, fmt.Errorf("send to %q partition %d of %d: %w", m.Topic, part, meta.partitions, ErrBadPartition)
+		return nil, nil, fmt.Errorf("send to %q partition %d of %d: %w", m.Topic, part, meta.partitions, adapters.ErrBadPartition)
 	}
 	if len(meta.subs) == 0 {
 		return nil, nil, fmt.Errorf("send to %q: %w; SQS stores messages per subscription queue, so list the subscriptions in TopicSpec.Subscriptions", m.Topic, ErrNoSubscription)
@@ -376,7 +376,7 @@ func (p *producer) Close(ctx context.Context) error {
 	// that every done callback runs once.
 	for url, batch := p.cut(true); batch != nil; url, batch = p.cut(true) {
 		for _, e := range batch {
-			p.complete(e.op, fmt.Errorf("send to %s: producer %w before the batch was sent", url, ErrClosed))
+			p.complete(e.op, fmt.Errorf("send to %s: producer %w before the batch was sent", url, adapters.ErrClosed))
 		}
 	}
 	return err

@@ -52,7 +52,7 @@ func TestCloseFailsUnsentBatches(t *testing.T) {
 			mu.Lock()
 			calls[i]++
 			mu.Unlock()
-			if errors.Is(err, sqs.ErrClosed) {
+			if errors.Is(err, adapters.ErrClosed) {
 				closedErrs.Add(1)
 			}
 		})

@@ -55,9 +55,6 @@ import (
 	"github.com/brokerbench/brokerbench/adapters"
 )
 
-// SystemName is the default system name, for a system registry.
-const SystemName = "sqs"
-
 var (
 	_ adapters.System            = (*SQS)(nil)
 	_ adapters.Lagger            = (*SQS)(nil)
@@ -78,16 +75,6 @@ type SQS struct {
 	// metas caches topic metadata for producers (see producerMeta).
 	metaMu sync.Mutex
 	metas  map[string]cachedMeta
-}
-
-// Open is [New] returning the adapters.System interface, for a system
-// registry.
-func Open(ctx context.Context, cfg Config) (adapters.System, error) {
-	s, err := New(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
 }
 
 // New validates cfg, loads the AWS configuration (region and credentials
@@ -113,7 +100,7 @@ func New(ctx context.Context, cfg Config) (*SQS, error) {
 		return nil, fmt.Errorf("sqs: load AWS configuration: %w", err)
 	}
 	if awsCfg.Region == "" {
-		return nil, fmt.Errorf("%w: no AWS region: set %s or AWS_REGION", ErrInvalidConfig, EnvRegion)
+		return nil, fmt.Errorf("%w: no AWS region: set %s or AWS_REGION", adapters.ErrInvalidConfig, EnvPrefix+"REGION")
 	}
 	s.region = awsCfg.Region
 	s.client = sqs.NewFromConfig(awsCfg, func(o *sqs.Options) {
@@ -179,14 +166,25 @@ func (s *SQS) Name() string { return s.cfg.Name }
 // offsets, no partition assignment. FIFO queues add per-partition order
 // (one message group per partition) and idempotent sends (deduplication
 // ids).
-func (s *SQS) Capabilities() adapters.Capabilities {
+func (s *SQS) Capabilities() adapters.Capabilities { return capabilities(s.cfg.FIFO) }
+
+// CapabilityVariants lists the capabilities for the docs' matrix, by
+// queue type.
+func CapabilityVariants() []adapters.CapabilityVariant {
+	return []adapters.CapabilityVariant{
+		{Label: "sqs (standard)", Capabilities: capabilities(false)},
+		{Label: "sqs (fifo)", Capabilities: capabilities(true)},
+	}
+}
+
+func capabilities(fifo bool) adapters.Capabilities {
 	return adapters.Capabilities{
 		Partitions:        true,
 		ConsumerGroups:    true,
 		PerMessageAck:     true,
-		OrderedPartitions: s.cfg.FIFO,
+		OrderedPartitions: fifo,
 		BrokerLag:         true,
-		Idempotence:       s.cfg.FIFO,
+		Idempotence:       fifo,
 		Queue:             true,
 		DeadLetter:        true,
 	}

@@ -56,11 +56,11 @@ type cachedMeta struct {
 	at   time.Time
 }
 
-// loadMeta reads a topic's metadata; a missing topic wraps ErrTopicNotFound.
+// loadMeta reads a topic's metadata; a missing topic wraps adapters.ErrTopicNotFound.
 func (s *SQS) loadMeta(ctx context.Context, topic string) (topicMeta, error) {
 	url, err := s.queueURL(ctx, s.names().meta(topic))
 	if isNotExist(err) {
-		return topicMeta{}, fmt.Errorf("topic %q: %w", topic, ErrTopicNotFound)
+		return topicMeta{}, fmt.Errorf("topic %q: %w", topic, adapters.ErrTopicNotFound)
 	}
 	if err != nil {
 		return topicMeta{}, fmt.Errorf("topic %q: %w", topic, err)
@@ -68,7 +68,7 @@ func (s *SQS) loadMeta(ctx context.Context, topic string) (topicMeta, error) {
 	out, err := s.client.ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: aws.String(url)})
 	if isNotExist(err) {
 		s.urls.Delete(s.names().meta(topic))
-		return topicMeta{}, fmt.Errorf("topic %q: %w", topic, ErrTopicNotFound)
+		return topicMeta{}, fmt.Errorf("topic %q: %w", topic, adapters.ErrTopicNotFound)
 	}
 	if err != nil {
 		return topicMeta{}, fmt.Errorf("topic %q: read metadata tags: %w", topic, err)
@@ -119,7 +119,7 @@ func (s *SQS) producerMeta(ctx context.Context, topic string) (topicMeta, error)
 // subscription, its partition queues (and its dead-letter queue when the
 // topic has a delivery limit or DeadLetter). It is idempotent; an existing
 // topic with another partition count gives an error wrapping
-// ErrTopicMismatch. MaxDeliveries becomes the redrive policy's
+// adapters.ErrTopicMismatch. MaxDeliveries becomes the redrive policy's
 // maxReceiveCount (1 to 1000); a re-create updates it.
 func (s *SQS) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error {
 	switch {
@@ -144,7 +144,7 @@ func (s *SQS) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error {
 	// of an existing queue with other tags either keeps them (SQS) or
 	// replaces them (moto), and neither may hide a mismatch.
 	m, err := s.loadMeta(ctx, spec.Name)
-	if errors.Is(err, ErrTopicNotFound) {
+	if errors.Is(err, adapters.ErrTopicNotFound) {
 		if _, err = s.createQueue(ctx, metaName, nil, tags); err != nil {
 			return fmt.Errorf("create topic %q: %w", spec.Name, err)
 		}
@@ -158,7 +158,7 @@ func (s *SQS) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error {
 		return fmt.Errorf("create topic %q: %w", spec.Name, err)
 	}
 	if m.partitions != spec.Partitions {
-		return fmt.Errorf("create topic %q with %d partitions: has %d: %w", spec.Name, spec.Partitions, m.partitions, ErrTopicMismatch)
+		return fmt.Errorf("create topic %q with %d partitions: has %d: %w", spec.Name, spec.Partitions, m.partitions, adapters.ErrTopicMismatch)
 	}
 	// An existing topic keeps its queues; its limits are updated, as a
 	// re-created Redis or RabbitMQ topic's are.
@@ -267,7 +267,7 @@ func (s *SQS) queueARN(ctx context.Context, url string) (string, error) {
 // re-creating a deleted queue's name for 60 seconds.
 func (s *SQS) DeleteTopic(ctx context.Context, topic string) error {
 	m, err := s.loadMeta(ctx, topic)
-	if errors.Is(err, ErrTopicNotFound) {
+	if errors.Is(err, adapters.ErrTopicNotFound) {
 		return nil
 	}
 	if err != nil {

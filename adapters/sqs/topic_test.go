@@ -41,7 +41,7 @@ func TestTopicErrors(t *testing.T) {
 	s := newSQS(t, false)
 	ctx := t.Context()
 	topic := newTopic(t, s, adapters.TopicSpec{Partitions: 2, Subscriptions: []string{"s"}})
-	if err := s.CreateTopic(ctx, adapters.TopicSpec{Name: topic, Partitions: 3}); !errors.Is(err, sqs.ErrTopicMismatch) {
+	if err := s.CreateTopic(ctx, adapters.TopicSpec{Name: topic, Partitions: 3}); !errors.Is(err, adapters.ErrTopicMismatch) {
 		t.Fatalf("CreateTopic with other partitions = %v, want ErrTopicMismatch", err)
 	}
 	if err := s.CreateTopic(ctx, adapters.TopicSpec{Name: topic + "x", Partitions: 1, MaxDeliveries: 1001}); err == nil {
@@ -51,7 +51,7 @@ func TestTopicErrors(t *testing.T) {
 		t.Fatalf("DeleteTopic of a missing topic: %v", err)
 	}
 	_, err := s.NewConsumer(ctx, adaptertest.ConsumerConfig("bbtest-missing-"+adaptertest.Suffix(), "s", 1, func(*adapters.Delivery) {}))
-	if !errors.Is(err, sqs.ErrTopicNotFound) {
+	if !errors.Is(err, adapters.ErrTopicNotFound) {
 		t.Fatalf("NewConsumer on a missing topic = %v, want ErrTopicNotFound", err)
 	}
 	if _, err := s.NewProducer(ctx, adapters.ProducerConfig{ID: "idem", Idempotent: true}); !errors.Is(err, adapters.ErrNotApplicable) {
@@ -63,8 +63,8 @@ func TestTopicErrors(t *testing.T) {
 		m    adapters.Message
 		want error
 	}{
-		{adapters.Message{Topic: topic, Partition: 2}, sqs.ErrBadPartition},
-		{adapters.Message{Topic: "bbtest-missing-" + adaptertest.Suffix()}, sqs.ErrTopicNotFound},
+		{adapters.Message{Topic: topic, Partition: 2}, adapters.ErrBadPartition},
+		{adapters.Message{Topic: "bbtest-missing-" + adaptertest.Suffix()}, adapters.ErrTopicNotFound},
 		{adapters.Message{Topic: bare}, sqs.ErrNoSubscription},
 		{adapters.Message{Topic: topic, Value: make([]byte, 200*1024)}, sqs.ErrTooLarge},
 	} {
@@ -185,7 +185,7 @@ func TestSubscriptionAddedByConsumer(t *testing.T) {
 	t.Parallel()
 	s := newSQS(t, false)
 	topic := newTopic(t, s, adapters.TopicSpec{Partitions: 2, Subscriptions: []string{"a"}})
-	if _, err := s.NewConsumer(t.Context(), adaptertest.ConsumerConfig(topic, "b", 3, func(*adapters.Delivery) {})); !errors.Is(err, sqs.ErrTopicMismatch) {
+	if _, err := s.NewConsumer(t.Context(), adaptertest.ConsumerConfig(topic, "b", 3, func(*adapters.Delivery) {})); !errors.Is(err, adapters.ErrTopicMismatch) {
 		t.Fatalf("NewConsumer with 3 partitions on a 2-partition topic = %v, want ErrTopicMismatch", err)
 	}
 	rec := &adaptertest.Recorder{}

@@ -32,6 +32,11 @@ func newDisplay(w io.Writer, allowLive bool) *display {
 	d := &display{w: w, live: allowLive && isTerminal(w)}
 	if d.live {
 		d.p = mpb.New(mpb.WithOutput(w), mpb.WithRefreshRate(200*time.Millisecond), mpb.WithWidth(24))
+	} else {
+		// Progress lines come from the runner's sampler while the logger
+		// writes from other goroutines: one lock keeps their lines whole
+		// (and a bytes.Buffer in tests race-free).
+		d.w = &lockedWriter{w: w}
 	}
 	d.text.Store("")
 	return d
@@ -90,6 +95,18 @@ func (d *display) finish(r *results.Result) {
 		d.bar.SetTotal(-1, true)
 		d.bar = nil
 	}
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func (d *display) close() {

@@ -62,7 +62,7 @@ func TestValidateAndListShippedWorkloads(t *testing.T) {
 		t.Fatalf("validate: exit %d out %q err %q", code, out, stderr)
 	}
 	code, out, _ = run(t, "list", "--workloads", "../../workloads.yaml")
-	for _, want := range []string{"smoke", "throughput-per-partition", "hot-keys", "rebalance-storm", "fanout", "backlog-drain", "refbroker", "rabbitmq", "nats"} {
+	for _, want := range []string{"smoke", "throughput-per-partition", "hot-keys", "rebalance-storm", "fanout", "backlog-drain", "refbroker", "rabbitmq", "nats", "sqs"} {
 		if code != exitOK || !strings.Contains(out, want) {
 			t.Errorf("list output lacks %q (exit %d):\n%s", want, code, out)
 		}

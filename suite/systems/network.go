@@ -7,6 +7,7 @@ import (
 	"github.com/brokerbench/brokerbench/adapters/kafka"
 	"github.com/brokerbench/brokerbench/adapters/nats"
 	"github.com/brokerbench/brokerbench/adapters/rabbitmq"
+	"github.com/brokerbench/brokerbench/adapters/sqs"
 )
 
 // The systems below are reached over the network only: brokerbench never
@@ -45,6 +46,28 @@ func natsSystem() System {
 		Settings:     nats.EnvSettings,
 		Capabilities: nats.CapabilityVariants,
 		Open:         networkOpener(nats.ConfigFromEnv, func(c *nats.Config) *adapters.RoleDialer { return &c.Dialer }, nats.New),
+	}
+}
+
+func sqsSystem() System {
+	return System{
+		Name:      "sqs",
+		EnvPrefix: sqs.EnvPrefix,
+		Notes:     "Amazon SQS or an SQS-compatible endpoint; region and credentials from the AWS chain (docs/adapters/sqs.md)",
+		Flags: []Flag{
+			{"sqs-endpoint", "ENDPOINT", "SQS endpoint URL (empty: the region's public endpoint)"},
+			{"sqs-region", "REGION", "AWS region of SQS (empty: AWS_REGION or the shared config)"},
+		},
+		Settings:     sqs.EnvSettings,
+		Capabilities: sqs.CapabilityVariants,
+		Open: func(ctx context.Context, o OpenOptions) (adapters.System, func() error, error) {
+			cfg, err := sqs.ConfigFromEnv(o.Getenv)
+			if err != nil {
+				return nil, nil, Setup(err)
+			}
+			return closer(sqs.New(ctx, cfg))
+		},
+		NoProxy: "the AWS SDK opens its own HTTPS connections, which the adapter does not route through a dialer",
 	}
 }
 

@@ -52,6 +52,11 @@ type System struct {
 	// Open connects to the system, starting it first when it is embedded.
 	// The returned function releases everything Open started.
 	Open func(ctx context.Context, o OpenOptions) (adapters.System, func() error, error)
+	// NoProxy, when set, says why the system's connections cannot go
+	// through the fault proxies (Open ignores OpenOptions.Dialer), so the
+	// suite refuses network faults on it instead of running them with no
+	// effect. Empty for systems whose adapter takes a RoleDialer.
+	NoProxy string
 	// Process, when set, returns the configuration of a private broker of
 	// this system that brokerbench runs itself on 127.0.0.1:port with its
 	// own data directory, so that process faults can kill, pause and
@@ -101,7 +106,7 @@ type OpenOptions struct {
 
 // All returns the systems in the order they are listed and run.
 func All() []System {
-	return []System{refbrokerSystem(), kafkaSystem(), rabbitmqSystem(), redisSystem(), natsSystem()}
+	return []System{refbrokerSystem(), kafkaSystem(), rabbitmqSystem(), redisSystem(), natsSystem(), sqsSystem()}
 }
 
 // Lookup returns the system named name.

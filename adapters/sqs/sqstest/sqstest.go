@@ -234,18 +234,41 @@ func (s *Server) Close() error {
 	return s.proc.Close()
 }
 
+// The settings of the test configurations: moto accepts any credentials,
+// the prefix keeps test queues apart, and a 1s long-polling wait lets
+// consumers close quickly.
+const (
+	dummyKey    = "testing"
+	queuePrefix = "bbt-"
+	waitTime    = time.Second
+)
+
 // Config returns an adapter configuration for the server: region
-// us-east-1, fixed dummy credentials (moto accepts any), queue prefix
-// "bbt-", and a 1s long-polling wait so that consumers close quickly.
+// us-east-1, fixed dummy credentials, queue prefix "bbt-", and a 1s
+// long-polling wait.
 func (s *Server) Config(fifo bool) sqs.Config {
 	c := sqs.Config{}.Default()
 	c.Endpoint = s.Endpoint
 	c.Region = Region
-	c.Credentials = credentials.NewStaticCredentialsProvider("testing", "testing", "")
-	c.QueuePrefix = "bbt-"
+	c.Credentials = credentials.NewStaticCredentialsProvider(dummyKey, dummyKey, "")
+	c.QueuePrefix = queuePrefix
 	c.FIFO = fifo
-	c.WaitTime = time.Second
+	c.WaitTime = waitTime
 	return c
+}
+
+// Env is Config(false) as environment variables, for the brokerbench
+// command (sqs.ConfigFromEnv and the AWS credential chain): set each with
+// t.Setenv.
+func (s *Server) Env() map[string]string {
+	return map[string]string{
+		sqs.EnvPrefix + "ENDPOINT":     s.Endpoint,
+		sqs.EnvPrefix + "REGION":       Region,
+		sqs.EnvPrefix + "QUEUE_PREFIX": queuePrefix,
+		sqs.EnvPrefix + "WAIT_TIME":    waitTime.String(),
+		"AWS_ACCESS_KEY_ID":            dummyKey,
+		"AWS_SECRET_ACCESS_KEY":        dummyKey,
+	}
 }
 
 var (
@@ -266,12 +289,33 @@ func Shared(t testing.TB) *Server {
 		shared, sharedErr = Start(ctx)
 	})
 	if sharedErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("SQS emulator required: %v", sharedErr)
-		}
-		t.Skipf("SQS emulator unavailable (%v); skipping (set CI=true to fail instead)", sharedErr)
+		unavailable(t, sharedErr)
 	}
 	return shared
+}
+
+// Private starts a server for t alone, stopped when t ends, with the same
+// skip-or-fail policy as [Shared].
+func Private(t testing.TB) *Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	s, err := Start(ctx)
+	if err != nil {
+		unavailable(t, err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// unavailable skips t with a message naming moto_server, or fails it with
+// CI=true, where every service must be there.
+func unavailable(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("SQS emulator required: %v", err)
+	}
+	t.Skipf("SQS emulator unavailable (%v); skipping (set CI=true to fail instead)", err)
 }
 
 // CloseShared stops the shared server if one was started.
