@@ -350,29 +350,41 @@ func (c *consumer) readGroup(keys, ids []string, block time.Duration) ([]goredis
 }
 
 // readSpread reads a cluster topic, whose partition streams are each in a
-// slot of their own: one non-blocking XREADGROUP per partition (the cluster
-// client sends each to its master), and, only when all were empty and the
-// read may block, one blocking read of at most spreadBlock on the next
-// partition in turn. Redis cannot block on keys of several slots at once,
-// so an idle consumer polls: entries arriving on a partition it is not
-// blocked on wait up to spreadBlock; under load every read returns entries
-// and nobody waits. Entries read before a failure are returned (they are
-// pending for this consumer and must be handled); the failure shows on the
-// next read.
+// slot of their own: one non-blocking XREADGROUP per partition, pipelined
+// (the cluster client sends each node its commands in one round trip, to
+// all nodes at once), and, only when all were empty and the read may block,
+// one blocking read of at most spreadBlock on the next partition in turn.
+// Redis cannot block on keys of several slots at once, so an idle consumer
+// polls: entries arriving on a partition it is not blocked on wait up to
+// spreadBlock; under load every pass returns entries and nobody waits.
+// Entries read despite a failed command are returned (they are pending for
+// this consumer and must be handled); the failure shows on the next read.
 func (c *consumer) readSpread(ids []string, block time.Duration) ([]goredis.XStream, error) {
-	var out []goredis.XStream
+	pipe := c.client.Pipeline()
+	cmds := make([]*goredis.XStreamSliceCmd, len(c.keys))
 	for p, k := range c.keys {
-		res, err := c.readGroup([]string{k}, ids[min(p, len(ids)-1):][:1], -1)
-		if err != nil {
-			if len(out) > 0 {
-				return out, nil
-			}
-			return nil, err
-		}
-		out = append(out, res...)
+		cmds[p] = pipe.XReadGroup(c.ctx, &goredis.XReadGroupArgs{
+			Group: c.cfg.Subscription, Consumer: c.name, Streams: []string{k, ids[min(p, len(ids)-1)]},
+			Count: c.count, Block: -1, NoAck: c.noAck,
+		})
 	}
-	if len(out) > 0 || block < 0 {
+	_, _ = pipe.Exec(c.ctx) // errors are per command, checked below
+	var out []goredis.XStream
+	var firstErr error
+	for _, cmd := range cmds {
+		res, err := cmd.Result()
+		switch {
+		case err == nil:
+			out = append(out, res...)
+		case !errors.Is(err, goredis.Nil) && firstErr == nil:
+			firstErr = err
+		}
+	}
+	if len(out) > 0 || (firstErr == nil && block < 0) {
 		return out, nil
+	}
+	if firstErr != nil {
+		return nil, firstErr
 	}
 	p := c.next
 	c.next = (c.next + 1) % len(c.keys)
