@@ -207,7 +207,7 @@ func TestClusterSpreadsTopics(t *testing.T) {
 	masters := map[string]bool{}
 	for range 12 {
 		topic := newTopic(t, r, adapters.TopicSpec{Partitions: 2, Subscriptions: []string{"s"}})
-		node, err := cc.MasterForKey(t.Context(), streamKey(topic, 0))
+		node, err := cc.MasterForKey(t.Context(), r.layout.stream(topic, 0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,4 +219,83 @@ func TestClusterSpreadsTopics(t *testing.T) {
 		t.Fatalf("12 topics all on masters %v; hash tags should spread topics over the cluster", masters)
 	}
 	t.Logf("12 topics on %d masters", len(masters))
+}
+
+// TestClusterSpreadsPartitions: on a cluster each partition stream has its
+// own hash tag, so one topic's partitions land on more than one master, and
+// the adapter still works across them: sends to every partition, Lag per
+// partition read from each partition's own master, a consumer that reads
+// every partition (one XREADGROUP each), and rejects dead-lettered into the
+// per-partition dead-letter streams, counted by DeadLettered and deleted
+// with the topic.
+func TestClusterSpreadsPartitions(t *testing.T) {
+	t.Parallel()
+	r := newClusterRedis(t)
+	cc := r.admin.(*goredis.ClusterClient)
+	const parts = 12
+	topic := newTopic(t, r, adapters.TopicSpec{Partitions: parts, Subscriptions: []string{"s"}, DeadLetter: true})
+	masters := map[string]bool{}
+	for p := range parts {
+		node, err := cc.MasterForKey(t.Context(), r.layout.stream(topic, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		masters[node.Options().Addr] = true
+	}
+	if len(masters) < 2 {
+		t.Fatalf("the %d partitions of one topic all on masters %v; want them spread", parts, masters)
+	}
+	t.Logf("%d partitions of one topic on %d masters", parts, len(masters))
+
+	prod := adaptertest.NewProducer(t, r, adapters.ProducerConfig{ID: "spread-parts"})
+	for p := range parts {
+		adaptertest.SendSync(t, prod, &adapters.Message{Topic: topic, Partition: int32(p), Value: []byte(strconv.Itoa(p))})
+	}
+	lag, err := r.Lag(t.Context(), topic, "s")
+	if err != nil || len(lag) != parts {
+		t.Fatalf("Lag = %v, %v; want %d partitions", lag, err, parts)
+	}
+	for p, n := range lag {
+		if n != 1 {
+			t.Fatalf("Lag of partition %d = %d, want 1 (lag %v)", p, n, lag)
+		}
+	}
+
+	var mu sync.Mutex
+	seen := map[int32]bool{}
+	c := adaptertest.NewConsumer(t, r, adaptertest.ConsumerConfig(topic, "s", parts, func(d *adapters.Delivery) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[d.Partition] = true
+		if d.Partition%2 == 1 {
+			d.Disposition = adapters.Reject
+		}
+	}))
+	adaptertest.WaitFor(t, 30*time.Second, "every partition delivered and settled", func() bool {
+		lag, err := r.Lag(t.Context(), topic, "s")
+		total := int64(0)
+		for _, n := range lag {
+			total += n
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return err == nil && len(seen) == parts && total == 0
+	})
+	if n, err := r.DeadLettered(t.Context(), topic, "s"); err != nil || n != parts/2 {
+		t.Fatalf("DeadLettered = %d, %v; want %d (odd partitions rejected)", n, err, parts/2)
+	}
+	if err := c.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.DeleteTopic(t.Context(), topic); err != nil {
+		t.Fatal(err)
+	}
+	for p := range parts {
+		keys := []string{r.layout.stream(topic, p), r.layout.dlq(topic, "s", p)}
+		for _, k := range keys {
+			if n := r.admin.Exists(t.Context(), k).Val(); n != 0 {
+				t.Fatalf("%s still exists after DeleteTopic", k)
+			}
+		}
+	}
 }

@@ -29,6 +29,10 @@ const (
 	maxClaimRounds = 10
 	// retryBackoff is the pause after a failed read before the next one.
 	retryBackoff = 100 * time.Millisecond
+	// spreadBlock caps the BLOCK of the one blocking read per turn of a
+	// consumer on a cluster (see readSpread): it is how long entries
+	// arriving on another partition of an idle consumer may wait.
+	spreadBlock = 10 * time.Millisecond
 )
 
 // consumer runs one read loop goroutine: it first re-reads its own pending
@@ -52,7 +56,9 @@ type consumer struct {
 	noAck    bool
 	interval time.Duration // 0: ack after every batch (CommitSync)
 	limit    int           // delivery limit; 0: none
-	dlq      string        // dead-letter stream; "": drop rejected entries
+	dlq      []string      // dead-letter stream per partition; nil: drop rejected entries
+	spread   bool          // cluster layout: one XREADGROUP per partition (keys.go)
+	next     int           // spread: partition of the next short blocking read
 
 	ctx     context.Context // cancelled by Crash
 	cancel  context.CancelFunc
@@ -103,7 +109,7 @@ func (r *Redis) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (a
 	if cfg.Start == adapters.StartLatest {
 		start = "$"
 	}
-	if err := createGroups(ctx, r.admin, cfg.Topic, meta.partitions, cfg.Subscription, start); err != nil {
+	if err := r.createGroups(ctx, cfg.Topic, meta.partitions, cfg.Subscription, start); err != nil {
 		return nil, fmt.Errorf("new redis consumer %q: %w", cfg.ID, err)
 	}
 	if cfg.MaxDeliveries < 0 {
@@ -144,9 +150,10 @@ func newConsumerState(r *Redis, cfg adapters.ConsumerConfig, partitions int) *co
 		session = DefaultSessionTimeout
 	}
 	c := &consumer{
-		cfg:  cfg,
-		name: cfg.ID,
-		keys: streamKeys(cfg.Topic, partitions),
+		cfg:    cfg,
+		name:   cfg.ID,
+		keys:   r.layout.streams(cfg.Topic, partitions),
+		spread: r.layout.spread,
 		// COUNT applies per stream in a multi-stream XREADGROUP; split
 		// Prefetch so one read holds about Prefetch entries in total.
 		count:    int64(max(1, (prefetch+partitions-1)/partitions)),
@@ -305,21 +312,32 @@ func (c *consumer) run() {
 
 func isNoGroup(err error) bool { return goredis.HasErrorPrefix(err, "NOGROUP") }
 
-// read runs one XREADGROUP over all partitions from ids: one ID for all
-// partitions (">" for new entries) or one per partition (for this consumer's
-// pending entries after that ID). A timeout with no entries returns nil, nil.
+// read reads all partitions from ids: one ID for all partitions (">" for
+// new entries) or one per partition (for this consumer's pending entries
+// after that ID). On a single server that is one multi-stream XREADGROUP; on
+// a cluster, where the partitions live in different slots, see readSpread. A
+// timeout with no entries returns nil, nil.
 func (c *consumer) read(ids ...string) ([]goredis.XStream, error) {
-	streams := make([]string, 0, 2*len(c.keys))
-	streams = append(streams, c.keys...)
-	for p := range c.keys {
-		streams = append(streams, ids[min(p, len(ids)-1)])
-	}
 	block := c.block
 	if ids[0] != ">" {
 		block = -1 // the PEL is read without blocking
 	} else if c.interval > 0 && c.nacks > 0 {
 		// Wake up in time for the next ack flush.
 		block = max(min(block, c.interval-time.Since(c.lastAck)), time.Millisecond)
+	}
+	if c.spread {
+		return c.readSpread(ids, block)
+	}
+	return c.readGroup(c.keys, ids, block)
+}
+
+// readGroup runs one XREADGROUP over keys (all in one slot) from ids (one
+// for all keys, or one per key); block < 0 does not block.
+func (c *consumer) readGroup(keys, ids []string, block time.Duration) ([]goredis.XStream, error) {
+	streams := make([]string, 0, 2*len(keys))
+	streams = append(streams, keys...)
+	for i := range keys {
+		streams = append(streams, ids[min(i, len(ids)-1)])
 	}
 	res, err := c.client.XReadGroup(c.ctx, &goredis.XReadGroupArgs{
 		Group: c.cfg.Subscription, Consumer: c.name, Streams: streams,
@@ -329,6 +347,48 @@ func (c *consumer) read(ids ...string) ([]goredis.XStream, error) {
 		return nil, nil
 	}
 	return res, err
+}
+
+// readSpread reads a cluster topic, whose partition streams are each in a
+// slot of their own: one non-blocking XREADGROUP per partition, pipelined
+// (the cluster client sends each node its commands in one round trip, to
+// all nodes at once), and, only when all were empty and the read may block,
+// one blocking read of at most spreadBlock on the next partition in turn.
+// Redis cannot block on keys of several slots at once, so an idle consumer
+// polls: entries arriving on a partition it is not blocked on wait up to
+// spreadBlock; under load every pass returns entries and nobody waits.
+// Entries read despite a failed command are returned (they are pending for
+// this consumer and must be handled); the failure shows on the next read.
+func (c *consumer) readSpread(ids []string, block time.Duration) ([]goredis.XStream, error) {
+	pipe := c.client.Pipeline()
+	cmds := make([]*goredis.XStreamSliceCmd, len(c.keys))
+	for p, k := range c.keys {
+		cmds[p] = pipe.XReadGroup(c.ctx, &goredis.XReadGroupArgs{
+			Group: c.cfg.Subscription, Consumer: c.name, Streams: []string{k, ids[min(p, len(ids)-1)]},
+			Count: c.count, Block: -1, NoAck: c.noAck,
+		})
+	}
+	_, _ = pipe.Exec(c.ctx) // errors are per command, checked below
+	var out []goredis.XStream
+	var firstErr error
+	for _, cmd := range cmds {
+		res, err := cmd.Result()
+		switch {
+		case err == nil:
+			out = append(out, res...)
+		case !errors.Is(err, goredis.Nil) && firstErr == nil:
+			firstErr = err
+		}
+	}
+	if len(out) > 0 || (firstErr == nil && block < 0) {
+		return out, nil
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	p := c.next
+	c.next = (c.next + 1) % len(c.keys)
+	return c.readGroup(c.keys[p:p+1], ids[min(p, len(ids)-1):][:1], min(block, spreadBlock))
 }
 
 // readOwnPending re-delivers entries this consumer name read but never

@@ -46,6 +46,7 @@ type pendingSend struct {
 // order.
 type producer struct {
 	client goredis.UniversalClient
+	layout keyLayout
 	linger time.Duration
 	slots  chan struct{} // one token per outstanding send
 
@@ -87,6 +88,7 @@ func (r *Redis) NewProducer(ctx context.Context, cfg adapters.ProducerConfig) (a
 	pctx, cancel := context.WithCancel(context.Background())
 	p := &producer{
 		client:   client,
+		layout:   r.layout,
 		linger:   max(cfg.Linger, 0),
 		slots:    make(chan struct{}, inflight),
 		ctx:      pctx,
@@ -273,7 +275,7 @@ func (p *producer) sendBatch(batch []pendingSend) {
 		}
 		vals = append(vals, fieldValue, s.val)
 		cmds[i] = pipe.XAdd(p.ctx, &goredis.XAddArgs{
-			Stream:     streamKey(s.topic, int(s.partition)),
+			Stream:     p.layout.stream(s.topic, int(s.partition)),
 			NoMkStream: true, // see createStreams
 			MaxLen:     meta.maxLen,
 			Approx:     meta.maxLen > 0,

@@ -14,7 +14,8 @@ package redis
 //     consumer claimed in the meantime.
 //   - Reject, and a release or claim that reaches the delivery limit, run
 //     MULTI; XADD <dead-letter stream> ...; XACK <stream> <group> <id>; EXEC.
-//     Both keys carry the topic's hash tag, so this works on Redis Cluster.
+//     Both keys carry the partition's hash tag (keys.go), so this works on
+//     Redis Cluster.
 //     The XADD comes first and the two are atomic: a crash before EXEC
 //     applies neither, the entry stays pending and is redelivered later, so
 //     an entry is never acknowledged without its dead-letter copy (it may be
@@ -42,19 +43,25 @@ const (
 	fieldDLQDeliveries = "deliveries" // its delivery count when dead-lettered
 )
 
-// DeadLettered returns XLEN of the subscription's dead-letter stream: the
+// DeadLettered returns XLEN of the subscription's dead-letter stream (the
+// sum over its per-partition streams on a cluster, see keys.go): the
 // entries rejected or dead-lettered at the delivery limit. It is 0 for a
 // topic without DeadLetter. A missing topic gives an error wrapping
 // adapters.ErrTopicNotFound.
 func (r *Redis) DeadLettered(ctx context.Context, topic, subscription string) (int64, error) {
-	if _, err := loadMeta(ctx, r.admin, topic); err != nil {
+	m, err := loadMeta(ctx, r.admin, topic)
+	if err != nil {
 		return 0, fmt.Errorf("dead-lettered: %w", err)
 	}
-	n, err := r.admin.XLen(ctx, dlqKey(topic, subscription)).Result()
-	if err != nil {
-		return 0, fmt.Errorf("dead-lettered of %q subscription %q: XLEN: %w", topic, subscription, err)
+	var total int64
+	for _, k := range r.layout.dlqs(topic, subscription, m.partitions) {
+		n, err := r.admin.XLen(ctx, k).Result()
+		if err != nil {
+			return 0, fmt.Errorf("dead-lettered of %q subscription %q: XLEN %s: %w", topic, subscription, k, err)
+		}
+		total += n
 	}
-	return n, nil
+	return total, nil
 }
 
 // settle applies the Handler's disposition of entry m of partition p,
@@ -64,7 +71,7 @@ func (c *consumer) settle(p int, m goredis.XMessage, n int, disp adapters.Dispos
 	case c.noAck:
 		// NOACK entries were never pending: nothing to release or
 		// acknowledge, but a rejected entry can still be copied.
-		if disp == adapters.Reject && c.dlq != "" {
+		if disp == adapters.Reject && c.dlq != nil {
 			if err := c.client.XAdd(c.ctx, c.dlqArgs(p, m, n)).Err(); err != nil {
 				c.setErr(fmt.Errorf("redis consumer %q: dead-letter %s: %w", c.name, m.ID, err))
 			}
@@ -89,7 +96,7 @@ func (c *consumer) deadLetter(p int, m goredis.XMessage, n int) {
 		return
 	}
 	var err error
-	if c.dlq == "" {
+	if c.dlq == nil {
 		err = c.client.XAck(c.ctx, c.keys[p], c.cfg.Subscription, m.ID).Err()
 	} else {
 		_, err = c.client.TxPipelined(c.ctx, func(pipe goredis.Pipeliner) error {
@@ -110,7 +117,7 @@ func (c *consumer) dlqArgs(p int, m goredis.XMessage, n int) *goredis.XAddArgs {
 	}
 	vals = append(vals, fieldValue, m.Values[fieldValue],
 		fieldDLQPartition, p, fieldDLQID, m.ID, fieldDLQDeliveries, n)
-	return &goredis.XAddArgs{Stream: c.dlq, Values: vals}
+	return &goredis.XAddArgs{Stream: c.dlq[p], Values: vals}
 }
 
 // redeliverReleased redelivers the entries released since the last call (see
@@ -211,16 +218,21 @@ func (c *consumer) bgErr() error {
 	return c.lastErr
 }
 
-// dlqFor returns the dead-letter stream of cfg's subscription ("" without
-// DeadLetter) after registering it for DeleteTopic.
-func (r *Redis) dlqFor(ctx context.Context, cfg adapters.ConsumerConfig, meta topicMeta) (string, error) {
+// dlqFor returns, per partition, the dead-letter stream of cfg's
+// subscription (nil without DeadLetter) after registering it for
+// DeleteTopic.
+func (r *Redis) dlqFor(ctx context.Context, cfg adapters.ConsumerConfig, meta topicMeta) ([]string, error) {
 	if !meta.deadLetter {
-		return "", nil
+		return nil, nil
 	}
 	if err := r.admin.SAdd(ctx, dlqSetKey(cfg.Topic), cfg.Subscription).Err(); err != nil {
-		return "", fmt.Errorf("register dead-letter stream: %w", err)
+		return nil, fmt.Errorf("register dead-letter stream: %w", err)
 	}
-	return dlqKey(cfg.Topic, cfg.Subscription), nil
+	dlq := make([]string, meta.partitions)
+	for p := range dlq {
+		dlq[p] = r.layout.dlq(cfg.Topic, cfg.Subscription, p)
+	}
+	return dlq, nil
 }
 
 // handOverIdle is the idle time handOverReleased gives released entries: far

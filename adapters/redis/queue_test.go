@@ -16,7 +16,7 @@ import (
 // groupPending returns the group's pending-entry count on partition p.
 func groupPending(t *testing.T, r *Redis, topic, sub string, p int) int64 {
 	t.Helper()
-	s, err := r.admin.XPending(t.Context(), streamKey(topic, p), sub).Result()
+	s, err := r.admin.XPending(t.Context(), r.layout.stream(topic, p), sub).Result()
 	if err != nil {
 		t.Fatalf("XPENDING: %v", err)
 	}
@@ -93,7 +93,7 @@ func TestRejectToDeadLetterStream(t *testing.T) {
 				t.Fatalf("DeadLettered = %d, want %d", n, want)
 			}
 			if dl {
-				checkDLQEntry(t, r, dlqKey(topic, "s"), map[string]any{
+				checkDLQEntry(t, r, r.layout.dlq(topic, "s", 0), map[string]any{
 					fieldKey: "", fieldValue: "bad", fieldDLQPartition: "0",
 					fieldDLQID: OffsetToID(res.Offset), fieldDLQDeliveries: "1",
 				})
@@ -106,7 +106,7 @@ func TestRejectToDeadLetterStream(t *testing.T) {
 			if err := r.DeleteTopic(t.Context(), topic); err != nil {
 				t.Fatalf("DeleteTopic: %v", err)
 			}
-			if n, err := r.admin.Exists(t.Context(), dlqKey(topic, "s"), dlqSetKey(topic)).Result(); err != nil || n != 0 {
+			if n, err := r.admin.Exists(t.Context(), r.layout.dlq(topic, "s", 0), dlqSetKey(topic)).Result(); err != nil || n != 0 {
 				t.Errorf("after DeleteTopic, %d dead-letter keys exist (err %v)", n, err)
 			}
 		})
@@ -167,7 +167,7 @@ func TestDeliveryLimitOnClaim(t *testing.T) {
 		n, err := r.DeadLettered(t.Context(), topic, "s")
 		return err == nil && n == 1
 	})
-	checkDLQEntry(t, r, dlqKey(topic, "s"), map[string]any{fieldValue: "poison", fieldDLQDeliveries: "3"})
+	checkDLQEntry(t, r, r.layout.dlq(topic, "s", 0), map[string]any{fieldValue: "poison", fieldDLQDeliveries: "3"})
 	// Barrier: a later entry reaches the second consumer's handler.
 	adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("fine")})
 	adaptertest.WaitFor(t, 10*time.Second, "the next entry", func() bool { return rec.Len() == 1 })
@@ -190,7 +190,7 @@ func TestOwnPendingOverLimitOnRestart(t *testing.T) {
 	adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("once")})
 	// Leave the entry pending under consumer "c" as a crashed consumer would.
 	if err := r.admin.XReadGroup(t.Context(), &goredis.XReadGroupArgs{
-		Group: "s", Consumer: "c", Streams: []string{streamKey(topic, 0), ">"}, Count: 1, Block: -1,
+		Group: "s", Consumer: "c", Streams: []string{r.layout.stream(topic, 0), ">"}, Count: 1, Block: -1,
 	}).Err(); err != nil {
 		t.Fatalf("XREADGROUP: %v", err)
 	}

@@ -3,14 +3,15 @@
 //
 // # Mapping
 //
-//   - A topic is one stream per partition, keyed "bb:{<topic>}:<p>", plus a
-//     metadata hash "bb:{<topic>}:meta" holding the partition count and the
-//     MAXLEN. The hash tag "{<topic>}" puts every key of a topic in one Redis
-//     Cluster slot. That is deliberate: a consumer reads all partitions with
-//     ONE multi-stream XREADGROUP (one blocking connection, one round trip),
-//     and Redis Cluster rejects a multi-key command whose keys span slots. The
-//     price is that a topic's partitions cannot be spread over cluster nodes;
-//     scale a cluster with more topics, not more partitions.
+//   - A topic is one stream per partition plus a metadata hash
+//     "bb:{<topic>}:meta" holding the partition count, the MAXLEN and the
+//     queue settings. On a single server the streams are "bb:{<topic>}:<p>"
+//     and a consumer reads all partitions with ONE multi-stream XREADGROUP
+//     (one blocking connection, one round trip). On Redis Cluster each
+//     partition stream is its own hash tag "bb:{<topic>:<p>}", so a topic's
+//     partitions spread over the masters, and a consumer reads each
+//     partition with its own XREADGROUP (Redis Cluster rejects a multi-key
+//     command whose keys span slots). See keys.go.
 //   - A subscription is one consumer group per partition stream, created by
 //     CreateTopic from TopicSpec.Subscriptions (at ID 0, so nothing published
 //     after CreateTopic is missed) or by NewConsumer for a subscription not
@@ -19,7 +20,7 @@
 //   - Every consumer reads every partition; consumers in one group compete
 //     for entries, so per-partition order holds only with a single consumer.
 //   - Queue semantics (release, reject, delivery limit, dead-letter streams
-//     "bb:{<topic>}:dlq:<subscription>") are built by the adapter on the
+//     in the slot of the partition they take entries from) are built by the adapter on the
 //     group's pending entries list; see queue.go.
 //
 // See docs/adapters/redis.md for the operator notes.
@@ -50,8 +51,9 @@ var (
 // Each producer and consumer gets its own client (connection pool), so that
 // a consumer's Crash drops only its own connections.
 type Redis struct {
-	cfg   Config
-	admin goredis.UniversalClient
+	cfg    Config
+	layout keyLayout // see keys.go
+	admin  goredis.UniversalClient
 	// lagField is whether XINFO GROUPS reports lag and entries-read (Redis
 	// 7+). go-redis leaves absent fields at 0, indistinguishable from a real
 	// 0, so older servers must always use the fallback.
@@ -66,7 +68,7 @@ func New(ctx context.Context, cfg Config) (*Redis, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &Redis{cfg: cfg}
+	r := &Redis{cfg: cfg, layout: keyLayout{spread: cfg.isCluster()}}
 	admin, err := r.newClient("brokerbench-admin", adapters.RoleAdmin, 4)
 	if err != nil {
 		return nil, err
@@ -189,31 +191,6 @@ func (r *Redis) Close() error {
 	return r.admin.Close()
 }
 
-// streamKey is the stream of one partition. See the package doc for why every
-// key of a topic shares the hash tag {topic}.
-func streamKey(topic string, p int) string {
-	return "bb:{" + topic + "}:" + strconv.Itoa(p)
-}
-
-func metaKey(topic string) string { return "bb:{" + topic + "}:meta" }
-
-// dlqKey is the dead-letter stream of one subscription. It shares the
-// topic's hash tag, so the XADD to it and the XACK of the original entry run
-// in one MULTI/EXEC even on Redis Cluster.
-func dlqKey(topic, subscription string) string { return "bb:{" + topic + "}:dlq:" + subscription }
-
-// dlqSetKey is the set of subscriptions that have a dead-letter stream, so
-// that DeleteTopic can delete them without a SCAN.
-func dlqSetKey(topic string) string { return "bb:{" + topic + "}:dlqs" }
-
-func streamKeys(topic string, partitions int) []string {
-	keys := make([]string, partitions)
-	for p := range keys {
-		keys[p] = streamKey(topic, p)
-	}
-	return keys
-}
-
 // topicMeta is what CreateTopic stores in the metadata hash.
 type topicMeta struct {
 	partitions    int
@@ -298,11 +275,11 @@ func (r *Redis) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error 
 		"maxdeliveries", spec.MaxDeliveries, "deadletter", dl).Err(); err != nil {
 		return fmt.Errorf("create topic %q: set metadata: %w", spec.Name, err)
 	}
-	if err := createStreams(ctx, r.admin, spec.Name, spec.Partitions); err != nil {
+	if err := r.createStreams(ctx, spec.Name, spec.Partitions); err != nil {
 		return fmt.Errorf("create topic %q: %w", spec.Name, err)
 	}
 	for _, sub := range spec.Subscriptions {
-		if err := createGroups(ctx, r.admin, spec.Name, spec.Partitions, sub, "0"); err != nil {
+		if err := r.createGroups(ctx, spec.Name, spec.Partitions, sub, "0"); err != nil {
 			return fmt.Errorf("create topic %q: %w", spec.Name, err)
 		}
 		if spec.DeadLetter {
@@ -323,13 +300,13 @@ const mkstreamGroup = "__brokerbench_mkstream__"
 // Redis has no "create empty stream" command; XGROUP CREATE ... MKSTREAM of
 // a throwaway group followed by XGROUP DESTROY is the non-destructive way
 // (an XADD trimmed to MAXLEN 0 would also empty an existing stream).
-func createStreams(ctx context.Context, c goredis.UniversalClient, topic string, partitions int) error {
-	if err := createGroups(ctx, c, topic, partitions, mkstreamGroup, "$"); err != nil {
+func (r *Redis) createStreams(ctx context.Context, topic string, partitions int) error {
+	if err := r.createGroups(ctx, topic, partitions, mkstreamGroup, "$"); err != nil {
 		return err
 	}
-	pipe := c.Pipeline()
+	pipe := r.admin.Pipeline()
 	for p := range partitions {
-		pipe.XGroupDestroy(ctx, streamKey(topic, p), mkstreamGroup)
+		pipe.XGroupDestroy(ctx, r.layout.stream(topic, p), mkstreamGroup)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("create streams: %w", err)
@@ -339,14 +316,14 @@ func createStreams(ctx context.Context, c goredis.UniversalClient, topic string,
 
 // createGroups creates group on every partition stream at startID ("0" or
 // "$"), creating missing streams. Existing groups keep their position.
-func createGroups(ctx context.Context, c goredis.UniversalClient, topic string, partitions int, group, startID string) error {
+func (r *Redis) createGroups(ctx context.Context, topic string, partitions int, group, startID string) error {
 	if group == "" {
 		return errors.New("subscription name is empty")
 	}
-	pipe := c.Pipeline()
+	pipe := r.admin.Pipeline()
 	cmds := make([]*goredis.StatusCmd, partitions)
 	for p := range cmds {
-		cmds[p] = pipe.XGroupCreateMkStream(ctx, streamKey(topic, p), group, startID)
+		cmds[p] = pipe.XGroupCreateMkStream(ctx, r.layout.stream(topic, p), group, startID)
 	}
 	_, _ = pipe.Exec(ctx) // errors are per command, checked below
 	for p, cmd := range cmds {
@@ -374,11 +351,13 @@ func (r *Redis) DeleteTopic(ctx context.Context, topic string) error {
 		return fmt.Errorf("delete topic %q: list dead-letter streams: %w", topic, err)
 	}
 	pipe := r.admin.Pipeline()
-	for _, k := range streamKeys(topic, m.partitions) {
+	for _, k := range r.layout.streams(topic, m.partitions) {
 		pipe.Del(ctx, k)
 	}
 	for _, sub := range dlqs {
-		pipe.Del(ctx, dlqKey(topic, sub))
+		for _, k := range r.layout.dlqs(topic, sub, m.partitions) {
+			pipe.Del(ctx, k)
+		}
 	}
 	pipe.Del(ctx, dlqSetKey(topic))
 	pipe.Del(ctx, metaKey(topic)) // last: a failed delete can be retried
@@ -403,13 +382,13 @@ func (r *Redis) Lag(ctx context.Context, topic, subscription string) (map[int32]
 	pipe := r.admin.Pipeline()
 	cmds := make([]*goredis.XInfoGroupsCmd, m.partitions)
 	for p := range cmds {
-		cmds[p] = pipe.XInfoGroups(ctx, streamKey(topic, p))
+		cmds[p] = pipe.XInfoGroups(ctx, r.layout.stream(topic, p))
 	}
 	_, _ = pipe.Exec(ctx) // errors are per command, checked below
 	lag := make(map[int32]int64, m.partitions)
 	var errs []error
 	for p, cmd := range cmds {
-		n, err := r.partitionLag(ctx, streamKey(topic, p), subscription, cmd)
+		n, err := r.partitionLag(ctx, r.layout.stream(topic, p), subscription, cmd)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("lag of %q partition %d: %w", topic, p, err))
 			continue

@@ -82,7 +82,7 @@ func TestPipelinedSends(t *testing.T) {
 	}
 	var total int64
 	for i := range parts {
-		total += r.admin.XLen(t.Context(), streamKey(topic, i)).Val()
+		total += r.admin.XLen(t.Context(), r.layout.stream(topic, i)).Val()
 	}
 	if total != senders*perSender {
 		t.Fatalf("streams hold %d entries, want %d", total, senders*perSender)
@@ -190,8 +190,8 @@ func TestRestartResumesOwnPending(t *testing.T) {
 	cfg.SessionTimeout = time.Hour
 	c1 := adaptertest.NewConsumer(t, r, cfg)
 	adaptertest.WaitFor(t, 10*time.Second, "6 entries pending", func() bool {
-		return r.admin.XPending(t.Context(), streamKey(topic, 0), "s").Val().Count == 3 &&
-			r.admin.XPending(t.Context(), streamKey(topic, 1), "s").Val().Count == 3
+		return r.admin.XPending(t.Context(), r.layout.stream(topic, 0), "s").Val().Count == 3 &&
+			r.admin.XPending(t.Context(), r.layout.stream(topic, 1), "s").Val().Count == 3
 	})
 	_ = c1.Crash()
 	close(block)
@@ -221,7 +221,7 @@ func TestMaxLenTrimming(t *testing.T) {
 	if err := p.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	n := r.admin.XLen(t.Context(), streamKey(topic, 0)).Val()
+	n := r.admin.XLen(t.Context(), r.layout.stream(topic, 0)).Val()
 	// "~" trims whole radix-tree nodes (stream-node-max-entries, default
 	// 100), so the length is at least MAXLEN and at most about a node more.
 	if n < want || n > want+2*100 {
@@ -270,10 +270,10 @@ func TestCloseRemovesIdleConsumer(t *testing.T) {
 	if err := c.Close(t.Context()); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if n := r.admin.XPending(t.Context(), streamKey(topic, 0), "s").Val().Count; n != 0 {
+	if n := r.admin.XPending(t.Context(), r.layout.stream(topic, 0), "s").Val().Count; n != 0 {
 		t.Fatalf("%d entries pending after Close", n)
 	}
-	cs, err := r.admin.XInfoConsumers(t.Context(), streamKey(topic, 0), "s").Result()
+	cs, err := r.admin.XInfoConsumers(t.Context(), r.layout.stream(topic, 0), "s").Result()
 	if err != nil || len(cs) != 0 {
 		t.Fatalf("consumers after Close = %v, %v; want none", cs, err)
 	}
@@ -362,7 +362,7 @@ func TestLagFallbackAfterXDEL(t *testing.T) {
 			mid = res
 		}
 	}
-	key := streamKey(topic, 0)
+	key := r.layout.stream(topic, 0)
 	if err := r.admin.XDel(t.Context(), key, OffsetToID(mid.Offset)).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +406,7 @@ func TestSendAfterDeleteTopic(t *testing.T) {
 	if !errors.Is(err, adapters.ErrTopicNotFound) {
 		t.Fatalf("send after DeleteTopic = %v, want adapters.ErrTopicNotFound", err)
 	}
-	if n := r.admin.Exists(t.Context(), streamKey(topic, 0)).Val(); n != 0 {
+	if n := r.admin.Exists(t.Context(), r.layout.stream(topic, 0)).Val(); n != 0 {
 		t.Fatal("send after DeleteTopic re-created the stream")
 	}
 }
@@ -458,7 +458,7 @@ func TestCommitAutoNoAck(t *testing.T) {
 	cfg.Commit = adapters.CommitAuto
 	adaptertest.NewConsumer(t, r, cfg)
 	adaptertest.WaitFor(t, 10*time.Second, "5 deliveries", func() bool { return rec.Len() == 5 })
-	if n := r.admin.XPending(t.Context(), streamKey(topic, 0), "s").Val().Count; n != 0 {
+	if n := r.admin.XPending(t.Context(), r.layout.stream(topic, 0), "s").Val().Count; n != 0 {
 		t.Fatalf("%d entries pending with CommitAuto (NOACK)", n)
 	}
 	if lag, err := r.Lag(t.Context(), topic, "s"); err != nil || lag[0] != 0 {
