@@ -10,6 +10,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/brokerbench/brokerbench/refbroker/internal/leakcheck"
 )
 
 // testLogger returns a logger that is quiet unless REFBROKER_TEST_LOG is
@@ -28,6 +30,9 @@ func newBroker(t testing.TB, opts ...func(*Config)) *Broker {
 	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: testLogger()}
 	// Segments are preallocated on disk; keep test topics small.
 	cfg.Storage.SegmentBytes = 1 << 20
+	// Registered before Close's cleanup, so checked after the broker is
+	// closed: every fetch has finished with its read results by then.
+	cfg.Storage.OnLeak = leakcheck.New(t)
 	for _, o := range opts {
 		o(&cfg)
 	}

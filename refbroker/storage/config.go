@@ -104,6 +104,13 @@ type Config struct {
 	// Logger receives recovery and background-flush messages; nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// OnLeak, if set, is called with the stack of the Read that returned
+	// a ReadResult when that result becomes unreachable without Release:
+	// an unreleased result pins its segment's mapping and file for good.
+	// Tests set it (refbroker/internal/leakcheck) so that a leak fails
+	// them; it costs a stack capture per Read, so leave it nil otherwise.
+	// It may be called from any goroutine.
+	OnLeak func(stack []byte)
 	_      struct{}
 }
 

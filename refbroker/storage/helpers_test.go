@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/brokerbench/brokerbench/refbroker/internal/leakcheck"
 )
 
 // batchSpec describes a test batch; zero values give a non-idempotent batch
@@ -117,6 +119,11 @@ func newLog(t testing.TB, cfg Config) (*Log, string) {
 // openLog opens dir and closes the Log at cleanup.
 func openLog(t testing.TB, dir string, cfg Config) *Log {
 	t.Helper()
+	// Tests run under the leak check (checked after the Close below);
+	// benchmarks do not, since it captures a stack per Read.
+	if _, bench := t.(*testing.B); cfg.OnLeak == nil && !bench {
+		cfg.OnLeak = leakcheck.New(t)
+	}
 	l, err := Open(dir, cfg)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", dir, err)

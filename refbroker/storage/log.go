@@ -260,6 +260,9 @@ type ReadResult struct {
 	m        *mapping
 	seg      *segment
 	released atomic.Bool
+	// tracked is set when Config.OnLeak is: a separate allocation, so the
+	// leak check's cleanup can read it without keeping the result alive.
+	tracked *atomic.Bool
 }
 
 // Release gives up the reference on Data. It is idempotent and safe to call
@@ -267,6 +270,9 @@ type ReadResult struct {
 func (r *ReadResult) Release() {
 	if r == nil || r.m == nil || !r.released.CompareAndSwap(false, true) {
 		return
+	}
+	if r.tracked != nil {
+		r.tracked.Store(true)
 	}
 	r.m.release()
 	r.seg.release()
@@ -308,7 +314,11 @@ func (l *Log) Read(offset int64, maxBytes int) (*ReadResult, error) {
 		return nil, fmt.Errorf("read %s at offset %d: %w", l.dir, offset, err)
 	}
 	m := seg.acquire()
-	return &ReadResult{Data: m.data[pos:end:end], m: m, seg: seg}, nil
+	r := &ReadResult{Data: m.data[pos:end:end], m: m, seg: seg}
+	if l.cfg.OnLeak != nil {
+		trackLeak(r, l.cfg.OnLeak)
+	}
+	return r, nil
 }
 
 // HighWatermark returns the next offset to be assigned (single node: the

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/brokerbench/brokerbench/refbroker/internal/leakcheck"
 )
 
 func TestAppendReadRoundTripAcrossRolls(t *testing.T) {
@@ -598,5 +601,37 @@ func TestConfig(t *testing.T) {
 	}
 	if err := (Config{}).Validate(); err != nil {
 		t.Errorf("zero Config invalid: %v", err)
+	}
+}
+
+// TestLeakCheckFindsUnreleasedReads: the leak check (Config.OnLeak) that
+// every storage and broker test runs under reports a read result dropped
+// without Release, with the stack of its Read, and stays quiet about
+// released ones; without this the check itself could be silently broken.
+func TestLeakCheckFindsUnreleasedReads(t *testing.T) {
+	rec := &leakcheck.Recorder{}
+	l, _ := newLog(t, Config{OnLeak: rec.Report})
+	mustAppend(t, l, makeBatch(batchSpec{}))
+	released, err := l.Read(0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	released.Release()
+	func() {
+		r, err := l.Read(0, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = r.Data // dropped unreleased
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(rec.Leaks()) == 0 && time.Now().Before(deadline) { // Leaks collects and waits
+	}
+	leaks := rec.Leaks()
+	if len(leaks) != 1 {
+		t.Fatalf("%d leaks reported, want 1 (the dropped read only)", len(leaks))
+	}
+	if !strings.Contains(string(leaks[0]), "TestLeakCheckFindsUnreleasedReads") {
+		t.Errorf("leak stack does not name the reading test:\n%s", leaks[0])
 	}
 }
