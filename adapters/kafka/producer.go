@@ -27,8 +27,7 @@ type producer struct {
 
 	mu       sync.Mutex
 	closed   bool
-	inflight int
-	idle     chan struct{} // closed while inflight == 0
+	inflight adapters.Inflight
 	// noAcks is set for AcksNone: the broker sends no response, so kgo's
 	// record offset is meaningless and SendResult.Offset is -1.
 	noAcks bool
@@ -53,9 +52,7 @@ func (k *Kafka) NewProducer(ctx context.Context, cfg adapters.ProducerConfig) (a
 	if err != nil {
 		return nil, fmt.Errorf("create kafka producer %q: %w", cfg.ID, err)
 	}
-	idle := make(chan struct{})
-	close(idle)
-	return &producer{cl: cl, idle: idle, noAcks: cfg.Acks == adapters.AcksNone}, nil
+	return &producer{cl: cl, noAcks: cfg.Acks == adapters.AcksNone}, nil
 }
 
 func (k *Kafka) checkOpen() error {
@@ -184,10 +181,7 @@ func (p *producer) begin() bool {
 	if p.closed {
 		return false
 	}
-	if p.inflight == 0 {
-		p.idle = make(chan struct{})
-	}
-	p.inflight++
+	p.inflight.Add()
 	return true
 }
 
@@ -195,10 +189,7 @@ func (p *producer) begin() bool {
 func (p *producer) end() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.inflight--
-	if p.inflight == 0 {
-		close(p.idle)
-	}
+	p.inflight.Done()
 }
 
 // Flush waits until every send started before it has had its done
@@ -210,7 +201,7 @@ func (p *producer) Flush(ctx context.Context) error {
 	// kgo's Flush returns once records are finished, which may be just
 	// before their promises have run; wait for the callbacks too.
 	p.mu.Lock()
-	idle := p.idle
+	idle := p.inflight.Idle()
 	p.mu.Unlock()
 	select {
 	case <-idle:

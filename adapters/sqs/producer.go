@@ -63,8 +63,7 @@ type producer struct {
 	mu          sync.Mutex
 	pending     map[string][]entry // queue URL -> entries not yet sent
 	busy        map[string]bool    // FIFO: queues with a batch in flight
-	outstanding int
-	idle        chan struct{} // closed while outstanding == 0
+	outstanding adapters.Inflight
 	closed      bool
 }
 
@@ -95,9 +94,7 @@ func (s *SQS) NewProducer(_ context.Context, cfg adapters.ProducerConfig) (adapt
 		exited:  make(chan struct{}),
 		pending: make(map[string][]entry),
 		busy:    make(map[string]bool),
-		idle:    make(chan struct{}),
 	}
-	close(p.idle)
 	go p.flusher()
 	return p, nil
 }
@@ -134,10 +131,7 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 		fail(fmt.Errorf("send to %q: producer %w", m.Topic, adapters.ErrClosed))
 		return
 	}
-	if p.outstanding == 0 {
-		p.idle = make(chan struct{})
-	}
-	p.outstanding++
+	p.outstanding.Add()
 	op.remaining.Store(int32(len(entries)))
 	for url, e := range entries {
 		p.pending[url] = append(p.pending[url], e)
@@ -339,17 +333,14 @@ func (p *producer) complete(op *sendOp, err error) {
 	op.done(adapters.SendResult{Partition: op.partition, Offset: -1}, err)
 	<-p.slots
 	p.mu.Lock()
-	p.outstanding--
-	if p.outstanding == 0 {
-		close(p.idle)
-	}
+	p.outstanding.Done()
 	p.mu.Unlock()
 }
 
 // Flush waits until every send so far has completed.
 func (p *producer) Flush(ctx context.Context) error {
 	p.mu.Lock()
-	idle := p.idle
+	idle := p.outstanding.Idle()
 	p.mu.Unlock()
 	select {
 	case <-idle:
