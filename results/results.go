@@ -29,9 +29,17 @@ type Status string
 const (
 	// StatusOK: the run completed and its figures are valid.
 	StatusOK Status = "ok"
-	// StatusFailed: the run could not complete; Error says why. Figures
-	// recorded before the failure are kept.
+	// StatusDegraded: the run completed but did not do what the workload
+	// asked (rate, consumers, generator); StatusReasons say what. Its
+	// figures are measured but describe a different load.
+	StatusDegraded Status = "degraded"
+	// StatusFailed: the run could not complete, or its sends or
+	// deliveries failed (see StatusReasons; Error holds a run error).
+	// Figures recorded before the failure are kept.
 	StatusFailed Status = "failed"
+	// StatusInterrupted: the run was stopped on request (Ctrl-C); its
+	// figures are partial.
+	StatusInterrupted Status = "interrupted"
 	// StatusNotApplicable: the system lacks a capability the workload
 	// needs; Error gives the reason. No figures.
 	StatusNotApplicable Status = "not-applicable"
@@ -46,6 +54,15 @@ type Result struct {
 	Status Status `json:"status"`
 	// Error explains a failed or not-applicable run.
 	Error string `json:"error,omitempty"`
+	// StatusReasons say why Status is not ok, one per rule that fired
+	// (see [Judge]); empty for ok and not-applicable runs.
+	StatusReasons []Reason `json:"statusReasons,omitempty"`
+	// OfferedRate is the open-loop rate the workload offered, msg/s over
+	// all producers; 0 for a closed loop.
+	OfferedRate float64 `json:"offeredRate"`
+	// Generator is the load generator's own health; nil in results
+	// written before it was measured, and for runs that never started.
+	Generator *Generator `json:"generator,omitempty"`
 
 	// --- OMB TestResult fields (names, units and meaning as in OMB) ---
 
