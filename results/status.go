@@ -3,6 +3,7 @@ package results
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -338,4 +339,34 @@ func sampleSpan(s []Sample, i int) (float64, bool) {
 		return s[1].Time.Sub(s[0].Time).Seconds(), true
 	}
 	return 0, false
+}
+
+// Explain says in one line why a run has its status: the run error or
+// not-applicable reason (Error), then every status reason, as
+// "code: message". It is empty for an ok run.
+func (r *Result) Explain() string {
+	var parts []string
+	if r.Error != "" {
+		parts = append(parts, r.Error)
+	}
+	for _, x := range r.StatusReasons {
+		if x.Code == ReasonRunError && x.Message == r.Error {
+			continue // the run error, said once
+		}
+		parts = append(parts, x.Code+": "+x.Message)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// OnlyReasons reports whether every status reason of r has one of codes
+// (true for a run without reasons). A test that checks delivery, not the
+// machine, accepts a run degraded only by ReasonGeneratorSaturated this
+// way.
+func (r *Result) OnlyReasons(codes ...string) bool {
+	for _, x := range r.StatusReasons {
+		if !slices.Contains(codes, x.Code) {
+			return false
+		}
+	}
+	return true
 }

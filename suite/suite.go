@@ -73,9 +73,13 @@ type Config struct {
 	// JUnit, when set, is the file the gate's checks are written to as
 	// JUnit XML.
 	JUnit string
-	// Gate makes a failing threshold or checker fail the outcome
-	// ([Outcome.Failed]) and adds the gate lines to the summary.
+	// Gate makes a failing threshold or checker, or a degraded run, fail
+	// the outcome ([Outcome.Failed]) and adds the gate lines to the
+	// summary.
 	Gate bool
+	// AllowDegraded lets degraded runs pass the gate (failed and
+	// interrupted runs never do).
+	AllowDegraded bool
 	// Getenv resolves BROKERBENCH_* settings. Default os.Getenv.
 	Getenv func(string) string
 	// Logger receives the suite's progress and errors. Default discards.
@@ -107,16 +111,23 @@ type Outcome struct {
 	// SystemFailed is set when a system could not be opened or a run
 	// could not complete.
 	SystemFailed bool
-	gate         bool
+	// Interrupted is set when the context ended (Ctrl-C) before every run
+	// was done: the last result is interrupted and later runs did not
+	// start.
+	Interrupted bool
+	gate        bool
 }
 
-// Failed reports whether the outcome fails: a system or a run failed, or,
-// with Config.Gate, a check did not pass.
+// Failed reports whether the outcome fails: a system or a run failed or
+// was interrupted, or, with Config.Gate, a check did not pass (which
+// includes degraded runs unless Config.AllowDegraded).
 func (o *Outcome) Failed() bool {
-	if o.SystemFailed || (o.gate && !o.GatePassed()) {
+	if o.SystemFailed || o.Interrupted || (o.gate && !o.GatePassed()) {
 		return true
 	}
-	return slices.ContainsFunc(o.Results, func(r *results.Result) bool { return r.Status == results.StatusFailed })
+	return slices.ContainsFunc(o.Results, func(r *results.Result) bool {
+		return r.Status == results.StatusFailed || r.Status == results.StatusInterrupted
+	})
 }
 
 // GatePassed reports whether every check passed.
@@ -161,8 +172,14 @@ func (c *Config) validate(opts []runner.Option) error {
 // run (and, for runs that record one, the history and its verdict) into
 // cfg.Out, then the report and the JUnit file when asked. A run or system
 // that fails is recorded in the Outcome, and the next one runs; Run
-// returns an error only for bad input (wrapping [ErrUsage]), cancellation,
+// returns an error only for bad input (wrapping [ErrUsage]), including an
+// Out folder it cannot write (checked before anything runs), cancellation,
 // or results it could not write.
+//
+// When ctx ends mid-run the current run stops within seconds and is
+// written as interrupted with its partial figures, no further run starts,
+// the JUnit file is still written but no report is drawn, and Run returns
+// the Outcome (Interrupted set) with the context's error.
 func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 	cfg.defaults()
 	var runs []workloads.Workload
@@ -176,13 +193,25 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 	if err := cfg.validate(opts); err != nil {
 		return nil, err
 	}
+	if err := checkWritable(cfg.Out); err != nil {
+		return nil, usage(err)
+	}
 	out := &Outcome{Out: cfg.Out, gate: cfg.Gate}
 	for _, name := range cfg.Systems {
 		err := runSystem(ctx, &cfg, opts, name, runs, hist, out)
-		if err != nil {
-			if errors.Is(err, ErrUsage) || errors.Is(err, context.Canceled) {
-				return out, err
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrUsage):
+			return out, err
+		case ctx.Err() != nil:
+			out.Interrupted = true
+			if cfg.JUnit != "" {
+				if jerr := writeJUnit(cfg.JUnit, out.Checks); jerr != nil {
+					cfg.Logger.Error("writing the JUnit file failed", "err", jerr)
+				}
 			}
+			return out, fmt.Errorf("interrupted: %w", ctx.Err())
+		default:
 			out.SystemFailed = true
 			cfg.Logger.Error("system failed", "system", name, "err", err)
 		}
@@ -259,9 +288,13 @@ func runOne(ctx context.Context, cfg *Config, rn *runner.Runner, w workloads.Wor
 	if cfg.OnFinish != nil {
 		cfg.OnFinish(res)
 	}
-	if cerr := hist.check(ctx, res); cerr != nil {
-		cfg.Logger.Error("history check failed", "workload", w.Name, "system", name, "err", cerr)
-		res.Verdict = &results.Verdict{Valid: "unknown", Inconclusive: []string{cerr.Error()}}
+	// An interrupted run's history stays on disk for brokerbench check;
+	// checking it now would keep the user waiting after Ctrl-C.
+	if res.Status != results.StatusInterrupted {
+		if cerr := hist.check(ctx, res); cerr != nil {
+			cfg.Logger.Error("history check failed", "workload", w.Name, "system", name, "err", cerr)
+			res.Verdict = &results.Verdict{Valid: "unknown", Inconclusive: []string{cerr.Error()}}
+		}
 	}
 	path, werr := results.Write(hist.out, res)
 	if werr != nil {
@@ -274,7 +307,28 @@ func runOne(ctx context.Context, cfg *Config, rn *runner.Runner, w workloads.Wor
 	}
 	// Thresholds were validated when the workloads loaded.
 	ts, _ := gate.ParseAll(w.Thresholds)
-	out.Checks = append(out.Checks, gate.Evaluate(res, ts)...)
+	out.Checks = append(out.Checks, gate.Evaluate(res, ts, gate.Policy{AllowDegraded: cfg.AllowDegraded})...)
+	if res.Status == results.StatusInterrupted {
+		return fmt.Errorf("interrupted: %w", err)
+	}
+	return nil
+}
+
+// checkWritable makes sure results can be written to dir before the first
+// run, whose data would otherwise be lost: it creates dir and a file in it.
+func checkWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("results folder %q cannot be created: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".brokerbench-write-check-*")
+	if err != nil {
+		return fmt.Errorf("results folder %q is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("results folder %q: remove the write check %s: %w", dir, name, err)
+	}
 	return nil
 }
 

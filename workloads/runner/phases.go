@@ -117,6 +117,7 @@ func (r *run) load(ctx context.Context, backlog bool) error {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	start := time.Now().Add(10 * time.Millisecond)
+	r.watch = startWatcher(hiccupInterval)
 	for i, pr := range r.producers {
 		// Stagger producers by a fraction of their interval so that they
 		// do not fire in lockstep.
@@ -131,6 +132,7 @@ func (r *run) load(ctx context.Context, backlog bool) error {
 	close(stop)
 	wg.Wait()
 	r.measureEnd.Store(r.now())
+	r.gen = r.watch.stop()
 	r.event("producers-stopped", "", nil, "")
 	// One deadline covers flushing, draining and waiting for dead letters,
 	// so --drain-timeout bounds everything after the producers stop.
@@ -193,6 +195,7 @@ func (r *run) beginMeasure() {
 			t.measured[p] = t.acked[p].Load()
 		}
 	}
+	r.watch.reset()
 	r.measureStart.Store(r.now())
 	r.event("measure-start", "", nil, "")
 	r.log.Info("measuring", "duration", r.w.TestDuration)
@@ -201,7 +204,9 @@ func (r *run) beginMeasure() {
 // buildBacklog follows OMB: producers run with no consumers until the
 // backlog reaches consumerBacklogSizeGB, then consumers start and the run
 // waits until the backlog is drained to (1 - backlogDrainRatio) of its size
-// (at least 1000 messages remain allowed, as in OMB) before measuring.
+// (at least 1000 messages remain allowed, as in OMB) before measuring. A
+// ratio of 0 waits for nothing: the measured phase starts as soon as the
+// consumers do, so the run ends on time whatever the consumers manage.
 func (r *run) buildBacklog(ctx context.Context) error {
 	target := r.w.BacklogBytes()
 	r.setPhase("backlog-build")
@@ -221,7 +226,7 @@ func (r *run) buildBacklog(ctx context.Context) error {
 	}
 	capacity := target / int64(r.w.MessageSize)
 	floor := max(int64(1000), int64((1-r.w.BacklogDrainRatio)*float64(capacity)))
-	for r.clientBacklog() > floor {
+	for r.w.BacklogDrainRatio > 0 && r.clientBacklog() > floor {
 		select {
 		case <-tick.C:
 		case <-ctx.Done():

@@ -54,6 +54,7 @@ func (r *run) base(meta results.Meta) *results.Result {
 		Partitions:        w.PartitionsPerTopic,
 		ProducersPerTopic: w.ProducersPerTopic,
 		ConsumersPerTopic: w.SubscriptionsPerTopic * w.ConsumerPerSubscription,
+		OfferedRate:       w.ProducerRate,
 		Meta:              meta,
 		Spec:              w,
 	}
@@ -90,6 +91,7 @@ func (r *run) result(meta results.Meta) *results.Result {
 	r.fillCounts(res)
 	r.fillPartitions(res)
 	r.fillEvents(res)
+	res.Generator = r.gen
 	if r.firstErr != nil {
 		res.Meta.Warnings = append(res.Meta.Warnings, "first send error: "+r.firstErr.Error())
 	}
@@ -268,7 +270,11 @@ func (r *run) fillEvents(res *results.Result) {
 		}
 		res.Events = append(res.Events, e)
 	}
-	res.Counts.Rebalances = countRebalances(res.Events)
+	if r.caps.Rebalance && ms > 0 {
+		// Only the measured phase: the run's own start-up assignments and
+		// the revocations of its shutdown are not rebalances.
+		res.Counts.Rebalances = countRebalances(res.Events, r.at(ms), r.at(r.measureEnd.Load()))
+	}
 	for _, s := range r.subs {
 		s.mu.Lock()
 		for _, p := range s.pauses {
@@ -288,13 +294,13 @@ func (r *run) fillEvents(res *results.Result) {
 // cooperative rebalance takes two rounds).
 const rebalanceGap = 500 * time.Millisecond
 
-// countRebalances counts bursts of assignment changes after the first
-// assignment of each consumer at start-up.
-func countRebalances(events []results.Event) int64 {
+// countRebalances counts bursts of assignment changes between from and
+// to (the measured phase, up to the producers' stop).
+func countRebalances(events []results.Event, from, to time.Time) int64 {
 	var n int64
 	var last time.Time
 	for _, e := range events {
-		if e.Kind != "assigned" && e.Kind != "revoked" || e.Elapsed < 0 {
+		if e.Kind != "assigned" && e.Kind != "revoked" || e.Time.Before(from) || e.Time.After(to) {
 			continue
 		}
 		if last.IsZero() || e.Time.Sub(last) > rebalanceGap {
