@@ -26,8 +26,9 @@ type Run struct {
 	D results.Derived
 }
 
-// ok reports whether the run has figures to draw.
-func (r *Run) ok() bool { return r.Status == results.StatusOK }
+// ok reports whether the run has figures to draw: it is ok, or degraded
+// (measured, but not at the load asked for; the table says why).
+func (r *Run) ok() bool { return r.Status == results.StatusOK || r.Status == results.StatusDegraded }
 
 // legend is the chart legend entry: system, server version and the
 // settings that distinguish runs of one workload.

@@ -218,6 +218,7 @@ func sectionCharts(sec *Section, pal palette) ([]*Chart, error) {
 			func() (*Chart, error) { return rateChart(sec, pal) },
 			func() (*Chart, error) { return distChart(sec, pal, "publish") },
 			func() (*Chart, error) { return distChart(sec, pal, "e2e") },
+			func() (*Chart, error) { return hiccupChart(sec, pal) },
 			func() (*Chart, error) { return latencyTimeChart(sec, pal, "publish") },
 			func() (*Chart, error) { return latencyTimeChart(sec, pal, "e2e") },
 			func() (*Chart, error) { return lagChart(sec, pal) },

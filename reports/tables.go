@@ -26,8 +26,8 @@ func summaryRow(r *Run) []string {
 	}
 	l := r.Latency
 	return []string{r.Label, string(r.Status), fmtRate(r.D.PublishRate), ff(r.D.PublishMBps), fmtRate(r.D.ConsumeRate),
-		ms(l.Publish.Count, l.Publish.P50), ms(l.Publish.Count, l.Publish.P99), ms(l.Publish.Count, l.Publish.P999),
-		ms(l.EndToEnd.Count, l.EndToEnd.P50), ms(l.EndToEnd.Count, l.EndToEnd.P99), ms(l.EndToEnd.Count, l.EndToEnd.P999),
+		ms(l.Publish.Count, l.Publish.P50), p99Cell(r, l.Publish.Count, l.Publish.P99), ms(l.Publish.Count, l.Publish.P999),
+		ms(l.EndToEnd.Count, l.EndToEnd.P50), p99Cell(r, l.EndToEnd.Count, l.EndToEnd.P99), ms(l.EndToEnd.Count, l.EndToEnd.P999),
 		itoa(r.Counts.Lost), itoa(r.Counts.Duplicates), itoa(r.Counts.OutOfOrder), verdict(r)}
 }
 
@@ -42,6 +42,9 @@ func sectionTable(sec *Section) table {
 		t.Notes = append(t.Notes, fmt.Sprintf("%s, %d s measured; latencies from the intended send time (CO-corrected).", r.settings(), int(r.Meta.MeasuredSeconds+0.5)))
 	}
 	for _, r := range sec.Runs {
+		if n := statusNote(r); n != "" {
+			t.Notes = append(t.Notes, n)
+		}
 		if n := verdictNote(r); n != "" {
 			t.Notes = append(t.Notes, n)
 		}

@@ -49,8 +49,8 @@ func groupByScenario(rs []*Result) [][]*Result {
 	idx := map[string]int{}
 	var groups [][]*Result
 	for _, r := range rs {
-		if r.Status != StatusOK {
-			continue
+		if r.Status != StatusOK && r.Status != StatusDegraded {
+			continue // no figures, or partial ones
 		}
 		key := r.Driver + "\x00" + r.Scenario
 		i, ok := idx[key]

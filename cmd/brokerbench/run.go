@@ -2,13 +2,16 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/brokerbench/brokerbench/results"
 	"github.com/brokerbench/brokerbench/suite"
 	"github.com/brokerbench/brokerbench/suite/systems"
 	"github.com/brokerbench/brokerbench/workloads"
@@ -28,6 +31,8 @@ type runFlags struct {
 	readyTimeout time.Duration
 	keepTopics   bool
 	gate         bool
+	allowDegr    bool
+	errorLimit   string // a percentage, e.g. "1%"
 	history      bool
 	noReport     bool
 	junit        string
@@ -36,7 +41,7 @@ type runFlags struct {
 	endpoints    map[string]*string // env var -> flag value
 }
 
-func newRunCmd() *cobra.Command {
+func newRunCmd(live *runner.Resources) *cobra.Command {
 	f := &runFlags{endpoints: map[string]*string{}}
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -51,7 +56,7 @@ summary table is printed at the end.
 Connection settings come from BROKERBENCH_<SYSTEM>_<SETTING> environment
 variables (see docs/adapters/); the flags below override the main endpoint.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runRun(cmd, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runRun(cmd, f, live) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.file, "workloads", "workloads.yaml", "workloads file")
@@ -64,7 +69,9 @@ variables (see docs/adapters/); the flags below override the main endpoint.`,
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "how long to wait after producers stop for consumers to catch up")
 	fl.DurationVar(&f.readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for consumers to read every partition before load starts")
 	fl.BoolVar(&f.keepTopics, "keep-topics", false, "leave the run's topics, queues and streams in place")
-	fl.BoolVar(&f.gate, "gate", false, "exit 1 when any run, threshold or checker fails (a CI conformance gate)")
+	fl.BoolVar(&f.gate, "gate", false, "exit 1 when any run fails or is degraded, or a threshold or checker fails (a CI conformance gate)")
+	fl.BoolVar(&f.allowDegr, "allow-degraded", false, "with --gate, let degraded runs pass (rate below offered, consumers behind, generator saturated)")
+	fl.StringVar(&f.errorLimit, "send-error-limit", "1%", "share of sends outside fault windows that may fail before a run fails, e.g. 0.5%")
 	fl.StringVar(&f.junit, "junit", "", "write the gate's checks as JUnit XML to this file")
 	fl.BoolVar(&f.noReport, "no-report", false, "do not write the PDF/PNG/HTML report into <out>/report at the end")
 	fl.BoolVar(&f.history, "history", false, "record every run's history (docs/history.md) next to its result and check it; workloads with history: true always do")
@@ -115,10 +122,14 @@ func (f *runFlags) plan() ([]workloads.Workload, []string, error) {
 
 func systemNames() string { return strings.Join(systems.Names(), ", ") }
 
-func runRun(cmd *cobra.Command, f *runFlags) error {
+func runRun(cmd *cobra.Command, f *runFlags, live *runner.Resources) error {
 	selected, systemList, err := f.plan()
 	if err != nil {
 		return err
+	}
+	limits := results.DefaultLimits()
+	if limits.MaxSendErrorRate, err = parsePercent(f.errorLimit); err != nil {
+		return usagef("--send-error-limit %q: %v", f.errorLimit, err)
 	}
 	level, brokerLevel := slog.LevelInfo, slog.LevelWarn
 	if f.verbose {
@@ -131,6 +142,7 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 		runner.Interval(f.interval), runner.Duration(f.duration),
 		runner.DrainTimeout(f.drainTimeout), runner.ReadyTimeout(f.readyTimeout),
 		runner.Logger(logger), runner.OnProgress(display.progress),
+		runner.StatusLimits(limits), runner.Track(live),
 	}
 	if f.warmup != "" {
 		d, err := time.ParseDuration(f.warmup)
@@ -144,15 +156,24 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	}
 	out, err := suite.Run(cmd.Context(), suite.Config{
 		Workloads: selected, Systems: systemList, Out: f.out, Runner: opts,
-		History: f.history, Report: !f.noReport, JUnit: f.junit, Gate: f.gate,
+		History: f.history, Report: !f.noReport, JUnit: f.junit, Gate: f.gate, AllowDegraded: f.allowDegr,
 		Getenv: f.getenv, Logger: logger, BrokerLogger: brokerLogger,
 		OnStart: display.start, OnFinish: display.finish,
 		ToolVersion: toolVersion, Revision: revision(),
 	})
-	if err != nil {
-		if errors.Is(err, suite.ErrUsage) {
-			return usageError{err}
+	switch {
+	case errors.Is(err, suite.ErrUsage):
+		return usageError{err}
+	case out != nil && out.Interrupted:
+		display.close()
+		if err := out.WriteSummary(cmd.OutOrStdout()); err != nil {
+			return err
 		}
+		if len(live.Live()) > 0 {
+			writeLeftBehind(cmd.ErrOrStderr(), live)
+		}
+		return errInterrupted
+	case err != nil:
 		return err
 	}
 	display.close()
@@ -163,4 +184,17 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 		return errRunFailed
 	}
 	return nil
+}
+
+// parsePercent reads "1%" or "0.5%" as a share (0.01, 0.005).
+func parsePercent(s string) (float64, error) {
+	num, ok := strings.CutSuffix(strings.TrimSpace(s), "%")
+	if !ok {
+		return 0, fmt.Errorf("want a percentage such as 1%% or 0.5%%")
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || v < 0 || v > 100 {
+		return 0, fmt.Errorf("want a percentage from 0%% to 100%%, such as 1%%")
+	}
+	return v / 100, nil
 }
