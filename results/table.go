@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+
+	"github.com/brokerbench/brokerbench/metrics"
 )
 
 // WriteTable prints the end-of-run summary: one row per result with its
@@ -16,8 +18,9 @@ func WriteTable(w io.Writer, rs []*Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "workload\tsystem\tstatus\tpub msg/s\toffered\tpub MB/s\tcons msg/s\tfailed\tpub p50 ms\tpub p99 ms\te2e p50 ms\te2e p99 ms\tlost\tdup\treorder\tlate\t")
 	marked := false
-	p99 := func(r *Result, v float64) string {
-		if GeneratorExplains(r.Generator, v, DefaultLimits()) {
+	p99 := func(r *Result, s metrics.Summary) string {
+		v := s.P99
+		if s.Count > 0 && GeneratorExplains(r.Generator, v, DefaultLimits()) {
 			marked = true
 			return fmt.Sprintf("%.2f !", v)
 		}
@@ -35,8 +38,8 @@ func WriteTable(w io.Writer, rs []*Result) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%s\t%.2f\t%.0f\t%d\t%.2f\t%s\t%.2f\t%s\t%d\t%d\t%d\t%d\t\n",
 			r.Workload, r.Driver, r.Status, d.PublishRate, offered, d.PublishMBps, d.ConsumeRate, r.Counts.Failed,
-			r.Latency.Publish.P50, p99(r, r.Latency.Publish.P99),
-			r.Latency.EndToEnd.P50, p99(r, r.Latency.EndToEnd.P99),
+			r.Latency.Publish.P50, p99(r, r.Latency.Publish),
+			r.Latency.EndToEnd.P50, p99(r, r.Latency.EndToEnd),
 			r.Counts.Lost, r.Counts.Duplicates, r.Counts.OutOfOrder, r.Counts.Late)
 	}
 	if err := tw.Flush(); err != nil {
