@@ -270,10 +270,8 @@ func (r *run) fillEvents(res *results.Result) {
 		}
 		res.Events = append(res.Events, e)
 	}
-	if r.caps.Rebalance && ms > 0 {
-		// Only the measured phase: the run's own start-up assignments and
-		// the revocations of its shutdown are not rebalances.
-		res.Counts.Rebalances = countRebalances(res.Events, r.at(ms), r.at(r.measureEnd.Load()))
+	if r.caps.Rebalance {
+		res.Counts.Rebalances = countRebalances(res.Events)
 	}
 	for _, s := range r.subs {
 		s.mu.Lock()
@@ -294,13 +292,23 @@ func (r *run) fillEvents(res *results.Result) {
 // cooperative rebalance takes two rounds).
 const rebalanceGap = 500 * time.Millisecond
 
-// countRebalances counts bursts of assignment changes between from and
-// to (the measured phase, up to the producers' stop).
-func countRebalances(events []results.Event, from, to time.Time) int64 {
+// countRebalances counts bursts of assignment changes in the measured
+// phase: after the "measure-start" event and before "producers-stopped",
+// so neither the consumers' first assignments nor the revocations of the
+// run's own shutdown count. Events are in the order they happened, which
+// holds even when a clock shows two of them at one instant.
+func countRebalances(events []results.Event) int64 {
 	var n int64
 	var last time.Time
+	measuring := false
 	for _, e := range events {
-		if e.Kind != "assigned" && e.Kind != "revoked" || e.Time.Before(from) || e.Time.After(to) {
+		switch e.Kind {
+		case "measure-start":
+			measuring = true
+		case "producers-stopped":
+			return n
+		}
+		if !measuring || e.Kind != "assigned" && e.Kind != "revoked" {
 			continue
 		}
 		if last.IsZero() || e.Time.Sub(last) > rebalanceGap {
