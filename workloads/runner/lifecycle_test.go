@@ -136,3 +136,24 @@ func TestBacklogDrainRatioZero(t *testing.T) {
 		}
 	})
 }
+
+// TestBacklogDrainStallFails: with backlogDrainRatio 1 and consumers that
+// never receive anything, the drain wait makes no progress and fails the
+// run after the drain timeout instead of waiting forever.
+func TestBacklogDrainStallFails(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		w := smallWorkload("backlog-stall")
+		w.MessageSize = 1024
+		w.ConsumerBacklogSizeGB = 1.0 / 1024
+		w.BacklogDrainRatio = 1
+		rn, err := New(Interval(250*time.Millisecond), Logger(quietLogger()), DrainTimeout(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := rn.Run(t.Context(), w, memory.New(memory.Config{Faults: memory.Faults{Lose: everyNth(1, 0)}}))
+		if err == nil || !strings.Contains(err.Error(), "backlog drain made no progress") || res.Status != results.StatusFailed {
+			t.Errorf("status %s err %v", res.Status, err)
+		}
+	})
+}

@@ -207,34 +207,54 @@ func (r *run) beginMeasure() {
 // (at least 1000 messages remain allowed, as in OMB) before measuring. A
 // ratio of 0 waits for nothing: the measured phase starts as soon as the
 // consumers do, so the run ends on time whatever the consumers manage.
+// Neither wait is open-ended: one that makes no progress (a backlog that
+// stops growing, or stops shrinking) for the drain timeout fails the run.
 func (r *run) buildBacklog(ctx context.Context) error {
 	target := r.w.BacklogBytes()
 	r.setPhase("backlog-build")
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for r.clientBacklog()*int64(r.w.MessageSize) < target {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	capacity := target / int64(r.w.MessageSize)
+	err := r.waitBacklog(ctx, "build", func(b int64) bool { return b >= (target+int64(r.w.MessageSize)-1)/int64(r.w.MessageSize) }, func(b, best int64) bool { return b > best })
+	if err != nil {
+		return err
 	}
 	r.event("backlog-built", "", nil, fmt.Sprintf("%d messages", r.clientBacklog()))
 	r.setPhase("backlog-drain")
 	if err := r.startConsumers(ctx); err != nil {
 		return err
 	}
-	capacity := target / int64(r.w.MessageSize)
 	floor := max(int64(1000), int64((1-r.w.BacklogDrainRatio)*float64(capacity)))
-	for r.w.BacklogDrainRatio > 0 && r.clientBacklog() > floor {
+	if r.w.BacklogDrainRatio > 0 {
+		err := r.waitBacklog(ctx, "drain", func(b int64) bool { return b <= floor }, func(b, best int64) bool { return b < best })
+		if err != nil {
+			return err
+		}
+	}
+	r.event("backlog-drained", "", nil, fmt.Sprintf("%d messages left", r.clientBacklog()))
+	r.setPhase("")
+	return nil
+}
+
+// waitBacklog polls the client backlog until done holds. better says
+// whether a backlog improves on the best seen so far; when none has for
+// the drain timeout, the wait fails, so that a system that stops taking
+// messages or consumers that stop reading cannot hold the run forever.
+func (r *run) waitBacklog(ctx context.Context, what string, done func(int64) bool, better func(b, best int64) bool) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	best, since := r.clientBacklog(), time.Now()
+	for b := best; !done(b); b = r.clientBacklog() {
+		if better(b, best) {
+			best, since = b, time.Now()
+		}
+		if time.Since(since) > r.r.drainTimeout {
+			return fmt.Errorf("backlog %s made no progress for %s (--drain-timeout): %d messages in the backlog", what, r.r.drainTimeout, b)
+		}
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	r.event("backlog-drained", "", nil, fmt.Sprintf("%d messages left", r.clientBacklog()))
-	r.setPhase("")
 	return nil
 }
 
