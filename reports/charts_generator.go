@@ -5,8 +5,6 @@ import (
 	"math"
 	"strings"
 
-	"gonum.org/v1/plot"
-
 	"github.com/brokerbench/brokerbench/results"
 )
 
@@ -19,10 +17,7 @@ import (
 func hiccupChart(sec *Section, pal palette) (*Chart, error) {
 	title := sectionTitle(sec, "load generator hiccups by percentile (probe every 1 ms)")
 	c := &Chart{ID: "generator-hiccups", Title: title}
-	p := newPlot(title, "percentile (log scale of 1/(1-p))", "hiccup (ms)")
-	p.X.Scale = plot.LogScale{}
-	p.X.Tick.Marker = percentileTicks
-	p.X.Min = 1
+	p := newPercentilePlot(title, "hiccup (ms)")
 	lines := 0
 	for _, r := range sec.Runs {
 		if !r.ok() || r.Generator == nil || r.Generator.HiccupHistogram == "" {

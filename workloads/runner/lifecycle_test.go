@@ -13,6 +13,16 @@ import (
 	"github.com/brokerbench/brokerbench/results"
 )
 
+// trackingRunner is a test runner recording topics in live.
+func trackingRunner(t *testing.T, live *Resources) *Runner {
+	t.Helper()
+	rn, err := New(Interval(250*time.Millisecond), Logger(quietLogger()), Track(live))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rn
+}
+
 // stuckDelete is a system whose topics cannot be deleted.
 type stuckDelete struct{ adapters.System }
 
@@ -35,10 +45,7 @@ func TestResourcesAndLeftovers(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var live Resources
-		rn, err := New(Interval(250*time.Millisecond), Logger(quietLogger()), Track(&live))
-		if err != nil {
-			t.Fatal(err)
-		}
+		rn := trackingRunner(t, &live)
 		w := smallWorkload("tracked")
 		if _, err := rn.Run(t.Context(), w, memory.New(memory.Config{})); err != nil {
 			t.Fatal(err)
@@ -88,10 +95,7 @@ func TestInterruptedRun(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var live Resources
-		rn, err := New(Interval(250*time.Millisecond), Logger(quietLogger()), Track(&live))
-		if err != nil {
-			t.Fatal(err)
-		}
+		rn := trackingRunner(t, &live)
 		w := smallWorkload("interrupted")
 		w.TestDuration = time.Minute
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
