@@ -84,6 +84,10 @@ func TestJudge(t *testing.T) {
 			r.Samples[0].Warmup, r.Samples[0].PublishRate = true, 10
 		}), nil, false, StatusOK, nil},
 		{"backlog growing at the end", run([]float64{1000, 1000, 1000, 1000, 1000, 1000}, []int64{0, 10, 500, 1500, 2500, 4000}), nil, false, StatusDegraded, []string{ReasonConsumersBehind}},
+		// The same backlog built by a fault that has not long ended.
+		{"backlog growing in a fault window", with(run([]float64{1000, 1000, 1000, 1000, 1000, 1000}, []int64{0, 10, 500, 1500, 2500, 4000}), func(r *Result) {
+			r.Events = []Event{{Time: t0.Add(2 * time.Second), Kind: "fault-start", Detail: "blackhole"}, {Time: t0.Add(3 * time.Second), Kind: "fault-stop", Detail: "blackhole"}}
+		}), nil, false, StatusOK, nil},
 		// A backlog that grows but stays under one second of publishing is
 		// in-flight noise.
 		{"small backlog noise", run([]float64{1000, 1000, 1000, 1000, 1000, 1000}, []int64{5, 3, 8, 20, 40, 90}), nil, false, StatusOK, nil},

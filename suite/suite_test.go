@@ -47,6 +47,9 @@ func Example_gate() {
 		Systems:   []string{"refbroker"},
 		Out:       dir,
 		Gate:      true,
+		// A shared CI machine may saturate the load generator: let
+		// degraded runs pass; failed ones still fail.
+		AllowDegraded: true,
 	})
 	if err != nil {
 		panic(err)
