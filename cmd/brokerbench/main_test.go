@@ -84,7 +84,7 @@ func TestRunSmokeOnRefbroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !r.OKApartFromGenerator() || r.Counts.Lost != 0 || r.Counts.Acked == 0 || r.Meta.System.Client == "" {
-		t.Errorf("result: status %s counts %+v system %+v", r.Status, r.Counts, r.Meta.System)
+		t.Errorf("result: status %s (%s) counts %+v system %+v", r.Status, r.Explain(), r.Counts, r.Meta.System)
 	}
 	if !strings.Contains(stdout, "smoke") || !strings.Contains(stdout, "refbroker") {
 		t.Errorf("summary table missing:\n%s", stdout)
