@@ -257,7 +257,7 @@ func generatorRule(r *Result, l Limits) []Reason {
 	if g == nil {
 		return nil
 	}
-	var out []string
+	var out, tails []string
 	for _, p := range []struct {
 		name  string
 		p99   float64
@@ -267,17 +267,19 @@ func generatorRule(r *Result, l Limits) []Reason {
 		{"end-to-end", r.Latency.EndToEnd.P99, r.Latency.EndToEnd.Count},
 	} {
 		if p.count > 0 && GeneratorExplains(g, p.p99, l) {
-			out = append(out, fmt.Sprintf("its hiccup p99 %.2f ms is at least %.0f %% of the %s p99 %.2f ms", g.Hiccups.P99, 100*l.HiccupShare, p.name, p.p99))
+			tails = append(tails, fmt.Sprintf("the %s p99 %.2f ms", p.name, p.p99))
 		}
+	}
+	if len(tails) > 0 {
+		out = append(out, fmt.Sprintf("its hiccup p99 %.2f ms is at least %.0f %% of %s", g.Hiccups.P99, 100*l.HiccupShare, strings.Join(tails, " and of ")))
 	}
 	if c := r.Counts; c.Sent > 0 && g.CPUShare >= l.MaxCPUShare && float64(c.Late)/float64(c.Sent) > l.MaxLateShare {
 		out = append(out, fmt.Sprintf("the process used %.0f %% of its %d cores while %d of %d sends started late", 100*g.CPUShare, g.GOMAXPROCS, c.Late, c.Sent))
 	}
-	var reasons []Reason
-	for _, m := range out {
-		reasons = append(reasons, Reason{ReasonGeneratorSaturated, "the load generator was saturated: " + m})
+	if len(out) == 0 {
+		return nil
 	}
-	return reasons
+	return []Reason{{ReasonGeneratorSaturated, "the load generator was saturated: " + strings.Join(out, "; ")}}
 }
 
 // GeneratorExplains reports whether the generator's own stalls explain a

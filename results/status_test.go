@@ -97,7 +97,7 @@ func TestJudge(t *testing.T) {
 		// Hiccup p99 8 ms against a publish p99 of 10 ms: the tail is the generator's.
 		{"hiccups explain the p99", with(steady(6, 1000), func(r *Result) {
 			r.Generator = &Generator{Hiccups: metrics.Summary{Count: 1000, P99: 8}}
-		}), nil, false, StatusDegraded, []string{ReasonGeneratorSaturated, ReasonGeneratorSaturated}},
+		}), nil, false, StatusDegraded, []string{ReasonGeneratorSaturated}},
 		// Hiccups under the 1 ms floor never explain anything.
 		{"hiccups under the floor", with(steady(6, 1000), func(r *Result) {
 			r.Generator = &Generator{Hiccups: metrics.Summary{Count: 1000, P99: 0.9}}
