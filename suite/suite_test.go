@@ -78,7 +78,8 @@ func TestGateFailsThroughLibrary(t *testing.T) {
 	junit := filepath.Join(dir, "junit.xml")
 	out, err := suite.Run(t.Context(), suite.Config{
 		Workloads: file.Workloads, Out: dir, Gate: true, JUnit: junit,
-		Runner: []runner.Option{runner.Interval(200 * time.Millisecond)},
+		AllowDegraded: true, // the threshold is under test, not this machine's load generator
+		Runner:        []runner.Option{runner.Interval(200 * time.Millisecond)},
 	})
 	if err != nil {
 		t.Fatal(err)
