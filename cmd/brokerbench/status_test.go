@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/brokerbench/brokerbench/adapters/adaptertest"
 	"github.com/brokerbench/brokerbench/results"
 )
 
@@ -104,5 +105,48 @@ func TestRunChecksOutBeforeRunning(t *testing.T) {
 	code, _, stderr = run(t, "run", "--workloads", "../../workloads.yaml", "--send-error-limit", "0.01")
 	if code != exitUsage || !strings.Contains(stderr, "--send-error-limit") {
 		t.Errorf("bad --send-error-limit: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestRunStatusOnRabbitMQ covers two rules on a real RabbitMQ: a
+// produce-only workload publishes into the topic's "produced" queues
+// instead of the void (every send confirmed, never all failed), and a
+// consumer too slow for the offered rate leaves the backlog growing at
+// the end of the measured phase (degraded, consumers-behind).
+func TestRunStatusOnRabbitMQ(t *testing.T) {
+	t.Parallel()
+	adaptertest.RequireService(t, "rabbitmq", "127.0.0.1:5672")
+	file := writeFile(t, "rabbit.yaml", `workloads:
+  - name: produce-only
+    subscriptionsPerTopic: 0
+    producerRate: 200
+    warmup: 0s
+    duration: 2s
+  - name: slow-consumer
+    producerRate: 400
+    warmup: 0s
+    duration: 4s
+    delivery: {prefetch: 1}
+    queue: {processing: 20ms}
+`)
+	out := t.TempDir()
+	code, stdout, stderr := run(t, "run", "--workloads", file, "--system", "rabbitmq", "--out", out, "--no-progress", "--no-report",
+		"--interval", "500ms", "--drain-timeout", "1s")
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	r, err := results.Read(filepath.Join(out, "produce-only.rabbitmq.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.OKApartFromGenerator() || r.Counts.Failed != 0 || r.Counts.Acked == 0 {
+		t.Errorf("produce-only: status %s (%s) counts %+v", r.Status, r.Explain(), r.Counts)
+	}
+	r, err = results.Read(filepath.Join(out, "slow-consumer.rabbitmq.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != results.StatusDegraded || !slices.Contains(reasonCodes(r), results.ReasonConsumersBehind) {
+		t.Errorf("slow consumer: status %s (%s)", r.Status, r.Explain())
 	}
 }
