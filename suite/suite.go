@@ -203,20 +203,16 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 		case err == nil:
 		case errors.Is(err, ErrUsage):
 			return out, err
-		case ctx.Err() != nil:
-			out.Interrupted = true
-			if cfg.JUnit != "" {
-				if jerr := writeJUnit(cfg.JUnit, out.Checks); jerr != nil {
-					cfg.Logger.Error("writing the JUnit file failed", "err", jerr)
-				}
-			}
-			return out, fmt.Errorf("interrupted: %w", ctx.Err())
-		default:
+		case ctx.Err() == nil:
 			out.SystemFailed = true
 			cfg.Logger.Error("system failed", "system", name, "err", err)
 		}
+		if ctx.Err() != nil {
+			break
+		}
 	}
-	if cfg.Report && len(out.Results) > 0 {
+	// An interrupted suite draws no report: the user asked to stop.
+	if cfg.Report && len(out.Results) > 0 && ctx.Err() == nil {
 		sum, err := reports.Write(ctx, reports.Options{In: []string{cfg.Out}, ToolVersion: "brokerbench " + cfg.version()})
 		if err != nil {
 			// The results are written; a report can be drawn again later
@@ -230,6 +226,10 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 		if err := writeJUnit(cfg.JUnit, out.Checks); err != nil {
 			return out, err
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		out.Interrupted = true
+		return out, fmt.Errorf("interrupted: %w", err)
 	}
 	return out, nil
 }
