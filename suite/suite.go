@@ -89,6 +89,11 @@ type Config struct {
 	// ToolVersion and Revision name the brokerbench build in results and
 	// reports, e.g. "0.1.0-dev" and a VCS revision ("" when unknown).
 	ToolVersion, Revision string
+	// SelfExec says the program calls [systems.ServeRefbroker] first thing
+	// in main, so refbroker can run as a subprocess re-executing it
+	// ([systems.OpenOptions.SelfExec]). Without it refbroker runs as a
+	// subprocess only when a refbroker binary is found.
+	SelfExec bool
 
 	_ struct{} // forces keyed literals so fields can be added
 }
@@ -292,7 +297,7 @@ func openSystem(ctx context.Context, cfg *Config, name string, env *faultEnv) (a
 	}
 	s, closeSys, err := sys.Open(ctx, systems.OpenOptions{
 		Getenv: cfg.Getenv, Dialer: env.roleDialer(), Logger: cfg.BrokerLogger,
-		ToolVersion: cfg.ToolVersion, Owned: owned,
+		ToolVersion: cfg.ToolVersion, Owned: owned, SelfExec: cfg.SelfExec,
 	})
 	if err != nil {
 		env.close()

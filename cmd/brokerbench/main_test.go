@@ -89,6 +89,11 @@ func TestRunSmokeOnRefbroker(t *testing.T) {
 	if !strings.Contains(stdout, "smoke") || !strings.Contains(stdout, "refbroker") {
 		t.Errorf("summary table missing:\n%s", stdout)
 	}
+	// refbroker ran as brokerbench's own subprocess (this test binary
+	// re-executed, see TestMain), not inside the load generator.
+	if !strings.Contains(r.Meta.System.Server, "subprocess pid ") || !strings.Contains(r.Meta.System.Server, "--data-dir ") {
+		t.Errorf("server %q: want refbroker as a subprocess with its pid and flags", r.Meta.System.Server)
+	}
 }
 
 // TestRunOMBWorkloadFile runs an unmodified OpenMessaging Benchmark

@@ -147,7 +147,7 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 		History: f.history, Report: !f.noReport, JUnit: f.junit, Gate: f.gate,
 		Getenv: f.getenv, Logger: logger, BrokerLogger: brokerLogger,
 		OnStart: display.start, OnFinish: display.finish,
-		ToolVersion: toolVersion, Revision: revision(),
+		ToolVersion: toolVersion, Revision: revision(), SelfExec: true,
 	})
 	if err != nil {
 		if errors.Is(err, suite.ErrUsage) {
