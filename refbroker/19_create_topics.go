@@ -19,7 +19,8 @@ import (
 // * ReplicaAssignment may only place each partition on this node alone
 //   (else INVALID_REPLICA_ASSIGNMENT); it then sets the partition count.
 // * Configs: retention.ms, retention.bytes, segment.bytes,
-//   max.message.bytes and cleanup.policy=delete are applied per topic; anything else is
+//   max.message.bytes, cleanup.policy=delete and flush.messages (1: fsync
+//   every append before its ack) are applied per topic; anything else is
 //   INVALID_CONFIG with the reason in ErrorMessage.
 // * An existing name is TOPIC_ALREADY_EXISTS; a bad name
 //   INVALID_TOPIC_EXCEPTION; a name given twice in one request

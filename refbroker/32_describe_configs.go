@@ -13,9 +13,13 @@ import (
 //
 // Behavior:
 // * TOPIC resources list the supported topic configs (cleanup.policy,
-//   retention.bytes, retention.ms, segment.bytes) with the topic's override
+//   flush.messages, flush.ms, max.message.bytes, retention.bytes,
+//   retention.ms, segment.bytes) with the topic's override
 //   (source DYNAMIC_TOPIC_CONFIG) or the broker default (DEFAULT_CONFIG);
 //   ConfigNames filters them, unknown names are simply absent, as in Kafka.
+//   flush.messages and flush.ms spell the broker's --fsync policy as Kafka
+//   does (always: flush.messages=1; interval: flush.ms=the interval;
+//   never: both Long.MAX_VALUE), so a client can read back durability.
 // * BROKER resources (this node's ID, or "" for the default) list the
 //   broker settings refbroker has: auto.create.topics.enable,
 //   num.partitions, socket.request.max.bytes and the log.* defaults, all

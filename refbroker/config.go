@@ -61,7 +61,7 @@ type Config struct {
 	AutoCreateTopics *bool
 	// Storage is the base configuration of every partition log; per-topic
 	// configs (retention.ms, retention.bytes, segment.bytes,
-	// max.message.bytes) override it.
+	// max.message.bytes, flush.messages) override it.
 	// Unset fields take storage's defaults (64 MiB segments, no
 	// retention, FsyncInterval every second); a nil Storage.Logger takes
 	// Logger.

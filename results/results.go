@@ -385,6 +385,11 @@ type Meta struct {
 	System adapters.Info `json:"system"`
 	// Capabilities of the system.
 	Capabilities adapters.Capabilities `json:"capabilities"`
+	// Durability is the level the workload asked for and the one the
+	// system was found to give the run's topics, with the evidence; nil
+	// for results written before it existed or runs that never created
+	// their topics.
+	Durability *adapters.DurabilityReport `json:"durability,omitempty"`
 	// Host describes the machine that ran the load.
 	Host Host `json:"host"`
 	// Warnings are non-fatal notes (missing payload file, ...).
