@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -308,7 +309,7 @@ func (rep *report) toolVersion() string {
 	return out
 }
 
-// systems lists "label: server, client" once per series.
+// systems lists "label: server, client, durability" once per series.
 func (rep *report) systems() []string {
 	seen := map[string]bool{}
 	var out []string
@@ -317,7 +318,11 @@ func (rep *report) systems() []string {
 			continue
 		}
 		seen[r.Label] = true
-		out = append(out, ascii(fmt.Sprintf("%s: server %s, client %s", r.Label, r.Meta.System.Server, r.Meta.System.Client)))
+		line := fmt.Sprintf("%s: server %s, client %s, durability %s", r.Label, r.Meta.System.Server, r.Meta.System.Client, durabilityOf(r))
+		if d := r.Meta.Durability; d != nil && len(d.Evidence) > 0 {
+			line += " (" + strings.Join(d.Evidence, "; ") + ")"
+		}
+		out = append(out, ascii(line))
 	}
 	return out
 }

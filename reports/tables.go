@@ -41,6 +41,9 @@ func sectionTable(sec *Section) table {
 		r := sec.Runs[0]
 		t.Notes = append(t.Notes, fmt.Sprintf("%s, %d s measured; latencies from the intended send time (CO-corrected).", r.settings(), int(r.Meta.MeasuredSeconds+0.5)))
 	}
+	if w := durabilityWarning(sec.Runs); w != "" {
+		t.Notes = append(t.Notes, w+".")
+	}
 	for _, r := range sec.Runs {
 		if n := verdictNote(r); n != "" {
 			t.Notes = append(t.Notes, n)
@@ -111,6 +114,9 @@ func ratioTables(secs []*Section) []table {
 				diff(r.Counts.Lost, base.Counts.Lost), diff(r.Counts.Duplicates, base.Counts.Duplicates)})
 		}
 		t.Notes = []string{"Rates: above 1x is faster. Latencies: above 1x is slower. Counts: difference from " + base.Label + "."}
+		if w := durabilityWarning(ok); w != "" {
+			t.Notes = append(t.Notes, w+".")
+		}
 		out = append(out, t)
 	}
 	return out
