@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/brokerbench/brokerbench/refbroker"
 	"github.com/brokerbench/brokerbench/refbroker/refbrokertest"
 	"github.com/brokerbench/brokerbench/results"
 )
@@ -114,10 +111,7 @@ func checkNames(t *testing.T, history, anomaly string) {
 // inj planting its bug, and returns its address.
 func startFaultyBroker(t *testing.T, inj *refbrokertest.Injector) string {
 	t.Helper()
-	cfg := refbroker.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Intercept: inj.Intercept,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	cfg.Storage.SegmentBytes = 1 << 20
-	b, err := refbroker.Start(context.Background(), cfg)
+	b, err := inj.Start(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatalf("start refbroker: %v", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"log/slog"
 	"slices"
 	"sync/atomic"
 
@@ -99,6 +100,16 @@ func New(p Plan) *Injector {
 
 var _ refbroker.Interceptor = (*Injector)(nil).Intercept
 
+// Start starts a refbroker on an ephemeral loopback port, storing its data
+// in dataDir, with the bug planted; its logs are discarded (Start's
+// warning about the interceptor among them). Close it when done.
+func (i *Injector) Start(ctx context.Context, dataDir string) (*refbroker.Broker, error) {
+	cfg := refbroker.Config{Listen: "127.0.0.1:0", DataDir: dataDir, Intercept: i.Intercept,
+		Logger: slog.New(slog.DiscardHandler)}
+	cfg.Storage.SegmentBytes = 1 << 20 // segments are preallocated; keep test topics small
+	return refbroker.Start(ctx, cfg)
+}
+
 // Hits is how many times the bug was planted.
 func (i *Injector) Hits() int64 { return i.hits.Load() }
 
@@ -119,22 +130,23 @@ func (i *Injector) Intercept(ctx context.Context, req kmsg.Request, serve refbro
 		}
 	case *kmsg.FetchRequest:
 		if i.plan.Fault == Reorder {
-			resp, err := serve(ctx, r)
-			if fr, ok := resp.(*kmsg.FetchResponse); ok {
-				i.reorder(fr)
-			}
-			return resp, err
+			return rewrite(ctx, r, serve, i.reorder)
 		}
 	case *kmsg.OffsetFetchRequest:
 		if i.plan.Fault == StaleOffset {
-			resp, err := serve(ctx, r)
-			if or, ok := resp.(*kmsg.OffsetFetchResponse); ok {
-				i.stale(or)
-			}
-			return resp, err
+			return rewrite(ctx, r, serve, i.stale)
 		}
 	}
 	return serve(ctx, req)
+}
+
+// rewrite serves req and lets fix change the response before it is sent.
+func rewrite[R kmsg.Response](ctx context.Context, req kmsg.Request, serve refbroker.ServeFunc, fix func(R)) (kmsg.Response, error) {
+	resp, err := serve(ctx, req)
+	if r, ok := resp.(R); ok {
+		fix(r)
+	}
+	return resp, err
 }
 
 // lost is a produce partition acknowledged without being stored, at the

@@ -2,8 +2,6 @@ package refbrokertest_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"strconv"
 	"testing"
 
@@ -11,7 +9,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/brokerbench/brokerbench/refbroker"
 	"github.com/brokerbench/brokerbench/refbroker/refbrokertest"
 )
 
@@ -88,10 +85,7 @@ func TestFaultsDoWhatTheySay(t *testing.T) {
 // client of it, so a lost batch does not also break producer sequences.
 func newClient(t *testing.T, inj *refbrokertest.Injector) *kgo.Client {
 	t.Helper()
-	cfg := refbroker.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Intercept: inj.Intercept,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	cfg.Storage.SegmentBytes = 1 << 20
-	b, err := refbroker.Start(context.Background(), cfg)
+	b, err := inj.Start(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
