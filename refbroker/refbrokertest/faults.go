@@ -23,6 +23,7 @@ import (
 	"slices"
 	"sync/atomic"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/brokerbench/brokerbench/refbroker"
@@ -252,15 +253,15 @@ func highWatermark(ctx context.Context, serve refbroker.ServeFunc, topic string,
 	if err != nil {
 		return 0, fmt.Errorf("list offsets: %w", err)
 	}
-	for _, t := range r.(*kmsg.ListOffsetsResponse).Topics {
-		for _, p := range t.Partitions {
-			if p.ErrorCode != 0 {
-				return 0, fmt.Errorf("list offsets: error code %d", p.ErrorCode)
-			}
-			return p.Offset, nil
-		}
+	topics := r.(*kmsg.ListOffsetsResponse).Topics
+	if len(topics) != 1 || len(topics[0].Partitions) != 1 {
+		return 0, fmt.Errorf("list offsets: %d topics in the response, want 1 with 1 partition", len(topics))
 	}
-	return 0, fmt.Errorf("list offsets: empty response")
+	p := topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+		return 0, fmt.Errorf("list offsets: %w", err)
+	}
+	return p.Offset, nil
 }
 
 // duplicate returns req with each due partition's batches followed by a
