@@ -36,7 +36,21 @@ import (
 // * v5: flexible; NumPartitions, ReplicationFactor and Configs returned
 // * v7: TopicID returned
 
-func init() { regKey(19, 0, 7, handleCreateTopics) }
+func init() {
+	regKey(apiKey{
+		key:    kmsg.CreateTopics,
+		min:    0,
+		max:    7,
+		handle: handleCreateTopics,
+		wait:   answersPromptly,
+		frame:  keepsFrame,
+		unsupported: []string{
+			"replication factor other than 1, replica assignments to other nodes",
+			"topic configs other than retention.ms, retention.bytes, segment.bytes, max.message.bytes, cleanup.policy=delete (INVALID_CONFIG)",
+			"TimeoutMillis (creation is synchronous)",
+		},
+	})
+}
 
 func handleCreateTopics(ctx context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.CreateTopicsRequest)

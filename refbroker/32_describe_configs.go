@@ -33,7 +33,20 @@ import (
 // * v3: ConfigType
 // * v4: flexible
 
-func init() { regKey(32, 0, 4, handleDescribeConfigs) }
+func init() {
+	regKey(apiKey{
+		key:    kmsg.DescribeConfigs,
+		min:    0,
+		max:    4,
+		handle: handleDescribeConfigs,
+		wait:   answersPromptly,
+		frame:  keepsFrame,
+		unsupported: []string{
+			"resource types other than TOPIC and BROKER (INVALID_REQUEST)",
+			"synonyms and documentation",
+		},
+	})
+}
 
 func handleDescribeConfigs(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.DescribeConfigsRequest)
