@@ -13,7 +13,7 @@ func (rep *report) markdown() ([]byte, error) {
 	fmt.Fprintf(&b, "# brokerbench summary\n\n")
 	fmt.Fprintf(&b, "Results of %s, %s, sets: %s.\n", rep.reportDate().Format("2006-01-02 15:04 UTC"), rep.toolVersion(), strings.Join(setLabels(rep.opts.In), ", "))
 	fmt.Fprintf(&b, "Latencies in ms from the intended send time (corrected for coordinated omission).\n\n")
-	mdTable(&b, overallTable(rep.runs), 2)
+	mdTable(&b, overallTable(rep.secs), 2)
 	if len(rep.ratios) > 0 {
 		fmt.Fprintf(&b, "## Comparison\n\n")
 		for _, t := range rep.ratios {

@@ -159,6 +159,13 @@ type Result struct {
 	// Verdict is the checkers' verdict on the run's recorded history; nil
 	// when the run recorded none.
 	Verdict *Verdict `json:"verdict,omitempty"`
+	// Repeat places the run among the repetitions of its (workload,
+	// system) and carries their summary; nil for a single run (see
+	// [Repeat]).
+	Repeat *Repeat `json:"repeat,omitempty"`
+	// Steadiness flags a trend or change point in the measured phase's
+	// rates; nil in files written before it was checked.
+	Steadiness *Steadiness `json:"steadiness,omitempty"`
 	// Meta is the run metadata.
 	Meta Meta `json:"meta"`
 	// Spec is the concrete workload as run, for reproduction.

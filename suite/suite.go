@@ -76,6 +76,10 @@ type Config struct {
 	// Gate makes a failing threshold or checker fail the outcome
 	// ([Outcome.Failed]) and adds the gate lines to the summary.
 	Gate bool
+	// Repeat runs each (workload, system) this many times, interleaved
+	// across systems (see [Run]); 0 means 1. With more than one, results
+	// carry the mean and 95 % confidence interval of their figures.
+	Repeat int
 	// Getenv resolves BROKERBENCH_* settings. Default os.Getenv.
 	Getenv func(string) string
 	// Logger receives the suite's progress and errors. Default discards.
@@ -102,7 +106,8 @@ type Config struct {
 type Outcome struct {
 	// Out is the results folder.
 	Out string
-	// Results has one result per (workload run, system), in run order.
+	// Results has one result per (workload run, system, repetition), in
+	// run order.
 	Results []*results.Result
 	// Checks are the gate's checks: thresholds, history verdicts, and a
 	// failed "connect" check per system that could not be opened.
@@ -149,6 +154,9 @@ func (c *Config) defaults() {
 
 // validate checks the systems and runner options before anything starts.
 func (c *Config) validate(opts []runner.Option) error {
+	if c.Repeat < 0 {
+		return usagef("repeat %d: want 1 or more repetitions", c.Repeat)
+	}
 	for _, s := range c.Systems {
 		if _, ok := systems.Lookup(s); !ok {
 			return usagef("system %q: unknown system; choose from %s", s, strings.Join(systems.Names(), ", "))
@@ -177,20 +185,29 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 	hist := historyFiles{out: cfg.Out, all: cfg.History}
 	// The runner logs where the suite does unless cfg.Runner says otherwise.
 	opts := append([]runner.Option{runner.Logger(cfg.Logger)}, cfg.Runner...)
-	opts = append(opts, runner.History(hist.opener(runs)), runner.Tool("brokerbench "+cfg.ToolVersion, cfg.Revision))
+	opts = append(opts, runner.Tool("brokerbench "+cfg.ToolVersion, cfg.Revision))
 	if err := cfg.validate(opts); err != nil {
 		return nil, err
 	}
 	out := &Outcome{Out: cfg.Out, gate: cfg.Gate}
-	for _, name := range cfg.Systems {
-		err := runSystem(ctx, &cfg, opts, name, runs, hist, out)
-		if err != nil {
-			if errors.Is(err, ErrUsage) || errors.Is(err, context.Canceled) {
-				return out, err
+	// Repetitions are rounds over every system (A B C A B C ...), so that
+	// drift of the machine spreads over all systems alike.
+	for k := 1; k <= cfg.repetitions(); k++ {
+		round := hist.round(k, cfg.repetitions())
+		ropts := append(slices.Clip(opts), runner.History(round.opener(runs)))
+		for _, name := range cfg.Systems {
+			err := runSystem(ctx, &cfg, ropts, name, runs, round, out)
+			if err != nil {
+				if errors.Is(err, ErrUsage) || errors.Is(err, context.Canceled) {
+					return out, err
+				}
+				out.SystemFailed = true
+				cfg.Logger.Error("system failed", "system", name, "err", err)
 			}
-			out.SystemFailed = true
-			cfg.Logger.Error("system failed", "system", name, "err", err)
 		}
+	}
+	if err := summarizeRepeats(cfg.Out, out.Results); err != nil {
+		return out, err
 	}
 	if cfg.Report && len(out.Results) > 0 {
 		sum, err := reports.Write(ctx, reports.Options{In: []string{cfg.Out}, ToolVersion: "brokerbench " + cfg.version()})
@@ -261,6 +278,7 @@ func runOne(ctx context.Context, cfg *Config, rn *runner.Runner, w workloads.Wor
 		cfg.OnStart(w, name)
 	}
 	res, err := rn.Run(ctx, w, sys)
+	hist.annotate(res)
 	if cfg.OnFinish != nil {
 		cfg.OnFinish(res)
 	}
