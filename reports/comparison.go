@@ -45,7 +45,7 @@ type comparisonFile struct {
 	Confidence float64 `json:"confidence"`
 	Alpha      float64 `json:"alpha"`
 	// RateTolerance is the comparability rule for latencies.
-	RateTolerance float64 `json:"rateTolerance"`
+	RateTolerance float64      `json:"rateTolerance"`
 	Comparisons   []Comparison `json:"comparisons"`
 }
 
