@@ -210,7 +210,7 @@ func comparisons(secs []*Section, choice baselineChoice) ([]Comparison, []table)
 // comparisonNote explains the cells of a comparison table.
 const comparisonNote = "Ratio = system / baseline from every repetition: rates above 1x are faster, latencies above 1x slower. " +
 	"\"1.20x [1.10-1.31]\": significant (Mann-Whitney U, p < 0.05), with the 95% interval of the ratio (Hodges-Lehmann). " +
-	"\"~ 1.02x (p=0.40)\": no significant difference; \"too few\": with n=1+1 (or up to 3+3) repetitions no difference can be significant, run --repeat 5. " +
+	"\"~ 1.02x (p=0.40)\": no significant difference; \"too few\": with so few repetitions (n subject + baseline) no difference can be significant: run --repeat 5. " +
 	"\"n/c\": latencies of runs whose achieved publish rates differ by more than 5% are not comparable."
 
 // cell prints a comparison for a table.
