@@ -2,13 +2,18 @@ package reports
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
+
+	"gonum.org/v1/plot"
 
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/brokerbench/brokerbench/results"
+	"github.com/brokerbench/brokerbench/stats"
 )
 
 // repeated reports whether some series of sec has two or more ok
@@ -26,6 +31,43 @@ func repeated(sec *Section) bool {
 type meanPoints struct {
 	plotter.XYs
 	plotter.YErrors
+}
+
+// add appends a point at x for the summary f (nothing when f has no
+// value).
+func (m *meanPoints) add(x float64, f stats.Summary) {
+	if f.N == 0 {
+		return
+	}
+	m.XYs = append(m.XYs, plotter.XY{X: x, Y: f.Mean})
+	m.YErrors = append(m.YErrors, struct{ Low, High float64 }{f.Mean - f.Low, f.High - f.Mean})
+}
+
+// sortByX orders the points by x, keeping each interval with its point.
+func (m *meanPoints) sortByX() { sort.Sort(byX{m}) }
+
+type byX struct{ m *meanPoints }
+
+func (b byX) Len() int           { return len(b.m.XYs) }
+func (b byX) Less(i, j int) bool { return b.m.XYs[i].X < b.m.XYs[j].X }
+func (b byX) Swap(i, j int) {
+	b.m.XYs[i], b.m.XYs[j] = b.m.XYs[j], b.m.XYs[i]
+	b.m.YErrors[i], b.m.YErrors[j] = b.m.YErrors[j], b.m.YErrors[i]
+}
+
+// addErrorBars draws pts' intervals in the series' colour; nothing when
+// no point has one (single runs).
+func addErrorBars(p *plot.Plot, pts meanPoints, pal palette, label string) error {
+	if !slices.ContainsFunc(pts.YErrors, func(e struct{ Low, High float64 }) bool { return e.Low > 0 || e.High > 0 }) {
+		return nil
+	}
+	eb, err := plotter.NewYErrorBars(pts)
+	if err != nil {
+		return fmt.Errorf("error bars %s: %w", label, err)
+	}
+	eb.LineStyle.Color, eb.LineStyle.Width, eb.CapWidth = pal.color(label), vg.Points(1.4), vg.Points(8)
+	p.Add(eb)
+	return nil
 }
 
 // repeatCharts draw, for a section run with repetitions, the headline
@@ -59,14 +101,9 @@ func repeatCharts(sec *Section, pal palette) ([]*Chart, error) {
 			reps := resultsOf(sec.Reps[r.Label])
 			var pts meanPoints
 			for x, m := range metrics {
-				f := m.Summarize(reps)
-				if f.N == 0 {
-					continue
-				}
 				// Series side by side within each metric's slot.
 				off := 0.6 * (float64(i) - float64(n-1)/2) / float64(max(n, 1))
-				pts.XYs = append(pts.XYs, plotter.XY{X: float64(x) + off, Y: f.Mean})
-				pts.YErrors = append(pts.YErrors, struct{ Low, High float64 }{f.Mean - f.Low, f.High - f.Mean})
+				pts.add(float64(x)+off, m.Summarize(reps).Summary)
 			}
 			if len(pts.XYs) == 0 {
 				continue
@@ -76,12 +113,10 @@ func repeatCharts(sec *Section, pal palette) ([]*Chart, error) {
 				return nil, fmt.Errorf("%s: %w", c.ID, err)
 			}
 			s.Color, s.Shape, s.Radius = pal.color(r.Label), draw.CircleGlyph{}, vg.Points(3)
-			eb, err := plotter.NewYErrorBars(pts)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", c.ID, err)
+			p.Add(s)
+			if err := addErrorBars(p, pts, pal, r.Label); err != nil {
+				return nil, err
 			}
-			eb.LineStyle.Color, eb.LineStyle.Width, eb.CapWidth = pal.color(r.Label), vg.Points(1.4), vg.Points(8)
-			p.Add(s, eb)
 			p.Legend.Add(ascii(fmt.Sprintf("%s (n=%d)", r.Label, len(okRuns(sec.Reps[r.Label])))), s)
 		}
 		p.NominalX(names...)

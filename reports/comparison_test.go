@@ -2,6 +2,7 @@ package reports
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -145,6 +146,42 @@ func TestCellFormat(t *testing.T) {
 		tc.set(&x)
 		if got := x.cell(); got != tc.want {
 			t.Errorf("cell = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+// TestSectionsKeepRepetitions: a section draws one run per series and
+// keeps every repetition for tables and error bars, in sweep sections per
+// sweep point.
+func TestSectionsKeepRepetitions(t *testing.T) {
+	t.Parallel()
+	var runs []*Run
+	for _, parts := range []int{1, 2} {
+		for rep := 1; rep <= 3; rep++ {
+			r := fakeRun("a", "refbroker", 1, rep, 3, 1000*float64(parts), 1)
+			r.Workload = fmt.Sprintf("tpp[partitionsPerTopic=%d]", parts)
+			r.Scenario, r.Partitions, r.MessageSize = "tpp", parts, 1000
+			r.Report, r.Sweep = []string{"per-partition"}, map[string]string{"partitionsPerTopic": fmt.Sprint(parts)}
+			runs = append(runs, r)
+		}
+	}
+	sortRuns(runs, []string{"a"})
+	nameRuns(runs, false)
+	secs := sections(runs)
+	if len(secs) != 3 || !secs[2].sweep {
+		t.Fatalf("%d sections, want two points and the sweep", len(secs))
+	}
+	for _, sec := range secs {
+		if len(sec.Runs) != len(sec.Reps) || len(sec.Runs) == 0 {
+			t.Fatalf("%s: %d runs drawn, %d series of repetitions", sec.Name, len(sec.Runs), len(sec.Reps))
+		}
+		for k, reps := range sec.Reps {
+			if len(reps) != 3 {
+				t.Errorf("%s %q: %d repetitions, want 3", sec.Name, k, len(reps))
+			}
+		}
+		if _, err := sectionCharts(sec, newPalette(runs)); err != nil {
+			t.Fatalf("%s: %v", sec.Name, err)
 		}
 	}
 }

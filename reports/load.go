@@ -114,8 +114,9 @@ type Section struct {
 	// Runs are the section's results in series order, one per series:
 	// the first repetition of each. Charts draw these.
 	Runs []*Run
-	// Reps are every repetition of each series, by label, in repetition
-	// order; tables and comparisons summarise these.
+	// Reps are every repetition of each series, by label (in a sweep
+	// section by [sweepPointKey]), in repetition order; tables, comparisons
+	// and error bars summarise these.
 	Reps map[string][]*Run
 	// Charts are drawn in this order in every output.
 	Charts []*Chart
@@ -149,11 +150,14 @@ func sections(runs []*Run) []*Section {
 		}
 		s := sweeps[r.Scenario]
 		if s == nil {
-			s = &Section{Name: r.Scenario + " (sweep)", sweep: true}
+			s = &Section{Name: r.Scenario + " (sweep)", sweep: true, Reps: map[string][]*Run{}}
 			sweeps[r.Scenario] = s
 			order = append(order, r.Scenario)
 		}
 		s.Runs = append(s.Runs, r)
+		// A sweep section has one series per system but one point per
+		// sweep value: its repetitions are kept per point.
+		s.Reps[sweepPointKey(r)] = idx[r.Workload].Reps[r.Label]
 	}
 	for _, sc := range order {
 		last := -1
@@ -166,6 +170,9 @@ func sections(runs []*Run) []*Section {
 	}
 	return out
 }
+
+// sweepPointKey keys the repetitions of one point of a sweep section.
+func sweepPointKey(r *Run) string { return r.Workload + "\x00" + r.Label }
 
 // isSweep reports whether r is one point of a partition-count sweep.
 func isSweep(r *Run) bool {

@@ -1,6 +1,9 @@
 package suite
 
 import (
+	"fmt"
+
+	"github.com/brokerbench/brokerbench/gate"
 	"github.com/brokerbench/brokerbench/results"
 )
 
@@ -46,4 +49,16 @@ func summarizeRepeats(dir string, rs []*results.Result) error {
 		}
 	}
 	return nil
+}
+
+// nameChecks adds the repetition to the names of the gate checks of its
+// runs, so that the gate's lines and JUnit test cases of one (workload,
+// system) stay apart.
+func (h historyFiles) nameChecks(cs []gate.Check) {
+	if h.rep == nil {
+		return
+	}
+	for i := range cs {
+		cs[i].Name += fmt.Sprintf(" (repetition %d of %d)", h.rep.Index, h.rep.Of)
+	}
 }

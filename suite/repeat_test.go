@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerbench/brokerbench/gate"
 	"github.com/brokerbench/brokerbench/reports"
 	"github.com/brokerbench/brokerbench/results"
 	"github.com/brokerbench/brokerbench/suite"
@@ -135,6 +136,9 @@ func TestRepeatInterleavesSystems(t *testing.T) {
 	}
 	if want := []string{"refbroker", "redis", "refbroker", "redis"}; !slices.Equal(order, want) {
 		t.Fatalf("run order %v, want %v", order, want)
+	}
+	if !slices.ContainsFunc(out.Checks, func(c gate.Check) bool { return c.System == "redis" && c.Name == "run (repetition 2 of 2)" }) {
+		t.Errorf("checks %+v do not name their repetition", out.Checks)
 	}
 	var files []string
 	for _, r := range out.Results {

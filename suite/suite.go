@@ -195,6 +195,7 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 	for k := 1; k <= cfg.repetitions(); k++ {
 		round := hist.round(k, cfg.repetitions())
 		ropts := append(slices.Clip(opts), runner.History(round.opener(runs)))
+		checked := len(out.Checks)
 		for _, name := range cfg.Systems {
 			err := runSystem(ctx, &cfg, ropts, name, runs, round, out)
 			if err != nil {
@@ -205,6 +206,7 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 				cfg.Logger.Error("system failed", "system", name, "err", err)
 			}
 		}
+		round.nameChecks(out.Checks[checked:])
 	}
 	if err := summarizeRepeats(cfg.Out, out.Results); err != nil {
 		return out, err
