@@ -5,8 +5,10 @@
 // results), so a report can be redrawn from results alone.
 //
 // The main entry points are [Write], which renders a report from one or
-// more result folders (several folders are compared side by side, with
-// ratio tables), and [PlanFromDirs], which recommends a partition count per
+// more result folders (several folders, or several systems, are compared
+// with ratio tables whose every ratio has its confidence interval and
+// verdict, also written to comparison.json: [Comparison]), and
+// [PlanFromDirs], which recommends a partition count per
 // system from throughput-per-partition results ([Plan], [PlanRequest]).
 //
 // Charts are drawn with gonum.org/v1/plot. Time series are downsampled

@@ -129,6 +129,8 @@ func TestCheckSteadiness(t *testing.T) {
 		{"small drift", series(30, func(i int) float64 { return 1000 - float64(i) }), true, false},
 		// Too few samples to judge.
 		{"short", series(5, func(i int) float64 { return 1000 - 100*float64(i) }), false, false},
+		// Consumer churn makes rates dip by design: not judged.
+		{"churn", withEvent(series(20, func(i int) float64 { return 1000 - 25*float64(i) }), "consumer-leave"), false, false},
 	} {
 		st := CheckSteadiness(tc.r)
 		if st.Checked != tc.checked || st.Unsteady != tc.unsteady {
@@ -142,5 +144,10 @@ func TestCheckSteadiness(t *testing.T) {
 
 func (r *Result) withSteadiness(st *Steadiness) *Result {
 	r.Steadiness = st
+	return r
+}
+
+func withEvent(r *Result, kind string) *Result {
+	r.Events = append(r.Events, Event{Kind: kind})
 	return r
 }

@@ -3,6 +3,7 @@ package results
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/brokerbench/brokerbench/stats"
 )
@@ -13,8 +14,11 @@ import (
 // moment of the run. The rule is in [CheckSteadiness].
 type Steadiness struct {
 	// Checked is false when the measured phase had too few samples to
-	// judge ([MinSteadySamples]); Unsteady is then false too.
+	// judge ([MinSteadySamples]) or moves by design (Skipped says why);
+	// Unsteady is then false too.
 	Checked bool `json:"checked"`
+	// Skipped says why a run with enough samples was not checked.
+	Skipped string `json:"skipped,omitempty"`
 	// Unsteady is true when a rate's second half differed significantly
 	// and by more than [SteadyTolerance] from its first half.
 	Unsteady bool `json:"unsteady"`
@@ -54,7 +58,8 @@ const (
 // other. A rate is unsteady when the shift is significant and the ratio
 // is outside 1 ± [SteadyTolerance]. Rates that are zero throughout (no
 // consumers) are not checked. Backlog build and drain phases, where the
-// rates move by design, are left out.
+// rates move by design, are left out, and so are whole runs that inject
+// faults or consumer churn: their dips are what they measure.
 func CheckSteadiness(r *Result) *Steadiness {
 	var pub, cons []float64
 	for _, s := range r.Samples {
@@ -65,6 +70,10 @@ func CheckSteadiness(r *Result) *Steadiness {
 	}
 	st := &Steadiness{}
 	if len(pub) < MinSteadySamples {
+		return st
+	}
+	if k := disturbance(r); k != "" {
+		st.Skipped = "rates move by design: the run has " + k + " events"
 		return st
 	}
 	st.Checked = true
@@ -89,6 +98,18 @@ func CheckSteadiness(r *Result) *Steadiness {
 		}
 	}
 	return st
+}
+
+// disturbance names the first event kind by which the workload disturbs
+// its own rates (faults, consumers leaving or joining); "" for none.
+func disturbance(r *Result) string {
+	for _, e := range r.Events {
+		switch {
+		case strings.HasPrefix(e.Kind, "fault"), strings.HasPrefix(e.Kind, "consumer-"):
+			return e.Kind
+		}
+	}
+	return ""
 }
 
 func allZero(vs []float64) bool {

@@ -170,7 +170,8 @@ func (c *Config) validate(opts []runner.Option) error {
 	return nil
 }
 
-// Run runs every workload of cfg on every system, writes a result file per
+// Run runs every workload of cfg on every system (cfg.Repeat times, in
+// rounds over the systems: A B C, A B C, ...), writes a result file per
 // run (and, for runs that record one, the history and its verdict) into
 // cfg.Out, then the report and the JUnit file when asked. A run or system
 // that fails is recorded in the Outcome, and the next one runs; Run
