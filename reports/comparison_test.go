@@ -1,8 +1,10 @@
 package reports
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -183,5 +185,52 @@ func TestSectionsKeepRepetitions(t *testing.T) {
 		if _, err := sectionCharts(sec, newPalette(runs)); err != nil {
 			t.Fatalf("%s: %v", sec.Name, err)
 		}
+	}
+}
+
+// TestComparisonJSON: comparison.json carries, for each (metric, subject,
+// baseline), the fields docs/reports.md promises.
+func TestComparisonJSON(t *testing.T) {
+	t.Parallel()
+	var runs []*Run
+	for i := 1; i <= 5; i++ {
+		runs = append(runs, fakeRun("a", "base", 1, i, 5, 1000+float64(i), 2), fakeRun("a", "fast", 2, i, 5, 2000+float64(i), 2))
+	}
+	sec := prepared(runs, "a")
+	cs, tables := comparisons([]*Section{sec}, baselineChoice{})
+	if len(tables) != 1 || len(cs) != len(results.HeadlineMetrics) {
+		t.Fatalf("%d tables, %d comparisons", len(tables), len(cs))
+	}
+	path := filepath.Join(t.TempDir(), "comparison.json")
+	if err := writeComparisons(path, cs); err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Confidence, Alpha, RateTolerance float64
+		Comparisons                      []map[string]any
+	}
+	if err := json.Unmarshal(readFile(t, path), &file); err != nil {
+		t.Fatal(err)
+	}
+	if file.Confidence != 0.95 || file.Alpha != 0.05 || file.RateTolerance != 0.05 {
+		t.Errorf("header %+v", file)
+	}
+	c := file.Comparisons[0]
+	for _, k := range []string{"workload", "metric", "subject", "baseline", "ratio", "low", "high", "bounded", "p", "significant", "n1", "n2", "comparable"} {
+		if _, ok := c[k]; !ok {
+			t.Errorf("comparison lacks %q: %v", k, c)
+		}
+	}
+	if c["metric"] != "publishRate" || c["subject"] != "fast" || c["baseline"] != "base" || c["significant"] != true || c["comparable"] != true {
+		t.Errorf("first comparison %v, want publishRate of fast against base, significant and comparable", c)
+	}
+	// Equal latencies at rates 2x apart: not comparable, whatever the test says.
+	for _, x := range file.Comparisons {
+		if strings.HasPrefix(x["metric"].(string), "publishP") && (x["comparable"] != false || x["note"] == nil) {
+			t.Errorf("latency comparison %v at rates 2x apart, want not comparable with a note", x)
+		}
+	}
+	if r := c["ratio"].(float64); r < 1.99 || r > 2.01 || c["low"].(float64) > r || c["high"].(float64) < r {
+		t.Errorf("ratio %v [%v, %v], want about 2 inside its interval", r, c["low"], c["high"])
 	}
 }

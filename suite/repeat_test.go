@@ -45,6 +45,9 @@ func rateWorkload(t *testing.T, rate int) []workloads.Workload {
 // rates 100 % apart, must be marked not comparable. 4 repetitions a side
 // is the fewest with which the U test can reach p < 0.05.
 func TestRepeatComparisonOfRealRates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("16 s of real runs; the full test run (without -short) covers it")
+	}
 	t.Parallel()
 	root := t.TempDir()
 	dirs := map[int]string{300: filepath.Join(root, "slow"), 600: filepath.Join(root, "fast")}
