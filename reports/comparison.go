@@ -114,6 +114,13 @@ func pairs(sec *Section, choice baselineChoice) (subjects, bases []*Run, notes [
 				return r
 			}
 		}
+		// The set's first system with figures; a system whose every
+		// repetition failed is compared with nothing.
+		for _, r := range sec.Runs {
+			if r.Set == set && measured(sec, r) {
+				return r
+			}
+		}
 		for _, r := range sec.Runs {
 			if r.Set == set {
 				return r
@@ -164,6 +171,9 @@ func compareSeries(sec *Section, subject, base *Run) []Comparison {
 	return out
 }
 
+// measured reports whether some repetition of r's series has figures.
+func measured(sec *Section, r *Run) bool { return len(okRuns(sec.Reps[r.Label])) > 0 }
+
 func resultsOf(runs []*Run) []*results.Result {
 	out := make([]*results.Result, len(runs))
 	for i, r := range runs {
@@ -177,7 +187,7 @@ func comparisons(secs []*Section, choice baselineChoice) ([]Comparison, []table)
 	var all []Comparison
 	var tables []table
 	for _, sec := range secs {
-		if sec.sweep || len(okRuns(sec.Runs)) < 2 {
+		if sec.sweep || len(slices.DeleteFunc(slices.Clone(sec.Runs), func(r *Run) bool { return !measured(sec, r) })) < 2 {
 			continue
 		}
 		subjects, bases, notes := pairs(sec, choice)

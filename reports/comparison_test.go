@@ -69,6 +69,12 @@ func TestBaselineRule(t *testing.T) {
 	}{
 		{"first system given", oneSet(), []string{"a"}, "", []string{"kafka vs redis", "nats vs redis"}},
 		{"--baseline system", oneSet(), []string{"a"}, "kafka", []string{"redis vs kafka", "nats vs kafka"}},
+		// A first system without figures is no baseline.
+		{"first system failed", func() []*Run {
+			rs := oneSet()
+			rs[1].Status = results.StatusFailed
+			return rs
+		}(), []string{"a"}, "", []string{"redis vs kafka", "nats vs kafka"}},
 		// Across sets each system is compared with itself in the first
 		// --in set, which is "before" although "after" sorts first.
 		{"first --in set", twoSets(), []string{"before", "after"}, "",
