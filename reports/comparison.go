@@ -78,7 +78,7 @@ func resolveBaseline(name string, runs []*Run) (baselineChoice, error) {
 			return baselineChoice{set: r.Set, driver: r.Driver}, nil
 		}
 	}
-	return baselineChoice{}, fmt.Errorf("%w: %q is neither a result set (%s) nor a system (%s) of the results",
+	return baselineChoice{}, fmt.Errorf("%w %q: neither a result set (%s) nor a system (%s) of the results",
 		ErrBadBaseline, name, strings.Join(sets, ", "), strings.Join(drivers, ", "))
 }
 

@@ -136,6 +136,15 @@ func overallTable(secs []*Section) table {
 		}
 	}
 	t.Notes = []string{repeatNote(maxReps)}
+	for _, sec := range secs {
+		for _, r := range sec.Runs {
+			for _, x := range sec.Reps[r.Label] {
+				if n := x.UnsteadyNote(); n != "" && !sec.sweep {
+					t.Notes = append(t.Notes, ascii("UNSTEADY "+n))
+				}
+			}
+		}
+	}
 	return t
 }
 

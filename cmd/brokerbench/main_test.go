@@ -48,7 +48,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"bad warmup flag", []string{"run", "--workloads", "../../workloads.yaml", "--warmup", "5"}, `--warmup "5": want a duration`},
 		{"bad repeat", []string{"run", "--workloads", "../../workloads.yaml", "--repeat", "0"}, "--repeat 0: want 1 or more"},
 		{"unknown baseline", []string{"report", "--in", "../../reports/testdata/multi", "--out", t.TempDir(), "--baseline", "kafak"},
-			`--baseline bad baseline: "kafak" is neither a result set (multi) nor a system`},
+			`--baseline: bad baseline "kafak": neither a result set (multi) nor a system`},
 	}
 	for _, tt := range tests {
 		code, _, stderr := run(t, tt.args...)

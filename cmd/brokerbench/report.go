@@ -70,7 +70,7 @@ func runReport(cmd *cobra.Command, f *reportFlags) error {
 		return usageError{err}
 	}
 	if errors.Is(err, reports.ErrBadBaseline) {
-		return usagef("--baseline %v", err)
+		return usagef("--baseline: %v", err)
 	}
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)
