@@ -34,9 +34,8 @@ func sanitize(s string) string {
 }
 
 // Write stores r in dir (created if missing) under [Repeat.FileName] and
-// returns the file path. The
-// file is written to a temporary name and renamed, so a reader never sees a
-// half-written result.
+// returns the file path. The file is written to a temporary name and
+// renamed, so a reader never sees a half-written result.
 func Write(dir string, r *Result) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("create results folder %s: %w", dir, err)

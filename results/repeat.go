@@ -154,26 +154,18 @@ func Groups(rs []*Result) []Group {
 	return out
 }
 
-// Summarize sets every repetition's Repeat.Files and Repeat.Summary from
-// the group's runs. Groups of one single run are left alone.
-func (g Group) Summarize() {
-	if len(g.Runs) < 2 && (len(g.Runs) == 0 || g.Runs[0].Repeat == nil) {
-		return
-	}
-	sum := map[string]Figure{}
+// Summary returns what every repetition's Repeat carries once the group
+// has run: the file names of all repetitions, in order, and each metric
+// over them.
+func (g Group) Summary() (files []string, summary map[string]Figure) {
+	summary = map[string]Figure{}
 	for _, m := range Metrics {
-		sum[m.Name] = m.Summarize(g.Runs)
-	}
-	files := make([]string, len(g.Runs))
-	for i, r := range g.Runs {
-		files[i] = r.Repeat.FileName(r.Workload, r.Driver)
+		summary[m.Name] = m.Summarize(g.Runs)
 	}
 	for _, r := range g.Runs {
-		if r.Repeat == nil {
-			r.Repeat = &Repeat{Index: 1, Of: 1}
-		}
-		r.Repeat.Files, r.Repeat.Summary = files, sum
+		files = append(files, r.Repeat.FileName(r.Workload, r.Driver))
 	}
+	return files, summary
 }
 
 // FormatFigure prints a figure as "mean ± half-width" with the given

@@ -70,8 +70,9 @@ func TestRepeatsRoundTrip(t *testing.T) {
 	if len(gs) != 1 || len(gs[0].Runs) != 5 {
 		t.Fatalf("groups = %+v, want one of 5", gs)
 	}
-	gs[0].Summarize()
+	files, sum := gs[0].Summary()
 	for _, r := range rs {
+		r.Repeat.Files, r.Repeat.Summary = files, sum
 		if _, err := Write(dir, r); err != nil {
 			t.Fatal(err)
 		}

@@ -41,8 +41,9 @@ func summarizeRepeats(dir string, rs []*results.Result) error {
 		if _, of := g.Runs[0].Repetition(); of < 2 {
 			continue
 		}
-		g.Summarize()
+		files, sum := g.Summary()
 		for _, r := range g.Runs {
+			r.Repeat.Files, r.Repeat.Summary = files, sum
 			if _, err := results.Write(dir, r); err != nil {
 				return err
 			}
