@@ -29,7 +29,11 @@ func (rep *report) markdown() ([]byte, error) {
 	var bad []string
 	for _, r := range rep.runs {
 		if v := verdict(r); !passed(v) {
-			bad = append(bad, fmt.Sprintf("- %s on %s: %s", r.Workload, r.Label, v))
+			rep := ""
+			if i, n := r.Repetition(); n > 1 {
+				rep = fmt.Sprintf(" (repetition %d of %d)", i, n)
+			}
+			bad = append(bad, fmt.Sprintf("- %s on %s%s: %s", r.Workload, r.Label, rep, v))
 		}
 		for _, v := range visualizations(r) {
 			bad = append(bad, fmt.Sprintf("  - porcupine visualization: `%s`", relLink(rep.opts.Out, v)))
