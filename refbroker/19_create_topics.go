@@ -46,7 +46,7 @@ func init() {
 		frame:  keepsFrame,
 		unsupported: []string{
 			"replication factor other than 1, replica assignments to other nodes",
-			"topic configs other than retention.ms, retention.bytes, segment.bytes, max.message.bytes, cleanup.policy=delete (INVALID_CONFIG)",
+			"topic configs other than retention.ms, retention.bytes, segment.bytes, max.message.bytes, cleanup.policy=delete, flush.messages=1 (INVALID_CONFIG)",
 			"TimeoutMillis (creation is synchronous)",
 		},
 	})
