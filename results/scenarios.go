@@ -49,7 +49,7 @@ func groupByScenario(rs []*Result) [][]*Result {
 	idx := map[string]int{}
 	var groups [][]*Result
 	for _, r := range rs {
-		if r.Status != StatusOK && r.Status != StatusDegraded {
+		if !r.Complete() {
 			continue // no figures, or partial ones
 		}
 		key := r.Driver + "\x00" + r.Scenario

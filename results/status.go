@@ -362,6 +362,13 @@ func (r *Result) Explain() string {
 	return strings.Join(parts, "; ")
 }
 
+// Complete reports whether r is a completed run with figures to use: ok,
+// or degraded (measured, at another load than asked; StatusReasons say
+// why). Failed, interrupted and not-applicable runs are not. Statistics
+// over repetitions use every complete run: leaving the degraded ones out
+// would bias a mean towards the lucky repetitions.
+func (r *Result) Complete() bool { return r.Status == StatusOK || r.Status == StatusDegraded }
+
 // OKApartFromGenerator reports whether r is ok, or degraded only because
 // the load generator was saturated: the system did what the workload
 // asked, and only the machine running the load fell short. Tests that

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/brokerbench/brokerbench/suite/systems"
 	"github.com/brokerbench/brokerbench/workloads/runner"
 )
 
@@ -43,6 +44,11 @@ func usagef(format string, args ...any) error {
 var errRunFailed = errors.New("one or more runs failed")
 
 func main() {
+	// brokerbench runs refbroker as its own subprocess by re-executing
+	// itself (suite/systems.ServeRefbroker); that child stops here.
+	if code, ok := systems.ServeRefbroker(); ok {
+		os.Exit(code)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	live := &runner.Resources{}
 	stop := handleInterrupts(os.Stderr, cancel, live, os.Exit)
