@@ -144,3 +144,29 @@ func TestLimitsValidate(t *testing.T) {
 		t.Error("a send error limit of 150 % was accepted")
 	}
 }
+
+func TestOKApartFromGenerator(t *testing.T) {
+	t.Parallel()
+	gen := Reason{Code: ReasonGeneratorSaturated, Message: "cpu"}
+	rate := Reason{Code: ReasonRateBelowOffered, Message: "60 %"}
+	tests := []struct {
+		status  Status
+		reasons []Reason
+		want    bool
+	}{
+		{StatusOK, nil, true},
+		{StatusDegraded, []Reason{gen}, true},
+		// A starved generator explains the missing rate as well.
+		{StatusDegraded, []Reason{rate, gen}, true},
+		// Without it, the shortfall is the system's.
+		{StatusDegraded, []Reason{rate}, false},
+		{StatusFailed, []Reason{gen}, false},
+		{StatusInterrupted, nil, false},
+	}
+	for _, tt := range tests {
+		r := &Result{Status: tt.status, StatusReasons: tt.reasons}
+		if got := r.OKApartFromGenerator(); got != tt.want {
+			t.Errorf("%s %v: %t, want %t", tt.status, tt.reasons, got, tt.want)
+		}
+	}
+}
