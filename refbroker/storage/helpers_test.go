@@ -172,16 +172,16 @@ func readBatches(t testing.TB, l *Log) [][]byte {
 		}
 		for data := r.Data; len(data) > 0; {
 			h := parseHeader(data)
-			b := data[:h.size()]
+			b := data[:h.Size()]
 			if err := checkCRC(b); err != nil {
-				t.Fatalf("batch at offset %d: %v", h.baseOffset, err)
+				t.Fatalf("batch at offset %d: %v", h.BaseOffset, err)
 			}
-			if h.baseOffset < next {
-				t.Fatalf("batch base offset %d, want at least %d", h.baseOffset, next)
+			if h.BaseOffset < next {
+				t.Fatalf("batch base offset %d, want at least %d", h.BaseOffset, next)
 			}
 			out = append(out, bytes.Clone(b))
-			next = h.lastOffset() + 1
-			data = data[h.size():]
+			next = h.LastOffset() + 1
+			data = data[h.Size():]
 		}
 		r.Release()
 	}

@@ -128,8 +128,8 @@ func checkIndexTail(s *segment, entries []indexEntry, size, next int64) error {
 	if size < batchHeaderSize || size > int64(len(s.m.data)) {
 		return fmt.Errorf("index says %d bytes of data, the segment file has %d", size, len(s.m.data))
 	}
-	if first := parseHeader(s.m.data); first.baseOffset != s.base {
-		return fmt.Errorf("first batch has offset %d, segment base %d", first.baseOffset, s.base)
+	if first := parseHeader(s.m.data); first.BaseOffset != s.base {
+		return fmt.Errorf("first batch has offset %d, segment base %d", first.BaseOffset, s.base)
 	}
 	last := entries[len(entries)-1]
 	pos, want := int64(last.pos), s.base+int64(last.relOffset)
@@ -138,10 +138,10 @@ func checkIndexTail(s *segment, entries []indexEntry, size, next int64) error {
 			return errors.New("index tail: partial header")
 		}
 		h := parseHeader(s.m.data[pos:])
-		if h.baseOffset != want || h.batchLength < minBatchLength || h.lastOffsetDelta < 0 || pos+h.size() > size {
+		if h.BaseOffset != want || h.BatchLength < minBatchLength || h.LastOffsetDelta < 0 || pos+h.Size() > size {
 			return fmt.Errorf("index tail: batch at %d does not continue the index", pos)
 		}
-		pos, want = pos+h.size(), h.lastOffset()+1
+		pos, want = pos+h.Size(), h.LastOffset()+1
 	}
 	if pos != size || want != next {
 		return fmt.Errorf("index tail: data ends at %d offset %d, index says %d offset %d", pos, want, size, next)

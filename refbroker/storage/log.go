@@ -107,8 +107,8 @@ func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("append to %s: %w", l.dir, err)
 	}
-	if h.size() > MaxSegmentBytes {
-		return AppendResult{}, fmt.Errorf("append to %s: %w: batch of %d bytes exceeds the %d-byte segment limit", l.dir, ErrCorruptBatch, h.size(), int64(MaxSegmentBytes))
+	if h.Size() > MaxSegmentBytes {
+		return AppendResult{}, fmt.Errorf("append to %s: %w: batch of %d bytes exceeds the %d-byte segment limit", l.dir, ErrCorruptBatch, h.Size(), int64(MaxSegmentBytes))
 	}
 	l.mu.Lock()
 	res, err := l.appendLocked(batch, &h, leaderEpoch)
@@ -124,12 +124,12 @@ func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
 	return res, nil
 }
 
-func (l *Log) appendLocked(batch []byte, h *batchHeader, leaderEpoch int32) (AppendResult, error) {
+func (l *Log) appendLocked(batch []byte, h *BatchHeader, leaderEpoch int32) (AppendResult, error) {
 	if l.closed {
 		return AppendResult{}, ErrClosed
 	}
 	res := AppendResult{LogAppendTime: -1, LogStartOffset: l.start.Load()}
-	if h.producerID >= 0 {
+	if h.ProducerID >= 0 {
 		off, dup, err := l.producers.check(h)
 		if err != nil {
 			return AppendResult{}, err
@@ -141,11 +141,11 @@ func (l *Log) appendLocked(batch []byte, h *batchHeader, leaderEpoch int32) (App
 	}
 	seg := l.active()
 	base := seg.next
-	n := h.size()
+	n := h.Size()
 	// Roll when the batch would take a non-empty segment past
 	// SegmentBytes, or when its offsets would not fit the index's 32-bit
 	// relative offsets; otherwise grow the preallocation if it must.
-	if seg.size > 0 && (seg.size+n > l.cfg.SegmentBytes || base+int64(h.lastOffsetDelta)-seg.base > math.MaxInt32) {
+	if seg.size > 0 && (seg.size+n > l.cfg.SegmentBytes || base+int64(h.LastOffsetDelta)-seg.base > math.MaxInt32) {
 		var err error
 		if seg, err = l.roll(n); err != nil {
 			return AppendResult{}, err
@@ -177,7 +177,7 @@ func (l *Log) appendLocked(batch []byte, h *batchHeader, leaderEpoch int32) (App
 			return AppendResult{}, fmt.Errorf("sync segment %s: %w", seg.path, err)
 		}
 	}
-	h.baseOffset = base
+	h.BaseOffset = base
 	seg.appendHeader(h)
 	if l.cfg.Fsync == FsyncAlways {
 		seg.flushed = seg.size

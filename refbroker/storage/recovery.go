@@ -293,29 +293,29 @@ func (l *Log) scanSegment(s *segment, verifyFrom int64, last bool) error {
 			return err
 		}
 		s.appendHeader(&h)
-		l.producers.update(&h, h.baseOffset)
+		l.producers.update(&h, h.BaseOffset)
 	}
 	return nil
 }
 
 // checkStored validates a stored batch header at pos (and, when full, its
 // CRC and record count) before recovery accepts it.
-func (l *Log) checkStored(s *segment, h *batchHeader, data []byte, pos int64, full bool) error {
-	if h.batchLength < minBatchLength {
-		return fmt.Errorf("%w: batchLength %d below minimum", ErrCorruptBatch, h.batchLength)
+func (l *Log) checkStored(s *segment, h *BatchHeader, data []byte, pos int64, full bool) error {
+	if h.BatchLength < minBatchLength {
+		return fmt.Errorf("%w: batchLength %d below minimum", ErrCorruptBatch, h.BatchLength)
 	}
-	if pos+h.size() > int64(len(data)) {
-		return fmt.Errorf("%w: batch of %d bytes runs past end of file (%d bytes left)", ErrCorruptBatch, h.size(), int64(len(data))-pos)
+	if pos+h.Size() > int64(len(data)) {
+		return fmt.Errorf("%w: batch of %d bytes runs past end of file (%d bytes left)", ErrCorruptBatch, h.Size(), int64(len(data))-pos)
 	}
-	b := data[pos : pos+h.size()]
-	if err := checkStructure(b, h); err != nil {
+	b := data[pos : pos+h.Size()]
+	if err := checkStructure(h); err != nil {
 		return err
 	}
-	if h.baseOffset != s.next {
-		return fmt.Errorf("%w: base offset %d, expected %d", ErrCorruptBatch, h.baseOffset, s.next)
+	if h.BaseOffset != s.next {
+		return fmt.Errorf("%w: base offset %d, expected %d", ErrCorruptBatch, h.BaseOffset, s.next)
 	}
-	if h.lastOffset()-s.base > math.MaxInt32 {
-		return fmt.Errorf("%w: offset %d too far from segment base %d", ErrCorruptBatch, h.lastOffset(), s.base)
+	if h.LastOffset()-s.base > math.MaxInt32 {
+		return fmt.Errorf("%w: offset %d too far from segment base %d", ErrCorruptBatch, h.LastOffset(), s.base)
 	}
 	if !full {
 		return nil
@@ -323,8 +323,8 @@ func (l *Log) checkStored(s *segment, h *batchHeader, data []byte, pos int64, fu
 	if err := checkCRC(b); err != nil {
 		return err
 	}
-	if count := int32(binary.BigEndian.Uint32(b[offRecordCount:])); int64(count) != int64(h.lastOffsetDelta)+1 {
-		return fmt.Errorf("%w: record count %d does not match lastOffsetDelta %d", ErrCorruptBatch, count, h.lastOffsetDelta)
+	if int64(h.NumRecords) != int64(h.LastOffsetDelta)+1 {
+		return fmt.Errorf("%w: record count %d does not match lastOffsetDelta %d", ErrCorruptBatch, h.NumRecords, h.LastOffsetDelta)
 	}
 	return nil
 }

@@ -267,10 +267,10 @@ func (s *segment) seekOffset(offset int64) int64 {
 	pos := s.index.floorOffset(uint32(offset - s.base))
 	for pos < s.size {
 		h, err := s.batchAt(pos)
-		if err != nil || h.lastOffset() >= offset {
+		if err != nil || h.LastOffset() >= offset {
 			return pos
 		}
-		pos += h.size()
+		pos += h.Size()
 	}
 	return s.size
 }
@@ -283,28 +283,28 @@ func (s *segment) seekTime(ts int64) (offset, timestamp int64, ok bool) {
 		if err != nil {
 			return 0, 0, false // damaged: Read reports it
 		}
-		if h.maxTimestamp >= ts {
+		if h.MaxTimestamp >= ts {
 			// Kafka answers the record, not the batch: the first
 			// record at or after ts. A batch that cannot be decoded
 			// (only possible for damaged data) answers its base.
-			r, ok, err := RecordAtTime(s.m.data[pos:pos+h.size()], ts)
+			r, ok, err := RecordAtTime(s.m.data[pos:pos+h.Size()], ts)
 			if err != nil || !ok {
 				s.log.Warn("storage: time lookup could not decode a batch; answering its base offset",
 					"segment", s.path, "position", pos, "err", err)
-				return h.baseOffset, h.maxTimestamp, true
+				return h.BaseOffset, h.MaxTimestamp, true
 			}
 			return r.Offset, r.Timestamp, true
 		}
-		pos += h.size()
+		pos += h.Size()
 	}
 	return 0, 0, false
 }
 
 // appendHeader records a batch written at s.size in the index and the
 // segment's offset/time bounds, then advances size.
-func (s *segment) appendHeader(h *batchHeader) {
-	s.index.add(uint32(h.baseOffset-s.base), s.size, s.maxTs)
-	s.size += h.size()
-	s.next = h.lastOffset() + 1
-	s.maxTs = max(s.maxTs, h.maxTimestamp)
+func (s *segment) appendHeader(h *BatchHeader) {
+	s.index.add(uint32(h.BaseOffset-s.base), s.size, s.maxTs)
+	s.size += h.Size()
+	s.next = h.LastOffset() + 1
+	s.maxTs = max(s.maxTs, h.MaxTimestamp)
 }
