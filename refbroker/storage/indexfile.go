@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+
+	"github.com/brokerbench/brokerbench/refbroker/internal/fsys"
 )
 
 // Index files (NNN.index, NNN = segment base) persist a sealed segment's
@@ -51,13 +53,13 @@ func (s *segment) encodeIndex() []byte {
 // file, fsync, rename). The caller marks the segment indexed, under
 // Log.mu. It touches only the file, so it needs no lock, but callers hold
 // Log.flushMu or Log.mu so retention cannot remove the segment meanwhile.
-func writeIndexFile(dir string, base int64, encoded []byte) error {
+//
+// The directory is not synced here: the flusher syncs it afterwards, and a
+// lost index file only makes the next Open read headers.
+func writeIndexFile(files fsys.FS, dir string, base int64, encoded []byte) error {
 	path := indexPath(dir, base)
-	if err := writeFileSync(path+".tmp", encoded); err != nil {
+	if err := fsys.WriteFile(files, path, encoded, fsys.WriteOptions{NoDirSync: true}); err != nil {
 		return fmt.Errorf("write index %s: %w", path, err)
-	}
-	if err := os.Rename(path+".tmp", path); err != nil {
-		return fmt.Errorf("install index %s: %w", path, err)
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/brokerbench/brokerbench/refbroker/internal/fsys"
 )
 
 // Log is one topic-partition: a directory of mmap'd segment files with a
@@ -28,6 +30,7 @@ type Log struct {
 	dir string
 	cfg Config
 	log *slog.Logger
+	fs  fsys.FS // cfg.FS or the real OS: every sync, rename and create
 
 	// flushMu serialises flushes, recovery-point writes and the writes of
 	// index files and snapshots (background flusher, Sync, Close), so
@@ -173,7 +176,7 @@ func (l *Log) appendLocked(batch []byte, h *BatchHeader, leaderEpoch int32) (App
 		}
 		// Sync before publishing: on failure the bytes stay past the
 		// logical end, invisible, and are overwritten by the next append.
-		if err := msyncRange(seg.m.data, seg.flushed, seg.size+n); err != nil {
+		if err := l.fs.SyncRange(seg.f, seg.m.data, seg.flushed, seg.size+n); err != nil {
 			return AppendResult{}, fmt.Errorf("sync segment %s: %w", seg.path, err)
 		}
 	}
@@ -222,7 +225,7 @@ func (l *Log) roll(need int64) (*segment, error) {
 	if err := old.seal(false); err != nil {
 		return nil, fmt.Errorf("roll: %w", err)
 	}
-	seg, err := createSegment(l.dir, old.next, l.growTo(0, need), int64(l.cfg.IndexIntervalBytes), l.log)
+	seg, err := l.createSegment(old.next, l.growTo(0, need))
 	if err != nil {
 		return nil, fmt.Errorf("roll: %w", err)
 	}
@@ -242,7 +245,7 @@ func (l *Log) ensureDurableEntry(seg *segment) error {
 	if seg.durableEntry {
 		return nil
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.fs.SyncDir(l.dir); err != nil {
 		return fmt.Errorf("make segment %s durable: %w", seg.path, err)
 	}
 	seg.durableEntry = true

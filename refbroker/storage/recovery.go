@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/brokerbench/brokerbench/refbroker/internal/fsys"
 )
 
 // Open opens (creating if missing) the partition log in dir.
@@ -35,10 +37,13 @@ func Open(dir string, cfg Config) (*Log, error) {
 		return nil, fmt.Errorf("open log %s: %w", dir, err)
 	}
 	cfg = cfg.Default()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	files := fsys.Or(cfg.FS)
+	// Durably: a crash must not lose a new partition directory, and
+	// with it appends that FsyncAlways acknowledged.
+	if err := fsys.MkdirAll(files, dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open log %s: %w", dir, err)
 	}
-	l := &Log{dir: dir, cfg: cfg, log: cfg.Logger.With("dir", dir), producers: newProducerState()}
+	l := &Log{dir: dir, cfg: cfg, log: cfg.Logger.With("dir", dir), fs: files, producers: newProducerState()}
 	if err := l.load(); err != nil {
 		for _, s := range l.segs {
 			s.drop()
@@ -61,7 +66,7 @@ func (l *Log) load() error {
 	l.opened.clean = clean
 	// Remove the marker before anything is modified: from here on a crash
 	// must trigger recovery.
-	if err := removeCleanMarker(l.dir); err != nil {
+	if err := removeCleanMarker(l.fs, l.dir); err != nil {
 		return err
 	}
 	rp, haveRP, err := readRecoveryPoint(l.dir)
@@ -232,7 +237,7 @@ func (l *Log) quarantine(base int64, why string) error {
 		return fmt.Errorf("quarantine segment %s: %w", segmentName(base), err)
 	}
 	from, to := filepath.Join(l.dir, segmentName(base)), filepath.Join(qdir, segmentName(base))
-	if err := os.Rename(from, to); err != nil {
+	if err := l.fs.Rename(from, to); err != nil {
 		return fmt.Errorf("quarantine segment %s: %w", segmentName(base), err)
 	}
 	l.log.Warn("storage: segment moved to quarantine, not served", "segment", segmentName(base), "to", to, "reason", why)
@@ -243,7 +248,7 @@ func (l *Log) quarantine(base int64, why string) error {
 // current size (capped at MaxSegmentBytes; anything beyond is dropped).
 func (l *Log) openSegment(base int64) (*segment, error) {
 	path := filepath.Join(l.dir, segmentName(base))
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := l.fs.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open segment %s: %w", path, err)
 	}
@@ -257,7 +262,7 @@ func (l *Log) openSegment(base int64) (*segment, error) {
 		f.Close()
 		return nil, err
 	}
-	s := newSegment(path, base, f, int64(l.cfg.IndexIntervalBytes), l.log)
+	s := newSegment(path, base, f, int64(l.cfg.IndexIntervalBytes), l.fs, l.log)
 	s.m = newMapping(data, l.log)
 	return s, nil
 }
@@ -345,7 +350,7 @@ func tailError(tail []byte, what string) error {
 // resurrect them) and records what is durable.
 func (l *Log) finishLoad(clean bool) error {
 	if len(l.segs) == 0 {
-		s, err := createSegment(l.dir, 0, l.cfg.SegmentBytes, int64(l.cfg.IndexIntervalBytes), l.log)
+		s, err := l.createSegment(0, l.cfg.SegmentBytes)
 		if err != nil {
 			return err
 		}
@@ -387,7 +392,7 @@ func (l *Log) finishLoad(clean bool) error {
 			return err
 		}
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.fs.SyncDir(l.dir); err != nil {
 		return err
 	}
 	// Give the next crash recovery index files for the segments that had
@@ -397,7 +402,7 @@ func (l *Log) finishLoad(clean bool) error {
 	}
 	for _, s := range l.segs[:len(l.segs)-1] {
 		if !s.indexed {
-			if err := writeIndexFile(l.dir, s.base, s.encodeIndex()); err != nil {
+			if err := writeIndexFile(l.fs, l.dir, s.base, s.encodeIndex()); err != nil {
 				l.log.Warn("storage: persist segment index", "err", err)
 			} else {
 				s.indexed = true

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/brokerbench/brokerbench/refbroker/internal/fsys"
 )
 
 const (
@@ -84,6 +86,7 @@ type segment struct {
 	// durable (the directory was synced after the file was created); until
 	// then the recovery point must not reach into the segment.
 	durableEntry bool
+	fs           fsys.FS // the Log's
 	log          *slog.Logger
 	check        readCheck // read-side verification (readcheck.go)
 
@@ -97,23 +100,23 @@ type segment struct {
 	removeDir string // removed (if empty) after a doomed file, for Log.Delete
 }
 
-func newSegment(path string, base int64, f *os.File, interval int64, log *slog.Logger) *segment {
-	s := &segment{base: base, f: f, path: path, next: base, maxTs: math.MinInt64, log: log}
+func newSegment(path string, base int64, f *os.File, interval int64, fs fsys.FS, log *slog.Logger) *segment {
+	s := &segment{base: base, f: f, path: path, next: base, maxTs: math.MinInt64, fs: fs, log: log}
 	s.check.badAt = -1
 	s.index.interval = interval
 	s.refs.Store(1)
 	return s
 }
 
-// createSegment creates (or truncates) the segment file for base in dir,
-// preallocates capacity bytes and maps it read-write.
-func createSegment(dir string, base, capacity, interval int64, log *slog.Logger) (*segment, error) {
-	path := filepath.Join(dir, segmentName(base))
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+// createSegment creates (or truncates) the segment file for base in the
+// log's directory, preallocates capacity bytes and maps it read-write.
+func (l *Log) createSegment(base, capacity int64) (*segment, error) {
+	path := filepath.Join(l.dir, segmentName(base))
+	f, err := l.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create segment %s: %w", path, err)
 	}
-	s := newSegment(path, base, f, interval, log)
+	s := newSegment(path, base, f, int64(l.cfg.IndexIntervalBytes), l.fs, l.log)
 	if err := s.mapActive(capacity); err != nil {
 		f.Close()
 		os.Remove(path)
@@ -181,7 +184,7 @@ func (s *segment) sync() error {
 	if s.flushed >= s.size {
 		return nil
 	}
-	if err := msyncRange(s.m.data, s.flushed, s.size); err != nil {
+	if err := s.fs.SyncRange(s.f, s.m.data, s.flushed, s.size); err != nil {
 		return fmt.Errorf("sync segment %s: %w", s.path, err)
 	}
 	s.flushed = s.size
