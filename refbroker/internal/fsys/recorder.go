@@ -67,6 +67,7 @@ type Recorder struct {
 	After func(Op)
 
 	root string
+	base FS // performs the operations
 	mu   sync.Mutex
 	ops  []Op
 	next int                         // next file id
@@ -84,10 +85,11 @@ type entry struct {
 var _ FS = (*Recorder)(nil)
 
 // NewRecorder returns a Recorder whose starting point is everything under
-// root as it is now, taken as durable.
-func NewRecorder(root string) (*Recorder, error) {
+// root as it is now, taken as durable. base performs the operations: OS,
+// or NoSync for tests that need the model, not the disk, to be durable.
+func NewRecorder(root string, base FS) (*Recorder, error) {
 	root = filepath.Clean(root)
-	r := &Recorder{root: root, ino: map[uint64]int{}, data: map[int][]byte{}, dirs: map[string]map[string]entry{}}
+	r := &Recorder{root: root, base: Or(base), ino: map[uint64]int{}, data: map[int][]byte{}, dirs: map[string]map[string]entry{}}
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -156,7 +158,7 @@ func (r *Recorder) OpenFile(name string, flag int, perm fs.FileMode) (*os.File, 
 	err := r.do(Op{Kind: OpOpen, Path: name}, func() error {
 		_, statErr := os.Lstat(name)
 		var err error
-		if f, err = os.OpenFile(name, flag, perm); err != nil {
+		if f, err = r.base.OpenFile(name, flag, perm); err != nil {
 			return err
 		}
 		if flag&os.O_CREATE != 0 && errors.Is(statErr, fs.ErrNotExist) {
@@ -175,7 +177,7 @@ func (r *Recorder) OpenFile(name string, flag int, perm fs.FileMode) (*os.File, 
 // Sync fsyncs f and records its whole contents and size as durable.
 func (r *Recorder) Sync(f *os.File) error {
 	return r.do(Op{Kind: OpSync, Path: f.Name()}, func() error {
-		if err := f.Sync(); err != nil {
+		if err := r.base.Sync(f); err != nil {
 			return err
 		}
 		// Read through /proc so that write-only descriptors work too.
@@ -197,7 +199,7 @@ func (r *Recorder) Sync(f *os.File) error {
 // contents (zeros where never synced).
 func (r *Recorder) SyncRange(f *os.File, m []byte, from, to int64) error {
 	return r.do(Op{Kind: OpSyncRange, Path: f.Name(), From: from, N: to - from}, func() error {
-		if err := (OS{}).SyncRange(f, m, from, to); err != nil {
+		if err := r.base.SyncRange(f, m, from, to); err != nil {
 			return err
 		}
 		st, err := f.Stat()
@@ -228,7 +230,7 @@ func resize(d []byte, n int64) []byte {
 // SyncDir fsyncs dir and records its current entries as durable.
 func (r *Recorder) SyncDir(dir string) error {
 	return r.do(Op{Kind: OpSyncDir, Path: dir}, func() error {
-		if err := (OS{}).SyncDir(dir); err != nil {
+		if err := r.base.SyncDir(dir); err != nil {
 			return err
 		}
 		return r.snapshotDir(dir)
@@ -237,17 +239,17 @@ func (r *Recorder) SyncDir(dir string) error {
 
 // Rename renames; the durable entries change only at SyncDir.
 func (r *Recorder) Rename(from, to string) error {
-	return r.do(Op{Kind: OpRename, Path: from, To: to}, func() error { return os.Rename(from, to) })
+	return r.do(Op{Kind: OpRename, Path: from, To: to}, func() error { return r.base.Rename(from, to) })
 }
 
 // Link links; the durable entries change only at SyncDir.
 func (r *Recorder) Link(from, to string) error {
-	return r.do(Op{Kind: OpLink, Path: from, To: to}, func() error { return os.Link(from, to) })
+	return r.do(Op{Kind: OpLink, Path: from, To: to}, func() error { return r.base.Link(from, to) })
 }
 
 // Mkdir makes a directory; it is durable once its parent is synced.
 func (r *Recorder) Mkdir(dir string, perm fs.FileMode) error {
-	return r.do(Op{Kind: OpMkdir, Path: dir}, func() error { return os.Mkdir(dir, perm) })
+	return r.do(Op{Kind: OpMkdir, Path: dir}, func() error { return r.base.Mkdir(dir, perm) })
 }
 
 // snapshotDir records dir's current entries as its durable ones. Caller
@@ -347,3 +349,18 @@ func (r *Recorder) clone(src, dst string) error {
 	}
 	return nil
 }
+
+// NoSync is OS with every sync a no-op, for tests only: under a Recorder,
+// durability is the Recorder's model, so the disk need not be waited for,
+// and a crash image can be recovered without paying for its syncs. Never
+// use it for data that must survive a real crash.
+type NoSync struct{ OS }
+
+// Sync does nothing.
+func (NoSync) Sync(*os.File) error { return nil }
+
+// SyncRange does nothing.
+func (NoSync) SyncRange(*os.File, []byte, int64, int64) error { return nil }
+
+// SyncDir does nothing.
+func (NoSync) SyncDir(string) error { return nil }

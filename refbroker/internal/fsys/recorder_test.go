@@ -43,7 +43,7 @@ func TestWriteFileCrashStates(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(root, "f"), []byte("old"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			r, err := NewRecorder(root)
+			r, err := NewRecorder(root, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,7 +80,7 @@ func TestMkdirAllDurable(t *testing.T) {
 	t.Parallel()
 	for _, durable := range []bool{true, false} {
 		root := t.TempDir()
-		r, err := NewRecorder(root)
+		r, err := NewRecorder(root, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
