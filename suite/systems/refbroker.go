@@ -30,8 +30,11 @@ func refbrokerSystem() System {
 			if err != nil {
 				return chaos.ProcessConfig{}, err
 			}
-			// --fsync always: a kill -9 then cannot lose anything
-			// acknowledged, which is what the conformance workloads check.
+			// --fsync always, the strictest policy: acknowledgements
+			// wait for msync. A kill -9 cannot tell policies apart (the
+			// page cache outlives the process, so nothing acknowledged
+			// is lost under any policy); power-loss durability is tested
+			// in refbroker/storage/crash_test.go.
 			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 			return RefbrokerProcess(bin, dataDir, addr, "--fsync", "always"), nil
 		},
