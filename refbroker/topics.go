@@ -377,13 +377,6 @@ type partitionSpec struct {
 	total int32
 }
 
-// addPartitions grows one topic to total partitions; see
-// addPartitionsMany.
-func (t *topicTable) addPartitions(name string, total int32, validateOnly bool) (*topic, error) {
-	tps, errs := t.addPartitionsMany([]partitionSpec{{name, total}}, validateOnly, nil)
-	return tps[0], errs[0]
-}
-
 // addPartitionsMany grows each named topic to its total partitions, with
 // one metadata write for the whole request. admit (nil admits all) is
 // asked with the number of new partitions once a topic passed its checks.
