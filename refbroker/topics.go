@@ -36,15 +36,21 @@ type topic struct {
 }
 
 // topicTable owns every topic, its logs and the metadata file. Lookups take
-// mu for reading; changes are serialised by adminMu (held across slow log
-// opens and metadata writes) and take mu for writing only to swap map
-// entries, so admin operations never stall produce and fetch.
+// mu for reading; topic changes are serialised by adminMu (held across slow
+// log opens) and take mu for writing only to swap map entries, so admin
+// operations never stall produce and fetch. writeMu makes each metadata
+// write and the map change it records one step, so producer-ID
+// reservations (pidMu, not adminMu: InitProducerID must not wait for a
+// long CreateTopics) never write a file that misses a published topic.
+// Lock order: adminMu, pidMu, writeMu, mu.
 type topicTable struct {
 	dir    string // DataDir
 	base   storage.Config
 	logger *slog.Logger
 
-	adminMu sync.Mutex // serialises changes and metadata writes
+	adminMu sync.Mutex // serialises topic changes
+	pidMu   sync.Mutex // serialises producer-ID hand-out
+	writeMu sync.Mutex // serialises metadata writes with the map changes they record
 	// quota limits the partitions created per minute
 	// (Config.PartitionCreationsPerMinute); nil is no limit.
 	quota *createQuota
@@ -52,8 +58,8 @@ type topicTable struct {
 	// request writes it once, not once per topic.
 	metaWrites atomic.Int64
 	clusterID  string
-	nextPID    int64 // next producer ID to hand out; adminMu
-	pidLimit   int64 // first producer ID not yet reserved on disk; adminMu
+	nextPID    int64        // next producer ID to hand out; pidMu
+	pidLimit   atomic.Int64 // first producer ID reserved on disk; changed under pidMu
 
 	mu     sync.RWMutex
 	byName map[string]*topic
@@ -98,9 +104,9 @@ func openTopicTable(dir, clusterID string, rebuild bool, base storage.Config, lo
 			t.nextPID = max(t.nextPID, l.MaxProducerID()+1)
 		}
 	}
-	t.pidLimit = t.nextPID
+	t.pidLimit.Store(t.nextPID)
 	t.removeOrphans()
-	if err := t.persistLocked(); err != nil {
+	if err := t.persistLocked(); err != nil { // no other goroutine yet
 		t.closeAll()
 		return nil, err
 	}
@@ -162,9 +168,9 @@ func (t *topicTable) partitionDir(id topicID, p int32) string {
 
 // persistLocked writes the metadata file from the current table plus
 // pending, topics about to be published (replacing any of the same name).
-// The caller holds adminMu (or is the constructor).
+// The caller holds writeMu (or is the constructor).
 func (t *topicTable) persistLocked(pending ...*topic) error {
-	m := metaFile{ClusterID: t.clusterID, ProducerIDReserved: t.pidLimit}
+	m := metaFile{ClusterID: t.clusterID, ProducerIDReserved: t.pidLimit.Load()}
 	record := func(tp *topic) metaTopic {
 		return metaTopic{Name: tp.name, ID: hex.EncodeToString(tp.id[:]), Partitions: int32(len(tp.parts)), Configs: tp.configs}
 	}
@@ -272,7 +278,7 @@ func (t *topicTable) createTopics(ctx context.Context, specs []topicSpec, valida
 	if len(pending) == 0 {
 		return created, errs, err
 	}
-	if perr := t.publishAll(pending, nil); perr != nil {
+	if perr := t.publishAll(pending); perr != nil {
 		for i, tp := range created {
 			if tp != nil && taken[tp.name] {
 				for _, l := range tp.parts {
@@ -351,9 +357,11 @@ func (t *topicTable) collision(name string, taken map[string]bool) string {
 }
 
 // publishAll writes the metadata naming tps (new topics, or new versions
-// of the topics in old, same order) in one write, then swaps them into the
-// maps. On failure nothing is published. The caller holds adminMu.
-func (t *topicTable) publishAll(tps, old []*topic) error {
+// of topics) in one write, then swaps them into the maps. On failure
+// nothing is published. The caller holds adminMu.
+func (t *topicTable) publishAll(tps []*topic) error {
+	t.writeMu.Lock()
+	defer t.writeMu.Unlock()
 	t.mu.RLock()
 	closed := t.closed
 	t.mu.RUnlock()
@@ -396,7 +404,7 @@ func (t *topicTable) addPartitionsMany(specs []partitionSpec, validateOnly bool,
 	if len(grown) == 0 {
 		return tps, errs
 	}
-	if err := t.publishAll(grown, old); err != nil {
+	if err := t.publishAll(grown); err != nil {
 		for i, tp := range tps {
 			for j, g := range grown {
 				if tp == g {
@@ -448,26 +456,31 @@ func (t *topicTable) growTopic(sp partitionSpec, validateOnly bool, admit func(s
 func (t *topicTable) remove(tp *topic) error {
 	t.adminMu.Lock()
 	defer t.adminMu.Unlock()
-	t.mu.Lock()
-	if cur := t.byName[tp.name]; cur == nil || cur.id != tp.id {
-		t.mu.Unlock()
+	cur := t.lookup(tp.name)
+	if cur == nil || cur.id != tp.id {
 		return fmt.Errorf("delete topic %s: %w", tp.name, errUnknownTopic)
 	}
-	cur := t.byName[tp.name]
-	delete(t.byName, tp.name)
-	delete(t.byID, tp.id)
-	t.mu.Unlock()
 	// The marker first: a start after a crash between the metadata write
-	// and the removal may delete only a directory proven deleted.
-	err := markDeleted(t.topicDir(cur.id))
-	if err == nil {
-		err = t.persistLocked()
-	}
-	if err != nil {
+	// and the removal may delete only a directory proven deleted (and
+	// one whose topic the metadata still names is kept).
+	if err := markDeleted(t.topicDir(cur.id)); err != nil {
 		_ = os.Remove(filepath.Join(t.topicDir(cur.id), deletedMarkerName))
+		return fmt.Errorf("delete topic %s: %w", tp.name, err)
+	}
+	t.writeMu.Lock()
+	t.mu.Lock()
+	delete(t.byName, cur.name)
+	delete(t.byID, cur.id)
+	t.mu.Unlock()
+	err := t.persistLocked()
+	if err != nil {
 		t.mu.Lock()
 		t.byName[cur.name], t.byID[cur.id] = cur, cur
 		t.mu.Unlock()
+	}
+	t.writeMu.Unlock()
+	if err != nil {
+		_ = os.Remove(filepath.Join(t.topicDir(cur.id), deletedMarkerName))
 		return fmt.Errorf("delete topic %s: %w", tp.name, err)
 	}
 	var errs []error
@@ -488,13 +501,18 @@ func (t *topicTable) remove(tp *topic) error {
 // nextProducerID hands out a producer ID that no earlier run or call has
 // used, reserving IDs on disk a block at a time.
 func (t *topicTable) nextProducerID() (int64, error) {
-	t.adminMu.Lock()
-	defer t.adminMu.Unlock()
-	if t.nextPID >= t.pidLimit {
-		prev := t.pidLimit
-		t.pidLimit = t.nextPID + producerIDBlock
-		if err := t.persistLocked(); err != nil {
-			t.pidLimit = prev
+	t.pidMu.Lock()
+	defer t.pidMu.Unlock()
+	if t.nextPID >= t.pidLimit.Load() {
+		prev := t.pidLimit.Load()
+		t.pidLimit.Store(t.nextPID + producerIDBlock)
+		t.writeMu.Lock()
+		err := t.persistLocked()
+		t.writeMu.Unlock()
+		if err != nil {
+			// The file may still hold the larger reservation: harmless,
+			// a reservation only has to be at least what was handed out.
+			t.pidLimit.Store(prev)
 			return 0, fmt.Errorf("reserve producer IDs: %w", err)
 		}
 	}
