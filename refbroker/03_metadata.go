@@ -39,7 +39,20 @@ import (
 // * v10: TopicID
 // * v13: top-level ErrorCode (always 0)
 
-func init() { regKey(3, 0, 13, handleMetadata) }
+func init() {
+	regKey(apiKey{
+		key:    kmsg.Metadata,
+		min:    0,
+		max:    13,
+		handle: handleMetadata,
+		wait:   answersPromptly,
+		frame:  keepsFrame,
+		unsupported: []string{
+			"AuthorizedOperations (always INT32_MIN)",
+			"racks (null) and OfflineReplicas (empty)",
+		},
+	})
+}
 
 func handleMetadata(ctx context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	b := cc.b

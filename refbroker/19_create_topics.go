@@ -21,7 +21,8 @@ import (
 // * ReplicaAssignment may only place each partition on this node alone
 //   (else INVALID_REPLICA_ASSIGNMENT); it then sets the partition count.
 // * Configs: retention.ms, retention.bytes, segment.bytes,
-//   max.message.bytes and cleanup.policy=delete are applied per topic; anything else is
+//   max.message.bytes, cleanup.policy=delete and flush.messages (1: fsync
+//   every append before its ack) are applied per topic; anything else is
 //   INVALID_CONFIG with the reason in ErrorMessage.
 // * An existing name is TOPIC_ALREADY_EXISTS; a bad name
 //   INVALID_TOPIC_EXCEPTION; a name given twice in one request
@@ -45,7 +46,21 @@ import (
 // * v6: THROTTLING_QUOTA_EXCEEDED (KIP-599)
 // * v7: TopicID returned
 
-func init() { regKey(19, 0, 7, handleCreateTopics) }
+func init() {
+	regKey(apiKey{
+		key:    kmsg.CreateTopics,
+		min:    0,
+		max:    7,
+		handle: handleCreateTopics,
+		wait:   answersPromptly,
+		frame:  keepsFrame,
+		unsupported: []string{
+			"replication factor other than 1, replica assignments to other nodes",
+			"topic configs other than retention.ms, retention.bytes, segment.bytes, max.message.bytes, cleanup.policy=delete, flush.messages=1 (INVALID_CONFIG)",
+			"TimeoutMillis (creation is synchronous)",
+		},
+	})
+}
 
 func handleCreateTopics(ctx context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.CreateTopicsRequest)

@@ -29,7 +29,17 @@ import (
 // * v2: flexible
 // * v3: THROTTLING_QUOTA_EXCEEDED (KIP-599)
 
-func init() { regKey(37, 0, 3, handleCreatePartitions) }
+func init() {
+	regKey(apiKey{
+		key:         kmsg.CreatePartitions,
+		min:         0,
+		max:         3,
+		handle:      handleCreatePartitions,
+		wait:        answersPromptly,
+		frame:       keepsFrame,
+		unsupported: []string{"TimeoutMillis (synchronous)"},
+	})
+}
 
 func handleCreatePartitions(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.CreatePartitionsRequest)

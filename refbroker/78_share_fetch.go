@@ -43,13 +43,20 @@ import (
 //   no fetch happens)
 
 func init() {
-	lo, hi := shareVersions(78)
-	regKey(78, lo, hi, handleShareFetch)
-	unsupportedFeatures[78] = []string{
-		"MinBytes, MaxBytes and PartitionMaxBytes: acquisition is bounded by MaxRecords only",
-		"BatchSize and ShareAcquireMode (acquisition is record-granular, i.e. RECORD_LIMIT)",
-		"share.isolation.level (no transactions)",
-	}
+	lo, hi := shareVersions(kmsg.ShareFetch)
+	regKey(apiKey{
+		key:    kmsg.ShareFetch,
+		min:    lo,
+		max:    hi,
+		handle: handleShareFetch,
+		wait:   mayBlock,
+		frame:  keepsFrame,
+		unsupported: []string{
+			"MinBytes, MaxBytes and PartitionMaxBytes: acquisition is bounded by MaxRecords only",
+			"BatchSize and ShareAcquireMode (acquisition is record-granular, i.e. RECORD_LIMIT)",
+			"share.isolation.level (no transactions)",
+		},
+	})
 }
 
 // shareReadChunk is the bytes asked of the log per read while collecting

@@ -1,13 +1,15 @@
 package refbroker
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
 	"time"
 
-	"github.com/brokerbench/brokerbench/refbroker/internal/faults"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/brokerbench/brokerbench/refbroker/storage"
 )
 
@@ -71,7 +73,7 @@ type Config struct {
 	AutoCreateTopics *bool
 	// Storage is the base configuration of every partition log; per-topic
 	// configs (retention.ms, retention.bytes, segment.bytes,
-	// max.message.bytes) override it.
+	// max.message.bytes, flush.messages) override it.
 	// Unset fields take storage's defaults (64 MiB segments, no
 	// retention, FsyncInterval every second); a nil Storage.Logger takes
 	// Logger.
@@ -171,13 +173,34 @@ type Config struct {
 	// to use this; no data is deleted either way.
 	RebuildMetadata bool
 
-	// Faults injects deliberate bugs for tests (see refbroker/internal/
-	// faults). Only code under refbroker/ can build one, so it is always
-	// nil outside this module's own tests.
-	Faults *faults.Injector
+	// Intercept is a TEST-ONLY hook: when set, every decoded request goes
+	// through it instead of straight to its handler (see Interceptor).
+	// Tests use it to plant broker bugs (refbroker/refbrokertest) and to
+	// make handlers fail. It is a function, so no flag, environment
+	// variable or file can set it; the refbroker binary and brokerbench
+	// never do, and Start logs a warning when it is set. nil (the
+	// default) serves every request with its handler.
+	Intercept Interceptor
 
 	_ struct{}
 }
+
+// ServeFunc serves a decoded request of any served key and version with
+// the broker's own handler, without interception. A nil response means no
+// response is written (acks=0 produce); an error closes the connection.
+type ServeFunc func(ctx context.Context, req kmsg.Request) (kmsg.Response, error)
+
+// Interceptor is the single interception point at dispatch, modelled on
+// kfake's ControlKey; it is for tests only (see Config.Intercept). It is
+// called for every request after decoding, with serve to reach the
+// broker's handlers: it may pass req on unchanged, change it first,
+// rewrite the response serve returns, serve other requests (a ListOffsets
+// to learn a high watermark), or answer without serving at all. Its
+// result is what the client gets; an error closes the connection. It runs
+// on the connection's goroutine, one request at a time per connection,
+// and must be safe for concurrent use across connections. ctx is the
+// connection's.
+type Interceptor func(ctx context.Context, req kmsg.Request, serve ServeFunc) (kmsg.Response, error)
 
 // BoolPtr returns a pointer to v, for Config.AutoCreateTopics.
 func BoolPtr(v bool) *bool { return &v }

@@ -2,6 +2,7 @@ package refbroker
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"net"
 	"os"
@@ -245,19 +246,21 @@ func TestFetchResponseCappedByBroker(t *testing.T) {
 func TestInFlightBytesBounded(t *testing.T) {
 	t.Parallel()
 	const limit = 1 << 20
-	b := newBroker(t, func(c *Config) { c.MaxInFlightBytes = limit })
+	release, entered := make(chan struct{}), make(chan struct{}, 8)
+	b := newBroker(t, func(c *Config) {
+		c.MaxInFlightBytes = limit
+		c.Intercept = func(ctx context.Context, req kmsg.Request, serve ServeFunc) (kmsg.Response, error) {
+			if req.Key() == kmsg.Produce.Int16() {
+				entered <- struct{}{}
+				<-release
+			}
+			return serve(ctx, req)
+		}
+	})
 	tp, err := b.topics.create("inflight", 1, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	release, entered := make(chan struct{}), make(chan struct{}, 8)
-	hook := func(key int16) {
-		if key == 0 {
-			entered <- struct{}{}
-			<-release
-		}
-	}
-	b.beforeHandler.Store(&hook)
 	produce := func(corr int32) []byte {
 		req := kmsg.NewPtrProduceRequest()
 		req.Version, req.Acks, req.TimeoutMillis = 9, -1, 5000
