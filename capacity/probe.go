@@ -44,8 +44,9 @@ type Measurement struct {
 	BacklogGrowth float64
 	// Seconds is the length of the measured phase.
 	Seconds float64
-	// Failed counts sends that failed.
-	Failed int64
+	// Failed counts sends that failed; Lost acknowledged messages no
+	// subscription received.
+	Failed, Lost int64
 	// RunError is the error of a run that did not complete; "" otherwise.
 	RunError string
 }
@@ -80,7 +81,8 @@ type Probe struct {
 func (p Probe) Passed() bool { return p.Verdict == Pass }
 
 // Judge decides whether m sustained its offered rate under o:
-//   - the run completed and no send failed;
+//   - the run completed, no send failed and no acknowledged message was
+//     lost;
 //   - the achieved rate is at least o.MinAchieved of the offered rate, and
 //     every subscription consumed at least o.MinAchieved of the achieved
 //     rate;
@@ -100,6 +102,9 @@ func Judge(o Objective, m Measurement) Probe {
 	}
 	if m.Failed > 0 {
 		why = append(why, fmt.Sprintf("%d sends failed", m.Failed))
+	}
+	if m.Lost > 0 {
+		why = append(why, fmt.Sprintf("%d acknowledged messages lost", m.Lost))
 	}
 	if m.Offered > 0 && m.Achieved < o.MinAchieved*m.Offered {
 		why = append(why, fmt.Sprintf("achieved %.0f msg/s, %.1f%% of offered (need %s%%)", m.Achieved, 100*m.Achieved/m.Offered, fmtNum(100*o.MinAchieved)))
