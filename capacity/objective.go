@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
+	"time"
 )
 
 // Latency figures an [Objective] may bound.
@@ -83,3 +85,40 @@ func (o Objective) AtLeastAsStrict(other Objective) bool {
 }
 
 func fmtNum(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// ParseObjective reads an objective written as on the command line:
+// "p99<50ms", "p99.9 < 20ms", optionally prefixed with the figure,
+// "publish:p99<10ms" or "endToEnd:p99<50ms" (the default). MinAchieved
+// gets its default.
+func ParseObjective(s string) (Objective, error) {
+	o := Objective{Of: OfEndToEnd}
+	text := strings.ReplaceAll(strings.TrimSpace(s), " ", "")
+	if of, rest, ok := strings.Cut(text, ":"); ok {
+		switch strings.ToLower(of) {
+		case "endtoend", "e2e":
+		case "publish":
+			o.Of = OfPublish
+		default:
+			return o, fmt.Errorf("latency objective %q: figure %q must be endToEnd or publish", s, of)
+		}
+		text = rest
+	}
+	pct, bound, ok := strings.Cut(text, "<")
+	if !ok || !strings.HasPrefix(strings.ToLower(pct), "p") {
+		return o, fmt.Errorf("latency objective %q: write it as p99<50ms (percentile, <, duration)", s)
+	}
+	p, err := strconv.ParseFloat(pct[1:], 64)
+	if err != nil {
+		return o, fmt.Errorf("latency objective %q: percentile %q is not a number", s, pct[1:])
+	}
+	d, err := time.ParseDuration(bound)
+	if err != nil {
+		return o, fmt.Errorf("latency objective %q: bound %q is not a duration such as 50ms", s, bound)
+	}
+	o.Percentile, o.BelowMs = p, float64(d)/float64(time.Millisecond)
+	o.Default()
+	if err := o.Validate(); err != nil {
+		return o, fmt.Errorf("latency objective %q: %w", s, err)
+	}
+	return o, nil
+}

@@ -115,7 +115,14 @@ type Section struct {
 	// Charts are drawn in this order in every output.
 	Charts []*Chart
 	sweep  bool
+	// capacity is set on a system's capacity section (hockey sticks and
+	// sweep fits); its tables are on the capacity page.
+	capacity *capSystem
 }
+
+// hasTable reports whether the section has a per-run summary table: the
+// sweep and capacity sections have theirs elsewhere.
+func (s *Section) hasTable() bool { return !s.sweep && s.capacity == nil }
 
 // sections groups runs by workload, in order of first appearance, and adds
 // a sweep section after the last workload of each partition-sweep scenario.

@@ -83,13 +83,17 @@ type searcher struct {
 // each a sequence of open-loop probes (capacity.Search), then writes one
 // result: the last passing confirmation run, with the search in its
 // Capacity field. opts are the system's runner options; probes replace
-// the duration, warm-up and sample interval, and record no history.
+// the duration, warm-up, sample interval and drain timeout, and record no
+// history.
 func searchOne(ctx context.Context, cfg *Config, opts []runner.Option, w workloads.Workload, name string, sys adapters.System, hist historyFiles, out *Outcome) error {
 	m := cfg.Search.apply(*w.MaxRate)
 	// At least ten samples per probe, so backlog growth is a slope and not
 	// a difference of two points.
 	interval := min(time.Second, max(100*time.Millisecond, m.Probe/10))
-	rn, err := runner.New(append(opts, runner.Duration(m.Probe), runner.Warmup(m.Warmup), runner.Interval(interval),
+	// An overloaded probe must not spend the budget draining: what is not
+	// received within twice the probe (at least 5s) fails it anyway.
+	drain := max(5*time.Second, 2*m.Probe)
+	rn, err := runner.New(append(opts, runner.Duration(m.Probe), runner.Warmup(m.Warmup), runner.Interval(interval), runner.DrainTimeout(drain),
 		runner.History(func(string, string) (io.WriteCloser, error) { return nil, nil }))...)
 	if err != nil {
 		return usage(err)
@@ -154,8 +158,10 @@ func (s *searcher) probe(ctx context.Context, phase string, rate float64) (capac
 }
 
 // result is the search's result file: the last passing confirmation run
-// (else the last probe) with the search record. A search that confirmed
-// no rate, or could not finish, is a failed result saying why.
+// (else the last probe) with the search record. A search that could not
+// run its probes is a failed result; one whose probes ran but met the
+// objective nowhere keeps the last probe's status (the search did what
+// was asked: it found no rate) with a warning saying so.
 func (s *searcher) result(reps []capacity.SearchRun, serr error) *results.Result {
 	rec := capacity.NewRecord(s.m.Objective, s.m.Search, s.m.Probe, s.m.Warmup, s.m.Brokers, reps)
 	res := s.conf
@@ -174,9 +180,8 @@ func (s *searcher) result(reps []capacity.SearchRun, serr error) *results.Result
 	case serr != nil:
 		res.Status, res.Error = results.StatusFailed, "capacity search: "+serr.Error()
 	case rec.Found.N == 0:
-		res.Status, res.Error = results.StatusFailed, "capacity search: no rate met "+s.m.Objective.String()+" and was confirmed; see capacity.repetitions"
-	case s.conf != nil:
-		res.Status, res.Error = results.StatusOK, ""
+		res.Meta.Warnings = append(res.Meta.Warnings, "capacity search: no rate met "+s.m.Objective.String()+
+			" and passed its confirmation; the figures are the last probe's (see capacity.repetitions)")
 	}
 	return res
 }

@@ -34,6 +34,7 @@ type runFlags struct {
 	noProgress   bool
 	verbose      bool
 	endpoints    map[string]*string // env var -> flag value
+	search       searchFlags
 }
 
 func newRunCmd() *cobra.Command {
@@ -70,6 +71,7 @@ variables (see docs/adapters/); the flags below override the main endpoint.`,
 	fl.BoolVar(&f.history, "history", false, "record every run's history (docs/history.md) next to its result and check it; workloads with history: true always do")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "print plain progress lines even on a terminal")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "debug logging")
+	f.search.register(fl)
 	for _, s := range systems.All() {
 		for _, e := range s.Flags {
 			f.endpoints[s.Env(e)] = fl.String(e.Name, "", e.Help+" (overrides $"+s.Env(e)+")")
@@ -142,12 +144,16 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	if f.keepTopics {
 		opts = append(opts, runner.KeepTopics())
 	}
+	search, err := f.search.options()
+	if err != nil {
+		return err
+	}
 	out, err := suite.Run(cmd.Context(), suite.Config{
 		Workloads: selected, Systems: systemList, Out: f.out, Runner: opts,
 		History: f.history, Report: !f.noReport, JUnit: f.junit, Gate: f.gate,
 		Getenv: f.getenv, Logger: logger, BrokerLogger: brokerLogger,
 		OnStart: display.start, OnFinish: display.finish,
-		ToolVersion: toolVersion, Revision: revision(),
+		ToolVersion: toolVersion, Revision: revision(), Search: search,
 	})
 	if err != nil {
 		if errors.Is(err, suite.ErrUsage) {
