@@ -93,8 +93,10 @@ type Measured struct {
 	MessageSize int
 	// Objective the search met.
 	Objective Objective
-	// Found is the found rate across repetitions, msg/s.
-	Found stats.Summary
+	// Found is the found rate across repetitions, msg/s; Repetitions the
+	// searches run (Found.N of them confirmed a rate).
+	Found       stats.Summary
+	Repetitions int
 }
 
 // low is the conservative found rate: the interval's lower bound.
@@ -192,7 +194,7 @@ func (pl *planner) fitted(fits map[string]Fit) {
 		}
 		x := f.XMax
 		pl.p.FittedMax = &x
-		pl.why("USL fit over %s (%d points, R² %.2f): σ %.3f, κ %.2g, X_max %s at N* %s", axis, f.Points, f.R2, f.Sigma.Value, f.Kappa.Value, fmtParam(f.XMax), fmtPeak(f.Peak))
+		pl.why("USL fit over %s (%d points, R2 %.2f): sigma %.3f, kappa %.2g, X_max %s at N* %s", axis, f.Points, f.R2, f.Sigma.Value, f.Kappa.Value, fmtParam(f.XMax), fmtPeak(f.Peak))
 		for _, n := range f.Notes {
 			pl.why("fit: %s", n)
 		}
@@ -204,11 +206,13 @@ func (pl *planner) fitted(fits map[string]Fit) {
 // target to msg/s.
 func (pl *planner) usable(all []Measured) {
 	q, p := pl.q, pl.p
-	var noFound, strict, fan, size int
+	var noFound, unstable, strict, fan, size int
 	for _, m := range all {
 		switch {
 		case m.Found.N == 0:
 			noFound++
+		case m.Found.N < m.Repetitions:
+			unstable++
 		case q.Objective != nil && !m.Objective.AtLeastAsStrict(*q.Objective):
 			strict++
 		case m.Subscriptions < q.FanOut:
@@ -221,6 +225,9 @@ func (pl *planner) usable(all []Measured) {
 	}
 	if noFound > 0 {
 		pl.why("%d search(es) confirmed no rate and are not used", noFound)
+	}
+	if unstable > 0 {
+		pl.why("%d search(es) confirmed a rate in only some of their repetitions: the limit did not reproduce, so they are not used", unstable)
 	}
 	block := func(n int, bind, msg string) {
 		if n > 0 && len(pl.pts) == 0 && p.Binding == "" {
@@ -296,14 +303,15 @@ func (pl *planner) choose() {
 		return
 	}
 	p.Feasible, p.Binding = true, binding
-	p.Partitions, p.Producers, p.Nodes = max(chosen.Partitions, q.Consumers), chosen.Producers, max(chosen.Brokers, 1)
+	p.Partitions, p.Producers, p.Nodes = chosen.Partitions, chosen.Producers, max(chosen.Brokers, 1)
 	p.Headroom = 1 - p.Target/chosen.low()
 	pl.why("recommendation: %d node(s), %d partitions, %d producer(s), measured at %s; headroom at the target %.0f%% of its lower bound %s msg/s",
 		p.Nodes, p.Partitions, p.Producers, chosen.Label, 100*p.Headroom, fmtRate(chosen.low()))
 }
 
 // pick applies the consumer floor and the hot key to the candidates,
-// smallest first.
+// smallest first: the answer is always a measured setup that sustained the
+// target, never a partition count raised past what was measured.
 func (pl *planner) pick(cands []Measured, perPart float64) (*Measured, string) {
 	q, p := pl.q, pl.p
 	binding := BindNone
@@ -320,29 +328,31 @@ func (pl *planner) pick(cands []Measured, perPart float64) (*Measured, string) {
 			return nil, ""
 		}
 		need = int(math.Ceil((1 - k) * p.Target / (perPart - hot)))
-		pl.why("hot key: %.0f%% of messages on one key; its partition carries %.0f%% + the rest spread, within %s msg/s per partition from %d partitions", 100*k, 100*k, fmtRate(perPart), need)
+		pl.why("hot key: %.0f%% of messages on one key; its partition stays within %s msg/s from %d partitions", 100*k, fmtRate(perPart), need)
+	}
+	floor := max(need, q.Consumers)
+	if q.Consumers > 0 {
+		pl.why("%d consumers need at least %d partitions (a partition is read by one consumer of a group)", q.Consumers, q.Consumers)
 	}
 	for i := range cands {
 		c := &cands[i]
-		if c.Partitions < need {
+		if c.Partitions < floor {
 			continue
 		}
-		if q.Consumers > c.Partitions {
-			if q.Consumers > maxPartitions(pl.pts) {
-				p.Binding = BindConsumers
-				pl.why("%d consumers need %d partitions, more than any measured search (%d): throughput there was not measured; not reachable with the measured setup", q.Consumers, q.Consumers, maxPartitions(pl.pts))
-				return nil, ""
-			}
+		switch {
+		case c.Partitions > cands[0].Partitions && q.Consumers > cands[0].Partitions && q.Consumers >= need:
 			binding = BindConsumers
-			pl.why("%d consumers need %d partitions (a partition is read by one consumer of a group)", q.Consumers, q.Consumers)
-		}
-		if need > cands[0].Partitions && c.Partitions >= need {
+		case c.Partitions > cands[0].Partitions && need > cands[0].Partitions:
 			binding = BindHotKey
 		}
 		return c, binding
 	}
-	p.Binding = BindHotKey
-	pl.why("hot key: no measured setup has the %d partitions the hot key needs: not reachable with the measured setup", need)
+	p.Binding = BindConsumers
+	what := fmt.Sprintf("%d consumers", q.Consumers)
+	if need > q.Consumers {
+		p.Binding, what = BindHotKey, "the hot key"
+	}
+	pl.why("%s need %d or more partitions, and no measured setup with that many sustained the target: not reachable with the measured setup (measured up to %d partitions)", what, floor, maxPartitions(pl.pts))
 	return nil, ""
 }
 
@@ -416,7 +426,7 @@ func fmtParam(p Param) string {
 
 func fmtPeak(p Param) string {
 	if math.IsInf(p.Value, 1) {
-		return "none (κ = 0)"
+		return "none (kappa = 0)"
 	}
 	if p.Low == p.High {
 		return fmt.Sprintf("%.1f", p.Value)

@@ -13,7 +13,7 @@ import (
 func point(p int, mean, low, high float64) Measured {
 	return Measured{Label: "p" + strconv.Itoa(p), Partitions: p, Producers: 1, Consumers: 1, Subscriptions: 1, Brokers: 1, MessageSize: 1024,
 		Objective: Objective{Percentile: 99, BelowMs: 50, Of: OfEndToEnd, MinAchieved: 0.99},
-		Found:     stats.Summary{N: 3, Mean: mean, Low: low, High: high}}
+		Found:     stats.Summary{N: 3, Mean: mean, Low: low, High: high}, Repetitions: 3}
 }
 
 func TestMakePlan(t *testing.T) {
@@ -36,8 +36,10 @@ func TestMakePlan(t *testing.T) {
 		{name: "small target", q: Request{Target: 5000, Headroom: 0.3}, feasible: true, binding: BindNone, partitions: 1, nodes: 1},
 		// 12000 needs 2 partitions (19000 x 0.7 = 13300).
 		{name: "per-partition rate binds", q: Request{Target: 12000, Headroom: 0.3}, feasible: true, binding: BindPartitionRate, partitions: 2, nodes: 1},
-		// 6 consumers raise the count to 6, within the measured 8.
-		{name: "consumers bind", q: Request{Target: 5000, Consumers: 6, Headroom: 0.3}, feasible: true, binding: BindConsumers, partitions: 6, nodes: 1},
+		// 3 consumers: the smallest measured setup with at least 3 partitions that sustains 5000 msg/s is 4.
+		{name: "consumers bind", q: Request{Target: 5000, Consumers: 3, Headroom: 0.3}, feasible: true, binding: BindConsumers, partitions: 4, nodes: 1},
+		// 8 consumers at 20,000 msg/s: 8 partitions sustained only 24000 x 0.7 = 16800.
+		{name: "consumers need an unsustaining setup", q: Request{Target: 18000, Consumers: 8, Headroom: 0.3}, binding: BindConsumers, reason: "not reachable"},
 		// 12 consumers exceed every measured partition count.
 		{name: "consumers beyond measured", q: Request{Target: 5000, Consumers: 12, Headroom: 0.3}, binding: BindConsumers, reason: "not reachable"},
 		// Above the ceiling: never feasible, no node count without --extrapolate.

@@ -1,6 +1,7 @@
 package capacity
 
 import (
+	"math"
 	"time"
 
 	"github.com/brokerbench/brokerbench/stats"
@@ -34,6 +35,10 @@ type Record struct {
 func NewRecord(o Objective, cfg SearchConfig, probe, warmup time.Duration, brokers int, reps []SearchRun) *Record {
 	r := &Record{Objective: o, Config: cfg, Probe: probe.Seconds(), Warmup: warmup.Seconds(), Brokers: brokers, Repetitions: reps}
 	r.Found = stats.Summarize(r.Confirmed())
+	// A rate is never negative; with two or three noisy repetitions the
+	// Student-t interval can reach below 0, which would only read as "no
+	// capacity at all".
+	r.Found.Low = math.Max(0, r.Found.Low)
 	if len(r.Confirmed()) < len(reps) {
 		r.Found.Warning = joinNonEmpty(r.Found.Warning, "repetitions without a confirmed rate are left out")
 	}

@@ -103,12 +103,18 @@ func (f Fit) Band(n float64) (lo, hi float64) {
 	return math.Max(0, v-f.t*se), v + f.t*se
 }
 
-// se is the delta-method standard error of g at the optimum.
+// se is the delta-method standard error of g at the optimum. The
+// gradient is taken by central differences with steps scaled to each
+// parameter's own standard error, so that a parameter at its bound (σ = 0)
+// does not make the step vanish.
 func (f Fit) se(g func([3]float64) float64) float64 {
 	th := f.theta()
 	var grad [3]float64
 	for i := range th {
-		h := 1e-6 * math.Max(math.Abs(th[i]), 1e-9)
+		h := 1e-4 * math.Sqrt(math.Max(f.cov.At(i, i), 0))
+		if h == 0 {
+			continue
+		}
 		up, dn := th, th
 		up[i] += h
 		dn[i] -= h
@@ -306,8 +312,8 @@ func (f *Fit) peak() {
 	}
 	if f.Intervals && f.Kappa.Low <= 0 && f.Kappa.Value > 0 {
 		// κ is not distinguishable from 0: the peak may lie anywhere
-		// beyond the measured range.
-		f.Peak.High, f.XMax.High = math.Inf(1), math.Max(f.XMax.High, xMax([3]float64{th[0], th[1], 0}))
+		// beyond the measured range, and so may the ceiling.
+		f.Peak.High, f.XMax.High = math.Inf(1), math.Inf(1)
 	}
 }
 
@@ -316,16 +322,16 @@ func (f *Fit) describe() {
 	f.Flat = f.Sigma.Value >= FlatSigma
 	switch {
 	case f.Flat:
-		f.Notes = append(f.Notes, fmt.Sprintf("flat: σ = %.2f, close to 1: throughput does not grow with N; the setup is serialized, and more N add nothing", f.Sigma.Value))
+		f.Notes = append(f.Notes, fmt.Sprintf("flat: sigma = %.2f, close to 1: throughput does not grow with N; the setup is serialized, and more N add nothing", f.Sigma.Value))
 	case f.Peak.Value < f.MinN+0.5:
 		f.Notes = append(f.Notes, fmt.Sprintf("retrograde: the peak N* = %.1f lies at or below the smallest measured N (%g): more N lowers throughput", f.Peak.Value, f.MinN))
 	case math.IsInf(f.Peak.Value, 1):
-		f.Notes = append(f.Notes, "κ = 0: no retrograde region; the fit predicts throughput rising towards λ/σ")
+		f.Notes = append(f.Notes, "kappa = 0: no retrograde region; the fit predicts throughput rising towards lambda/sigma")
 	case f.Peak.Value > f.MaxN:
 		f.Notes = append(f.Notes, fmt.Sprintf("the peak N* = %.1f lies beyond the largest measured N (%g): it is the model's extrapolation, not a measurement", f.Peak.Value, f.MaxN))
 	}
 	if f.Intervals && f.Kappa.Low <= 0 && f.Kappa.Value > 0 {
-		f.Notes = append(f.Notes, "κ's interval includes 0: the peak is not determined by the measurements")
+		f.Notes = append(f.Notes, "kappa's interval includes 0: the peak and X_max are not determined by the measurements")
 	}
 }
 

@@ -127,7 +127,7 @@ func (s *capSystem) measured() []capacity.Measured {
 			subs := specInt(r, "SubscriptionsPerTopic", 1)
 			out = append(out, capacity.Measured{Label: r.Workload, Partitions: r.Partitions, Producers: r.ProducersPerTopic,
 				Consumers: r.ConsumersPerTopic / max(subs, 1), Subscriptions: subs, Brokers: max(r.Capacity.Brokers, 1),
-				MessageSize: r.MessageSize, Objective: r.Capacity.Objective, Found: r.Capacity.Found})
+				MessageSize: r.MessageSize, Objective: r.Capacity.Objective, Found: r.Capacity.Found, Repetitions: len(r.Capacity.Repetitions)})
 		}
 	}
 	return out
@@ -173,12 +173,12 @@ func (s *capSystem) tables() []table {
 				ci = fmtRate(rec.Found.Low) + " - " + fmtRate(rec.Found.High)
 			}
 			var stops []string
-			for _, rep := range rec.Repetitions {
+			for k, rep := range rec.Repetitions {
 				probes += len(rep.Probes)
 				secs += rep.Seconds
 				stops = append(stops, rep.Stop)
 				for _, n := range rep.Notes {
-					t.Notes = append(t.Notes, r.Workload+": "+n)
+					t.Notes = append(t.Notes, fmt.Sprintf("%s, repetition %d: %s", r.Workload, k+1, n))
 				}
 			}
 			found := "none"
@@ -212,11 +212,19 @@ func (s *capSystem) tables() []table {
 	return out
 }
 
+// fmtSmall prints σ or κ with two significant digits; values below 1e-9
+// are an optimizer's zero.
 func fmtSmall(p capacity.Param) string {
-	if p.Low == p.High {
-		return fmt.Sprintf("%.3g", p.Value)
+	f := func(v float64) string {
+		if math.Abs(v) < 1e-9 {
+			return "0"
+		}
+		return fmt.Sprintf("%.2g", v)
 	}
-	return fmt.Sprintf("%.3g [%.3g, %.3g]", p.Value, p.Low, p.High)
+	if p.Low == p.High {
+		return f(p.Value)
+	}
+	return fmt.Sprintf("%s [%s, %s]", f(p.Value), f(p.Low), f(p.High))
 }
 
 func fmtPeakParam(p capacity.Param) string {

@@ -57,35 +57,41 @@ func pointName(r *Run) string {
 
 // hockeyChart draws every probe of a scenario: the objective's percentile
 // (solid) and p50 (dashed) against the offered rate, one colour per sweep
-// point, the objective as a red line and each found rate as a large mark.
+// point, each probe a dot and the line through the median at each rate
+// (repetitions probe some rates twice), the objective as a red line and
+// each found rate as a triangle.
 func hockeyChart(sec *Section, c *capScenario) (*Chart, error) {
 	o := c.Runs[0].Capacity.Objective
 	pct := "p" + strconv.FormatFloat(o.Percentile, 'f', -1, 64)
 	ch := &Chart{ID: "hockey-" + fileSafe(c.Name), Title: sec.Name + ": " + c.Name + ": latency against offered rate (hockey stick)\n" +
-		ascii(o.String()) + "; every probe of every repetition"}
+		ascii(o.String()) + "; dots: every probe, lines: median per rate"}
 	p := newPlot(ch.Title, "offered rate (msg/s, open loop)", "latency (ms, from the intended send time)")
 	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
 	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
 	xmin, xmax := math.Inf(1), 0.0
 	for i, r := range c.Runs {
-		probes := slices.Clone(r.Capacity.Probes())
-		slices.SortStableFunc(probes, func(a, b capacity.Probe) int { return cmpFloat(a.Offered, b.Offered) })
-		var at, p50 plotter.XYs
+		probes := r.Capacity.Probes()
+		col := plotutil.Color(i)
+		atDots, atMed := probeSeries(probes, func(pr capacity.Probe) float64 { return pr.AtObjective })
+		p50Dots, p50Med := probeSeries(probes, func(pr capacity.Probe) float64 { return pr.P50 })
 		for _, pr := range probes {
-			if pr.AtObjective > 0 && !math.IsNaN(pr.AtObjective) {
-				at = append(at, plotter.XY{X: pr.Offered, Y: pr.AtObjective})
-			}
-			if pr.P50 > 0 && !math.IsNaN(pr.P50) {
-				p50 = append(p50, plotter.XY{X: pr.Offered, Y: pr.P50})
-			}
 			xmin, xmax = math.Min(xmin, pr.Offered), math.Max(xmax, pr.Offered)
 		}
-		col := plotutil.Color(i)
-		if err := linePoints(p, pointName(r)+" "+pct, at, col, false); err != nil {
+		name := pointName(r)
+		if f := r.Capacity.Found; f.N > 0 {
+			name += ": found " + fmtRate(f.Mean) + " msg/s"
+		} else {
+			name += ": no rate confirmed"
+		}
+		l, err := hockeyLine(p, atDots, atMed, col, false)
+		if err != nil {
 			return nil, err
 		}
-		if err := linePoints(p, pointName(r)+" p50", p50, col, true); err != nil {
+		if _, err := hockeyLine(p, p50Dots, p50Med, col, true); err != nil {
 			return nil, err
+		}
+		if l != nil {
+			p.Legend.Add(ascii(name), l)
 		}
 		if r.Capacity.Found.N > 0 {
 			if err := foundMark(p, r, col); err != nil {
@@ -102,22 +108,80 @@ func hockeyChart(sec *Section, c *capScenario) (*Chart, error) {
 	slo.XMin, slo.XMax = xmin, xmax
 	slo.Color, slo.Width, slo.Dashes = objectiveColor, vg.Points(1.5), []vg.Length{vg.Points(6), vg.Points(3)}
 	p.Add(slo)
-	p.Legend.Add(ascii(fmt.Sprintf("objective: %s < %s ms", pct, strconv.FormatFloat(o.BelowMs, 'f', -1, 64))), slo)
+	p.Legend.Add(ascii(fmt.Sprintf("objective: %s < %s ms (solid: %s, dashed: p50)", pct, strconv.FormatFloat(o.BelowMs, 'f', -1, 64), pct)), slo)
 	p.Y.Max = math.Max(p.Y.Max, 2*o.BelowMs)
+	logRoomForLegend(p, len(c.Runs)+1)
 	ch.plot = p
 	return ch, nil
 }
 
-// foundMark marks the found rate (mean) at the latency of its passing
-// confirmation probe.
+// probeSeries returns every probe's value (positive ones: a log axis) and
+// the median value at each offered rate, both ordered by rate.
+func probeSeries(probes []capacity.Probe, v func(capacity.Probe) float64) (dots, medians plotter.XYs) {
+	byRate := map[float64][]float64{}
+	for _, pr := range probes {
+		if y := v(pr); y > 0 && !math.IsNaN(y) {
+			dots = append(dots, plotter.XY{X: pr.Offered, Y: y})
+			byRate[pr.Offered] = append(byRate[pr.Offered], y)
+		}
+	}
+	for x, ys := range byRate {
+		slices.Sort(ys)
+		m := ys[len(ys)/2]
+		if len(ys)%2 == 0 {
+			m = (ys[len(ys)/2-1] + m) / 2
+		}
+		medians = append(medians, plotter.XY{X: x, Y: m})
+	}
+	slices.SortFunc(medians, func(a, b plotter.XY) int { return cmpFloat(a.X, b.X) })
+	return dots, medians
+}
+
+// hockeyLine draws the dots and the median line of one series; it returns
+// the line for the legend (nil when there is nothing to draw).
+func hockeyLine(p *plot.Plot, dots, medians plotter.XYs, col color.Color, dashed bool) (*plotter.Line, error) {
+	if len(dots) == 0 {
+		return nil, nil
+	}
+	s, err := plotter.NewScatter(dots)
+	if err != nil {
+		return nil, fmt.Errorf("probes: %w", err)
+	}
+	s.GlyphStyle = draw.GlyphStyle{Color: col, Radius: vg.Points(2), Shape: draw.CircleGlyph{}}
+	if dashed {
+		s.GlyphStyle.Shape = draw.RingGlyph{}
+	}
+	l, err := plotter.NewLine(medians)
+	if err != nil {
+		return nil, fmt.Errorf("median line: %w", err)
+	}
+	l.Color, l.Width = col, vg.Points(1.3)
+	if dashed {
+		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	}
+	p.Add(l, s)
+	return l, nil
+}
+
+// logRoomForLegend is roomForLegend for a log y axis: it raises the
+// maximum by a share of the axis's decades.
+func logRoomForLegend(p *plot.Plot, entries int) {
+	if p.Y.Min <= 0 || p.Y.Max <= p.Y.Min {
+		return
+	}
+	f := math.Min(1, 0.065*float64(entries))
+	lo, hi := math.Log10(p.Y.Min), math.Log10(p.Y.Max)
+	p.Y.Max = math.Pow(10, hi+(hi-lo)*f/(1-f/2))
+}
+
+// foundMark marks the found rate (mean) at the latency of the passing
+// confirmation probe closest to it.
 func foundMark(p *plot.Plot, r *Run, col color.Color) error {
 	found := r.Capacity.Found.Mean
-	y := math.NaN()
+	y, best := math.NaN(), math.Inf(1)
 	for _, pr := range r.Capacity.Probes() {
-		if pr.Phase == capacity.PhaseConfirm && pr.Passed() && pr.AtObjective > 0 {
-			if math.IsNaN(y) || math.Abs(pr.Offered-found) < math.Abs(y-found) {
-				y = pr.AtObjective
-			}
+		if pr.Phase == capacity.PhaseConfirm && pr.Passed() && pr.AtObjective > 0 && math.Abs(pr.Offered-found) < best {
+			y, best = pr.AtObjective, math.Abs(pr.Offered-found)
 		}
 	}
 	if math.IsNaN(y) {
@@ -129,26 +193,6 @@ func foundMark(p *plot.Plot, r *Run, col color.Color) error {
 	}
 	s.GlyphStyle = draw.GlyphStyle{Color: col, Radius: vg.Points(6), Shape: draw.PyramidGlyph{}}
 	p.Add(s)
-	p.Legend.Add(ascii(fmt.Sprintf("%s found %s msg/s", pointName(r), fmtRate(found))), s)
-	return nil
-}
-
-func linePoints(p *plot.Plot, name string, xys plotter.XYs, col color.Color, dashed bool) error {
-	if len(xys) == 0 {
-		return nil
-	}
-	l, s, err := plotter.NewLinePoints(xys)
-	if err != nil {
-		return fmt.Errorf("line %s: %w", name, err)
-	}
-	l.Color, s.Color = col, col
-	l.Width = vg.Points(1.2)
-	s.Shape, s.Radius = draw.CircleGlyph{}, vg.Points(2)
-	if dashed {
-		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-	}
-	p.Add(l, s)
-	p.Legend.Add(ascii(name), l, s)
 	return nil
 }
 
@@ -173,6 +217,11 @@ type errPoints struct {
 // 95% band.
 func sweepFitChart(sec *Section, c *capScenario) (*Chart, error) {
 	ch := &Chart{ID: "usl-" + fileSafe(c.Name), Title: sec.Name + ": " + c.Name + ": found rate against " + c.Axis + " with the USL fit"}
+	if f := c.Fit; f != nil {
+		ch.Title += ascii(fmt.Sprintf("\nsigma %s, kappa %s, R2 %.2f, N* %s, X_max %s msg/s (intervals in the fit table)",
+			fmtSmall(capacity.Param{Value: f.Sigma.Value}), fmtSmall(capacity.Param{Value: f.Kappa.Value}), f.R2,
+			fmtPeakParam(capacity.Param{Value: f.Peak.Value}), fmtParam(capacity.Param{Value: f.XMax.Value})))
+	}
 	p := newPlot(ch.Title, c.Axis, "found rate (msg/s) at the objective")
 	var pts errPoints
 	var reps plotter.XYs
@@ -263,7 +312,7 @@ func fitCurve(p *plot.Plot, f *capacity.Fit, maxN float64) error {
 	}
 	l.Color, l.Width = color.NRGBA{R: 40, G: 70, B: 170, A: 255}, vg.Points(1.6)
 	p.Add(l)
-	p.Legend.Add(ascii(fmt.Sprintf("USL: sigma %s, kappa %s, R2 %.2f, N* %s, X_max %s", fmtSmall(f.Sigma), fmtSmall(f.Kappa), f.R2, fmtPeakParam(f.Peak), fmtParam(f.XMax))), l)
+	p.Legend.Add("USL fit (parameters in the title)", l)
 	return nil
 }
 
