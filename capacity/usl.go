@@ -1,6 +1,7 @@
 package capacity
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -31,7 +32,8 @@ type Point struct {
 }
 
 // Param is a fitted parameter with its 95% interval; Low and High equal
-// Value when the fit has no interval (no degrees of freedom left).
+// Value when the fit has no interval (no degrees of freedom left). In
+// JSON an unbounded (infinite) figure is null.
 type Param struct {
 	Value float64 `json:"value"`
 	Low   float64 `json:"low"`
@@ -343,4 +345,36 @@ func SortPoints(pts []Point) {
 		}
 		return pts[i].X < pts[j].X
 	})
+}
+
+// MarshalJSON writes infinite bounds (an undetermined peak) as null,
+// which JSON can carry and +Inf it cannot.
+func (p Param) MarshalJSON() ([]byte, error) {
+	num := func(v float64) *float64 {
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			return nil
+		}
+		return &v
+	}
+	return json.Marshal(struct {
+		Value *float64 `json:"value"`
+		Low   *float64 `json:"low"`
+		High  *float64 `json:"high"`
+	}{num(p.Value), num(p.Low), num(p.High)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes: null is +Inf.
+func (p *Param) UnmarshalJSON(data []byte) error {
+	var v struct{ Value, Low, High *float64 }
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	get := func(f *float64) float64 {
+		if f == nil {
+			return math.Inf(1)
+		}
+		return *f
+	}
+	p.Value, p.Low, p.High = get(v.Value), get(v.Low), get(v.High)
+	return nil
 }

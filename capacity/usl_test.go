@@ -1,6 +1,7 @@
 package capacity
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -111,5 +112,21 @@ func TestFitUSLInput(t *testing.T) {
 		if (err != nil) != tt.err || (err == nil && f.Intervals != tt.intervals) {
 			t.Errorf("%s: err %v intervals %v; want err %v intervals %v", tt.name, err, f.Intervals, tt.err, tt.intervals)
 		}
+	}
+}
+
+func TestParamJSON(t *testing.T) {
+	t.Parallel()
+	in := Param{Value: 10, Low: 2, High: math.Inf(1)}
+	data, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != `{"value":10,"low":2,"high":null}` {
+		t.Errorf("JSON %s", data)
+	}
+	var out Param
+	if err := json.Unmarshal(data, &out); err != nil || out != in {
+		t.Errorf("round trip %+v, %v; want %+v", out, err, in)
 	}
 }

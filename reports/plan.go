@@ -152,29 +152,11 @@ func (p *Plan) WriteText(w io.Writer) error {
 }
 
 // WriteJSON prints the plans as a JSON array, one object per system (see
-// [capacity.Plan] for the fields).
+// [capacity.Plan] for the fields; unbounded figures are null).
 func (p *Plan) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(jsonPlans(p.Systems))
-}
-
-// jsonPlans replaces infinities, which JSON cannot carry, with nulls.
-func jsonPlans(ps []capacity.Plan) []capacity.Plan {
-	out := slices.Clone(ps)
-	for i := range out {
-		if f := out[i].FittedMax; f != nil && (math.IsInf(f.Value, 0) || math.IsInf(f.High, 0)) {
-			c := *f
-			if math.IsInf(c.Value, 0) {
-				out[i].FittedMax = nil
-				continue
-			}
-			c.High = c.Value
-			out[i].FittedMax = &c
-			out[i].Reasons = append(slices.Clone(out[i].Reasons), "fittedMax's upper bound is unbounded (κ's interval includes 0); JSON shows the estimate")
-		}
-	}
-	return out
+	return enc.Encode(p.Systems)
 }
 
 // describe is the request in one line.
