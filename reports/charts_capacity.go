@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"cmp"
 	"fmt"
 	"image/color"
 	"math"
@@ -133,7 +134,7 @@ func probeSeries(probes []capacity.Probe, v func(capacity.Probe) float64) (dots,
 		}
 		medians = append(medians, plotter.XY{X: x, Y: m})
 	}
-	slices.SortFunc(medians, func(a, b plotter.XY) int { return cmpFloat(a.X, b.X) })
+	slices.SortFunc(medians, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
 	return dots, medians
 }
 
@@ -194,16 +195,6 @@ func foundMark(p *plot.Plot, r *Run, col color.Color) error {
 	s.GlyphStyle = draw.GlyphStyle{Color: col, Radius: vg.Points(6), Shape: draw.PyramidGlyph{}}
 	p.Add(s)
 	return nil
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // errPoints are found rates with their interval as error bars.
