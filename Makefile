@@ -7,9 +7,9 @@ RACE_PKGS := ./metrics/... ./workloads/... ./refbroker/... ./adapters/... ./chec
 # The main job: smoke plus the mission scenarios, shortened to finish in
 # about two minutes on a 2-core machine against the embedded refbroker.
 # capacity-partitions is a saturation search per partition count; its probes
-# are shortened to 1s and each search to 10s (see docs/capacity.md).
+# are shortened to 1s and each search to 8s (see docs/capacity.md).
 RUN_WORKLOADS := --workload smoke --workload throughput-per-partition --workload capacity-partitions --workload hot-keys --workload rebalance-storm
-RUN_FLAGS ?= --duration 5s --warmup 1s --probe-duration 1s --probe-warmup 500ms --search-budget 10s --search-repeat 1
+RUN_FLAGS ?= --duration 5s --warmup 1s --probe-duration 1s --probe-warmup 500ms --search-budget 8s --search-repeat 1
 # staticcheck, pinned: `go run pkg@version` builds it through the module
 # proxy without touching go.mod. The import-grouping check is a test
 # (internal/lint), so every `go test ./...` runs it.

@@ -309,6 +309,10 @@ func (f *Fit) peak() {
 		x.p.Low, x.p.High = x.p.Value, x.p.Value
 		if f.Intervals && !math.IsInf(x.p.Value, 0) {
 			h := f.t * f.se(x.g)
+			if math.IsNaN(h) {
+				// The figure is too ill-conditioned to linearise.
+				h = math.Inf(1)
+			}
 			x.p.Low, x.p.High = math.Max(0, x.p.Value-h), x.p.Value+h
 		}
 	}

@@ -81,3 +81,35 @@ func TestPlanOnRecordedSearches(t *testing.T) {
 		t.Errorf("extrapolated plan %+v", e)
 	}
 }
+
+// TestBrokersSweep: searches of one workload on clusters of 1, 3 and 5
+// brokers, declared with maxRate.brokers and read from one folder per
+// cluster, form one sweep over brokers, fitted and planned from.
+func TestBrokersSweep(t *testing.T) {
+	t.Parallel()
+	var runs []*Run
+	for i, b := range []int{1, 3, 5} {
+		r := searchPoint("kafka", 8, 10000*float64(b)*0.9, 10000*float64(b), 10000*float64(b)*1.1)
+		r.Workload, r.Sweep = "capacity-brokers", nil
+		r.Capacity.Brokers = b
+		runs = append(runs, &Run{Result: r, Set: "cluster" + itoa(int64(i))})
+	}
+	nameRuns(runs, true)
+	systems := capacitySystems(runs)
+	if len(systems) != 1 || len(systems[0].Scenarios) != 1 {
+		t.Fatalf("%d systems, want the three clusters as one system", len(systems))
+	}
+	sc := systems[0].Scenarios[0]
+	if sc.Axis != "brokers" || sc.Fit == nil {
+		t.Fatalf("axis %q fit %v (%v), want a fit over brokers", sc.Axis, sc.Fit, sc.FitErr)
+	}
+	p, err := makePlan(runs, PlanRequest{Target: mustTP(t, "15000msg/s"), Headroom: 0.3, Replication: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3 brokers found 27,000, 30,000 and 33,000 msg/s: a lower bound of
+	// about 22,500 (Student-t, 2 degrees of freedom), x 0.7 >= 15,000.
+	if s := p.Systems[0]; !s.Feasible || s.Nodes != 3 {
+		t.Errorf("plan %+v, want 3 nodes", s)
+	}
+}

@@ -28,7 +28,7 @@ func TestShippedWorkloads(t *testing.T) {
 		"conformance-kill": 1, "conformance-rebalance": 1, "conformance-network": 1, "conformance-autoack": 1}
 	// make run's set: smoke and the mission scenarios.
 	makeRun := map[string]bool{"smoke": true, "throughput-per-partition": true, "hot-keys": true, "rebalance-storm": true}
-	// capacity-partitions runs in make run too, bounded by --search-budget 10s per search (Makefile).
+	// capacity-partitions runs in make run too, bounded by --search-budget 8s per search (Makefile).
 	var total time.Duration
 	for _, w := range f.Workloads {
 		if err := w.Validate(); err != nil {
