@@ -153,6 +153,9 @@ func (w Workload) validateMaxRate() []*FieldError {
 	if w.Chaos != nil {
 		add(invalidf("chaos", "a maxRate search measures capacity without faults; run the fault schedule in a workload of its own"))
 	}
+	if w.History {
+		add(invalidf("history", "a maxRate search's probes record no history; check delivery in a workload of its own"))
+	}
 	if w.ConsumerBacklogSizeGB > 0 {
 		add(invalidf("consumerBacklogSizeGB", "a maxRate search probes steady open-loop rates; a backlog build does not fit it"))
 	}

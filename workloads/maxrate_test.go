@@ -69,6 +69,7 @@ func TestMaxRateErrors(t *testing.T) {
 		{name: "rate given", body: lines("    producerRate: 100", "    maxRate: {latency: {percentile: 99, below: 5ms}}"), line: 3, key: "producerRate", want: "chooses the rate"},
 		{name: "e2e without consumers", body: lines("    subscriptionsPerTopic: 0", "    maxRate: {latency: {percentile: 99, below: 5ms}}"), key: "maxRate.latency.of", want: "needs consumers"},
 		{name: "factor", body: lines("    maxRate: {latency: {percentile: 99, below: 5ms}, factor: 1}"), line: 3, key: "maxRate", want: "factor: must be above 1"},
+		{name: "history", body: lines("    history: true", "    maxRate: {latency: {percentile: 99, below: 5ms}}"), line: 3, key: "history", want: "record no history"},
 		{name: "repeat", body: lines("    maxRate: {latency: {percentile: 99, below: 5ms}, repeat: 0}"), line: 3, key: "maxRate.repeat", want: "at least 1"},
 	}
 	for _, tt := range tests {
