@@ -2,6 +2,7 @@ package suite_test
 
 import (
 	"math"
+	"strings"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,19 +11,21 @@ import (
 	"github.com/brokerbench/brokerbench/capacity"
 	"github.com/brokerbench/brokerbench/reports"
 	"github.com/brokerbench/brokerbench/results"
+	"github.com/brokerbench/brokerbench/stats"
 	"github.com/brokerbench/brokerbench/suite"
 	"github.com/brokerbench/brokerbench/workloads"
 )
 
-// searchWorkload is a short search with an objective loose enough to be
-// met on a busy 2-core machine: 200, 400, 800 msg/s and a confirmation.
+// searchWorkload is a short search swept over partitions, with an
+// objective loose enough to be met on a busy 2-core machine: 200 and
+// 400 msg/s (the ceiling) and a confirmation per point.
 const searchWorkload = `workloads:
   - name: capacity-test
-    partitionsPerTopic: 2
+    partitionsPerTopic: [1, 2, 4]
     maxRate:
       latency: {percentile: 99, below: 2s}
       start: 200
-      max: 800
+      max: 400
       probe: 500ms
       warmup: 200ms
       budget: 20s
@@ -50,15 +53,19 @@ func TestSearchOnRealSystems(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(out.Results) != 1 {
-				t.Fatalf("%d results, want 1", len(out.Results))
+			if len(out.Results) != 3 {
+				t.Fatalf("%d results, want one per partition count", len(out.Results))
 			}
-			res, err := results.Read(filepath.Join(dir, results.FileName("capacity-test", sys.name)))
-			if err != nil {
-				t.Fatal(err)
+			var rs []*results.Result
+			for _, n := range []string{"1", "2", "4"} {
+				res, err := results.Read(filepath.Join(dir, results.FileName("capacity-test[partitionsPerTopic="+n+"]", sys.name)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkSearch(t, res, 20*time.Second)
+				rs = append(rs, res)
 			}
-			checkSearch(t, res, 20*time.Second)
-			checkPlans(t, res)
+			checkPlans(t, rs)
 		})
 	}
 }
@@ -109,11 +116,21 @@ func checkSearch(t *testing.T, res *results.Result, budget time.Duration) {
 	}
 }
 
-// checkPlans plans from the result: a target above the measured ceiling
-// is never feasible, and one well below it is.
-func checkPlans(t *testing.T, res *results.Result) {
+// checkPlans plans from the sweep's results: the sweep is fitted, a
+// target above the measured ceiling is never feasible, and one well below
+// it is.
+func checkPlans(t *testing.T, rs []*results.Result) {
 	t.Helper()
-	found := res.Capacity.Found
+	var found stats.Summary
+	confirmed := 0
+	for _, r := range rs {
+		if f := r.Capacity.Found; f.N == len(r.Capacity.Repetitions) {
+			confirmed++
+			if f.Mean > found.Mean {
+				found = f
+			}
+		}
+	}
 	if found.N == 0 {
 		return
 	}
@@ -122,9 +139,14 @@ func checkPlans(t *testing.T, res *results.Result) {
 		feasible bool
 	}{{found.Mean * 1.01, false}, {found.Mean * 10, false}, {found.Low * 0.5, true}} {
 		q := reports.PlanRequest{Target: reports.Throughput{Value: tt.target, Unit: reports.UnitMessages, Text: "test"}, Headroom: 0.3}
-		p, err := reports.PlanFromResults([]*results.Result{res}, q)
+		p, err := reports.PlanFromResults(rs, q)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if s := p.Systems[0]; confirmed == len(rs) && s.FittedMax == nil {
+			t.Errorf("no USL fit from a sweep of %d confirmed searches: %v", confirmed, s.Reasons)
+		} else if tt.feasible {
+			t.Logf("plan: %s", strings.Join(s.Reasons, "; "))
 		}
 		if p.Feasible() != tt.feasible {
 			t.Errorf("target %.0f msg/s against a found %.0f: feasible %v, want %v\n%v", tt.target, found.Mean, p.Feasible(), tt.feasible, p.Systems[0].Reasons)
