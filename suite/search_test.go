@@ -2,8 +2,8 @@ package suite_test
 
 import (
 	"math"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
