@@ -6,8 +6,10 @@
 //
 // The main entry points are [Write], which renders a report from one or
 // more result folders (several folders are compared side by side, with
-// ratio tables), and [PlanFromDirs], which recommends a partition count per
-// system from throughput-per-partition results ([Plan], [PlanRequest]).
+// ratio tables), and [PlanFromDirs], which plans nodes, partitions and
+// producers per system from capacity searches ([Plan], [PlanRequest];
+// the model is package capacity's). Capacity searches also get a capacity
+// page: hockey sticks, USL fits and the plan.
 //
 // Charts are drawn with gonum.org/v1/plot. Time series are downsampled
 // (LTTB) to at most 1000 points per line, since PNG rendering time grows
@@ -37,8 +39,8 @@ type Options struct {
 	// default: the tool named in the result files.
 	ToolVersion string
 	// Plan, when set, adds a capacity plan for this target with its
-	// reasoning. Without it, a report with partition-sweep results shows
-	// the partitions needed for a few standard targets.
+	// reasoning. Without it, a report with capacity searches shows the
+	// answer for a few standard targets.
 	Plan *PlanRequest
 	_    struct{}
 }
