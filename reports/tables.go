@@ -65,8 +65,8 @@ func sectionTable(sec *Section) table {
 	t := table{Title: sec.Name, Header: summaryHeader}
 	maxReps := 0
 	for _, r := range sec.Runs {
-		t.Rows = append(t.Rows, summaryRow(sec.Reps[r.Label]))
-		maxReps = max(maxReps, len(sec.Reps[r.Label]))
+		t.Rows = append(t.Rows, summaryRow(sec.repsOf(r)))
+		maxReps = max(maxReps, len(sec.repsOf(r)))
 	}
 	if len(sec.Runs) > 0 && sec.Runs[0].ok() {
 		r := sec.Runs[0]
@@ -134,8 +134,8 @@ func overallTable(secs []*Section) table {
 			continue
 		}
 		for _, r := range sec.Runs {
-			t.Rows = append(t.Rows, append([]string{r.Workload}, summaryRow(sec.Reps[r.Label])...))
-			maxReps = max(maxReps, len(sec.Reps[r.Label]))
+			t.Rows = append(t.Rows, append([]string{r.Workload}, summaryRow(sec.repsOf(r))...))
+			maxReps = max(maxReps, len(sec.repsOf(r)))
 		}
 	}
 	t.Notes = []string{repeatNote(maxReps)}

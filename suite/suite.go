@@ -102,6 +102,9 @@ type Config struct {
 	// ([systems.OpenOptions.SelfExec]). Without it refbroker runs as a
 	// subprocess only when a refbroker binary is found.
 	SelfExec bool
+	// Search overrides the maxRate searches' repetitions, probe lengths
+	// and budget (search.go).
+	Search SearchOptions
 
 	_ struct{} // forces keyed literals so fields can be added
 }
@@ -178,7 +181,7 @@ func (c *Config) validate(opts []runner.Option) error {
 	if _, err := runner.New(opts...); err != nil {
 		return usage(err)
 	}
-	return nil
+	return c.Search.validate()
 }
 
 // Run runs every workload of cfg on every system (cfg.Repeat times, in
@@ -272,7 +275,8 @@ func (c *Config) version() string {
 // appending to out.
 func runSystem(ctx context.Context, cfg *Config, opts []runner.Option, name string, runs []workloads.Workload, hist historyFiles, out *Outcome) error {
 	env := newFaultEnv(runs)
-	rn, err := runner.New(append(opts, runner.Injectors(func(string) chaos.Injectors { return env.injectors() }))...)
+	opts = append(slices.Clip(opts), runner.Injectors(func(string) chaos.Injectors { return env.injectors() }))
+	rn, err := runner.New(opts...)
 	if err != nil {
 		return usage(err)
 	}
@@ -297,7 +301,12 @@ func runSystem(ctx context.Context, cfg *Config, opts []runner.Option, name stri
 			cfg.Logger.Info("workload is restricted to other systems", "workload", w.Name, "system", name, "systems", w.Systems)
 			continue
 		}
-		if err := runOne(ctx, cfg, rn, w, name, sys, hist, out); err != nil {
+		if w.MaxRate != nil {
+			err = searchOne(ctx, cfg, opts, w, name, sys, hist, out)
+		} else {
+			err = runOne(ctx, cfg, rn, w, name, sys, hist, out)
+		}
+		if err != nil {
 			return err
 		}
 	}

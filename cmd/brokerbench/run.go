@@ -40,6 +40,7 @@ type runFlags struct {
 	repeat       int
 	verbose      bool
 	endpoints    map[string]*string // env var -> flag value
+	search       searchFlags
 }
 
 func newRunCmd(live *runner.Resources) *cobra.Command {
@@ -82,6 +83,7 @@ variables (see docs/adapters/); the flags below override the main endpoint.`,
 	fl.IntVar(&f.repeat, "repeat", 1, "run each (workload, system) N times, interleaved across systems, for confidence intervals (5 for comparisons)")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "print plain progress lines even on a terminal")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "debug logging")
+	f.search.register(fl)
 	for _, s := range systems.All() {
 		for _, e := range s.Flags {
 			f.endpoints[s.Env(e)] = fl.String(e.Name, "", e.Help+" (overrides $"+s.Env(e)+")")
@@ -162,12 +164,16 @@ func runRun(cmd *cobra.Command, f *runFlags, live *runner.Resources) error {
 	if f.keepTopics {
 		opts = append(opts, runner.KeepTopics())
 	}
+	search, err := f.search.options()
+	if err != nil {
+		return err
+	}
 	out, err := suite.Run(cmd.Context(), suite.Config{
 		Workloads: selected, Systems: systemList, Out: f.out, Runner: opts,
 		History: f.history, Report: !f.noReport, JUnit: f.junit, Gate: f.gate, AllowDegraded: f.allowDegr, Repeat: f.repeat,
 		Getenv: f.getenv, Logger: logger, BrokerLogger: brokerLogger,
 		OnStart: display.start, OnFinish: display.finish,
-		ToolVersion: toolVersion, Revision: revision(), SelfExec: true,
+		ToolVersion: toolVersion, Revision: revision(), SelfExec: true, Search: search,
 	})
 	switch {
 	case errors.Is(err, suite.ErrUsage):
