@@ -178,31 +178,47 @@ func sendsOutsideFaults(r *Result, grace time.Duration) (failed, attempted float
 }
 
 // rateRule: an open-loop run achieved less than MinOfferedShare of its
-// offered rate over the measured samples outside fault windows.
+// offered rate: acknowledged sends per second of the measured phase
+// (MeasuredPublishRate) or, with faults, the mean rate of the measured
+// samples outside fault windows.
 func rateRule(r *Result, l Limits) []Reason {
 	if r.OfferedRate <= 0 {
 		return nil // closed loop: nothing was offered
 	}
-	windows := faultWindows(r.Events, l.FaultGrace)
-	var sum float64
-	n := 0
-	for i, s := range r.Samples {
-		secs, ok := sampleSpan(r.Samples, i)
-		if !s.Measured() || !ok || touches(windows, s.Time.Add(-time.Duration(secs*1e9)), s.Time) {
-			continue
+	achieved, ok := r.MeasuredPublishRate()
+	if windows := faultWindows(r.Events, l.FaultGrace); len(windows) > 0 {
+		var sum float64
+		n := 0
+		for i, s := range r.Samples {
+			secs, spanned := sampleSpan(r.Samples, i)
+			if !s.Measured() || !spanned || touches(windows, s.Time.Add(-time.Duration(secs*1e9)), s.Time) {
+				continue
+			}
+			sum += s.PublishRate
+			n++
 		}
-		sum += s.PublishRate
-		n++
+		achieved, ok = sum/float64(max(n, 1)), n > 0
 	}
-	if n == 0 {
-		return nil
-	}
-	achieved := sum / float64(n)
-	if achieved >= l.MinOfferedShare*r.OfferedRate {
+	if !ok || achieved >= l.MinOfferedShare*r.OfferedRate {
 		return nil
 	}
 	return []Reason{{ReasonRateBelowOffered, fmt.Sprintf("achieved %.0f msg/s of the %.0f msg/s offered (%.0f %%, below %.0f %%)",
 		achieved, r.OfferedRate, 100*achieved/r.OfferedRate, 100*l.MinOfferedShare)}}
+}
+
+// MeasuredPublishRate is the acknowledged sends of the measured phase
+// (summed over partitions) per second of it: the achieved publish rate,
+// exact where a mean of per-interval rates is not (intervals straddle the
+// phase's ends). ok is false when the result has no measured phase.
+func (r *Result) MeasuredPublishRate() (rate float64, ok bool) {
+	if r.Meta.MeasuredSeconds <= 0 || len(r.PartitionsDetail) == 0 {
+		return 0, false
+	}
+	var acked int64
+	for _, p := range r.PartitionsDetail {
+		acked += p.MeasuredSent
+	}
+	return float64(acked) / r.Meta.MeasuredSeconds, true
 }
 
 // backlogRule: consumers fell behind for good when, over the second half

@@ -10,10 +10,12 @@ import (
 )
 
 // run builds a result from steady measured samples with the given publish
-// rates and backlogs (one per second), and counts derived from them.
+// rates and backlogs (one per second), and counts and a one-partition
+// measured phase derived from them.
 func run(rates []float64, backlogs []int64) *Result {
 	t0 := time.Unix(1_700_000_000, 0)
-	r := &Result{ConsumersPerTopic: 1}
+	r := &Result{ConsumersPerTopic: 1, PartitionsDetail: []Partition{{}}}
+	r.Meta.MeasuredSeconds = float64(len(rates))
 	for i, rate := range rates {
 		s := Sample{Time: t0.Add(time.Duration(i+1) * time.Second), Elapsed: float64(i + 1), PublishRate: rate, ConsumeRate: rate}
 		if i < len(backlogs) {
@@ -23,6 +25,7 @@ func run(rates []float64, backlogs []int64) *Result {
 		r.Counts.Sent += int64(rate)
 		r.Counts.Acked += int64(rate)
 		r.Counts.Received += int64(rate)
+		r.PartitionsDetail[0].MeasuredSent += int64(rate)
 	}
 	r.Latency.Publish = metrics.Summary{Count: 100, P99: 10}
 	r.Latency.EndToEnd = metrics.Summary{Count: 100, P99: 12}

@@ -195,13 +195,7 @@ func measure(res *results.Result, o capacity.Objective, rate float64, subs int) 
 		// run error; Explain names either.
 		m.RunError = res.Explain()
 	}
-	var acked int64
-	for _, p := range res.PartitionsDetail {
-		acked += p.MeasuredSent
-	}
-	if m.Seconds > 0 {
-		m.Achieved = float64(acked) / m.Seconds
-	}
+	m.Achieved, _ = res.MeasuredPublishRate()
 	var xs, ys []float64
 	var consumed float64
 	for _, s := range res.Samples {

@@ -132,6 +132,10 @@ func (r *run) load(ctx context.Context, backlog bool) error {
 	close(stop)
 	wg.Wait()
 	r.measureEnd.Store(r.now())
+	// Samples from here on are the drain's, flushing included: acks of
+	// the last sends must not count as measured throughput at a rate the
+	// stopped producers no longer offer.
+	r.setPhase("drain")
 	r.gen = r.watch.stop()
 	r.event("producers-stopped", "", nil, "")
 	// One deadline covers flushing, draining and waiting for dead letters,
