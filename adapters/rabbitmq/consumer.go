@@ -13,6 +13,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/adapters/localgroup"
 )
 
 // DefaultPrefetch is the basic.qos prefetch count per partition queue when
@@ -28,7 +29,7 @@ const DefaultPrefetch = 256
 type consumer struct {
 	sys      *RabbitMQ
 	cfg      adapters.ConsumerConfig
-	g        *group
+	g        *localgroup.Group
 	conn     *amqp.Connection
 	raw      net.Conn
 	stream   bool
@@ -80,12 +81,12 @@ func (r *RabbitMQ) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig)
 	if err := r.ensureSubscription(ctx, cfg.Topic, cfg.Subscription, cfg.Partitions); err != nil {
 		return nil, fmt.Errorf("new consumer %q: %w", cfg.ID, err)
 	}
-	var g *group
+	var g *localgroup.Group
 	if cfg.Queue {
 		// A queue consumer competes for every partition instead of
 		// sharing them out: a group of its own assigns it all of them.
-		g = newGroup(groupKey{cfg.Topic, cfg.Subscription}, cfg.Partitions)
-	} else if g, err = r.groupFor(cfg.Topic, cfg.Subscription, cfg.Partitions); err != nil {
+		g = localgroup.New(cfg.Partitions)
+	} else if g, err = r.groups.Group(cfg.Topic, cfg.Subscription, cfg.Partitions); err != nil {
 		return nil, fmt.Errorf("new consumer %q: %w", cfg.ID, err)
 	}
 	conn, raw, err := r.dial(ctx, adapters.RoleConsumers, "consumer "+cfg.ID)
@@ -114,7 +115,7 @@ func (r *RabbitMQ) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig)
 	// Streams need manual acks (they are flow credit there), so auto mode
 	// on a stream acks on receipt instead.
 	c.autoAck = cfg.Commit == adapters.CommitAuto && !c.stream
-	if err := g.join(ctx, c); err != nil {
+	if err := g.Join(ctx, c); err != nil {
 		_ = conn.Close()
 		return nil, fmt.Errorf("new consumer %q: %w", cfg.ID, err)
 	}
@@ -125,7 +126,10 @@ func (r *RabbitMQ) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig)
 // Close, Crash or a failure; implements adapters.Stopper.
 func (c *consumer) Stopped() <-chan struct{} { return c.stopped }
 
-var _ adapters.Stopper = (*consumer)(nil)
+var (
+	_ adapters.Stopper  = (*consumer)(nil)
+	_ localgroup.Member = (*consumer)(nil)
+)
 
 // consumerDefaults validates cfg and fills in defaults.
 func (r *RabbitMQ) consumerDefaults(cfg adapters.ConsumerConfig) (adapters.ConsumerConfig, error) {
@@ -181,7 +185,7 @@ func (r *RabbitMQ) consumerDefaults(cfg adapters.ConsumerConfig) (adapters.Consu
 // It returns errors met while consuming, e.g. a lost partition.
 func (c *consumer) Close(ctx context.Context) error {
 	c.closeOnce.Do(func() {
-		err := c.g.leave(ctx, c, true)
+		err := c.g.Leave(ctx, c, true)
 		if cerr := c.conn.Close(); cerr != nil && !errors.Is(cerr, amqp.ErrClosed) {
 			err = errors.Join(err, fmt.Errorf("close connection: %w", cerr))
 		}
@@ -208,7 +212,7 @@ func (c *consumer) Crash() error {
 		if c.raw != nil {
 			_ = c.raw.Close()
 		}
-		if err := c.g.leave(context.Background(), c, false); err != nil {
+		if err := c.g.Leave(context.Background(), c, false); err != nil {
 			c.closeErr = fmt.Errorf("crash consumer %q: reassign partitions: %w", c.cfg.ID, err)
 		}
 		_ = c.conn.Close() // reaps the library's goroutines; the socket is gone
@@ -216,8 +220,8 @@ func (c *consumer) Crash() error {
 	return c.closeErr
 }
 
-// assigned returns the partitions this consumer is consuming, sorted.
-func (c *consumer) assigned() []int32 {
+// Assigned returns the partitions this consumer is consuming, sorted.
+func (c *consumer) Assigned() []int32 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ps := make([]int32, 0, len(c.parts))
@@ -228,16 +232,16 @@ func (c *consumer) assigned() []int32 {
 	return ps
 }
 
-// recordErr keeps an error for Close to report.
-func (c *consumer) recordErr(err error) {
+// RecordErr keeps an error for Close to report.
+func (c *consumer) RecordErr(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.errs = append(c.errs, err)
 }
 
-// assign starts every partition of want not yet consumed and reports the
+// Assign starts every partition of want not yet consumed and reports the
 // newly started ones through OnAssigned.
-func (c *consumer) assign(ctx context.Context, want []int32) error {
+func (c *consumer) Assign(ctx context.Context, want []int32) error {
 	if c.crashed.Load() {
 		return nil
 	}
@@ -271,12 +275,12 @@ func (c *consumer) assign(ctx context.Context, want []int32) error {
 	return errors.Join(errs...)
 }
 
-// revoke stops the given partitions. Gracefully, it waits for their
+// Revoke stops the given partitions. Gracefully, it waits for their
 // current Handler call, acks what was handled, closes their channels (the
 // broker requeues the rest) and calls OnRevoked. Otherwise nothing is
 // reported; after a crash it does not even wait, since a crashed process
 // leaves its handlers behind and its socket is already gone.
-func (c *consumer) revoke(ps []int32, graceful bool) {
+func (c *consumer) Revoke(ps []int32, graceful bool) {
 	var stopped []*partConsumer
 	c.mu.Lock()
 	for _, p := range ps {

@@ -86,15 +86,23 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/adapters/localgroup"
 )
 
 // clientVersion names the client library reported in Info.
 const clientVersion = "github.com/rabbitmq/amqp091-go v1.16.0"
 
 var (
-	_ adapters.System = (*RabbitMQ)(nil)
-	_ adapters.Lagger = (*RabbitMQ)(nil)
+	_ adapters.System      = (*RabbitMQ)(nil)
+	_ adapters.Lagger      = (*RabbitMQ)(nil)
+	_ adapters.AckReporter = (*RabbitMQ)(nil)
 )
+
+// ReportsAcks marks RabbitMQ as an adapters.AckReporter: consumers call
+// OnAcked once a basic.ack covering the deliveries is written (AMQP has no
+// reply to it), and, on streams, OnCommitted with the local group's
+// committed offset.
+func (r *RabbitMQ) ReportsAcks() bool { return true }
 
 // RabbitMQ is the adapter for one RabbitMQ server (or cluster entry point).
 // It is safe for concurrent use. It holds one administrative connection for
@@ -108,7 +116,7 @@ type RabbitMQ struct {
 	mu     sync.Mutex
 	admin  *amqp.Connection
 	topics map[string]*topicState
-	groups map[groupKey]*group
+	groups localgroup.Registry // local consumer groups, see consumer.go
 	closed bool
 }
 
@@ -133,7 +141,6 @@ func New(ctx context.Context, cfg Config) (*RabbitMQ, error) {
 		cfg:    cfg,
 		uri:    uri,
 		topics: make(map[string]*topicState),
-		groups: make(map[groupKey]*group),
 	}
 	conn, _, err := r.dial(ctx, adapters.RoleAdmin, "admin")
 	if err != nil {
