@@ -1,0 +1,316 @@
+package nats
+
+// Partition ownership and commits.
+//
+// JetStream pull consumers have no partition assignment (the pinned
+// clients of priority groups need nats-server 2.11). So that a partition is
+// an ordered unit consumed by one member at a time, as on every system, the
+// consumers of one subscription created through one NATS value form a
+// local group (adapters/localgroup) that gives partition p, whose durable
+// is "<subscription>_p<p>" filtered on the partition's subject, to member
+// p mod n. Members in other processes are not coordinated with
+// (docs/adapters/nats.md).
+//
+// A member fetches each owned partition on a goroutine of its own, one
+// bounded Fetch at a time, rather than with Consume: when the partition is
+// revoked the goroutine finishes the fetch in hand, so no message of the
+// partition is left in flight towards the old owner, acks what it handled
+// and waits (PING/PONG) until the server has the acks before the new owner
+// starts. A new owner that finds unacknowledged messages on the durable (a
+// crashed owner's, which JetStream would redeliver only after AckWait and
+// after newer ones) re-creates the durable at its ack floor, so the
+// partition is re-read in order from the first unacknowledged message;
+// their delivery counts start again at 1.
+//
+// A commit is the durable's ack floor: one member acks a partition's
+// messages in stream order, so once the server has processed the acks
+// (a PING/PONG after them, or each ack's reply with CommitSync) every
+// message up to the last one acked is acknowledged, and the next owner
+// reads from above it. That is reported to OnCommitted as the last stream
+// sequence acked + 1, every CommitInterval, after every fetch with
+// CommitSync, and on revocation; OnAcked reports the same acks.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/adapters/localgroup"
+)
+
+// fetchWait bounds one Fetch of a group member: how long an idle partition
+// waits for messages, and so how long a revocation may wait for the fetch
+// in hand.
+const fetchWait = 200 * time.Millisecond
+
+// takeOverWait bounds how long a new owner waits for the previous owner's
+// last acks to show in the durable's info before it re-creates the
+// durable at its ack floor.
+const takeOverWait = time.Second
+
+var (
+	_ localgroup.Member    = (*consumer)(nil)
+	_ adapters.AckReporter = (*NATS)(nil)
+)
+
+// ReportsAcks marks NATS as an adapters.AckReporter: consumers call
+// OnAcked once acks are sent (queue consumers) or confirmed (group
+// members), and group members call OnCommitted as group.go describes.
+func (n *NATS) ReportsAcks() bool { return true }
+
+// partLoop fetches one owned partition.
+type partLoop struct {
+	c      *consumer
+	p      int32
+	cons   jetstream.Consumer
+	stop   chan struct{} // closed to revoke the partition
+	exited chan struct{} // closed when run returns
+
+	// Owned by the run goroutine.
+	d         adapters.Delivery
+	refs      []uint64  // Refs of deliveries acked since the last report
+	acked     uint64    // stream sequence of the last message acked, 0 none
+	reported  uint64    // acked at the last OnCommitted
+	released  bool      // a message was released: commits are no longer a prefix
+	lastFlush time.Time // last report
+}
+
+// joinGroup binds the stream and joins the subscription's local group.
+func (c *consumer) joinGroup(ctx context.Context, n *NATS) error {
+	if err := c.bind(ctx, c.js); err != nil {
+		return err
+	}
+	g, err := n.groups.Group(c.cfg.Topic, c.cfg.Subscription, c.parts)
+	if err != nil {
+		return err
+	}
+	c.g = g
+	return g.Join(ctx, c)
+}
+
+// Assigned implements localgroup.Member.
+func (c *consumer) Assigned() []int32 {
+	c.amu.Lock()
+	defer c.amu.Unlock()
+	ps := make([]int32, 0, len(c.loops))
+	for p := range c.loops {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	return ps
+}
+
+// RecordErr implements localgroup.Member.
+func (c *consumer) RecordErr(err error) {
+	c.amu.Lock()
+	defer c.amu.Unlock()
+	c.errs = append(c.errs, err)
+}
+
+// Assign implements localgroup.Member: it takes over each new partition's
+// durable and starts fetching it, then reports the started ones.
+func (c *consumer) Assign(ctx context.Context, ps []int32) error {
+	if c.crashed.Load() {
+		return nil
+	}
+	var started []int32
+	var errs []error
+	for _, p := range ps {
+		c.amu.Lock()
+		_, have := c.loops[p]
+		c.amu.Unlock()
+		if have {
+			continue
+		}
+		cons, err := c.takeOver(ctx, p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("partition %d: %w", p, err))
+			continue
+		}
+		pl := &partLoop{c: c, p: p, cons: cons, stop: make(chan struct{}), exited: make(chan struct{}), lastFlush: time.Now()}
+		c.amu.Lock()
+		c.loops[p] = pl
+		c.amu.Unlock()
+		started = append(started, p)
+	}
+	if len(started) > 0 && c.cfg.OnAssigned != nil {
+		c.cfg.OnAssigned(started)
+	}
+	// Started after OnAssigned, so that no delivery precedes its report.
+	c.amu.Lock()
+	for _, p := range started {
+		go c.loops[p].run()
+	}
+	c.amu.Unlock()
+	return errors.Join(errs...)
+}
+
+// Revoke implements localgroup.Member. Gracefully it waits for each
+// partition's fetch in hand to be handled and its acks confirmed, then
+// reports the partitions; after a crash it does not wait.
+func (c *consumer) Revoke(ps []int32, graceful bool) {
+	var stopped []*partLoop
+	c.amu.Lock()
+	for _, p := range ps {
+		if pl, ok := c.loops[p]; ok {
+			delete(c.loops, p)
+			stopped = append(stopped, pl)
+		}
+	}
+	c.amu.Unlock()
+	for _, pl := range stopped {
+		close(pl.stop)
+	}
+	if len(stopped) == 0 || !graceful || c.crashed.Load() {
+		return
+	}
+	revoked := make([]int32, 0, len(stopped))
+	for _, pl := range stopped {
+		<-pl.exited
+		revoked = append(revoked, pl.p)
+	}
+	if c.cfg.OnRevoked != nil {
+		c.cfg.OnRevoked(revoked)
+	}
+}
+
+// takeOver binds partition p's durable through this consumer's connection.
+// When the durable has unacknowledged messages after takeOverWait (the
+// previous owner crashed), it is re-created at its ack floor so they are
+// redelivered at once and in order (see the file comment).
+func (c *consumer) takeOver(ctx context.Context, p int32) (jetstream.Consumer, error) {
+	name := durableName(c.cfg.Subscription, int(p))
+	deadline := time.Now().Add(takeOverWait)
+	for {
+		info, err := c.admin.Consumer(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("look up durable %q: %w", name, err)
+		}
+		ci := info.CachedInfo()
+		if ci.NumAckPending == 0 || ci.Config.AckPolicy == jetstream.AckNonePolicy {
+			break
+		}
+		if time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond) // the last acks of a graceful owner are on their way
+			continue
+		}
+		cfg := ci.Config
+		cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = jetstream.DeliverByStartSequencePolicy, ci.AckFloor.Stream+1, nil
+		if err := c.admin.DeleteConsumer(ctx, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return nil, fmt.Errorf("reset durable %q to its ack floor: delete: %w", name, err)
+		}
+		if _, err := c.admin.CreateConsumer(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("reset durable %q to its ack floor %d: create: %w", name, ci.AckFloor.Stream, err)
+		}
+		break
+	}
+	cons, err := c.js.Consumer(ctx, streamName(c.cfg.Topic), name)
+	if err != nil {
+		return nil, fmt.Errorf("bind durable %q: %w", name, err)
+	}
+	return cons, nil
+}
+
+// run fetches and handles the partition until it is revoked or the
+// consumer crashes.
+func (pl *partLoop) run() {
+	defer close(pl.exited)
+	c := pl.c
+	batch := max(1, prefetchOf(c.cfg)/c.parts)
+	for {
+		select {
+		case <-pl.stop:
+			pl.report(true)
+			return
+		default:
+		}
+		if c.crashed.Load() {
+			return
+		}
+		mb, err := pl.cons.Fetch(batch, jetstream.FetchMaxWait(fetchWait))
+		if err != nil {
+			c.onConsumeErr(nil, fmt.Errorf("fetch partition %d: %w", pl.p, err))
+			select {
+			case <-pl.stop:
+			case <-c.ctx.Done():
+			case <-time.After(fetchWait): // back off before retrying
+			}
+			continue
+		}
+		for msg := range mb.Messages() {
+			pl.handle(msg)
+		}
+		if err := mb.Error(); err != nil && !c.crashed.Load() {
+			c.onConsumeErr(nil, fmt.Errorf("fetch partition %d: %w", pl.p, err))
+		}
+		// Acked on receipt (CommitAuto) or with a reply (CommitSync):
+		// nothing to wait for; otherwise every CommitInterval.
+		pl.report(c.sync || c.noAck || c.preAck || time.Since(pl.lastFlush) >= c.interval)
+	}
+}
+
+// handle delivers one fetched message and notes an ack.
+func (pl *partLoop) handle(msg jetstream.Msg) {
+	c := pl.c
+	acked, err := c.deliver(pl.p, msg, &pl.d)
+	if pl.d.Disposition == adapters.Release {
+		pl.released = true
+	}
+	if !acked || err != nil {
+		return
+	}
+	if c.cfg.OnAcked != nil {
+		pl.refs = append(pl.refs, pl.d.Ref)
+	}
+	if pl.d.Offset > 0 {
+		pl.acked = max(pl.acked, uint64(pl.d.Offset))
+	}
+}
+
+// report, when due, makes sure the server has processed the acks so far
+// (a PING/PONG; with CommitSync each ack had its reply already) and
+// reports them: OnAcked, and OnCommitted with the new ack floor.
+func (pl *partLoop) report(due bool) {
+	c := pl.c
+	if !due || c.crashed.Load() || (len(pl.refs) == 0 && pl.acked == pl.reported) {
+		return
+	}
+	pl.lastFlush = time.Now()
+	if !c.sync && !c.noAck && !c.preAck {
+		if err := flushConn(c.ctx, c.nc, c.flushTimeout); err != nil {
+			c.onConsumeErr(nil, fmt.Errorf("partition %d: confirm acks: %w", pl.p, err))
+			return // reported with the next flush that succeeds
+		}
+	}
+	if len(pl.refs) > 0 {
+		c.cfg.OnAcked(pl.p, pl.refs)
+		pl.refs = pl.refs[:0]
+	}
+	if pl.acked > pl.reported && !pl.released && !c.noAck && !c.preAck && c.cfg.OnCommitted != nil {
+		c.cfg.OnCommitted(map[int32]int64{pl.p: int64(pl.acked) + 1})
+	}
+	pl.reported = pl.acked
+}
+
+// closeMember leaves the group (each partition's fetch in hand handled and
+// its acks confirmed before the next owner starts) and closes the
+// connection.
+func (c *consumer) closeMember(ctx context.Context) error {
+	err := c.g.Leave(ctx, c, true)
+	if ferr := flushConn(ctx, c.nc, c.flushTimeout); ferr != nil {
+		err = errors.Join(err, fmt.Errorf("flush acks: %w", ferr))
+	}
+	c.nc.Close()
+	c.amu.Lock()
+	err = errors.Join(append(c.errs, err)...)
+	c.amu.Unlock()
+	if err != nil {
+		return fmt.Errorf("close nats consumer %q: %w", c.cfg.ID, err)
+	}
+	return nil
+}
