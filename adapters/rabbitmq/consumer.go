@@ -245,7 +245,7 @@ func (c *consumer) Assign(ctx context.Context, want []int32) error {
 	if c.crashed.Load() {
 		return nil
 	}
-	var started []int32
+	var started []*partConsumer
 	var errs []error
 	for _, p := range want {
 		c.mu.Lock()
@@ -266,11 +266,18 @@ func (c *consumer) Assign(ctx context.Context, want []int32) error {
 		c.mu.Lock()
 		c.parts[p] = pc
 		c.mu.Unlock()
-		go pc.run()
-		started = append(started, p)
+		started = append(started, pc)
 	}
 	if len(started) > 0 && c.cfg.OnAssigned != nil {
-		c.cfg.OnAssigned(started)
+		ps := make([]int32, len(started))
+		for i, pc := range started {
+			ps[i] = pc.p
+		}
+		c.cfg.OnAssigned(ps)
+	}
+	// Only now, so that no delivery of a partition precedes its report.
+	for _, pc := range started {
+		go pc.run()
 	}
 	return errors.Join(errs...)
 }
