@@ -459,11 +459,34 @@ type Lagger interface {
 
 // CapabilityVariant is a system's capabilities in one of its
 // configurations (RabbitMQ by queue type, Kafka with or without share
-// groups), as each adapter's CapabilityVariants lists them for the docs'
-// capability matrix.
+// groups), and how it maps the workload concepts onto the system, as each
+// adapter's CapabilityVariants lists them for the docs' capability matrix
+// and mapping table.
 type CapabilityVariant struct {
 	// Label heads the matrix column, e.g. "rabbitmq (stream)".
 	Label string
 	// Capabilities are what Capabilities() returns in that configuration.
 	Capabilities Capabilities
+	// Mapping says what each concept is on the system in that
+	// configuration.
+	Mapping Mapping
+}
+
+// Mapping says, in a short phrase each, what the workload concepts are on
+// one system, for the mapping table of docs/adapters/README.md.
+type Mapping struct {
+	// Topic is what a topic is, e.g. "one stream per partition".
+	Topic string
+	// Partition is what a partition is.
+	Partition string
+	// Subscription is what a subscription is.
+	Subscription string
+	// Member is how a member of a subscription gets partitions (and what
+	// ConsumerConfig.Queue changes).
+	Member string
+	// Ack is how a handled delivery is acknowledged.
+	Ack string
+	// Commit is what a commit is (ConsumerConfig.OnCommitted), or why the
+	// system has none.
+	Commit string
 }

@@ -133,7 +133,14 @@ func (n *NATS) Capabilities() adapters.Capabilities { return capabilities() }
 
 // CapabilityVariants lists the capabilities for the docs' matrix.
 func CapabilityVariants() []adapters.CapabilityVariant {
-	return []adapters.CapabilityVariant{{Label: "nats jetstream", Capabilities: capabilities()}}
+	return []adapters.CapabilityVariant{{Label: "nats jetstream", Capabilities: capabilities(), Mapping: adapters.Mapping{
+		Topic:        "one stream `BB_<topic>`",
+		Partition:    "a subject `bb.<topic>.<p>` of the stream",
+		Subscription: "a durable pull consumer per partition, filtered on its subject",
+		Member:       "fetches only the durables its local group (one process) assigns it, p mod n. Queue: every member pulls from every durable (competing)",
+		Ack:          "Ack per message (AckSync with sync); Nak, Term",
+		Commit:       "the durable's ack floor, confirmed by a PING/PONG every CommitInterval; a takeover after a crash re-creates the durable at it",
+	}}}
 }
 
 func capabilities() adapters.Capabilities {

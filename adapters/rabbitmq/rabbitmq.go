@@ -163,9 +163,25 @@ func (r *RabbitMQ) Capabilities() adapters.Capabilities { return capabilities(r.
 // CapabilityVariants lists the capabilities for the docs' matrix, by
 // queue type.
 func CapabilityVariants() []adapters.CapabilityVariant {
+	queues := adapters.Mapping{
+		Topic:        "a direct exchange; partition p is routing key \"p\"",
+		Partition:    "one queue `<topic>/<subscription>/<p>` per subscription, single-active-consumer",
+		Subscription: "its partition queues",
+		Member:       "consumes the queues its local group (one process) assigns it, p mod n. Queue: every member consumes every queue (competing; the topic without single-active-consumer)",
+		Ack:          "multiple basic.ack every CommitInterval or half the prefetch; nack with requeue; reject",
+		Commit:       "none (an acked message is removed)",
+	}
+	stream := adapters.Mapping{
+		Topic:        queues.Topic,
+		Partition:    "one stream `<topic>/<p>`, read by every subscription",
+		Subscription: "a next offset per partition, kept in the process (AMQP cannot store it in the broker)",
+		Member:       "reads the streams its local group (one process) assigns it, p mod n, from the subscription's offset",
+		Ack:          "basic.ack as flow credit",
+		Commit:       "the next offset after what was handled and acked, in the local group; the next owner starts there",
+	}
 	return []adapters.CapabilityVariant{
-		{Label: "rabbitmq (classic/quorum)", Capabilities: capabilities(QueueQuorum)},
-		{Label: "rabbitmq (stream)", Capabilities: capabilities(QueueStream)},
+		{Label: "rabbitmq (classic/quorum)", Capabilities: capabilities(QueueQuorum), Mapping: queues},
+		{Label: "rabbitmq (stream)", Capabilities: capabilities(QueueStream), Mapping: stream},
 	}
 }
 

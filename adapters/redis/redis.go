@@ -151,7 +151,14 @@ func (r *Redis) Capabilities() adapters.Capabilities { return capabilities() }
 
 // CapabilityVariants lists the capabilities for the docs' matrix.
 func CapabilityVariants() []adapters.CapabilityVariant {
-	return []adapters.CapabilityVariant{{Label: "redis streams", Capabilities: capabilities()}}
+	return []adapters.CapabilityVariant{{Label: "redis streams", Capabilities: capabilities(), Mapping: adapters.Mapping{
+		Topic:        "one stream per partition and a metadata hash",
+		Partition:    "a stream `bb:{<topic>}:<p>` (cluster: `bb:{<topic>:<p>}`, a slot each)",
+		Subscription: "a consumer group on every partition stream",
+		Member:       "a Redis consumer that XREADGROUPs only the streams its local group (one process) assigns it, p mod n; on takeover it XAUTOCLAIMs what is pending first. Queue: every member reads every stream (competing)",
+		Ack:          "XACK, pipelined per partition, every CommitInterval (each batch with sync)",
+		Commit:       "the XACK reply: every entry up to the acked ID is acknowledged, so the next owner reads above it",
+	}}}
 }
 
 func capabilities() adapters.Capabilities {
