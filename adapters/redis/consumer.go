@@ -94,6 +94,7 @@ type consumer struct {
 	one       []uint64   // scratch for OnAcked with CommitAuto
 	nacks     int
 	released  bool // entries released and not yet redelivered
+	resync    bool // a read failed: re-read what is pending before new entries (resynced)
 	lastAck   time.Time
 	lastClaim time.Time
 	delivery  adapters.Delivery
@@ -335,6 +336,10 @@ func (c *consumer) run() {
 			}
 			continue
 		}
+		if c.resync && !c.resynced() {
+			waitOrStop(retryBackoff, c.stop)
+			continue
+		}
 		if time.Since(c.lastClaim) >= c.claimGap {
 			c.claimPass()
 			c.lastClaim = time.Now()
@@ -348,6 +353,10 @@ func (c *consumer) run() {
 				c.loopErr = fmt.Errorf("redis consumer %q: topic or group gone: %w", c.name, err)
 				return
 			}
+			// The read may have run on the server with its reply lost:
+			// those entries are pending for this consumer and must come
+			// before any newer one.
+			c.resync = true
 			waitOrStop(retryBackoff, c.stop)
 			continue
 		}
@@ -355,6 +364,30 @@ func (c *consumer) run() {
 		c.redeliverReleased()
 		c.maybeFlushAcks()
 	}
+}
+
+// resynced runs after a failed read: it XACKs what was handled, then
+// handles what is pending on the owned partitions (a read whose reply was
+// lost left its entries pending for this consumer) before the loop reads
+// new entries, so each partition stays in order. It reports whether that
+// worked; if not, the loop retries it after a back-off.
+func (c *consumer) resynced() bool {
+	if err := c.flushAcks(c.ctx); err != nil {
+		return false
+	}
+	if c.queue {
+		if err := c.readOwnPending(); err != nil {
+			return false
+		}
+	} else {
+		for _, p := range c.owned {
+			if !c.takeOver(p) {
+				return false
+			}
+		}
+	}
+	c.resync = false
+	return true
 }
 
 func isNoGroup(err error) bool { return goredis.HasErrorPrefix(err, "NOGROUP") }

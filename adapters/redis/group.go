@@ -178,10 +178,10 @@ func (c *consumer) setOwnKeys() {
 }
 
 // takeOver claims every entry pending on partition p in the group, whoever
-// holds it, and handles them in ID order (see the file comment). A claim
-// that fails is retried on the next pass with the session timeout as
-// min-idle; those entries then come after newer ones.
-func (c *consumer) takeOver(p int) {
+// holds it, and handles them in ID order (see the file comment), reporting
+// whether it got through. A claim that fails makes the loop resync (retry)
+// before it reads new entries.
+func (c *consumer) takeOver(p int) bool {
 	start := "0-0"
 	for !c.stopping() && !c.crashed.Load() {
 		msgs, next, err := c.client.XAutoClaim(c.ctx, &goredis.XAutoClaimArgs{
@@ -190,14 +190,16 @@ func (c *consumer) takeOver(p int) {
 		}).Result()
 		if err != nil {
 			c.setErr(fmt.Errorf("redis consumer %q: take over partition %d: XAUTOCLAIM: %w", c.name, p, err))
-			return
+			c.resync = true
+			return false
 		}
 		c.handleRedelivered([]goredis.XStream{{Stream: c.keys[p], Messages: msgs}})
 		if next == "0-0" || next == "" {
-			return
+			return true
 		}
 		start = next
 	}
+	return false
 }
 
 // reportAcks runs after an XACK pipeline succeeded: it reports the Refs of
