@@ -43,9 +43,9 @@ import (
 	"github.com/brokerbench/brokerbench/adapters/localgroup"
 )
 
-// fetchWait bounds one Fetch of a group member: how long an idle partition
-// waits for messages, and so how long a revocation may wait for the fetch
-// in hand.
+// fetchWait bounds one waiting Fetch of a group member: how long an idle
+// partition waits for a message, and so how long a revocation may wait for
+// the fetch in hand.
 const fetchWait = 200 * time.Millisecond
 
 // takeOverWait bounds how long a new owner waits for the previous owner's
@@ -222,6 +222,7 @@ func (pl *partLoop) run() {
 	defer close(pl.exited)
 	c := pl.c
 	batch := max(1, prefetchOf(c.cfg)/c.parts)
+	idle := false
 	for {
 		select {
 		case <-pl.stop:
@@ -232,7 +233,19 @@ func (pl *partLoop) run() {
 		if c.crashed.Load() {
 			return
 		}
-		mb, err := pl.cons.Fetch(batch, jetstream.FetchMaxWait(fetchWait))
+		// A request the server cannot fill at once is not always ended by
+		// its expiry (only by the batch filling), so a waiting fetch asks
+		// for one message: it ends at the first or at fetchWait. When
+		// messages are there, a no-wait fetch takes what is available up
+		// to the batch and ends at once. Either way a revocation waits at
+		// most about fetchWait.
+		var mb jetstream.MessageBatch
+		var err error
+		if idle {
+			mb, err = pl.cons.Fetch(1, jetstream.FetchMaxWait(fetchWait))
+		} else {
+			mb, err = pl.cons.FetchNoWait(batch)
+		}
 		if err != nil {
 			c.onConsumeErr(nil, fmt.Errorf("fetch partition %d: %w", pl.p, err))
 			select {
@@ -242,9 +255,12 @@ func (pl *partLoop) run() {
 			}
 			continue
 		}
+		n := 0
 		for msg := range mb.Messages() {
 			pl.handle(msg)
+			n++
 		}
+		idle = n == 0
 		if err := mb.Error(); err != nil && !c.crashed.Load() {
 			c.onConsumeErr(nil, fmt.Errorf("fetch partition %d: %w", pl.p, err))
 		}
