@@ -208,3 +208,14 @@ func (r *Registry) Forget(topic string) {
 		}
 	}
 }
+
+// Partitions returns the keys of a member's per-partition state, sorted:
+// what its Assigned returns.
+func Partitions[V any](m map[int32]V) []int32 {
+	ps := make([]int32, 0, len(m))
+	for p := range m {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	return ps
+}

@@ -53,13 +53,13 @@ type consumer struct {
 	g            *localgroup.Group // group members only
 	admin        jetstream.Stream  // the topic's stream on the System's connection, to reset durables
 	interval     time.Duration     // CommitInterval: the period of flushes that report commits
-	amu          sync.Mutex        // guards loops and errs
-	loops        map[int32]*partLoop
-	errs         []error // of rebalances, for Close
-	crashed      atomic.Bool
-	once         sync.Once
-	errMu        sync.Mutex
-	lastErr      error // last error reported by a Consume, for Close
+	// Workers is a group member's partition bookkeeping: a partLoop per
+	// assigned partition (group.go).
+	localgroup.Workers[*partLoop]
+	crashed atomic.Bool
+	once    sync.Once
+	errMu   sync.Mutex
+	lastErr error // last error reported by a Consume, for Close
 }
 
 // NewConsumer starts consuming cfg.Topic through the subscription's
@@ -97,7 +97,7 @@ func (n *NATS) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (ad
 		return nil, fmt.Errorf("new nats consumer %q: %w", cfg.ID, err)
 	}
 	c := &consumer{cfg: cfg, parts: parts, sync: cfg.Commit == adapters.CommitSync, flushTimeout: n.cfg.APITimeout,
-		queue: cfg.Queue, admin: stream, loops: make(map[int32]*partLoop)}
+		queue: cfg.Queue, admin: stream}
 	if cfg.Commit == "" || cfg.Commit == adapters.CommitInterval {
 		c.interval = cfg.CommitInterval
 		if c.interval <= 0 {

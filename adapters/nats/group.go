@@ -34,7 +34,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -55,6 +54,7 @@ const takeOverWait = time.Second
 
 var (
 	_ localgroup.Member    = (*consumer)(nil)
+	_ localgroup.Worker    = (*partLoop)(nil)
 	_ adapters.AckReporter = (*NATS)(nil)
 )
 
@@ -80,10 +80,21 @@ type partLoop struct {
 	lastFlush time.Time // last report
 }
 
-// joinGroup binds the stream and joins the subscription's local group.
+// joinGroup binds the stream and joins the subscription's local group:
+// a partLoop runs per assigned partition, started after takeOver.
 func (c *consumer) joinGroup(ctx context.Context, n *NATS) error {
 	if err := c.bind(ctx, c.js); err != nil {
 		return err
+	}
+	c.Workers = localgroup.Workers[*partLoop]{
+		Start: func(ctx context.Context, p int32) (*partLoop, error) {
+			cons, err := c.takeOver(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			return &partLoop{c: c, p: p, cons: cons, stop: make(chan struct{}), exited: make(chan struct{}), lastFlush: time.Now()}, nil
+		},
+		Crashed: c.crashed.Load, OnAssigned: c.cfg.OnAssigned, OnRevoked: c.cfg.OnRevoked,
 	}
 	g, err := n.groups.Group(c.cfg.Topic, c.cfg.Subscription, c.parts)
 	if err != nil {
@@ -91,92 +102,6 @@ func (c *consumer) joinGroup(ctx context.Context, n *NATS) error {
 	}
 	c.g = g
 	return g.Join(ctx, c)
-}
-
-// Assigned implements localgroup.Member.
-func (c *consumer) Assigned() []int32 {
-	c.amu.Lock()
-	defer c.amu.Unlock()
-	ps := make([]int32, 0, len(c.loops))
-	for p := range c.loops {
-		ps = append(ps, p)
-	}
-	slices.Sort(ps)
-	return ps
-}
-
-// RecordErr implements localgroup.Member.
-func (c *consumer) RecordErr(err error) {
-	c.amu.Lock()
-	defer c.amu.Unlock()
-	c.errs = append(c.errs, err)
-}
-
-// Assign implements localgroup.Member: it takes over each new partition's
-// durable and starts fetching it, then reports the started ones.
-func (c *consumer) Assign(ctx context.Context, ps []int32) error {
-	if c.crashed.Load() {
-		return nil
-	}
-	var started []int32
-	var errs []error
-	for _, p := range ps {
-		c.amu.Lock()
-		_, have := c.loops[p]
-		c.amu.Unlock()
-		if have {
-			continue
-		}
-		cons, err := c.takeOver(ctx, p)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("partition %d: %w", p, err))
-			continue
-		}
-		pl := &partLoop{c: c, p: p, cons: cons, stop: make(chan struct{}), exited: make(chan struct{}), lastFlush: time.Now()}
-		c.amu.Lock()
-		c.loops[p] = pl
-		c.amu.Unlock()
-		started = append(started, p)
-	}
-	if len(started) > 0 && c.cfg.OnAssigned != nil {
-		c.cfg.OnAssigned(started)
-	}
-	// Started after OnAssigned, so that no delivery precedes its report.
-	c.amu.Lock()
-	for _, p := range started {
-		go c.loops[p].run()
-	}
-	c.amu.Unlock()
-	return errors.Join(errs...)
-}
-
-// Revoke implements localgroup.Member. Gracefully it waits for each
-// partition's fetch in hand to be handled and its acks confirmed, then
-// reports the partitions; after a crash it does not wait.
-func (c *consumer) Revoke(ps []int32, graceful bool) {
-	var stopped []*partLoop
-	c.amu.Lock()
-	for _, p := range ps {
-		if pl, ok := c.loops[p]; ok {
-			delete(c.loops, p)
-			stopped = append(stopped, pl)
-		}
-	}
-	c.amu.Unlock()
-	for _, pl := range stopped {
-		close(pl.stop)
-	}
-	if len(stopped) == 0 || !graceful || c.crashed.Load() {
-		return
-	}
-	revoked := make([]int32, 0, len(stopped))
-	for _, pl := range stopped {
-		<-pl.exited
-		revoked = append(revoked, pl.p)
-	}
-	if c.cfg.OnRevoked != nil {
-		c.cfg.OnRevoked(revoked)
-	}
 }
 
 // takeOver binds partition p's durable through this consumer's connection.
@@ -216,9 +141,16 @@ func (c *consumer) takeOver(ctx context.Context, p int32) (jetstream.Consumer, e
 	return cons, nil
 }
 
-// run fetches and handles the partition until it is revoked or the
-// consumer crashes.
-func (pl *partLoop) run() {
+// Stop implements localgroup.Worker: Run returns after the fetch in hand,
+// its acks confirmed.
+func (pl *partLoop) Stop() { close(pl.stop) }
+
+// Exited implements localgroup.Worker.
+func (pl *partLoop) Exited() <-chan struct{} { return pl.exited }
+
+// Run implements localgroup.Worker: it fetches and handles the partition
+// until it is revoked or the consumer crashes.
+func (pl *partLoop) Run() {
 	defer close(pl.exited)
 	c := pl.c
 	batch := max(1, prefetchOf(c.cfg)/c.parts)
@@ -322,9 +254,7 @@ func (c *consumer) closeMember(ctx context.Context) error {
 		err = errors.Join(err, fmt.Errorf("flush acks: %w", ferr))
 	}
 	c.nc.Close()
-	c.amu.Lock()
-	err = errors.Join(append(c.errs, err)...)
-	c.amu.Unlock()
+	err = errors.Join(c.Err(), err)
 	if err != nil {
 		return fmt.Errorf("close nats consumer %q: %w", c.cfg.ID, err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,9 +35,9 @@ type consumer struct {
 	autoAck  bool
 	prefetch int
 
-	mu    sync.Mutex
-	parts map[int32]*partConsumer
-	errs  []error
+	// Workers is the local group member's partition bookkeeping: a
+	// partConsumer per assigned partition (partition.go).
+	localgroup.Workers[*partConsumer]
 
 	stopped   chan struct{} // closed when the connection is gone; see Stopped
 	crashed   atomic.Bool
@@ -101,8 +100,12 @@ func (r *RabbitMQ) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig)
 		raw:      raw,
 		stream:   r.cfg.QueueType == QueueStream,
 		prefetch: cfg.Prefetch,
-		parts:    make(map[int32]*partConsumer),
 		stopped:  make(chan struct{}),
+	}
+	c.Workers = localgroup.Workers[*partConsumer]{
+		Start:   func(_ context.Context, p int32) (*partConsumer, error) { return c.startPartition(p) },
+		Release: func(pc *partConsumer) { _ = pc.closeChannel() },
+		Crashed: c.crashed.Load, OnAssigned: cfg.OnAssigned, OnRevoked: cfg.OnRevoked,
 	}
 	// Recovery is off, so a lost connection ends this consumer for good:
 	// say so, instead of leaving a consumer that silently gets nothing.
@@ -129,6 +132,7 @@ func (c *consumer) Stopped() <-chan struct{} { return c.stopped }
 var (
 	_ adapters.Stopper  = (*consumer)(nil)
 	_ localgroup.Member = (*consumer)(nil)
+	_ localgroup.Worker = (*partConsumer)(nil)
 )
 
 // consumerDefaults validates cfg and fills in defaults.
@@ -189,9 +193,7 @@ func (c *consumer) Close(ctx context.Context) error {
 		if cerr := c.conn.Close(); cerr != nil && !errors.Is(cerr, amqp.ErrClosed) {
 			err = errors.Join(err, fmt.Errorf("close connection: %w", cerr))
 		}
-		c.mu.Lock()
-		err = errors.Join(append(c.errs, err)...)
-		c.mu.Unlock()
+		err = errors.Join(c.Err(), err)
 		if err != nil {
 			c.closeErr = fmt.Errorf("close consumer %q: %w", c.cfg.ID, err)
 		}
@@ -218,116 +220,4 @@ func (c *consumer) Crash() error {
 		_ = c.conn.Close() // reaps the library's goroutines; the socket is gone
 	})
 	return c.closeErr
-}
-
-// Assigned returns the partitions this consumer is consuming, sorted.
-func (c *consumer) Assigned() []int32 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ps := make([]int32, 0, len(c.parts))
-	for p := range c.parts {
-		ps = append(ps, p)
-	}
-	slices.Sort(ps)
-	return ps
-}
-
-// RecordErr keeps an error for Close to report.
-func (c *consumer) RecordErr(err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.errs = append(c.errs, err)
-}
-
-// Assign starts every partition of want not yet consumed and reports the
-// newly started ones through OnAssigned.
-func (c *consumer) Assign(ctx context.Context, want []int32) error {
-	if c.crashed.Load() {
-		return nil
-	}
-	var started []*partConsumer
-	var errs []error
-	for _, p := range want {
-		c.mu.Lock()
-		_, have := c.parts[p]
-		c.mu.Unlock()
-		if have {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, err)
-			break
-		}
-		pc, err := c.startPartition(p)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("partition %d: %w", p, err))
-			continue
-		}
-		c.mu.Lock()
-		c.parts[p] = pc
-		c.mu.Unlock()
-		started = append(started, pc)
-	}
-	if len(started) > 0 && c.cfg.OnAssigned != nil {
-		ps := make([]int32, len(started))
-		for i, pc := range started {
-			ps[i] = pc.p
-		}
-		c.cfg.OnAssigned(ps)
-	}
-	// Only now, so that no delivery of a partition precedes its report.
-	for _, pc := range started {
-		go pc.run()
-	}
-	return errors.Join(errs...)
-}
-
-// Revoke stops the given partitions. Gracefully, it waits for their
-// current Handler call, acks what was handled, closes their channels (the
-// broker requeues the rest) and calls OnRevoked. Otherwise nothing is
-// reported; after a crash it does not even wait, since a crashed process
-// leaves its handlers behind and its socket is already gone.
-func (c *consumer) Revoke(ps []int32, graceful bool) {
-	var stopped []*partConsumer
-	c.mu.Lock()
-	for _, p := range ps {
-		if pc, ok := c.parts[p]; ok {
-			delete(c.parts, p)
-			stopped = append(stopped, pc)
-		}
-	}
-	c.mu.Unlock()
-	for _, pc := range stopped {
-		close(pc.stop)
-	}
-	if len(stopped) == 0 || c.crashed.Load() {
-		return
-	}
-	revoked := make([]int32, 0, len(stopped))
-	for _, pc := range stopped {
-		<-pc.exited
-		if !pc.ch.IsClosed() {
-			_ = pc.ch.Close()
-		}
-		revoked = append(revoked, pc.p)
-	}
-	if graceful && c.cfg.OnRevoked != nil {
-		c.cfg.OnRevoked(revoked)
-	}
-}
-
-// lost is called by a partition whose delivery channel closed while it was
-// still assigned (queue deleted, channel or connection closed by the
-// broker): it records why and reports the partition revoked.
-func (c *consumer) lost(pc *partConsumer, err error) {
-	c.mu.Lock()
-	mine := c.parts[pc.p] == pc
-	if mine {
-		delete(c.parts, pc.p)
-		c.errs = append(c.errs, fmt.Errorf("partition %d lost: %w", pc.p, err))
-	}
-	c.mu.Unlock()
-	if mine && c.cfg.OnRevoked != nil {
-		c.cfg.OnRevoked([]int32{pc.p})
-	}
 }

@@ -82,9 +82,26 @@ func (c *consumer) streamStart(p int32) any {
 	return "first"
 }
 
-// run hands deliveries to the Handler in order until the partition is
-// revoked, the consumer crashes or the delivery channel closes.
-func (pc *partConsumer) run() {
+// Stop implements localgroup.Worker: Run returns after the delivery in
+// hand, acking what was handled.
+func (pc *partConsumer) Stop() { close(pc.stop) }
+
+// Exited implements localgroup.Worker.
+func (pc *partConsumer) Exited() <-chan struct{} { return pc.exited }
+
+// closeChannel closes the partition's channel, so the broker requeues
+// what it holds unacked.
+func (pc *partConsumer) closeChannel() error {
+	if pc.ch.IsClosed() {
+		return nil
+	}
+	return pc.ch.Close()
+}
+
+// Run implements localgroup.Worker: it hands deliveries to the Handler in
+// order until the partition is revoked, the consumer crashes or the
+// delivery channel closes (then the partition is lost).
+func (pc *partConsumer) Run() {
 	defer close(pc.exited)
 	var tick <-chan time.Time
 	if pc.c.cfg.Commit == adapters.CommitInterval {
@@ -112,7 +129,7 @@ func (pc *partConsumer) run() {
 			if !ok {
 				if !pc.c.crashed.Load() {
 					pc.ackHandled()
-					pc.c.lost(pc, pc.closeReason())
+					pc.c.Lost(pc.p, pc, pc.closeReason())
 				}
 				return
 			}

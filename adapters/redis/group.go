@@ -55,12 +55,7 @@ func (r *Redis) ReportsAcks() bool { return true }
 func (c *consumer) Assigned() []int32 {
 	c.amu.Lock()
 	defer c.amu.Unlock()
-	ps := make([]int32, 0, len(c.assigned))
-	for p := range c.assigned {
-		ps = append(ps, p)
-	}
-	slices.Sort(ps)
-	return ps
+	return localgroup.Partitions(c.assigned)
 }
 
 // Assign implements localgroup.Member: it reports the new partitions

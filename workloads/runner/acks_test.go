@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/adapters/adaptertest"
 	"github.com/brokerbench/brokerbench/adapters/nats"
 	"github.com/brokerbench/brokerbench/adapters/rabbitmq"
 	"github.com/brokerbench/brokerbench/adapters/redis"
@@ -53,21 +53,6 @@ func connect(t *testing.T, open func(context.Context) (adapters.System, error)) 
 	return sys
 }
 
-// requireServer skips t, with a message, when nothing listens on addr,
-// and fails it instead under CI=true.
-func requireServer(t *testing.T, name, addr string) {
-	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err == nil {
-		_ = conn.Close()
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required at %s but not reachable: %v", name, addr, err)
-	}
-	t.Skipf("%s not reachable at %s (%v); skipping (set CI=true to fail instead)", name, addr, err)
-}
-
 // recordRun runs w on sys with a history and returns the checker's
 // verdict and the history's text.
 func recordRun(t *testing.T, w workloads.Workload, sys adapters.System) (*checkers.Verdict, []byte) {
@@ -101,7 +86,7 @@ func TestRecordedCommitsAndAcks(t *testing.T) {
 	for _, rs := range realSystems {
 		t.Run(rs.name, func(t *testing.T) {
 			t.Parallel()
-			requireServer(t, rs.name, rs.addr)
+			adaptertest.RequireService(t, rs.name, rs.addr)
 			sys := rs.new(t)
 			caps := sys.Capabilities()
 			if caps.Offsets && caps.OrderedPartitions {
