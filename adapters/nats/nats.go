@@ -324,8 +324,10 @@ func ensureDurable(ctx context.Context, s jetstream.Stream, cc jetstream.Consume
 }
 
 // DeleteTopic deletes the topic's stream, and with it every durable
-// consumer, and its dead-letter stream. Missing streams are not an error.
+// consumer, and its dead-letter stream, and forgets its local groups.
+// Missing streams are not an error.
 func (n *NATS) DeleteTopic(ctx context.Context, topic string) error {
+	n.groups.Forget(topic)
 	for _, name := range []string{dlqStreamName(topic), streamName(topic)} {
 		err := n.js.DeleteStream(ctx, name)
 		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {

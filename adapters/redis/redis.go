@@ -351,8 +351,10 @@ func (r *Redis) createGroups(ctx context.Context, topic string, partitions int, 
 }
 
 // DeleteTopic deletes the topic's streams (and with them its consumer groups),
-// its dead-letter streams and its metadata. A missing topic is not an error.
+// its dead-letter streams and its metadata, and forgets its local groups.
+// A missing topic is not an error.
 func (r *Redis) DeleteTopic(ctx context.Context, topic string) error {
+	r.groups.Forget(topic)
 	m, err := loadMeta(ctx, r.admin, topic)
 	if errors.Is(err, adapters.ErrTopicNotFound) {
 		return nil
