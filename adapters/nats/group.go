@@ -11,24 +11,26 @@ package nats
 // p mod n. Members in other processes are not coordinated with
 // (docs/adapters/nats.md).
 //
-// A member fetches each owned partition on a goroutine of its own, one
-// bounded Fetch at a time, rather than with Consume: when the partition is
-// revoked the goroutine finishes the fetch in hand, so no message of the
-// partition is left in flight towards the old owner, acks what it handled
-// and waits (PING/PONG) until the server has the acks before the new owner
-// starts. A new owner that finds unacknowledged messages on the durable (a
-// crashed owner's, which JetStream would redeliver only after AckWait and
-// after newer ones) re-creates the durable at its ack floor, so the
-// partition is re-read in order from the first unacknowledged message;
-// their delivery counts start again at 1.
+// A member pulls each owned partition on a goroutine of its own (a
+// Messages iterator, buffering up to Prefetch/partitions messages as
+// Consume does). When the partition is revoked the iterator is drained:
+// what is buffered is handled and acked, and the old owner waits
+// (PING/PONG) until the server has the acks before the new owner starts.
+// A new owner that then finds unacknowledged messages on the durable (a
+// crashed owner's, or messages that were still on their way to the old
+// owner, which JetStream would redeliver only after AckWait and after newer
+// ones) re-creates the durable at its ack floor, so the partition is
+// re-read in order from the first unacknowledged message; their delivery
+// counts start again at 1.
 //
 // A commit is the durable's ack floor: one member acks a partition's
 // messages in stream order, so once the server has processed the acks
 // (a PING/PONG after them, or each ack's reply with CommitSync) every
 // message up to the last one acked is acknowledged, and the next owner
 // reads from above it. That is reported to OnCommitted as the last stream
-// sequence acked + 1, every CommitInterval, after every fetch with
-// CommitSync, and on revocation; OnAcked reports the same acks.
+// sequence acked + 1, every CommitInterval, after every message with
+// CommitSync, and on revocation; OnAcked reports
+// the same acks.
 
 import (
 	"context"
@@ -36,21 +38,17 @@ import (
 	"fmt"
 	"time"
 
+	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/adapters/localgroup"
 )
 
-// fetchWait bounds one waiting Fetch of a group member: how long an idle
-// partition waits for a message, and so how long a revocation may wait for
-// the fetch in hand.
-const fetchWait = 200 * time.Millisecond
-
 // takeOverWait bounds how long a new owner waits for the previous owner's
-// last acks to show in the durable's info before it re-creates the
-// durable at its ack floor.
-const takeOverWait = time.Second
+// last acks (confirmed by a PING/PONG before it let go) to show in the
+// durable's info before it re-creates the durable at its ack floor.
+const takeOverWait = 100 * time.Millisecond
 
 var (
 	_ localgroup.Member    = (*consumer)(nil)
@@ -63,7 +61,7 @@ var (
 // members), and group members call OnCommitted as group.go describes.
 func (n *NATS) ReportsAcks() bool { return true }
 
-// partLoop fetches one owned partition.
+// partLoop pulls one owned partition.
 type partLoop struct {
 	c      *consumer
 	p      int32
@@ -141,60 +139,64 @@ func (c *consumer) takeOver(ctx context.Context, p int32) (jetstream.Consumer, e
 	return cons, nil
 }
 
-// Stop implements localgroup.Worker: Run returns after the fetch in hand,
-// its acks confirmed.
+// Stop implements localgroup.Worker: Run returns once the buffered messages
+// are handled and their acks confirmed.
 func (pl *partLoop) Stop() { close(pl.stop) }
 
 // Exited implements localgroup.Worker.
 func (pl *partLoop) Exited() <-chan struct{} { return pl.exited }
 
-// Run implements localgroup.Worker: it fetches and handles the partition
-// until it is revoked or the consumer crashes.
+// Run implements localgroup.Worker: it pulls and handles the partition
+// until it is revoked or the consumer crashes. The pull is continuous (a
+// Messages iterator keeps up to the batch buffered, as Consume does); on
+// revocation the iterator is drained, so what is buffered is handled and
+// acked, and what was still on its way is left to the next owner's
+// takeOver, which re-creates the durable at its ack floor.
 func (pl *partLoop) Run() {
 	defer close(pl.exited)
 	c := pl.c
 	batch := max(1, prefetchOf(c.cfg)/c.parts)
-	idle := false
-	for {
+	it, err := pl.cons.Messages(jetstream.PullMaxMessages(batch))
+	if err != nil {
+		c.Lost(pl.p, pl, fmt.Errorf("pull: %w", err))
+		return
+	}
+	defer it.Stop()
+	// Drain on revocation or crash; Drain is safe while Next waits.
+	go func() {
 		select {
 		case <-pl.stop:
-			pl.report(true)
-			return
-		default:
+		case <-c.ctx.Done():
+		case <-pl.exited:
+		}
+		it.Drain()
+	}()
+	for {
+		var msg jetstream.Msg
+		var err error
+		if pl.unreported() && c.interval > 0 {
+			// Wake up in time to report them even if nothing comes.
+			msg, err = it.Next(jetstream.NextMaxWait(max(time.Until(pl.lastFlush.Add(c.interval)), time.Millisecond)))
+		} else {
+			msg, err = it.Next()
 		}
 		if c.crashed.Load() {
-			return
+			return // a crashed process handles nothing more
 		}
-		// A request the server cannot fill at once is not always ended by
-		// its expiry (only by the batch filling), so a waiting fetch asks
-		// for one message: it ends at the first or at fetchWait. When
-		// messages are there, a no-wait fetch takes what is available up
-		// to the batch and ends at once. Either way a revocation waits at
-		// most about fetchWait.
-		var mb jetstream.MessageBatch
-		var err error
-		if idle {
-			mb, err = pl.cons.Fetch(1, jetstream.FetchMaxWait(fetchWait))
-		} else {
-			mb, err = pl.cons.FetchNoWait(batch)
-		}
-		if err != nil {
-			c.onConsumeErr(nil, fmt.Errorf("fetch partition %d: %w", pl.p, err))
+		switch {
+		case err == nil:
+			pl.handle(msg)
+		case errors.Is(err, natsgo.ErrTimeout):
+		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
 			select {
 			case <-pl.stop:
-			case <-c.ctx.Done():
-			case <-time.After(fetchWait): // back off before retrying
+				pl.report(true)
+			default:
+				c.Lost(pl.p, pl, fmt.Errorf("pull: %w", err))
 			}
-			continue
-		}
-		n := 0
-		for msg := range mb.Messages() {
-			pl.handle(msg)
-			n++
-		}
-		idle = n == 0
-		if err := mb.Error(); err != nil && !c.crashed.Load() {
-			c.onConsumeErr(nil, fmt.Errorf("fetch partition %d: %w", pl.p, err))
+			return
+		default:
+			c.onConsumeErr(nil, fmt.Errorf("pull partition %d: %w", pl.p, err))
 		}
 		// Acked on receipt (CommitAuto) or with a reply (CommitSync):
 		// nothing to wait for; otherwise every CommitInterval.
@@ -202,7 +204,7 @@ func (pl *partLoop) Run() {
 	}
 }
 
-// handle delivers one fetched message and notes an ack.
+// handle delivers one pulled message and notes an ack.
 func (pl *partLoop) handle(msg jetstream.Msg) {
 	c := pl.c
 	acked, err := c.deliver(pl.p, msg, &pl.d)
@@ -220,12 +222,15 @@ func (pl *partLoop) handle(msg jetstream.Msg) {
 	}
 }
 
+// unreported reports whether acks were noted since the last report.
+func (pl *partLoop) unreported() bool { return len(pl.refs) > 0 || pl.acked != pl.reported }
+
 // report, when due, makes sure the server has processed the acks so far
 // (a PING/PONG; with CommitSync each ack had its reply already) and
 // reports them: OnAcked, and OnCommitted with the new ack floor.
 func (pl *partLoop) report(due bool) {
 	c := pl.c
-	if !due || c.crashed.Load() || (len(pl.refs) == 0 && pl.acked == pl.reported) {
+	if !due || c.crashed.Load() || !pl.unreported() {
 		return
 	}
 	pl.lastFlush = time.Now()
@@ -245,8 +250,8 @@ func (pl *partLoop) report(due bool) {
 	pl.reported = pl.acked
 }
 
-// closeMember leaves the group (each partition's fetch in hand handled and
-// its acks confirmed before the next owner starts) and closes the
+// closeMember leaves the group (each partition's buffered messages handled
+// and their acks confirmed before the next owner starts) and closes the
 // connection.
 func (c *consumer) closeMember(ctx context.Context) error {
 	err := c.g.Leave(ctx, c, true)
