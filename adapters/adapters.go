@@ -147,6 +147,11 @@ type TopicSpec struct {
 	// supports it (Kafka retention.bytes, Redis MAXLEN ~ approximation,
 	// RabbitMQ x-max-length-bytes). 0 means the system default.
 	RetentionBytes int64
+	// Durability is the level the workload asks for (durability:), applied
+	// where the client can (topic configs, queue types, stream storage,
+	// server settings); "" keeps the system's default. The adapter's
+	// [Durabler] reports what the server then actually does.
+	Durability Durability
 }
 
 // Acks is the durability a producer waits for before a send completes.

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -101,6 +102,9 @@ func (p *Process) Addr() string { return p.cfg.Addr }
 
 // Name is the process's label.
 func (p *Process) Name() string { return p.cfg.Name }
+
+// Args are the process's command-line arguments (a copy).
+func (p *Process) Args() []string { return slices.Clone(p.cfg.Args) }
 
 // Output returns the last 8 KiB of the process's stdout and stderr, over
 // all its starts.

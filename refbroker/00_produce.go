@@ -8,7 +8,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/brokerbench/brokerbench/refbroker/internal/faults"
 	"github.com/brokerbench/brokerbench/refbroker/storage"
 )
 
@@ -47,7 +46,21 @@ import (
 // * v9: flexible
 // * v13: topics addressed by TopicID; unknown ID is UNKNOWN_TOPIC_ID
 
-func init() { regKey(0, 0, 13, handleProduce) }
+func init() {
+	regKey(apiKey{
+		key:    kmsg.Produce,
+		min:    0,
+		max:    13,
+		handle: handleProduce,
+		wait:   answersPromptly,
+		frame:  releasesFrame,
+		unsupported: []string{
+			"TransactionalID and transactional/control batches (UNSUPPORTED_FOR_MESSAGE_FORMAT)",
+			"TimeoutMillis (no replication to wait for)",
+			"magic 0/1 message sets (v0-2 are advertised for librdkafka's compression check; they must carry v2 batches)",
+		},
+	})
+}
 
 func handleProduce(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.ProduceRequest)
@@ -134,16 +147,6 @@ func (b *Broker) appendRecords(l *storage.Log, records []byte) (storage.AppendRe
 		return storage.AppendResult{}, err
 	}
 	if len(batches) == 1 {
-		switch b.cfg.Faults.Produce() {
-		case faults.LoseAcked:
-			return storage.AppendResult{BaseOffset: l.HighWatermark(), LogAppendTime: -1, LogStartOffset: l.StartOffset()}, nil
-		case faults.Duplicate:
-			res, err := l.Append(records, 0)
-			if err == nil {
-				_, err = l.Append(faults.StripProducer(records), 0)
-			}
-			return res, err
-		}
 		return l.Append(records, 0)
 	}
 	for _, b := range batches {

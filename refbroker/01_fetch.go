@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -52,7 +51,22 @@ import (
 // * v15-18: ReplicaState, ReplicaDirectoryID, HighWatermark tag are
 //   broker-to-broker fields and are ignored
 
-func init() { regKey(1, 4, 18, handleFetch) }
+func init() {
+	regKey(apiKey{
+		key:    kmsg.Fetch,
+		min:    4,
+		max:    18,
+		handle: handleFetch,
+		wait:   mayBlock,
+		frame:  releasesFrame,
+		unsupported: []string{
+			"fetch sessions (KIP-227): SessionID is always 0, non-zero IDs get FETCH_SESSION_ID_NOT_FOUND, ForgottenTopics ignored",
+			"IsolationLevel read_committed has no effect (no transactions)",
+			"Rack / PreferredReadReplica (always -1), LastFetchedEpoch, DivergingEpoch",
+			"ReplicaID, ReplicaState, ReplicaDirectoryID (broker-to-broker fields)",
+		},
+	})
+}
 
 func handleFetch(ctx context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.FetchRequest)
@@ -271,11 +285,6 @@ func (f *fetcher) partition(tp *topic, rp *kmsg.FetchRequestTopicPartition, budg
 	}
 	f.views = append(f.views, view)
 	sp.RecordBatches = view.Data
-	if f.b.cfg.Faults != nil {
-		if bs, err := storage.SplitBatches(view.Data); err == nil {
-			sp.RecordBatches = slices.Concat(f.b.cfg.Faults.Fetch(bs)...)
-		}
-	}
 	f.bytes += n
 	return n
 }

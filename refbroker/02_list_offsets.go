@@ -26,7 +26,21 @@ import (
 // * v4: CurrentLeaderEpoch (> 0 is UNKNOWN_LEADER_EPOCH), LeaderEpoch 0
 // * v6: flexible
 
-func init() { regKey(2, 1, 6, handleListOffsets) }
+func init() {
+	regKey(apiKey{
+		key:    kmsg.ListOffsets,
+		min:    1,
+		max:    6,
+		handle: handleListOffsets,
+		wait:   answersPromptly,
+		frame:  keepsFrame,
+		unsupported: []string{
+			"timestamps -3 (max timestamp) and later specials (v7+ not advertised)",
+			"v0 OldStyleOffsets / MaxNumOffsets",
+			"timestamp lookups are batch-granular: the first batch whose max timestamp >= target",
+		},
+	})
+}
 
 func handleListOffsets(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.ListOffsetsRequest)

@@ -1,6 +1,10 @@
 package refbroker
 
-import "github.com/brokerbench/brokerbench/refbroker/group"
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/brokerbench/brokerbench/refbroker/group"
+)
 
 // OffsetCommit: v0-9 (the range group.Versions declares; a test checks this line)
 //
@@ -12,4 +16,11 @@ import "github.com/brokerbench/brokerbench/refbroker/group"
 // Version notes:
 // * v10 (topic IDs) is not served; the coordinator keys offsets by name.
 
-func init() { regGroupKey(8, (*group.Coordinator).OffsetCommit) }
+func init() {
+	regGroupKey(apiKey{
+		key:         kmsg.OffsetCommit,
+		wait:        answersPromptly,
+		frame:       keepsFrame,
+		unsupported: []string{"topic IDs (v10+ not advertised)"},
+	}, (*group.Coordinator).OffsetCommit)
+}

@@ -1,6 +1,10 @@
 package refbroker
 
-import "github.com/brokerbench/brokerbench/refbroker/group"
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/brokerbench/brokerbench/refbroker/group"
+)
 
 // OffsetFetch: v0-9 (the range group.Versions declares; a test checks this line)
 //
@@ -10,4 +14,11 @@ import "github.com/brokerbench/brokerbench/refbroker/group"
 // Version notes:
 // * v8+: batched groups. v10 (topic IDs) is not served.
 
-func init() { regGroupKey(9, (*group.Coordinator).OffsetFetch) }
+func init() {
+	regGroupKey(apiKey{
+		key:         kmsg.OffsetFetch,
+		wait:        answersPromptly,
+		frame:       keepsFrame,
+		unsupported: []string{"topic IDs (v10+ not advertised)"},
+	}, (*group.Coordinator).OffsetFetch)
+}

@@ -22,7 +22,17 @@ import (
 // * v4: batched CoordinatorKeys (KIP-699), per-key errors
 // * v5-6: no changes for group keys
 
-func init() { regKey(10, 0, 6, handleFindCoordinator) }
+func init() {
+	regKey(apiKey{
+		key:         kmsg.FindCoordinator,
+		min:         0,
+		max:         6,
+		handle:      handleFindCoordinator,
+		wait:        answersPromptly,
+		frame:       keepsFrame,
+		unsupported: []string{"transaction (1) and share (2) coordinator types: INVALID_REQUEST"},
+	})
+}
 
 func handleFindCoordinator(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.FindCoordinatorRequest)

@@ -1,6 +1,10 @@
 package refbroker
 
-import "github.com/brokerbench/brokerbench/refbroker/group"
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/brokerbench/brokerbench/refbroker/group"
+)
 
 // JoinGroup: v0-9 (the range group.Versions declares; a test checks this line)
 //
@@ -13,4 +17,11 @@ import "github.com/brokerbench/brokerbench/refbroker/group"
 // Version notes:
 // * v4+: MEMBER_ID_REQUIRED first join (KIP-394); v5+: static members.
 
-func init() { regGroupKey(11, (*group.Coordinator).JoinGroup) }
+func init() {
+	regGroupKey(apiKey{
+		key:         kmsg.JoinGroup,
+		wait:        mayBlock,
+		frame:       keepsFrame,
+		unsupported: []string{"KIP-848 protocol is separate (ConsumerGroupHeartbeat is not served)"},
+	}, (*group.Coordinator).JoinGroup)
+}

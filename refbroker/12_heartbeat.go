@@ -1,6 +1,10 @@
 package refbroker
 
-import "github.com/brokerbench/brokerbench/refbroker/group"
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/brokerbench/brokerbench/refbroker/group"
+)
 
 // Heartbeat: v0-4 (the range group.Versions declares; a test checks this line)
 //
@@ -10,4 +14,11 @@ import "github.com/brokerbench/brokerbench/refbroker/group"
 // Version notes:
 // * v3+: GroupInstanceID.
 
-func init() { regGroupKey(12, (*group.Coordinator).Heartbeat) }
+func init() {
+	regGroupKey(apiKey{
+		key:         kmsg.Heartbeat,
+		wait:        answersPromptly,
+		frame:       keepsFrame,
+		unsupported: allSupported,
+	}, (*group.Coordinator).Heartbeat)
+}

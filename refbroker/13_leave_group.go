@@ -1,6 +1,10 @@
 package refbroker
 
-import "github.com/brokerbench/brokerbench/refbroker/group"
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/brokerbench/brokerbench/refbroker/group"
+)
 
 // LeaveGroup: v0-5 (the range group.Versions declares; a test checks this line)
 //
@@ -10,4 +14,11 @@ import "github.com/brokerbench/brokerbench/refbroker/group"
 // Version notes:
 // * v3+: batched members.
 
-func init() { regGroupKey(13, (*group.Coordinator).LeaveGroup) }
+func init() {
+	regGroupKey(apiKey{
+		key:         kmsg.LeaveGroup,
+		wait:        answersPromptly,
+		frame:       keepsFrame,
+		unsupported: allSupported,
+	}, (*group.Coordinator).LeaveGroup)
+}

@@ -1,6 +1,10 @@
 package refbroker
 
-import "github.com/brokerbench/brokerbench/refbroker/group"
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/brokerbench/brokerbench/refbroker/group"
+)
 
 // SyncGroup: v0-5 (the range group.Versions declares; a test checks this line)
 //
@@ -11,4 +15,11 @@ import "github.com/brokerbench/brokerbench/refbroker/group"
 // Version notes:
 // * v5: ProtocolType and ProtocolName checked.
 
-func init() { regGroupKey(14, (*group.Coordinator).SyncGroup) }
+func init() {
+	regGroupKey(apiKey{
+		key:         kmsg.SyncGroup,
+		wait:        mayBlock,
+		frame:       keepsFrame,
+		unsupported: allSupported,
+	}, (*group.Coordinator).SyncGroup)
+}

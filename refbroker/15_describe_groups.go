@@ -1,6 +1,10 @@
 package refbroker
 
-import "github.com/brokerbench/brokerbench/refbroker/group"
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/brokerbench/brokerbench/refbroker/group"
+)
 
 // DescribeGroups: v0-6 (the range group.Versions declares; a test checks this line)
 //
@@ -10,4 +14,11 @@ import "github.com/brokerbench/brokerbench/refbroker/group"
 // Version notes:
 // * v3+: AuthorizedOperations is not computed (no ACLs).
 
-func init() { regGroupKey(15, (*group.Coordinator).DescribeGroups) }
+func init() {
+	regGroupKey(apiKey{
+		key:         kmsg.DescribeGroups,
+		wait:        answersPromptly,
+		frame:       keepsFrame,
+		unsupported: []string{"AuthorizedOperations (not computed)"},
+	}, (*group.Coordinator).DescribeGroups)
+}

@@ -14,7 +14,8 @@ import (
 //   by regKey), so the advertised versions are exactly the served ones.
 // * A version above v5 is answered with a v0 body holding
 //   UNSUPPORTED_VERSION and only our ApiVersions range (KIP-511), without
-//   decoding the request body; conn.handleFrame does this before dispatch.
+//   decoding the request body (the registration's tooNew, which dispatch
+//   calls instead of the handler).
 // * The response header is always v0, even for flexible versions.
 // * No features are advertised (no KIP-584 feature levels).
 //
@@ -26,7 +27,19 @@ import (
 //   neither set (else INVALID_REQUEST), and a mismatch is
 //   REBOOTSTRAP_REQUIRED (KIP-1242)
 
-func init() { regKey(18, 0, 5, handleApiVersions) }
+func init() {
+	regKey(apiKey{
+		key:         kmsg.ApiVersions,
+		min:         0,
+		max:         5,
+		handle:      handleApiVersions,
+		wait:        answersPromptly,
+		frame:       keepsFrame,
+		unsupported: []string{"SupportedFeatures / FinalizedFeatures (KIP-584): none advertised"},
+		headerV0:    true,
+		tooNew:      apiVersionsFallback,
+	})
+}
 
 func handleApiVersions(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.ApiVersionsRequest)
@@ -48,7 +61,7 @@ func handleApiVersions(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Res
 	}
 	for _, k := range sortedAPIKeys() {
 		ak := kmsg.NewApiVersionsResponseApiKey()
-		ak.ApiKey, ak.MinVersion, ak.MaxVersion = k.key, k.min, k.max
+		ak.ApiKey, ak.MinVersion, ak.MaxVersion = k.key.Int16(), k.min, k.max
 		resp.ApiKeys = append(resp.ApiKeys, ak)
 	}
 	return resp, nil
@@ -57,13 +70,13 @@ func handleApiVersions(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Res
 // apiVersionsFallback is the v0 answer to an ApiVersions request newer
 // than we serve: UNSUPPORTED_VERSION plus our key-18 range, which is all a
 // client needs to retry.
-func apiVersionsFallback() *kmsg.ApiVersionsResponse {
+func apiVersionsFallback() kmsg.Response {
 	resp := kmsg.NewPtrApiVersionsResponse()
 	resp.Version = 0
 	resp.ErrorCode = kerr.UnsupportedVersion.Code
-	k := apiKeys[18]
+	k := lookupKey(kmsg.ApiVersions.Int16())
 	ak := kmsg.NewApiVersionsResponseApiKey()
-	ak.ApiKey, ak.MinVersion, ak.MaxVersion = 18, k.min, k.max
+	ak.ApiKey, ak.MinVersion, ak.MaxVersion = k.key.Int16(), k.min, k.max
 	resp.ApiKeys = append(resp.ApiKeys, ak)
 	return resp
 }

@@ -24,7 +24,17 @@ import (
 // * v5: ErrorMessage
 // * v6: topics by name or by TopicID
 
-func init() { regKey(20, 0, 6, handleDeleteTopics) }
+func init() {
+	regKey(apiKey{
+		key:         kmsg.DeleteTopics,
+		min:         0,
+		max:         6,
+		handle:      handleDeleteTopics,
+		wait:        answersPromptly,
+		frame:       keepsFrame,
+		unsupported: []string{"TimeoutMillis (deletion is synchronous)"},
+	})
+}
 
 func handleDeleteTopics(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.DeleteTopicsRequest)

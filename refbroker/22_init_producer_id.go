@@ -25,7 +25,21 @@ import (
 //   ID is handed out anyway, which an idempotent producer accepts
 // * v4-5: no request changes for idempotent producers
 
-func init() { regKey(22, 0, 5, handleInitProducerID) }
+func init() {
+	regKey(apiKey{
+		key:    kmsg.InitProducerID,
+		min:    0,
+		max:    5,
+		handle: handleInitProducerID,
+		wait:   answersPromptly,
+		frame:  keepsFrame,
+		unsupported: []string{
+			"TransactionalID (INVALID_REQUEST): no transactions",
+			"KIP-360 epoch bump: a new producer ID is always returned",
+			"TransactionTimeoutMillis",
+		},
+	})
+}
 
 func handleInitProducerID(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.InitProducerIDRequest)

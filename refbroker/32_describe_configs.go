@@ -13,9 +13,13 @@ import (
 //
 // Behavior:
 // * TOPIC resources list the supported topic configs (cleanup.policy,
-//   retention.bytes, retention.ms, segment.bytes) with the topic's override
+//   flush.messages, flush.ms, max.message.bytes, retention.bytes,
+//   retention.ms, segment.bytes) with the topic's override
 //   (source DYNAMIC_TOPIC_CONFIG) or the broker default (DEFAULT_CONFIG);
 //   ConfigNames filters them, unknown names are simply absent, as in Kafka.
+//   flush.messages and flush.ms spell the broker's --fsync policy as Kafka
+//   does (always: flush.messages=1; interval: flush.ms=the interval;
+//   never: both Long.MAX_VALUE), so a client can read back durability.
 // * BROKER resources (this node's ID, or "" for the default) list the
 //   broker settings refbroker has: auto.create.topics.enable,
 //   num.partitions, socket.request.max.bytes and the log.* defaults, all
@@ -29,7 +33,20 @@ import (
 // * v3: ConfigType
 // * v4: flexible
 
-func init() { regKey(32, 0, 4, handleDescribeConfigs) }
+func init() {
+	regKey(apiKey{
+		key:    kmsg.DescribeConfigs,
+		min:    0,
+		max:    4,
+		handle: handleDescribeConfigs,
+		wait:   answersPromptly,
+		frame:  keepsFrame,
+		unsupported: []string{
+			"resource types other than TOPIC and BROKER (INVALID_REQUEST)",
+			"synonyms and documentation",
+		},
+	})
+}
 
 func handleDescribeConfigs(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.DescribeConfigsRequest)

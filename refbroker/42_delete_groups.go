@@ -1,6 +1,10 @@
 package refbroker
 
-import "github.com/brokerbench/brokerbench/refbroker/group"
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/brokerbench/brokerbench/refbroker/group"
+)
 
 // DeleteGroups: v0-3 (the range group.Versions declares; a test checks this line)
 //
@@ -10,4 +14,11 @@ import "github.com/brokerbench/brokerbench/refbroker/group"
 // Version notes:
 // * v2: flexible.
 
-func init() { regGroupKey(42, (*group.Coordinator).DeleteGroups) }
+func init() {
+	regGroupKey(apiKey{
+		key:         kmsg.DeleteGroups,
+		wait:        answersPromptly,
+		frame:       keepsFrame,
+		unsupported: allSupported,
+	}, (*group.Coordinator).DeleteGroups)
+}

@@ -27,11 +27,18 @@ import (
 // * v1: flexible
 
 func init() {
-	regKey(44, 0, 1, handleIncrementalAlterConfigs)
-	unsupportedFeatures[44] = []string{
-		"resource types other than GROUP (INVALID_REQUEST): topic and broker configs cannot be altered",
-		"group configs other than share.auto.offset.reset, share.record.lock.duration.ms, share.delivery.count.limit (INVALID_CONFIG)",
-	}
+	regKey(apiKey{
+		key:    kmsg.IncrementalAlterConfigs,
+		min:    0,
+		max:    1,
+		handle: handleIncrementalAlterConfigs,
+		wait:   answersPromptly,
+		frame:  keepsFrame,
+		unsupported: []string{
+			"resource types other than GROUP (INVALID_REQUEST): topic and broker configs cannot be altered",
+			"group configs other than share.auto.offset.reset, share.record.lock.duration.ms, share.delivery.count.limit (INVALID_CONFIG)",
+		},
+	})
 }
 
 func handleIncrementalAlterConfigs(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {

@@ -29,12 +29,19 @@ import (
 // * v1: no protocol change (KIP-932 GA)
 
 func init() {
-	lo, hi := shareVersions(76)
-	regKey(76, lo, hi, handleShareGroupHeartbeat)
-	unsupportedFeatures[76] = []string{
-		"RackID is recorded but not used (the assignor is rack-unaware)",
-		"group-type exclusivity: a share group may reuse a classic group's ID (Kafka answers GROUP_ID_NOT_FOUND)",
-	}
+	lo, hi := shareVersions(kmsg.ShareGroupHeartbeat)
+	regKey(apiKey{
+		key:    kmsg.ShareGroupHeartbeat,
+		min:    lo,
+		max:    hi,
+		handle: handleShareGroupHeartbeat,
+		wait:   answersPromptly,
+		frame:  keepsFrame,
+		unsupported: []string{
+			"RackID is recorded but not used (the assignor is rack-unaware)",
+			"group-type exclusivity: a share group may reuse a classic group's ID (Kafka answers GROUP_ID_NOT_FOUND)",
+		},
+	})
 }
 
 func handleShareGroupHeartbeat(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {

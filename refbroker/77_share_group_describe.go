@@ -18,9 +18,16 @@ import (
 // * v1: no protocol change (KIP-932 GA)
 
 func init() {
-	lo, hi := shareVersions(77)
-	regKey(77, lo, hi, handleShareGroupDescribe)
-	unsupportedFeatures[77] = []string{"IncludeAuthorizedOperations (AuthorizedOperations is always INT32_MIN)"}
+	lo, hi := shareVersions(kmsg.ShareGroupDescribe)
+	regKey(apiKey{
+		key:         kmsg.ShareGroupDescribe,
+		min:         lo,
+		max:         hi,
+		handle:      handleShareGroupDescribe,
+		wait:        answersPromptly,
+		frame:       keepsFrame,
+		unsupported: []string{"IncludeAuthorizedOperations (AuthorizedOperations is always INT32_MIN)"},
+	})
 }
 
 func handleShareGroupDescribe(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {

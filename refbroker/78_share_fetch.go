@@ -2,7 +2,6 @@ package refbroker
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -44,13 +43,20 @@ import (
 //   no fetch happens)
 
 func init() {
-	lo, hi := shareVersions(78)
-	regKey(78, lo, hi, handleShareFetch)
-	unsupportedFeatures[78] = []string{
-		"MinBytes, MaxBytes and PartitionMaxBytes: acquisition is bounded by MaxRecords only",
-		"BatchSize and ShareAcquireMode (acquisition is record-granular, i.e. RECORD_LIMIT)",
-		"share.isolation.level (no transactions)",
-	}
+	lo, hi := shareVersions(kmsg.ShareFetch)
+	regKey(apiKey{
+		key:    kmsg.ShareFetch,
+		min:    lo,
+		max:    hi,
+		handle: handleShareFetch,
+		wait:   mayBlock,
+		frame:  keepsFrame,
+		unsupported: []string{
+			"MinBytes, MaxBytes and PartitionMaxBytes: acquisition is bounded by MaxRecords only",
+			"BatchSize and ShareAcquireMode (acquisition is record-granular, i.e. RECORD_LIMIT)",
+			"share.isolation.level (no transactions)",
+		},
+	})
 }
 
 // shareReadChunk is the bytes asked of the log per read while collecting
@@ -129,7 +135,7 @@ func (b *Broker) readShareBatches(a share.Acquired) []byte {
 			return out
 		}
 		out = append(out, data...)
-		next, ok := nextOffsetAfter(data)
+		next, ok := storage.NextOffsetAfter(data)
 		rr.Release()
 		if !ok || next <= off {
 			return out
@@ -137,23 +143,4 @@ func (b *Broker) readShareBatches(a share.Acquired) []byte {
 		off = next
 	}
 	return out
-}
-
-// nextOffsetAfter returns the offset after the last batch in data (whole
-// batches back to back, as storage stores them).
-func nextOffsetAfter(data []byte) (int64, bool) {
-	const hdr = 27 // base offset .. lastOffsetDelta
-	var next int64
-	ok := false
-	for len(data) >= hdr {
-		base := int64(binary.BigEndian.Uint64(data))
-		size := int64(binary.BigEndian.Uint32(data[8:])) + 12
-		delta := int64(binary.BigEndian.Uint32(data[23:]))
-		if size < hdr || size > int64(len(data)) {
-			break
-		}
-		next, ok = base+delta+1, true
-		data = data[size:]
-	}
-	return next, ok
 }

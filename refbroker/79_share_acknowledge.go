@@ -28,9 +28,16 @@ import (
 // * v2: IsRenewAck, acknowledge type 4 (KIP-1222), AcquisitionLockTimeoutMillis
 
 func init() {
-	lo, hi := shareVersions(79)
-	regKey(79, lo, hi, handleShareAcknowledge)
-	unsupportedFeatures[79] = nil
+	lo, hi := shareVersions(kmsg.ShareAcknowledge)
+	regKey(apiKey{
+		key:         kmsg.ShareAcknowledge,
+		min:         lo,
+		max:         hi,
+		handle:      handleShareAcknowledge,
+		wait:        answersPromptly,
+		frame:       keepsFrame,
+		unsupported: allSupported,
+	})
 }
 
 func handleShareAcknowledge(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {

@@ -34,9 +34,6 @@ type Broker struct {
 	// fetchWaiters counts fetches parked in a long poll; tests wait on
 	// it instead of sleeping.
 	fetchWaiters atomic.Int64
-	// beforeHandler, when set (only by tests), runs before each
-	// request's handler: the way to make a handler fail in a test.
-	beforeHandler atomic.Pointer[func(key int16)]
 	// handlerPanics counts request handlers that panicked (and were
 	// recovered); the fuzzers assert it stays 0.
 	handlerPanics atomic.Int64
@@ -63,6 +60,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start refbroker: %w", err)
 	}
+	topics.quota = newCreateQuota(cfg.PartitionCreationsPerMinute, time.Now)
 	groups, err := group.New(group.Config{
 		Dir:                   filepath.Join(cfg.DataDir, "groups"),
 		Fsync:                 cfg.Storage.Fsync == storage.FsyncAlways,
@@ -131,6 +129,9 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		}
 	}()
 	b.log.Info("refbroker started", "addr", b.Addr(), "listen", ln.Addr().String(), "data_dir", cfg.DataDir)
+	if cfg.Intercept != nil {
+		b.log.Warn("refbroker: Config.Intercept is set: requests go through a test-only interceptor, which may break the broker's guarantees on purpose")
+	}
 	return b, nil
 }
 

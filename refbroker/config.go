@@ -1,13 +1,15 @@
 package refbroker
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
 	"time"
 
-	"github.com/brokerbench/brokerbench/refbroker/internal/faults"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/brokerbench/brokerbench/refbroker/storage"
 )
 
@@ -37,6 +39,16 @@ const (
 	// DefaultMaxPartitionsPerTopic is the default
 	// Config.MaxPartitionsPerTopic.
 	DefaultMaxPartitionsPerTopic = 10000
+	// DefaultMaxCreateTopicsPerRequest is the default
+	// Config.MaxCreateTopicsPerRequest.
+	DefaultMaxCreateTopicsPerRequest = 1000
+	// DefaultMaxCreatePartitionsPerRequest is the default
+	// Config.MaxCreatePartitionsPerRequest: one topic of the default
+	// maximum size fits.
+	DefaultMaxCreatePartitionsPerRequest = DefaultMaxPartitionsPerTopic
+	// DefaultPartitionCreationsPerMinute is the default
+	// Config.PartitionCreationsPerMinute.
+	DefaultPartitionCreationsPerMinute = 10000
 )
 
 // Config configures a Broker. Build it with a composite literal of named
@@ -61,7 +73,7 @@ type Config struct {
 	AutoCreateTopics *bool
 	// Storage is the base configuration of every partition log; per-topic
 	// configs (retention.ms, retention.bytes, segment.bytes,
-	// max.message.bytes) override it.
+	// max.message.bytes, flush.messages) override it.
 	// Unset fields take storage's defaults (64 MiB segments, no
 	// retention, FsyncInterval every second); a nil Storage.Logger takes
 	// Logger.
@@ -75,6 +87,31 @@ type Config struct {
 	// open, mapped and preallocated segment files, so an absurd count
 	// from a client must not exhaust file descriptors or disk.
 	MaxPartitionsPerTopic int32
+	// MaxCreateTopicsPerRequest bounds the topics one CreateTopics
+	// request, or one Metadata request auto-creating topics, may create;
+	// the topics after that many are refused (POLICY_VIOLATION; in
+	// Metadata LEADER_NOT_AVAILABLE, so the client asks again). Default
+	// DefaultMaxCreateTopicsPerRequest.
+	MaxCreateTopicsPerRequest int
+	// MaxCreatePartitionsPerRequest bounds the partitions one
+	// CreateTopics, CreatePartitions or auto-creating Metadata request
+	// may create, counted topic by topic in request order; a topic that
+	// would pass it is refused as above. Default
+	// DefaultMaxCreatePartitionsPerRequest; at least DefaultPartitions.
+	MaxCreatePartitionsPerRequest int32
+	// PartitionCreationsPerMinute is the broker-wide rate at which
+	// partitions may be created, by all clients together: Kafka's
+	// controller mutation quota (KIP-599) counted in partitions, so it
+	// bounds topics too. A token bucket holding at most a minute's worth
+	// refills continuously; a topic (or partition increase) is admitted
+	// while the bucket is not in debt and takes its partitions from it,
+	// possibly into debt. Others are refused with
+	// THROTTLING_QUOTA_EXCEEDED and the throttle time until the debt is
+	// paid (CreateTopics v6+, CreatePartitions v3+; older versions get
+	// POLICY_VIOLATION, Metadata auto-creation LEADER_NOT_AVAILABLE).
+	// ValidateOnly requests take nothing. Default
+	// DefaultPartitionCreationsPerMinute; -1 turns the limit off.
+	PartitionCreationsPerMinute int
 	// RetentionCheckInterval is how often retention is enforced, default
 	// DefaultRetentionCheckInterval.
 	RetentionCheckInterval time.Duration
@@ -136,13 +173,34 @@ type Config struct {
 	// to use this; no data is deleted either way.
 	RebuildMetadata bool
 
-	// Faults injects deliberate bugs for tests (see refbroker/internal/
-	// faults). Only code under refbroker/ can build one, so it is always
-	// nil outside this module's own tests.
-	Faults *faults.Injector
+	// Intercept is a TEST-ONLY hook: when set, every decoded request goes
+	// through it instead of straight to its handler (see Interceptor).
+	// Tests use it to plant broker bugs (refbroker/refbrokertest) and to
+	// make handlers fail. It is a function, so no flag, environment
+	// variable or file can set it; the refbroker binary and brokerbench
+	// never do, and Start logs a warning when it is set. nil (the
+	// default) serves every request with its handler.
+	Intercept Interceptor
 
 	_ struct{}
 }
+
+// ServeFunc serves a decoded request of any served key and version with
+// the broker's own handler, without interception. A nil response means no
+// response is written (acks=0 produce); an error closes the connection.
+type ServeFunc func(ctx context.Context, req kmsg.Request) (kmsg.Response, error)
+
+// Interceptor is the single interception point at dispatch, modelled on
+// kfake's ControlKey; it is for tests only (see Config.Intercept). It is
+// called for every request after decoding, with serve to reach the
+// broker's handlers: it may pass req on unchanged, change it first,
+// rewrite the response serve returns, serve other requests (a ListOffsets
+// to learn a high watermark), or answer without serving at all. Its
+// result is what the client gets; an error closes the connection. It runs
+// on the connection's goroutine, one request at a time per connection,
+// and must be safe for concurrent use across connections. ctx is the
+// connection's.
+type Interceptor func(ctx context.Context, req kmsg.Request, serve ServeFunc) (kmsg.Response, error)
 
 // BoolPtr returns a pointer to v, for Config.AutoCreateTopics.
 func BoolPtr(v bool) *bool { return &v }
@@ -161,6 +219,15 @@ func (c Config) Default() Config {
 	}
 	if c.MaxPartitionsPerTopic == 0 {
 		c.MaxPartitionsPerTopic = DefaultMaxPartitionsPerTopic
+	}
+	if c.MaxCreateTopicsPerRequest == 0 {
+		c.MaxCreateTopicsPerRequest = DefaultMaxCreateTopicsPerRequest
+	}
+	if c.MaxCreatePartitionsPerRequest == 0 {
+		c.MaxCreatePartitionsPerRequest = DefaultMaxCreatePartitionsPerRequest
+	}
+	if c.PartitionCreationsPerMinute == 0 {
+		c.PartitionCreationsPerMinute = DefaultPartitionCreationsPerMinute
 	}
 	if c.MaxRequestBytes == 0 {
 		c.MaxRequestBytes = DefaultMaxRequestBytes
@@ -209,6 +276,12 @@ func (c Config) Validate() error {
 		return bad("MaxPartitionsPerTopic %d below 1", c.MaxPartitionsPerTopic)
 	case c.DefaultPartitions < 1 || c.DefaultPartitions > c.MaxPartitionsPerTopic:
 		return bad("DefaultPartitions %d outside [1, MaxPartitionsPerTopic=%d]", c.DefaultPartitions, c.MaxPartitionsPerTopic)
+	case c.MaxCreateTopicsPerRequest < 1:
+		return bad("MaxCreateTopicsPerRequest %d below 1", c.MaxCreateTopicsPerRequest)
+	case c.MaxCreatePartitionsPerRequest < c.DefaultPartitions:
+		return bad("MaxCreatePartitionsPerRequest %d below DefaultPartitions %d", c.MaxCreatePartitionsPerRequest, c.DefaultPartitions)
+	case c.PartitionCreationsPerMinute < 1 && c.PartitionCreationsPerMinute != -1:
+		return bad("PartitionCreationsPerMinute %d: want -1 (no limit) or 1 or more", c.PartitionCreationsPerMinute)
 	case c.MaxRequestBytes < 1024:
 		return bad("MaxRequestBytes %d below 1024", c.MaxRequestBytes)
 	case c.MaxInFlightBytes < 1024:

@@ -37,8 +37,8 @@ const (
 
 // frame is one request read off the wire: the bytes after the size prefix.
 type frame struct {
-	buf []byte // backing store, reused when the handler allows it
-	key int16
+	buf []byte  // backing store, reused when the handler allows it
+	api *apiKey // the key's registration; nil for a key not served
 }
 
 // conn serves one client connection. A reader goroutine reads frames ahead
@@ -111,7 +111,7 @@ func (cc *conn) serve(ctx context.Context) {
 		}
 		// A request that may block must not hold back responses
 		// already encoded for earlier pipelined requests.
-		if len(cc.out) > 0 && mayBlock(f.key) {
+		if len(cc.out) > 0 && f.api != nil && f.api.wait == mayBlock {
 			if err := cc.flush(); err != nil {
 				return
 			}
@@ -138,26 +138,15 @@ func (cc *conn) serve(ctx context.Context) {
 	}
 }
 
-// recycle returns a frame's slot to the reader. Only produce and fetch
-// requests are known not to keep references into the frame after
-// handling (storage copies appended batches; fetch requests hold only
-// copied strings), so only their buffers are reused; other requests, such
-// as JoinGroup whose protocol metadata the coordinator keeps, give up the
-// buffer.
+// recycle returns a frame's slot to the reader. Only the buffers of keys
+// registered with releasesFrame are reused; the others (JoinGroup, whose
+// protocol metadata the coordinator keeps, among them) give it up.
 func (cc *conn) recycle(f *frame, free chan<- *frame) {
-	if (f.key != 0 && f.key != 1) || cap(f.buf) > maxKeptBuffer {
+	if f.api == nil || f.api.frame != releasesFrame || cap(f.buf) > maxKeptBuffer {
 		f.buf = nil
 	}
+	f.api = nil
 	free <- f
-}
-
-// mayBlock reports whether a key's handler can wait for a long time.
-func mayBlock(key int16) bool {
-	switch key {
-	case 1, 11, 14, 78: // Fetch and ShareFetch long-polls, JoinGroup, SyncGroup
-		return true
-	}
-	return false
 }
 
 // logClose logs why the connection is being closed.
@@ -215,7 +204,7 @@ func (cc *conn) readLoop(ctx context.Context, cancel context.CancelFunc, frames 
 			cc.logReadErr(ctx, fmt.Errorf("read %d-byte request: %w", size, err))
 			return
 		}
-		f.key = int16(binary.BigEndian.Uint16(f.buf))
+		f.api = lookupKey(int16(binary.BigEndian.Uint16(f.buf)))
 		select {
 		case frames <- f:
 		case <-ctx.Done():
@@ -297,25 +286,17 @@ func (cc *conn) handleFrame(ctx context.Context, body []byte) error {
 		return fmt.Errorf("%w: truncated request header (%d bytes)", errCloseConn, len(body))
 	}
 	cc.clientID = h.clientID
-	if h.key == 18 {
-		if max := apiKeys[18].max; h.version > max {
-			// KIP-511: a newer client's ApiVersions is answered
-			// in v0 without decoding its body, so it can retry
-			// at a version we serve.
-			cc.appendResponse(h.corr, apiVersionsFallback())
-			return nil
-		}
-	}
+	api := lookupKey(h.key)
 	start := time.Now()
-	resp, err := cc.dispatchRecovering(ctx, h, &r)
+	resp, err := cc.dispatchRecovering(ctx, api, h, &r)
 	defer cc.runReleases()
 	if err != nil {
 		return err
 	}
 	if resp != nil {
-		cc.appendResponse(h.corr, resp)
+		cc.appendResponse(h.corr, api, resp)
 	}
-	if d := time.Since(start); d > time.Second && !mayBlock(h.key) {
+	if d := time.Since(start); d > time.Second && (api == nil || api.wait != mayBlock) {
 		cc.log.Info("refbroker: slow request", "key", kmsg.NameForKey(h.key), "version", h.version, "took", d)
 	}
 	return nil
@@ -325,7 +306,7 @@ func (cc *conn) handleFrame(ctx context.Context, body []byte) error {
 // handler into an error that closes this connection only: the panic is
 // logged with its stack and the broker keeps serving everyone else.
 // Handlers release their locks with defer, so a panic leaves none held.
-func (cc *conn) dispatchRecovering(ctx context.Context, h requestHeader, r *kbin.Reader) (resp kmsg.Response, err error) {
+func (cc *conn) dispatchRecovering(ctx context.Context, api *apiKey, h requestHeader, r *kbin.Reader) (resp kmsg.Response, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			cc.b.handlerPanics.Add(1)
@@ -334,20 +315,17 @@ func (cc *conn) dispatchRecovering(ctx context.Context, h requestHeader, r *kbin
 			resp, err = nil, fmt.Errorf("%w: %s handler panicked: %v", errCloseConn, kmsg.NameForKey(h.key), p)
 		}
 	}()
-	if hook := cc.b.beforeHandler.Load(); hook != nil {
-		(*hook)(h.key)
-	}
-	return dispatch(ctx, cc, h, r)
+	return dispatch(ctx, cc, api, h, r)
 }
 
-// appendResponse encodes resp with its response header onto cc.out.
-func (cc *conn) appendResponse(corr int32, resp kmsg.Response) {
+// appendResponse encodes resp, the answer to a request of key api, with
+// its response header onto cc.out.
+func (cc *conn) appendResponse(corr int32, api *apiKey, resp kmsg.Response) {
 	start := len(cc.out)
 	cc.out = append(cc.out, 0, 0, 0, 0, 0, 0, 0, 0) // size + correlation ID
 	// Response header v1 (flexible) carries an empty tag section, except
-	// for ApiVersions, whose response header is always v0 so that a
-	// client that does not yet know our versions can parse it.
-	if resp.IsFlexible() && resp.Key() != 18 {
+	// for keys registered with headerV0.
+	if resp.IsFlexible() && !api.headerV0 {
 		cc.out = append(cc.out, 0)
 	}
 	cc.out = resp.AppendTo(cc.out)

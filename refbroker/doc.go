@@ -8,10 +8,15 @@
 // reaches the broker at [Broker.Addr].
 //
 // The protocol server keeps one file per Kafka API key, named NN_name.go
-// after the key number as in franz-go's kfake. Each file registers its
-// handler and version range in init through regKey, which feeds ApiVersions,
-// and the fields refbroker ignores or rejects are listed in
-// unsupported_features.go, which is rendered into docs/refbroker.md.
+// after the key number as in franz-go's kfake. Each file registers its key
+// in init through regKey, once, with everything known about it: versions,
+// handler, whether it may block, whether its request buffer is reused and
+// the fields refbroker ignores or rejects. ApiVersions, dispatch, the
+// connection loop and the table in docs/refbroker.md read that
+// registration; no other code decides by key number.
+//
+// [Config.Intercept] is a test-only hook through which every request
+// passes at dispatch; refbroker/refbrokertest plants broker bugs with it.
 //
 // Requests on one connection are handled one at a time, in order, and their
 // responses are written in request order, as Kafka does; different

@@ -36,6 +36,9 @@ var (
 	errInvalidReplicationFactor = errors.New("invalid replication factor")
 	// errInvalidReplicaAssignment reports an assignment to another node.
 	errInvalidReplicaAssignment = errors.New("invalid replica assignment")
+	// errNotServed reports a request key or version the registry does
+	// not serve (through Config.Intercept's ServeFunc).
+	errNotServed = errors.New("not served")
 	// errInvalidRequest reports a request Kafka answers with INVALID_REQUEST.
 	errInvalidRequest = errors.New("invalid request")
 	// errCloseConn asks the connection loop to close the connection

@@ -3,6 +3,8 @@ package refbroker
 import (
 	"fmt"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/brokerbench/brokerbench/refbroker/share"
 )
 
@@ -43,10 +45,10 @@ func (s shareTopics) Bounds(id [16]byte, p int32) (int64, int64, bool) {
 
 // shareVersions returns the version range the share coordinator declares
 // for key, so ApiVersions never advertises more than it handles.
-func shareVersions(key int16) (int16, int16) {
-	v, ok := share.Versions()[key]
+func shareVersions(key kmsg.Key) (int16, int16) {
+	v, ok := share.Versions()[key.Int16()]
 	if !ok {
-		panic(fmt.Sprintf("refbroker: share coordinator does not serve key %d", key))
+		panic(fmt.Sprintf("refbroker: share coordinator does not serve key %d (%s)", key, key.Name()))
 	}
 	return v[0], v[1]
 }

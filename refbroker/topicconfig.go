@@ -18,11 +18,24 @@ const (
 	cfgSegmentBytes    = "segment.bytes"
 	cfgCleanupPolicy   = "cleanup.policy"
 	cfgMaxMessageBytes = "max.message.bytes"
+	// cfgFlushMessages is Kafka's per-topic fsync policy: 1 syncs every
+	// append before it is acknowledged (storage.FsyncAlways); Kafka's
+	// default, Long.MAX_VALUE, leaves it to the broker's --fsync policy.
+	// Other counts are rejected: refbroker syncs per append or on a timer,
+	// never every N messages.
+	cfgFlushMessages = "flush.messages"
+	// cfgFlushMs is reported only (read-only): the broker's --fsync
+	// policy as Kafka's flush.ms spells it.
+	cfgFlushMs = "flush.ms"
 )
+
+// kafkaLongMax is Long.MAX_VALUE, Kafka's "never" for flush.messages and
+// flush.ms.
+const kafkaLongMax = math.MaxInt64
 
 // topicConfigNames lists the supported topic configs in DescribeConfigs
 // order.
-var topicConfigNames = []string{cfgCleanupPolicy, cfgMaxMessageBytes, cfgRetentionBytes, cfgRetentionMs, cfgSegmentBytes}
+var topicConfigNames = []string{cfgCleanupPolicy, cfgFlushMessages, cfgFlushMs, cfgMaxMessageBytes, cfgRetentionBytes, cfgRetentionMs, cfgSegmentBytes}
 
 // validateTopicName applies Kafka's topic name rules: 1 to 249 bytes of
 // [a-zA-Z0-9._-], and not "." or "..".
@@ -76,6 +89,17 @@ func topicStorageConfig(base storage.Config, configs map[string]string) (storage
 				return cfg, err
 			}
 			cfg.MaxMessageBytes = n
+		case cfgFlushMessages:
+			switch v {
+			case "1":
+				cfg.Fsync = storage.FsyncAlways
+			case strconv.FormatInt(kafkaLongMax, 10):
+				cfg.Fsync = base.Fsync
+			default:
+				return cfg, fmt.Errorf("%w: %s=%q: refbroker supports 1 (fsync every append before its ack) or %d (the broker's --fsync policy)", errInvalidTopicConfig, name, v, int64(kafkaLongMax))
+			}
+		case cfgFlushMs:
+			return cfg, fmt.Errorf("%w: %s is read-only on refbroker: it reports the broker's --fsync policy; set flush.messages=1 to sync every append", errInvalidTopicConfig, name)
 		case cfgCleanupPolicy:
 			if v != "delete" {
 				return cfg, fmt.Errorf("%w: %s=%q: only \"delete\" is supported (no compaction)", errInvalidTopicConfig, name, v)
@@ -116,6 +140,14 @@ func effectiveTopicConfigs(base storage.Config, overrides map[string]string) []t
 		cfgRetentionMs:     strconv.FormatInt(unlimitedAsMinusOne(base.Retention.Milliseconds()), 10),
 		cfgSegmentBytes:    strconv.FormatInt(base.SegmentBytes, 10),
 		cfgMaxMessageBytes: strconv.FormatInt(base.MaxMessageBytes, 10),
+		cfgFlushMessages:   strconv.FormatInt(kafkaLongMax, 10),
+		cfgFlushMs:         strconv.FormatInt(kafkaLongMax, 10),
+	}
+	switch base.Fsync {
+	case storage.FsyncAlways:
+		defaults[cfgFlushMessages] = "1"
+	case storage.FsyncInterval:
+		defaults[cfgFlushMs] = strconv.FormatInt(base.FsyncInterval.Milliseconds(), 10)
 	}
 	out := make([]topicConfigValue, 0, len(topicConfigNames))
 	for _, name := range topicConfigNames {

@@ -59,6 +59,9 @@ func (p palette) color(label string) color.Color { return plotutil.Color(p[label
 // workload's settings on a second line so every chart names them.
 func sectionTitle(sec *Section, what string) string {
 	t := sec.Name + ": " + what
+	if w := durabilityWarning(sec.Runs); w != "" {
+		t += "\n" + w
+	}
 	for _, r := range sec.Runs {
 		if r.ok() {
 			if sec.sweep {

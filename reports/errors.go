@@ -17,4 +17,7 @@ var (
 	// ErrNoSweep: no throughput-per-partition (partition sweep) result was
 	// found, so there is no per-partition throughput to plan from.
 	ErrNoSweep = errors.New("no partition-sweep results")
+	// ErrBadBaseline: Options.Baseline names no result set, system or
+	// series of the inputs.
+	ErrBadBaseline = errors.New("bad baseline")
 )

@@ -5,8 +5,10 @@
 // results), so a report can be redrawn from results alone.
 //
 // The main entry points are [Write], which renders a report from one or
-// more result folders (several folders are compared side by side, with
-// ratio tables), and [PlanFromDirs], which recommends a partition count per
+// more result folders (several folders, or several systems, are compared
+// with ratio tables whose every ratio has its confidence interval and
+// verdict, also written to comparison.json: [Comparison]), and
+// [PlanFromDirs], which recommends a partition count per
 // system from throughput-per-partition results ([Plan], [PlanRequest]).
 //
 // Charts are drawn with gonum.org/v1/plot. Time series are downsampled
@@ -21,6 +23,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -28,8 +31,13 @@ import (
 type Options struct {
 	// In lists result folders; at least one. Several folders are compared
 	// side by side (systems, versions, or before vs after); the first is
-	// the baseline of ratio tables.
+	// the baseline of comparisons unless Baseline says otherwise.
 	In []string
+	// Baseline names what every ratio is relative to: a result set (the
+	// base name of an In folder), a system, or a series label
+	// ("refbroker [before]"). Default: the first In folder and, within a
+	// set, the system it ran first.
+	Baseline string
 	// Out is the report folder, created if missing; default
 	// "<In[0]>/report". Existing report files in it are overwritten.
 	Out string
@@ -48,8 +56,9 @@ type Summary struct {
 	// Out is the report folder.
 	Out string
 	// PDF, HTML and Markdown are the paths of report.pdf, index.html and
-	// summary.md.
-	PDF, HTML, Markdown string
+	// summary.md; Comparison is comparison.json, every ratio of the
+	// report with its interval and verdict.
+	PDF, HTML, Markdown, Comparison string
 	// PNGs are the chart files in section order.
 	PNGs []string
 	// Pages is the number of pages of the PDF.
@@ -69,6 +78,7 @@ type report struct {
 	pal      palette
 	tables   []table // per-section summaries
 	ratios   []table
+	compared []Comparison
 	plan     []table
 	planText *Plan
 }
@@ -116,6 +126,10 @@ func Write(ctx context.Context, opts Options) (Summary, error) {
 	if err := writeFile(sum.Markdown, rep.markdown); err != nil {
 		return sum, err
 	}
+	sum.Comparison = filepath.Join(opts.Out, "comparison.json")
+	if err := writeComparisons(sum.Comparison, rep.compared); err != nil {
+		return sum, err
+	}
 	return sum, nil
 }
 
@@ -123,6 +137,10 @@ func Write(ctx context.Context, opts Options) (Summary, error) {
 // tables.
 func build(ctx context.Context, opts Options, runs []*Run) (*report, error) {
 	sortRuns(runs, opts.In)
+	choice, err := resolveBaseline(opts.Baseline, runs)
+	if err != nil {
+		return nil, err
+	}
 	rep := &report{opts: opts, runs: runs, secs: sections(runs), pal: newPalette(runs)}
 	for _, sec := range rep.secs {
 		if err := ctx.Err(); err != nil {
@@ -137,7 +155,7 @@ func build(ctx context.Context, opts Options, runs []*Run) (*report, error) {
 			rep.tables = append(rep.tables, sectionTable(sec))
 		}
 	}
-	rep.ratios = ratioTables(rep.secs)
+	rep.compared, rep.ratios = comparisons(rep.secs, choice)
 	if err := rep.buildPlan(); err != nil {
 		return nil, err
 	}
@@ -239,7 +257,12 @@ func sectionCharts(sec *Section, pal palette) ([]*Chart, error) {
 			}
 		}
 	}
-	return out, add(conformanceChart(sec, pal))
+	if err := add(conformanceChart(sec, pal)); err != nil {
+		return nil, err
+	}
+	markFirstRepetition(sec, out)
+	rc, err := repeatCharts(sec, pal)
+	return append(out, rc...), err
 }
 
 // writePNGs renders every chart; file names are "<section>.<chart>.png".
@@ -308,7 +331,7 @@ func (rep *report) toolVersion() string {
 	return out
 }
 
-// systems lists "label: server, client" once per series.
+// systems lists "label: server, client, durability" once per series.
 func (rep *report) systems() []string {
 	seen := map[string]bool{}
 	var out []string
@@ -317,7 +340,11 @@ func (rep *report) systems() []string {
 			continue
 		}
 		seen[r.Label] = true
-		out = append(out, ascii(fmt.Sprintf("%s: server %s, client %s", r.Label, r.Meta.System.Server, r.Meta.System.Client)))
+		line := fmt.Sprintf("%s: server %s, client %s, durability %s", r.Label, r.Meta.System.Server, r.Meta.System.Client, durabilityOf(r))
+		if d := r.Meta.Durability; d != nil && len(d.Evidence) > 0 {
+			line += " (" + strings.Join(d.Evidence, "; ") + ")"
+		}
+		out = append(out, ascii(line))
 	}
 	return out
 }

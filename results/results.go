@@ -159,6 +159,13 @@ type Result struct {
 	// Verdict is the checkers' verdict on the run's recorded history; nil
 	// when the run recorded none.
 	Verdict *Verdict `json:"verdict,omitempty"`
+	// Repeat places the run among the repetitions of its (workload,
+	// system) and carries their summary; nil for a single run (see
+	// [Repeat]).
+	Repeat *Repeat `json:"repeat,omitempty"`
+	// Steadiness flags a trend or change point in the measured phase's
+	// rates; nil in files written before it was checked.
+	Steadiness *Steadiness `json:"steadiness,omitempty"`
 	// Meta is the run metadata.
 	Meta Meta `json:"meta"`
 	// Spec is the concrete workload as run, for reproduction.
@@ -385,6 +392,11 @@ type Meta struct {
 	System adapters.Info `json:"system"`
 	// Capabilities of the system.
 	Capabilities adapters.Capabilities `json:"capabilities"`
+	// Durability is the level the workload asked for and the one the
+	// system was found to give the run's topics, with the evidence; nil
+	// for results written before it existed or runs that never created
+	// their topics.
+	Durability *adapters.DurabilityReport `json:"durability,omitempty"`
 	// Host describes the machine that ran the load.
 	Host Host `json:"host"`
 	// Warnings are non-fatal notes (missing payload file, ...).

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/suite/systems"
 )
 
@@ -165,6 +166,12 @@ func (w Workload) validate() []*FieldError {
 	errs = append(errs, oneOfList("report", w.Report, ReportHints())...)
 	if w.Guarantee != "" {
 		oneOf(func(e *FieldError) { errs = append(errs, e) }, "guarantee", w.Guarantee, "at-least-once", "exactly-once", "at-most-once")
+	}
+	if w.Durability != "" {
+		oneOf(func(e *FieldError) { errs = append(errs, e) }, "durability", w.Durability, adapters.DurabilityNames()...)
+	}
+	if w.DurabilityRequired && w.Durability == "" {
+		errs = append(errs, invalidf("durabilityRequired", "needs a durability level to require; set durability: (%s)", strings.Join(adapters.DurabilityNames(), ", ")))
 	}
 	return errs
 }

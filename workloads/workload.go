@@ -177,6 +177,14 @@ type Workload struct {
 	// Guarantee is the delivery guarantee the run's history is checked
 	// against: at-least-once (default), exactly-once or at-most-once.
 	Guarantee string
+	// Durability is the level acknowledged messages must have (memory,
+	// async-disk, sync-disk, replicated; see adapters.Durability); ""
+	// keeps each system's default. Adapters apply it where they can and
+	// results record what the server actually gave.
+	Durability string
+	// DurabilityRequired makes a system that cannot reach Durability
+	// not-applicable instead of running at a weaker level.
+	DurabilityRequired bool
 	// Thresholds are pass conditions on result figures for `run --gate`,
 	// metric name to "op number" (see package gate), e.g. {"lost": "== 0"}.
 	Thresholds map[string]string

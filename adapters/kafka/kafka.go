@@ -229,11 +229,22 @@ func (k *Kafka) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error 
 		k.limits[spec.Name] = spec.MaxDeliveries
 		k.mu.Unlock()
 	}
-	var configs map[string]*string
-	if spec.RetentionBytes > 0 {
-		configs = map[string]*string{"retention.bytes": kadm.StringPtr(strconv.FormatInt(spec.RetentionBytes, 10))}
+	brokers := 0
+	if spec.Durability == adapters.DurabilityReplicated {
+		md, err := k.adm.BrokerMetadata(ctx)
+		if err != nil {
+			return fmt.Errorf("create topic %q: count brokers for durability replicated: %w", spec.Name, err)
+		}
+		brokers = len(md.Brokers)
 	}
-	_, err := k.adm.CreateTopic(ctx, int32(spec.Partitions), k.cfg.ReplicationFactor, configs, spec.Name)
+	configs, rf := durabilityConfigs(spec.Durability, k.cfg.ReplicationFactor, brokers)
+	if spec.RetentionBytes > 0 {
+		if configs == nil {
+			configs = map[string]*string{}
+		}
+		configs["retention.bytes"] = kadm.StringPtr(strconv.FormatInt(spec.RetentionBytes, 10))
+	}
+	_, err := k.adm.CreateTopic(ctx, int32(spec.Partitions), rf, configs, spec.Name)
 	if err == nil {
 		return nil
 	}

@@ -66,6 +66,12 @@ type Redis struct {
 	groups   localgroup.Registry // local consumer groups, see group.go
 	mu       sync.Mutex
 	closed   bool
+	// restore holds the server settings CreateTopic changed for a
+	// workload's durability, put back by Close (durability.go).
+	restore []configRestore
+	// applyErr is why the last durability could not be applied, reported
+	// with the read-back; nil when it was.
+	applyErr error
 }
 
 // New validates cfg, connects and pings the server. A server that cannot be
@@ -195,16 +201,20 @@ func (r *Redis) Info(ctx context.Context) (adapters.Info, error) {
 	return info, nil
 }
 
-// Close closes the administrative connection. Producers and consumers have
-// their own and must be closed separately.
+// Close puts back the server settings a workload's durability changed and
+// closes the administrative connection. Producers and consumers have their
+// own and must be closed separately.
 func (r *Redis) Close() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.closed {
+		r.mu.Unlock()
 		return nil
 	}
 	r.closed = true
-	return r.admin.Close()
+	r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return errors.Join(r.restoreConfig(ctx), r.admin.Close())
 }
 
 // topicMeta is what CreateTopic stores in the metadata hash.
@@ -268,6 +278,14 @@ func (r *Redis) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error 
 	}
 	if spec.MaxDeliveries < 0 {
 		return fmt.Errorf("create topic %q: MaxDeliveries %d is negative", spec.Name, spec.MaxDeliveries)
+	}
+	if spec.Durability != "" {
+		// A refusal (CONFIG disabled or not permitted) does not fail the
+		// topic: the read-back reports what the server gives, and why.
+		err := r.applyDurability(ctx, spec.Durability)
+		r.mu.Lock()
+		r.applyErr = err
+		r.mu.Unlock()
 	}
 	mk := metaKey(spec.Name)
 	set, err := r.admin.HSetNX(ctx, mk, "partitions", spec.Partitions).Result()

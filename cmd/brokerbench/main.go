@@ -15,6 +15,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/brokerbench/brokerbench/suite/systems"
 )
 
 // Exit codes shared by every subcommand.
@@ -40,6 +42,11 @@ func usagef(format string, args ...any) error {
 var errRunFailed = errors.New("one or more runs failed")
 
 func main() {
+	// brokerbench runs refbroker as its own subprocess by re-executing
+	// itself (suite/systems.ServeRefbroker); that child stops here.
+	if code, ok := systems.ServeRefbroker(); ok {
+		os.Exit(code)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

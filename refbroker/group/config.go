@@ -5,19 +5,21 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Kafka API keys answered by the coordinator.
 const (
-	keyOffsetCommit   int16 = 8
-	keyOffsetFetch    int16 = 9
-	keyJoinGroup      int16 = 11
-	keyHeartbeat      int16 = 12
-	keyLeaveGroup     int16 = 13
-	keySyncGroup      int16 = 14
-	keyDescribeGroups int16 = 15
-	keyListGroups     int16 = 16
-	keyDeleteGroups   int16 = 42
+	keyOffsetCommit   = int16(kmsg.OffsetCommit)
+	keyOffsetFetch    = int16(kmsg.OffsetFetch)
+	keyJoinGroup      = int16(kmsg.JoinGroup)
+	keyHeartbeat      = int16(kmsg.Heartbeat)
+	keyLeaveGroup     = int16(kmsg.LeaveGroup)
+	keySyncGroup      = int16(kmsg.SyncGroup)
+	keyDescribeGroups = int16(kmsg.DescribeGroups)
+	keyListGroups     = int16(kmsg.ListGroups)
+	keyDeleteGroups   = int16(kmsg.DeleteGroups)
 )
 
 // Defaults applied by New to zero Config fields.

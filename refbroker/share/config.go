@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Defaults applied to a zero Config field. They are Kafka's broker
@@ -29,10 +31,10 @@ const (
 // [min, max] versions, for the broker's ApiVersions registry.
 func Versions() map[int16][2]int16 {
 	return map[int16][2]int16{
-		76: {0, 1}, // ShareGroupHeartbeat
-		77: {0, 1}, // ShareGroupDescribe
-		78: {0, 2}, // ShareFetch
-		79: {0, 2}, // ShareAcknowledge
+		int16(kmsg.ShareGroupHeartbeat): {0, 1},
+		int16(kmsg.ShareGroupDescribe):  {0, 1},
+		int16(kmsg.ShareFetch):          {0, 2},
+		int16(kmsg.ShareAcknowledge):    {0, 2},
 	}
 }
 

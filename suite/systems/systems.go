@@ -100,8 +100,12 @@ type OpenOptions struct {
 	ToolVersion string
 	// Owned is the private broker brokerbench started from
 	// [System.Process] for process faults; nil to use the configured one
-	// (or, for an embedded system, an in-process broker).
+	// (or, for refbroker, one Open starts itself).
 	Owned *chaos.Process
+	// SelfExec says that the running program calls [ServeRefbroker] first
+	// thing in main, so refbroker can run as a re-execution of it when no
+	// refbroker binary is found. The brokerbench command sets it.
+	SelfExec bool
 }
 
 // All returns the systems in the order they are listed and run.

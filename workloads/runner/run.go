@@ -20,15 +20,18 @@ import (
 
 // run is the state of one workload run on one system.
 type run struct {
-	r      *Runner
-	w      workloads.Workload
-	sys    adapters.System
-	caps   adapters.Capabilities
-	log    *slog.Logger
-	epoch  time.Time
-	runID  string
-	topics []*topicState
-	subs   []*subscription
+	r    *Runner
+	w    workloads.Workload
+	sys  adapters.System
+	caps adapters.Capabilities
+	log  *slog.Logger
+	// durability is what the system gives the run's topics, read back
+	// after they were created; nil before.
+	durability *adapters.DurabilityReport
+	epoch      time.Time
+	runID      string
+	topics     []*topicState
+	subs       []*subscription
 
 	producers []*producer
 	consumers []*consumer
@@ -96,6 +99,11 @@ func (rn *Runner) Run(ctx context.Context, w workloads.Workload, sys adapters.Sy
 		return r.notApplicable(meta, reason), nil
 	}
 	err := r.execute(ctx)
+	meta.Durability = r.durability
+	var na notApplicableError
+	if errors.As(err, &na) {
+		return r.notApplicable(meta, na.reason), nil
+	}
 	res := r.result(meta)
 	if err != nil {
 		res.Status, res.Error = results.StatusFailed, err.Error()
@@ -158,9 +166,13 @@ func (r *run) setup(ctx context.Context) error {
 			}
 			r.subs = append(r.subs, sub)
 		}
+		spec.Durability = adapters.Durability(w.Durability)
 		if err := r.sys.CreateTopic(ctx, spec); err != nil {
 			return fmt.Errorf("create topic %s: %w", ts.name, err)
 		}
+	}
+	if err := r.checkDurability(ctx); err != nil {
+		return err
 	}
 	payload, pool, err := r.payloads()
 	if err != nil {

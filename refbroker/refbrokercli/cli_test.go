@@ -1,4 +1,4 @@
-package main
+package refbrokercli
 
 import (
 	"context"
@@ -24,6 +24,9 @@ func TestParseFlagsErrorsNameTheFlag(t *testing.T) {
 		{[]string{"--retention-bytes", "-5"}, "retention-bytes"},
 		{[]string{"--retention", "-1h"}, "retention"},
 		{[]string{"--max-request-bytes", "12"}, "max-request-bytes"},
+		{[]string{"--max-create-topics-per-request", "0"}, "max-create-topics-per-request"},
+		{[]string{"--partitions", "4", "--max-create-partitions-per-request", "3"}, "max-create-partitions-per-request"},
+		{[]string{"--partition-creations-per-minute", "-2"}, "partition-creations-per-minute"},
 		{[]string{"--listen", "nonsense"}, "listen"},
 		{[]string{"--advertise", "host-only"}, "advertise"},
 		{[]string{"--auto-create-topics=maybe"}, "auto-create-topics"},
