@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -125,4 +126,77 @@ func checkValid(t *testing.T, v *checkers.Verdict, model string) {
 		v.WriteSummary(&buf)
 		t.Errorf("verdict %s model %s (want valid %s):\n%s", v.Valid, v.Model, model, buf.String())
 	}
+}
+
+// TestQueueAckAfterCrashNotRecorded: on Redis, queue consumers that crash
+// between handling a delivery and the XACK that would acknowledge it (the
+// commit interval is longer than their life) have acked nothing, and the
+// history says so: such a delivery has no ack from the crashed process,
+// and another process dequeues and acks it later. The checker accepts the
+// run. Recording acks at the handler's return would have claimed acks the
+// broker never got.
+func TestQueueAckAfterCrashNotRecorded(t *testing.T) {
+	adaptertest.RequireService(t, "redis", "127.0.0.1:6379")
+	sys := realSystems[0].new(t)
+	w := smallWorkload("ack-crash")
+	w.TestDuration = 3 * time.Second
+	w.ConsumerPerSubscription = 3
+	w.Delivery.CommitInterval = 5 * time.Second // no XACK before a crash
+	w.Delivery.SessionTimeout = time.Second     // the survivors claim soon
+	w.Queue = &workloads.Queue{}
+	w.Churn = &workloads.Churn{Interval: time.Second, Leave: "crash", Consumers: 1}
+	v, text := recordRun(t, w, sys)
+	checkValid(t, v, "queue")
+	type op struct {
+		proc int
+		f    string
+	}
+	ops := make(map[int64][]op)
+	crashed := make(map[int]bool)
+	for line := range bytes.SplitSeq(text, []byte("\n")) {
+		var e struct {
+			Process any    `json:"process"`
+			Type    string `json:"type"`
+			F       string `json:"f"`
+			Value   any    `json:"value"`
+		}
+		if len(line) == 0 || json.Unmarshal(line, &e) != nil {
+			continue
+		}
+		p, ok := e.Process.(float64)
+		if !ok {
+			continue
+		}
+		if e.F == "dequeue" && e.Type == "info" {
+			crashed[int(p)] = true
+		}
+		if val, ok := e.Value.(float64); ok && e.Type == "ok" && (e.F == "dequeue" || e.F == "ack") {
+			ops[int64(val)] = append(ops[int64(val)], op{int(p), e.F})
+		}
+	}
+	if len(crashed) == 0 {
+		t.Fatal("no consumer crash in the history")
+	}
+	unacked := 0
+	for _, seq := range ops {
+		for i, o := range seq {
+			if o.f != "dequeue" || !crashed[o.proc] {
+				continue
+			}
+			ackedBy := -1
+			for _, later := range seq[i+1:] {
+				if later.f == "ack" {
+					ackedBy = later.proc
+					break
+				}
+			}
+			if ackedBy != o.proc && ackedBy != -1 {
+				unacked++
+			}
+		}
+	}
+	if unacked == 0 {
+		t.Errorf("no delivery to a crashed consumer was left unacked by it and acked by another: acks are recorded before the broker has them")
+	}
+	t.Logf("%d crashed processes; %d deliveries they held were acked by another process", len(crashed), unacked)
 }
