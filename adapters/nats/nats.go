@@ -257,6 +257,7 @@ func (n *NATS) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error {
 	if n.cfg.Storage == "memory" {
 		sc.Storage = jetstream.MemoryStorage
 	}
+	sc.Storage, sc.Replicas = n.streamDurability(spec.Durability, sc.Storage, sc.Replicas)
 	if spec.RetentionBytes > 0 {
 		sc.MaxBytes = spec.RetentionBytes * int64(spec.Partitions)
 	}
