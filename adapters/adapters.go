@@ -481,17 +481,17 @@ type CapabilityVariant struct {
 // one system, for the mapping table of docs/adapters/README.md.
 type Mapping struct {
 	// Topic is what a topic is, e.g. "one stream per partition".
-	Topic string
+	Topic string `json:"topic"`
 	// Partition is what a partition is.
-	Partition string
+	Partition string `json:"partition"`
 	// Subscription is what a subscription is.
-	Subscription string
+	Subscription string `json:"subscription"`
 	// Member is how a member of a subscription gets partitions (and what
 	// ConsumerConfig.Queue changes).
-	Member string
+	Member string `json:"member"`
 	// Ack is how a handled delivery is acknowledged.
-	Ack string
+	Ack string `json:"ack"`
 	// Commit is what a commit is (ConsumerConfig.OnCommitted), or why the
 	// system has none.
-	Commit string
+	Commit string `json:"commit"`
 }

@@ -299,6 +299,7 @@ func runOne(ctx context.Context, cfg *Config, rn *runner.Runner, w workloads.Wor
 		cfg.OnStart(w, name)
 	}
 	res, err := rn.Run(ctx, w, sys)
+	res.Meta.Mapping = systems.MappingFor(name, res.Meta.Capabilities)
 	hist.annotate(res)
 	if cfg.OnFinish != nil {
 		cfg.OnFinish(res)
