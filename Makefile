@@ -5,7 +5,7 @@ PKGS     := ./...
 # Packages with goroutines of their own get the race detector in `make test`.
 RACE_PKGS := ./metrics/... ./workloads/... ./refbroker/... ./adapters/... ./checkers/... ./gate/... ./chaos/... ./internal/... ./suite/...
 # The main job: smoke plus the mission scenarios, shortened to finish in
-# about two minutes on a 2-core machine against the embedded refbroker.
+# about three minutes on a 2-core machine against the embedded refbroker.
 # capacity-partitions is a saturation search per partition count; its probes
 # are shortened to 1s and each search to 8s (see docs/capacity.md).
 RUN_WORKLOADS := --workload smoke --workload throughput-per-partition --workload capacity-partitions --workload hot-keys --workload rebalance-storm

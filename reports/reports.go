@@ -320,6 +320,9 @@ func (rep *report) systems() []string {
 			line += " (" + strings.Join(d.Evidence, "; ") + ")"
 		}
 		out = append(out, ascii(line))
+		for _, l := range drivenLines(r) {
+			out = append(out, ascii(l))
+		}
 	}
 	return out
 }

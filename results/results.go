@@ -415,6 +415,10 @@ type Meta struct {
 	System adapters.Info `json:"system"`
 	// Capabilities of the system.
 	Capabilities adapters.Capabilities `json:"capabilities"`
+	// Mapping says what the workload's topic, partition, subscription,
+	// member, ack and commit were on the system (its adapter's mapping for
+	// these capabilities); nil when unknown.
+	Mapping *adapters.Mapping `json:"mapping,omitempty"`
 	// Durability is the level the workload asked for and the one the
 	// system was found to give the run's topics, with the evidence; nil
 	// for results written before it existed or runs that never created

@@ -161,6 +161,12 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	// A saturation search repeats itself (its repetitions give the found
+	// rate's interval), so --repeat N becomes the searches' repetition
+	// count, and searches run in the first round only.
+	if c.Repeat > 1 && c.Search.Repeat == 0 {
+		c.Search.Repeat = c.Repeat
+	}
 	if c.BrokerLogger == nil {
 		c.BrokerLogger = slog.New(slog.DiscardHandler)
 	}
@@ -302,6 +308,9 @@ func runSystem(ctx context.Context, cfg *Config, opts []runner.Option, name stri
 			continue
 		}
 		if w.MaxRate != nil {
+			if hist.rep != nil && hist.rep.Index > 1 {
+				continue // searched in round 1, cfg.Search.Repeat times
+			}
 			err = searchOne(ctx, cfg, opts, w, name, sys, hist, out)
 		} else {
 			err = runOne(ctx, cfg, rn, w, name, sys, hist, out)
@@ -321,6 +330,7 @@ func runOne(ctx context.Context, cfg *Config, rn *runner.Runner, w workloads.Wor
 		cfg.OnStart(w, name)
 	}
 	res, err := rn.Run(ctx, w, sys)
+	res.Meta.Mapping = systems.MappingFor(name, res.Meta.Capabilities)
 	hist.annotate(res)
 	if cfg.OnFinish != nil {
 		cfg.OnFinish(res)
