@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -48,12 +49,13 @@ import (
 
 func init() {
 	regKey(apiKey{
-		key:    kmsg.Produce,
-		min:    0,
-		max:    13,
-		handle: handleProduce,
-		wait:   answersPromptly,
-		frame:  releasesFrame,
+		key:       kmsg.Produce,
+		authorize: aclProduce,
+		min:       0,
+		max:       13,
+		handle:    handleProduce,
+		wait:      answersPromptly,
+		frame:     releasesFrame,
 		unsupported: []string{
 			"TransactionalID and transactional/control batches (UNSUPPORTED_FOR_MESSAGE_FORMAT)",
 			"TimeoutMillis (no replication to wait for)",
@@ -210,4 +212,43 @@ func produceAll(req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, code int16
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp
+}
+
+// aclProduce: producing to a topic needs produce on it; the partitions of
+// other topics are answered TOPIC_AUTHORIZATION_FAILED and the rest is
+// served, as Kafka does. Denied acks=0 data is dropped unanswered.
+func aclProduce(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.ProduceRequest)
+	var denied []kmsg.ProduceResponseTopic
+	req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.ProduceRequestTopic) bool {
+		if cc.may(opProduce, resTopic, cc.topicName(t.Topic, t.TopicID)) {
+			return false
+		}
+		rt := kmsg.NewProduceResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		for _, p := range t.Partitions {
+			rp := kmsg.NewProduceResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, kerr.TopicAuthorizationFailed.Code
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		denied = append(denied, rt)
+		return true
+	})
+	if len(denied) == 0 {
+		return serve(ctx, cc, req)
+	}
+	var resp *kmsg.ProduceResponse
+	if len(req.Topics) > 0 {
+		r, err := serve(ctx, cc, req)
+		if err != nil || r == nil {
+			return r, err
+		}
+		resp = r.(*kmsg.ProduceResponse)
+	} else if req.Acks == 0 {
+		return nil, nil
+	} else {
+		resp = req.ResponseKind().(*kmsg.ProduceResponse)
+	}
+	resp.Topics = append(resp.Topics, denied...)
+	return resp, nil
 }

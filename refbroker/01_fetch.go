@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -53,12 +54,13 @@ import (
 
 func init() {
 	regKey(apiKey{
-		key:    kmsg.Fetch,
-		min:    4,
-		max:    18,
-		handle: handleFetch,
-		wait:   mayBlock,
-		frame:  releasesFrame,
+		key:       kmsg.Fetch,
+		authorize: aclFetch,
+		min:       4,
+		max:       18,
+		handle:    handleFetch,
+		wait:      mayBlock,
+		frame:     releasesFrame,
 		unsupported: []string{
 			"fetch sessions (KIP-227): SessionID is always 0, non-zero IDs get FETCH_SESSION_ID_NOT_FOUND, ForgottenTopics ignored",
 			"IsolationLevel read_committed has no effect (no transactions)",
@@ -287,4 +289,41 @@ func (f *fetcher) partition(tp *topic, rp *kmsg.FetchRequestTopicPartition, budg
 	sp.RecordBatches = view.Data
 	f.bytes += n
 	return n
+}
+
+// aclFetch: fetching a topic needs consume on it; the partitions of other
+// topics are answered TOPIC_AUTHORIZATION_FAILED (with empty records) and
+// the rest is served. When nothing is left, the answer is immediate.
+func aclFetch(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.FetchRequest)
+	var denied []kmsg.FetchResponseTopic
+	req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.FetchRequestTopic) bool {
+		if cc.may(opConsume, resTopic, cc.topicName(t.Topic, t.TopicID)) {
+			return false
+		}
+		rt := kmsg.NewFetchResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		for _, p := range t.Partitions {
+			rp := kmsg.NewFetchResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, kerr.TopicAuthorizationFailed.Code
+			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
+			rp.RecordBatches = []byte{}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		denied = append(denied, rt)
+		return true
+	})
+	if len(denied) == 0 {
+		return serve(ctx, cc, req)
+	}
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	if len(req.Topics) > 0 {
+		r, err := serve(ctx, cc, req)
+		if err != nil || r == nil {
+			return r, err
+		}
+		resp = r.(*kmsg.FetchResponse)
+	}
+	resp.Topics = append(resp.Topics, denied...)
+	return resp, nil
 }

@@ -2,6 +2,7 @@ package refbroker
 
 import (
 	"context"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -28,12 +29,13 @@ import (
 
 func init() {
 	regKey(apiKey{
-		key:    kmsg.ListOffsets,
-		min:    1,
-		max:    6,
-		handle: handleListOffsets,
-		wait:   answersPromptly,
-		frame:  keepsFrame,
+		key:       kmsg.ListOffsets,
+		authorize: aclListOffsets,
+		min:       1,
+		max:       6,
+		handle:    handleListOffsets,
+		wait:      answersPromptly,
+		frame:     keepsFrame,
 		unsupported: []string{
 			"timestamps -3 (max timestamp) and later specials (v7+ not advertised)",
 			"v0 OldStyleOffsets / MaxNumOffsets",
@@ -84,4 +86,35 @@ func listPartitionOffset(tp *topic, rp kmsg.ListOffsetsRequestTopicPartition, sp
 	default:
 		sp.ErrorCode = kerr.InvalidRequest.Code
 	}
+}
+
+// aclListOffsets: a topic's offsets need any permission on it (Kafka's
+// Describe); other topics' partitions are TOPIC_AUTHORIZATION_FAILED.
+func aclListOffsets(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.ListOffsetsRequest)
+	var denied []kmsg.ListOffsetsResponseTopic
+	req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.ListOffsetsRequestTopic) bool {
+		if cc.mayDescribe(resTopic, t.Topic) {
+			return false
+		}
+		rt := kmsg.NewListOffsetsResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewListOffsetsResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, kerr.TopicAuthorizationFailed.Code
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		denied = append(denied, rt)
+		return true
+	})
+	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	if len(req.Topics) > 0 || len(denied) == 0 {
+		r, err := serve(ctx, cc, req)
+		if err != nil || r == nil {
+			return r, err
+		}
+		resp = r.(*kmsg.ListOffsetsResponse)
+	}
+	resp.Topics = append(resp.Topics, denied...)
+	return resp, nil
 }

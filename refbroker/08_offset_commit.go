@@ -1,6 +1,10 @@
 package refbroker
 
 import (
+	"context"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/brokerbench/brokerbench/refbroker/group"
@@ -19,8 +23,46 @@ import (
 func init() {
 	regGroupKey(apiKey{
 		key:         kmsg.OffsetCommit,
+		authorize:   aclOffsetCommit,
 		wait:        answersPromptly,
 		frame:       keepsFrame,
 		unsupported: []string{"topic IDs (v10+ not advertised)"},
 	}, (*group.Coordinator).OffsetCommit)
+}
+
+// aclOffsetCommit: committing needs group on the group (else every
+// partition is GROUP_AUTHORIZATION_FAILED) and consume on each topic
+// (else that topic's partitions are TOPIC_AUTHORIZATION_FAILED).
+func aclOffsetCommit(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.OffsetCommitRequest)
+	groupOK := cc.may(opGroup, resGroup, req.Group)
+	var denied []kmsg.OffsetCommitResponseTopic
+	req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.OffsetCommitRequestTopic) bool {
+		code := kerr.GroupAuthorizationFailed.Code
+		if groupOK {
+			if cc.may(opConsume, resTopic, t.Topic) {
+				return false
+			}
+			code = kerr.TopicAuthorizationFailed.Code
+		}
+		rt := kmsg.NewOffsetCommitResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewOffsetCommitResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, code
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		denied = append(denied, rt)
+		return true
+	})
+	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	if len(req.Topics) > 0 || len(denied) == 0 {
+		r, err := serve(ctx, cc, req)
+		if err != nil || r == nil {
+			return r, err
+		}
+		resp = r.(*kmsg.OffsetCommitResponse)
+	}
+	resp.Topics = append(resp.Topics, denied...)
+	return resp, nil
 }

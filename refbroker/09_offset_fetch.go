@@ -1,6 +1,10 @@
 package refbroker
 
 import (
+	"context"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/brokerbench/brokerbench/refbroker/group"
@@ -17,8 +21,79 @@ import (
 func init() {
 	regGroupKey(apiKey{
 		key:         kmsg.OffsetFetch,
+		authorize:   aclOffsetFetch,
 		wait:        answersPromptly,
 		frame:       keepsFrame,
 		unsupported: []string{"topic IDs (v10+ not advertised)"},
 	}, (*group.Coordinator).OffsetFetch)
+}
+
+// aclOffsetFetch: a group's offsets need group on it
+// (GROUP_AUTHORIZATION_FAILED); a topic's need any permission on it, else
+// its partitions are TOPIC_AUTHORIZATION_FAILED.
+func aclOffsetFetch(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.OffsetFetchRequest)
+	markTopics := func(ts []kmsg.OffsetFetchResponseTopic) {
+		for i := range ts {
+			if !cc.mayDescribe(resTopic, ts[i].Topic) {
+				for j := range ts[i].Partitions {
+					ts[i].Partitions[j].ErrorCode = kerr.TopicAuthorizationFailed.Code
+					ts[i].Partitions[j].Offset = -1
+				}
+			}
+		}
+	}
+	if req.Version < 8 {
+		if !cc.may(opGroup, resGroup, req.Group) {
+			resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+			resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			for _, t := range req.Topics { // v0-1 have only partition errors
+				rt := kmsg.NewOffsetFetchResponseTopic()
+				rt.Topic = t.Topic
+				for _, p := range t.Partitions {
+					rp := kmsg.NewOffsetFetchResponseTopicPartition()
+					rp.Partition, rp.ErrorCode, rp.Offset = p, kerr.GroupAuthorizationFailed.Code, -1
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				resp.Topics = append(resp.Topics, rt)
+			}
+			return resp, nil
+		}
+		r, err := serve(ctx, cc, req)
+		if err != nil || r == nil {
+			return r, err
+		}
+		markTopics(r.(*kmsg.OffsetFetchResponse).Topics)
+		return r, nil
+	}
+	var denied []kmsg.OffsetFetchResponseGroup
+	req.Groups = slices.DeleteFunc(req.Groups, func(g kmsg.OffsetFetchRequestGroup) bool {
+		if cc.may(opGroup, resGroup, g.Group) {
+			return false
+		}
+		rg := kmsg.NewOffsetFetchResponseGroup()
+		rg.Group, rg.ErrorCode = g.Group, kerr.GroupAuthorizationFailed.Code
+		denied = append(denied, rg)
+		return true
+	})
+	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	if len(req.Groups) > 0 || len(denied) == 0 {
+		r, err := serve(ctx, cc, req)
+		if err != nil || r == nil {
+			return r, err
+		}
+		resp = r.(*kmsg.OffsetFetchResponse)
+	}
+	for i := range resp.Groups {
+		for j := range resp.Groups[i].Topics {
+			t := &resp.Groups[i].Topics[j]
+			if !cc.mayDescribe(resTopic, t.Topic) {
+				for k := range t.Partitions {
+					t.Partitions[k].ErrorCode, t.Partitions[k].Offset = kerr.TopicAuthorizationFailed.Code, -1
+				}
+			}
+		}
+	}
+	resp.Groups = append(resp.Groups, denied...)
+	return resp, nil
 }

@@ -2,6 +2,7 @@ package refbroker
 
 import (
 	"context"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -25,6 +26,7 @@ import (
 func init() {
 	regKey(apiKey{
 		key:         kmsg.FindCoordinator,
+		authorize:   aclFindCoordinator,
 		min:         0,
 		max:         6,
 		handle:      handleFindCoordinator,
@@ -66,5 +68,42 @@ func handleFindCoordinator(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg
 		}
 		resp.Coordinators = append(resp.Coordinators, c)
 	}
+	return resp, nil
+}
+
+// aclFindCoordinator: a group's coordinator needs group on the group
+// (GROUP_AUTHORIZATION_FAILED); other key types pass to the handler.
+func aclFindCoordinator(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.FindCoordinatorRequest)
+	if req.CoordinatorType != 0 {
+		return serve(ctx, cc, req)
+	}
+	if req.Version < 4 {
+		if cc.may(opGroup, resGroup, req.CoordinatorKey) {
+			return serve(ctx, cc, req)
+		}
+		resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+		resp.ErrorCode, resp.NodeID = kerr.GroupAuthorizationFailed.Code, -1
+		return resp, nil
+	}
+	var denied []kmsg.FindCoordinatorResponseCoordinator
+	req.CoordinatorKeys = slices.DeleteFunc(req.CoordinatorKeys, func(g string) bool {
+		if cc.may(opGroup, resGroup, g) {
+			return false
+		}
+		c := kmsg.NewFindCoordinatorResponseCoordinator()
+		c.Key, c.NodeID, c.ErrorCode = g, -1, kerr.GroupAuthorizationFailed.Code
+		denied = append(denied, c)
+		return true
+	})
+	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	if len(req.CoordinatorKeys) > 0 || len(denied) == 0 {
+		r, err := serve(ctx, cc, req)
+		if err != nil || r == nil {
+			return r, err
+		}
+		resp = r.(*kmsg.FindCoordinatorResponse)
+	}
+	resp.Coordinators = append(resp.Coordinators, denied...)
 	return resp, nil
 }

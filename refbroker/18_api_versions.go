@@ -30,6 +30,7 @@ import (
 func init() {
 	regKey(apiKey{
 		key:         kmsg.ApiVersions,
+		authorize:   noACL,
 		min:         0,
 		max:         5,
 		handle:      handleApiVersions,

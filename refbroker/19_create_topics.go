@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -38,12 +39,13 @@ import (
 
 func init() {
 	regKey(apiKey{
-		key:    kmsg.CreateTopics,
-		min:    0,
-		max:    7,
-		handle: handleCreateTopics,
-		wait:   answersPromptly,
-		frame:  keepsFrame,
+		key:       kmsg.CreateTopics,
+		authorize: aclCreateTopics,
+		min:       0,
+		max:       7,
+		handle:    handleCreateTopics,
+		wait:      answersPromptly,
+		frame:     keepsFrame,
 		unsupported: []string{
 			"replication factor other than 1, replica assignments to other nodes",
 			"topic configs other than retention.ms, retention.bytes, segment.bytes, max.message.bytes, cleanup.policy=delete (INVALID_CONFIG)",
@@ -167,4 +169,31 @@ func adminErrorCode(err error) int16 {
 	default:
 		return kerr.UnknownServerError.Code
 	}
+}
+
+// aclCreateTopics: creating a topic needs admin on it, else its entry is
+// TOPIC_AUTHORIZATION_FAILED.
+func aclCreateTopics(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.CreateTopicsRequest)
+	var denied []kmsg.CreateTopicsResponseTopic
+	req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.CreateTopicsRequestTopic) bool {
+		if cc.may(opAdmin, resTopic, t.Topic) {
+			return false
+		}
+		rt := kmsg.NewCreateTopicsResponseTopic()
+		rt.Topic, rt.ErrorCode = t.Topic, kerr.TopicAuthorizationFailed.Code
+		rt.NumPartitions, rt.ReplicationFactor = -1, -1
+		denied = append(denied, rt)
+		return true
+	})
+	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	if len(req.Topics) > 0 || len(denied) == 0 {
+		r, err := serve(ctx, cc, req)
+		if err != nil || r == nil {
+			return r, err
+		}
+		resp = r.(*kmsg.CreateTopicsResponse)
+	}
+	resp.Topics = append(resp.Topics, denied...)
+	return resp, nil
 }

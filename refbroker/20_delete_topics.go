@@ -3,6 +3,7 @@ package refbroker
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -27,6 +28,7 @@ import (
 func init() {
 	regKey(apiKey{
 		key:         kmsg.DeleteTopics,
+		authorize:   aclDeleteTopics,
 		min:         0,
 		max:         6,
 		handle:      handleDeleteTopics,
@@ -87,4 +89,32 @@ func (b *Broker) deleteTopic(rt kmsg.DeleteTopicsRequestTopic) (*topic, int16, e
 	b.shares.DeleteTopic(tp.id)
 	b.log.Info("refbroker: deleted topic", "topic", tp.name)
 	return tp, 0, nil
+}
+
+// aclDeleteTopics: deleting a topic needs admin on it, else its entry is
+// TOPIC_AUTHORIZATION_FAILED.
+func aclDeleteTopics(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.DeleteTopicsRequest)
+	var denied []kmsg.DeleteTopicsResponseTopic
+	deny := func(name *string, id [16]byte) bool {
+		if cc.may(opAdmin, resTopic, cc.topicName(derefOr(name, ""), id)) {
+			return false
+		}
+		rt := kmsg.NewDeleteTopicsResponseTopic()
+		rt.Topic, rt.TopicID, rt.ErrorCode = name, id, kerr.TopicAuthorizationFailed.Code
+		denied = append(denied, rt)
+		return true
+	}
+	req.TopicNames = slices.DeleteFunc(req.TopicNames, func(t string) bool { return deny(&t, [16]byte{}) })
+	req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.DeleteTopicsRequestTopic) bool { return deny(t.Topic, t.TopicID) })
+	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
+	if len(req.TopicNames)+len(req.Topics) > 0 || len(denied) == 0 {
+		r, err := serve(ctx, cc, req)
+		if err != nil || r == nil {
+			return r, err
+		}
+		resp = r.(*kmsg.DeleteTopicsResponse)
+	}
+	resp.Topics = append(resp.Topics, denied...)
+	return resp, nil
 }

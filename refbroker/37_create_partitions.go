@@ -3,7 +3,9 @@ package refbroker
 import (
 	"context"
 	"fmt"
+	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -25,6 +27,7 @@ import (
 func init() {
 	regKey(apiKey{
 		key:         kmsg.CreatePartitions,
+		authorize:   aclCreatePartitions,
 		min:         0,
 		max:         3,
 		handle:      handleCreatePartitions,
@@ -81,4 +84,30 @@ func (b *Broker) createPartitions(rt kmsg.CreatePartitionsRequestTopic, validate
 		b.log.Info("refbroker: added partitions", "topic", tp.name, "partitions", len(tp.parts))
 	}
 	return nil
+}
+
+// aclCreatePartitions: adding partitions needs admin on the topic, else
+// its entry is TOPIC_AUTHORIZATION_FAILED.
+func aclCreatePartitions(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.CreatePartitionsRequest)
+	var denied []kmsg.CreatePartitionsResponseTopic
+	req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.CreatePartitionsRequestTopic) bool {
+		if cc.may(opAdmin, resTopic, t.Topic) {
+			return false
+		}
+		rt := kmsg.NewCreatePartitionsResponseTopic()
+		rt.Topic, rt.ErrorCode = t.Topic, kerr.TopicAuthorizationFailed.Code
+		denied = append(denied, rt)
+		return true
+	})
+	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	if len(req.Topics) > 0 || len(denied) == 0 {
+		r, err := serve(ctx, cc, req)
+		if err != nil || r == nil {
+			return r, err
+		}
+		resp = r.(*kmsg.CreatePartitionsResponse)
+	}
+	resp.Topics = append(resp.Topics, denied...)
+	return resp, nil
 }

@@ -3,6 +3,7 @@ package refbroker
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -28,12 +29,13 @@ import (
 
 func init() {
 	regKey(apiKey{
-		key:    kmsg.IncrementalAlterConfigs,
-		min:    0,
-		max:    1,
-		handle: handleIncrementalAlterConfigs,
-		wait:   answersPromptly,
-		frame:  keepsFrame,
+		key:       kmsg.IncrementalAlterConfigs,
+		authorize: aclIncrementalAlterConfigs,
+		min:       0,
+		max:       1,
+		handle:    handleIncrementalAlterConfigs,
+		wait:      answersPromptly,
+		frame:     keepsFrame,
 		unsupported: []string{
 			"resource types other than GROUP (INVALID_REQUEST): topic and broker configs cannot be altered",
 			"group configs other than share.auto.offset.reset, share.record.lock.duration.ms, share.delivery.count.limit (INVALID_CONFIG)",
@@ -86,4 +88,33 @@ func alterGroupConfigs(sc *share.Coordinator, r kmsg.IncrementalAlterConfigsRequ
 	default:
 		return kerr.KafkaStorageError.Code, err.Error()
 	}
+}
+
+// aclIncrementalAlterConfigs: a topic's configs need admin on it
+// (TOPIC_AUTHORIZATION_FAILED), a group's group on it
+// (GROUP_AUTHORIZATION_FAILED), the broker's admin on the cluster
+// (CLUSTER_AUTHORIZATION_FAILED).
+func aclIncrementalAlterConfigs(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.IncrementalAlterConfigsRequest)
+	var denied []kmsg.IncrementalAlterConfigsResponseResource
+	req.Resources = slices.DeleteFunc(req.Resources, func(r kmsg.IncrementalAlterConfigsRequestResource) bool {
+		code := configDenial(cc, r.ResourceType, r.ResourceName, true)
+		if code == 0 {
+			return false
+		}
+		rr := kmsg.NewIncrementalAlterConfigsResponseResource()
+		rr.ResourceType, rr.ResourceName, rr.ErrorCode = r.ResourceType, r.ResourceName, code
+		denied = append(denied, rr)
+		return true
+	})
+	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
+	if len(req.Resources) > 0 || len(denied) == 0 {
+		r, err := serve(ctx, cc, req)
+		if err != nil || r == nil {
+			return r, err
+		}
+		resp = r.(*kmsg.IncrementalAlterConfigsResponse)
+	}
+	resp.Resources = append(resp.Resources, denied...)
+	return resp, nil
 }

@@ -2,7 +2,9 @@ package refbroker
 
 import (
 	"context"
+	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -21,6 +23,7 @@ func init() {
 	lo, hi := shareVersions(kmsg.ShareGroupDescribe)
 	regKey(apiKey{
 		key:         kmsg.ShareGroupDescribe,
+		authorize:   aclShareGroupDescribe,
 		min:         lo,
 		max:         hi,
 		handle:      handleShareGroupDescribe,
@@ -32,4 +35,30 @@ func init() {
 
 func handleShareGroupDescribe(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	return cc.b.shares.Describe(kreq.(*kmsg.ShareGroupDescribeRequest)), nil
+}
+
+// aclShareGroupDescribe: each group needs group on it, else its entry is
+// GROUP_AUTHORIZATION_FAILED.
+func aclShareGroupDescribe(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.ShareGroupDescribeRequest)
+	var denied []kmsg.ShareGroupDescribeResponseGroup
+	req.GroupIDs = slices.DeleteFunc(req.GroupIDs, func(g string) bool {
+		if cc.may(opGroup, resGroup, g) {
+			return false
+		}
+		rg := kmsg.NewShareGroupDescribeResponseGroup()
+		rg.GroupID, rg.ErrorCode = g, kerr.GroupAuthorizationFailed.Code
+		denied = append(denied, rg)
+		return true
+	})
+	resp := req.ResponseKind().(*kmsg.ShareGroupDescribeResponse)
+	if len(req.GroupIDs) > 0 || len(denied) == 0 {
+		r, err := serve(ctx, cc, req)
+		if err != nil || r == nil {
+			return r, err
+		}
+		resp = r.(*kmsg.ShareGroupDescribeResponse)
+	}
+	resp.Groups = append(resp.Groups, denied...)
+	return resp, nil
 }

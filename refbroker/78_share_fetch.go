@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/brokerbench/brokerbench/refbroker/share"
@@ -46,12 +48,13 @@ import (
 func init() {
 	lo, hi := shareVersions(kmsg.ShareFetch)
 	regKey(apiKey{
-		key:    kmsg.ShareFetch,
-		min:    lo,
-		max:    hi,
-		handle: handleShareFetch,
-		wait:   mayBlock,
-		frame:  keepsFrame,
+		key:       kmsg.ShareFetch,
+		authorize: aclShareFetch,
+		min:       lo,
+		max:       hi,
+		handle:    handleShareFetch,
+		wait:      mayBlock,
+		frame:     keepsFrame,
 		unsupported: []string{
 			"MinBytes, MaxBytes and PartitionMaxBytes: acquisition is bounded by MaxRecords only",
 			"BatchSize and ShareAcquireMode (acquisition is record-granular, i.e. RECORD_LIMIT)",
@@ -163,4 +166,23 @@ func nextOffsetAfter(data []byte) (int64, bool) {
 		data = data[size:]
 	}
 	return next, ok
+}
+
+// aclShareFetch: needs group on the group (GROUP_AUTHORIZATION_FAILED)
+// and consume on every topic named (TOPIC_AUTHORIZATION_FAILED), both
+// as the top-level error.
+func aclShareFetch(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.ShareFetchRequest)
+	resp := req.ResponseKind().(*kmsg.ShareFetchResponse)
+	switch {
+	case !cc.may(opGroup, resGroup, derefOr(req.GroupID, "")):
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+	case slices.ContainsFunc(req.Topics, func(t kmsg.ShareFetchRequestTopic) bool {
+		return !cc.may(opConsume, resTopic, cc.topicName("", t.TopicID))
+	}):
+		resp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+	default:
+		return serve(ctx, cc, req)
+	}
+	return resp, nil
 }

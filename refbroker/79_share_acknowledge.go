@@ -2,7 +2,9 @@ package refbroker
 
 import (
 	"context"
+	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -31,6 +33,7 @@ func init() {
 	lo, hi := shareVersions(kmsg.ShareAcknowledge)
 	regKey(apiKey{
 		key:         kmsg.ShareAcknowledge,
+		authorize:   aclShareAcknowledge,
 		min:         lo,
 		max:         hi,
 		handle:      handleShareAcknowledge,
@@ -42,4 +45,21 @@ func init() {
 
 func handleShareAcknowledge(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	return cc.b.shares.Acknowledge(cc, kreq.(*kmsg.ShareAcknowledgeRequest)), nil
+}
+
+// aclShareAcknowledge: as aclShareFetch.
+func aclShareAcknowledge(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.ShareAcknowledgeRequest)
+	resp := req.ResponseKind().(*kmsg.ShareAcknowledgeResponse)
+	switch {
+	case !cc.may(opGroup, resGroup, derefOr(req.GroupID, "")):
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+	case slices.ContainsFunc(req.Topics, func(t kmsg.ShareAcknowledgeRequestTopic) bool {
+		return !cc.may(opConsume, resTopic, cc.topicName("", t.TopicID))
+	}):
+		resp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+	default:
+		return serve(ctx, cc, req)
+	}
+	return resp, nil
 }
