@@ -31,6 +31,7 @@ func init() {
 	regKey(apiKey{
 		key:         kmsg.ApiVersions,
 		authorize:   noACL,
+		preAuth:     true,
 		min:         0,
 		max:         5,
 		handle:      handleApiVersions,
