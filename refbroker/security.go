@@ -50,23 +50,24 @@ func (s Security) saslOn() bool {
 func (s Security) tlsOn() bool { return s.Protocol == ProtocolSSL || s.Protocol == ProtocolSASLSSL }
 
 // validate checks the combination of settings (not the files' contents,
-// which Start reads). Every message names the setting to change.
+// which Start reads). Every message names the setting and its
+// refbroker flag, since both the library and the command line use it.
 func (s Security) validate() error {
 	switch s.Protocol {
 	case ProtocolPlaintext, ProtocolSSL, ProtocolSASLPlaintext, ProtocolSASLSSL:
 	default:
-		return fmt.Errorf("Security.Protocol %q: want %s, %s, %s or %s", s.Protocol,
+		return fmt.Errorf("Security.Protocol (--security-protocol) %q: want %s, %s, %s or %s", s.Protocol,
 			ProtocolPlaintext, ProtocolSSL, ProtocolSASLPlaintext, ProtocolSASLSSL)
 	}
 	switch {
 	case s.tlsOn() && (s.TLSCertFile == "" || s.TLSKeyFile == ""):
-		return fmt.Errorf("Security.Protocol %s needs both a TLS certificate and key file", s.Protocol)
+		return fmt.Errorf("security protocol %s needs Security.TLSCertFile and TLSKeyFile (--tls-cert and --tls-key)", s.Protocol)
 	case !s.tlsOn() && (s.TLSCertFile != "" || s.TLSKeyFile != "" || s.TLSClientCAFile != ""):
-		return fmt.Errorf("TLS files are set but Security.Protocol is %s; use %s or %s", s.Protocol, ProtocolSSL, ProtocolSASLSSL)
+		return fmt.Errorf("TLS files (--tls-cert, --tls-key, --tls-client-ca) are set but the security protocol is %s; use %s or %s", s.Protocol, ProtocolSSL, ProtocolSASLSSL)
 	case s.saslOn() && s.UsersFile == "":
-		return fmt.Errorf("Security.Protocol %s needs a users file", s.Protocol)
+		return fmt.Errorf("security protocol %s needs Security.UsersFile (--sasl-users)", s.Protocol)
 	case !s.saslOn() && s.UsersFile != "":
-		return fmt.Errorf("a users file is set but Security.Protocol is %s; use %s or %s", s.Protocol, ProtocolSASLPlaintext, ProtocolSASLSSL)
+		return fmt.Errorf("a SASL users file (--sasl-users) is set but the security protocol is %s; use %s or %s", s.Protocol, ProtocolSASLPlaintext, ProtocolSASLSSL)
 	}
 	return nil
 }

@@ -92,6 +92,12 @@ func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
 	fs.DurationVar(&cfg.RetentionCheckInterval, "retention-check-interval", refbroker.DefaultRetentionCheckInterval, "how often retention is enforced")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", refbroker.DefaultShutdownTimeout, "on SIGTERM, how long running requests get before the broker exits anyway (data is then recovered at the next start)")
 	fs.BoolVar(&cfg.RebuildMetadata, "rebuild-metadata", false, "rebuild the topic metadata file from the topic directories (when it and its backup are lost or damaged)")
+	fs.StringVar(&cfg.Security.Protocol, "security-protocol", refbroker.ProtocolPlaintext, "listener security: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
+	fs.StringVar(&cfg.Security.TLSCertFile, "tls-cert", "", "PEM server certificate (chain), for SSL and SASL_SSL")
+	fs.StringVar(&cfg.Security.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&cfg.Security.TLSClientCAFile, "tls-client-ca", "", "PEM CA file: require client certificates signed by it (principal User:<subject DN>)")
+	fs.StringVar(&cfg.Security.UsersFile, "sasl-users", "", "SASL users file (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), for SASL_PLAINTEXT and SASL_SSL")
+	fs.StringVar(&cfg.Security.ACLFile, "acl-file", "", "ACL file; when set, principals may do only what it allows")
 	nodeID := fs.Int("node-id", 0, "node ID in Metadata")
 	fs.StringVar(&cfg.ClusterID, "cluster-id", "", "cluster ID (default: generated once and persisted)")
 	fs.Func("log-level", "debug, info, warn or error (default info)", func(s string) error {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerbench/brokerbench/refbroker"
 	"github.com/brokerbench/brokerbench/refbroker/storage"
 )
 
@@ -28,6 +29,11 @@ func TestParseFlagsErrorsNameTheFlag(t *testing.T) {
 		{[]string{"--advertise", "host-only"}, "advertise"},
 		{[]string{"--auto-create-topics=maybe"}, "auto-create-topics"},
 		{[]string{"--no-such-flag"}, "no-such-flag"},
+		{[]string{"--security-protocol", "TLS"}, "security-protocol"},
+		{[]string{"--security-protocol", "SSL"}, "tls-cert"},
+		{[]string{"--tls-cert", "c.pem", "--tls-key", "k.pem"}, "security-protocol"},
+		{[]string{"--security-protocol", "SASL_PLAINTEXT"}, "sasl-users"},
+		{[]string{"--sasl-users", "users"}, "security-protocol"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -43,12 +49,15 @@ func TestParseFlagsErrorsNameTheFlag(t *testing.T) {
 func TestParseFlags(t *testing.T) {
 	t.Parallel()
 	cfg, err := parseFlags([]string{"--data-dir", "/tmp/x", "--listen", "127.0.0.1:0", "--partitions", "4",
-		"--auto-create-topics=false", "--fsync", "always", "--retention", "2h", "--segment-bytes", "1048576"}, io.Discard)
+		"--auto-create-topics=false", "--fsync", "always", "--retention", "2h", "--segment-bytes", "1048576",
+		"--security-protocol", "SASL_SSL", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-client-ca", "ca.pem",
+		"--sasl-users", "users", "--acl-file", "acl"}, io.Discard)
 	if err != nil {
 		t.Fatalf("parseFlags: %v", err)
 	}
 	if cfg.DataDir != "/tmp/x" || cfg.DefaultPartitions != 4 || *cfg.AutoCreateTopics || cfg.Storage.Fsync != storage.FsyncAlways ||
-		cfg.Storage.Retention != 2*time.Hour || cfg.Storage.SegmentBytes != 1<<20 {
+		cfg.Storage.Retention != 2*time.Hour || cfg.Storage.SegmentBytes != 1<<20 ||
+		cfg.Security != (refbroker.Security{Protocol: "SASL_SSL", TLSCertFile: "c.pem", TLSKeyFile: "k.pem", TLSClientCAFile: "ca.pem", UsersFile: "users", ACLFile: "acl"}) {
 		t.Fatalf("unexpected config %+v", cfg)
 	}
 }
