@@ -63,11 +63,11 @@ func (s Security) validate() error {
 	case s.tlsOn() && (s.TLSCertFile == "" || s.TLSKeyFile == ""):
 		return fmt.Errorf("security protocol %s needs Security.TLSCertFile and TLSKeyFile (--tls-cert and --tls-key)", s.Protocol)
 	case !s.tlsOn() && (s.TLSCertFile != "" || s.TLSKeyFile != "" || s.TLSClientCAFile != ""):
-		return fmt.Errorf("TLS files (--tls-cert, --tls-key, --tls-client-ca) are set but the security protocol is %s; use %s or %s", s.Protocol, ProtocolSSL, ProtocolSASLSSL)
+		return fmt.Errorf("TLS files (--tls-cert, --tls-key, --tls-client-ca) are set but the security protocol (--security-protocol) is %s; use %s or %s", s.Protocol, ProtocolSSL, ProtocolSASLSSL)
 	case s.saslOn() && s.UsersFile == "":
 		return fmt.Errorf("security protocol %s needs Security.UsersFile (--sasl-users)", s.Protocol)
 	case !s.saslOn() && s.UsersFile != "":
-		return fmt.Errorf("a SASL users file (--sasl-users) is set but the security protocol is %s; use %s or %s", s.Protocol, ProtocolSASLPlaintext, ProtocolSASLSSL)
+		return fmt.Errorf("a SASL users file (--sasl-users) is set but the security protocol (--security-protocol) is %s; use %s or %s", s.Protocol, ProtocolSASLPlaintext, ProtocolSASLSSL)
 	}
 	return nil
 }
