@@ -9,7 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// SaslHandshake: v1
+// SaslHandshake: v0-1
 //
 // Behavior:
 // * Served before authentication (KIP-152). On a SASL listener it picks
@@ -22,18 +22,21 @@ import (
 //   authentication: ILLEGAL_SASL_STATE.
 //
 // Version notes:
-// * v0 (SASL tokens without Kafka framing) is not served; clients that
-//   see v1 advertised use SaslAuthenticate.
+// * v0 is advertised, because librdkafka enables SASL only when the
+//   range includes it, but not served: v0 means SASL tokens without Kafka
+//   framing afterwards. It is answered UNSUPPORTED_VERSION and the
+//   connection closed. Clients that see SaslAuthenticate advertised send
+//   v1 (librdkafka, kgo, Sarama, kafka-go).
 
 func init() {
 	regKey(apiKey{
 		key:         kmsg.SASLHandshake,
-		min:         1,
+		min:         0,
 		max:         1,
 		handle:      handleSASLHandshake,
 		wait:        answersPromptly,
 		frame:       releasesFrame,
-		unsupported: []string{"v0 (unframed SASL tokens)", "re-authentication (KIP-368): a handshake after authentication is ILLEGAL_SASL_STATE"},
+		unsupported: []string{"v0 (unframed SASL tokens): UNSUPPORTED_VERSION, then the connection is closed", "re-authentication (KIP-368): a handshake after authentication is ILLEGAL_SASL_STATE"},
 		preAuth:     true,
 		authorize:   noACL,
 	})
@@ -48,6 +51,11 @@ func handleSASLHandshake(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.R
 		return resp, nil
 	}
 	resp.SupportedMechanisms = u.mechanisms()
+	if req.Version == 0 {
+		resp.ErrorCode = kerr.UnsupportedVersion.Code
+		cc.auth.closeAfterReply = fmt.Errorf("%w: SaslHandshake v0 (unframed SASL) is not served (client %q)", errCloseConn, cc.clientID)
+		return resp, nil
+	}
 	if !slices.Contains(resp.SupportedMechanisms, req.Mechanism) {
 		resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code
 		cc.auth.closeAfterReply = fmt.Errorf("%w: unsupported SASL mechanism %q (client %q)", errCloseConn, req.Mechanism, cc.clientID)
@@ -55,11 +63,7 @@ func handleSASLHandshake(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.R
 	}
 	cc.auth.mech = req.Mechanism
 	if req.Mechanism != MechanismPlain {
-		srv, err := u.scramServer(req.Mechanism)
-		if err != nil { // only for an unknown hash, which mechanisms() excludes
-			return nil, fmt.Errorf("%w: SCRAM server: %v", errCloseConn, err)
-		}
-		cc.auth.conv = srv.NewConversation()
+		cc.auth.scram = newScramExchange(req.Mechanism, u.scram[req.Mechanism])
 	}
 	return resp, nil
 }

@@ -67,22 +67,6 @@ func (u *users) checkPlain(user, pass string) bool {
 	return ok && subtle.ConstantTimeCompare([]byte(want), []byte(pass)) == 1
 }
 
-// errUnknownUser is what the SCRAM credential lookup returns; its text
-// reaches logs, never the client.
-var errUnknownUser = errors.New("unknown user")
-
-// scramServer returns the SCRAM server for mech over the users file.
-func (u *users) scramServer(mech string) (*scram.Server, error) {
-	creds := u.scram[mech]
-	return scramHash[mech].NewServer(func(user string) (scram.StoredCredentials, error) {
-		c, ok := creds[user]
-		if !ok {
-			return scram.StoredCredentials{}, errUnknownUser
-		}
-		return c, nil
-	})
-}
-
 // loadUsers reads a users file: one credential a line,
 //
 //	<user> <mechanism> <credential>

@@ -1,0 +1,189 @@
+package compat
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/xdg-go/scram"
+
+	"github.com/brokerbench/brokerbench/refbroker"
+	"github.com/brokerbench/brokerbench/refbroker/internal/testpki"
+)
+
+// secureBroker starts refbroker with sec (its file fields already set)
+// and returns its address.
+func secureBroker(t *testing.T, sec refbroker.Security) string {
+	t.Helper()
+	cfg := refbroker.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Security: sec}
+	cfg.Storage.SegmentBytes = 1 << 20
+	b, err := refbroker.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("start refbroker: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("close refbroker: %v", err)
+		}
+	})
+	return b.Addr()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// secureUsers is the users file of the secure tests; the ACL lets alice
+// use topics under "secure-" and any group, and mallory nothing.
+const secureUsers = "alice SCRAM-SHA-256 password=alice-secret\nalice SCRAM-SHA-512 password=alice-secret\nmallory SCRAM-SHA-512 password=m\n"
+
+const secureACL = "User:alice produce topic:secure-*\nUser:alice consume topic:secure-*\nUser:alice admin topic:secure-*\nUser:alice group group:*\n"
+
+// TestKcatTLSAndSCRAM: librdkafka (kcat) produces and consumes to the end
+// of the partition over SASL_SSL with SCRAM-SHA-256 and -512; a wrong
+// password fails, an ACL denial is reported, and a client certificate
+// authenticates on an SSL listener that requires one.
+func TestKcatTLSAndSCRAM(t *testing.T) {
+	t.Parallel()
+	needTool(t, lookPath("kcat"), "kcat", "kcat")
+	pki := testpki.Write(t, "kcat-client")
+	addr := secureBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSASLSSL,
+		TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey,
+		UsersFile: writeFile(t, "users", secureUsers), ACLFile: writeFile(t, "acl", secureACL)})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	sasl := func(mech, user, pass string) []string {
+		return []string{"-b", addr, "-X", "security.protocol=SASL_SSL", "-X", "ssl.ca.location=" + pki.CA,
+			"-X", "sasl.mechanisms=" + mech, "-X", "sasl.username=" + user, "-X", "sasl.password=" + pass}
+	}
+	for _, mech := range []string{"SCRAM-SHA-256", "SCRAM-SHA-512"} {
+		topic := "secure-" + strings.ToLower(mech)
+		args := append(sasl(mech, "alice", "alice-secret"), "-P", "-t", topic, "-X", "acks=all",
+			"-X", "enable.idempotence=true", "-X", "allow.auto.create.topics=true")
+		if _, err := run(ctx, []byte("hello\n"), "kcat", args...); err != nil {
+			t.Fatalf("kcat produce with %s: %v", mech, err)
+		}
+		out, err := run(ctx, nil, "kcat", append(sasl(mech, "alice", "alice-secret"), "-C", "-t", topic, "-o", "beginning", "-e", "-f", kcatFormat)...)
+		if err != nil {
+			t.Fatalf("kcat consume with %s: %v", mech, err)
+		}
+		if got, err := kcatRecords(out); err != nil || len(got) != 1 || got[0].Value != "hello" {
+			t.Fatalf("kcat consumed %v (%v), want one record hello", got, err)
+		}
+		if _, err := run(ctx, nil, "kcat", append(sasl(mech, "alice", "wrong"), "-L", "-m", "10")...); err == nil ||
+			!strings.Contains(err.Error(), "Authentication failed") {
+			t.Fatalf("kcat with a wrong password: %v, want an authentication failure", err)
+		}
+	}
+	// mallory authenticates but may not produce: librdkafka reports
+	// Kafka's TOPIC_AUTHORIZATION_FAILED.
+	_, err := run(ctx, []byte("x\n"), "kcat", append(sasl("SCRAM-SHA-512", "mallory", "m"), "-P", "-t", "secure-scram-sha-512", "-p", "0")...)
+	if err == nil || !strings.Contains(err.Error(), "Topic authorization failed") {
+		t.Fatalf("kcat as a principal without produce: %v, want Topic authorization failed", err)
+	}
+
+	mtls := secureBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSSL,
+		TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey, TLSClientCAFile: pki.CA,
+		ACLFile: writeFile(t, "acl", "User:"+pki.ClientSubject+" produce topic:*\nUser:"+pki.ClientSubject+" admin topic:*\n")})
+	ssl := []string{"-b", mtls, "-X", "security.protocol=SSL", "-X", "ssl.ca.location=" + pki.CA}
+	withCert := append(ssl, "-X", "ssl.certificate.location="+pki.ClientCert, "-X", "ssl.key.location="+pki.ClientKey)
+	if _, err := run(ctx, []byte("hi\n"), "kcat", append(withCert, "-P", "-t", "mtls", "-X", "allow.auto.create.topics=true")...); err != nil {
+		t.Fatalf("kcat produce with a client certificate: %v", err)
+	}
+	if _, err := run(ctx, nil, "kcat", append(ssl, "-L", "-m", "10")...); err == nil {
+		t.Fatal("kcat without a client certificate was served")
+	}
+}
+
+// xdgSCRAM adapts github.com/xdg-go/scram to Sarama's SCRAMClient (Sarama
+// leaves the SCRAM implementation to the application).
+type xdgSCRAM struct {
+	hash scram.HashGeneratorFcn
+	conv *scram.ClientConversation
+}
+
+func (x *xdgSCRAM) Begin(user, pass, authzID string) error {
+	c, err := x.hash.NewClient(user, pass, authzID)
+	if err != nil {
+		return err
+	}
+	x.conv = c.NewConversation()
+	return nil
+}
+
+func (x *xdgSCRAM) Step(challenge string) (string, error) { return x.conv.Step(challenge) }
+func (x *xdgSCRAM) Done() bool                            { return x.conv.Done() }
+
+// TestSaramaTLSAndSCRAM: Sarama produces and consumes over SASL_SSL with
+// SCRAM-SHA-512; a wrong password fails with SASL_AUTHENTICATION_FAILED,
+// and a principal without produce gets TOPIC_AUTHORIZATION_FAILED.
+func TestSaramaTLSAndSCRAM(t *testing.T) {
+	t.Parallel()
+	pki := testpki.Write(t, "unused")
+	addr := secureBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSASLSSL,
+		TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey,
+		UsersFile: writeFile(t, "users", secureUsers), ACLFile: writeFile(t, "acl", secureACL)})
+	conf := func(user, pass string) *sarama.Config {
+		c := saramaConfig("compat-secure")
+		c.Net.TLS.Enable, c.Net.TLS.Config = true, pki.ClientTLS(t, false)
+		c.Net.SASL.Enable, c.Net.SASL.User, c.Net.SASL.Password = true, user, pass
+		c.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
+		c.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &xdgSCRAM{hash: scram.SHA512} }
+		c.Producer.RequiredAcks = sarama.WaitForAll
+		c.Producer.Return.Successes = true
+		c.Metadata.AllowAutoTopicCreation = true
+		return c
+	}
+	p, err := sarama.NewSyncProducer([]string{addr}, conf("alice", "alice-secret"))
+	if err != nil {
+		t.Fatalf("sarama producer over SASL_SSL: %v", err)
+	}
+	defer p.Close()
+	const topic = "secure-sarama"
+	if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder("hello")}); err != nil {
+		t.Fatalf("sarama produce: %v", err)
+	}
+	c, err := sarama.NewConsumer([]string{addr}, conf("alice", "alice-secret"))
+	if err != nil {
+		t.Fatalf("sarama consumer: %v", err)
+	}
+	defer c.Close()
+	pc, err := c.ConsumePartition(topic, 0, sarama.OffsetOldest)
+	if err != nil {
+		t.Fatalf("sarama consume: %v", err)
+	}
+	defer pc.Close()
+	select {
+	case m := <-pc.Messages():
+		if string(m.Value) != "hello" {
+			t.Fatalf("sarama consumed %q", m.Value)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("sarama consumed nothing in 30s")
+	}
+
+	if _, err := sarama.NewClient([]string{addr}, conf("alice", "wrong")); !errors.Is(err, sarama.ErrSASLAuthenticationFailed) {
+		t.Fatalf("sarama with a wrong password: %v, want SASL_AUTHENTICATION_FAILED", err)
+	}
+	mp, err := sarama.NewSyncProducer([]string{addr}, conf("mallory", "m"))
+	if err != nil {
+		t.Fatalf("sarama producer as mallory: %v", err)
+	}
+	defer mp.Close()
+	if _, _, err := mp.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder("x")}); !errors.Is(err, sarama.ErrTopicAuthorizationFailed) {
+		t.Fatalf("sarama produce as mallory: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+}
