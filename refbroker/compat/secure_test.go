@@ -83,14 +83,14 @@ func TestKcatTLSAndSCRAM(t *testing.T) {
 		if got, err := kcatRecords(out); err != nil || len(got) != 1 || got[0].Value != "hello" {
 			t.Fatalf("kcat consumed %v (%v), want one record hello", got, err)
 		}
-		if _, err := run(ctx, nil, "kcat", append(sasl(mech, "alice", "wrong"), "-L", "-m", "10")...); err == nil ||
+		if _, err := run(ctx, nil, "kcat", append(sasl(mech, "alice", "wrong"), "-L", "-m", "5")...); err == nil ||
 			!strings.Contains(err.Error(), "Authentication failed") {
 			t.Fatalf("kcat with a wrong password: %v, want an authentication failure", err)
 		}
 	}
 	// mallory authenticates but may not produce: librdkafka reports
 	// Kafka's TOPIC_AUTHORIZATION_FAILED.
-	_, err := run(ctx, []byte("x\n"), "kcat", append(sasl("SCRAM-SHA-512", "mallory", "m"), "-P", "-t", "secure-scram-sha-512", "-p", "0")...)
+	_, err := run(ctx, []byte("x\n"), "kcat", append(sasl("SCRAM-SHA-512", "mallory", "m"), "-P", "-t", "secure-scram-sha-512", "-p", "0", "-X", "message.timeout.ms=5000")...)
 	if err == nil || !strings.Contains(err.Error(), "Topic authorization failed") {
 		t.Fatalf("kcat as a principal without produce: %v, want Topic authorization failed", err)
 	}
@@ -103,7 +103,7 @@ func TestKcatTLSAndSCRAM(t *testing.T) {
 	if _, err := run(ctx, []byte("hi\n"), "kcat", append(withCert, "-P", "-t", "mtls", "-X", "allow.auto.create.topics=true")...); err != nil {
 		t.Fatalf("kcat produce with a client certificate: %v", err)
 	}
-	if _, err := run(ctx, nil, "kcat", append(ssl, "-L", "-m", "10")...); err == nil {
+	if _, err := run(ctx, nil, "kcat", append(ssl, "-L", "-m", "5")...); err == nil {
 		t.Fatal("kcat without a client certificate was served")
 	}
 }
