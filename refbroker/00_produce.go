@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -219,36 +218,21 @@ func produceAll(req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, code int16
 // served, as Kafka does. Denied acks=0 data is dropped unanswered.
 func aclProduce(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
 	req := kreq.(*kmsg.ProduceRequest)
-	var denied []kmsg.ProduceResponseTopic
-	req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.ProduceRequestTopic) bool {
-		if cc.may(opProduce, resTopic, cc.topicName(t.Topic, t.TopicID)) {
-			return false
-		}
+	resp, err := serveAllowed(ctx, cc, req, serve, &req.Topics, func(t kmsg.ProduceRequestTopic) (kmsg.ProduceResponseTopic, bool) {
 		rt := kmsg.NewProduceResponseTopic()
+		if cc.may(opProduce, resTopic, cc.topicName(t.Topic, t.TopicID)) {
+			return rt, false
+		}
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
 		for _, p := range t.Partitions {
 			rp := kmsg.NewProduceResponseTopicPartition()
 			rp.Partition, rp.ErrorCode = p.Partition, kerr.TopicAuthorizationFailed.Code
 			rt.Partitions = append(rt.Partitions, rp)
 		}
-		denied = append(denied, rt)
-		return true
-	})
-	if len(denied) == 0 {
-		return serve(ctx, cc, req)
+		return rt, true
+	}, func(r *kmsg.ProduceResponse) *[]kmsg.ProduceResponseTopic { return &r.Topics })
+	if req.Acks == 0 {
+		return nil, err
 	}
-	var resp *kmsg.ProduceResponse
-	if len(req.Topics) > 0 {
-		r, err := serve(ctx, cc, req)
-		if err != nil || r == nil {
-			return r, err
-		}
-		resp = r.(*kmsg.ProduceResponse)
-	} else if req.Acks == 0 {
-		return nil, nil
-	} else {
-		resp = req.ResponseKind().(*kmsg.ProduceResponse)
-	}
-	resp.Topics = append(resp.Topics, denied...)
-	return resp, nil
+	return resp, err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -296,12 +295,11 @@ func (f *fetcher) partition(tp *topic, rp *kmsg.FetchRequestTopicPartition, budg
 // the rest is served. When nothing is left, the answer is immediate.
 func aclFetch(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
 	req := kreq.(*kmsg.FetchRequest)
-	var denied []kmsg.FetchResponseTopic
-	req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.FetchRequestTopic) bool {
-		if cc.may(opConsume, resTopic, cc.topicName(t.Topic, t.TopicID)) {
-			return false
-		}
+	return serveAllowed(ctx, cc, req, serve, &req.Topics, func(t kmsg.FetchRequestTopic) (kmsg.FetchResponseTopic, bool) {
 		rt := kmsg.NewFetchResponseTopic()
+		if cc.may(opConsume, resTopic, cc.topicName(t.Topic, t.TopicID)) {
+			return rt, false
+		}
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
 		for _, p := range t.Partitions {
 			rp := kmsg.NewFetchResponseTopicPartition()
@@ -310,20 +308,6 @@ func aclFetch(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (
 			rp.RecordBatches = []byte{}
 			rt.Partitions = append(rt.Partitions, rp)
 		}
-		denied = append(denied, rt)
-		return true
-	})
-	if len(denied) == 0 {
-		return serve(ctx, cc, req)
-	}
-	resp := req.ResponseKind().(*kmsg.FetchResponse)
-	if len(req.Topics) > 0 {
-		r, err := serve(ctx, cc, req)
-		if err != nil || r == nil {
-			return r, err
-		}
-		resp = r.(*kmsg.FetchResponse)
-	}
-	resp.Topics = append(resp.Topics, denied...)
-	return resp, nil
+		return rt, true
+	}, func(r *kmsg.FetchResponse) *[]kmsg.FetchResponseTopic { return &r.Topics })
 }

@@ -2,7 +2,6 @@ package refbroker
 
 import (
 	"context"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -92,29 +91,17 @@ func listPartitionOffset(tp *topic, rp kmsg.ListOffsetsRequestTopicPartition, sp
 // Describe); other topics' partitions are TOPIC_AUTHORIZATION_FAILED.
 func aclListOffsets(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
 	req := kreq.(*kmsg.ListOffsetsRequest)
-	var denied []kmsg.ListOffsetsResponseTopic
-	req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.ListOffsetsRequestTopic) bool {
-		if cc.mayDescribe(resTopic, t.Topic) {
-			return false
-		}
+	return serveAllowed(ctx, cc, req, serve, &req.Topics, func(t kmsg.ListOffsetsRequestTopic) (kmsg.ListOffsetsResponseTopic, bool) {
 		rt := kmsg.NewListOffsetsResponseTopic()
+		if cc.mayDescribe(resTopic, t.Topic) {
+			return rt, false
+		}
 		rt.Topic = t.Topic
 		for _, p := range t.Partitions {
 			rp := kmsg.NewListOffsetsResponseTopicPartition()
 			rp.Partition, rp.ErrorCode = p.Partition, kerr.TopicAuthorizationFailed.Code
 			rt.Partitions = append(rt.Partitions, rp)
 		}
-		denied = append(denied, rt)
-		return true
-	})
-	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
-	if len(req.Topics) > 0 || len(denied) == 0 {
-		r, err := serve(ctx, cc, req)
-		if err != nil || r == nil {
-			return r, err
-		}
-		resp = r.(*kmsg.ListOffsetsResponse)
-	}
-	resp.Topics = append(resp.Topics, denied...)
-	return resp, nil
+		return rt, true
+	}, func(r *kmsg.ListOffsetsResponse) *[]kmsg.ListOffsetsResponseTopic { return &r.Topics })
 }

@@ -2,7 +2,6 @@ package refbroker
 
 import (
 	"context"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -36,33 +35,21 @@ func init() {
 func aclOffsetCommit(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
 	req := kreq.(*kmsg.OffsetCommitRequest)
 	groupOK := cc.may(opGroup, resGroup, req.Group)
-	var denied []kmsg.OffsetCommitResponseTopic
-	req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.OffsetCommitRequestTopic) bool {
+	return serveAllowed(ctx, cc, req, serve, &req.Topics, func(t kmsg.OffsetCommitRequestTopic) (kmsg.OffsetCommitResponseTopic, bool) {
+		rt := kmsg.NewOffsetCommitResponseTopic()
 		code := kerr.GroupAuthorizationFailed.Code
 		if groupOK {
 			if cc.may(opConsume, resTopic, t.Topic) {
-				return false
+				return rt, false
 			}
 			code = kerr.TopicAuthorizationFailed.Code
 		}
-		rt := kmsg.NewOffsetCommitResponseTopic()
 		rt.Topic = t.Topic
 		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetCommitResponseTopicPartition()
 			rp.Partition, rp.ErrorCode = p.Partition, code
 			rt.Partitions = append(rt.Partitions, rp)
 		}
-		denied = append(denied, rt)
-		return true
-	})
-	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
-	if len(req.Topics) > 0 || len(denied) == 0 {
-		r, err := serve(ctx, cc, req)
-		if err != nil || r == nil {
-			return r, err
-		}
-		resp = r.(*kmsg.OffsetCommitResponse)
-	}
-	resp.Topics = append(resp.Topics, denied...)
-	return resp, nil
+		return rt, true
+	}, func(r *kmsg.OffsetCommitResponse) *[]kmsg.OffsetCommitResponseTopic { return &r.Topics })
 }

@@ -2,7 +2,6 @@ package refbroker
 
 import (
 	"context"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -37,8 +36,7 @@ func aclOffsetFetch(ctx context.Context, cc *conn, kreq kmsg.Request, serve hand
 		for i := range ts {
 			if !cc.mayDescribe(resTopic, ts[i].Topic) {
 				for j := range ts[i].Partitions {
-					ts[i].Partitions[j].ErrorCode = kerr.TopicAuthorizationFailed.Code
-					ts[i].Partitions[j].Offset = -1
+					ts[i].Partitions[j].ErrorCode, ts[i].Partitions[j].Offset = kerr.TopicAuthorizationFailed.Code, -1
 				}
 			}
 		}
@@ -66,34 +64,21 @@ func aclOffsetFetch(ctx context.Context, cc *conn, kreq kmsg.Request, serve hand
 		markTopics(r.(*kmsg.OffsetFetchResponse).Topics)
 		return r, nil
 	}
-	var denied []kmsg.OffsetFetchResponseGroup
-	req.Groups = slices.DeleteFunc(req.Groups, func(g kmsg.OffsetFetchRequestGroup) bool {
-		if cc.may(opGroup, resGroup, g.Group) {
-			return false
-		}
+	r, err := serveAllowed(ctx, cc, req, serve, &req.Groups, func(g kmsg.OffsetFetchRequestGroup) (kmsg.OffsetFetchResponseGroup, bool) {
 		rg := kmsg.NewOffsetFetchResponseGroup()
 		rg.Group, rg.ErrorCode = g.Group, kerr.GroupAuthorizationFailed.Code
-		denied = append(denied, rg)
-		return true
-	})
-	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
-	if len(req.Groups) > 0 || len(denied) == 0 {
-		r, err := serve(ctx, cc, req)
-		if err != nil || r == nil {
-			return r, err
-		}
-		resp = r.(*kmsg.OffsetFetchResponse)
-	}
-	for i := range resp.Groups {
-		for j := range resp.Groups[i].Topics {
-			t := &resp.Groups[i].Topics[j]
-			if !cc.mayDescribe(resTopic, t.Topic) {
-				for k := range t.Partitions {
-					t.Partitions[k].ErrorCode, t.Partitions[k].Offset = kerr.TopicAuthorizationFailed.Code, -1
+		return rg, !cc.may(opGroup, resGroup, g.Group)
+	}, func(r *kmsg.OffsetFetchResponse) *[]kmsg.OffsetFetchResponseGroup { return &r.Groups })
+	if resp, ok := r.(*kmsg.OffsetFetchResponse); ok {
+		for i := range resp.Groups {
+			for _, t := range resp.Groups[i].Topics {
+				if !cc.mayDescribe(resTopic, t.Topic) {
+					for j := range t.Partitions {
+						t.Partitions[j].ErrorCode, t.Partitions[j].Offset = kerr.TopicAuthorizationFailed.Code, -1
+					}
 				}
 			}
 		}
 	}
-	resp.Groups = append(resp.Groups, denied...)
-	return resp, nil
+	return r, err
 }

@@ -2,7 +2,6 @@ package refbroker
 
 import (
 	"context"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -75,35 +74,21 @@ func handleFindCoordinator(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg
 // (GROUP_AUTHORIZATION_FAILED); other key types pass to the handler.
 func aclFindCoordinator(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
 	req := kreq.(*kmsg.FindCoordinatorRequest)
-	if req.CoordinatorType != 0 {
+	switch {
+	case req.CoordinatorType != 0:
 		return serve(ctx, cc, req)
-	}
-	if req.Version < 4 {
-		if cc.may(opGroup, resGroup, req.CoordinatorKey) {
-			return serve(ctx, cc, req)
-		}
+	case req.Version < 4 && cc.may(opGroup, resGroup, req.CoordinatorKey):
+		return serve(ctx, cc, req)
+	case req.Version < 4:
 		resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 		resp.ErrorCode, resp.NodeID = kerr.GroupAuthorizationFailed.Code, -1
 		return resp, nil
 	}
-	var denied []kmsg.FindCoordinatorResponseCoordinator
-	req.CoordinatorKeys = slices.DeleteFunc(req.CoordinatorKeys, func(g string) bool {
-		if cc.may(opGroup, resGroup, g) {
-			return false
-		}
+	return serveAllowed(ctx, cc, req, serve, &req.CoordinatorKeys, func(g string) (kmsg.FindCoordinatorResponseCoordinator, bool) {
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key, c.NodeID, c.ErrorCode = g, -1, kerr.GroupAuthorizationFailed.Code
-		denied = append(denied, c)
-		return true
+		return c, !cc.may(opGroup, resGroup, g)
+	}, func(r *kmsg.FindCoordinatorResponse) *[]kmsg.FindCoordinatorResponseCoordinator {
+		return &r.Coordinators
 	})
-	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	if len(req.CoordinatorKeys) > 0 || len(denied) == 0 {
-		r, err := serve(ctx, cc, req)
-		if err != nil || r == nil {
-			return r, err
-		}
-		resp = r.(*kmsg.FindCoordinatorResponse)
-	}
-	resp.Coordinators = append(resp.Coordinators, denied...)
-	return resp, nil
 }

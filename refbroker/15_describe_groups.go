@@ -2,7 +2,6 @@ package refbroker
 
 import (
 	"context"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -32,24 +31,9 @@ func init() {
 // GROUP_AUTHORIZATION_FAILED.
 func aclDescribeGroups(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
 	req := kreq.(*kmsg.DescribeGroupsRequest)
-	var denied []kmsg.DescribeGroupsResponseGroup
-	req.Groups = slices.DeleteFunc(req.Groups, func(g string) bool {
-		if cc.may(opGroup, resGroup, g) {
-			return false
-		}
+	return serveAllowed(ctx, cc, req, serve, &req.Groups, func(g string) (kmsg.DescribeGroupsResponseGroup, bool) {
 		rg := kmsg.NewDescribeGroupsResponseGroup()
 		rg.Group, rg.ErrorCode = g, kerr.GroupAuthorizationFailed.Code
-		denied = append(denied, rg)
-		return true
-	})
-	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
-	if len(req.Groups) > 0 || len(denied) == 0 {
-		r, err := serve(ctx, cc, req)
-		if err != nil || r == nil {
-			return r, err
-		}
-		resp = r.(*kmsg.DescribeGroupsResponse)
-	}
-	resp.Groups = append(resp.Groups, denied...)
-	return resp, nil
+		return rg, !cc.may(opGroup, resGroup, g)
+	}, func(r *kmsg.DescribeGroupsResponse) *[]kmsg.DescribeGroupsResponseGroup { return &r.Groups })
 }

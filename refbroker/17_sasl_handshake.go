@@ -9,7 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// SaslHandshake: v0-1
+// SASLHandshake: v0-1
 //
 // Behavior:
 // * Served before authentication (KIP-152). On a SASL listener it picks

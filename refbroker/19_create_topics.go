@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -175,25 +174,10 @@ func adminErrorCode(err error) int16 {
 // TOPIC_AUTHORIZATION_FAILED.
 func aclCreateTopics(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
 	req := kreq.(*kmsg.CreateTopicsRequest)
-	var denied []kmsg.CreateTopicsResponseTopic
-	req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.CreateTopicsRequestTopic) bool {
-		if cc.may(opAdmin, resTopic, t.Topic) {
-			return false
-		}
+	return serveAllowed(ctx, cc, req, serve, &req.Topics, func(t kmsg.CreateTopicsRequestTopic) (kmsg.CreateTopicsResponseTopic, bool) {
 		rt := kmsg.NewCreateTopicsResponseTopic()
 		rt.Topic, rt.ErrorCode = t.Topic, kerr.TopicAuthorizationFailed.Code
 		rt.NumPartitions, rt.ReplicationFactor = -1, -1
-		denied = append(denied, rt)
-		return true
-	})
-	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
-	if len(req.Topics) > 0 || len(denied) == 0 {
-		r, err := serve(ctx, cc, req)
-		if err != nil || r == nil {
-			return r, err
-		}
-		resp = r.(*kmsg.CreateTopicsResponse)
-	}
-	resp.Topics = append(resp.Topics, denied...)
-	return resp, nil
+		return rt, !cc.may(opAdmin, resTopic, t.Topic)
+	}, func(r *kmsg.CreateTopicsResponse) *[]kmsg.CreateTopicsResponseTopic { return &r.Topics })
 }

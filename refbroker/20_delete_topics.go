@@ -3,7 +3,6 @@ package refbroker
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -95,26 +94,16 @@ func (b *Broker) deleteTopic(rt kmsg.DeleteTopicsRequestTopic) (*topic, int16, e
 // TOPIC_AUTHORIZATION_FAILED.
 func aclDeleteTopics(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
 	req := kreq.(*kmsg.DeleteTopicsRequest)
-	var denied []kmsg.DeleteTopicsResponseTopic
-	deny := func(name *string, id [16]byte) bool {
-		if cc.may(opAdmin, resTopic, cc.topicName(derefOr(name, ""), id)) {
-			return false
-		}
+	deny := func(name *string, id [16]byte) (kmsg.DeleteTopicsResponseTopic, bool) {
 		rt := kmsg.NewDeleteTopicsResponseTopic()
 		rt.Topic, rt.TopicID, rt.ErrorCode = name, id, kerr.TopicAuthorizationFailed.Code
-		denied = append(denied, rt)
-		return true
+		return rt, !cc.may(opAdmin, resTopic, cc.topicName(derefOr(name, ""), id))
 	}
-	req.TopicNames = slices.DeleteFunc(req.TopicNames, func(t string) bool { return deny(&t, [16]byte{}) })
-	req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.DeleteTopicsRequestTopic) bool { return deny(t.Topic, t.TopicID) })
-	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
-	if len(req.TopicNames)+len(req.Topics) > 0 || len(denied) == 0 {
-		r, err := serve(ctx, cc, req)
-		if err != nil || r == nil {
-			return r, err
-		}
-		resp = r.(*kmsg.DeleteTopicsResponse)
+	out := func(r *kmsg.DeleteTopicsResponse) *[]kmsg.DeleteTopicsResponseTopic { return &r.Topics }
+	if req.Version < 6 {
+		return serveAllowed(ctx, cc, req, serve, &req.TopicNames, func(t string) (kmsg.DeleteTopicsResponseTopic, bool) { return deny(&t, [16]byte{}) }, out)
 	}
-	resp.Topics = append(resp.Topics, denied...)
-	return resp, nil
+	return serveAllowed(ctx, cc, req, serve, &req.Topics, func(t kmsg.DeleteTopicsRequestTopic) (kmsg.DeleteTopicsResponseTopic, bool) {
+		return deny(t.Topic, t.TopicID)
+	}, out)
 }

@@ -127,27 +127,12 @@ func configType(name string) kmsg.ConfigType {
 // (CLUSTER_AUTHORIZATION_FAILED).
 func aclDescribeConfigs(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
 	req := kreq.(*kmsg.DescribeConfigsRequest)
-	var denied []kmsg.DescribeConfigsResponseResource
-	req.Resources = slices.DeleteFunc(req.Resources, func(r kmsg.DescribeConfigsRequestResource) bool {
-		code := configDenial(cc, r.ResourceType, r.ResourceName, false)
-		if code == 0 {
-			return false
-		}
+	return serveAllowed(ctx, cc, req, serve, &req.Resources, func(r kmsg.DescribeConfigsRequestResource) (kmsg.DescribeConfigsResponseResource, bool) {
 		rr := kmsg.NewDescribeConfigsResponseResource()
-		rr.ResourceType, rr.ResourceName, rr.ErrorCode = r.ResourceType, r.ResourceName, code
-		denied = append(denied, rr)
-		return true
-	})
-	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
-	if len(req.Resources) > 0 || len(denied) == 0 {
-		r, err := serve(ctx, cc, req)
-		if err != nil || r == nil {
-			return r, err
-		}
-		resp = r.(*kmsg.DescribeConfigsResponse)
-	}
-	resp.Resources = append(resp.Resources, denied...)
-	return resp, nil
+		rr.ResourceType, rr.ResourceName = r.ResourceType, r.ResourceName
+		rr.ErrorCode = configDenial(cc, r.ResourceType, r.ResourceName, false)
+		return rr, rr.ErrorCode != 0
+	}, func(r *kmsg.DescribeConfigsResponse) *[]kmsg.DescribeConfigsResponseResource { return &r.Resources })
 }
 
 // configDenial returns the authorization error for describing (alter

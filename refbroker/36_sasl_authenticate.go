@@ -8,7 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// SaslAuthenticate: v0-2
+// SASLAuthenticate: v0-2
 //
 // Behavior:
 // * Served before authentication (KIP-152); carries the exchange of the

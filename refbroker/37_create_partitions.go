@@ -3,7 +3,6 @@ package refbroker
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -90,24 +89,9 @@ func (b *Broker) createPartitions(rt kmsg.CreatePartitionsRequestTopic, validate
 // its entry is TOPIC_AUTHORIZATION_FAILED.
 func aclCreatePartitions(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
 	req := kreq.(*kmsg.CreatePartitionsRequest)
-	var denied []kmsg.CreatePartitionsResponseTopic
-	req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.CreatePartitionsRequestTopic) bool {
-		if cc.may(opAdmin, resTopic, t.Topic) {
-			return false
-		}
+	return serveAllowed(ctx, cc, req, serve, &req.Topics, func(t kmsg.CreatePartitionsRequestTopic) (kmsg.CreatePartitionsResponseTopic, bool) {
 		rt := kmsg.NewCreatePartitionsResponseTopic()
 		rt.Topic, rt.ErrorCode = t.Topic, kerr.TopicAuthorizationFailed.Code
-		denied = append(denied, rt)
-		return true
-	})
-	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
-	if len(req.Topics) > 0 || len(denied) == 0 {
-		r, err := serve(ctx, cc, req)
-		if err != nil || r == nil {
-			return r, err
-		}
-		resp = r.(*kmsg.CreatePartitionsResponse)
-	}
-	resp.Topics = append(resp.Topics, denied...)
-	return resp, nil
+		return rt, !cc.may(opAdmin, resTopic, t.Topic)
+	}, func(r *kmsg.CreatePartitionsResponse) *[]kmsg.CreatePartitionsResponseTopic { return &r.Topics })
 }

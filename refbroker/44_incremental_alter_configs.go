@@ -3,7 +3,6 @@ package refbroker
 import (
 	"context"
 	"errors"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -96,25 +95,12 @@ func alterGroupConfigs(sc *share.Coordinator, r kmsg.IncrementalAlterConfigsRequ
 // (CLUSTER_AUTHORIZATION_FAILED).
 func aclIncrementalAlterConfigs(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
 	req := kreq.(*kmsg.IncrementalAlterConfigsRequest)
-	var denied []kmsg.IncrementalAlterConfigsResponseResource
-	req.Resources = slices.DeleteFunc(req.Resources, func(r kmsg.IncrementalAlterConfigsRequestResource) bool {
-		code := configDenial(cc, r.ResourceType, r.ResourceName, true)
-		if code == 0 {
-			return false
-		}
+	return serveAllowed(ctx, cc, req, serve, &req.Resources, func(r kmsg.IncrementalAlterConfigsRequestResource) (kmsg.IncrementalAlterConfigsResponseResource, bool) {
 		rr := kmsg.NewIncrementalAlterConfigsResponseResource()
-		rr.ResourceType, rr.ResourceName, rr.ErrorCode = r.ResourceType, r.ResourceName, code
-		denied = append(denied, rr)
-		return true
+		rr.ResourceType, rr.ResourceName = r.ResourceType, r.ResourceName
+		rr.ErrorCode = configDenial(cc, r.ResourceType, r.ResourceName, true)
+		return rr, rr.ErrorCode != 0
+	}, func(r *kmsg.IncrementalAlterConfigsResponse) *[]kmsg.IncrementalAlterConfigsResponseResource {
+		return &r.Resources
 	})
-	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
-	if len(req.Resources) > 0 || len(denied) == 0 {
-		r, err := serve(ctx, cc, req)
-		if err != nil || r == nil {
-			return r, err
-		}
-		resp = r.(*kmsg.IncrementalAlterConfigsResponse)
-	}
-	resp.Resources = append(resp.Resources, denied...)
-	return resp, nil
 }

@@ -2,7 +2,6 @@ package refbroker
 
 import (
 	"context"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -41,24 +40,9 @@ func handleShareGroupDescribe(_ context.Context, cc *conn, kreq kmsg.Request) (k
 // GROUP_AUTHORIZATION_FAILED.
 func aclShareGroupDescribe(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
 	req := kreq.(*kmsg.ShareGroupDescribeRequest)
-	var denied []kmsg.ShareGroupDescribeResponseGroup
-	req.GroupIDs = slices.DeleteFunc(req.GroupIDs, func(g string) bool {
-		if cc.may(opGroup, resGroup, g) {
-			return false
-		}
+	return serveAllowed(ctx, cc, req, serve, &req.GroupIDs, func(g string) (kmsg.ShareGroupDescribeResponseGroup, bool) {
 		rg := kmsg.NewShareGroupDescribeResponseGroup()
 		rg.GroupID, rg.ErrorCode = g, kerr.GroupAuthorizationFailed.Code
-		denied = append(denied, rg)
-		return true
-	})
-	resp := req.ResponseKind().(*kmsg.ShareGroupDescribeResponse)
-	if len(req.GroupIDs) > 0 || len(denied) == 0 {
-		r, err := serve(ctx, cc, req)
-		if err != nil || r == nil {
-			return r, err
-		}
-		resp = r.(*kmsg.ShareGroupDescribeResponse)
-	}
-	resp.Groups = append(resp.Groups, denied...)
-	return resp, nil
+		return rg, !cc.may(opGroup, resGroup, g)
+	}, func(r *kmsg.ShareGroupDescribeResponse) *[]kmsg.ShareGroupDescribeResponseGroup { return &r.Groups })
 }

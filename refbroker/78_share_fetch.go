@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -173,16 +172,29 @@ func nextOffsetAfter(data []byte) (int64, bool) {
 // as the top-level error.
 func aclShareFetch(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
 	req := kreq.(*kmsg.ShareFetchRequest)
-	resp := req.ResponseKind().(*kmsg.ShareFetchResponse)
-	switch {
-	case !cc.may(opGroup, resGroup, derefOr(req.GroupID, "")):
-		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
-	case slices.ContainsFunc(req.Topics, func(t kmsg.ShareFetchRequestTopic) bool {
-		return !cc.may(opConsume, resTopic, cc.topicName("", t.TopicID))
-	}):
-		resp.ErrorCode = kerr.TopicAuthorizationFailed.Code
-	default:
-		return serve(ctx, cc, req)
+	ids := make([][16]byte, len(req.Topics))
+	for i, t := range req.Topics {
+		ids[i] = t.TopicID
 	}
-	return resp, nil
+	if code := shareDenial(cc, req.GroupID, ids); code != 0 {
+		resp := req.ResponseKind().(*kmsg.ShareFetchResponse)
+		resp.ErrorCode = code
+		return resp, nil
+	}
+	return serve(ctx, cc, req)
+}
+
+// shareDenial is the top-level authorization error of a ShareFetch or
+// ShareAcknowledge: group on the group, consume on every topic; 0 when
+// allowed.
+func shareDenial(cc *conn, group *string, topicIDs [][16]byte) int16 {
+	if !cc.may(opGroup, resGroup, derefOr(group, "")) {
+		return kerr.GroupAuthorizationFailed.Code
+	}
+	for _, id := range topicIDs {
+		if !cc.may(opConsume, resTopic, cc.topicName("", id)) {
+			return kerr.TopicAuthorizationFailed.Code
+		}
+	}
+	return 0
 }

@@ -2,9 +2,7 @@ package refbroker
 
 import (
 	"context"
-	"slices"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -50,16 +48,14 @@ func handleShareAcknowledge(_ context.Context, cc *conn, kreq kmsg.Request) (kms
 // aclShareAcknowledge: as aclShareFetch.
 func aclShareAcknowledge(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
 	req := kreq.(*kmsg.ShareAcknowledgeRequest)
-	resp := req.ResponseKind().(*kmsg.ShareAcknowledgeResponse)
-	switch {
-	case !cc.may(opGroup, resGroup, derefOr(req.GroupID, "")):
-		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
-	case slices.ContainsFunc(req.Topics, func(t kmsg.ShareAcknowledgeRequestTopic) bool {
-		return !cc.may(opConsume, resTopic, cc.topicName("", t.TopicID))
-	}):
-		resp.ErrorCode = kerr.TopicAuthorizationFailed.Code
-	default:
-		return serve(ctx, cc, req)
+	ids := make([][16]byte, len(req.Topics))
+	for i, t := range req.Topics {
+		ids[i] = t.TopicID
 	}
-	return resp, nil
+	if code := shareDenial(cc, req.GroupID, ids); code != 0 {
+		resp := req.ResponseKind().(*kmsg.ShareAcknowledgeResponse)
+		resp.ErrorCode = code
+		return resp, nil
+	}
+	return serve(ctx, cc, req)
 }

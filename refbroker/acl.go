@@ -2,10 +2,14 @@ package refbroker
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // aclOp is what an ACL line allows.
@@ -224,4 +228,35 @@ func derefOr(s *string, def string) string {
 		return def
 	}
 	return *s
+}
+
+// serveAllowed is how most keys apply the ACLs, as Kafka does: deny says
+// which of the request's *items the principal may not use and gives the
+// response entry for each (with the authorization error); those are taken
+// out of the request, the rest is served, and the denied entries are
+// appended to the response's list that out returns. When everything is
+// denied the handler is not called and the answer is immediate.
+func serveAllowed[I, D any, R kmsg.Response](ctx context.Context, cc *conn, req kmsg.Request, serve handler,
+	items *[]I, deny func(I) (D, bool), out func(R) *[]D) (kmsg.Response, error) {
+	var denied []D
+	*items = slices.DeleteFunc(*items, func(it I) bool {
+		d, no := deny(it)
+		if no {
+			denied = append(denied, d)
+		}
+		return no
+	})
+	var resp R
+	if len(*items) > 0 || len(denied) == 0 {
+		r, err := serve(ctx, cc, req)
+		if err != nil || r == nil {
+			return r, err
+		}
+		resp = r.(R)
+	} else {
+		resp = req.ResponseKind().(R)
+	}
+	list := out(resp)
+	*list = append(*list, denied...)
+	return resp, nil
 }
