@@ -2,13 +2,22 @@ package refbrokercli
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
 	"github.com/brokerbench/brokerbench/refbroker"
+	"github.com/brokerbench/brokerbench/refbroker/internal/testpki"
 	"github.com/brokerbench/brokerbench/refbroker/storage"
 )
 
@@ -114,5 +123,66 @@ func TestRunServesUntilCancelled(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return after cancel")
+	}
+}
+
+// TestRunSecureListener: the security flags reach the broker: a
+// SASL_SSL listener started from flags serves a SCRAM-SHA-512 kgo client
+// over TLS, authorizes it by the ACL file, and refuses a wrong password.
+func TestRunSecureListener(t *testing.T) {
+	t.Parallel()
+	pki := testpki.Write(t, "unused")
+	dir := t.TempDir()
+	users, acl := filepath.Join(dir, "users"), filepath.Join(dir, "acl")
+	if err := os.WriteFile(users, []byte("alice SCRAM-SHA-512 password=alice-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(acl, []byte("User:alice admin topic:*\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--data-dir", t.TempDir(), "--listen", addr, "--segment-bytes", "1048576", "--log-level", "warn",
+			"--security-protocol", "SASL_SSL", "--tls-cert", pki.ServerCert, "--tls-key", pki.ServerKey,
+			"--sasl-users", users, "--acl-file", acl}, io.Discard)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("exit code %d after graceful shutdown, want 0", code)
+		}
+	})
+	client := func(pass string) *kadm.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DialTLSConfig(pki.ClientTLS(t, false)),
+			kgo.SASL(scram.Auth{User: "alice", Pass: pass}.AsSha512Mechanism()), kgo.RequestRetries(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return kadm.NewClient(cl)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := client("alice-secret").CreateTopic(t.Context(), 1, 1, nil, "from-flags")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("create a topic over SASL_SSL: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval while the broker starts
+	}
+	if _, err := client("alice-secret").DeleteTopic(t.Context(), "from-flags"); err != nil {
+		t.Fatalf("delete a topic: %v", err)
+	}
+	if _, err := client("wrong").ListTopics(t.Context()); !errors.Is(err, kerr.SaslAuthenticationFailed) {
+		t.Fatalf("wrong password: %v, want SASL_AUTHENTICATION_FAILED", err)
 	}
 }
