@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	kgscram "github.com/segmentio/kafka-go/sasl/scram"
 	"github.com/xdg-go/scram"
 
 	"github.com/brokerbench/brokerbench/refbroker"
@@ -185,5 +188,55 @@ func TestSaramaTLSAndSCRAM(t *testing.T) {
 	defer mp.Close()
 	if _, _, err := mp.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder("x")}); !errors.Is(err, sarama.ErrTopicAuthorizationFailed) {
 		t.Fatalf("sarama produce as mallory: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+}
+
+// TestKafkaGoTLSAndSCRAM: segmentio/kafka-go writes and reads over
+// SASL_SSL with SCRAM-SHA-256; a wrong password fails with
+// SASL_AUTHENTICATION_FAILED.
+func TestKafkaGoTLSAndSCRAM(t *testing.T) {
+	t.Parallel()
+	pki := testpki.Write(t, "unused")
+	addr := secureBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSASLSSL,
+		TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey,
+		UsersFile: writeFile(t, "users", secureUsers), ACLFile: writeFile(t, "acl", secureACL)})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	mech := func(pass string) sasl.Mechanism {
+		m, err := kgscram.Mechanism(kgscram.SHA256, "alice", pass)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	const topic = "secure-kafka-go"
+	tr := &kafka.Transport{TLS: pki.ClientTLS(t, false), SASL: mech("alice-secret")}
+	defer tr.CloseIdleConnections()
+	w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: topic, RequiredAcks: kafka.RequireAll,
+		AllowAutoTopicCreation: true, BatchTimeout: 10 * time.Millisecond, Transport: tr}
+	defer w.Close()
+	var err error
+	for range 50 { // the first write can race the auto-created topic's metadata
+		if err = w.WriteMessages(ctx, kafka.Message{Value: []byte("hello")}); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // retry interval
+	}
+	if err != nil {
+		t.Fatalf("kafka-go write over SASL_SSL: %v", err)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, MaxWait: 100 * time.Millisecond,
+		Dialer: &kafka.Dialer{Timeout: 10 * time.Second, TLS: pki.ClientTLS(t, false), SASLMechanism: mech("alice-secret")}})
+	defer r.Close()
+	m, err := r.ReadMessage(ctx)
+	if err != nil || string(m.Value) != "hello" {
+		t.Fatalf("kafka-go read over SASL_SSL: %q, %v", m.Value, err)
+	}
+	d := &kafka.Dialer{Timeout: 10 * time.Second, TLS: pki.ClientTLS(t, false), SASLMechanism: mech("wrong")}
+	if c, err := d.DialContext(ctx, "tcp", addr); err == nil {
+		c.Close()
+		t.Fatal("kafka-go connected with a wrong password")
+	} else if !errors.Is(err, kafka.SASLAuthenticationFailed) {
+		t.Fatalf("kafka-go with a wrong password: %v, want SASL_AUTHENTICATION_FAILED", err)
 	}
 }
