@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -184,5 +185,53 @@ func TestRunSecureListener(t *testing.T) {
 	}
 	if _, err := client("wrong").ListTopics(t.Context()); !errors.Is(err, kerr.SaslAuthenticationFailed) {
 		t.Fatalf("wrong password: %v, want SASL_AUTHENTICATION_FAILED", err)
+	}
+}
+
+// TestScramCredentialCommand: "refbroker scram-credential" prints a
+// users-file line without the password that a broker accepts for that
+// password; bad input exits 2 with a message.
+func TestScramCredentialCommand(t *testing.T) {
+	t.Parallel()
+	var out, errOut strings.Builder
+	code := scramCredential([]string{"--mechanism", "SCRAM-SHA-512", "--user", "bob", "--iterations", "8192"},
+		strings.NewReader("bob secret\n"), &out, &errOut)
+	if code != 0 || strings.Contains(out.String(), "secret") || !strings.HasPrefix(out.String(), "bob SCRAM-SHA-512 salt=") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+	users := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(users, []byte(out.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := refbroker.Start(t.Context(), refbroker.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(),
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Security: refbroker.Security{Protocol: refbroker.ProtocolSASLPlaintext, UsersFile: users}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.SASL(scram.Auth{User: "bob", Pass: "bob secret"}.AsSha512Mechanism()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).ListTopics(t.Context()); err != nil {
+		t.Fatalf("authenticate with the printed credential: %v", err)
+	}
+
+	for _, tt := range []struct {
+		args  []string
+		stdin string
+		want  string
+	}{
+		{[]string{"--user", "bob"}, "", "no password"},
+		{[]string{"--mechanism", "PLAIN", "--user", "bob"}, "x\n", "--mechanism"},
+		{[]string{"--user", "bob", "--iterations", "10"}, "x\n", "iterations"},
+		{nil, "x\n", "--user is required"},
+	} {
+		var out, errOut strings.Builder
+		if code := scramCredential(tt.args, strings.NewReader(tt.stdin), &out, &errOut); code != 2 || !strings.Contains(errOut.String(), tt.want) {
+			t.Errorf("%v: exit %d, stderr %q, want 2 and %q", tt.args, code, errOut.String(), tt.want)
+		}
 	}
 }
