@@ -3,8 +3,6 @@ package compat
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,25 +18,6 @@ import (
 	"github.com/brokerbench/brokerbench/refbroker"
 	"github.com/brokerbench/brokerbench/refbroker/internal/testpki"
 )
-
-// secureBroker starts refbroker with sec (its file fields already set)
-// and returns its address.
-func secureBroker(t *testing.T, sec refbroker.Security) string {
-	t.Helper()
-	cfg := refbroker.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Security: sec}
-	cfg.Storage.SegmentBytes = 1 << 20
-	b, err := refbroker.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("start refbroker: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := b.Close(); err != nil {
-			t.Errorf("close refbroker: %v", err)
-		}
-	})
-	return b.Addr()
-}
 
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()
@@ -63,7 +42,7 @@ func TestKcatTLSAndSCRAM(t *testing.T) {
 	t.Parallel()
 	needTool(t, lookPath("kcat"), "kcat", "kcat")
 	pki := testpki.Write(t, "kcat-client")
-	addr := secureBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSASLSSL,
+	addr := startBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSASLSSL,
 		TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey,
 		UsersFile: writeFile(t, "users", secureUsers), ACLFile: writeFile(t, "acl", secureACL)})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -98,7 +77,7 @@ func TestKcatTLSAndSCRAM(t *testing.T) {
 		t.Fatalf("kcat as a principal without produce: %v, want Topic authorization failed", err)
 	}
 
-	mtls := secureBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSSL,
+	mtls := startBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSSL,
 		TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey, TLSClientCAFile: pki.CA,
 		ACLFile: writeFile(t, "acl", "User:"+pki.ClientSubject+" produce topic:*\nUser:"+pki.ClientSubject+" admin topic:*\n")})
 	ssl := []string{"-b", mtls, "-X", "security.protocol=SSL", "-X", "ssl.ca.location=" + pki.CA}
@@ -136,7 +115,7 @@ func (x *xdgSCRAM) Done() bool                            { return x.conv.Done()
 func TestSaramaTLSAndSCRAM(t *testing.T) {
 	t.Parallel()
 	pki := testpki.Write(t, "unused")
-	addr := secureBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSASLSSL,
+	addr := startBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSASLSSL,
 		TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey,
 		UsersFile: writeFile(t, "users", secureUsers), ACLFile: writeFile(t, "acl", secureACL)})
 	conf := func(user, pass string) *sarama.Config {
@@ -197,7 +176,7 @@ func TestSaramaTLSAndSCRAM(t *testing.T) {
 func TestKafkaGoTLSAndSCRAM(t *testing.T) {
 	t.Parallel()
 	pki := testpki.Write(t, "unused")
-	addr := secureBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSASLSSL,
+	addr := startBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSASLSSL,
 		TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey,
 		UsersFile: writeFile(t, "users", secureUsers), ACLFile: writeFile(t, "acl", secureACL)})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
