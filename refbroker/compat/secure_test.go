@@ -219,3 +219,37 @@ func TestKafkaGoTLSAndSCRAM(t *testing.T) {
 		t.Fatalf("kafka-go with a wrong password: %v, want SASL_AUTHENTICATION_FAILED", err)
 	}
 }
+
+// TestConfluentPythonTLSAndSCRAM: confluent-kafka-python (librdkafka's
+// Python front end) produces idempotently and consumes to the end of the
+// partition over SASL_SSL with SCRAM-SHA-512.
+func TestConfluentPythonTLSAndSCRAM(t *testing.T) {
+	t.Parallel()
+	needTool(t, pythonHasConfluent(), "python3 module confluent_kafka", "python3-confluent-kafka")
+	pki := testpki.Write(t, "unused")
+	addr := startBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSASLSSL,
+		TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey,
+		UsersFile: writeFile(t, "users", secureUsers), ACLFile: writeFile(t, "acl", secureACL)})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	e := &env{t: t, ctx: ctx, addr: addr}
+	security := map[string]string{"security.protocol": "SASL_SSL", "ssl.ca.location": pki.CA,
+		"sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": "alice", "sasl.password": "alice-secret"}
+	const topic = "secure-python"
+	recs := sample("py", 3)
+	if err := py(e, "produce", map[string]any{"topic": topic, "codec": "none", "records": recs, "security": security}, &struct{}{}); err != nil {
+		t.Fatalf("produce over SASL_SSL: %v", err)
+	}
+	var out struct{ Records []rec }
+	if err := py(e, "consume", map[string]any{"topic": topic, "security": security}, &out); err != nil {
+		t.Fatalf("consume over SASL_SSL: %v", err)
+	}
+	if len(out.Records) != len(recs) {
+		t.Fatalf("consumed %d records, want %d", len(out.Records), len(recs))
+	}
+	for i, r := range out.Records {
+		if r.Value != recs[i].Value {
+			t.Fatalf("record %d is %q, want %q", i, r.Value, recs[i].Value)
+		}
+	}
+}
