@@ -2,7 +2,6 @@ package refbroker
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -138,7 +137,7 @@ func (b *Broker) readShareBatches(a share.Acquired) []byte {
 			return out
 		}
 		out = append(out, data...)
-		next, ok := nextOffsetAfter(data)
+		next, ok := storage.NextOffsetAfter(data)
 		rr.Release()
 		if !ok || next <= off {
 			return out
@@ -147,26 +146,6 @@ func (b *Broker) readShareBatches(a share.Acquired) []byte {
 	}
 	return out
 }
-
-// nextOffsetAfter returns the offset after the last batch in data (whole
-// batches back to back, as storage stores them).
-func nextOffsetAfter(data []byte) (int64, bool) {
-	const hdr = 27 // base offset .. lastOffsetDelta
-	var next int64
-	ok := false
-	for len(data) >= hdr {
-		base := int64(binary.BigEndian.Uint64(data))
-		size := int64(binary.BigEndian.Uint32(data[8:])) + 12
-		delta := int64(binary.BigEndian.Uint32(data[23:]))
-		if size < hdr || size > int64(len(data)) {
-			break
-		}
-		next, ok = base+delta+1, true
-		data = data[size:]
-	}
-	return next, ok
-}
-
 // aclShareFetch: needs group on the group (GROUP_AUTHORIZATION_FAILED)
 // and consume on every topic named (TOPIC_AUTHORIZATION_FAILED), both
 // as the top-level error.

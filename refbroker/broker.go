@@ -66,6 +66,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start refbroker: %w", err)
 	}
+	topics.quota = newCreateQuota(cfg.PartitionCreationsPerMinute, time.Now)
 	groups, err := group.New(group.Config{
 		Dir:                   filepath.Join(cfg.DataDir, "groups"),
 		Fsync:                 cfg.Storage.Fsync == storage.FsyncAlways,

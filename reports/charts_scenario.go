@@ -3,13 +3,14 @@ package reports
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/brokerbench/brokerbench/stats"
 )
 
 // sweepCharts: total and per-partition throughput (MB/s) against the
@@ -19,16 +20,23 @@ func sweepCharts(sec *Section, pal palette) ([]*Chart, error) {
 	per := &Chart{ID: "sweep-per-partition", Title: sectionTitle(sec, "per-partition publish throughput by partition count")}
 	pt := newPlot(total.Title, "partitions per topic", "throughput (MB/s)")
 	pp := newPlot(per.Title, "partitions per topic", "throughput per partition (MB/s)")
-	byLabel := map[string]plotter.XYs{}
-	perLabel := map[string]plotter.XYs{}
+	// Each point is the mean over the point's ok repetitions, with an
+	// error bar for its 95 % confidence interval when there are several.
+	byLabel := map[string]*meanPoints{}
+	perLabel := map[string]*meanPoints{}
 	var order []string
 	for _, r := range sec.Runs {
 		if _, seen := byLabel[r.Label]; !seen {
 			order = append(order, r.Label)
+			byLabel[r.Label], perLabel[r.Label] = &meanPoints{}, &meanPoints{}
 		}
-		x := float64(r.Partitions)
-		byLabel[r.Label] = append(byLabel[r.Label], plotter.XY{X: x, Y: r.D.PublishMBps})
-		perLabel[r.Label] = append(perLabel[r.Label], plotter.XY{X: x, Y: r.D.PerPartitionRate * float64(r.MessageSize) / 1e6})
+		var totals, pers []float64
+		for _, x := range okRuns(sec.Reps[sweepPointKey(r)]) {
+			totals = append(totals, x.D.PublishMBps)
+			pers = append(pers, x.D.PerPartitionRate*float64(x.MessageSize)/1e6)
+		}
+		byLabel[r.Label].add(float64(r.Partitions), stats.Summarize(totals))
+		perLabel[r.Label].add(float64(r.Partitions), stats.Summarize(pers))
 	}
 	var ticks plot.ConstantTicks
 	seen := map[int]bool{}
@@ -42,10 +50,13 @@ func sweepCharts(sec *Section, pal palette) ([]*Chart, error) {
 		name := l + " (" + fmt.Sprintf("%d B msgs", sec.Runs[0].MessageSize) + ")"
 		for _, x := range []struct {
 			p   *plot.Plot
-			xys plotter.XYs
+			pts *meanPoints
 		}{{pt, byLabel[l]}, {pp, perLabel[l]}} {
-			sort.Slice(x.xys, func(i, j int) bool { return x.xys[i].X < x.xys[j].X })
-			if err := addLinePoints(x.p, name, x.xys, pal, l); err != nil {
+			x.pts.sortByX()
+			if err := addLinePoints(x.p, name, x.pts.XYs, pal, l); err != nil {
+				return nil, err
+			}
+			if err := addErrorBars(x.p, *x.pts, pal, l); err != nil {
 				return nil, err
 			}
 		}

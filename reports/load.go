@@ -3,6 +3,7 @@ package reports
 import (
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -110,40 +111,60 @@ type Section struct {
 	// Name is the workload name (with sweep values), or the scenario name
 	// followed by "(sweep)" for the partition-sweep section.
 	Name string
-	// Runs are the section's results in series order.
+	// Runs are the section's results in series order, one per series:
+	// the first repetition of each. Charts draw these.
 	Runs []*Run
+	// Reps are every repetition of each series, by label (in a sweep
+	// section by [sweepPointKey]), in repetition order; tables, comparisons
+	// and error bars summarise these.
+	Reps map[string][]*Run
 	// Charts are drawn in this order in every output.
 	Charts []*Chart
 	sweep  bool
+	// capacity is set on a system's capacity section (hockey sticks and
+	// sweep fits); its tables are on the capacity page.
+	capacity *capSystem
 }
+
+// hasTable reports whether the section has a per-run summary table: the
+// sweep and capacity sections have theirs elsewhere.
+func (s *Section) hasTable() bool { return !s.sweep && s.capacity == nil }
 
 // sections groups runs by workload, in order of first appearance, and adds
 // a sweep section after the last workload of each partition-sweep scenario.
 func sections(runs []*Run) []*Section {
 	var out []*Section
 	idx := map[string]*Section{}
+	first := map[*Run]bool{}
 	for _, r := range runs {
 		s := idx[r.Workload]
 		if s == nil {
-			s = &Section{Name: r.Workload}
+			s = &Section{Name: r.Workload, Reps: map[string][]*Run{}}
 			idx[r.Workload] = s
 			out = append(out, s)
 		}
-		s.Runs = append(s.Runs, r)
+		if s.Reps[r.Label] == nil {
+			first[r] = true
+			s.Runs = append(s.Runs, r)
+		}
+		s.Reps[r.Label] = append(s.Reps[r.Label], r)
 	}
 	sweeps := map[string]*Section{}
 	var order []string
 	for _, r := range runs {
-		if !isSweep(r) {
+		if !isSweep(r) || !first[r] {
 			continue
 		}
 		s := sweeps[r.Scenario]
 		if s == nil {
-			s = &Section{Name: r.Scenario + " (sweep)", sweep: true}
+			s = &Section{Name: r.Scenario + " (sweep)", sweep: true, Reps: map[string][]*Run{}}
 			sweeps[r.Scenario] = s
 			order = append(order, r.Scenario)
 		}
 		s.Runs = append(s.Runs, r)
+		// A sweep section has one series per system but one point per
+		// sweep value: its repetitions are kept per point.
+		s.Reps[sweepPointKey(r)] = idx[r.Workload].Reps[r.Label]
 	}
 	for _, sc := range order {
 		last := -1
@@ -156,6 +177,9 @@ func sections(runs []*Run) []*Section {
 	}
 	return out
 }
+
+// sweepPointKey keys the repetitions of one point of a sweep section.
+func sweepPointKey(r *Run) string { return r.Workload + "\x00" + r.Label }
 
 // isSweep reports whether r is one point of a partition-count sweep.
 func isSweep(r *Run) bool {
@@ -183,12 +207,28 @@ func seriesLabels(runs []*Run) []string {
 	return out
 }
 
-// sortRuns orders runs by workload, then set order, then driver, so that
-// series keep one colour across all charts.
+// sortRuns orders runs by workload, then set order (the --in order), then
+// system in the order the set ran them (the --system order: the system
+// whose first run started first comes first), then repetition, so that
+// series keep one colour across all charts and the first series of a set
+// is its first system. Only files without start times (OMB's) fall back
+// to name order.
 func sortRuns(runs []*Run, dirs []string) {
 	setIdx := map[string]int{}
 	for i, l := range setLabels(dirs) {
 		setIdx[l] = i
+	}
+	type key struct{ set, driver string }
+	started := map[key]int64{}
+	for _, r := range runs {
+		k := key{r.Set, r.Driver}
+		t := r.Meta.Started.UnixNano()
+		if r.Meta.Started.IsZero() {
+			t = math.MaxInt64
+		}
+		if v, ok := started[k]; !ok || t < v {
+			started[k] = t
+		}
 	}
 	sort.SliceStable(runs, func(i, j int) bool {
 		a, b := runs[i], runs[j]
@@ -198,14 +238,22 @@ func sortRuns(runs []*Run, dirs []string) {
 		if setIdx[a.Set] != setIdx[b.Set] {
 			return setIdx[a.Set] < setIdx[b.Set]
 		}
-		return a.Driver < b.Driver
+		if ta, tb := started[key{a.Set, a.Driver}], started[key{b.Set, b.Driver}]; ta != tb {
+			return ta < tb
+		}
+		if a.Driver != b.Driver {
+			return a.Driver < b.Driver
+		}
+		ia, _ := a.Repetition()
+		ib, _ := b.Repetition()
+		return ia < ib
 	})
 }
 
 // ascii replaces characters a PDF's standard fonts would garble
 // (gonum/plot#347) so every output shows the same text.
 func ascii(s string) string {
-	r := strings.NewReplacer("µ", "u", "≤", "<=", "≥", ">=", "—", "-", "–", "-", "×", "x")
+	r := strings.NewReplacer("±", "+-", "µ", "u", "≤", "<=", "≥", ">=", "—", "-", "–", "-", "×", "x")
 	s = r.Replace(s)
 	return strings.Map(func(c rune) rune {
 		if c > 126 || (c < 32 && c != '\n') {
@@ -245,4 +293,14 @@ func digits(s string) int {
 		n++
 	}
 	return n
+}
+
+// repsOf returns the repetitions of r's series in the section; a section
+// without repetitions (a capacity page, whose runs are confirmation runs
+// of different searches) has r alone.
+func (s *Section) repsOf(r *Run) []*Run {
+	if reps := s.Reps[r.Label]; len(reps) > 0 {
+		return reps
+	}
+	return []*Run{r}
 }

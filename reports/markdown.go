@@ -13,7 +13,7 @@ func (rep *report) markdown() ([]byte, error) {
 	fmt.Fprintf(&b, "# brokerbench summary\n\n")
 	fmt.Fprintf(&b, "Results of %s, %s, sets: %s.\n", rep.reportDate().Format("2006-01-02 15:04 UTC"), rep.toolVersion(), strings.Join(setLabels(rep.opts.In), ", "))
 	fmt.Fprintf(&b, "Latencies in ms from the intended send time (corrected for coordinated omission).\n\n")
-	mdTable(&b, overallTable(rep.runs), 2)
+	mdTable(&b, overallTable(rep.secs), 2)
 	if len(rep.ratios) > 0 {
 		fmt.Fprintf(&b, "## Comparison\n\n")
 		for _, t := range rep.ratios {
@@ -21,7 +21,7 @@ func (rep *report) markdown() ([]byte, error) {
 		}
 	}
 	if len(rep.plan) > 0 {
-		fmt.Fprintf(&b, "## Capacity plan\n\n")
+		fmt.Fprintf(&b, "## Capacity\n\n")
 		for _, t := range rep.plan {
 			mdTable(&b, t, 3)
 		}
@@ -29,7 +29,11 @@ func (rep *report) markdown() ([]byte, error) {
 	var bad []string
 	for _, r := range rep.runs {
 		if v := verdict(r); !passed(v) {
-			bad = append(bad, fmt.Sprintf("- %s on %s: %s", r.Workload, r.Label, v))
+			rep := ""
+			if i, n := r.Repetition(); n > 1 {
+				rep = fmt.Sprintf(" (repetition %d of %d)", i, n)
+			}
+			bad = append(bad, fmt.Sprintf("- %s on %s%s: %s", r.Workload, r.Label, rep, v))
 		}
 		for _, v := range visualizations(r) {
 			bad = append(bad, fmt.Sprintf("  - porcupine visualization: `%s`", relLink(rep.opts.Out, v)))

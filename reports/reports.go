@@ -5,9 +5,13 @@
 // results), so a report can be redrawn from results alone.
 //
 // The main entry points are [Write], which renders a report from one or
-// more result folders (several folders are compared side by side, with
-// ratio tables), and [PlanFromDirs], which recommends a partition count per
-// system from throughput-per-partition results ([Plan], [PlanRequest]).
+// more result folders (several folders, or several systems, are compared
+// with ratio tables whose every ratio has its confidence interval and
+// verdict, also written to comparison.json: [Comparison]), and
+// [PlanFromDirs], which plans nodes, partitions and producers per system
+// from capacity searches ([Plan], [PlanRequest]; the model is package
+// capacity's). Capacity searches also get a capacity page: hockey sticks,
+// USL fits and the plan.
 //
 // Charts are drawn with gonum.org/v1/plot. Time series are downsampled
 // (LTTB) to at most 1000 points per line, since PNG rendering time grows
@@ -29,8 +33,13 @@ import (
 type Options struct {
 	// In lists result folders; at least one. Several folders are compared
 	// side by side (systems, versions, or before vs after); the first is
-	// the baseline of ratio tables.
+	// the baseline of comparisons unless Baseline says otherwise.
 	In []string
+	// Baseline names what every ratio is relative to: a result set (the
+	// base name of an In folder), a system, or a series label
+	// ("refbroker [before]"). Default: the first In folder and, within a
+	// set, the system it ran first.
+	Baseline string
 	// Out is the report folder, created if missing; default
 	// "<In[0]>/report". Existing report files in it are overwritten.
 	Out string
@@ -38,8 +47,8 @@ type Options struct {
 	// default: the tool named in the result files.
 	ToolVersion string
 	// Plan, when set, adds a capacity plan for this target with its
-	// reasoning. Without it, a report with partition-sweep results shows
-	// the partitions needed for a few standard targets.
+	// reasoning. Without it, a report with capacity searches shows the
+	// answer for a few standard targets.
 	Plan *PlanRequest
 	_    struct{}
 }
@@ -49,8 +58,9 @@ type Summary struct {
 	// Out is the report folder.
 	Out string
 	// PDF, HTML and Markdown are the paths of report.pdf, index.html and
-	// summary.md.
-	PDF, HTML, Markdown string
+	// summary.md; Comparison is comparison.json, every ratio of the
+	// report with its interval and verdict.
+	PDF, HTML, Markdown, Comparison string
 	// PNGs are the chart files in section order.
 	PNGs []string
 	// Pages is the number of pages of the PDF.
@@ -70,6 +80,7 @@ type report struct {
 	pal      palette
 	tables   []table // per-section summaries
 	ratios   []table
+	compared []Comparison
 	plan     []table
 	planText *Plan
 }
@@ -117,6 +128,10 @@ func Write(ctx context.Context, opts Options) (Summary, error) {
 	if err := writeFile(sum.Markdown, rep.markdown); err != nil {
 		return sum, err
 	}
+	sum.Comparison = filepath.Join(opts.Out, "comparison.json")
+	if err := writeComparisons(sum.Comparison, rep.compared); err != nil {
+		return sum, err
+	}
 	return sum, nil
 }
 
@@ -124,7 +139,11 @@ func Write(ctx context.Context, opts Options) (Summary, error) {
 // tables.
 func build(ctx context.Context, opts Options, runs []*Run) (*report, error) {
 	sortRuns(runs, opts.In)
-	rep := &report{opts: opts, runs: runs, secs: sections(runs), pal: newPalette(runs)}
+	choice, err := resolveBaseline(opts.Baseline, runs)
+	if err != nil {
+		return nil, err
+	}
+	rep := &report{opts: opts, runs: runs, secs: append(sections(runs), capacitySections(runs)...), pal: newPalette(runs)}
 	for _, sec := range rep.secs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -134,78 +153,50 @@ func build(ctx context.Context, opts Options, runs []*Run) (*report, error) {
 			return nil, fmt.Errorf("charts for %s: %w", sec.Name, err)
 		}
 		sec.Charts = charts
-		if !sec.sweep {
+		if sec.hasTable() {
 			rep.tables = append(rep.tables, sectionTable(sec))
 		}
 	}
-	rep.ratios = ratioTables(rep.secs)
+	rep.compared, rep.ratios = comparisons(rep.secs, choice)
 	if err := rep.buildPlan(); err != nil {
 		return nil, err
 	}
 	return rep, nil
 }
 
-// buildPlan adds the capacity-plan tables when sweep results are present.
+// buildPlan adds the capacity tables (searches, fits) and the plan when
+// capacity-search results are present.
 func (rep *report) buildPlan() error {
+	for _, s := range capacitySystems(rep.runs) {
+		rep.plan = append(rep.plan, s.tables()...)
+	}
 	if rep.opts.Plan != nil {
 		p, err := makePlan(rep.runs, *rep.opts.Plan)
-		if errors.Is(err, ErrNoSweep) {
+		if errors.Is(err, ErrNoCapacity) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
 		rep.planText = p
-		rep.plan = []table{p.planTable()}
+		rep.plan = append(rep.plan, p.planTable())
 		return nil
 	}
 	t, err := standardPlanTable(rep.runs)
 	if err != nil || t == nil {
 		return err
 	}
-	rep.plan = []table{*t}
+	rep.plan = append(rep.plan, *t)
 	return nil
-}
-
-// standardTargets are the targets of the plan table a report shows when no
-// target was asked for.
-var standardTargets = []string{"10MB/s", "100MB/s", "500MB/s", "1GB/s"}
-
-func standardPlanTable(runs []*Run) (*table, error) {
-	t := &table{Title: "Capacity plan: partitions needed per target (headroom 30%, no consumer floor)",
-		Header: []string{"system", "per-partition", "planned per-partition", "measured at"}}
-	var plans []*Plan
-	for _, s := range standardTargets {
-		tp, err := ParseThroughput(s)
-		if err != nil {
-			return nil, err
-		}
-		p, err := makePlan(runs, PlanRequest{Target: tp, Headroom: DefaultHeadroom})
-		if errors.Is(err, ErrNoSweep) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		plans = append(plans, p)
-		t.Header = append(t.Header, s)
-	}
-	q := plans[0].Request
-	for i, s := range plans[0].Systems {
-		row := []string{s.System, q.format(s.PerPartition), q.format(s.Capacity), fmt.Sprintf("%d partitions", s.MeasuredAt)}
-		for _, p := range plans {
-			row = append(row, fmt.Sprint(p.Systems[i].Partitions))
-		}
-		t.Rows = append(t.Rows, row)
-	}
-	t.Notes = []string{"partitions = max(ceil(target / (lowest measured per-partition throughput x 0.7)), consumers); `brokerbench plan` prints the reasoning and hot-key warnings for a target."}
-	return t, nil
 }
 
 // sectionCharts draws a section's charts in report order.
 func sectionCharts(sec *Section, pal palette) ([]*Chart, error) {
 	if sec.sweep {
 		return sweepCharts(sec, pal)
+	}
+	if sec.capacity != nil {
+		return capacityCharts(sec, pal)
 	}
 	var out []*Chart
 	add := func(c *Chart, err error) error {
@@ -240,7 +231,12 @@ func sectionCharts(sec *Section, pal palette) ([]*Chart, error) {
 			}
 		}
 	}
-	return out, add(conformanceChart(sec, pal))
+	if err := add(conformanceChart(sec, pal)); err != nil {
+		return nil, err
+	}
+	markFirstRepetition(sec, out)
+	rc, err := repeatCharts(sec, pal)
+	return append(out, rc...), err
 }
 
 // writePNGs renders every chart; file names are "<section>.<chart>.png".

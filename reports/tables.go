@@ -3,6 +3,8 @@ package reports
 import (
 	"fmt"
 	"strconv"
+
+	"github.com/brokerbench/brokerbench/results"
 )
 
 // table is a text table shared by the PDF, index.html and summary.md, so
@@ -18,33 +20,68 @@ var summaryHeader = []string{"system", "status", "pub msg/s", "pub MB/s", "cons 
 	"pub p50 ms", "pub p99 ms", "pub p99.9 ms", "e2e p50 ms", "e2e p99 ms", "e2e p99.9 ms",
 	"lost", "dup", "reorder", "verdict"}
 
-// summaryRow is one run's row: throughput, corrected latency percentiles,
-// delivery counts and the verdict.
-func summaryRow(r *Run) []string {
-	if !r.ok() {
-		return []string{r.Label, string(r.Status), ascii(r.Error), "", "", "", "", "", "", "", "", "", "", "", verdict(r)}
+// summaryRow is one series' row: throughput, corrected latency
+// percentiles, delivery counts and the verdict. A single run shows its
+// figures; repetitions show "mean ± half-width" (95 % confidence) over the
+// ok ones, the share that was ok, and counts summed over all.
+func summaryRow(reps []*Run) []string {
+	r := reps[0]
+	if len(reps) == 1 {
+		if !r.ok() {
+			return []string{r.Label, string(r.Status), ascii(r.Error), "", "", "", "", "", "", "", "", "", "", "", verdict(r)}
+		}
+		l := r.Latency
+		return []string{r.Label, string(r.Status), fmtRate(r.D.PublishRate), ff(r.D.PublishMBps), fmtRate(r.D.ConsumeRate),
+			ms(l.Publish.Count, l.Publish.P50), ms(l.Publish.Count, l.Publish.P99), ms(l.Publish.Count, l.Publish.P999),
+			ms(l.EndToEnd.Count, l.EndToEnd.P50), ms(l.EndToEnd.Count, l.EndToEnd.P99), ms(l.EndToEnd.Count, l.EndToEnd.P999),
+			itoa(r.Counts.Lost), itoa(r.Counts.Duplicates), itoa(r.Counts.OutOfOrder), verdict(r)}
 	}
-	l := r.Latency
-	return []string{r.Label, string(r.Status), fmtRate(r.D.PublishRate), ff(r.D.PublishMBps), fmtRate(r.D.ConsumeRate),
-		ms(l.Publish.Count, l.Publish.P50), ms(l.Publish.Count, l.Publish.P99), ms(l.Publish.Count, l.Publish.P999),
-		ms(l.EndToEnd.Count, l.EndToEnd.P50), ms(l.EndToEnd.Count, l.EndToEnd.P99), ms(l.EndToEnd.Count, l.EndToEnd.P999),
-		itoa(r.Counts.Lost), itoa(r.Counts.Duplicates), itoa(r.Counts.OutOfOrder), verdict(r)}
+	ok := okRuns(reps)
+	if len(ok) == 0 {
+		return []string{r.Label, fmt.Sprintf("%s 0/%d", r.Status, len(reps)), ascii(r.Error), "", "", "", "", "", "", "", "", "", "", "", verdict(r)}
+	}
+	rs := resultsOf(reps)
+	fig := func(name string, decimals int) string {
+		m, _ := results.MetricByName(name)
+		return ascii(results.FormatFigure(m.Summarize(rs).Summary, decimals))
+	}
+	var lost, dup, reorder int64
+	v := verdict(r)
+	for _, x := range reps {
+		lost, dup, reorder = lost+x.Counts.Lost, dup+x.Counts.Duplicates, reorder+x.Counts.OutOfOrder
+		if xv := verdict(x); passed(v) && !passed(xv) {
+			v = xv
+		}
+	}
+	return []string{r.Label, fmt.Sprintf("ok %d/%d", len(ok), len(reps)),
+		fig("publishRate", 0), fig("publishMBps", 2), fig("consumeRate", 0),
+		fig("publishP50", 2), fig("publishP99", 2), fig("publishP999", 2),
+		fig("endToEndP50", 2), fig("endToEndP99", 2), fig("endToEndP999", 2),
+		itoa(lost), itoa(dup), itoa(reorder), v}
 }
 
 // sectionTable is the summary table of one workload.
 func sectionTable(sec *Section) table {
 	t := table{Title: sec.Name, Header: summaryHeader}
+	maxReps := 0
 	for _, r := range sec.Runs {
-		t.Rows = append(t.Rows, summaryRow(r))
+		t.Rows = append(t.Rows, summaryRow(sec.repsOf(r)))
+		maxReps = max(maxReps, len(sec.repsOf(r)))
 	}
 	if len(sec.Runs) > 0 && sec.Runs[0].ok() {
 		r := sec.Runs[0]
 		t.Notes = append(t.Notes, fmt.Sprintf("%s, %d s measured; latencies from the intended send time (CO-corrected).", r.settings(), int(r.Meta.MeasuredSeconds+0.5)))
 	}
+	t.Notes = append(t.Notes, repeatNote(maxReps))
 	if w := durabilityWarning(sec.Runs); w != "" {
 		t.Notes = append(t.Notes, w+".")
 	}
 	for _, r := range sec.Runs {
+		for _, x := range sec.Reps[r.Label] {
+			if n := x.UnsteadyNote(); n != "" {
+				t.Notes = append(t.Notes, ascii("UNSTEADY "+n))
+			}
+		}
 		if n := verdictNote(r); n != "" {
 			t.Notes = append(t.Notes, n)
 		}
@@ -53,6 +90,15 @@ func sectionTable(sec *Section) table {
 		}
 	}
 	return t
+}
+
+// repeatNote says what the figures of a table with up to n repetitions a
+// series are.
+func repeatNote(n int) string {
+	if n <= 1 {
+		return "1 repetition: no confidence interval (run --repeat 5 to measure the noise)."
+	}
+	return "With repetitions: mean +- half-width of its 95% confidence interval (Student t) over the ok repetitions; status ok k/n; counts summed over all repetitions."
 }
 
 // queueNote gives a queue run's own figures: releases, redeliveries and
@@ -76,64 +122,30 @@ func queueNote(r *Run) string {
 	return s + "."
 }
 
-// overallTable has one row per run, for summary.md.
-func overallTable(runs []*Run) table {
+// overallTable has one row per series of each workload, for summary.md.
+func overallTable(secs []*Section) table {
 	t := table{Title: "Summary", Header: append([]string{"workload"}, summaryHeader...)}
-	for _, r := range runs {
-		t.Rows = append(t.Rows, append([]string{r.Workload}, summaryRow(r)...))
-	}
-	return t
-}
-
-// ratioTables compare each workload's series with its first (the
-// baseline: the first --in folder, then systems in name order). Ratios
-// above 1 mean more throughput, or more (worse) latency.
-func ratioTables(secs []*Section) []table {
-	var out []table
+	maxReps := 0
 	for _, sec := range secs {
 		if sec.sweep {
 			continue
 		}
-		var ok []*Run
 		for _, r := range sec.Runs {
-			if r.ok() {
-				ok = append(ok, r)
+			t.Rows = append(t.Rows, append([]string{r.Workload}, summaryRow(sec.repsOf(r))...))
+			maxReps = max(maxReps, len(sec.repsOf(r)))
+		}
+	}
+	t.Notes = []string{repeatNote(maxReps)}
+	for _, sec := range secs {
+		for _, r := range sec.Runs {
+			for _, x := range sec.Reps[r.Label] {
+				if n := x.UnsteadyNote(); n != "" && !sec.sweep {
+					t.Notes = append(t.Notes, ascii("UNSTEADY "+n))
+				}
 			}
 		}
-		if len(ok) < 2 {
-			continue
-		}
-		base := ok[0]
-		t := table{Title: sec.Name + ": compared with " + base.Label,
-			Header: []string{"system", "pub msg/s", "cons msg/s", "pub p50", "pub p99", "e2e p50", "e2e p99", "lost", "dup"}}
-		for _, r := range ok[1:] {
-			t.Rows = append(t.Rows, []string{r.Label,
-				ratio(r.D.PublishRate, base.D.PublishRate), ratio(r.D.ConsumeRate, base.D.ConsumeRate),
-				ratio(r.Latency.Publish.P50, base.Latency.Publish.P50), ratio(r.Latency.Publish.P99, base.Latency.Publish.P99),
-				ratio(r.Latency.EndToEnd.P50, base.Latency.EndToEnd.P50), ratio(r.Latency.EndToEnd.P99, base.Latency.EndToEnd.P99),
-				diff(r.Counts.Lost, base.Counts.Lost), diff(r.Counts.Duplicates, base.Counts.Duplicates)})
-		}
-		t.Notes = []string{"Rates: above 1x is faster. Latencies: above 1x is slower. Counts: difference from " + base.Label + "."}
-		if w := durabilityWarning(ok); w != "" {
-			t.Notes = append(t.Notes, w+".")
-		}
-		out = append(out, t)
 	}
-	return out
-}
-
-func ratio(v, base float64) string {
-	if base <= 0 || v < 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.2fx", v/base)
-}
-
-func diff(v, base int64) string {
-	if v >= base {
-		return "+" + itoa(v-base)
-	}
-	return itoa(v - base)
+	return t
 }
 
 func ff(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }

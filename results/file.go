@@ -33,9 +33,9 @@ func sanitize(s string) string {
 	return b.String()
 }
 
-// Write stores r in dir (created if missing) and returns the file path. The
-// file is written to a temporary name and renamed, so a reader never sees a
-// half-written result.
+// Write stores r in dir (created if missing) under [Repeat.FileName] and
+// returns the file path. The file is written to a temporary name and
+// renamed, so a reader never sees a half-written result.
 func Write(dir string, r *Result) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("create results folder %s: %w", dir, err)
@@ -45,7 +45,7 @@ func Write(dir string, r *Result) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("encode result %s/%s: %w", r.Workload, r.Driver, err)
 	}
-	path := filepath.Join(dir, FileName(r.Workload, r.Driver))
+	path := filepath.Join(dir, r.Repeat.FileName(r.Workload, r.Driver))
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
 		return "", fmt.Errorf("write result %s: %w", tmp, err)
@@ -88,7 +88,8 @@ func Read(path string) (*Result, error) {
 	return &r, nil
 }
 
-// ReadDir loads every result file in dir, sorted by workload then driver.
+// ReadDir loads every result file in dir, sorted by workload, driver and
+// repetition.
 // JSON files that are not results are skipped and reported in the returned
 // skipped list, not silently ignored.
 func ReadDir(dir string) (rs []*Result, skipped []string, err error) {
@@ -111,7 +112,12 @@ func ReadDir(dir string) (rs []*Result, skipped []string, err error) {
 		if rs[i].Workload != rs[j].Workload {
 			return rs[i].Workload < rs[j].Workload
 		}
-		return rs[i].Driver < rs[j].Driver
+		if rs[i].Driver != rs[j].Driver {
+			return rs[i].Driver < rs[j].Driver
+		}
+		a, _ := rs[i].Repetition()
+		b, _ := rs[j].Repetition()
+		return a < b
 	})
 	return rs, skipped, nil
 }

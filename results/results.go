@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/capacity"
 	"github.com/brokerbench/brokerbench/metrics"
 )
 
@@ -159,6 +160,18 @@ type Result struct {
 	// Verdict is the checkers' verdict on the run's recorded history; nil
 	// when the run recorded none.
 	Verdict *Verdict `json:"verdict,omitempty"`
+	// Repeat places the run among the repetitions of its (workload,
+	// system) and carries their summary; nil for a single run (see
+	// [Repeat]).
+	Repeat *Repeat `json:"repeat,omitempty"`
+	// Steadiness flags a trend or change point in the measured phase's
+	// rates; nil in files written before it was checked.
+	Steadiness *Steadiness `json:"steadiness,omitempty"`
+	// Capacity is the saturation search of a maxRate workload: objective,
+	// every probe, the found rate across repetitions (docs/capacity.md).
+	// The rest of the result is then the confirmation run at the found
+	// rate. Nil for other workloads.
+	Capacity *capacity.Record `json:"capacity,omitempty"`
 	// Meta is the run metadata.
 	Meta Meta `json:"meta"`
 	// Spec is the concrete workload as run, for reproduction.

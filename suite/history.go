@@ -14,14 +14,16 @@ import (
 )
 
 // historyFiles names and opens the history of each run in the results
-// folder, next to its result file: <workload>.<system>.history.jsonl.
+// folder, next to its result file: <workload>.<system>.history.jsonl, or
+// <workload>.<system>.rep<k>.history.jsonl for repetition k.
 type historyFiles struct {
 	out string
-	all bool // --history: every run records one
+	all bool            // --history: every run records one
+	rep *results.Repeat // the repetition being run; nil for a single run
 }
 
 func (h historyFiles) base(workload, system string) string {
-	return strings.TrimSuffix(results.FileName(workload, system), ".json")
+	return strings.TrimSuffix(h.rep.FileName(workload, system), ".json")
 }
 
 // opener is the runner's History option: a file for runs that record a

@@ -76,6 +76,10 @@ type Config struct {
 	// Gate makes a failing threshold or checker fail the outcome
 	// ([Outcome.Failed]) and adds the gate lines to the summary.
 	Gate bool
+	// Repeat runs each (workload, system) this many times, interleaved
+	// across systems (see [Run]); 0 means 1. With more than one, results
+	// carry the mean and 95 % confidence interval of their figures.
+	Repeat int
 	// Getenv resolves BROKERBENCH_* settings. Default os.Getenv.
 	Getenv func(string) string
 	// Logger receives the suite's progress and errors. Default discards.
@@ -94,6 +98,9 @@ type Config struct {
 	// ([systems.OpenOptions.SelfExec]). Without it refbroker runs as a
 	// subprocess only when a refbroker binary is found.
 	SelfExec bool
+	// Search overrides the maxRate searches' repetitions, probe lengths
+	// and budget (search.go).
+	Search SearchOptions
 
 	_ struct{} // forces keyed literals so fields can be added
 }
@@ -102,7 +109,8 @@ type Config struct {
 type Outcome struct {
 	// Out is the results folder.
 	Out string
-	// Results has one result per (workload run, system), in run order.
+	// Results has one result per (workload run, system, repetition), in
+	// run order.
 	Results []*results.Result
 	// Checks are the gate's checks: thresholds, history verdicts, and a
 	// failed "connect" check per system that could not be opened.
@@ -142,6 +150,12 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	// A saturation search repeats itself (its repetitions give the found
+	// rate's interval), so --repeat N becomes the searches' repetition
+	// count, and searches run in the first round only.
+	if c.Repeat > 1 && c.Search.Repeat == 0 {
+		c.Search.Repeat = c.Repeat
+	}
 	if c.BrokerLogger == nil {
 		c.BrokerLogger = slog.New(slog.DiscardHandler)
 	}
@@ -149,6 +163,9 @@ func (c *Config) defaults() {
 
 // validate checks the systems and runner options before anything starts.
 func (c *Config) validate(opts []runner.Option) error {
+	if c.Repeat < 0 {
+		return usagef("repeat %d: want 1 or more repetitions", c.Repeat)
+	}
 	for _, s := range c.Systems {
 		if _, ok := systems.Lookup(s); !ok {
 			return usagef("system %q: unknown system; choose from %s", s, strings.Join(systems.Names(), ", "))
@@ -159,10 +176,11 @@ func (c *Config) validate(opts []runner.Option) error {
 	if _, err := runner.New(opts...); err != nil {
 		return usage(err)
 	}
-	return nil
+	return c.Search.validate()
 }
 
-// Run runs every workload of cfg on every system, writes a result file per
+// Run runs every workload of cfg on every system (cfg.Repeat times, in
+// rounds over the systems: A B C, A B C, ...), writes a result file per
 // run (and, for runs that record one, the history and its verdict) into
 // cfg.Out, then the report and the JUnit file when asked. A run or system
 // that fails is recorded in the Outcome, and the next one runs; Run
@@ -177,20 +195,31 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 	hist := historyFiles{out: cfg.Out, all: cfg.History}
 	// The runner logs where the suite does unless cfg.Runner says otherwise.
 	opts := append([]runner.Option{runner.Logger(cfg.Logger)}, cfg.Runner...)
-	opts = append(opts, runner.History(hist.opener(runs)), runner.Tool("brokerbench "+cfg.ToolVersion, cfg.Revision))
+	opts = append(opts, runner.Tool("brokerbench "+cfg.ToolVersion, cfg.Revision))
 	if err := cfg.validate(opts); err != nil {
 		return nil, err
 	}
 	out := &Outcome{Out: cfg.Out, gate: cfg.Gate}
-	for _, name := range cfg.Systems {
-		err := runSystem(ctx, &cfg, opts, name, runs, hist, out)
-		if err != nil {
-			if errors.Is(err, ErrUsage) || errors.Is(err, context.Canceled) {
-				return out, err
+	// Repetitions are rounds over every system (A B C A B C ...), so that
+	// drift of the machine spreads over all systems alike.
+	for k := 1; k <= cfg.repetitions(); k++ {
+		round := hist.round(k, cfg.repetitions())
+		ropts := append(slices.Clip(opts), runner.History(round.opener(runs)))
+		checked := len(out.Checks)
+		for _, name := range cfg.Systems {
+			err := runSystem(ctx, &cfg, ropts, name, runs, round, out)
+			if err != nil {
+				if errors.Is(err, ErrUsage) || errors.Is(err, context.Canceled) {
+					return out, err
+				}
+				out.SystemFailed = true
+				cfg.Logger.Error("system failed", "system", name, "err", err)
 			}
-			out.SystemFailed = true
-			cfg.Logger.Error("system failed", "system", name, "err", err)
 		}
+		round.nameChecks(out.Checks[checked:])
+	}
+	if err := summarizeRepeats(cfg.Out, out.Results); err != nil {
+		return out, err
 	}
 	if cfg.Report && len(out.Results) > 0 {
 		sum, err := reports.Write(ctx, reports.Options{In: []string{cfg.Out}, ToolVersion: "brokerbench " + cfg.version()})
@@ -221,7 +250,8 @@ func (c *Config) version() string {
 // appending to out.
 func runSystem(ctx context.Context, cfg *Config, opts []runner.Option, name string, runs []workloads.Workload, hist historyFiles, out *Outcome) error {
 	env := newFaultEnv(runs)
-	rn, err := runner.New(append(opts, runner.Injectors(func(string) chaos.Injectors { return env.injectors() }))...)
+	opts = append(slices.Clip(opts), runner.Injectors(func(string) chaos.Injectors { return env.injectors() }))
+	rn, err := runner.New(opts...)
 	if err != nil {
 		return usage(err)
 	}
@@ -246,7 +276,15 @@ func runSystem(ctx context.Context, cfg *Config, opts []runner.Option, name stri
 			cfg.Logger.Info("workload is restricted to other systems", "workload", w.Name, "system", name, "systems", w.Systems)
 			continue
 		}
-		if err := runOne(ctx, cfg, rn, w, name, sys, hist, out); err != nil {
+		if w.MaxRate != nil {
+			if hist.rep != nil && hist.rep.Index > 1 {
+				continue // searched in round 1, cfg.Search.Repeat times
+			}
+			err = searchOne(ctx, cfg, opts, w, name, sys, hist, out)
+		} else {
+			err = runOne(ctx, cfg, rn, w, name, sys, hist, out)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -261,6 +299,7 @@ func runOne(ctx context.Context, cfg *Config, rn *runner.Runner, w workloads.Wor
 		cfg.OnStart(w, name)
 	}
 	res, err := rn.Run(ctx, w, sys)
+	hist.annotate(res)
 	if cfg.OnFinish != nil {
 		cfg.OnFinish(res)
 	}

@@ -11,11 +11,15 @@ import (
 )
 
 // WriteSummary prints where the results are, the summary table, the
-// scenario figures, the report's files and, with Config.Gate, every check
+// repetitions' confidence intervals and unsteady runs, the scenario
+// figures, the report's files and, with Config.Gate, every check
 // that did not pass and the gate's verdict line.
 func (o *Outcome) WriteSummary(w io.Writer) error {
 	fmt.Fprintf(w, "\nResults in %s\n\n", o.Out)
 	if err := results.WriteTable(w, o.Results); err != nil {
+		return err
+	}
+	if err := results.WriteRepeatTable(w, o.Results); err != nil {
 		return err
 	}
 	if err := results.WriteScenarios(w, o.Results); err != nil {

@@ -312,11 +312,7 @@ func (r *RabbitMQ) forgetTopic(topic string) (int, []string) {
 	defer r.mu.Unlock()
 	st, ok := r.topics[topic]
 	delete(r.topics, topic)
-	for k := range r.groups {
-		if k.topic == topic {
-			delete(r.groups, k)
-		}
-	}
+	r.groups.Forget(topic)
 	if !ok {
 		return 0, nil
 	}

@@ -46,6 +46,9 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"bad key names file and line", []string{"validate", bad}, "bad.yaml:3"},
 		{"bad duration flag", []string{"run", "--duration", "5"}, "invalid argument"},
 		{"bad warmup flag", []string{"run", "--workloads", "../../workloads.yaml", "--warmup", "5"}, `--warmup "5": want a duration`},
+		{"bad repeat", []string{"run", "--workloads", "../../workloads.yaml", "--repeat", "0"}, "--repeat 0: want 1 or more"},
+		{"unknown baseline", []string{"report", "--in", "../../reports/testdata/multi", "--out", t.TempDir(), "--baseline", "kafak"},
+			`--baseline: bad baseline "kafak": neither a result set (multi) nor a system`},
 	}
 	for _, tt := range tests {
 		code, _, stderr := run(t, tt.args...)

@@ -32,8 +32,10 @@ type runFlags struct {
 	noReport     bool
 	junit        string
 	noProgress   bool
+	repeat       int
 	verbose      bool
 	endpoints    map[string]*string // env var -> flag value
+	search       searchFlags
 }
 
 func newRunCmd() *cobra.Command {
@@ -46,7 +48,10 @@ func newRunCmd() *cobra.Command {
 Without --workload every workload in the file runs; without --system the
 embedded reference broker (refbroker) is used. Results are written as JSON to
 --out (default brokerbench-results/<timestamp>), one file per (workload, system), and a
-summary table is printed at the end.
+summary table is printed at the end. With --repeat N every (workload, system)
+runs N times in rounds over the systems (A B C A B C ...), one file per
+repetition, and the summary gives each figure's mean with its 95% confidence
+interval (docs/measurement.md).
 
 Connection settings come from BROKERBENCH_<SYSTEM>_<SETTING> environment
 variables (see docs/adapters/); the flags below override the main endpoint.`,
@@ -68,8 +73,10 @@ variables (see docs/adapters/); the flags below override the main endpoint.`,
 	fl.StringVar(&f.junit, "junit", "", "write the gate's checks as JUnit XML to this file")
 	fl.BoolVar(&f.noReport, "no-report", false, "do not write the PDF/PNG/HTML report into <out>/report at the end")
 	fl.BoolVar(&f.history, "history", false, "record every run's history (docs/history.md) next to its result and check it; workloads with history: true always do")
+	fl.IntVar(&f.repeat, "repeat", 1, "run each (workload, system) N times, interleaved across systems, for confidence intervals (5 for comparisons)")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "print plain progress lines even on a terminal")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "debug logging")
+	f.search.register(fl)
 	for _, s := range systems.All() {
 		for _, e := range s.Flags {
 			f.endpoints[s.Env(e)] = fl.String(e.Name, "", e.Help+" (overrides $"+s.Env(e)+")")
@@ -107,6 +114,9 @@ func (f *runFlags) plan() ([]workloads.Workload, []string, error) {
 			return nil, nil, usagef("--system %q: unknown system; choose from %s", s, systemNames())
 		}
 	}
+	if f.repeat < 1 {
+		return nil, nil, usagef("--repeat %d: want 1 or more repetitions", f.repeat)
+	}
 	if f.interval < 100*time.Millisecond {
 		return nil, nil, usagef("--interval %s: must be at least 100ms", f.interval)
 	}
@@ -142,12 +152,16 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	if f.keepTopics {
 		opts = append(opts, runner.KeepTopics())
 	}
+	search, err := f.search.options()
+	if err != nil {
+		return err
+	}
 	out, err := suite.Run(cmd.Context(), suite.Config{
 		Workloads: selected, Systems: systemList, Out: f.out, Runner: opts,
-		History: f.history, Report: !f.noReport, JUnit: f.junit, Gate: f.gate,
+		History: f.history, Report: !f.noReport, JUnit: f.junit, Gate: f.gate, Repeat: f.repeat,
 		Getenv: f.getenv, Logger: logger, BrokerLogger: brokerLogger,
 		OnStart: display.start, OnFinish: display.finish,
-		ToolVersion: toolVersion, Revision: revision(), SelfExec: true,
+		ToolVersion: toolVersion, Revision: revision(), SelfExec: true, Search: search,
 	})
 	if err != nil {
 		if errors.Is(err, suite.ErrUsage) {

@@ -93,6 +93,9 @@ func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
 	fs.Int64Var(&cfg.MaxInFlightBytes, "max-inflight-bytes", 0, "request bytes one connection may have read and not yet handled (default: --max-request-bytes)")
 	maxFetch := fs.Int("max-fetch-bytes", refbroker.DefaultMaxFetchBytes, "largest Fetch response in record bytes, whatever the client asks (Kafka fetch.max.bytes)")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", refbroker.DefaultMaxConnections, "open client connections; more are closed at once")
+	fs.IntVar(&cfg.MaxCreateTopicsPerRequest, "max-create-topics-per-request", refbroker.DefaultMaxCreateTopicsPerRequest, "topics one CreateTopics or auto-creating Metadata request may create; the rest are refused")
+	maxCreateParts := fs.Int("max-create-partitions-per-request", refbroker.DefaultMaxCreatePartitionsPerRequest, "partitions one CreateTopics, CreatePartitions or auto-creating Metadata request may create; the rest are refused")
+	fs.IntVar(&cfg.PartitionCreationsPerMinute, "partition-creations-per-minute", refbroker.DefaultPartitionCreationsPerMinute, "partitions all clients together may create per minute (Kafka's controller mutation quota, KIP-599); -1 no limit")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", refbroker.DefaultIdleTimeout, "close a connection that sends no request for this long")
 	fs.DurationVar(&cfg.RequestReadTimeout, "request-read-timeout", refbroker.DefaultRequestReadTimeout, "close a connection that takes longer than this to send one request")
 	fs.DurationVar(&cfg.RetentionCheckInterval, "retention-check-interval", refbroker.DefaultRetentionCheckInterval, "how often retention is enforced")
@@ -129,6 +132,9 @@ func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
 		{"--fsync-interval", cfg.Storage.FsyncInterval <= 0, "a positive duration"},
 		{"--shutdown-timeout", cfg.ShutdownTimeout <= 0, "a positive duration"},
 		{"--max-connections", cfg.MaxConnections < 1, "1 or more"},
+		{"--max-create-topics-per-request", cfg.MaxCreateTopicsPerRequest < 1, "1 or more"},
+		{"--max-create-partitions-per-request", *maxCreateParts < *partitions || *maxCreateParts > math.MaxInt32, fmt.Sprintf("--partitions (%d) or more", *partitions)},
+		{"--partition-creations-per-minute", cfg.PartitionCreationsPerMinute < 1 && cfg.PartitionCreationsPerMinute != -1, "-1 (no limit) or 1 or more"},
 		{"--max-inflight-bytes", cfg.MaxInFlightBytes != 0 && cfg.MaxInFlightBytes < 1024, "0 (the request limit) or 1024 or more"},
 		{"--max-fetch-bytes", *maxFetch < 1024 || *maxFetch > math.MaxInt32, fmt.Sprintf("1024..%d", math.MaxInt32)},
 		{"--idle-timeout", cfg.IdleTimeout <= 0, "a positive duration"},
@@ -149,6 +155,7 @@ func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
 	cfg.Storage.Fsync = fsync
 	cfg.MaxRequestBytes = int32(*maxReq)
 	cfg.MaxFetchBytes = int32(*maxFetch)
+	cfg.MaxCreatePartitionsPerRequest = int32(*maxCreateParts)
 	cfg.NodeID = int32(*nodeID)
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
 	if err := cfg.Default().Validate(); err != nil {

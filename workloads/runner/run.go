@@ -210,8 +210,8 @@ func (r *run) setup(ctx context.Context) error {
 // openHistory starts the run's history, if the runner records them. The
 // log model needs offsets and partitions owned by one consumer of a
 // subscription at a time (its poll-order checks assume both); systems
-// whose consumers compete for every partition (Redis Streams groups, NATS
-// work sharing) and systems without offsets are checked as queues.
+// whose consumers compete for every partition (queue mode, SQS) and
+// systems without offsets are checked as queues.
 func (r *run) openHistory() error {
 	if r.r.openHistory == nil {
 		return nil
