@@ -146,6 +146,7 @@ func (b *Broker) readShareBatches(a share.Acquired) []byte {
 	}
 	return out
 }
+
 // aclShareFetch: needs group on the group (GROUP_AUTHORIZATION_FAILED)
 // and consume on every topic named (TOPIC_AUTHORIZATION_FAILED), both
 // as the top-level error.

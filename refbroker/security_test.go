@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,18 +20,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
-	"github.com/brokerbench/brokerbench/refbroker/internal/testpki"
+	"github.com/brokerbench/brokerbench/refbroker/internal/sectest"
 )
-
-// writeFile writes content to name in a temp dir and returns its path.
-func writeFile(t *testing.T, name, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // testUsers is a users file with every credential form: PLAIN, SCRAM
 // derived at load (with and without iterations), and SCRAM stored form.
@@ -43,7 +31,7 @@ func testUsers(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return writeFile(t, "users", strings.Join([]string{
+	return sectest.WriteFile(t, "users", strings.Join([]string{
 		"# user mechanism credential",
 		"alice PLAIN password=alice-secret",
 		"alice SCRAM-SHA-256 password=alice-secret",
@@ -97,7 +85,7 @@ func roundTrip(t *testing.T, cl *kgo.Client, topic string) {
 // its certificate subject (checked through an ACL on that principal).
 func TestTLSListener(t *testing.T) {
 	t.Parallel()
-	pki := testpki.Write(t, "alice")
+	pki := sectest.WritePKI(t, "alice")
 	b := newBroker(t, func(c *Config) {
 		c.Security = Security{Protocol: ProtocolSSL, TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey}
 	})
@@ -109,7 +97,7 @@ func TestTLSListener(t *testing.T) {
 		t.Fatal("a plaintext client got an answer from an SSL listener")
 	}
 
-	acl := writeFile(t, "acl", fmt.Sprintf("User:%s produce topic:mtls-\nUser:%s consume topic:mtls-*\nUser:%s admin topic:*\n",
+	acl := sectest.WriteFile(t, "acl", fmt.Sprintf("User:%s produce topic:mtls-\nUser:%s consume topic:mtls-*\nUser:%s admin topic:*\n",
 		pki.ClientSubject, pki.ClientSubject, pki.ClientSubject))
 	mb := newBroker(t, func(c *Config) {
 		c.Security = Security{Protocol: ProtocolSSL, TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey,
@@ -138,7 +126,7 @@ func TestTLSListener(t *testing.T) {
 // SASL_AUTHENTICATION_FAILED, and the log never holds a password.
 func TestSASLMechanisms(t *testing.T) {
 	t.Parallel()
-	pki := testpki.Write(t, "unused")
+	pki := sectest.WritePKI(t, "unused")
 	users := testUsers(t)
 	var logs syncBuffer
 	for _, proto := range []string{ProtocolSASLSSL, ProtocolSASLPlaintext} {
@@ -301,8 +289,8 @@ func TestSASLStateMachine(t *testing.T) {
 // through kgo/kadm with the error code Kafka clients expect.
 func TestACLDenials(t *testing.T) {
 	t.Parallel()
-	users := writeFile(t, "users", "prod PLAIN password=p\ncons PLAIN password=c\nadmin PLAIN password=a\nnobody PLAIN password=n\n")
-	acl := writeFile(t, "acl", strings.Join([]string{
+	users := sectest.WriteFile(t, "users", "prod PLAIN password=p\ncons PLAIN password=c\nadmin PLAIN password=a\nnobody PLAIN password=n\n")
+	acl := sectest.WriteFile(t, "acl", strings.Join([]string{
 		"User:prod  produce topic:orders",
 		"User:cons  consume topic:orders",
 		"User:cons  group   group:billing-*",
@@ -492,9 +480,9 @@ func TestSecurityFilesErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: testLogger(),
-				Security: Security{Protocol: ProtocolSASLPlaintext, UsersFile: writeFile(t, "users", tt.users)}}
+				Security: Security{Protocol: ProtocolSASLPlaintext, UsersFile: sectest.WriteFile(t, "users", tt.users)}}
 			if tt.acl != "" {
-				cfg.Security.ACLFile = writeFile(t, "acl", tt.acl)
+				cfg.Security.ACLFile = sectest.WriteFile(t, "acl", tt.acl)
 			}
 			b, err := Start(context.Background(), cfg)
 			if err == nil {

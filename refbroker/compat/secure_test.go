@@ -3,8 +3,6 @@ package compat
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,17 +14,8 @@ import (
 	"github.com/xdg-go/scram"
 
 	"github.com/brokerbench/brokerbench/refbroker"
-	"github.com/brokerbench/brokerbench/refbroker/internal/testpki"
+	"github.com/brokerbench/brokerbench/refbroker/internal/sectest"
 )
-
-func writeFile(t *testing.T, name, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // secureUsers is the users file of the secure tests; the ACL lets alice
 // use topics under "secure-" and any group, and mallory nothing.
@@ -41,10 +30,10 @@ const secureACL = "User:alice produce topic:secure-*\nUser:alice consume topic:s
 func TestKcatTLSAndSCRAM(t *testing.T) {
 	t.Parallel()
 	needTool(t, lookPath("kcat"), "kcat", "kcat")
-	pki := testpki.Write(t, "kcat-client")
+	pki := sectest.WritePKI(t, "kcat-client")
 	addr := startBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSASLSSL,
 		TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey,
-		UsersFile: writeFile(t, "users", secureUsers), ACLFile: writeFile(t, "acl", secureACL)})
+		UsersFile: sectest.WriteFile(t, "users", secureUsers), ACLFile: sectest.WriteFile(t, "acl", secureACL)})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	sasl := func(mech, user, pass string) []string {
@@ -79,7 +68,7 @@ func TestKcatTLSAndSCRAM(t *testing.T) {
 
 	mtls := startBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSSL,
 		TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey, TLSClientCAFile: pki.CA,
-		ACLFile: writeFile(t, "acl", "User:"+pki.ClientSubject+" produce topic:*\nUser:"+pki.ClientSubject+" admin topic:*\n")})
+		ACLFile: sectest.WriteFile(t, "acl", "User:"+pki.ClientSubject+" produce topic:*\nUser:"+pki.ClientSubject+" admin topic:*\n")})
 	ssl := []string{"-b", mtls, "-X", "security.protocol=SSL", "-X", "ssl.ca.location=" + pki.CA}
 	withCert := append(ssl, "-X", "ssl.certificate.location="+pki.ClientCert, "-X", "ssl.key.location="+pki.ClientKey)
 	if _, err := run(ctx, []byte("hi\n"), "kcat", append(withCert, "-P", "-t", "mtls", "-X", "allow.auto.create.topics=true")...); err != nil {
@@ -114,10 +103,10 @@ func (x *xdgSCRAM) Done() bool                            { return x.conv.Done()
 // and a principal without produce gets TOPIC_AUTHORIZATION_FAILED.
 func TestSaramaTLSAndSCRAM(t *testing.T) {
 	t.Parallel()
-	pki := testpki.Write(t, "unused")
+	pki := sectest.WritePKI(t, "unused")
 	addr := startBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSASLSSL,
 		TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey,
-		UsersFile: writeFile(t, "users", secureUsers), ACLFile: writeFile(t, "acl", secureACL)})
+		UsersFile: sectest.WriteFile(t, "users", secureUsers), ACLFile: sectest.WriteFile(t, "acl", secureACL)})
 	conf := func(user, pass string) *sarama.Config {
 		c := saramaConfig("compat-secure")
 		c.Net.TLS.Enable, c.Net.TLS.Config = true, pki.ClientTLS(t, false)
@@ -175,10 +164,10 @@ func TestSaramaTLSAndSCRAM(t *testing.T) {
 // SASL_AUTHENTICATION_FAILED.
 func TestKafkaGoTLSAndSCRAM(t *testing.T) {
 	t.Parallel()
-	pki := testpki.Write(t, "unused")
+	pki := sectest.WritePKI(t, "unused")
 	addr := startBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSASLSSL,
 		TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey,
-		UsersFile: writeFile(t, "users", secureUsers), ACLFile: writeFile(t, "acl", secureACL)})
+		UsersFile: sectest.WriteFile(t, "users", secureUsers), ACLFile: sectest.WriteFile(t, "acl", secureACL)})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	mech := func(pass string) sasl.Mechanism {
@@ -226,10 +215,10 @@ func TestKafkaGoTLSAndSCRAM(t *testing.T) {
 func TestConfluentPythonTLSAndSCRAM(t *testing.T) {
 	t.Parallel()
 	needTool(t, pythonHasConfluent(), "python3 module confluent_kafka", "python3-confluent-kafka")
-	pki := testpki.Write(t, "unused")
+	pki := sectest.WritePKI(t, "unused")
 	addr := startBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSASLSSL,
 		TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey,
-		UsersFile: writeFile(t, "users", secureUsers), ACLFile: writeFile(t, "acl", secureACL)})
+		UsersFile: sectest.WriteFile(t, "users", secureUsers), ACLFile: sectest.WriteFile(t, "acl", secureACL)})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	e := &env{t: t, ctx: ctx, addr: addr}

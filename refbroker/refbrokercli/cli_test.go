@@ -6,8 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/brokerbench/brokerbench/refbroker"
-	"github.com/brokerbench/brokerbench/refbroker/internal/testpki"
+	"github.com/brokerbench/brokerbench/refbroker/internal/sectest"
 	"github.com/brokerbench/brokerbench/refbroker/storage"
 )
 
@@ -128,15 +126,9 @@ func TestRunServesUntilCancelled(t *testing.T) {
 // over TLS, authorizes it by the ACL file, and refuses a wrong password.
 func TestRunSecureListener(t *testing.T) {
 	t.Parallel()
-	pki := testpki.Write(t, "unused")
-	dir := t.TempDir()
-	users, acl := filepath.Join(dir, "users"), filepath.Join(dir, "acl")
-	if err := os.WriteFile(users, []byte("alice SCRAM-SHA-512 password=alice-secret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(acl, []byte("User:alice admin topic:*\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	pki := sectest.WritePKI(t, "unused")
+	users := sectest.WriteFile(t, "users", "alice SCRAM-SHA-512 password=alice-secret\n")
+	acl := sectest.WriteFile(t, "acl", "User:alice admin topic:*\n")
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan int, 1)
@@ -190,10 +182,7 @@ func TestScramCredentialCommand(t *testing.T) {
 	if code != 0 || strings.Contains(out.String(), "secret") || !strings.HasPrefix(out.String(), "bob SCRAM-SHA-512 salt=") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
 	}
-	users := filepath.Join(t.TempDir(), "users")
-	if err := os.WriteFile(users, []byte(out.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	users := sectest.WriteFile(t, "users", out.String())
 	b, err := refbroker.Start(t.Context(), refbroker.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(),
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Security: refbroker.Security{Protocol: refbroker.ProtocolSASLPlaintext, UsersFile: users}})

@@ -1,8 +1,9 @@
-// Package testpki generates a throwaway certificate authority, a server
-// certificate for 127.0.0.1/localhost and a client certificate, written
-// as PEM files into a test's temporary directory. Tests of refbroker's
-// TLS listener use it, so that no private key is ever committed.
-package testpki
+// Package sectest holds the fixtures of refbroker's security tests: a
+// throwaway certificate authority with a server certificate for
+// 127.0.0.1/localhost and a client certificate, written as PEM files into
+// a test's temporary directory (so that no private key is ever
+// committed), and the users and ACL files.
+package sectest
 
 import (
 	"crypto/ecdsa"
@@ -31,10 +32,10 @@ type Files struct {
 	ClientSubject string
 }
 
-// Write generates the CA, a server certificate valid for 127.0.0.1,
+// WritePKI generates the CA, a server certificate valid for 127.0.0.1,
 // ::1 and localhost, and a client certificate with CommonName clientCN,
 // all valid for an hour around now.
-func Write(t testing.TB, clientCN string) Files {
+func WritePKI(t testing.TB, clientCN string) Files {
 	t.Helper()
 	dir := t.TempDir()
 	f := Files{Dir: dir,
@@ -126,4 +127,15 @@ func writePEM(t testing.TB, path, typ string, der []byte) {
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// WriteFile writes content to a new file name in a temporary directory
+// of t (a users or ACL file) and returns its path.
+func WriteFile(t testing.TB, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
