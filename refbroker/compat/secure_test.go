@@ -23,6 +23,15 @@ const secureUsers = "alice SCRAM-SHA-256 password=alice-secret\nalice SCRAM-SHA-
 
 const secureACL = "User:alice produce topic:secure-*\nUser:alice consume topic:secure-*\nUser:alice admin topic:secure-*\nUser:alice group group:*\n"
 
+// saslSSLBroker starts refbroker on SASL_SSL with pki's server
+// certificate, secureUsers and secureACL, and returns its address.
+func saslSSLBroker(t *testing.T, pki sectest.Files) string {
+	t.Helper()
+	return startBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSASLSSL,
+		TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey,
+		UsersFile: sectest.WriteFile(t, "users", secureUsers), ACLFile: sectest.WriteFile(t, "acl", secureACL)})
+}
+
 // TestKcatTLSAndSCRAM: librdkafka (kcat) produces and consumes to the end
 // of the partition over SASL_SSL with SCRAM-SHA-256 and -512; a wrong
 // password fails, an ACL denial is reported, and a client certificate
@@ -31,9 +40,7 @@ func TestKcatTLSAndSCRAM(t *testing.T) {
 	t.Parallel()
 	needTool(t, lookPath("kcat"), "kcat", "kcat")
 	pki := sectest.WritePKI(t, "kcat-client")
-	addr := startBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSASLSSL,
-		TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey,
-		UsersFile: sectest.WriteFile(t, "users", secureUsers), ACLFile: sectest.WriteFile(t, "acl", secureACL)})
+	addr := saslSSLBroker(t, pki)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	sasl := func(mech, user, pass string) []string {
@@ -104,9 +111,7 @@ func (x *xdgSCRAM) Done() bool                            { return x.conv.Done()
 func TestSaramaTLSAndSCRAM(t *testing.T) {
 	t.Parallel()
 	pki := sectest.WritePKI(t, "unused")
-	addr := startBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSASLSSL,
-		TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey,
-		UsersFile: sectest.WriteFile(t, "users", secureUsers), ACLFile: sectest.WriteFile(t, "acl", secureACL)})
+	addr := saslSSLBroker(t, pki)
 	conf := func(user, pass string) *sarama.Config {
 		c := saramaConfig("compat-secure")
 		c.Net.TLS.Enable, c.Net.TLS.Config = true, pki.ClientTLS(t, false)
@@ -165,9 +170,7 @@ func TestSaramaTLSAndSCRAM(t *testing.T) {
 func TestKafkaGoTLSAndSCRAM(t *testing.T) {
 	t.Parallel()
 	pki := sectest.WritePKI(t, "unused")
-	addr := startBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSASLSSL,
-		TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey,
-		UsersFile: sectest.WriteFile(t, "users", secureUsers), ACLFile: sectest.WriteFile(t, "acl", secureACL)})
+	addr := saslSSLBroker(t, pki)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	mech := func(pass string) sasl.Mechanism {
@@ -216,9 +219,7 @@ func TestConfluentPythonTLSAndSCRAM(t *testing.T) {
 	t.Parallel()
 	needTool(t, pythonHasConfluent(), "python3 module confluent_kafka", "python3-confluent-kafka")
 	pki := sectest.WritePKI(t, "unused")
-	addr := startBroker(t, refbroker.Security{Protocol: refbroker.ProtocolSASLSSL,
-		TLSCertFile: pki.ServerCert, TLSKeyFile: pki.ServerKey,
-		UsersFile: sectest.WriteFile(t, "users", secureUsers), ACLFile: sectest.WriteFile(t, "acl", secureACL)})
+	addr := saslSSLBroker(t, pki)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	e := &env{t: t, ctx: ctx, addr: addr}
