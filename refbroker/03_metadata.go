@@ -41,12 +41,13 @@ import (
 
 func init() {
 	regKey(apiKey{
-		key:    kmsg.Metadata,
-		min:    0,
-		max:    13,
-		handle: handleMetadata,
-		wait:   answersPromptly,
-		frame:  keepsFrame,
+		key:       kmsg.Metadata,
+		authorize: aclMetadata,
+		min:       0,
+		max:       13,
+		handle:    handleMetadata,
+		wait:      answersPromptly,
+		frame:     keepsFrame,
 		unsupported: []string{
 			"AuthorizedOperations (always INT32_MIN)",
 			"racks (null) and OfflineReplicas (empty)",
@@ -185,4 +186,53 @@ func (b *Broker) metadataTopic(tp *topic) kmsg.MetadataResponseTopic {
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt
+}
+
+// aclMetadata: a listing of all topics shows only those the principal has
+// any permission on. A named topic without one is
+// TOPIC_AUTHORIZATION_FAILED; a named topic that does not exist is
+// auto-created only with admin on it, else it is UNKNOWN_TOPIC_OR_PARTITION
+// (Kafka's Create check).
+func aclMetadata(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.MetadataRequest)
+	all := req.Topics == nil
+	var denied []kmsg.MetadataResponseTopic
+	req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.MetadataRequestTopic) bool {
+		name := cc.topicName(derefOr(t.Topic, ""), t.TopicID)
+		code := int16(0)
+		switch {
+		case !cc.mayDescribe(resTopic, name):
+			code = kerr.TopicAuthorizationFailed.Code
+		case cc.b.topics.lookup(name) == nil && !cc.may(opAdmin, resTopic, name):
+			code = kerr.UnknownTopicOrPartition.Code
+		default:
+			return false
+		}
+		rt := kmsg.NewMetadataResponseTopic()
+		rt.Topic, rt.TopicID, rt.ErrorCode = t.Topic, t.TopicID, code
+		denied = append(denied, rt)
+		return true
+	})
+	v0none := false
+	if !all && len(req.Topics) == 0 {
+		req.Topics = []kmsg.MetadataRequestTopic{} // none left, not all
+		// v0 reads an empty list as all topics; v1 has the same
+		// response fields plus some that v0 encoding drops.
+		v0none, req.Version = req.Version == 0, max(req.Version, 1)
+	}
+	r, err := serve(ctx, cc, req)
+	if err != nil || r == nil {
+		return r, err
+	}
+	resp := r.(*kmsg.MetadataResponse)
+	if v0none {
+		resp.Version = 0
+	}
+	if all {
+		resp.Topics = slices.DeleteFunc(resp.Topics, func(t kmsg.MetadataResponseTopic) bool {
+			return !cc.mayDescribe(resTopic, derefOr(t.Topic, ""))
+		})
+	}
+	resp.Topics = append(resp.Topics, denied...)
+	return resp, nil
 }

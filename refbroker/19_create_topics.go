@@ -48,12 +48,13 @@ import (
 
 func init() {
 	regKey(apiKey{
-		key:    kmsg.CreateTopics,
-		min:    0,
-		max:    7,
-		handle: handleCreateTopics,
-		wait:   answersPromptly,
-		frame:  keepsFrame,
+		key:       kmsg.CreateTopics,
+		authorize: aclCreateTopics,
+		min:       0,
+		max:       7,
+		handle:    handleCreateTopics,
+		wait:      answersPromptly,
+		frame:     keepsFrame,
 		unsupported: []string{
 			"replication factor other than 1, replica assignments to other nodes",
 			"topic configs other than retention.ms, retention.bytes, segment.bytes, max.message.bytes, cleanup.policy=delete, flush.messages=1 (INVALID_CONFIG)",
@@ -224,4 +225,16 @@ func adminErrorCode(err error) int16 {
 	default:
 		return kerr.UnknownServerError.Code
 	}
+}
+
+// aclCreateTopics: creating a topic needs admin on it, else its entry is
+// TOPIC_AUTHORIZATION_FAILED.
+func aclCreateTopics(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.CreateTopicsRequest)
+	return serveAllowed(ctx, cc, req, serve, &req.Topics, func(t kmsg.CreateTopicsRequestTopic) (kmsg.CreateTopicsResponseTopic, bool) {
+		rt := kmsg.NewCreateTopicsResponseTopic()
+		rt.Topic, rt.ErrorCode = t.Topic, kerr.TopicAuthorizationFailed.Code
+		rt.NumPartitions, rt.ReplicationFactor = -1, -1
+		return rt, !cc.may(opAdmin, resTopic, t.Topic)
+	}, func(r *kmsg.CreateTopicsResponse) *[]kmsg.CreateTopicsResponseTopic { return &r.Topics })
 }

@@ -32,6 +32,7 @@ import (
 func init() {
 	regKey(apiKey{
 		key:         kmsg.CreatePartitions,
+		authorize:   aclCreatePartitions,
 		min:         0,
 		max:         3,
 		handle:      handleCreatePartitions,
@@ -118,4 +119,15 @@ func (b *Broker) checkPartitionIncrease(rt kmsg.CreatePartitionsRequestTopic) er
 		return fmt.Errorf("%w: %d assignments for %d new partitions", errInvalidReplicaAssignment, len(rt.Assignment), rt.Count-int32(len(tp.parts)))
 	}
 	return nil
+}
+
+// aclCreatePartitions: adding partitions needs admin on the topic, else
+// its entry is TOPIC_AUTHORIZATION_FAILED.
+func aclCreatePartitions(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.CreatePartitionsRequest)
+	return serveAllowed(ctx, cc, req, serve, &req.Topics, func(t kmsg.CreatePartitionsRequestTopic) (kmsg.CreatePartitionsResponseTopic, bool) {
+		rt := kmsg.NewCreatePartitionsResponseTopic()
+		rt.Topic, rt.ErrorCode = t.Topic, kerr.TopicAuthorizationFailed.Code
+		return rt, !cc.may(opAdmin, resTopic, t.Topic)
+	}, func(r *kmsg.CreatePartitionsResponse) *[]kmsg.CreatePartitionsResponseTopic { return &r.Topics })
 }

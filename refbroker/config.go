@@ -173,6 +173,10 @@ type Config struct {
 	// to use this; no data is deleted either way.
 	RebuildMetadata bool
 
+	// Security configures TLS, SASL and ACLs on the listener; the zero
+	// value is PLAINTEXT without ACLs.
+	Security Security
+
 	// Intercept is a TEST-ONLY hook: when set, every decoded request goes
 	// through it instead of straight to its handler (see Interceptor).
 	// Tests use it to plant broker bugs (refbroker/refbrokertest) and to
@@ -253,6 +257,9 @@ func (c Config) Default() Config {
 	if c.RequestReadTimeout == 0 {
 		c.RequestReadTimeout = DefaultRequestReadTimeout
 	}
+	if c.Security.Protocol == "" {
+		c.Security.Protocol = ProtocolPlaintext
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -316,6 +323,9 @@ func (c Config) Validate() error {
 		if _, err := splitHostPort(c.Advertise); err != nil {
 			return bad("Advertise %q: %v", c.Advertise, err)
 		}
+	}
+	if err := c.Security.validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if err := c.Storage.Validate(); err != nil {
 		return fmt.Errorf("%w: Storage: %w", ErrInvalidConfig, err)
