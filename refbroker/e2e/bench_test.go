@@ -136,10 +136,16 @@ func benchProduce(b *testing.B, addr, topic string, n int, values [][]byte) thro
 // with kgo's consumer defaults (1 MiB per partition per fetch) and returns
 // the elapsed time.
 func benchConsume(b *testing.B, addr, topic string, n int) throughput {
-	b.Helper()
-	cl := newClient(b, addr, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+	return benchConsumeWith(b, addr, n, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
 		topic: {0: kgo.NewOffset().AtStart()},
 	}))
+}
+
+// benchConsumeWith reads n records with a client consuming as opts say
+// and returns the elapsed time.
+func benchConsumeWith(b *testing.B, addr string, n int, opts ...kgo.Opt) throughput {
+	b.Helper()
+	cl := newClient(b, addr, opts...)
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

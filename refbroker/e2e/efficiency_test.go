@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -92,20 +91,7 @@ func loopbackCeiling(b *testing.B, bytes int64) float64 {
 // benchConsumeAll reads n records from every partition of topic from the
 // start, as a consumer draining a backlog does.
 func benchConsumeAll(b *testing.B, addr, topic string, n int) throughput {
-	b.Helper()
-	cl := newClient(b, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	start := time.Now()
-	for got := 0; got < n; {
-		fs := cl.PollFetches(ctx)
-		if err := fs.Err0(); err != nil {
-			b.Fatalf("consume after %d of %d records: %v", got, n, err)
-		}
-		got += fs.NumRecords()
-	}
-	return throughput{records: n, elapsed: time.Since(start)}
+	return benchConsumeWith(b, addr, n, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 }
 
 // efficiency is one phase's figures: payload MB/s and the broker's CPU
