@@ -60,6 +60,7 @@ func init() {
 		handle:    handleFetch,
 		wait:      mayBlock,
 		frame:     releasesFrame,
+		sizeHint:  fetchResponseSize,
 		unsupported: []string{
 			"fetch sessions (KIP-227): SessionID is always 0, non-zero IDs get FETCH_SESSION_ID_NOT_FOUND, ForgottenTopics ignored",
 			"IsolationLevel read_committed has no effect (no transactions)",
@@ -310,4 +311,18 @@ func aclFetch(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (
 		}
 		return rt, true
 	}, func(r *kmsg.FetchResponse) *[]kmsg.FetchResponseTopic { return &r.Topics })
+}
+
+// fetchResponseSize estimates a Fetch response's encoded size: its record
+// bytes, which dominate, plus a generous fixed cost per topic and
+// partition for the fields around them.
+func fetchResponseSize(r kmsg.Response) int {
+	n := 64
+	for _, t := range r.(*kmsg.FetchResponse).Topics {
+		n += 32 + len(t.Topic)
+		for _, p := range t.Partitions {
+			n += 64 + len(p.RecordBatches)
+		}
+	}
+	return n
 }

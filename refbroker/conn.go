@@ -326,6 +326,9 @@ func (cc *conn) dispatchRecovering(ctx context.Context, api *apiKey, h requestHe
 // its response header onto cc.out.
 func (cc *conn) appendResponse(corr int32, api *apiKey, resp kmsg.Response) {
 	start := len(cc.out)
+	if api.sizeHint != nil {
+		cc.out = slices.Grow(cc.out, 9+api.sizeHint(resp))
+	}
 	cc.out = append(cc.out, 0, 0, 0, 0, 0, 0, 0, 0) // size + correlation ID
 	// Response header v1 (flexible) carries an empty tag section, except
 	// for keys registered with headerV0.
