@@ -166,6 +166,9 @@ type Result struct {
 	// Steadiness flags a trend or change point in the measured phase's
 	// rates; nil in files written before it was checked.
 	Steadiness *Steadiness `json:"steadiness,omitempty"`
+	// Shard marks one shard's result of a distributed run, to be merged
+	// (docs/distributed.md); nil otherwise, also in a merged result.
+	Shard *Shard `json:"shard,omitempty"`
 	// Meta is the run metadata.
 	Meta Meta `json:"meta"`
 	// Spec is the concrete workload as run, for reproduction.

@@ -34,6 +34,10 @@ type run struct {
 	subs       []*subscription
 
 	producers []*producer
+	// byID finds a producer by its id in message headers; nil entries are
+	// other shards' producers (a sharded run).
+	byID      []*producer
+	plan      workloads.ShardPlan
 	consumers []*consumer
 	hist      *recorder // nil unless the run records a history
 
@@ -94,6 +98,12 @@ func (rn *Runner) Run(ctx context.Context, w workloads.Workload, sys adapters.Sy
 		brokerLag: make(map[lagKey]int64),
 	}
 	r.log = rn.logger.With("workload", w.Name, "system", sys.Name())
+	r.plan = workloads.Split(w, workloads.Whole)
+	if sh := rn.shard; sh != nil {
+		r.runID = sh.RunID
+		r.plan = workloads.Split(w, sh.Segment)
+		r.log = r.log.With("shard", sh.Segment.String())
+	}
 	meta := r.meta(ctx)
 	if reason := Applicable(w, r.caps); reason != "" {
 		return r.notApplicable(meta, reason), nil
@@ -121,19 +131,31 @@ func (r *run) execute(ctx context.Context) (err error) {
 		defer cancel()
 		err = errors.Join(err, r.teardown(tctx), r.hist.close())
 	}()
+	if r.r.shard != nil {
+		if err := workloads.CheckShardable(r.w, r.r.shard.Segment.Count); err != nil {
+			return err
+		}
+	}
 	if err := r.setup(ctx); err != nil {
 		return err
 	}
 	backlog := r.w.BacklogBytes() > 0
+	var start time.Time
 	if !backlog {
 		if err := r.startConsumers(ctx); err != nil {
 			return err
 		}
-		if err := r.waitReady(ctx); err != nil {
+		var err error
+		if r.r.shard != nil {
+			start, err = r.waitReadySharded(ctx)
+		} else {
+			err = r.waitReady(ctx)
+		}
+		if err != nil {
 			return err
 		}
 	}
-	return r.load(ctx, backlog)
+	return r.load(ctx, backlog, start)
 }
 
 func (r *run) setup(ctx context.Context) error {
@@ -167,9 +189,15 @@ func (r *run) setup(ctx context.Context) error {
 			r.subs = append(r.subs, sub)
 		}
 		spec.Durability = adapters.Durability(w.Durability)
+		if !r.plan.CreatesTopics {
+			continue // shard 0 creates them
+		}
 		if err := r.sys.CreateTopic(ctx, spec); err != nil {
 			return fmt.Errorf("create topic %s: %w", ts.name, err)
 		}
+	}
+	if _, err := r.wait(ctx, PointCreated); err != nil {
+		return err
 	}
 	if err := r.checkDurability(ctx); err != nil {
 		return err
@@ -182,9 +210,9 @@ func (r *run) setup(ctx context.Context) error {
 	if w.ProducerRate > 0 {
 		perProducer = w.ProducerRate / float64(totalProducers)
 	}
+	r.byID = make([]*producer, totalProducers)
 	for t, ts := range r.topics {
-		for p := range w.ProducersPerTopic {
-			id := uint32(t*w.ProducersPerTopic + p)
+		for _, id := range r.plan.Producers[t] {
 			pr, err := r.newProducer(ctx, id, t, ts.name, perProducer)
 			if err != nil {
 				return err
@@ -192,10 +220,11 @@ func (r *run) setup(ctx context.Context) error {
 			pr.payloads = pool
 			newSlots(pr, w.Delivery.MaxInFlight, w.MessageSize, payload)
 			r.producers = append(r.producers, pr)
+			r.byID[id] = pr
 		}
 	}
 	for _, s := range r.subs {
-		for c := range w.ConsumerPerSubscription {
+		for c := r.plan.ConsumersLo; c < r.plan.ConsumersHi; c++ {
 			id := fmt.Sprintf("%s-c%d", s.name, c)
 			cons := &consumer{id: id, sub: s, endToEnd: newLatency(), endToEndFromSend: newLatency(), redeliveryDelay: newLatency()}
 			if w.Churn != nil && w.Churn.Membership == "static" {
@@ -259,7 +288,10 @@ func (r *run) teardown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("close producer %d: %w", pr.id, err))
 		}
 	}
-	if !r.r.keepTopics {
+	if _, err := r.wait(ctx, PointClosed); err != nil {
+		errs = append(errs, err)
+	}
+	if !r.r.keepTopics && r.plan.CreatesTopics {
 		for _, t := range r.topics {
 			if err := r.sys.DeleteTopic(ctx, t.name); err != nil {
 				errs = append(errs, fmt.Errorf("delete topic %s: %w", t.name, err))

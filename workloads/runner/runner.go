@@ -61,6 +61,7 @@ type Runner struct {
 	revision     string
 	openHistory  func(workload, system string) (io.WriteCloser, error)
 	injectors    func(system string) chaos.Injectors
+	shard        *ShardConfig // nil unless this runner runs one shard
 }
 
 // Option configures a Runner.
