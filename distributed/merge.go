@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 
@@ -198,18 +197,23 @@ func mergeCounts(out *results.Result, shards []*results.Result) {
 	out.Counts = c
 }
 
-// mergeSamples aligns the shards' samples on the common start: samples
-// whose elapsed times round to the same interval are one merged sample.
+// mergeSamples aligns the shards' samples on the common start: every
+// shard started its producers and its measurement at the same instants
+// with the same interval, so the k-th sample after each shard's first
+// measured one covers the same time; those are one merged sample.
 func mergeSamples(out *results.Result, shards []*results.Result) {
-	interval := sampleInterval(shards)
 	type slot struct {
 		s results.Sample
 		n int
 	}
 	byStep := map[int64]*slot{}
 	for _, sh := range shards {
-		for _, s := range sh.Samples {
-			step := int64(math.Round(s.Elapsed / interval))
+		first := slices.IndexFunc(sh.Samples, func(s results.Sample) bool { return !s.Warmup })
+		if first < 0 {
+			first = len(sh.Samples)
+		}
+		for i, s := range sh.Samples {
+			step := int64(i - first)
 			m := byStep[step]
 			if m == nil {
 				m = &slot{s: s}
@@ -227,7 +231,7 @@ func mergeSamples(out *results.Result, shards []*results.Result) {
 			m.s.InFlight += s.InFlight
 			m.s.BrokerLag = max(m.s.BrokerLag, s.BrokerLag)
 			if s.Time.After(m.s.Time) {
-				m.s.Time = s.Time
+				m.s.Time, m.s.Elapsed = s.Time, s.Elapsed
 			}
 			m.s.Warmup = m.s.Warmup && s.Warmup
 			if s.Phase == "drain" {
@@ -247,23 +251,8 @@ func mergeSamples(out *results.Result, shards []*results.Result) {
 	slices.Sort(steps)
 	clearSeries(out)
 	for _, k := range steps {
-		m := byStep[k]
-		m.s.Elapsed = float64(k) * interval
-		out.AddSample(m.s)
+		out.AddSample(byStep[k].s)
 	}
-}
-
-// sampleInterval is the shards' sample interval in seconds, read off
-// consecutive samples; 1 when no shard has two.
-func sampleInterval(shards []*results.Result) float64 {
-	for _, sh := range shards {
-		if len(sh.Samples) >= 2 {
-			if d := sh.Samples[1].Time.Sub(sh.Samples[0].Time).Seconds(); d > 0 {
-				return math.Round(d*10) / 10
-			}
-		}
-	}
-	return 1
 }
 
 // maxSummary is the field-wise maximum of two summaries, counts summed.

@@ -120,13 +120,20 @@ func TestMergeSamplesAligned(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	a := shardResult(t, 0, 2, nil)
 	b := shardResult(t, 1, 2, nil)
+	warm := results.Sample{Time: t0.Add(-time.Second), Elapsed: -0.5, Warmup: true, PublishRate: 1}
+	a.Samples = append(a.Samples, warm)
+	b.Samples = append(b.Samples, warm)
 	for i := range 3 {
-		a.Samples = append(a.Samples, results.Sample{Time: t0.Add(time.Duration(i) * time.Second), Elapsed: float64(i) + 0.02, PublishRate: 10, Backlog: 1})
-		b.Samples = append(b.Samples, results.Sample{Time: t0.Add(time.Duration(i)*time.Second + 30*time.Millisecond), Elapsed: float64(i) - 0.03, PublishRate: 5, Backlog: 2})
+		// Jitter straddling the half interval, as the sampler's ticks do.
+		a.Samples = append(a.Samples, results.Sample{Time: t0.Add(time.Duration(i) * time.Second), Elapsed: float64(i) + 0.5, PublishRate: 10, Backlog: 1})
+		b.Samples = append(b.Samples, results.Sample{Time: t0.Add(time.Duration(i)*time.Second + 30*time.Millisecond), Elapsed: float64(i) + 0.49, PublishRate: 5, Backlog: 2})
 	}
 	m, err := Merge([]*results.Result{a, b})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(m.Samples) != 4 || !m.Samples[0].Warmup || m.Samples[0].PublishRate != 2 {
+		t.Fatalf("merged samples %+v, want a warm-up one then 3", m.Samples)
 	}
 	if len(m.PublishRate) != 3 {
 		t.Fatalf("merged %d samples, want 3: %+v", len(m.PublishRate), m.Samples)

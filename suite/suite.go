@@ -212,6 +212,12 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 	if err := summarizeRepeats(cfg.Out, out.Results); err != nil {
 		return out, err
 	}
+	return out, finish(ctx, &cfg, out)
+}
+
+// finish draws the report and writes the JUnit file of a finished
+// outcome.
+func finish(ctx context.Context, cfg *Config, out *Outcome) error {
 	if cfg.Report && len(out.Results) > 0 {
 		sum, err := reports.Write(ctx, reports.Options{In: []string{cfg.Out}, ToolVersion: "brokerbench " + cfg.version()})
 		if err != nil {
@@ -224,10 +230,10 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 	}
 	if cfg.JUnit != "" {
 		if err := writeJUnit(cfg.JUnit, out.Checks); err != nil {
-			return out, err
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func (c *Config) version() string {
@@ -285,6 +291,16 @@ func runOne(ctx context.Context, cfg *Config, rn *runner.Runner, w workloads.Wor
 	if cfg.OnFinish != nil {
 		cfg.OnFinish(res)
 	}
+	if err != nil {
+		cfg.Logger.Error("run failed", "workload", w.Name, "system", name, "err", err)
+	}
+	return record(ctx, cfg, w, res, hist, out)
+}
+
+// record checks res's history, writes res and evaluates w's thresholds on
+// it. Only a result it cannot write is an error.
+func record(ctx context.Context, cfg *Config, w workloads.Workload, res *results.Result, hist historyFiles, out *Outcome) error {
+	name := res.Driver
 	if cerr := hist.check(ctx, res); cerr != nil {
 		cfg.Logger.Error("history check failed", "workload", w.Name, "system", name, "err", cerr)
 		res.Verdict = &results.Verdict{Valid: "unknown", Inconclusive: []string{cerr.Error()}}
@@ -295,9 +311,6 @@ func runOne(ctx context.Context, cfg *Config, rn *runner.Runner, w workloads.Wor
 	}
 	cfg.Logger.Info("result written", "path", path, "status", res.Status)
 	out.Results = append(out.Results, res)
-	if err != nil {
-		cfg.Logger.Error("run failed", "workload", w.Name, "system", name, "err", err)
-	}
 	// Thresholds were validated when the workloads loaded.
 	ts, _ := gate.ParseAll(w.Thresholds)
 	out.Checks = append(out.Checks, gate.Evaluate(res, ts)...)

@@ -35,6 +35,7 @@ type runFlags struct {
 	repeat       int
 	verbose      bool
 	endpoints    map[string]*string // env var -> flag value
+	dist         distFlags
 }
 
 func newRunCmd() *cobra.Command {
@@ -75,6 +76,7 @@ variables (see docs/adapters/); the flags below override the main endpoint.`,
 	fl.IntVar(&f.repeat, "repeat", 1, "run each (workload, system) N times, interleaved across systems, for confidence intervals (5 for comparisons)")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "print plain progress lines even on a terminal")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "debug logging")
+	addDistFlags(fl, &f.dist)
 	for _, s := range systems.All() {
 		for _, e := range s.Flags {
 			f.endpoints[s.Env(e)] = fl.String(e.Name, "", e.Help+" (overrides $"+s.Env(e)+")")
@@ -123,29 +125,44 @@ func (f *runFlags) plan() ([]workloads.Workload, []string, error) {
 
 func systemNames() string { return strings.Join(systems.Names(), ", ") }
 
-func runRun(cmd *cobra.Command, f *runFlags) error {
-	selected, systemList, err := f.plan()
-	if err != nil {
-		return err
-	}
+// loggers returns the run's logger, refbroker's logger and the progress
+// display both write through.
+func (f *runFlags) loggers(cmd *cobra.Command) (logger, brokerLogger *slog.Logger, display *display) {
 	level, brokerLevel := slog.LevelInfo, slog.LevelWarn
 	if f.verbose {
 		level, brokerLevel = slog.LevelDebug, slog.LevelDebug
 	}
-	display := newDisplay(cmd.ErrOrStderr(), !f.noProgress)
-	logger := slog.New(slog.NewTextHandler(display.logWriter(), &slog.HandlerOptions{Level: level}))
-	brokerLogger := slog.New(slog.NewTextHandler(display.logWriter(), &slog.HandlerOptions{Level: brokerLevel})).With("component", "refbroker")
-	opts := []runner.Option{
+	display = newDisplay(cmd.ErrOrStderr(), !f.noProgress)
+	logger = slog.New(slog.NewTextHandler(display.logWriter(), &slog.HandlerOptions{Level: level}))
+	brokerLogger = slog.New(slog.NewTextHandler(display.logWriter(), &slog.HandlerOptions{Level: brokerLevel})).With("component", "refbroker")
+	return logger, brokerLogger, display
+}
+
+// runnerOptions are the runner options the flags set, but the warm-up.
+func (f *runFlags) runnerOptions(logger *slog.Logger, display *display) []runner.Option {
+	return []runner.Option{
 		runner.Interval(f.interval), runner.Duration(f.duration),
 		runner.DrainTimeout(f.drainTimeout), runner.ReadyTimeout(f.readyTimeout),
 		runner.Logger(logger), runner.OnProgress(display.progress),
 	}
+}
+
+func runRun(cmd *cobra.Command, f *runFlags) error {
+	if handled, err := runDistributed(cmd, f); handled {
+		return err
+	}
+	selected, systemList, err := f.plan()
+	if err != nil {
+		return err
+	}
+	logger, brokerLogger, display := f.loggers(cmd)
+	opts := f.runnerOptions(logger, display)
 	if f.warmup != "" {
-		d, err := time.ParseDuration(f.warmup)
-		if err != nil || d < 0 {
-			return usagef("--warmup %q: want a duration such as 2s or 0s", f.warmup)
+		o, err := warmupOption(f.warmup)
+		if err != nil {
+			return err
 		}
-		opts = append(opts, runner.Warmup(d))
+		opts = append(opts, o)
 	}
 	if f.keepTopics {
 		opts = append(opts, runner.KeepTopics())

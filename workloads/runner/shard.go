@@ -19,7 +19,9 @@ const (
 	PointCreated = "created"
 	// PointReady: consumers are started; the barrier returns when every
 	// (subscription, partition) has delivered a readiness probe to some
-	// shard, with the instant at which every shard starts its producers.
+	// shard and, where there are no more consumers than partitions, every
+	// shard's consumers have received one (they are assigned), with the
+	// instant at which every shard starts its producers.
 	PointReady = "ready"
 	// PointDrained: producers stopped and flushed; the barrier returns
 	// when the shards' backlogs sum to zero (every acknowledged message
@@ -41,6 +43,9 @@ type ShardStatus struct {
 	// Probes maps each subscription to the partitions whose readiness
 	// probe this shard's consumers have received.
 	Probes map[string][]bool `json:"probes,omitempty"`
+	// Consumers is the number of consumers this shard runs in each
+	// subscription.
+	Consumers int `json:"consumers"`
 }
 
 // Barrier synchronises the shards of a distributed run (package
@@ -89,7 +94,7 @@ func (r *run) wait(ctx context.Context, point string) (time.Time, error) {
 }
 
 func (r *run) shardStatus() ShardStatus {
-	st := ShardStatus{Backlog: r.clientBacklog(), Probes: map[string][]bool{}}
+	st := ShardStatus{Backlog: r.clientBacklog(), Probes: map[string][]bool{}, Consumers: r.plan.ConsumersHi - r.plan.ConsumersLo}
 	for _, s := range r.subs {
 		s.mu.Lock()
 		st.Probes[s.name] = append([]bool(nil), s.probes...)
