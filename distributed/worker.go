@@ -156,6 +156,9 @@ func (w *Worker) Handler() http.Handler {
 				close(w.release)
 				w.release = nil
 			}
+			// An aborted run's results are not collected: the worker
+			// may exit as soon as its runs have torn down.
+			close(w.shutdown)
 		}
 	})
 	mux.HandleFunc("GET /result", func(rw http.ResponseWriter, _ *http.Request) {
@@ -170,10 +173,12 @@ func (w *Worker) Handler() http.Handler {
 	mux.HandleFunc("POST /shutdown", func(http.ResponseWriter, *http.Request) {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		select {
-		case <-w.shutdown:
-		default:
-			close(w.shutdown)
+		if w.aborted == "" {
+			select {
+			case <-w.shutdown:
+			default:
+				close(w.shutdown)
+			}
 		}
 	})
 	return mux

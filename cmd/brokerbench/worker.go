@@ -339,4 +339,3 @@ func warmupOption(s string) (runner.Option, error) {
 	}
 	return runner.Warmup(d), nil
 }
-

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/brokerbench/brokerbench/metrics"
+	"github.com/brokerbench/brokerbench/results"
+)
+
+// distWorkload is a workload for three shards: three producers and three
+// consumers, so every shard both sends and receives, and a history.
+func distWorkload(t *testing.T, name string, partitions int) string {
+	return writeFile(t, "w.yaml", fmt.Sprintf(`defaults:
+  topics: 1
+  messageSize: 256
+  warmup: 1s
+  duration: 3s
+  delivery:
+    acks: all
+    linger: 1ms
+    commitMode: interval
+    commitInterval: 1s
+    startFrom: earliest
+workloads:
+  - name: %s
+    partitionsPerTopic: %d
+    producersPerTopic: 3
+    consumerPerSubscription: 3
+    producerRate: 600
+    history: true
+    thresholds: {lost: "== 0", duplicates: "== 0"}
+`, name, partitions))
+}
+
+func requireLoopback(t *testing.T, what, addr string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s on %s is required under CI=true: %v", what, addr, err)
+		}
+		t.Skipf("%s is not running on %s: %v", what, addr, err)
+	}
+	c.Close()
+}
+
+// TestLocalWorkersMergeExactly runs a workload as three worker processes
+// against real systems and checks the issue's promise: merged counts
+// equal messages sent and received, merged percentiles equal those of the
+// union of the shards' values, one history the checker accepts, and a
+// gate verdict on the whole.
+func TestLocalWorkersMergeExactly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three worker processes run a 4-second workload; skipped in -short mode")
+	}
+	t.Setenv(asCLIEnv, "1")
+	tests := []struct {
+		system     string
+		partitions int
+		addr       string // a shared server the system needs; "" for refbroker
+	}{
+		{"refbroker", 6, ""},
+		{"redis", 1, "127.0.0.1:6379"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.system, func(t *testing.T) {
+			if tt.addr != "" {
+				requireLoopback(t, tt.system, tt.addr)
+			}
+			file := distWorkload(t, "dist", tt.partitions)
+			out := t.TempDir()
+			code, stdout, stderr := run(t, "run", "--workloads", file, "--system", tt.system, "--local-workers", "3",
+				"--out", out, "--no-report", "--gate", "--no-progress")
+			if code != exitOK {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			if !strings.Contains(stdout, "gate: passed") {
+				t.Errorf("no gate verdict on the merged run:\n%s", stdout)
+			}
+			merged, err := results.Read(filepath.Join(out, results.FileName("dist", tt.system)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := merged.Counts
+			if c.Sent == 0 || c.Acked != c.Sent || c.Received != c.Sent || c.Lost != 0 || c.Duplicates != 0 {
+				t.Errorf("merged counts %+v: want received = acked = sent > 0, nothing lost or duplicated", c)
+			}
+			if merged.Verdict == nil || merged.Verdict.Valid != "valid" {
+				t.Errorf("merged history verdict %+v, want valid", merged.Verdict)
+			}
+			checkUnion(t, out, merged)
+		})
+	}
+}
+
+// checkUnion compares the merged summaries with those of one histogram
+// holding every shard's values, and the summed counts with the shards'.
+func checkUnion(t *testing.T, out string, merged *results.Result) {
+	t.Helper()
+	pub, e2e := metrics.NewHistogram(), metrics.NewHistogram()
+	var sent int64
+	for i := range 3 {
+		rs, _, err := results.ReadDir(filepath.Join(out, "shards", fmt.Sprintf("shard-%d", i)))
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("shard %d: %d results, %v", i, len(rs), err)
+		}
+		s := rs[0]
+		if s.Shard == nil || s.Shard.Index != i || s.Shard.Count != 3 {
+			t.Fatalf("shard %d result marked %+v", i, s.Shard)
+		}
+		if s.Counts.Sent == 0 {
+			t.Errorf("shard %d sent nothing: the load was not split", i)
+		}
+		sent += s.Counts.Sent
+		for _, x := range []struct {
+			dst *hdrhistogram.Histogram
+			enc string
+		}{{pub, s.Histograms.PublishFromSend}, {e2e, s.Histograms.EndToEndFromSend}} {
+			h, err := metrics.Decode(x.enc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x.dst.Merge(h)
+		}
+	}
+	if sent != merged.Counts.Sent {
+		t.Errorf("shards sent %d, merged result says %d", sent, merged.Counts.Sent)
+	}
+	if got, want := merged.Latency.PublishFromSend, metrics.Summarize(pub); got != want {
+		t.Errorf("merged publish latency %+v, union of shards %+v", got, want)
+	}
+	if got, want := merged.Latency.EndToEndFromSend, metrics.Summarize(e2e); got != want {
+		t.Errorf("merged end-to-end latency %+v, union of shards %+v", got, want)
+	}
+}
+
+
+// syncBuffer is a bytes.Buffer safe for the CLI writing while the test
+// reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestLocalWorkerFailureFailsRun kills one worker while it measures: the
+// run must fail, naming the shard and why, and the other workers must be
+// stopped.
+func TestLocalWorkerFailureFailsRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three worker processes; skipped in -short mode")
+	}
+	t.Setenv(asCLIEnv, "1")
+	file := distWorkload(t, "dist", 6)
+	out := t.TempDir()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- execute(context.Background(), []string{"run", "--workloads", file, "--local-workers", "3",
+			"--out", out, "--no-report", "--no-progress", "--duration", "20s"}, &stdout, &stderr)
+	}()
+	pidRE := regexp.MustCompile(`msg="worker started" shard=1/3 pid=(\d+)`)
+	shardLog := filepath.Join(out, "shards", "shard-1.log")
+	deadline := time.Now().Add(60 * time.Second)
+	killed := false
+	for !killed && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		m := pidRE.FindStringSubmatch(stderr.String())
+		log, _ := os.ReadFile(shardLog)
+		if m == nil || !bytes.Contains(log, []byte("msg=measuring")) {
+			continue
+		}
+		pid, _ := strconv.Atoi(m[1])
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill worker %d: %v", pid, err)
+		}
+		killed = true
+	}
+	if !killed {
+		t.Fatalf("shard 1 never started measuring\nstderr:\n%s", stderr.String())
+	}
+	select {
+	case code := <-done:
+		if code != exitFailed {
+			t.Errorf("exit %d, want %d", code, exitFailed)
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatalf("the run did not end after a worker died\nstderr:\n%s", stderr.String())
+	}
+	for _, want := range []string{"shard 1/3 failed", "killed"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	for _, i := range []int{0, 2} {
+		log, _ := os.ReadFile(filepath.Join(out, "shards", fmt.Sprintf("shard-%d.log", i)))
+		if !bytes.Contains(log, []byte("aborted by the coordinator")) {
+			t.Errorf("shard %d was not aborted:\n%s", i, log)
+		}
+	}
+}
