@@ -148,7 +148,6 @@ func checkUnion(t *testing.T, out string, merged *results.Result) {
 	}
 }
 
-
 // syncBuffer is a bytes.Buffer safe for the CLI writing while the test
 // reads.
 type syncBuffer struct {
