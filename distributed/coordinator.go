@@ -30,9 +30,11 @@ type Coordinator struct {
 	// StartDelay is how far after the release every shard starts its
 	// producers, so that all have received the instant; default 500ms.
 	StartDelay time.Duration
-	// Unreachable is how long a worker may not answer before the run
-	// fails; default 15s.
-	Unreachable time.Duration
+	// Unreachable is how long a worker that answered once may stop
+	// answering before the run fails; default 15s. Startup is how long a
+	// worker may take to answer the first time (pods are scheduled, images
+	// pulled); default 5m.
+	Unreachable, Startup time.Duration
 	// Exited, when set, is polled with each worker's index and returns an
 	// error once that worker's process has ended (local mode).
 	Exited func(i int) error
@@ -55,9 +57,7 @@ const pollInterval = 50 * time.Millisecond
 func (c *Coordinator) Drive(ctx context.Context) ([]*results.Result, error) {
 	c.defaults()
 	lastSeen := make([]time.Time, len(c.Workers))
-	for i := range lastSeen {
-		lastSeen[i] = time.Now()
-	}
+	began := time.Now()
 	released := 0
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
@@ -70,7 +70,9 @@ func (c *Coordinator) Drive(ctx context.Context) ([]*results.Result, error) {
 				sts[i], lastSeen[i] = st, time.Now()
 			case c.Exited != nil && c.Exited(i) != nil:
 				return nil, c.fail(ctx, i, c.Exited(i).Error())
-			case time.Since(lastSeen[i]) > c.Unreachable:
+			case lastSeen[i].IsZero() && time.Since(began) > c.Startup:
+				return nil, c.fail(ctx, i, fmt.Sprintf("not answering %s after the start: %v", c.Startup, err))
+			case !lastSeen[i].IsZero() && time.Since(lastSeen[i]) > c.Unreachable:
 				return nil, c.fail(ctx, i, fmt.Sprintf("not answering for %s: %v", c.Unreachable, err))
 			}
 		}
@@ -119,6 +121,9 @@ func (c *Coordinator) defaults() {
 	}
 	if c.Unreachable == 0 {
 		c.Unreachable = 15 * time.Second
+	}
+	if c.Startup == 0 {
+		c.Startup = 5 * time.Minute
 	}
 }
 
