@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -148,25 +147,6 @@ func checkUnion(t *testing.T, out string, merged *results.Result) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the CLI writing while the test
-// reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestLocalWorkerFailureFailsRun kills one worker while it measures: the
 // run must fail, naming the shard and why, and the other workers must be
 // stopped.
@@ -177,11 +157,17 @@ func TestLocalWorkerFailureFailsRun(t *testing.T) {
 	t.Setenv(asCLIEnv, "1")
 	file := distWorkload(t, "dist", 6)
 	out := t.TempDir()
-	var stdout, stderr syncBuffer
+	var stdout, errBuf bytes.Buffer
+	stderr := &lockedWriter{w: &errBuf}
+	stderrText := func() string {
+		stderr.mu.Lock()
+		defer stderr.mu.Unlock()
+		return errBuf.String()
+	}
 	done := make(chan int, 1)
 	go func() {
 		done <- execute(context.Background(), []string{"run", "--workloads", file, "--local-workers", "3",
-			"--out", out, "--no-report", "--no-progress", "--duration", "20s"}, &stdout, &stderr)
+			"--out", out, "--no-report", "--no-progress", "--duration", "20s"}, &stdout, stderr)
 	}()
 	pidRE := regexp.MustCompile(`msg="worker started" shard=1/3 pid=(\d+)`)
 	shardLog := filepath.Join(out, "shards", "shard-1.log")
@@ -189,7 +175,7 @@ func TestLocalWorkerFailureFailsRun(t *testing.T) {
 	killed := false
 	for !killed && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
-		m := pidRE.FindStringSubmatch(stderr.String())
+		m := pidRE.FindStringSubmatch(stderrText())
 		log, _ := os.ReadFile(shardLog)
 		if m == nil || !bytes.Contains(log, []byte("msg=measuring")) {
 			continue
@@ -201,7 +187,7 @@ func TestLocalWorkerFailureFailsRun(t *testing.T) {
 		killed = true
 	}
 	if !killed {
-		t.Fatalf("shard 1 never started measuring\nstderr:\n%s", stderr.String())
+		t.Fatalf("shard 1 never started measuring\nstderr:\n%s", stderrText())
 	}
 	select {
 	case code := <-done:
@@ -209,11 +195,11 @@ func TestLocalWorkerFailureFailsRun(t *testing.T) {
 			t.Errorf("exit %d, want %d", code, exitFailed)
 		}
 	case <-time.After(90 * time.Second):
-		t.Fatalf("the run did not end after a worker died\nstderr:\n%s", stderr.String())
+		t.Fatalf("the run did not end after a worker died\nstderr:\n%s", stderrText())
 	}
 	for _, want := range []string{"shard 1/3 failed", "killed"} {
-		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		if !strings.Contains(stderrText(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderrText())
 		}
 	}
 	for _, i := range []int{0, 2} {
