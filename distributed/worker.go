@@ -46,7 +46,9 @@ type WorkerStatus struct {
 // /abort?reason=... (fail the wait: another shard failed), GET /result (the
 // shard's results, once done), POST /shutdown.
 type Worker struct {
-	seg workloads.Segment
+	seg    workloads.Segment
+	ctx    context.Context
+	cancel context.CancelCauseFunc
 
 	mu       sync.Mutex
 	seq      int
@@ -60,10 +62,18 @@ type Worker struct {
 	shutdown chan struct{}
 }
 
-// NewWorker returns the barrier of shard seg.
-func NewWorker(seg workloads.Segment) *Worker {
-	return &Worker{seg: seg, shutdown: make(chan struct{})}
+// NewWorker returns the barrier of shard seg. Its [Worker.Context],
+// derived from ctx, ends when the coordinator aborts the run.
+func NewWorker(ctx context.Context, seg workloads.Segment) *Worker {
+	w := &Worker{seg: seg, shutdown: make(chan struct{})}
+	w.ctx, w.cancel = context.WithCancelCause(ctx)
+	return w
 }
+
+// Context is the context the shard's runs should use: cancelled, with the
+// reason as its cause, when the coordinator aborts the run (another shard
+// failed), so a shard stops at once rather than at its next rendezvous.
+func (w *Worker) Context() context.Context { return w.ctx }
 
 // Wait implements runner.Barrier.
 func (w *Worker) Wait(ctx context.Context, point string, status func() runner.ShardStatus) (time.Time, error) {
@@ -159,6 +169,7 @@ func (w *Worker) Handler() http.Handler {
 			// An aborted run's results are not collected: the worker
 			// may exit as soon as its runs have torn down.
 			close(w.shutdown)
+			w.cancel(errors.New(w.aborted))
 		}
 	})
 	mux.HandleFunc("GET /result", func(rw http.ResponseWriter, _ *http.Request) {

@@ -142,8 +142,8 @@ func runShard(cmd *cobra.Command, f *runFlags, seg workloads.Segment, selected [
 	if err != nil {
 		return usagef("--listen %s: %v", d.listen, err)
 	}
-	w := distributed.NewWorker(seg)
-	ctx := cmd.Context()
+	w := distributed.NewWorker(cmd.Context(), seg)
+	ctx := w.Context()
 	sctx, stopServing := context.WithCancel(ctx)
 	defer stopServing()
 	go func() {
@@ -183,7 +183,10 @@ func runShard(cmd *cobra.Command, f *runFlags, seg workloads.Segment, selected [
 	case <-w.Shutdown():
 	case <-time.After(d.linger):
 		logger.Warn("no coordinator fetched the results; they are in the results folder", "out", f.out)
-	case <-ctx.Done():
+	case <-cmd.Context().Done():
+	}
+	if cause := context.Cause(ctx); err != nil && cause != nil && cause != ctx.Err() {
+		return cause // aborted: say why
 	}
 	if err != nil {
 		return err
