@@ -74,6 +74,8 @@ func TestLocalWorkersMergeExactly(t *testing.T) {
 	}{
 		{"refbroker", 6, ""},
 		{"redis", 1, "127.0.0.1:6379"},
+		{"rabbitmq", 1, "127.0.0.1:5672"},
+		{"nats", 1, "127.0.0.1:4222"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.system, func(t *testing.T) {
