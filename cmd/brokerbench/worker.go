@@ -171,7 +171,7 @@ func runShard(cmd *cobra.Command, f *runFlags, seg workloads.Segment, selected [
 				w.Fail(fmt.Sprintf("%s on %s: %s", r.Workload, r.Driver, r.Error))
 			}
 		},
-		ToolVersion: toolVersion, Revision: revision(), SelfExec: true,
+		ToolVersion: toolVersion, Revision: revision(), SelfExec: true, Shard: true,
 	})
 	display.close()
 	var rs []*results.Result
