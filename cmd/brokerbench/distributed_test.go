@@ -104,6 +104,9 @@ func TestLocalWorkersMergeExactly(t *testing.T) {
 				t.Errorf("merged history verdict %+v, want valid", merged.Verdict)
 			}
 			checkUnion(t, out, merged)
+			if tt.system == "refbroker" {
+				checkMergeCommand(t, file, out, merged)
+			}
 		})
 	}
 }
@@ -209,5 +212,34 @@ func TestLocalWorkerFailureFailsRun(t *testing.T) {
 		if !bytes.Contains(log, []byte("aborted by the coordinator")) {
 			t.Errorf("shard %d was not aborted:\n%s", i, log)
 		}
+	}
+}
+
+// checkMergeCommand merges the shard folders again with brokerbench merge:
+// the same counts, latencies and a valid history; a missing shard is a
+// clear error.
+func checkMergeCommand(t *testing.T, file, out string, want *results.Result) {
+	t.Helper()
+	shards := filepath.Join(out, "shards")
+	again := t.TempDir()
+	code, stdout, stderr := run(t, "merge", "--workloads", file, "--out", again, "--no-report", "--gate",
+		filepath.Join(shards, "shard-0"), filepath.Join(shards, "shard-1"), filepath.Join(shards, "shard-2"))
+	if code != exitOK || !strings.Contains(stdout, "gate: passed") {
+		t.Fatalf("merge: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	got, err := results.Read(filepath.Join(again, results.FileName("dist", want.Driver)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Counts != want.Counts || got.Latency != want.Latency {
+		t.Errorf("merge command: counts %+v latency %+v\nrun's merge: counts %+v latency %+v", got.Counts, got.Latency, want.Counts, want.Latency)
+	}
+	if got.Verdict == nil || got.Verdict.Valid != "valid" {
+		t.Errorf("merge command: history verdict %+v, want valid", got.Verdict)
+	}
+	code, _, stderr = run(t, "merge", "--workloads", file, "--out", t.TempDir(), "--no-report",
+		filepath.Join(shards, "shard-0"), filepath.Join(shards, "shard-2"))
+	if code == exitOK || !strings.Contains(stderr, "missing shard(s) 1 of 3") {
+		t.Errorf("merge without shard 1: exit %d, stderr %s", code, stderr)
 	}
 }
