@@ -129,3 +129,14 @@ func TestCoordinatorFailsRunWithShardReason(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkerOrphaned: a worker whose coordinator stopped polling gives up
+// waiting with an error that says so.
+func TestWorkerOrphaned(t *testing.T) {
+	w := NewWorker(t.Context(), workloads.Segment{Index: 0, Count: 2})
+	w.Orphaned = 200 * time.Millisecond
+	_, err := w.Wait(t.Context(), runner.PointCreated, func() runner.ShardStatus { return runner.ShardStatus{} })
+	if err == nil || !strings.Contains(err.Error(), "no coordinator has polled this worker") {
+		t.Fatalf("Wait = %v, want the orphaned error", err)
+	}
+}

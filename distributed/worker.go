@@ -46,11 +46,17 @@ type WorkerStatus struct {
 // /abort?reason=... (fail the wait: another shard failed), GET /result (the
 // shard's results, once done), POST /shutdown.
 type Worker struct {
+	// Orphaned is how long a wait goes on without the coordinator polling
+	// /status before it fails, so a worker whose coordinator died does not
+	// wait forever; default 5m (the coordinator polls every 50ms).
+	Orphaned time.Duration
+
 	seg    workloads.Segment
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
 	mu       sync.Mutex
+	polled   time.Time // the coordinator's last GET /status, or creation
 	seq      int
 	point    string
 	live     func() runner.ShardStatus
@@ -65,7 +71,7 @@ type Worker struct {
 // NewWorker returns the barrier of shard seg. Its [Worker.Context],
 // derived from ctx, ends when the coordinator aborts the run.
 func NewWorker(ctx context.Context, seg workloads.Segment) *Worker {
-	w := &Worker{seg: seg, shutdown: make(chan struct{})}
+	w := &Worker{Orphaned: 5 * time.Minute, seg: seg, shutdown: make(chan struct{}), polled: time.Now()}
 	w.ctx, w.cancel = context.WithCancelCause(ctx)
 	return w
 }
@@ -91,16 +97,27 @@ func (w *Worker) Wait(ctx context.Context, point string, status func() runner.Sh
 		w.point, w.live, w.release = "", nil, nil
 		w.mu.Unlock()
 	}()
-	select {
-	case at, ok := <-ch:
-		if !ok {
+	tick := time.NewTicker(min(time.Second, w.Orphaned/4))
+	defer tick.Stop()
+	for {
+		select {
+		case at, ok := <-ch:
+			if !ok {
+				w.mu.Lock()
+				defer w.mu.Unlock()
+				return time.Time{}, errors.New(w.aborted)
+			}
+			return at, nil
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		case <-tick.C:
 			w.mu.Lock()
-			defer w.mu.Unlock()
-			return time.Time{}, errors.New(w.aborted)
+			since := time.Since(w.polled)
+			w.mu.Unlock()
+			if since > w.Orphaned {
+				return time.Time{}, fmt.Errorf("no coordinator has polled this worker for %s: start one (run --workers URL,...) or check that it can reach this worker", w.Orphaned.Round(time.Second))
+			}
 		}
-		return at, nil
-	case <-ctx.Done():
-		return time.Time{}, ctx.Err()
 	}
 }
 
@@ -133,6 +150,7 @@ func (w *Worker) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(rw http.ResponseWriter, _ *http.Request) {
 		w.mu.Lock()
+		w.polled = time.Now()
 		st := WorkerStatus{Shard: w.seg.String(), Seq: w.seq, Point: w.point, Done: w.done, Error: w.failed}
 		live := w.live
 		w.mu.Unlock()
