@@ -243,3 +243,34 @@ func checkMergeCommand(t *testing.T, file, out string, want *results.Result) {
 		t.Errorf("merge without shard 1: exit %d, stderr %s", code, stderr)
 	}
 }
+
+// TestDistributedUsageErrors: bad shard settings fail before anything
+// starts, saying what is wrong and how to fix it.
+func TestDistributedUsageErrors(t *testing.T) {
+	file := distWorkload(t, "dist", 2)
+	queue := writeFile(t, "q.yaml", "workloads:\n  - name: q\n    queue: {}\n")
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"bad shard", nil, []string{"run", "--workloads", file, "--shard", "3/3"}, "want 0 <= index < count"},
+		{"no run id", nil, []string{"run", "--workloads", file, "--shard", "0/3"}, "--run-id"},
+		{"index without count", map[string]string{"JOB_COMPLETION_INDEX": "1"}, []string{"run", "--workloads", file}, "BROKERBENCH_SHARDS"},
+		{"shard and coordinator", nil, []string{"run", "--workloads", file, "--shard", "0/2", "--local-workers", "2"}, "exclude each other"},
+		{"repeat", nil, []string{"run", "--workloads", file, "--local-workers", "2", "--repeat", "3"}, "--repeat 3"},
+		{"queue workload", nil, []string{"run", "--workloads", queue, "--local-workers", "2"}, "queue cannot run sharded yet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			code, _, stderr := run(t, tt.args...)
+			if code != exitUsage || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q: want usage error containing %q", code, stderr, tt.want)
+			}
+		})
+	}
+}

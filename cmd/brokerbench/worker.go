@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,6 +33,7 @@ type distFlags struct {
 	linger       time.Duration
 	localWorkers int
 	workers      []string
+	shardResults string
 }
 
 // Environment of a worker on Kubernetes: the Indexed Job sets
@@ -49,6 +51,7 @@ func addDistFlags(fl *pflag.FlagSet, d *distFlags) {
 	fl.DurationVar(&d.linger, "linger", 10*time.Minute, "how long a finished shard waits for the coordinator to fetch its results")
 	fl.IntVar(&d.localWorkers, "local-workers", 0, "run as N worker processes on this machine and merge their results")
 	fl.StringSliceVar(&d.workers, "workers", nil, "coordinate running workers at these URLs (comma-separated, shard i first) and merge their results")
+	fl.StringVar(&d.shardResults, "shard-results", "", "with --workers: the folder where shard i wrote its results as <folder>/i (a shared volume), so their histories are merged too")
 }
 
 // segment resolves the shard from --shard or the Indexed Job's
@@ -216,7 +219,11 @@ func runCoordinator(cmd *cobra.Command, f *runFlags, selected []workloads.Worklo
 			return err
 		}
 		for _, r := range rs {
-			shards = append(shards, distributed.Located{Result: r})
+			l := distributed.Located{Result: r}
+			if d.shardResults != "" && r.Shard != nil {
+				l.Dir = filepath.Join(d.shardResults, strconv.Itoa(r.Shard.Index))
+			}
+			shards = append(shards, l)
 		}
 	} else {
 		env, closeBroker, err := f.localEnv(ctx, systemList, brokerLogger)
