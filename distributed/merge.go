@@ -328,5 +328,11 @@ func mergeMeta(out *results.Result, shards []*results.Result) {
 			m.Warnings = append(m.Warnings, fmt.Sprintf("shard %d/%d: %s", sh.Shard.Index, sh.Shard.Count, w))
 		}
 	}
-	m.Warnings = append(m.Warnings, fmt.Sprintf("merged from %d shards of run %s (docs/distributed.md); end-to-end latency covers messages consumed by the shard that sent them", len(shards), shards[0].Shard.RunID))
+	hosts := make([]string, len(shards))
+	for i, sh := range shards {
+		hosts[i] = sh.Meta.Host.Hostname
+	}
+	// meta.host stays shard 0's; the others are named here.
+	m.Warnings = append(m.Warnings, fmt.Sprintf("merged from %d shards of run %s on hosts %s (docs/distributed.md); end-to-end latency covers messages consumed by the shard that sent them",
+		len(shards), shards[0].Shard.RunID, strings.Join(hosts, ", ")))
 }
