@@ -6,7 +6,10 @@
 //
 //   - a topic with partitions ([TopicSpec]);
 //   - a subscription: a consumer group in Kafka, Redis and NATS, a queue per
-//     (subscription, partition) in RabbitMQ ([ConsumerConfig.Subscription]);
+//     (subscription, partition) in RabbitMQ ([ConsumerConfig.Subscription]).
+//     On every system a partition is consumed by one member of a
+//     subscription at a time, in order; competing consumers on every
+//     partition are a separate mode ([ConsumerConfig.Queue]);
 //   - a [Producer] that sends asynchronously and reports through a callback;
 //   - a [Consumer] that hands each [Delivery] to a [Handler] and reports
 //     partition assignment and revocation where the system has them.
@@ -299,9 +302,12 @@ type ConsumerConfig struct {
 	// goroutines, possibly concurrently for different partitions, and must
 	// not retain d or its slices after it returns.
 	Handler Handler
-	// Queue consumes with per-message queue semantics where the system
-	// has a separate mode for them (a Kafka share group instead of a
-	// consumer group); queue systems ignore it. Needs Capabilities.Queue.
+	// Queue consumes with per-message queue semantics: competing
+	// consumers on every partition instead of one member per partition
+	// (a Kafka share group instead of a consumer group; every member of a
+	// Redis group or NATS durable reading every partition). RabbitMQ
+	// classic and quorum queues also need TopicSpec.Queue. Needs
+	// Capabilities.Queue.
 	Queue bool
 	// MaxDeliveries repeats TopicSpec.MaxDeliveries for systems that set
 	// the delivery limit on the consumer (NATS MaxDeliver, Kafka
@@ -314,10 +320,30 @@ type ConsumerConfig struct {
 	OnRevoked func(partitions []int32)
 	// OnCommitted is called, if set, after each commit the broker
 	// accepted, with the committed offsets (the next offset to read) per
-	// partition of Topic. It may be called from the adapter's goroutines.
-	// Adapters that commit offsets implement it (Kafka); the others never
-	// call it, and their docs say so.
+	// partition of Topic: after it, a member of the subscription that takes
+	// a partition over starts at or above that offset. It may be called from
+	// the adapter's goroutines and must not retain the map. Kafka, Redis
+	// and NATS (not with Queue) and RabbitMQ streams call it, the others
+	// never do; each adapter's docs say what a commit is there.
 	OnCommitted func(offsets map[int32]int64)
+	// OnAcked is called, if set, once accepted deliveries of partition have
+	// been acknowledged to the broker (the ack sent, or confirmed where the
+	// system confirms acks), with the Ref their Handler set; with
+	// CommitAuto, when the Handler returns (the system acked on receipt).
+	// Releases and rejects are not reported: they are applied when the
+	// Handler returns. It may be called from the adapter's goroutines and
+	// must not retain refs. Systems implementing [AckReporter] call it;
+	// the others never do.
+	OnAcked func(partition int32, refs []uint64)
+}
+
+// AckReporter is implemented by systems whose consumers report their
+// acknowledgements through ConsumerConfig.OnAcked (Redis, NATS, RabbitMQ).
+// For the others a caller can only assume a delivery was acked when its
+// Handler returned.
+type AckReporter interface {
+	// ReportsAcks returns true; it marks the implementation.
+	ReportsAcks() bool
 }
 
 // Delivery is one message delivered to a consumer.
@@ -340,6 +366,11 @@ type Delivery struct {
 	// message, 1 the first time; 0 when the system does not count
 	// (Kafka consumer groups, RabbitMQ classic queues).
 	DeliveryCount int
+	// Ref is set by the Handler, if it wants ConsumerConfig.OnAcked to name
+	// this delivery: any number the caller chooses (the runner uses the
+	// message's history value). The adapter clears it before each Handler
+	// call.
+	Ref uint64
 	// Disposition is set by the Handler before it returns. The zero value,
 	// Accept, acknowledges the message as the CommitMode says; Release and
 	// Reject need Capabilities.Queue and are applied at once.
@@ -433,11 +464,34 @@ type Lagger interface {
 
 // CapabilityVariant is a system's capabilities in one of its
 // configurations (RabbitMQ by queue type, Kafka with or without share
-// groups), as each adapter's CapabilityVariants lists them for the docs'
-// capability matrix.
+// groups), and how it maps the workload concepts onto the system, as each
+// adapter's CapabilityVariants lists them for the docs' capability matrix
+// and mapping table.
 type CapabilityVariant struct {
 	// Label heads the matrix column, e.g. "rabbitmq (stream)".
 	Label string
 	// Capabilities are what Capabilities() returns in that configuration.
 	Capabilities Capabilities
+	// Mapping says what each concept is on the system in that
+	// configuration.
+	Mapping Mapping
+}
+
+// Mapping says, in a short phrase each, what the workload concepts are on
+// one system, for the mapping table of docs/adapters/README.md.
+type Mapping struct {
+	// Topic is what a topic is, e.g. "one stream per partition".
+	Topic string `json:"topic"`
+	// Partition is what a partition is.
+	Partition string `json:"partition"`
+	// Subscription is what a subscription is.
+	Subscription string `json:"subscription"`
+	// Member is how a member of a subscription gets partitions (and what
+	// ConsumerConfig.Queue changes).
+	Member string `json:"member"`
+	// Ack is how a handled delivery is acknowledged.
+	Ack string `json:"ack"`
+	// Commit is what a commit is (ConsumerConfig.OnCommitted), or why the
+	// system has none.
+	Commit string `json:"commit"`
 }

@@ -15,7 +15,7 @@ import (
 // and returns the merged results in the order their runs first appear.
 // Files of results that are not shards' are an error: they cannot be
 // merged.
-func MergeDirs(dirs []string, out string) ([]*results.Result, error) {
+func MergeDirs(dirs []string, out string, l results.Limits) ([]*results.Result, error) {
 	var shards []Located
 	for _, dir := range dirs {
 		rs, _, err := results.ReadDir(dir)
@@ -32,7 +32,7 @@ func MergeDirs(dirs []string, out string) ([]*results.Result, error) {
 			shards = append(shards, Located{r, dir})
 		}
 	}
-	return MergeAll(shards, out)
+	return MergeAll(shards, out, l)
 }
 
 // Located is a shard's result and the folder its history is in ("" when
@@ -45,7 +45,7 @@ type Located struct {
 // MergeAll groups shard results by run, merges each group, writes each
 // run's merged history into out when every shard's history is at hand, and
 // returns the merged results in the order their runs first appear.
-func MergeAll(shards []Located, out string) ([]*results.Result, error) {
+func MergeAll(shards []Located, out string, l results.Limits) ([]*results.Result, error) {
 	type key struct{ run, workload, driver string }
 	type member struct {
 		res *results.Result
@@ -79,7 +79,7 @@ func MergeAll(shards []Located, out string) ([]*results.Result, error) {
 				hs = append(hs, ShardHistory{Shard: m.res.Shard.Index, Path: p, Epoch: m.res.Shard.Epoch})
 			}
 		}
-		res, err := Merge(rs)
+		res, err := Merge(rs, l)
 		if err != nil {
 			return nil, err
 		}

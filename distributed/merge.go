@@ -34,9 +34,12 @@ import (
 //   - events and pauses are concatenated in time order, and rebalances
 //     recounted over them.
 //
+// The merged status is judged on the whole with l (results.Judge), as a
+// run's: a shard's own status says only whether it failed.
+//
 // The shards must be all of one run: the same run id, count and
 // (workload, system), each index once.
-func Merge(shards []*results.Result) (*results.Result, error) {
+func Merge(shards []*results.Result, l results.Limits) (*results.Result, error) {
 	if err := checkShards(shards); err != nil {
 		return nil, err
 	}
@@ -46,17 +49,21 @@ func Merge(shards []*results.Result) (*results.Result, error) {
 		return nil, err
 	}
 	out.Shard, out.Verdict, out.Repeat, out.Steadiness = nil, nil, nil, nil
+	if out.Status == results.StatusNotApplicable {
+		return out, nil // every shard's: the same capabilities
+	}
 	var failed []string
+	interrupted := false
+	out.OfferedRate = 0
 	for _, s := range shards {
 		if s.Status == results.StatusFailed {
 			failed = append(failed, fmt.Sprintf("shard %d/%d: %s", s.Shard.Index, s.Shard.Count, s.Error))
 		}
-		if s.Status == results.StatusNotApplicable && out.Status == results.StatusOK {
-			out.Status, out.Error = s.Status, s.Error
+		interrupted = interrupted || s.Status == results.StatusInterrupted
+		out.OfferedRate += s.OfferedRate
+		if s.Generator != nil && (out.Generator == nil || s.Generator.CPUShare > out.Generator.CPUShare) {
+			out.Generator = s.Generator // the busiest shard's generator decides
 		}
-	}
-	if len(failed) > 0 {
-		out.Status, out.Error = results.StatusFailed, strings.Join(failed, "; ")
 	}
 	if err := mergeLatencies(out, shards); err != nil {
 		return nil, err
@@ -66,6 +73,13 @@ func Merge(shards []*results.Result) (*results.Result, error) {
 	mergePartitions(out, shards)
 	mergeEvents(out, shards)
 	mergeMeta(out, shards)
+	var runErr error
+	out.Error = ""
+	if len(failed) > 0 {
+		runErr = errors.New(strings.Join(failed, "; "))
+		out.Error = runErr.Error()
+	}
+	out.Status, out.StatusReasons = results.Judge(out, runErr, interrupted, l)
 	return out, nil
 }
 

@@ -48,7 +48,7 @@ func TestMergePercentilesEqualUnion(t *testing.T) {
 		}
 		shards = append(shards, shardResult(t, i, 3, vs))
 	}
-	merged, err := Merge(shards)
+	merged, err := Merge(shards, results.DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestMergeCountsAcrossShards(t *testing.T) {
 	b.Shard.Received = map[string]results.SubscriptionSeqs{"s": {Topic: 0, Producers: map[string]results.SeqRanges{"1": {{3, 9}}, "0": {{0, 6}, {8, 9}}}}}
 	a.Counts = results.Counts{Sent: 10, Acked: 10, Received: 5, Lost: 10}
 	b.Counts = results.Counts{Sent: 10, Acked: 10, Received: 16, Lost: 0}
-	m, err := Merge([]*results.Result{b, a})
+	m, err := Merge([]*results.Result{b, a}, results.DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestMergeRejectsMismatchedShards(t *testing.T) {
 		{"other run", []*results.Result{shardResult(t, 0, 3, nil), other}, "different runs"},
 	}
 	for _, tt := range tests {
-		_, err := Merge(tt.shards)
+		_, err := Merge(tt.shards, results.DefaultLimits())
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
 		}
@@ -128,7 +128,7 @@ func TestMergeSamplesAligned(t *testing.T) {
 		a.Samples = append(a.Samples, results.Sample{Time: t0.Add(time.Duration(i) * time.Second), Elapsed: float64(i) + 0.5, PublishRate: 10, Backlog: 1})
 		b.Samples = append(b.Samples, results.Sample{Time: t0.Add(time.Duration(i)*time.Second + 30*time.Millisecond), Elapsed: float64(i) + 0.49, PublishRate: 5, Backlog: 2})
 	}
-	m, err := Merge([]*results.Result{a, b})
+	m, err := Merge([]*results.Result{a, b}, results.DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,7 +76,7 @@ func TestShardedRunnersInProcess(t *testing.T) {
 			t.Fatalf("shard %d: %+v", i, r)
 		}
 	}
-	m, err := Merge(rs)
+	m, err := Merge(rs, results.DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,10 +39,21 @@ type Check struct {
 // OK reports whether the check lets the gate pass.
 func (c Check) OK() bool { return c.Outcome == Passed || c.Outcome == Skipped }
 
+// Policy says which run statuses pass the gate besides ok.
+type Policy struct {
+	// AllowDegraded lets a degraded run pass (its reasons are still in
+	// the check's message); by default it fails, like a failed run.
+	AllowDegraded bool
+
+	_ struct{} // forces keyed literals so fields can be added
+}
+
 // Evaluate checks a result against its thresholds: first the run itself
-// (a failed run fails, a not-applicable one is skipped along with its
-// thresholds), then each threshold.
-func Evaluate(r *results.Result, ts []Threshold) []Check {
+// (ok passes; failed and interrupted fail; degraded fails unless p allows
+// it; not-applicable is skipped along with its thresholds), then each
+// threshold. Thresholds of a failed or interrupted run fail; those of a
+// degraded run are evaluated on its figures.
+func Evaluate(r *results.Result, ts []Threshold, p Policy) []Check {
 	base := Check{Workload: r.Workload, System: r.Driver, Seconds: r.Meta.Finished.Sub(r.Meta.Started).Seconds()}
 	run := base
 	run.Name = "run"
@@ -51,8 +62,13 @@ func Evaluate(r *results.Result, ts []Threshold) []Check {
 		run.Outcome = Passed
 	case results.StatusNotApplicable:
 		run.Outcome, run.Message = Skipped, r.Error
+	case results.StatusDegraded:
+		run.Outcome, run.Message = Failed, "degraded: "+r.Explain()
+		if p.AllowDegraded {
+			run.Outcome, run.Message = Passed, "degraded (allowed): "+r.Explain()
+		}
 	default:
-		run.Outcome, run.Message = Failed, r.Error
+		run.Outcome, run.Message = Failed, string(r.Status)+": "+r.Explain()
 	}
 	out := []Check{run}
 	if v := r.Verdict; v != nil {
@@ -76,8 +92,8 @@ func Evaluate(r *results.Result, ts []Threshold) []Check {
 		switch m := table[t.Metric]; {
 		case r.Status == results.StatusNotApplicable:
 			c.Outcome, c.Message = Skipped, r.Error
-		case r.Status != results.StatusOK:
-			c.Outcome, c.Message = Failed, "the run failed: "+r.Error
+		case r.Status != results.StatusOK && r.Status != results.StatusDegraded:
+			c.Outcome, c.Message = Failed, "the run is "+string(r.Status)+": "+r.Explain()
 		default:
 			v, ok := m.get(r, d)
 			switch {

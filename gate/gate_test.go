@@ -50,7 +50,7 @@ func TestEvaluate(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := map[string]Outcome{}
-	for _, c := range Evaluate(ok, ts) {
+	for _, c := range Evaluate(ok, ts, Policy{}) {
 		got[c.Name] = c.Outcome
 	}
 	want := map[string]Outcome{
@@ -66,13 +66,13 @@ func TestEvaluate(t *testing.T) {
 	}
 
 	na := &results.Result{Status: results.StatusNotApplicable, Error: "not applicable: static membership", Workload: "w", Driver: "redis"}
-	for _, c := range Evaluate(na, ts) {
+	for _, c := range Evaluate(na, ts, Policy{}) {
 		if c.Outcome != Skipped {
 			t.Errorf("not-applicable run: %s is %s", c.Name, c.Outcome)
 		}
 	}
 	failed := &results.Result{Status: results.StatusFailed, Error: "boom", Workload: "w", Driver: "kafka"}
-	if Pass(Evaluate(failed, nil)) {
+	if Pass(Evaluate(failed, nil, Policy{})) {
 		t.Error("a failed run passed the gate")
 	}
 }
@@ -98,5 +98,35 @@ func TestWriteJUnit(t *testing.T) {
 	}
 	if c := doc.Suites[0].Cases[1]; c.Classname != "smoke.refbroker" || c.Failure == nil || !strings.Contains(c.Failure.Message, "lost = 3") {
 		t.Errorf("failure case: %+v", c)
+	}
+}
+
+// TestEvaluateStatus: the run check per status and policy.
+func TestEvaluateStatus(t *testing.T) {
+	t.Parallel()
+	degradedReasons := []results.Reason{{Code: results.ReasonRateBelowOffered, Message: "achieved 2300 msg/s of 5000"}}
+	tests := []struct {
+		status results.Status
+		allow  bool
+		want   Outcome
+	}{
+		{results.StatusOK, false, Passed},
+		{results.StatusFailed, false, Failed},
+		// allow-degraded never lets a failed run through.
+		{results.StatusFailed, true, Failed},
+		{results.StatusDegraded, false, Failed},
+		{results.StatusDegraded, true, Passed},
+		{results.StatusInterrupted, true, Failed},
+		{results.StatusNotApplicable, false, Skipped},
+	}
+	for _, tt := range tests {
+		r := &results.Result{Status: tt.status, Workload: "w", Driver: "rabbitmq", StatusReasons: degradedReasons}
+		c := Evaluate(r, nil, Policy{AllowDegraded: tt.allow})[0]
+		if c.Outcome != tt.want {
+			t.Errorf("%s (allow degraded %t): %s, want %s", tt.status, tt.allow, c.Outcome, tt.want)
+		}
+		if tt.status == results.StatusDegraded && !strings.Contains(c.Message, "rate-below-offered") {
+			t.Errorf("degraded run check does not name its reason: %q", c.Message)
+		}
 	}
 }

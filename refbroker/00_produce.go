@@ -48,12 +48,13 @@ import (
 
 func init() {
 	regKey(apiKey{
-		key:    kmsg.Produce,
-		min:    0,
-		max:    13,
-		handle: handleProduce,
-		wait:   answersPromptly,
-		frame:  releasesFrame,
+		key:       kmsg.Produce,
+		authorize: aclProduce,
+		min:       0,
+		max:       13,
+		handle:    handleProduce,
+		wait:      answersPromptly,
+		frame:     releasesFrame,
 		unsupported: []string{
 			"TransactionalID and transactional/control batches (UNSUPPORTED_FOR_MESSAGE_FORMAT)",
 			"TimeoutMillis (no replication to wait for)",
@@ -210,4 +211,28 @@ func produceAll(req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, code int16
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp
+}
+
+// aclProduce: producing to a topic needs produce on it; the partitions of
+// other topics are answered TOPIC_AUTHORIZATION_FAILED and the rest is
+// served, as Kafka does. Denied acks=0 data is dropped unanswered.
+func aclProduce(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.ProduceRequest)
+	resp, err := serveAllowed(ctx, cc, req, serve, &req.Topics, func(t kmsg.ProduceRequestTopic) (kmsg.ProduceResponseTopic, bool) {
+		rt := kmsg.NewProduceResponseTopic()
+		if cc.may(opProduce, resTopic, cc.topicName(t.Topic, t.TopicID)) {
+			return rt, false
+		}
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		for _, p := range t.Partitions {
+			rp := kmsg.NewProduceResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, kerr.TopicAuthorizationFailed.Code
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		return rt, true
+	}, func(r *kmsg.ProduceResponse) *[]kmsg.ProduceResponseTopic { return &r.Topics })
+	if req.Acks == 0 {
+		return nil, err
+	}
+	return resp, err
 }

@@ -53,12 +53,13 @@ import (
 
 func init() {
 	regKey(apiKey{
-		key:    kmsg.Fetch,
-		min:    4,
-		max:    18,
-		handle: handleFetch,
-		wait:   mayBlock,
-		frame:  releasesFrame,
+		key:       kmsg.Fetch,
+		authorize: aclFetch,
+		min:       4,
+		max:       18,
+		handle:    handleFetch,
+		wait:      mayBlock,
+		frame:     releasesFrame,
 		unsupported: []string{
 			"fetch sessions (KIP-227): SessionID is always 0, non-zero IDs get FETCH_SESSION_ID_NOT_FOUND, ForgottenTopics ignored",
 			"IsolationLevel read_committed has no effect (no transactions)",
@@ -287,4 +288,26 @@ func (f *fetcher) partition(tp *topic, rp *kmsg.FetchRequestTopicPartition, budg
 	sp.RecordBatches = view.Data
 	f.bytes += n
 	return n
+}
+
+// aclFetch: fetching a topic needs consume on it; the partitions of other
+// topics are answered TOPIC_AUTHORIZATION_FAILED (with empty records) and
+// the rest is served. When nothing is left, the answer is immediate.
+func aclFetch(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.FetchRequest)
+	return serveAllowed(ctx, cc, req, serve, &req.Topics, func(t kmsg.FetchRequestTopic) (kmsg.FetchResponseTopic, bool) {
+		rt := kmsg.NewFetchResponseTopic()
+		if cc.may(opConsume, resTopic, cc.topicName(t.Topic, t.TopicID)) {
+			return rt, false
+		}
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		for _, p := range t.Partitions {
+			rp := kmsg.NewFetchResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, kerr.TopicAuthorizationFailed.Code
+			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
+			rp.RecordBatches = []byte{}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		return rt, true
+	}, func(r *kmsg.FetchResponse) *[]kmsg.FetchResponseTopic { return &r.Topics })
 }

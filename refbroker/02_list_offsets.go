@@ -28,12 +28,13 @@ import (
 
 func init() {
 	regKey(apiKey{
-		key:    kmsg.ListOffsets,
-		min:    1,
-		max:    6,
-		handle: handleListOffsets,
-		wait:   answersPromptly,
-		frame:  keepsFrame,
+		key:       kmsg.ListOffsets,
+		authorize: aclListOffsets,
+		min:       1,
+		max:       6,
+		handle:    handleListOffsets,
+		wait:      answersPromptly,
+		frame:     keepsFrame,
 		unsupported: []string{
 			"timestamps -3 (max timestamp) and later specials (v7+ not advertised)",
 			"v0 OldStyleOffsets / MaxNumOffsets",
@@ -84,4 +85,23 @@ func listPartitionOffset(tp *topic, rp kmsg.ListOffsetsRequestTopicPartition, sp
 	default:
 		sp.ErrorCode = kerr.InvalidRequest.Code
 	}
+}
+
+// aclListOffsets: a topic's offsets need any permission on it (Kafka's
+// Describe); other topics' partitions are TOPIC_AUTHORIZATION_FAILED.
+func aclListOffsets(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.ListOffsetsRequest)
+	return serveAllowed(ctx, cc, req, serve, &req.Topics, func(t kmsg.ListOffsetsRequestTopic) (kmsg.ListOffsetsResponseTopic, bool) {
+		rt := kmsg.NewListOffsetsResponseTopic()
+		if cc.mayDescribe(resTopic, t.Topic) {
+			return rt, false
+		}
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewListOffsetsResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, kerr.TopicAuthorizationFailed.Code
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		return rt, true
+	}, func(r *kmsg.ListOffsetsResponse) *[]kmsg.ListOffsetsResponseTopic { return &r.Topics })
 }

@@ -25,6 +25,7 @@ import (
 func init() {
 	regKey(apiKey{
 		key:         kmsg.FindCoordinator,
+		authorize:   aclFindCoordinator,
 		min:         0,
 		max:         6,
 		handle:      handleFindCoordinator,
@@ -67,4 +68,27 @@ func handleFindCoordinator(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg
 		resp.Coordinators = append(resp.Coordinators, c)
 	}
 	return resp, nil
+}
+
+// aclFindCoordinator: a group's coordinator needs group on the group
+// (GROUP_AUTHORIZATION_FAILED); other key types pass to the handler.
+func aclFindCoordinator(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.FindCoordinatorRequest)
+	switch {
+	case req.CoordinatorType != 0:
+		return serve(ctx, cc, req)
+	case req.Version < 4 && cc.may(opGroup, resGroup, req.CoordinatorKey):
+		return serve(ctx, cc, req)
+	case req.Version < 4:
+		resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+		resp.ErrorCode, resp.NodeID = kerr.GroupAuthorizationFailed.Code, -1
+		return resp, nil
+	}
+	return serveAllowed(ctx, cc, req, serve, &req.CoordinatorKeys, func(g string) (kmsg.FindCoordinatorResponseCoordinator, bool) {
+		c := kmsg.NewFindCoordinatorResponseCoordinator()
+		c.Key, c.NodeID, c.ErrorCode = g, -1, kerr.GroupAuthorizationFailed.Code
+		return c, !cc.may(opGroup, resGroup, g)
+	}, func(r *kmsg.FindCoordinatorResponse) *[]kmsg.FindCoordinatorResponseCoordinator {
+		return &r.Coordinators
+	})
 }

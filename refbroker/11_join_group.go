@@ -1,6 +1,9 @@
 package refbroker
 
 import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/brokerbench/brokerbench/refbroker/group"
@@ -20,8 +23,20 @@ import (
 func init() {
 	regGroupKey(apiKey{
 		key:         kmsg.JoinGroup,
+		authorize:   aclJoinGroup,
 		wait:        mayBlock,
 		frame:       keepsFrame,
 		unsupported: []string{"KIP-848 protocol is separate (ConsumerGroupHeartbeat is not served)"},
 	}, (*group.Coordinator).JoinGroup)
+}
+
+// aclJoinGroup: joining needs group on the group, else GROUP_AUTHORIZATION_FAILED.
+func aclJoinGroup(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.JoinGroupRequest)
+	if cc.may(opGroup, resGroup, req.Group) {
+		return serve(ctx, cc, req)
+	}
+	resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
+	resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+	return resp, nil
 }

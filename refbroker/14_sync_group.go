@@ -1,6 +1,9 @@
 package refbroker
 
 import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/brokerbench/brokerbench/refbroker/group"
@@ -18,8 +21,20 @@ import (
 func init() {
 	regGroupKey(apiKey{
 		key:         kmsg.SyncGroup,
+		authorize:   aclSyncGroup,
 		wait:        mayBlock,
 		frame:       keepsFrame,
 		unsupported: allSupported,
 	}, (*group.Coordinator).SyncGroup)
+}
+
+// aclSyncGroup: needs group on the group, else GROUP_AUTHORIZATION_FAILED.
+func aclSyncGroup(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.SyncGroupRequest)
+	if cc.may(opGroup, resGroup, req.Group) {
+		return serve(ctx, cc, req)
+	}
+	resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
+	resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+	return resp, nil
 }

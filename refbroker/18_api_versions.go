@@ -30,6 +30,8 @@ import (
 func init() {
 	regKey(apiKey{
 		key:         kmsg.ApiVersions,
+		authorize:   noACL,
+		preAuth:     true,
 		min:         0,
 		max:         5,
 		handle:      handleApiVersions,

@@ -27,6 +27,7 @@ import (
 func init() {
 	regKey(apiKey{
 		key:         kmsg.DeleteTopics,
+		authorize:   aclDeleteTopics,
 		min:         0,
 		max:         6,
 		handle:      handleDeleteTopics,
@@ -87,4 +88,22 @@ func (b *Broker) deleteTopic(rt kmsg.DeleteTopicsRequestTopic) (*topic, int16, e
 	b.shares.DeleteTopic(tp.id)
 	b.log.Info("refbroker: deleted topic", "topic", tp.name)
 	return tp, 0, nil
+}
+
+// aclDeleteTopics: deleting a topic needs admin on it, else its entry is
+// TOPIC_AUTHORIZATION_FAILED.
+func aclDeleteTopics(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.DeleteTopicsRequest)
+	deny := func(name *string, id [16]byte) (kmsg.DeleteTopicsResponseTopic, bool) {
+		rt := kmsg.NewDeleteTopicsResponseTopic()
+		rt.Topic, rt.TopicID, rt.ErrorCode = name, id, kerr.TopicAuthorizationFailed.Code
+		return rt, !cc.may(opAdmin, resTopic, cc.topicName(derefOr(name, ""), id))
+	}
+	out := func(r *kmsg.DeleteTopicsResponse) *[]kmsg.DeleteTopicsResponseTopic { return &r.Topics }
+	if req.Version < 6 {
+		return serveAllowed(ctx, cc, req, serve, &req.TopicNames, func(t string) (kmsg.DeleteTopicsResponseTopic, bool) { return deny(&t, [16]byte{}) }, out)
+	}
+	return serveAllowed(ctx, cc, req, serve, &req.Topics, func(t kmsg.DeleteTopicsRequestTopic) (kmsg.DeleteTopicsResponseTopic, bool) {
+		return deny(t.Topic, t.TopicID)
+	}, out)
 }

@@ -27,12 +27,13 @@ import (
 
 func init() {
 	regKey(apiKey{
-		key:    kmsg.InitProducerID,
-		min:    0,
-		max:    5,
-		handle: handleInitProducerID,
-		wait:   answersPromptly,
-		frame:  keepsFrame,
+		key:       kmsg.InitProducerID,
+		authorize: aclInitProducerID,
+		min:       0,
+		max:       5,
+		handle:    handleInitProducerID,
+		wait:      answersPromptly,
+		frame:     keepsFrame,
 		unsupported: []string{
 			"TransactionalID (INVALID_REQUEST): no transactions",
 			"KIP-360 epoch bump: a new producer ID is always returned",
@@ -56,5 +57,18 @@ func handleInitProducerID(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.
 		return resp, nil
 	}
 	resp.ProducerID, resp.ProducerEpoch = id, 0
+	return resp, nil
+}
+
+// aclInitProducerID: an idempotent producer ID needs produce on some
+// topic (Kafka 3.0+ accepts that for IdempotentWrite on the cluster),
+// else CLUSTER_AUTHORIZATION_FAILED.
+func aclInitProducerID(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.InitProducerIDRequest)
+	if req.TransactionalID != nil || cc.b.aclsOrNil().producesAnything(cc.auth.principal) {
+		return serve(ctx, cc, req)
+	}
+	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+	resp.ErrorCode, resp.ProducerID, resp.ProducerEpoch = kerr.ClusterAuthorizationFailed.Code, -1, -1
 	return resp, nil
 }

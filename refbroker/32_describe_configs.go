@@ -35,12 +35,13 @@ import (
 
 func init() {
 	regKey(apiKey{
-		key:    kmsg.DescribeConfigs,
-		min:    0,
-		max:    4,
-		handle: handleDescribeConfigs,
-		wait:   answersPromptly,
-		frame:  keepsFrame,
+		key:       kmsg.DescribeConfigs,
+		authorize: aclDescribeConfigs,
+		min:       0,
+		max:       4,
+		handle:    handleDescribeConfigs,
+		wait:      answersPromptly,
+		frame:     keepsFrame,
 		unsupported: []string{
 			"resource types other than TOPIC and BROKER (INVALID_REQUEST)",
 			"synonyms and documentation",
@@ -118,4 +119,46 @@ func configType(name string) kmsg.ConfigType {
 	default:
 		return kmsg.ConfigTypeLong
 	}
+}
+
+// aclDescribeConfigs: a topic's configs need any permission on it
+// (TOPIC_AUTHORIZATION_FAILED), a group's any on the group
+// (GROUP_AUTHORIZATION_FAILED), the broker's any on the cluster
+// (CLUSTER_AUTHORIZATION_FAILED).
+func aclDescribeConfigs(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.DescribeConfigsRequest)
+	return serveAllowed(ctx, cc, req, serve, &req.Resources, func(r kmsg.DescribeConfigsRequestResource) (kmsg.DescribeConfigsResponseResource, bool) {
+		rr := kmsg.NewDescribeConfigsResponseResource()
+		rr.ResourceType, rr.ResourceName = r.ResourceType, r.ResourceName
+		rr.ErrorCode = configDenial(cc, r.ResourceType, r.ResourceName, false)
+		return rr, rr.ErrorCode != 0
+	}, func(r *kmsg.DescribeConfigsResponse) *[]kmsg.DescribeConfigsResponseResource { return &r.Resources })
+}
+
+// configDenial returns the authorization error for describing (alter
+// false) or altering a config resource, 0 when allowed. Resource types
+// refbroker does not serve pass to the handler, which rejects them.
+func configDenial(cc *conn, typ kmsg.ConfigResourceType, name string, alter bool) int16 {
+	var ok bool
+	var code int16
+	switch typ {
+	case kmsg.ConfigResourceTypeTopic:
+		ok, code = cc.mayDescribe(resTopic, name), kerr.TopicAuthorizationFailed.Code
+		if alter {
+			ok = cc.may(opAdmin, resTopic, name)
+		}
+	case kmsg.ConfigResourceTypeGroupConfig:
+		ok, code = cc.may(opGroup, resGroup, name), kerr.GroupAuthorizationFailed.Code
+	case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
+		ok, code = cc.mayDescribe(resCluster, ""), kerr.ClusterAuthorizationFailed.Code
+		if alter {
+			ok = cc.may(opAdmin, resCluster, "")
+		}
+	default:
+		return 0
+	}
+	if ok {
+		return 0
+	}
+	return code
 }

@@ -28,12 +28,13 @@ import (
 
 func init() {
 	regKey(apiKey{
-		key:    kmsg.IncrementalAlterConfigs,
-		min:    0,
-		max:    1,
-		handle: handleIncrementalAlterConfigs,
-		wait:   answersPromptly,
-		frame:  keepsFrame,
+		key:       kmsg.IncrementalAlterConfigs,
+		authorize: aclIncrementalAlterConfigs,
+		min:       0,
+		max:       1,
+		handle:    handleIncrementalAlterConfigs,
+		wait:      answersPromptly,
+		frame:     keepsFrame,
 		unsupported: []string{
 			"resource types other than GROUP (INVALID_REQUEST): topic and broker configs cannot be altered",
 			"group configs other than share.auto.offset.reset, share.record.lock.duration.ms, share.delivery.count.limit (INVALID_CONFIG)",
@@ -86,4 +87,20 @@ func alterGroupConfigs(sc *share.Coordinator, r kmsg.IncrementalAlterConfigsRequ
 	default:
 		return kerr.KafkaStorageError.Code, err.Error()
 	}
+}
+
+// aclIncrementalAlterConfigs: a topic's configs need admin on it
+// (TOPIC_AUTHORIZATION_FAILED), a group's group on it
+// (GROUP_AUTHORIZATION_FAILED), the broker's admin on the cluster
+// (CLUSTER_AUTHORIZATION_FAILED).
+func aclIncrementalAlterConfigs(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.IncrementalAlterConfigsRequest)
+	return serveAllowed(ctx, cc, req, serve, &req.Resources, func(r kmsg.IncrementalAlterConfigsRequestResource) (kmsg.IncrementalAlterConfigsResponseResource, bool) {
+		rr := kmsg.NewIncrementalAlterConfigsResponseResource()
+		rr.ResourceType, rr.ResourceName = r.ResourceType, r.ResourceName
+		rr.ErrorCode = configDenial(cc, r.ResourceType, r.ResourceName, true)
+		return rr, rr.ErrorCode != 0
+	}, func(r *kmsg.IncrementalAlterConfigsResponse) *[]kmsg.IncrementalAlterConfigsResponseResource {
+		return &r.Resources
+	})
 }

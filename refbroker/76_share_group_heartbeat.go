@@ -2,7 +2,9 @@ package refbroker
 
 import (
 	"context"
+	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/brokerbench/brokerbench/refbroker/share"
@@ -31,12 +33,13 @@ import (
 func init() {
 	lo, hi := shareVersions(kmsg.ShareGroupHeartbeat)
 	regKey(apiKey{
-		key:    kmsg.ShareGroupHeartbeat,
-		min:    lo,
-		max:    hi,
-		handle: handleShareGroupHeartbeat,
-		wait:   answersPromptly,
-		frame:  keepsFrame,
+		key:       kmsg.ShareGroupHeartbeat,
+		authorize: aclShareGroupHeartbeat,
+		min:       lo,
+		max:       hi,
+		handle:    handleShareGroupHeartbeat,
+		wait:      answersPromptly,
+		frame:     keepsFrame,
 		unsupported: []string{
 			"RackID is recorded but not used (the assignor is rack-unaware)",
 			"group-type exclusivity: a share group may reuse a classic group's ID (Kafka answers GROUP_ID_NOT_FOUND)",
@@ -47,4 +50,21 @@ func init() {
 func handleShareGroupHeartbeat(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	req := kreq.(*kmsg.ShareGroupHeartbeatRequest)
 	return cc.b.shares.Heartbeat(req, share.ClientInfo{ClientID: cc.clientID, Host: cc.remote}), nil
+}
+
+// aclShareGroupHeartbeat: needs group on the group
+// (GROUP_AUTHORIZATION_FAILED) and consume on every subscribed topic
+// (TOPIC_AUTHORIZATION_FAILED).
+func aclShareGroupHeartbeat(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.ShareGroupHeartbeatRequest)
+	resp := req.ResponseKind().(*kmsg.ShareGroupHeartbeatResponse)
+	switch {
+	case !cc.may(opGroup, resGroup, req.GroupID):
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+	case slices.ContainsFunc(req.SubscribedTopicNames, func(t string) bool { return !cc.may(opConsume, resTopic, t) }):
+		resp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+	default:
+		return serve(ctx, cc, req)
+	}
+	return resp, nil
 }

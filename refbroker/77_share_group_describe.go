@@ -3,6 +3,7 @@ package refbroker
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -21,6 +22,7 @@ func init() {
 	lo, hi := shareVersions(kmsg.ShareGroupDescribe)
 	regKey(apiKey{
 		key:         kmsg.ShareGroupDescribe,
+		authorize:   aclShareGroupDescribe,
 		min:         lo,
 		max:         hi,
 		handle:      handleShareGroupDescribe,
@@ -32,4 +34,15 @@ func init() {
 
 func handleShareGroupDescribe(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	return cc.b.shares.Describe(kreq.(*kmsg.ShareGroupDescribeRequest)), nil
+}
+
+// aclShareGroupDescribe: each group needs group on it, else its entry is
+// GROUP_AUTHORIZATION_FAILED.
+func aclShareGroupDescribe(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.ShareGroupDescribeRequest)
+	return serveAllowed(ctx, cc, req, serve, &req.GroupIDs, func(g string) (kmsg.ShareGroupDescribeResponseGroup, bool) {
+		rg := kmsg.NewShareGroupDescribeResponseGroup()
+		rg.GroupID, rg.ErrorCode = g, kerr.GroupAuthorizationFailed.Code
+		return rg, !cc.may(opGroup, resGroup, g)
+	}, func(r *kmsg.ShareGroupDescribeResponse) *[]kmsg.ShareGroupDescribeResponseGroup { return &r.Groups })
 }

@@ -2,11 +2,11 @@ package refbroker
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/brokerbench/brokerbench/refbroker/share"
@@ -46,12 +46,13 @@ import (
 func init() {
 	lo, hi := shareVersions(kmsg.ShareFetch)
 	regKey(apiKey{
-		key:    kmsg.ShareFetch,
-		min:    lo,
-		max:    hi,
-		handle: handleShareFetch,
-		wait:   mayBlock,
-		frame:  keepsFrame,
+		key:       kmsg.ShareFetch,
+		authorize: aclShareFetch,
+		min:       lo,
+		max:       hi,
+		handle:    handleShareFetch,
+		wait:      mayBlock,
+		frame:     keepsFrame,
 		unsupported: []string{
 			"MinBytes, MaxBytes and PartitionMaxBytes: acquisition is bounded by MaxRecords only",
 			"BatchSize and ShareAcquireMode (acquisition is record-granular, i.e. RECORD_LIMIT)",
@@ -136,7 +137,7 @@ func (b *Broker) readShareBatches(a share.Acquired) []byte {
 			return out
 		}
 		out = append(out, data...)
-		next, ok := nextOffsetAfter(data)
+		next, ok := storage.NextOffsetAfter(data)
 		rr.Release()
 		if !ok || next <= off {
 			return out
@@ -146,21 +147,34 @@ func (b *Broker) readShareBatches(a share.Acquired) []byte {
 	return out
 }
 
-// nextOffsetAfter returns the offset after the last batch in data (whole
-// batches back to back, as storage stores them).
-func nextOffsetAfter(data []byte) (int64, bool) {
-	const hdr = 27 // base offset .. lastOffsetDelta
-	var next int64
-	ok := false
-	for len(data) >= hdr {
-		base := int64(binary.BigEndian.Uint64(data))
-		size := int64(binary.BigEndian.Uint32(data[8:])) + 12
-		delta := int64(binary.BigEndian.Uint32(data[23:]))
-		if size < hdr || size > int64(len(data)) {
-			break
-		}
-		next, ok = base+delta+1, true
-		data = data[size:]
+// aclShareFetch: needs group on the group (GROUP_AUTHORIZATION_FAILED)
+// and consume on every topic named (TOPIC_AUTHORIZATION_FAILED), both
+// as the top-level error.
+func aclShareFetch(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.ShareFetchRequest)
+	ids := make([][16]byte, len(req.Topics))
+	for i, t := range req.Topics {
+		ids[i] = t.TopicID
 	}
-	return next, ok
+	if code := shareDenial(cc, req.GroupID, ids); code != 0 {
+		resp := req.ResponseKind().(*kmsg.ShareFetchResponse)
+		resp.ErrorCode = code
+		return resp, nil
+	}
+	return serve(ctx, cc, req)
+}
+
+// shareDenial is the top-level authorization error of a ShareFetch or
+// ShareAcknowledge: group on the group, consume on every topic; 0 when
+// allowed.
+func shareDenial(cc *conn, group *string, topicIDs [][16]byte) int16 {
+	if !cc.may(opGroup, resGroup, derefOr(group, "")) {
+		return kerr.GroupAuthorizationFailed.Code
+	}
+	for _, id := range topicIDs {
+		if !cc.may(opConsume, resTopic, cc.topicName("", id)) {
+			return kerr.TopicAuthorizationFailed.Code
+		}
+	}
+	return 0
 }

@@ -31,6 +31,7 @@ func init() {
 	lo, hi := shareVersions(kmsg.ShareAcknowledge)
 	regKey(apiKey{
 		key:         kmsg.ShareAcknowledge,
+		authorize:   aclShareAcknowledge,
 		min:         lo,
 		max:         hi,
 		handle:      handleShareAcknowledge,
@@ -42,4 +43,19 @@ func init() {
 
 func handleShareAcknowledge(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Response, error) {
 	return cc.b.shares.Acknowledge(cc, kreq.(*kmsg.ShareAcknowledgeRequest)), nil
+}
+
+// aclShareAcknowledge: as aclShareFetch.
+func aclShareAcknowledge(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (kmsg.Response, error) {
+	req := kreq.(*kmsg.ShareAcknowledgeRequest)
+	ids := make([][16]byte, len(req.Topics))
+	for i, t := range req.Topics {
+		ids[i] = t.TopicID
+	}
+	if code := shareDenial(cc, req.GroupID, ids); code != 0 {
+		resp := req.ResponseKind().(*kmsg.ShareAcknowledgeResponse)
+		resp.ErrorCode = code
+		return resp, nil
+	}
+	return serve(ctx, cc, req)
 }

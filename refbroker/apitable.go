@@ -18,14 +18,18 @@ const (
 // more than the code does.
 func renderAPITable() string {
 	var sb strings.Builder
-	sb.WriteString("| key | API | versions | not supported |\n|---:|---|---|---|\n")
+	sb.WriteString("| key | API | versions | before SASL authentication | not supported |\n|---:|---|---|---|---|\n")
 	for _, k := range sortedAPIKeys() {
 		notes := k.unsupported
 		cell := "none"
 		if len(notes) > 0 {
 			cell = strings.Join(notes, "; ")
 		}
-		fmt.Fprintf(&sb, "| %d | %s | v%d-v%d | %s |\n", k.key, k.key.Name(), k.min, k.max, cell)
+		before := "closes the connection"
+		if k.preAuth {
+			before = "served"
+		}
+		fmt.Fprintf(&sb, "| %d | %s | v%d-v%d | %s | %s |\n", k.key, k.key.Name(), k.min, k.max, before, cell)
 	}
 	return sb.String()
 }

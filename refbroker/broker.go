@@ -2,6 +2,7 @@ package refbroker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,7 +23,8 @@ type Broker struct {
 	cfg    Config
 	log    *slog.Logger
 	ln     net.Listener
-	adv    hostPort // advertised address
+	adv    hostPort  // advertised address
+	sec    *security // TLS, SASL users and ACLs of the listener
 	topics *topicTable
 	groups *group.Coordinator
 	shares *share.Coordinator
@@ -56,10 +58,15 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	sec, err := loadSecurity(cfg.Security, cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("start refbroker: %w", err)
+	}
 	topics, err := openTopicTable(cfg.DataDir, cfg.ClusterID, cfg.RebuildMetadata, cfg.Storage, cfg.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("start refbroker: %w", err)
 	}
+	topics.quota = newCreateQuota(cfg.PartitionCreationsPerMinute, time.Now)
 	groups, err := group.New(group.Config{
 		Dir:                   filepath.Join(cfg.DataDir, "groups"),
 		Fsync:                 cfg.Storage.Fsync == storage.FsyncAlways,
@@ -95,6 +102,9 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		_ = topics.closeAll()
 		return nil, fmt.Errorf("start refbroker: listen on %s: %w", cfg.Listen, err)
 	}
+	if sec.tls != nil {
+		ln = tls.NewListener(ln, sec.tls)
+	}
 	advertise := cfg.Advertise
 	if advertise == "" {
 		advertise = ln.Addr().String()
@@ -108,7 +118,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("start refbroker: advertise %q: %w", advertise, err)
 	}
 	b := &Broker{
-		cfg: cfg, log: cfg.Logger, ln: ln, adv: adv,
+		cfg: cfg, log: cfg.Logger, ln: ln, adv: adv, sec: sec,
 		topics: topics, groups: groups, shares: shares,
 		conns: make(map[*conn]struct{}),
 	}

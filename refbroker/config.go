@@ -39,6 +39,16 @@ const (
 	// DefaultMaxPartitionsPerTopic is the default
 	// Config.MaxPartitionsPerTopic.
 	DefaultMaxPartitionsPerTopic = 10000
+	// DefaultMaxCreateTopicsPerRequest is the default
+	// Config.MaxCreateTopicsPerRequest.
+	DefaultMaxCreateTopicsPerRequest = 1000
+	// DefaultMaxCreatePartitionsPerRequest is the default
+	// Config.MaxCreatePartitionsPerRequest: one topic of the default
+	// maximum size fits.
+	DefaultMaxCreatePartitionsPerRequest = DefaultMaxPartitionsPerTopic
+	// DefaultPartitionCreationsPerMinute is the default
+	// Config.PartitionCreationsPerMinute.
+	DefaultPartitionCreationsPerMinute = 10000
 )
 
 // Config configures a Broker. Build it with a composite literal of named
@@ -77,6 +87,31 @@ type Config struct {
 	// open, mapped and preallocated segment files, so an absurd count
 	// from a client must not exhaust file descriptors or disk.
 	MaxPartitionsPerTopic int32
+	// MaxCreateTopicsPerRequest bounds the topics one CreateTopics
+	// request, or one Metadata request auto-creating topics, may create;
+	// the topics after that many are refused (POLICY_VIOLATION; in
+	// Metadata LEADER_NOT_AVAILABLE, so the client asks again). Default
+	// DefaultMaxCreateTopicsPerRequest.
+	MaxCreateTopicsPerRequest int
+	// MaxCreatePartitionsPerRequest bounds the partitions one
+	// CreateTopics, CreatePartitions or auto-creating Metadata request
+	// may create, counted topic by topic in request order; a topic that
+	// would pass it is refused as above. Default
+	// DefaultMaxCreatePartitionsPerRequest; at least DefaultPartitions.
+	MaxCreatePartitionsPerRequest int32
+	// PartitionCreationsPerMinute is the broker-wide rate at which
+	// partitions may be created, by all clients together: Kafka's
+	// controller mutation quota (KIP-599) counted in partitions, so it
+	// bounds topics too. A token bucket holding at most a minute's worth
+	// refills continuously; a topic (or partition increase) is admitted
+	// while the bucket is not in debt and takes its partitions from it,
+	// possibly into debt. Others are refused with
+	// THROTTLING_QUOTA_EXCEEDED and the throttle time until the debt is
+	// paid (CreateTopics v6+, CreatePartitions v3+; older versions get
+	// POLICY_VIOLATION, Metadata auto-creation LEADER_NOT_AVAILABLE).
+	// ValidateOnly requests take nothing. Default
+	// DefaultPartitionCreationsPerMinute; -1 turns the limit off.
+	PartitionCreationsPerMinute int
 	// RetentionCheckInterval is how often retention is enforced, default
 	// DefaultRetentionCheckInterval.
 	RetentionCheckInterval time.Duration
@@ -138,6 +173,10 @@ type Config struct {
 	// to use this; no data is deleted either way.
 	RebuildMetadata bool
 
+	// Security configures TLS, SASL and ACLs on the listener; the zero
+	// value is PLAINTEXT without ACLs.
+	Security Security
+
 	// Intercept is a TEST-ONLY hook: when set, every decoded request goes
 	// through it instead of straight to its handler (see Interceptor).
 	// Tests use it to plant broker bugs (refbroker/refbrokertest) and to
@@ -185,6 +224,15 @@ func (c Config) Default() Config {
 	if c.MaxPartitionsPerTopic == 0 {
 		c.MaxPartitionsPerTopic = DefaultMaxPartitionsPerTopic
 	}
+	if c.MaxCreateTopicsPerRequest == 0 {
+		c.MaxCreateTopicsPerRequest = DefaultMaxCreateTopicsPerRequest
+	}
+	if c.MaxCreatePartitionsPerRequest == 0 {
+		c.MaxCreatePartitionsPerRequest = DefaultMaxCreatePartitionsPerRequest
+	}
+	if c.PartitionCreationsPerMinute == 0 {
+		c.PartitionCreationsPerMinute = DefaultPartitionCreationsPerMinute
+	}
 	if c.MaxRequestBytes == 0 {
 		c.MaxRequestBytes = DefaultMaxRequestBytes
 	}
@@ -209,6 +257,9 @@ func (c Config) Default() Config {
 	if c.RequestReadTimeout == 0 {
 		c.RequestReadTimeout = DefaultRequestReadTimeout
 	}
+	if c.Security.Protocol == "" {
+		c.Security.Protocol = ProtocolPlaintext
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -232,6 +283,12 @@ func (c Config) Validate() error {
 		return bad("MaxPartitionsPerTopic %d below 1", c.MaxPartitionsPerTopic)
 	case c.DefaultPartitions < 1 || c.DefaultPartitions > c.MaxPartitionsPerTopic:
 		return bad("DefaultPartitions %d outside [1, MaxPartitionsPerTopic=%d]", c.DefaultPartitions, c.MaxPartitionsPerTopic)
+	case c.MaxCreateTopicsPerRequest < 1:
+		return bad("MaxCreateTopicsPerRequest %d below 1", c.MaxCreateTopicsPerRequest)
+	case c.MaxCreatePartitionsPerRequest < c.DefaultPartitions:
+		return bad("MaxCreatePartitionsPerRequest %d below DefaultPartitions %d", c.MaxCreatePartitionsPerRequest, c.DefaultPartitions)
+	case c.PartitionCreationsPerMinute < 1 && c.PartitionCreationsPerMinute != -1:
+		return bad("PartitionCreationsPerMinute %d: want -1 (no limit) or 1 or more", c.PartitionCreationsPerMinute)
 	case c.MaxRequestBytes < 1024:
 		return bad("MaxRequestBytes %d below 1024", c.MaxRequestBytes)
 	case c.MaxInFlightBytes < 1024:
@@ -266,6 +323,9 @@ func (c Config) Validate() error {
 		if _, err := splitHostPort(c.Advertise); err != nil {
 			return bad("Advertise %q: %v", c.Advertise, err)
 		}
+	}
+	if err := c.Security.validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if err := c.Storage.Validate(); err != nil {
 		return fmt.Errorf("%w: Storage: %w", ErrInvalidConfig, err)

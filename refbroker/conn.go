@@ -50,9 +50,10 @@ type conn struct {
 	remote string
 	log    *slog.Logger
 
-	clientID string   // client ID of the request being handled
-	out      []byte   // encoded responses not yet written; serve goroutine only
-	releases []func() // run once the current response is encoded (fetch mmap views)
+	clientID string    // client ID of the request being handled
+	auth     authState // principal and SASL progress; serve goroutine only
+	out      []byte    // encoded responses not yet written; serve goroutine only
+	releases []func()  // run once the current response is encoded (fetch mmap views)
 
 	// inflight counts the bytes of requests read and not yet handled;
 	// the reader waits (handled signals) rather than buffer more than
@@ -295,6 +296,9 @@ func (cc *conn) handleFrame(ctx context.Context, body []byte) error {
 	}
 	if resp != nil {
 		cc.appendResponse(h.corr, api, resp)
+	}
+	if err := cc.auth.closeAfterReply; err != nil { // a failed SASL authentication
+		return err
 	}
 	if d := time.Since(start); d > time.Second && (api == nil || api.wait != mayBlock) {
 		cc.log.Info("refbroker: slow request", "key", kmsg.NameForKey(h.key), "version", h.version, "took", d)

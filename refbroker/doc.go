@@ -15,6 +15,11 @@
 // connection loop and the table in docs/refbroker.md read that
 // registration; no other code decides by key number.
 //
+// [Config.Security] makes the listener PLAINTEXT, SSL, SASL_PLAINTEXT or
+// SASL_SSL as in Kafka, with SASL PLAIN and SCRAM users from a file and
+// allow-only ACLs from another; each key's registration states whether it
+// is served before SASL authentication and how the ACLs apply to it.
+//
 // [Config.Intercept] is a test-only hook through which every request
 // passes at dispatch; refbroker/refbrokertest plants broker bugs with it.
 //

@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"io"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/brokerbench/brokerbench/refbroker/storage"
 )
 
 // testBatch encodes a valid magic-v2 record batch of one record, with
@@ -32,8 +33,11 @@ func testBatch(value string, pid int64, seq int32) []byte {
 		b.ProducerEpoch, b.FirstSequence = -1, -1
 	}
 	raw := b.AppendTo(nil)
-	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
-	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
+	h, _ := storage.ParseBatchHeader(raw)
+	h.BatchLength = int32(len(raw) - 12)
+	if err := storage.PutBatchHeader(raw, h); err != nil {
+		panic(err) // AppendTo always writes a whole header
+	}
 	return raw
 }
 

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/binary"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -157,11 +159,12 @@ func TestGoodRequestsAnsweredBeforeABadFrame(t *testing.T) {
 }
 
 // TestCreateTopicsStopsWhenTheClientLeaves: a CreateTopics of many topics
-// stops creating them once its client disconnects.
+// stops creating them once its client disconnects, and the topics created
+// until then are published (with one metadata write).
 func TestCreateTopicsStopsWhenTheClientLeaves(t *testing.T) {
 	t.Parallel()
 	b := newBroker(t)
-	const n = 3000
+	const n = 1000
 	req := kmsg.NewPtrCreateTopicsRequest()
 	req.Version, req.TimeoutMillis = 5, 60_000
 	for i := range n {
@@ -173,12 +176,18 @@ func TestCreateTopicsStopsWhenTheClientLeaves(t *testing.T) {
 	if _, err := c.Write(requestFrame(req, 1)); err != nil {
 		t.Fatalf("write: %v", err)
 	}
-	waitFor(t, 10*time.Second, "the first topics", func() bool { return len(b.topics.all()) > 0 })
+	// Topics are published together at the end of the request, so watch
+	// their directories appear.
+	topicDirs := func() int {
+		entries, _ := os.ReadDir(filepath.Join(b.cfg.DataDir, topicsDirName))
+		return len(entries)
+	}
+	waitFor(t, 10*time.Second, "the first topic directories", func() bool { return topicDirs() > 0 })
 	c.Close()
 	// Creation stops: the count settles well below n.
 	last := -1
 	waitFor(t, 30*time.Second, "topic creation to stop", func() bool {
-		cur := len(b.topics.all())
+		cur := topicDirs()
 		settled := cur == last
 		last = cur
 		time.Sleep(100 * time.Millisecond) // polling interval between two counts
@@ -186,6 +195,10 @@ func TestCreateTopicsStopsWhenTheClientLeaves(t *testing.T) {
 	})
 	if last >= 200 { // it disconnects right after the first one
 		t.Fatalf("%d of %d topics were created for a client that left after the first", last, n)
+	}
+	waitFor(t, 10*time.Second, "the created topics to be published", func() bool { return len(b.topics.all()) == last })
+	if w := b.topics.metaWrites.Load(); w > 2 { // the one at start, the one for this request
+		t.Fatalf("%d metadata writes, want 2", w)
 	}
 }
 

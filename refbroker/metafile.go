@@ -5,12 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/crc32"
-	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/brokerbench/brokerbench/refbroker/internal/fsys"
 )
 
 // metaFileName is the topic metadata file inside DataDir; metaPrevName
@@ -96,10 +96,9 @@ func readMetaPath(path string) (metaFile, error) {
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // writeMetaFile replaces dir's metadata file atomically and keeps the
-// replaced generation as metaPrevName: write a temporary file and fsync
-// it, hard-link the current file to the backup name, rename the new file
-// over the current one and fsync the directory. A crash leaves a complete
-// current file (old or new) and a complete backup, never a torn one.
+// replaced generation as metaPrevName (fsys.WriteFile with a backup): a
+// crash leaves a complete current file (old or new) and a complete
+// backup, never a torn one.
 func writeMetaFile(dir string, m metaFile) error {
 	m.Version = 0
 	body, err := json.MarshalIndent(m, "  ", "  ")
@@ -112,72 +111,9 @@ func writeMetaFile(dir string, m metaFile) error {
 	if err != nil {
 		return fmt.Errorf("encode metadata: %w", err)
 	}
-	path := filepath.Join(dir, metaFileName)
-	tmpName, err := writeTempSynced(dir, metaFileName+".tmp-*", data)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmpName) // no-op after a successful rename
-	if err := backupGeneration(path, filepath.Join(dir, metaPrevName)); err != nil {
-		return err
-	}
-	if err := os.Rename(tmpName, path); err != nil {
-		return fmt.Errorf("rename %s to %s: %w", tmpName, path, err)
-	}
-	return syncDir(dir)
-}
-
-// backupGeneration makes prev a copy of cur (a hard link, replaced
-// atomically), if cur exists.
-func backupGeneration(cur, prev string) error {
-	tmp := prev + ".tmp"
-	_ = os.Remove(tmp)
-	if err := os.Link(cur, tmp); errors.Is(err, fs.ErrNotExist) {
-		return nil // first write: nothing to keep
-	} else if err != nil {
-		return fmt.Errorf("keep metadata backup %s: %w", prev, err)
-	}
-	if err := os.Rename(tmp, prev); err != nil {
-		return fmt.Errorf("keep metadata backup %s: %w", prev, err)
-	}
-	return nil
-}
-
-// writeTempSynced writes data to a new temporary file in dir and fsyncs
-// it, returning its name.
-func writeTempSynced(dir, pattern string, data []byte) (string, error) {
-	tmp, err := os.CreateTemp(dir, pattern)
-	if err != nil {
-		return "", fmt.Errorf("create temp file in %s: %w", dir, err)
-	}
-	name := tmp.Name()
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(name)
-		return "", fmt.Errorf("write %s: %w", name, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		os.Remove(name)
-		return "", fmt.Errorf("fsync %s: %w", name, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(name)
-		return "", fmt.Errorf("close %s: %w", name, err)
-	}
-	return name, nil
-}
-
-// syncDir fsyncs a directory so that a rename or create inside it is
-// durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync dir %s: %w", dir, err)
+	opts := fsys.WriteOptions{Backup: filepath.Join(dir, metaPrevName)}
+	if err := fsys.WriteFile(fsys.OS{}, filepath.Join(dir, metaFileName), data, opts); err != nil {
+		return fmt.Errorf("write metadata: %w", err)
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/brokerbench/brokerbench/refbroker/internal/fsys"
 )
 
 // What a damaged or missing metadata file may cost, and what it may not:
@@ -44,16 +46,11 @@ func writeTopicRecord(dir string, tp *topic) error {
 	if err != nil {
 		return fmt.Errorf("encode topic record: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	tmp, err := writeTempSynced(dir, topicRecordName+".tmp-*", data)
-	if err != nil {
+	if err := fsys.MkdirAll(fsys.OS{}, dir, 0o755); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, topicRecordName)); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write topic record in %s: %w", dir, err)
+	if err := fsys.WriteFile(fsys.OS{}, filepath.Join(dir, topicRecordName), data, fsys.WriteOptions{}); err != nil {
+		return fmt.Errorf("write topic record: %w", err)
 	}
 	return nil
 }
@@ -211,13 +208,7 @@ func (t *topicTable) removeOrphans() {
 // markDeleted writes the deletion marker into a topic's directory and
 // syncs it, before the metadata stops naming the topic.
 func markDeleted(topicDir string) error {
-	path := filepath.Join(topicDir, deletedMarkerName)
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("mark topic deleted: %w", err)
-	}
-	err = errors.Join(f.Sync(), f.Close(), syncDir(topicDir))
-	if err != nil {
+	if err := fsys.CreateSynced(fsys.OS{}, filepath.Join(topicDir, deletedMarkerName)); err != nil {
 		return fmt.Errorf("mark topic deleted: %w", err)
 	}
 	return nil

@@ -2,8 +2,6 @@ package refbroker
 
 import (
 	"context"
-	"encoding/binary"
-	"hash/crc32"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/brokerbench/brokerbench/refbroker/storage"
 )
 
 func TestProduceErrorMapping(t *testing.T) {
@@ -124,7 +124,8 @@ func produceRecords(t *testing.T, ctx context.Context, cl *kgo.Client, tp *topic
 // recrc recomputes a test batch's CRC-32C after an edit, so only the edit
 // is wrong with it.
 func recrc(b []byte) []byte {
-	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
+	h, _ := storage.ParseBatchHeader(b)
+	_ = storage.PutBatchHeader(b, h)
 	return b
 }
 
@@ -139,16 +140,22 @@ func TestProduceValidatesRecords(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"max.message.bytes": kmsg.StringPtr("2048")}, "valid"); err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	withCount := func(n uint32) []byte {
+	// edit returns a test batch with its header changed by fn and the
+	// CRC recomputed, so only the edit is wrong with it.
+	edit := func(fn func(h *storage.BatchHeader)) []byte {
 		bt := testBatch("x", -1, -1)
-		binary.BigEndian.PutUint32(bt[57:], n)   // record count
-		binary.BigEndian.PutUint32(bt[23:], n-1) // lastOffsetDelta, so the header agrees with itself
-		return recrc(bt)
+		h, _ := storage.ParseBatchHeader(bt)
+		fn(&h)
+		_ = storage.PutBatchHeader(bt, h)
+		return bt
 	}
-	gzipFlag := testBatch("x", -1, -1)
-	gzipFlag[22] |= 1 // attributes: gzip, on plain records
+	withCount := func(n int32) []byte {
+		// The header agrees with itself; the records do not.
+		return edit(func(h *storage.BatchHeader) { h.NumRecords, h.LastOffsetDelta = n, n-1 })
+	}
+	gzipFlag := edit(func(h *storage.BatchHeader) { h.Attributes |= 1 }) // gzip, on plain records
 	garbage := testBatch("x", -1, -1)
-	for i := 61; i < len(garbage); i++ {
+	for i := storage.BatchHeaderSize; i < len(garbage); i++ {
 		garbage[i] = 0x7f
 	}
 	tests := []struct {
@@ -159,7 +166,7 @@ func TestProduceValidatesRecords(t *testing.T) {
 		{"record count above the records", withCount(2), kerr.InvalidRecord.Code},
 		{"record count of a million", withCount(1_000_000), kerr.InvalidRecord.Code},
 		{"zero records", withCount(0), kerr.CorruptMessage.Code},
-		{"gzip flag on plain records", recrc(gzipFlag), kerr.CorruptMessage.Code},
+		{"gzip flag on plain records", gzipFlag, kerr.CorruptMessage.Code},
 		{"garbage records", recrc(garbage), kerr.InvalidRecord.Code},
 		{"above max.message.bytes", testBatch(string(make([]byte, 3000)), -1, -1), kerr.MessageTooLarge.Code},
 		{"a good batch after all of them", testBatch("ok", -1, -1), 0},

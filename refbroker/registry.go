@@ -45,6 +45,25 @@ type apiKey struct {
 	// body (ApiVersions, KIP-511: the client retries at a version we
 	// serve). Without it such a request closes the connection.
 	tooNew func() kmsg.Response
+	// preAuth means the key is served on a SASL listener before the
+	// client has authenticated (KIP-152: ApiVersions, SaslHandshake,
+	// SaslAuthenticate); any other key then closes the connection, as
+	// Kafka does.
+	preAuth bool
+	// authorize serves the request under the ACL file (only when one is
+	// loaded): it answers what the connection's principal may not do
+	// with the key's authorization error and passes the rest to serve.
+	// Required, so that no key can be served around the ACLs; noACL for
+	// keys that need no permission.
+	authorize aclCheck
+}
+
+// aclCheck is an apiKey's authorization step; see apiKey.authorize.
+type aclCheck func(ctx context.Context, cc *conn, req kmsg.Request, serve handler) (kmsg.Response, error)
+
+// noACL is the authorize of keys every principal may use.
+func noACL(ctx context.Context, cc *conn, req kmsg.Request, serve handler) (kmsg.Response, error) {
+	return serve(ctx, cc, req)
 }
 
 // waitKind says whether a key's handler can wait for a long time.
@@ -115,6 +134,8 @@ func (k *apiKey) validate() error {
 		return fmt.Errorf("%s: frame unset (keepsFrame or releasesFrame)", name)
 	case k.unsupported == nil:
 		return fmt.Errorf("%s: unsupported features unset (allSupported when there are none)", name)
+	case k.authorize == nil:
+		return fmt.Errorf("%s: authorize unset (noACL when the key needs no permission)", name)
 	}
 	return nil
 }
@@ -145,6 +166,9 @@ func dispatch(ctx context.Context, cc *conn, k *apiKey, h requestHeader, r *kbin
 	if err := k.checkVersion(h.version); err != nil {
 		return nil, fmt.Errorf("%w: %w (client %q)", errCloseConn, err, h.clientID)
 	}
+	if err := cc.auth.admit(cc, k); err != nil {
+		return nil, err
+	}
 	req := k.key.Request()
 	req.SetVersion(h.version)
 	if req.IsFlexible() {
@@ -158,6 +182,15 @@ func dispatch(ctx context.Context, cc *conn, k *apiKey, h requestHeader, r *kbin
 	}
 	if intercept := cc.b.cfg.Intercept; intercept != nil {
 		return intercept(ctx, req, cc.serveDecoded)
+	}
+	return k.serve(ctx, cc, req)
+}
+
+// serve runs the key's handler, through its authorize step when an ACL
+// file is loaded.
+func (k *apiKey) serve(ctx context.Context, cc *conn, req kmsg.Request) (kmsg.Response, error) {
+	if s := cc.b.sec; s != nil && s.acls != nil {
+		return k.authorize(ctx, cc, req, k.handle)
 	}
 	return k.handle(ctx, cc, req)
 }
@@ -181,5 +214,5 @@ func (cc *conn) serveDecoded(ctx context.Context, req kmsg.Request) (kmsg.Respon
 	if err := k.checkVersion(req.GetVersion()); err != nil {
 		return nil, err
 	}
-	return k.handle(ctx, cc, req)
+	return k.serve(ctx, cc, req)
 }

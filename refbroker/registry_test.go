@@ -20,7 +20,7 @@ import (
 func TestRegistrationDeclaresEverything(t *testing.T) {
 	t.Parallel()
 	h := func(context.Context, *conn, kmsg.Request) (kmsg.Response, error) { return nil, nil }
-	full := apiKey{key: kmsg.Metadata, min: 0, max: 1, handle: h, wait: answersPromptly, frame: keepsFrame, unsupported: allSupported}
+	full := apiKey{key: kmsg.Metadata, min: 0, max: 1, handle: h, wait: answersPromptly, frame: keepsFrame, unsupported: allSupported, authorize: noACL}
 	tests := []struct {
 		name string
 		edit func(*apiKey)
@@ -33,6 +33,7 @@ func TestRegistrationDeclaresEverything(t *testing.T) {
 		{"wait unset", func(k *apiKey) { k.wait = 0 }, "wait unset"},
 		{"frame use unset", func(k *apiKey) { k.frame = 0 }, "frame unset"},
 		{"unsupported features unset", func(k *apiKey) { k.unsupported = nil }, "unsupported features unset"},
+		{"authorize unset", func(k *apiKey) { k.authorize = nil }, "authorize unset"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

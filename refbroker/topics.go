@@ -1,6 +1,7 @@
 package refbroker
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/brokerbench/brokerbench/refbroker/storage"
 )
@@ -34,18 +36,30 @@ type topic struct {
 }
 
 // topicTable owns every topic, its logs and the metadata file. Lookups take
-// mu for reading; changes are serialised by adminMu (held across slow log
-// opens and metadata writes) and take mu for writing only to swap map
-// entries, so admin operations never stall produce and fetch.
+// mu for reading; topic changes are serialised by adminMu (held across slow
+// log opens) and take mu for writing only to swap map entries, so admin
+// operations never stall produce and fetch. writeMu makes each metadata
+// write and the map change it records one step, so producer-ID
+// reservations (pidMu, not adminMu: InitProducerID must not wait for a
+// long CreateTopics) never write a file that misses a published topic.
+// Lock order: adminMu, pidMu, writeMu, mu.
 type topicTable struct {
 	dir    string // DataDir
 	base   storage.Config
 	logger *slog.Logger
 
-	adminMu   sync.Mutex // serialises changes and metadata writes
-	clusterID string
-	nextPID   int64 // next producer ID to hand out; adminMu
-	pidLimit  int64 // first producer ID not yet reserved on disk; adminMu
+	adminMu sync.Mutex // serialises topic changes
+	pidMu   sync.Mutex // serialises producer-ID hand-out
+	writeMu sync.Mutex // serialises metadata writes with the map changes they record
+	// quota limits the partitions created per minute
+	// (Config.PartitionCreationsPerMinute); nil is no limit.
+	quota *createQuota
+	// metaWrites counts metadata file writes, so tests can check that a
+	// request writes it once, not once per topic.
+	metaWrites atomic.Int64
+	clusterID  string
+	nextPID    int64        // next producer ID to hand out; pidMu
+	pidLimit   atomic.Int64 // first producer ID reserved on disk; changed under pidMu
 
 	mu     sync.RWMutex
 	byName map[string]*topic
@@ -90,9 +104,9 @@ func openTopicTable(dir, clusterID string, rebuild bool, base storage.Config, lo
 			t.nextPID = max(t.nextPID, l.MaxProducerID()+1)
 		}
 	}
-	t.pidLimit = t.nextPID
+	t.pidLimit.Store(t.nextPID)
 	t.removeOrphans()
-	if err := t.persistLocked(); err != nil {
+	if err := t.persistLocked(); err != nil { // no other goroutine yet
 		t.closeAll()
 		return nil, err
 	}
@@ -152,18 +166,27 @@ func (t *topicTable) partitionDir(id topicID, p int32) string {
 	return filepath.Join(t.topicDir(id), strconv.Itoa(int(p)))
 }
 
-// persistLocked writes the metadata file from the current table. The caller
-// holds adminMu (or is the constructor).
-func (t *topicTable) persistLocked() error {
-	m := metaFile{ClusterID: t.clusterID, ProducerIDReserved: t.pidLimit}
+// persistLocked writes the metadata file from the current table plus
+// pending, topics about to be published (replacing any of the same name).
+// The caller holds writeMu (or is the constructor).
+func (t *topicTable) persistLocked(pending ...*topic) error {
+	m := metaFile{ClusterID: t.clusterID, ProducerIDReserved: t.pidLimit.Load()}
+	record := func(tp *topic) metaTopic {
+		return metaTopic{Name: tp.name, ID: hex.EncodeToString(tp.id[:]), Partitions: int32(len(tp.parts)), Configs: tp.configs}
+	}
+	replaced := make(map[string]bool, len(pending))
+	for _, tp := range pending {
+		replaced[tp.name] = true
+		m.Topics = append(m.Topics, record(tp))
+	}
 	t.mu.RLock()
 	for _, tp := range t.byName {
-		m.Topics = append(m.Topics, metaTopic{
-			Name: tp.name, ID: hex.EncodeToString(tp.id[:]),
-			Partitions: int32(len(tp.parts)), Configs: tp.configs,
-		})
+		if !replaced[tp.name] {
+			m.Topics = append(m.Topics, record(tp))
+		}
 	}
 	t.mu.RUnlock()
+	t.metaWrites.Add(1)
 	return writeMetaFile(t.dir, m)
 }
 
@@ -202,120 +225,228 @@ func (t *topicTable) all() []*topic {
 	return out
 }
 
-// create makes a topic with n partitions and the given (validated) configs.
-// With validateOnly it checks and returns what would be created without
-// touching disk. It returns errTopicExists for a taken name.
+// topicSpec is one topic a request asks to create.
+type topicSpec struct {
+	name       string
+	partitions int32
+	configs    map[string]string // validated by topicStorageConfig
+}
+
+// create makes one topic; see createTopics. Tests and single-topic
+// callers use it.
 func (t *topicTable) create(name string, n int32, configs map[string]string, validateOnly bool) (*topic, error) {
-	if err := validateTopicName(name); err != nil {
-		return nil, err
-	}
-	cfg, err := topicStorageConfig(t.base, configs)
+	created, errs, err := t.createTopics(context.Background(), []topicSpec{{name, n, configs}}, validateOnly, nil)
 	if err != nil {
 		return nil, err
 	}
+	return created[0], errs[0]
+}
+
+// createTopics creates the topics of one request with one metadata write
+// for all of them, not one per topic. Each topic is checked (name,
+// configs, not taken, no '.'/'_' collision), then admit (nil admits all)
+// applies the creation limits, as Kafka does after its own checks, then
+// its logs and topic record are created. One metadata write then names
+// every created topic, and only after it are they published: a topic is
+// never served, and so never holds acknowledged data, before the metadata
+// names it. errs[i] is specs[i]'s error, created[i] its topic (with
+// validateOnly, what would be created, touching no disk).
+//
+// When ctx ends between two topics, the rest are not created (their
+// errors and err are the context's cause); those created so far are
+// still written and published.
+func (t *topicTable) createTopics(ctx context.Context, specs []topicSpec, validateOnly bool, admit func(topicSpec) error) (created []*topic, errs []error, err error) {
+	created, errs = make([]*topic, len(specs)), make([]error, len(specs))
 	t.adminMu.Lock()
 	defer t.adminMu.Unlock()
-	if t.lookup(name) != nil {
-		return nil, fmt.Errorf("create topic %s: %w", name, errTopicExists)
+	taken := map[string]bool{} // names created by this request
+	var pending []*topic
+	for i, sp := range specs {
+		if ctx.Err() != nil {
+			err = context.Cause(ctx)
+			for j := i; j < len(specs); j++ {
+				errs[j] = err
+			}
+			break
+		}
+		created[i], errs[i] = t.prepareTopic(sp, validateOnly, admit, taken)
+		if errs[i] == nil && !validateOnly {
+			taken[sp.name] = true
+			pending = append(pending, created[i])
+		}
 	}
-	if other := t.collision(name); other != "" {
-		return nil, fmt.Errorf("%w: %q collides with existing topic %q: '.' and '_' are the same in metric names", errInvalidTopicName, name, other)
+	if len(pending) == 0 {
+		return created, errs, err
 	}
-	tp := &topic{name: name, id: newTopicID(), configs: maps.Clone(configs)}
+	if perr := t.publishAll(pending); perr != nil {
+		for i, tp := range created {
+			if tp != nil && taken[tp.name] {
+				for _, l := range tp.parts {
+					_ = l.Close()
+				}
+				_ = os.RemoveAll(t.topicDir(tp.id))
+				created[i], errs[i] = nil, fmt.Errorf("create topic %s: %w", tp.name, perr)
+			}
+		}
+	}
+	return created, errs, err
+}
+
+// prepareTopic checks one topic of a createTopics request and, unless
+// validateOnly, creates its logs and topic record. taken holds the names
+// this request already created. The caller holds adminMu.
+func (t *topicTable) prepareTopic(sp topicSpec, validateOnly bool, admit func(topicSpec) error, taken map[string]bool) (*topic, error) {
+	if err := validateTopicName(sp.name); err != nil {
+		return nil, err
+	}
+	cfg, err := topicStorageConfig(t.base, sp.configs)
+	if err != nil {
+		return nil, err
+	}
+	if taken[sp.name] || t.lookup(sp.name) != nil {
+		return nil, fmt.Errorf("create topic %s: %w", sp.name, errTopicExists)
+	}
+	if other := t.collision(sp.name, taken); other != "" {
+		return nil, fmt.Errorf("%w: %q collides with existing topic %q: '.' and '_' are the same in metric names", errInvalidTopicName, sp.name, other)
+	}
+	if admit != nil {
+		if err := admit(sp); err != nil {
+			return nil, err
+		}
+	}
+	tp := &topic{name: sp.name, id: newTopicID(), configs: maps.Clone(sp.configs)}
 	if validateOnly {
-		tp.parts = make([]*storage.Log, n)
+		tp.parts = make([]*storage.Log, sp.partitions)
 		return tp, nil
 	}
-	if tp.parts, err = t.openLogs(tp.id, cfg, 0, n); err != nil {
+	if tp.parts, err = t.openLogs(tp.id, cfg, 0, sp.partitions); err != nil {
 		_ = os.RemoveAll(t.topicDir(tp.id))
-		return nil, fmt.Errorf("create topic %s: %w", name, err)
+		return nil, fmt.Errorf("create topic %s: %w", sp.name, err)
 	}
-	if err := t.publish(tp, nil); err != nil {
+	// The directory's own record first: if the metadata file is later
+	// lost, the directory still says which topic it is.
+	if err := writeTopicRecord(t.topicDir(tp.id), tp); err != nil {
 		for _, l := range tp.parts {
 			_ = l.Close()
 		}
 		_ = os.RemoveAll(t.topicDir(tp.id))
-		return nil, fmt.Errorf("create topic %s: %w", name, err)
+		return nil, fmt.Errorf("create topic %s: %w", sp.name, err)
 	}
 	return tp, nil
 }
 
-// collision returns an existing topic whose name differs from name only
-// by '.' against '_', as Kafka refuses (both map to one metric name), or
-// "". The caller holds adminMu.
-func (t *topicTable) collision(name string) string {
+// collision returns an existing topic, or one in taken, whose name
+// differs from name only by '.' against '_', as Kafka refuses (both map to
+// one metric name), or "". The caller holds adminMu.
+func (t *topicTable) collision(name string, taken map[string]bool) string {
 	key := strings.ReplaceAll(name, ".", "_")
+	clash := func(other string) bool { return other != name && strings.ReplaceAll(other, ".", "_") == key }
+	for other := range taken {
+		if clash(other) {
+			return other
+		}
+	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	for other := range t.byName {
-		if other != name && strings.ReplaceAll(other, ".", "_") == key {
+		if clash(other) {
 			return other
 		}
 	}
 	return ""
 }
 
-// publish swaps tp into the maps (replacing old if non-nil) and persists.
-// On a persist failure the swap is undone. The caller holds adminMu.
-func (t *topicTable) publish(tp, old *topic) error {
-	// The directory's own record first: if the metadata file is later
-	// lost, the directory still says which topic it is.
-	if err := writeTopicRecord(t.topicDir(tp.id), tp); err != nil {
+// publishAll writes the metadata naming tps (new topics, or new versions
+// of topics) in one write, then swaps them into the maps. On failure
+// nothing is published. The caller holds adminMu.
+func (t *topicTable) publishAll(tps []*topic) error {
+	t.writeMu.Lock()
+	defer t.writeMu.Unlock()
+	t.mu.RLock()
+	closed := t.closed
+	t.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	if err := t.persistLocked(tps...); err != nil {
 		return err
 	}
 	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
-		return ErrClosed
+	for _, tp := range tps {
+		t.byName[tp.name], t.byID[tp.id] = tp, tp
 	}
-	t.byName[tp.name], t.byID[tp.id] = tp, tp
 	t.mu.Unlock()
-	if err := t.persistLocked(); err != nil {
-		t.mu.Lock()
-		if old != nil {
-			t.byName[old.name], t.byID[old.id] = old, old
-		} else {
-			delete(t.byName, tp.name)
-			delete(t.byID, tp.id)
-		}
-		t.mu.Unlock()
-		return err
-	}
 	return nil
 }
 
-// addPartitions grows a topic to total partitions. It returns the topic as
-// it is after the call.
-func (t *topicTable) addPartitions(name string, total int32, validateOnly bool) (*topic, error) {
+// partitionSpec is one topic's partition increase in a request.
+type partitionSpec struct {
+	name  string
+	total int32
+}
+
+// addPartitionsMany grows each named topic to its total partitions, with
+// one metadata write for the whole request. admit (nil admits all) is
+// asked with the number of new partitions once a topic passed its checks.
+// tps[i] is the topic as it is after the call, errs[i] the error of
+// specs[i].
+func (t *topicTable) addPartitionsMany(specs []partitionSpec, validateOnly bool, admit func(name string, added int32) error) (tps []*topic, errs []error) {
+	tps, errs = make([]*topic, len(specs)), make([]error, len(specs))
 	t.adminMu.Lock()
 	defer t.adminMu.Unlock()
-	old := t.lookup(name)
+	var grown, old []*topic
+	for i, sp := range specs {
+		tps[i], errs[i] = t.growTopic(sp, validateOnly, admit)
+		if errs[i] == nil && !validateOnly {
+			grown, old = append(grown, tps[i]), append(old, t.lookup(sp.name))
+		}
+	}
+	if len(grown) == 0 {
+		return tps, errs
+	}
+	if err := t.publishAll(grown); err != nil {
+		for i, tp := range tps {
+			for j, g := range grown {
+				if tp == g {
+					for _, l := range g.parts[len(old[j].parts):] {
+						_ = l.Delete()
+					}
+					tps[i], errs[i] = nil, fmt.Errorf("add partitions to %s: %w", g.name, err)
+				}
+			}
+		}
+	}
+	return tps, errs
+}
+
+// growTopic checks one partition increase and, unless validateOnly,
+// opens the new logs. The caller holds adminMu.
+func (t *topicTable) growTopic(sp partitionSpec, validateOnly bool, admit func(string, int32) error) (*topic, error) {
+	old := t.lookup(sp.name)
 	if old == nil {
-		return nil, fmt.Errorf("add partitions to %s: %w", name, errUnknownTopic)
+		return nil, fmt.Errorf("add partitions to %s: %w", sp.name, errUnknownTopic)
 	}
 	have := int32(len(old.parts))
-	if total <= have {
-		return nil, fmt.Errorf("%w: topic %s has %d partitions, asked for %d; the count can only grow", errInvalidPartitions, name, have, total)
+	if sp.total <= have {
+		return nil, fmt.Errorf("%w: topic %s has %d partitions, asked for %d; the count can only grow", errInvalidPartitions, sp.name, have, sp.total)
+	}
+	if admit != nil {
+		if err := admit(sp.name, sp.total-have); err != nil {
+			return nil, err
+		}
 	}
 	if validateOnly {
 		return old, nil
 	}
 	cfg, err := topicStorageConfig(t.base, old.configs)
 	if err != nil {
-		return nil, fmt.Errorf("add partitions to %s: %w", name, err)
+		return nil, fmt.Errorf("add partitions to %s: %w", sp.name, err)
 	}
-	added, err := t.openLogs(old.id, cfg, have, total)
+	added, err := t.openLogs(old.id, cfg, have, sp.total)
 	if err != nil {
-		return nil, fmt.Errorf("add partitions to %s: %w", name, err)
+		return nil, fmt.Errorf("add partitions to %s: %w", sp.name, err)
 	}
-	tp := &topic{name: old.name, id: old.id, configs: old.configs, parts: append(old.parts[:have:have], added...)}
-	if err := t.publish(tp, old); err != nil {
-		for _, l := range added {
-			_ = l.Delete()
-		}
-		return nil, fmt.Errorf("add partitions to %s: %w", name, err)
-	}
-	return tp, nil
+	return &topic{name: old.name, id: old.id, configs: old.configs, parts: append(old.parts[:have:have], added...)}, nil
 }
 
 // remove deletes a topic: it leaves the maps, its directory is marked
@@ -325,26 +456,31 @@ func (t *topicTable) addPartitions(name string, total int32, validateOnly bool) 
 func (t *topicTable) remove(tp *topic) error {
 	t.adminMu.Lock()
 	defer t.adminMu.Unlock()
-	t.mu.Lock()
-	if cur := t.byName[tp.name]; cur == nil || cur.id != tp.id {
-		t.mu.Unlock()
+	cur := t.lookup(tp.name)
+	if cur == nil || cur.id != tp.id {
 		return fmt.Errorf("delete topic %s: %w", tp.name, errUnknownTopic)
 	}
-	cur := t.byName[tp.name]
-	delete(t.byName, tp.name)
-	delete(t.byID, tp.id)
-	t.mu.Unlock()
 	// The marker first: a start after a crash between the metadata write
-	// and the removal may delete only a directory proven deleted.
-	err := markDeleted(t.topicDir(cur.id))
-	if err == nil {
-		err = t.persistLocked()
-	}
-	if err != nil {
+	// and the removal may delete only a directory proven deleted (and
+	// one whose topic the metadata still names is kept).
+	if err := markDeleted(t.topicDir(cur.id)); err != nil {
 		_ = os.Remove(filepath.Join(t.topicDir(cur.id), deletedMarkerName))
+		return fmt.Errorf("delete topic %s: %w", tp.name, err)
+	}
+	t.writeMu.Lock()
+	t.mu.Lock()
+	delete(t.byName, cur.name)
+	delete(t.byID, cur.id)
+	t.mu.Unlock()
+	err := t.persistLocked()
+	if err != nil {
 		t.mu.Lock()
 		t.byName[cur.name], t.byID[cur.id] = cur, cur
 		t.mu.Unlock()
+	}
+	t.writeMu.Unlock()
+	if err != nil {
+		_ = os.Remove(filepath.Join(t.topicDir(cur.id), deletedMarkerName))
 		return fmt.Errorf("delete topic %s: %w", tp.name, err)
 	}
 	var errs []error
@@ -365,13 +501,18 @@ func (t *topicTable) remove(tp *topic) error {
 // nextProducerID hands out a producer ID that no earlier run or call has
 // used, reserving IDs on disk a block at a time.
 func (t *topicTable) nextProducerID() (int64, error) {
-	t.adminMu.Lock()
-	defer t.adminMu.Unlock()
-	if t.nextPID >= t.pidLimit {
-		prev := t.pidLimit
-		t.pidLimit = t.nextPID + producerIDBlock
-		if err := t.persistLocked(); err != nil {
-			t.pidLimit = prev
+	t.pidMu.Lock()
+	defer t.pidMu.Unlock()
+	if t.nextPID >= t.pidLimit.Load() {
+		prev := t.pidLimit.Load()
+		t.pidLimit.Store(t.nextPID + producerIDBlock)
+		t.writeMu.Lock()
+		err := t.persistLocked()
+		t.writeMu.Unlock()
+		if err != nil {
+			// The file may still hold the larger reservation: harmless,
+			// a reservation only has to be at least what was handed out.
+			t.pidLimit.Store(prev)
 			return 0, fmt.Errorf("reserve producer IDs: %w", err)
 		}
 	}

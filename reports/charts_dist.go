@@ -73,10 +73,7 @@ func distChart(sec *Section, pal palette, kind string) (*Chart, error) {
 		title = sectionTitle(sec, "end-to-end latency by percentile (CO-corrected)")
 	}
 	c := &Chart{ID: "latency-dist-" + kind, Title: title}
-	p := newPlot(title, "percentile (log scale of 1/(1-p))", "latency (ms)")
-	p.X.Scale = plot.LogScale{}
-	p.X.Tick.Marker = percentileTicks
-	p.X.Min = 1
+	p := newPercentilePlot(title, "latency (ms)")
 	lines := 0
 	for _, r := range sec.Runs {
 		if !r.ok() {
@@ -102,6 +99,16 @@ func distChart(sec *Section, pal palette, kind string) (*Chart, error) {
 	roomForLegend(p, lines)
 	c.plot = p
 	return c, nil
+}
+
+// newPercentilePlot is a plot with a log 1/(1-p) x axis labelled as
+// percentiles.
+func newPercentilePlot(title, yLabel string) *plot.Plot {
+	p := newPlot(title, "percentile (log scale of 1/(1-p))", yLabel)
+	p.X.Scale = plot.LogScale{}
+	p.X.Tick.Marker = percentileTicks
+	p.X.Min = 1
+	return p
 }
 
 func runCurve(r *Run, kind string) (plotter.XYs, error) {

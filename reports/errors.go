@@ -14,9 +14,9 @@ var (
 	// ErrBadPlan: a planning input (headroom, consumers, message size) is
 	// out of range.
 	ErrBadPlan = errors.New("bad plan input")
-	// ErrNoSweep: no throughput-per-partition (partition sweep) result was
-	// found, so there is no per-partition throughput to plan from.
-	ErrNoSweep = errors.New("no partition-sweep results")
+	// ErrNoCapacity: no capacity-search result (a maxRate workload) was
+	// found, so there is no measured ceiling to plan from.
+	ErrNoCapacity = errors.New("no capacity-search results")
 	// ErrBadBaseline: Options.Baseline names no result set, system or
 	// series of the inputs.
 	ErrBadBaseline = errors.New("bad baseline")

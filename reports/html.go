@@ -50,7 +50,7 @@ pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; 
 {{range .Ratios}}{{template "table" .}}{{end}}
 {{- end}}
 {{- if .Plan}}
-<h2>Capacity plan</h2>
+<h2>Capacity</h2>
 {{range .Plan}}{{template "table" .}}{{end}}
 {{- if .PlanText}}<pre>{{.PlanText}}</pre>{{end}}
 {{- end}}
@@ -99,7 +99,7 @@ func (rep *report) html() ([]byte, error) {
 	ti := 0
 	for _, sec := range rep.secs {
 		hs := htmlSection{Name: sec.Name, Anchor: fileSafe(sec.Name), Charts: sec.Charts}
-		if !sec.sweep {
+		if sec.hasTable() {
 			hs.Table = &rep.tables[ti]
 			ti++
 		}

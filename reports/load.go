@@ -27,8 +27,9 @@ type Run struct {
 	D results.Derived
 }
 
-// ok reports whether the run has figures to draw.
-func (r *Run) ok() bool { return r.Status == results.StatusOK }
+// ok reports whether the run has figures to draw: it is ok, or degraded
+// (measured, but not at the load asked for; the table says why).
+func (r *Run) ok() bool { return r.Complete() }
 
 // legend is the chart legend entry: system, server version and the
 // settings that distinguish runs of one workload.
@@ -121,7 +122,14 @@ type Section struct {
 	// Charts are drawn in this order in every output.
 	Charts []*Chart
 	sweep  bool
+	// capacity is set on a system's capacity section (hockey sticks and
+	// sweep fits); its tables are on the capacity page.
+	capacity *capSystem
 }
+
+// hasTable reports whether the section has a per-run summary table: the
+// sweep and capacity sections have theirs elsewhere.
+func (s *Section) hasTable() bool { return !s.sweep && s.capacity == nil }
 
 // sections groups runs by workload, in order of first appearance, and adds
 // a sweep section after the last workload of each partition-sweep scenario.
@@ -286,4 +294,14 @@ func digits(s string) int {
 		n++
 	}
 	return n
+}
+
+// repsOf returns the repetitions of r's series in the section; a section
+// without repetitions (a capacity page, whose runs are confirmation runs
+// of different searches) has r alone.
+func (s *Section) repsOf(r *Run) []*Run {
+	if reps := s.Reps[r.Label]; len(reps) > 0 {
+		return reps
+	}
+	return []*Run{r}
 }

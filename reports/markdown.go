@@ -21,7 +21,7 @@ func (rep *report) markdown() ([]byte, error) {
 		}
 	}
 	if len(rep.plan) > 0 {
-		fmt.Fprintf(&b, "## Capacity plan\n\n")
+		fmt.Fprintf(&b, "## Capacity\n\n")
 		for _, t := range rep.plan {
 			mdTable(&b, t, 3)
 		}

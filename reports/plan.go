@@ -2,84 +2,70 @@ package reports
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 
+	"github.com/brokerbench/brokerbench/capacity"
 	"github.com/brokerbench/brokerbench/results"
 )
 
-// DefaultHeadroom is the share of measured per-partition throughput kept
-// in reserve when planning: 0.3 plans each partition at 70% of what it was
-// measured to sustain.
-const DefaultHeadroom = 0.3
-
 // PlanRequest is what a capacity plan is asked for. The zero value is not
-// valid: Target must be set. Build it with named fields.
+// valid: Target must be set. Build it with named fields; zero fields mean
+// the defaults documented on [capacity.Request] (Headroom 0 is no
+// headroom: callers wanting the default set capacity.DefaultHeadroom).
 type PlanRequest struct {
-	// Target is the total throughput the topic must sustain.
+	// Target is the total throughput to sustain.
 	Target Throughput
-	// Consumers is the number of consumers in one group that must all
-	// have work; the plan never recommends fewer partitions. 0 = no floor.
-	Consumers int
-	// Headroom in [0, 1): the share of measured per-partition throughput
-	// kept in reserve. Callers wanting the default set DefaultHeadroom.
+	// Consumers in one group; MessageSize in bytes (0 = as measured);
+	// Replication the replication factor; FanOut the subscriptions.
+	Consumers, MessageSize, Replication, FanOut int
+	// Objective is the latency objective; nil = the one measured.
+	Objective *capacity.Objective
+	// TopKeyShare is the hottest key's declared share of messages; 0 =
+	// estimated from hot-keys runs, when there are any.
+	TopKeyShare float64
+	// Headroom in [0, 1): the share of the ceiling kept in reserve.
 	Headroom float64
-	// MessageSize in bytes, for msg/s targets only: when set, the target
-	// is converted to bytes/s and compared with measured bytes/s per
-	// partition; when 0, measured msg/s per partition is used as is.
-	MessageSize int
+	// Extrapolate asks for a node estimate past the measured ceiling.
+	Extrapolate bool
 	_           struct{}
+}
+
+func (q PlanRequest) request() capacity.Request {
+	return capacity.Request{Target: q.Target.Value, TargetBytes: q.Target.Unit == UnitBytes, TargetText: q.Target.Text,
+		MessageSize: q.MessageSize, Consumers: q.Consumers, Objective: q.Objective, Replication: q.Replication,
+		FanOut: q.FanOut, TopKeyShare: q.TopKeyShare, Headroom: q.Headroom, Extrapolate: q.Extrapolate}
 }
 
 // Validate reports an out-of-range request; errors wrap ErrBadPlan.
 func (q PlanRequest) Validate() error {
-	switch {
-	case q.Target.Value <= 0 || math.IsNaN(q.Target.Value) || math.IsInf(q.Target.Value, 0):
-		return fmt.Errorf("%w: target throughput must be positive", ErrBadPlan)
-	case q.Headroom < 0 || q.Headroom >= 1 || math.IsNaN(q.Headroom):
-		return fmt.Errorf("%w: headroom %v must be at least 0 and below 1 (0.3 = keep 30%% in reserve)", ErrBadPlan, q.Headroom)
-	case q.Consumers < 0:
-		return fmt.Errorf("%w: consumers %d must not be negative", ErrBadPlan, q.Consumers)
-	case q.MessageSize < 0:
-		return fmt.Errorf("%w: message size %d must not be negative", ErrBadPlan, q.MessageSize)
-	case q.MessageSize > 0 && q.Target.Unit != UnitMessages:
-		return fmt.Errorf("%w: --message-size applies to msg/s targets only; %s is already in bytes", ErrBadPlan, q.Target.Text)
+	if err := q.request().Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadPlan, err)
 	}
 	return nil
 }
 
-// SystemPlan is the recommendation for one system (one series).
-type SystemPlan struct {
-	// System is the series label (system, with its set when compared).
-	System string
-	// Partitions is the recommendation: max(ByThroughput, ByConsumers, 1).
-	Partitions int
-	// ByThroughput is ceil(target / Capacity); ByConsumers the floor.
-	ByThroughput, ByConsumers int
-	// PerPartition is the measured per-partition throughput used, in the
-	// plan's unit (bytes/s or msg/s): the lowest of the sweep, measured
-	// at MeasuredAt partitions. Capacity is PerPartition*(1-headroom).
-	PerPartition, Capacity float64
-	MeasuredAt             int
-	// MaxMeasured is the largest partition count in the sweep.
-	MaxMeasured int
-	// Reasoning explains each step; Warnings name risks (hot-key skew,
-	// extrapolation).
-	Reasoning, Warnings []string
-}
-
-// Plan is a capacity plan over every system with sweep results.
+// Plan is a capacity plan for every system with capacity searches.
 type Plan struct {
 	Request PlanRequest
-	Systems []SystemPlan
+	// Systems has one plan per system, in report order.
+	Systems []capacity.Plan
 }
 
-// PlanFromDirs reads result folders and plans for every system that has
-// throughput-per-partition (sweep) results. Errors wrap ErrBadPlan,
-// ErrNoResults or ErrNoSweep.
+// Feasible reports whether every system's plan is feasible: a measured
+// setup sustains the target. `brokerbench plan` exits non-zero otherwise.
+func (p *Plan) Feasible() bool {
+	return !slices.ContainsFunc(p.Systems, func(s capacity.Plan) bool { return !s.Feasible })
+}
+
+// PlanFromDirs reads result folders and plans for every system with
+// capacity searches (maxRate workloads). Errors wrap ErrBadPlan,
+// ErrNoResults or ErrNoCapacity.
 func PlanFromDirs(ctx context.Context, dirs []string, q PlanRequest) (*Plan, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
@@ -105,116 +91,15 @@ func PlanFromResults(rs []*results.Result, q PlanRequest) (*Plan, error) {
 }
 
 func makePlan(runs []*Run, q PlanRequest) (*Plan, error) {
-	sweeps := map[string][]*Run{}
-	var order []string
-	for _, r := range runs {
-		if isSweep(r) && r.D.PerPartitionRate > 0 {
-			if sweeps[r.Label] == nil {
-				order = append(order, r.Label)
-			}
-			sweeps[r.Label] = append(sweeps[r.Label], r)
-		}
-	}
-	if len(order) == 0 {
-		return nil, fmt.Errorf("%w: run the throughput-per-partition workload first (brokerbench run --workload throughput-per-partition)", ErrNoSweep)
+	systems := capacitySystems(runs)
+	if len(systems) == 0 {
+		return nil, fmt.Errorf("%w: run a maxRate workload first (brokerbench run --workload capacity-partitions)", ErrNoCapacity)
 	}
 	p := &Plan{Request: q}
-	for _, label := range order {
-		p.Systems = append(p.Systems, planSystem(label, sweeps[label], skewRuns(runs, label), q))
+	for _, s := range systems {
+		p.Systems = append(p.Systems, capacity.MakePlan(s.Label, q.request(), s.measured(), s.fits(), hotShareOf(runs, s.Label)))
 	}
 	return p, nil
-}
-
-func skewRuns(runs []*Run, label string) []*Run {
-	var out []*Run
-	for _, r := range runs {
-		if r.Label == label && r.ok() && hasHint(r, "skew") && r.D.Skew > 0 && len(r.PartitionsDetail) > 0 {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// perPartition is a sweep point's measured per-partition throughput in
-// the plan's unit.
-func perPartition(r *Run, q PlanRequest) float64 {
-	if q.Target.Unit == UnitMessages && q.MessageSize == 0 {
-		return r.D.PerPartitionRate
-	}
-	return r.D.PerPartitionRate * float64(r.MessageSize)
-}
-
-// total is a sweep point's measured total throughput in the plan's unit.
-func total(r *Run, q PlanRequest) float64 {
-	return perPartition(r, q) * float64(len(r.PartitionsDetail))
-}
-
-// target is the target in the plan's unit.
-func (q PlanRequest) target() float64 {
-	if q.Target.Unit == UnitMessages && q.MessageSize > 0 {
-		return q.Target.Value * float64(q.MessageSize)
-	}
-	return q.Target.Value
-}
-
-func (q PlanRequest) format(v float64) string {
-	if q.Target.Unit == UnitMessages && q.MessageSize == 0 {
-		return fmtRate(v) + " msg/s"
-	}
-	return fmt.Sprintf("%.2f MB/s", v/1e6)
-}
-
-func planSystem(label string, sweep, skews []*Run, q PlanRequest) SystemPlan {
-	sp := SystemPlan{System: label, ByConsumers: q.Consumers}
-	sort.Slice(sweep, func(i, j int) bool { return sweep[i].Partitions < sweep[j].Partitions })
-	var low, best *Run
-	for _, r := range sweep {
-		sp.MaxMeasured = max(sp.MaxMeasured, r.Partitions)
-		if best == nil || total(best, q) < total(r, q) {
-			best = r
-		}
-		if low == nil || perPartition(r, q) < perPartition(low, q) {
-			low = r
-		}
-	}
-	sp.PerPartition, sp.MeasuredAt = perPartition(low, q), low.Partitions
-	sp.Capacity = sp.PerPartition * (1 - q.Headroom)
-	target := q.target()
-	sp.ByThroughput = int(math.Ceil(target/sp.Capacity - 1e-9))
-	sp.Partitions = max(sp.ByThroughput, sp.ByConsumers, 1)
-	var pts []string
-	for _, r := range sweep {
-		pts = append(pts, fmt.Sprintf("%d: %s", r.Partitions, q.format(perPartition(r, q))))
-	}
-	why := []string{
-		fmt.Sprintf("measured per-partition throughput by partition count (%d B messages): %s", low.MessageSize, strings.Join(pts, ", ")),
-		fmt.Sprintf("using the lowest, %s at %d partitions: per-partition throughput falls as partitions share one broker and client, so the lowest is the safe figure", q.format(sp.PerPartition), sp.MeasuredAt),
-		fmt.Sprintf("headroom %.0f%%: plan each partition at %s (%s x %.2f)", 100*q.Headroom, q.format(sp.Capacity), q.format(sp.PerPartition), 1-q.Headroom),
-		fmt.Sprintf("by throughput: ceil(%s / %s) = %d partitions", q.format(target), q.format(sp.Capacity), sp.ByThroughput),
-	}
-	if q.Target.Unit == UnitMessages && q.MessageSize > 0 {
-		why = append(why, fmt.Sprintf("target %s x %d B = %s; this assumes per-partition bytes/s measured with %d B messages holds at %d B", q.Target.Text, q.MessageSize, q.format(target), low.MessageSize, q.MessageSize))
-		if r := float64(q.MessageSize) / float64(low.MessageSize); r > 2 || r < 0.5 {
-			sp.Warnings = append(sp.Warnings, fmt.Sprintf("message size %d B is far from the measured %d B: rerun the sweep with messageSize %d for a reliable figure", q.MessageSize, low.MessageSize, q.MessageSize))
-		}
-	}
-	if q.Consumers > 0 {
-		why = append(why, fmt.Sprintf("by consumers: %d (a partition is read by one consumer of a group, so fewer partitions leave consumers idle)", q.Consumers))
-	} else {
-		why = append(why, "no consumer count given (--consumers): no consumer floor")
-	}
-	why = append(why, fmt.Sprintf("recommendation: max(%d, %d) = %d partitions", sp.ByThroughput, q.Consumers, sp.Partitions))
-	sp.Reasoning = why
-	if sp.Partitions > sp.MaxMeasured {
-		sp.Warnings = append(sp.Warnings, fmt.Sprintf("%d partitions is beyond the largest measured count (%d): extend the sweep to confirm per-partition throughput holds there", sp.Partitions, sp.MaxMeasured))
-	}
-	if t := total(best, q); t < target {
-		sp.Warnings = append(sp.Warnings, fmt.Sprintf("the best measured total was %s (at %d partitions), below the target: the plan assumes per-partition throughput holds as partitions are added, which needs more brokers and load generators than the measurement had", q.format(t), best.Partitions))
-	}
-	for _, r := range skews {
-		sp.Warnings = append(sp.Warnings, skewWarnings(r, sp, q)...)
-	}
-	return sp
 }
 
 // minSkew is the skew (max/mean partition rate) below which a hot-keys
@@ -234,61 +119,150 @@ func hotShare(skew float64, n int) float64 {
 	return math.Min(1, math.Max(0, (skew-1)/float64(n-1)))
 }
 
-// skewWarnings warns when a hot-keys run's skew would overload one
-// partition at the planned count. A hot key stays on one partition however
-// many there are, so only its share's remainder spreads out.
-func skewWarnings(r *Run, sp SystemPlan, q PlanRequest) []string {
-	n := len(r.PartitionsDetail)
-	if r.D.Skew < minSkew || n < 2 {
-		return nil
+// hotShareOf is the largest hot-key share of label's hot-keys runs (the
+// workloads with the skew report hint), 0 when none is skewed.
+func hotShareOf(runs []*Run, label string) float64 {
+	h := 0.0
+	for _, r := range runs {
+		if r.Label == label && r.ok() && hasHint(r, "skew") && r.D.Skew >= minSkew && len(r.PartitionsDetail) >= 2 {
+			h = math.Max(h, hotShare(r.D.Skew, len(r.PartitionsDetail)))
+		}
 	}
-	h := hotShare(r.D.Skew, n)
-	t := q.target()
-	hot := h*t + (1-h)*t/float64(sp.Partitions)
-	if hot <= sp.Capacity {
-		return nil
-	}
-	head := fmt.Sprintf("hot keys: run %s showed skew %.2fx over %d partitions, about %.0f%% of messages on one key; at %d partitions its partition needs %s, above the planned per-partition %s.",
-		r.Workload, r.D.Skew, n, 100*h, sp.Partitions, q.format(hot), q.format(sp.Capacity))
-	if h*t >= sp.Capacity {
-		return []string{head + fmt.Sprintf(" The key alone needs %s: more partitions cannot fix this; spread the key (salt it) or reduce its share", q.format(h*t))}
-	}
-	need := int(math.Ceil((1 - h) * t / (sp.Capacity - h*t)))
-	return []string{head + fmt.Sprintf(" %d partitions would keep it within capacity; or spread the key", need)}
+	return math.Min(h, 0.99)
 }
 
 // WriteText prints the plan with its reasoning, one block per system.
 func (p *Plan) WriteText(w io.Writer) error {
-	q := p.Request
-	fmt.Fprintf(w, "Capacity plan: target %s, headroom %.0f%%, consumers %d\n", q.Target.Text, 100*q.Headroom, q.Consumers)
-	fmt.Fprintf(w, "Rule: partitions = max(ceil(target / (per-partition throughput x (1 - headroom))), consumers)\n")
+	fmt.Fprintf(w, "Capacity plan: %s\n", p.Request.describe())
 	for _, s := range p.Systems {
-		fmt.Fprintf(w, "\n%s: %d partitions\n", s.System, s.Partitions)
-		for _, l := range s.Reasoning {
-			fmt.Fprintf(w, "  - %s\n", l)
+		verdict := fmt.Sprintf("%d node(s), %d partitions, %d producer(s), headroom %.0f%%", s.Nodes, s.Partitions, s.Producers, 100*s.Headroom)
+		switch {
+		case s.Extrapolated:
+			verdict = fmt.Sprintf("NOT REACHABLE with the measured setup; extrapolated estimate %d node(s) (%d-%d)", s.Nodes, s.NodesLow, s.NodesHigh)
+		case !s.Feasible:
+			verdict = "NOT REACHABLE with the measured setup"
 		}
-		for _, l := range s.Warnings {
-			fmt.Fprintf(w, "  WARNING: %s\n", l)
+		fmt.Fprintf(w, "\n%s: %s (binding: %s)\n", s.System, verdict, s.Binding)
+		for _, l := range s.Reasons {
+			fmt.Fprintf(w, "  - %s\n", l)
 		}
 	}
 	_, err := fmt.Fprintln(w)
 	return err
 }
 
+// WriteJSON prints the plans as a JSON array, one object per system (see
+// [capacity.Plan] for the fields; unbounded figures are null).
+func (p *Plan) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(p.Systems)
+}
+
+// describe is the request in one line.
+func (q PlanRequest) describe() string {
+	parts := []string{"target " + q.Target.Text, fmt.Sprintf("headroom %.0f%%", 100*q.Headroom)}
+	if q.Consumers > 0 {
+		parts = append(parts, fmt.Sprintf("consumers %d", q.Consumers))
+	}
+	if q.Objective != nil {
+		parts = append(parts, "objective "+q.Objective.String())
+	}
+	if q.Replication > 1 {
+		parts = append(parts, fmt.Sprintf("replication %d", q.Replication))
+	}
+	if q.FanOut > 1 {
+		parts = append(parts, fmt.Sprintf("fan-out %d", q.FanOut))
+	}
+	if q.MessageSize > 0 {
+		parts = append(parts, fmt.Sprintf("%d B messages", q.MessageSize))
+	}
+	if q.TopKeyShare > 0 {
+		parts = append(parts, fmt.Sprintf("top key %.0f%%", 100*q.TopKeyShare))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // planTable is the plan as a table for the PDF, HTML and summary.md.
 func (p *Plan) planTable() table {
-	q := p.Request
-	t := table{Title: fmt.Sprintf("Capacity plan: target %s, headroom %.0f%%, consumers %d", q.Target.Text, 100*q.Headroom, q.Consumers),
-		Header: []string{"system", "partitions", "by throughput", "by consumers", "per-partition", "planned per-partition", "measured at"}}
+	t := table{Title: "Capacity plan: " + p.Request.describe(),
+		Header: []string{"system", "feasible", "nodes", "partitions", "producers", "headroom", "binding", "measured ceiling msg/s", "fitted X_max msg/s"}}
 	for _, s := range p.Systems {
-		t.Rows = append(t.Rows, []string{s.System, fmt.Sprint(s.Partitions), fmt.Sprint(s.ByThroughput), fmt.Sprint(s.ByConsumers),
-			q.format(s.PerPartition), q.format(s.Capacity), fmt.Sprintf("%d partitions", s.MeasuredAt)})
-		for _, l := range s.Reasoning {
+		t.Rows = append(t.Rows, planRow(s))
+		for _, l := range s.Reasons {
 			t.Notes = append(t.Notes, s.System+": "+l)
-		}
-		for _, l := range s.Warnings {
-			t.Notes = append(t.Notes, s.System+": WARNING: "+l)
 		}
 	}
 	return t
+}
+
+func planRow(s capacity.Plan) []string {
+	feasible, nodes, parts, prods, head := "yes", fmt.Sprint(s.Nodes), fmt.Sprint(s.Partitions), fmt.Sprint(s.Producers), fmt.Sprintf("%.0f%%", 100*s.Headroom)
+	if !s.Feasible {
+		feasible, nodes, parts, prods, head = "NO: not reachable with the measured setup", "-", "-", "-", "-"
+		if s.Extrapolated {
+			nodes = fmt.Sprintf("~%d (%d-%d, extrapolated)", s.Nodes, s.NodesLow, s.NodesHigh)
+		}
+	}
+	xmax := "-"
+	if f := s.FittedMax; f != nil {
+		xmax = fmtParam(*f)
+	}
+	return []string{s.System, feasible, nodes, parts, prods, head, s.Binding, fmtRate(s.MeasuredCeiling), xmax}
+}
+
+// standardTargets are the targets of the plan table a report shows when no
+// target was asked for.
+var standardTargets = []string{"10MB/s", "100MB/s", "500MB/s", "1GB/s"}
+
+// standardPlanTable answers the standard targets at the default headroom,
+// one column per target; nil without capacity searches.
+func standardPlanTable(runs []*Run) (*table, error) {
+	t := &table{Title: fmt.Sprintf("Capacity plan: partitions needed per target (headroom %.0f%%, objective as measured)", 100*capacity.DefaultHeadroom),
+		Header: []string{"system", "measured ceiling msg/s"}}
+	var plans []*Plan
+	for _, s := range standardTargets {
+		tp, err := ParseThroughput(s)
+		if err != nil {
+			return nil, err
+		}
+		p, err := makePlan(runs, PlanRequest{Target: tp, Headroom: capacity.DefaultHeadroom})
+		if errors.Is(err, ErrNoCapacity) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		plans = append(plans, p)
+		t.Header = append(t.Header, s)
+	}
+	for i, s := range plans[0].Systems {
+		row := []string{s.System, fmtRate(s.MeasuredCeiling)}
+		for _, p := range plans {
+			sp := p.Systems[i]
+			cell := fmt.Sprintf("%d part.", sp.Partitions)
+			if !sp.Feasible {
+				cell = "not reachable (" + sp.Binding + ")"
+			}
+			row = append(row, cell)
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	t.Notes = []string{"Each cell is the smallest measured setup that sustains the target at the lower bound of its found rate, minus headroom; " +
+		"\"not reachable\" means no measured setup did. `brokerbench plan` prints the reasoning, and estimates nodes only with --extrapolate."}
+	return t, nil
+}
+
+// fmtParam prints a fitted figure with its interval.
+func fmtParam(p capacity.Param) string {
+	f := func(v float64) string {
+		if math.IsInf(v, 1) {
+			return "unbounded"
+		}
+		return fmtRate(v)
+	}
+	if p.Low == p.High {
+		return f(p.Value)
+	}
+	return fmt.Sprintf("%s [%s, %s]", f(p.Value), f(p.Low), f(p.High))
 }

@@ -1,10 +1,14 @@
 package reports
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/brokerbench/brokerbench/capacity"
 	"github.com/brokerbench/brokerbench/results"
 )
 
@@ -45,16 +49,22 @@ func TestParseThroughput(t *testing.T) {
 	}
 }
 
-// sweepPoint is a throughput-per-partition result with n partitions each
-// measured at perPart msg/s with 1000-byte messages.
-func sweepPoint(driver string, n int, perPart float64) *results.Result {
-	r := &results.Result{Status: results.StatusOK, Workload: "tpp", Scenario: "tpp", Driver: driver,
-		Partitions: n, MessageSize: 1000, Report: []string{"per-partition"}, Sweep: map[string]string{"partitionsPerTopic": itoa(int64(n))}}
-	for i := range n {
-		r.PartitionsDetail = append(r.PartitionsDetail, results.Partition{Partition: int32(i), Rate: perPart})
+// searchPoint is a capacity-partitions result at n partitions whose
+// search found the given rates (msg/s) in its repetitions, 1000-byte
+// messages, p99 end-to-end < 50ms.
+func searchPoint(driver string, n int, found ...float64) *results.Result {
+	o := capacity.Objective{Percentile: 99, BelowMs: 50}
+	o.Default()
+	var reps []capacity.SearchRun
+	for _, f := range found {
+		reps = append(reps, capacity.SearchRun{Found: f, Confirmed: true, Low: f, Stop: capacity.StopConverged,
+			Probes: []capacity.Probe{{Phase: capacity.PhaseConfirm, Offered: f, Achieved: f, P50: 2, P99: 20, AtObjective: 20, Verdict: capacity.Pass}}})
 	}
-	r.Samples = []results.Sample{{PublishRate: perPart * float64(n), PublishMBps: perPart * float64(n) * 1000 / 1e6}}
-	return r
+	name := "capacity-partitions[partitionsPerTopic=" + strconv.Itoa(n) + "]"
+	return &results.Result{Status: results.StatusOK, Workload: name, Scenario: "capacity-partitions", Driver: driver,
+		Partitions: n, ProducersPerTopic: 2, ConsumersPerTopic: 2, MessageSize: 1000,
+		Sweep:    map[string]string{"partitionsPerTopic": strconv.Itoa(n)},
+		Capacity: capacity.NewRecord(o, capacity.SearchConfig{}, 0, 0, 0, reps)}
 }
 
 // hotKeys is a hot-keys result over 8 partitions where partition 0 has
@@ -80,127 +90,83 @@ func mustTP(t *testing.T, s string) Throughput {
 	return tp
 }
 
-func TestPlan(t *testing.T) {
+// sweep found about 10k, 19k, 30k and 24k msg/s at 1, 2, 4 and 8
+// partitions, three repetitions each.
+func sweep(driver string) []*results.Result {
+	return []*results.Result{
+		searchPoint(driver, 1, 9800, 10000, 10200), searchPoint(driver, 2, 18800, 19000, 19200),
+		searchPoint(driver, 4, 29500, 30000, 30500), searchPoint(driver, 8, 23500, 24000, 24500),
+	}
+}
+
+func TestPlanFromResults(t *testing.T) {
 	t.Parallel()
-	// 10 MB/s per partition at 1 and 2 partitions, 8 MB/s at 4: the plan
-	// uses 8 MB/s, the lowest.
-	sweep := []*results.Result{sweepPoint("kafka", 1, 10000), sweepPoint("kafka", 2, 10000), sweepPoint("kafka", 4, 8000)}
 	tests := []struct {
-		name      string
-		rs        []*results.Result
-		req       PlanRequest
-		want      int
-		warnings  []string // substrings, one per expected warning
-		reasoning string   // a substring of the reasoning
+		name       string
+		rs         []*results.Result
+		req        PlanRequest
+		feasible   bool
+		partitions int
+		binding    string
 	}{
-		{
-			// 100 MB/s / (8 MB/s x 0.7) = 17.86 -> 18.
-			name: "headroom", rs: sweep, req: PlanRequest{Target: mustTP(t, "100MB/s"), Headroom: 0.3},
-			want: 18, warnings: []string{"beyond the largest measured count (4)", "best measured total"},
-			reasoning: "ceil(100.00 MB/s / 5.60 MB/s) = 18",
-		},
-		{
-			// No headroom: 100 / 8 = 12.5 -> 13.
-			name: "no headroom", rs: sweep, req: PlanRequest{Target: mustTP(t, "100MB/s")},
-			want: 13, warnings: []string{"beyond", "best measured total"},
-		},
-		{
-			// 20 MB/s needs 4 by throughput (20/5.6 = 3.57) but 12
-			// consumers need 12 partitions.
-			name: "consumer floor", rs: sweep, req: PlanRequest{Target: mustTP(t, "20MB/s"), Consumers: 12, Headroom: 0.3},
-			want: 12, warnings: []string{"beyond"}, reasoning: "max(4, 12) = 12",
-		},
-		{
-			// Exactly at capacity: 5.6 MB/s fits one partition.
-			name: "exact fit", rs: sweep, req: PlanRequest{Target: mustTP(t, "5.6MB/s"), Headroom: 0.3},
-			want: 1,
-		},
-		{
-			// msg/s compared as msg/s: 20000 / (8000 x 0.5) = 5.
-			name: "msg/s", rs: sweep, req: PlanRequest{Target: mustTP(t, "20000msg/s"), Headroom: 0.5},
-			want: 5, warnings: []string{"beyond"}, reasoning: "4000 msg/s",
-		},
-		{
-			// msg/s with a size: 10000 x 500 B = 5 MB/s / 5.6 MB/s -> 1.
-			name: "msg/s with size", rs: sweep, req: PlanRequest{Target: mustTP(t, "10000msg/s"), MessageSize: 500, Headroom: 0.3},
-			want: 1, reasoning: "x 500 B = 5.00 MB/s",
-		},
-		{
-			// Partition 0 at 29x the others: skew 29/4.5 = 6.4 over 8,
-			// a key share of (6.4-1)/7 = 78%; at 20 MB/s the key alone
-			// needs 15.6 MB/s, above 5.6 MB/s.
-			name: "hot key cannot be split", rs: append([]*results.Result{hotKeys("kafka", 29)}, sweep...),
-			req:  PlanRequest{Target: mustTP(t, "20MB/s"), Headroom: 0.3},
-			want: 4, warnings: []string{"more partitions cannot fix this"},
-		},
-		{
-			// Mild skew: the key fits, but its partition needs more
-			// partitions to spread the rest.
-			name: "mild skew", rs: append([]*results.Result{hotKeys("kafka", 3)}, sweep...),
-			req:  PlanRequest{Target: mustTP(t, "20MB/s"), Headroom: 0.3},
-			want: 4, warnings: []string{"partitions would keep it within capacity"},
-		},
-		{
-			// Skew below 1.5 is sampling noise: no warning.
-			name: "even keys", rs: append([]*results.Result{hotKeys("kafka", 1.3)}, sweep...),
-			req:  PlanRequest{Target: mustTP(t, "20MB/s"), Headroom: 0.3},
-			want: 4,
-		},
-		{
-			// Another system's hot keys do not warn this one.
-			name: "other system's skew", rs: append([]*results.Result{hotKeys("redis", 29)}, sweep...),
-			req:  PlanRequest{Target: mustTP(t, "20MB/s"), Headroom: 0.3},
-			want: 4,
-		},
+		// 10 MB/s of 1000 B messages = 10,000 msg/s: 2 partitions (18,8xx x 0.7 >= 10,000).
+		{name: "within the ceiling", rs: sweep("kafka"), req: PlanRequest{Target: mustTP(t, "10MB/s"), Headroom: 0.3}, feasible: true, partitions: 2, binding: capacity.BindPartitionRate},
+		// 500 MB/s is far above 30,000 msg/s x 1000 B: never feasible.
+		{name: "above the ceiling", rs: sweep("kafka"), req: PlanRequest{Target: mustTP(t, "500MB/s"), Headroom: 0.3}, binding: capacity.BindNodeCeiling},
+		{name: "above, extrapolated", rs: sweep("kafka"), req: PlanRequest{Target: mustTP(t, "500MB/s"), Headroom: 0.3, Extrapolate: true}, binding: capacity.BindNodeCeiling},
+		// A hot-keys run with skew 6.6 over 8 partitions: 80% on one key, 8000 msg/s on one partition.
+		{name: "hot key from a run", rs: append(sweep("kafka"), hotKeys("kafka", 6.6*7/(8-6.6))), req: PlanRequest{Target: mustTP(t, "10000msg/s"), Headroom: 0.3}, binding: capacity.BindHotKey},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			p, err := PlanFromResults(tt.rs, tt.req)
-			if err != nil {
-				t.Fatal(err)
+		p, err := PlanFromResults(tt.rs, tt.req)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		s := p.Systems[0]
+		if s.Feasible != tt.feasible || p.Feasible() != tt.feasible || s.Partitions != tt.partitions || s.Binding != tt.binding {
+			t.Errorf("%s: feasible %v partitions %d binding %q; want %v %d %q\n%s", tt.name, s.Feasible, s.Partitions, s.Binding,
+				tt.feasible, tt.partitions, tt.binding, strings.Join(s.Reasons, "\n"))
+		}
+		if s.FittedMax == nil {
+			t.Errorf("%s: no fitted X_max from a 4-point sweep", tt.name)
+		}
+		var text, js bytes.Buffer
+		if err := p.WriteText(&text); err != nil {
+			t.Fatal(err)
+		}
+		if !tt.feasible && !strings.Contains(text.String(), "NOT REACHABLE with the measured setup") {
+			t.Errorf("%s: text does not say the target is not reachable:\n%s", tt.name, text.String())
+		}
+		if err := p.WriteJSON(&js); err != nil {
+			t.Fatal(err)
+		}
+		var out []map[string]any
+		if err := json.Unmarshal(js.Bytes(), &out); err != nil {
+			t.Fatalf("%s: plan --json is not JSON: %v\n%s", tt.name, err, js.String())
+		}
+		for _, k := range []string{"system", "target", "measuredCeiling", "fittedMax", "saturatedAt", "partitions", "nodes", "feasible", "extrapolated", "binding", "reasons"} {
+			if _, ok := out[0][k]; !ok {
+				t.Errorf("%s: JSON lacks %q", tt.name, k)
 			}
-			if len(p.Systems) != 1 {
-				t.Fatalf("plans for %d systems, want 1 (kafka)", len(p.Systems))
-			}
-			s := p.Systems[0]
-			if s.Partitions != tt.want {
-				t.Errorf("partitions = %d, want %d\n%s", s.Partitions, tt.want, strings.Join(s.Reasoning, "\n"))
-			}
-			if len(s.Warnings) != len(tt.warnings) {
-				t.Errorf("warnings = %q, want %d matching %q", s.Warnings, len(tt.warnings), tt.warnings)
-			}
-			for i, w := range tt.warnings {
-				if i < len(s.Warnings) && !strings.Contains(s.Warnings[i], w) {
-					t.Errorf("warning %d = %q, want it to mention %q", i, s.Warnings[i], w)
-				}
-			}
-			var b strings.Builder
-			if err := p.WriteText(&b); err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(b.String(), tt.reasoning) {
-				t.Errorf("plan text lacks %q:\n%s", tt.reasoning, b.String())
-			}
-		})
+		}
 	}
 }
 
 func TestPlanErrors(t *testing.T) {
 	t.Parallel()
-	sweep := []*results.Result{sweepPoint("kafka", 1, 1000)}
+	rs := sweep("kafka")
 	tests := []struct {
 		name string
 		rs   []*results.Result
 		req  PlanRequest
 		want error
 	}{
-		{"no target", sweep, PlanRequest{}, ErrBadPlan},
-		{"headroom 1", sweep, PlanRequest{Target: mustTP(t, "1MB/s"), Headroom: 1}, ErrBadPlan},
-		{"negative headroom", sweep, PlanRequest{Target: mustTP(t, "1MB/s"), Headroom: -0.1}, ErrBadPlan},
-		{"negative consumers", sweep, PlanRequest{Target: mustTP(t, "1MB/s"), Consumers: -1}, ErrBadPlan},
-		{"size with bytes", sweep, PlanRequest{Target: mustTP(t, "1MB/s"), MessageSize: 100}, ErrBadPlan},
-		{"no sweep", []*results.Result{hotKeys("kafka", 2)}, PlanRequest{Target: mustTP(t, "1MB/s")}, ErrNoSweep},
+		{"no target", rs, PlanRequest{}, ErrBadPlan},
+		{"headroom 1", rs, PlanRequest{Target: mustTP(t, "1MB/s"), Headroom: 1}, ErrBadPlan},
+		{"negative headroom", rs, PlanRequest{Target: mustTP(t, "1MB/s"), Headroom: -0.1}, ErrBadPlan},
+		{"negative consumers", rs, PlanRequest{Target: mustTP(t, "1MB/s"), Consumers: -1}, ErrBadPlan},
+		{"top key share 1", rs, PlanRequest{Target: mustTP(t, "1MB/s"), TopKeyShare: 1}, ErrBadPlan},
+		{"no capacity search", []*results.Result{hotKeys("kafka", 2)}, PlanRequest{Target: mustTP(t, "1MB/s")}, ErrNoCapacity},
 	}
 	for _, tt := range tests {
 		if _, err := PlanFromResults(tt.rs, tt.req); !errors.Is(err, tt.want) {

@@ -8,8 +8,10 @@
 // more result folders (several folders, or several systems, are compared
 // with ratio tables whose every ratio has its confidence interval and
 // verdict, also written to comparison.json: [Comparison]), and
-// [PlanFromDirs], which recommends a partition count per
-// system from throughput-per-partition results ([Plan], [PlanRequest]).
+// [PlanFromDirs], which plans nodes, partitions and producers per system
+// from capacity searches ([Plan], [PlanRequest]; the model is package
+// capacity's). Capacity searches also get a capacity page: hockey sticks,
+// USL fits and the plan.
 //
 // Charts are drawn with gonum.org/v1/plot. Time series are downsampled
 // (LTTB) to at most 1000 points per line, since PNG rendering time grows
@@ -45,8 +47,8 @@ type Options struct {
 	// default: the tool named in the result files.
 	ToolVersion string
 	// Plan, when set, adds a capacity plan for this target with its
-	// reasoning. Without it, a report with partition-sweep results shows
-	// the partitions needed for a few standard targets.
+	// reasoning. Without it, a report with capacity searches shows the
+	// answer for a few standard targets.
 	Plan *PlanRequest
 	_    struct{}
 }
@@ -141,7 +143,7 @@ func build(ctx context.Context, opts Options, runs []*Run) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &report{opts: opts, runs: runs, secs: sections(runs), pal: newPalette(runs)}
+	rep := &report{opts: opts, runs: runs, secs: append(sections(runs), capacitySections(runs)...), pal: newPalette(runs)}
 	for _, sec := range rep.secs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -151,7 +153,7 @@ func build(ctx context.Context, opts Options, runs []*Run) (*report, error) {
 			return nil, fmt.Errorf("charts for %s: %w", sec.Name, err)
 		}
 		sec.Charts = charts
-		if !sec.sweep {
+		if sec.hasTable() {
 			rep.tables = append(rep.tables, sectionTable(sec))
 		}
 	}
@@ -162,67 +164,39 @@ func build(ctx context.Context, opts Options, runs []*Run) (*report, error) {
 	return rep, nil
 }
 
-// buildPlan adds the capacity-plan tables when sweep results are present.
+// buildPlan adds the capacity tables (searches, fits) and the plan when
+// capacity-search results are present.
 func (rep *report) buildPlan() error {
+	for _, s := range capacitySystems(rep.runs) {
+		rep.plan = append(rep.plan, s.tables()...)
+	}
 	if rep.opts.Plan != nil {
 		p, err := makePlan(rep.runs, *rep.opts.Plan)
-		if errors.Is(err, ErrNoSweep) {
+		if errors.Is(err, ErrNoCapacity) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
 		rep.planText = p
-		rep.plan = []table{p.planTable()}
+		rep.plan = append(rep.plan, p.planTable())
 		return nil
 	}
 	t, err := standardPlanTable(rep.runs)
 	if err != nil || t == nil {
 		return err
 	}
-	rep.plan = []table{*t}
+	rep.plan = append(rep.plan, *t)
 	return nil
-}
-
-// standardTargets are the targets of the plan table a report shows when no
-// target was asked for.
-var standardTargets = []string{"10MB/s", "100MB/s", "500MB/s", "1GB/s"}
-
-func standardPlanTable(runs []*Run) (*table, error) {
-	t := &table{Title: "Capacity plan: partitions needed per target (headroom 30%, no consumer floor)",
-		Header: []string{"system", "per-partition", "planned per-partition", "measured at"}}
-	var plans []*Plan
-	for _, s := range standardTargets {
-		tp, err := ParseThroughput(s)
-		if err != nil {
-			return nil, err
-		}
-		p, err := makePlan(runs, PlanRequest{Target: tp, Headroom: DefaultHeadroom})
-		if errors.Is(err, ErrNoSweep) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		plans = append(plans, p)
-		t.Header = append(t.Header, s)
-	}
-	q := plans[0].Request
-	for i, s := range plans[0].Systems {
-		row := []string{s.System, q.format(s.PerPartition), q.format(s.Capacity), fmt.Sprintf("%d partitions", s.MeasuredAt)}
-		for _, p := range plans {
-			row = append(row, fmt.Sprint(p.Systems[i].Partitions))
-		}
-		t.Rows = append(t.Rows, row)
-	}
-	t.Notes = []string{"partitions = max(ceil(target / (lowest measured per-partition throughput x 0.7)), consumers); `brokerbench plan` prints the reasoning and hot-key warnings for a target."}
-	return t, nil
 }
 
 // sectionCharts draws a section's charts in report order.
 func sectionCharts(sec *Section, pal palette) ([]*Chart, error) {
 	if sec.sweep {
 		return sweepCharts(sec, pal)
+	}
+	if sec.capacity != nil {
+		return capacityCharts(sec, pal)
 	}
 	var out []*Chart
 	add := func(c *Chart, err error) error {
@@ -236,6 +210,7 @@ func sectionCharts(sec *Section, pal palette) ([]*Chart, error) {
 			func() (*Chart, error) { return rateChart(sec, pal) },
 			func() (*Chart, error) { return distChart(sec, pal, "publish") },
 			func() (*Chart, error) { return distChart(sec, pal, "e2e") },
+			func() (*Chart, error) { return hiccupChart(sec, pal) },
 			func() (*Chart, error) { return latencyTimeChart(sec, pal, "publish") },
 			func() (*Chart, error) { return latencyTimeChart(sec, pal, "e2e") },
 			func() (*Chart, error) { return lagChart(sec, pal) },
@@ -345,6 +320,9 @@ func (rep *report) systems() []string {
 			line += " (" + strings.Join(d.Evidence, "; ") + ")"
 		}
 		out = append(out, ascii(line))
+		for _, l := range drivenLines(r) {
+			out = append(out, ascii(l))
+		}
 	}
 	return out
 }

@@ -53,9 +53,10 @@ func TestWriteSingleSet(t *testing.T) {
 	if got := pdfPages(t, sum.PDF); got != sum.Pages {
 		t.Errorf("PDF has %d pages, Summary.Pages = %d", got, sum.Pages)
 	}
-	// Title, one summary page, one capacity-plan page, then charts two
-	// to a page: 9+8+7+7+7+7 charts in six sections and 2 in the sweep.
-	want := 1 + 1 + 1 + 5 + 4 + 4*4 + 1
+	// Title, one summary page, then charts two to a page: 9+8+7+7+7+7
+	// charts in six sections and 2 in the sweep. No capacity page: the
+	// set has no capacity search.
+	want := 1 + 1 + 5 + 4 + 4*4 + 1
 	if sum.Pages != want {
 		t.Errorf("PDF pages = %d, want %d", sum.Pages, want)
 	}
@@ -129,9 +130,9 @@ func TestWriteWithPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := newReport(t, Options{In: []string{"testdata/ref"}, Plan: &PlanRequest{Target: tp, Consumers: 12, Headroom: 0.3}})
+	sum := newReport(t, Options{In: []string{"testdata/capacity"}, Plan: &PlanRequest{Target: tp, Consumers: 12, Headroom: 0.3}})
 	html := string(readFile(t, sum.HTML))
-	for _, want := range []string{"Capacity plan: target 100MB/s, headroom 30%, consumers 12", "recommendation: max(", "WARNING: hot keys"} {
+	for _, want := range []string{"Capacity plan: target 100MB/s, headroom 30%, consumers 12", "not reachable with the measured setup", "Capacity searches on refbroker"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("index.html lacks %q", want)
 		}

@@ -32,8 +32,8 @@ func summaryRow(reps []*Run) []string {
 		}
 		l := r.Latency
 		return []string{r.Label, string(r.Status), fmtRate(r.D.PublishRate), ff(r.D.PublishMBps), fmtRate(r.D.ConsumeRate),
-			ms(l.Publish.Count, l.Publish.P50), ms(l.Publish.Count, l.Publish.P99), ms(l.Publish.Count, l.Publish.P999),
-			ms(l.EndToEnd.Count, l.EndToEnd.P50), ms(l.EndToEnd.Count, l.EndToEnd.P99), ms(l.EndToEnd.Count, l.EndToEnd.P999),
+			ms(l.Publish.Count, l.Publish.P50), p99Cell(r, l.Publish.Count, l.Publish.P99), ms(l.Publish.Count, l.Publish.P999),
+			ms(l.EndToEnd.Count, l.EndToEnd.P50), p99Cell(r, l.EndToEnd.Count, l.EndToEnd.P99), ms(l.EndToEnd.Count, l.EndToEnd.P999),
 			itoa(r.Counts.Lost), itoa(r.Counts.Duplicates), itoa(r.Counts.OutOfOrder), verdict(r)}
 	}
 	ok := okRuns(reps)
@@ -65,8 +65,8 @@ func sectionTable(sec *Section) table {
 	t := table{Title: sec.Name, Header: summaryHeader}
 	maxReps := 0
 	for _, r := range sec.Runs {
-		t.Rows = append(t.Rows, summaryRow(sec.Reps[r.Label]))
-		maxReps = max(maxReps, len(sec.Reps[r.Label]))
+		t.Rows = append(t.Rows, summaryRow(sec.repsOf(r)))
+		maxReps = max(maxReps, len(sec.repsOf(r)))
 	}
 	if len(sec.Runs) > 0 && sec.Runs[0].ok() {
 		r := sec.Runs[0]
@@ -78,6 +78,9 @@ func sectionTable(sec *Section) table {
 	}
 	for _, r := range sec.Runs {
 		for _, x := range sec.Reps[r.Label] {
+			if n := statusNote(x); n != "" {
+				t.Notes = append(t.Notes, n)
+			}
 			if n := x.UnsteadyNote(); n != "" {
 				t.Notes = append(t.Notes, ascii("UNSTEADY "+n))
 			}
@@ -131,8 +134,8 @@ func overallTable(secs []*Section) table {
 			continue
 		}
 		for _, r := range sec.Runs {
-			t.Rows = append(t.Rows, append([]string{r.Workload}, summaryRow(sec.Reps[r.Label])...))
-			maxReps = max(maxReps, len(sec.Reps[r.Label]))
+			t.Rows = append(t.Rows, append([]string{r.Workload}, summaryRow(sec.repsOf(r))...))
+			maxReps = max(maxReps, len(sec.repsOf(r)))
 		}
 	}
 	t.Notes = []string{repeatNote(maxReps)}

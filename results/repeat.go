@@ -70,9 +70,9 @@ type Metric struct {
 }
 
 // Value returns r's value of the metric; false when r did not measure it
-// (not ok, or no latency recorded).
+// (not a complete run, or no latency recorded).
 func (m Metric) Value(r *Result) (float64, bool) {
-	if r.Status != StatusOK {
+	if !r.Complete() {
 		return 0, false
 	}
 	return m.value(r)
@@ -202,7 +202,8 @@ func WriteRepeatTable(w io.Writer, rs []*Result) error {
 	if several {
 		fmt.Fprintln(w, "\nMean ± 95% confidence half-width over repetitions:")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprint(tw, "workload\tsystem\tok reps\t")
+		// Complete repetitions (ok or degraded) are the ones the means use.
+		fmt.Fprint(tw, "workload\tsystem\tcomplete reps\t")
 		for _, name := range HeadlineMetrics {
 			m, _ := MetricByName(name)
 			fmt.Fprint(tw, m.Label+"\t")
@@ -211,7 +212,7 @@ func WriteRepeatTable(w io.Writer, rs []*Result) error {
 		for _, g := range groups {
 			ok, unsteady := 0, 0
 			for _, r := range g.Runs {
-				if r.Status == StatusOK {
+				if r.Complete() {
 					ok++
 				}
 				if r.Steadiness != nil && r.Steadiness.Unsteady {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/capacity"
 	"github.com/brokerbench/brokerbench/metrics"
 )
 
@@ -29,9 +30,17 @@ type Status string
 const (
 	// StatusOK: the run completed and its figures are valid.
 	StatusOK Status = "ok"
-	// StatusFailed: the run could not complete; Error says why. Figures
-	// recorded before the failure are kept.
+	// StatusDegraded: the run completed but did not do what the workload
+	// asked (rate, consumers, generator); StatusReasons say what. Its
+	// figures are measured but describe a different load.
+	StatusDegraded Status = "degraded"
+	// StatusFailed: the run could not complete, or its sends or
+	// deliveries failed (see StatusReasons; Error holds a run error).
+	// Figures recorded before the failure are kept.
 	StatusFailed Status = "failed"
+	// StatusInterrupted: the run was stopped on request (Ctrl-C); its
+	// figures are partial.
+	StatusInterrupted Status = "interrupted"
 	// StatusNotApplicable: the system lacks a capability the workload
 	// needs; Error gives the reason. No figures.
 	StatusNotApplicable Status = "not-applicable"
@@ -46,6 +55,15 @@ type Result struct {
 	Status Status `json:"status"`
 	// Error explains a failed or not-applicable run.
 	Error string `json:"error,omitempty"`
+	// StatusReasons say why Status is not ok, one per rule that fired
+	// (see [Judge]); empty for ok and not-applicable runs.
+	StatusReasons []Reason `json:"statusReasons,omitempty"`
+	// OfferedRate is the open-loop rate the workload offered, msg/s over
+	// all producers; 0 for a closed loop.
+	OfferedRate float64 `json:"offeredRate"`
+	// Generator is the load generator's own health; nil in results
+	// written before it was measured, and for runs that never started.
+	Generator *Generator `json:"generator,omitempty"`
 
 	// --- OMB TestResult fields (names, units and meaning as in OMB) ---
 
@@ -169,6 +187,11 @@ type Result struct {
 	// Shard marks one shard's result of a distributed run, to be merged
 	// (docs/distributed.md); nil otherwise, also in a merged result.
 	Shard *Shard `json:"shard,omitempty"`
+	// Capacity is the saturation search of a maxRate workload: objective,
+	// every probe, the found rate across repetitions (docs/capacity.md).
+	// The rest of the result is then the confirmation run at the found
+	// rate. Nil for other workloads.
+	Capacity *capacity.Record `json:"capacity,omitempty"`
 	// Meta is the run metadata.
 	Meta Meta `json:"meta"`
 	// Spec is the concrete workload as run, for reproduction.
@@ -395,6 +418,10 @@ type Meta struct {
 	System adapters.Info `json:"system"`
 	// Capabilities of the system.
 	Capabilities adapters.Capabilities `json:"capabilities"`
+	// Mapping says what the workload's topic, partition, subscription,
+	// member, ack and commit were on the system (its adapter's mapping for
+	// these capabilities); nil when unknown.
+	Mapping *adapters.Mapping `json:"mapping,omitempty"`
 	// Durability is the level the workload asked for and the one the
 	// system was found to give the run's topics, with the evidence; nil
 	// for results written before it existed or runs that never created

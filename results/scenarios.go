@@ -19,7 +19,9 @@ import (
 //   - queue: releases, redeliveries and their delay, poison messages and
 //     dead letters;
 //   - rebalance or pauses: rebalances, pauses, throughput dip and messages
-//     delivered again.
+//     delivered again;
+//   - capacity searches (maxRate): the found rate per run with its
+//     interval.
 //
 // Results are grouped by system and scenario; runs that did not complete
 // are left out here (the summary table lists them).
@@ -29,6 +31,8 @@ func WriteScenarios(w io.Writer, rs []*Result) error {
 		first := g[0]
 		var err error
 		switch {
+		case first.Capacity != nil:
+			err = writeCapacity(w, g)
 		case slices.Contains(first.Report, "per-partition") && first.Sweep["partitionsPerTopic"] != "":
 			err = writeSweep(w, g)
 		case slices.Contains(first.Report, "skew"):
@@ -49,8 +53,8 @@ func groupByScenario(rs []*Result) [][]*Result {
 	idx := map[string]int{}
 	var groups [][]*Result
 	for _, r := range rs {
-		if r.Status != StatusOK {
-			continue
+		if !r.Complete() {
+			continue // no figures, or partial ones
 		}
 		key := r.Driver + "\x00" + r.Scenario
 		i, ok := idx[key]

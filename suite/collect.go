@@ -42,12 +42,3 @@ func Collect(ctx context.Context, cfg Config, rs []*results.Result) (*Outcome, e
 func HistoryPath(out, workload, system string) string {
 	return filepath.Join(out, historyFiles{out: out}.base(workload, system)+".history.jsonl")
 }
-
-// checkUnlessShard is check, except for a shard's run, whose history
-// holds only part of the run and is checked once merged.
-func (h historyFiles) checkUnlessShard(ctx context.Context, shard bool, res *results.Result) error {
-	if shard {
-		return nil
-	}
-	return h.check(ctx, res)
-}

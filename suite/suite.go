@@ -73,9 +73,13 @@ type Config struct {
 	// JUnit, when set, is the file the gate's checks are written to as
 	// JUnit XML.
 	JUnit string
-	// Gate makes a failing threshold or checker fail the outcome
-	// ([Outcome.Failed]) and adds the gate lines to the summary.
+	// Gate makes a failing threshold or checker, or a degraded run, fail
+	// the outcome ([Outcome.Failed]) and adds the gate lines to the
+	// summary.
 	Gate bool
+	// AllowDegraded lets degraded runs pass the gate (failed and
+	// interrupted runs never do).
+	AllowDegraded bool
 	// Repeat runs each (workload, system) this many times, interleaved
 	// across systems (see [Run]); 0 means 1. With more than one, results
 	// carry the mean and 95 % confidence interval of their figures.
@@ -102,6 +106,9 @@ type Config struct {
 	// (docs/distributed.md): their histories hold only part of each run,
 	// so they are not checked here but once merged.
 	Shard bool
+	// Search overrides the maxRate searches' repetitions, probe lengths
+	// and budget (search.go).
+	Search SearchOptions
 
 	_ struct{} // forces keyed literals so fields can be added
 }
@@ -121,16 +128,23 @@ type Outcome struct {
 	// SystemFailed is set when a system could not be opened or a run
 	// could not complete.
 	SystemFailed bool
-	gate         bool
+	// Interrupted is set when the context ended (Ctrl-C) before every run
+	// was done: the last result is interrupted and later runs did not
+	// start.
+	Interrupted bool
+	gate        bool
 }
 
-// Failed reports whether the outcome fails: a system or a run failed, or,
-// with Config.Gate, a check did not pass.
+// Failed reports whether the outcome fails: a system or a run failed or
+// was interrupted, or, with Config.Gate, a check did not pass (which
+// includes degraded runs unless Config.AllowDegraded).
 func (o *Outcome) Failed() bool {
-	if o.SystemFailed || (o.gate && !o.GatePassed()) {
+	if o.SystemFailed || o.Interrupted || (o.gate && !o.GatePassed()) {
 		return true
 	}
-	return slices.ContainsFunc(o.Results, func(r *results.Result) bool { return r.Status == results.StatusFailed })
+	return slices.ContainsFunc(o.Results, func(r *results.Result) bool {
+		return r.Status == results.StatusFailed || r.Status == results.StatusInterrupted
+	})
 }
 
 // GatePassed reports whether every check passed.
@@ -150,6 +164,12 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	// A saturation search repeats itself (its repetitions give the found
+	// rate's interval), so --repeat N becomes the searches' repetition
+	// count, and searches run in the first round only.
+	if c.Repeat > 1 && c.Search.Repeat == 0 {
+		c.Search.Repeat = c.Repeat
 	}
 	if c.BrokerLogger == nil {
 		c.BrokerLogger = slog.New(slog.DiscardHandler)
@@ -171,7 +191,7 @@ func (c *Config) validate(opts []runner.Option) error {
 	if _, err := runner.New(opts...); err != nil {
 		return usage(err)
 	}
-	return nil
+	return c.Search.validate()
 }
 
 // Run runs every workload of cfg on every system (cfg.Repeat times, in
@@ -179,8 +199,14 @@ func (c *Config) validate(opts []runner.Option) error {
 // run (and, for runs that record one, the history and its verdict) into
 // cfg.Out, then the report and the JUnit file when asked. A run or system
 // that fails is recorded in the Outcome, and the next one runs; Run
-// returns an error only for bad input (wrapping [ErrUsage]), cancellation,
+// returns an error only for bad input (wrapping [ErrUsage]), including an
+// Out folder it cannot write (checked before anything runs), cancellation,
 // or results it could not write.
+//
+// When ctx ends mid-run the current run stops within seconds and is
+// written as interrupted with its partial figures, no further run starts,
+// the JUnit file is still written but no report is drawn, and Run returns
+// the Outcome (Interrupted set) with the context's error.
 func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 	cfg.defaults()
 	var runs []workloads.Workload
@@ -194,21 +220,30 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 	if err := cfg.validate(opts); err != nil {
 		return nil, err
 	}
+	if err := checkWritable(cfg.Out); err != nil {
+		return nil, usage(err)
+	}
 	out := &Outcome{Out: cfg.Out, gate: cfg.Gate}
 	// Repetitions are rounds over every system (A B C A B C ...), so that
 	// drift of the machine spreads over all systems alike.
+rounds:
 	for k := 1; k <= cfg.repetitions(); k++ {
 		round := hist.round(k, cfg.repetitions())
 		ropts := append(slices.Clip(opts), runner.History(round.opener(runs)))
 		checked := len(out.Checks)
 		for _, name := range cfg.Systems {
 			err := runSystem(ctx, &cfg, ropts, name, runs, round, out)
-			if err != nil {
-				if errors.Is(err, ErrUsage) || errors.Is(err, context.Canceled) {
-					return out, err
-				}
+			switch {
+			case err == nil:
+			case errors.Is(err, ErrUsage):
+				return out, err
+			case ctx.Err() == nil:
 				out.SystemFailed = true
 				cfg.Logger.Error("system failed", "system", name, "err", err)
+			}
+			if ctx.Err() != nil {
+				round.nameChecks(out.Checks[checked:])
+				break rounds
 			}
 		}
 		round.nameChecks(out.Checks[checked:])
@@ -220,9 +255,10 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 }
 
 // finish draws the report and writes the JUnit file of a finished
-// outcome.
+// outcome; an interrupted one is marked so and is an error.
 func finish(ctx context.Context, cfg *Config, out *Outcome) error {
-	if cfg.Report && len(out.Results) > 0 {
+	// An interrupted suite draws no report: the user asked to stop.
+	if cfg.Report && len(out.Results) > 0 && ctx.Err() == nil {
 		sum, err := reports.Write(ctx, reports.Options{In: []string{cfg.Out}, ToolVersion: "brokerbench " + cfg.version()})
 		if err != nil {
 			// The results are written; a report can be drawn again later
@@ -236,6 +272,10 @@ func finish(ctx context.Context, cfg *Config, out *Outcome) error {
 		if err := writeJUnit(cfg.JUnit, out.Checks); err != nil {
 			return err
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		out.Interrupted = true
+		return fmt.Errorf("interrupted: %w", err)
 	}
 	return nil
 }
@@ -251,7 +291,8 @@ func (c *Config) version() string {
 // appending to out.
 func runSystem(ctx context.Context, cfg *Config, opts []runner.Option, name string, runs []workloads.Workload, hist historyFiles, out *Outcome) error {
 	env := newFaultEnv(runs)
-	rn, err := runner.New(append(opts, runner.Injectors(func(string) chaos.Injectors { return env.injectors() }))...)
+	opts = append(slices.Clip(opts), runner.Injectors(func(string) chaos.Injectors { return env.injectors() }))
+	rn, err := runner.New(opts...)
 	if err != nil {
 		return usage(err)
 	}
@@ -276,7 +317,15 @@ func runSystem(ctx context.Context, cfg *Config, opts []runner.Option, name stri
 			cfg.Logger.Info("workload is restricted to other systems", "workload", w.Name, "system", name, "systems", w.Systems)
 			continue
 		}
-		if err := runOne(ctx, cfg, rn, w, name, sys, hist, out); err != nil {
+		if w.MaxRate != nil {
+			if hist.rep != nil && hist.rep.Index > 1 {
+				continue // searched in round 1, cfg.Search.Repeat times
+			}
+			err = searchOne(ctx, cfg, opts, w, name, sys, hist, out)
+		} else {
+			err = runOne(ctx, cfg, rn, w, name, sys, hist, out)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -291,6 +340,7 @@ func runOne(ctx context.Context, cfg *Config, rn *runner.Runner, w workloads.Wor
 		cfg.OnStart(w, name)
 	}
 	res, err := rn.Run(ctx, w, sys)
+	res.Meta.Mapping = systems.MappingFor(name, res.Meta.Capabilities)
 	hist.annotate(res)
 	if cfg.OnFinish != nil {
 		cfg.OnFinish(res)
@@ -298,17 +348,27 @@ func runOne(ctx context.Context, cfg *Config, rn *runner.Runner, w workloads.Wor
 	if err != nil {
 		cfg.Logger.Error("run failed", "workload", w.Name, "system", name, "err", err)
 	}
-	return record(ctx, cfg, w, res, hist, out)
+	if werr := record(ctx, cfg, w, res, hist, out); werr != nil {
+		return werr
+	}
+	if res.Status == results.StatusInterrupted {
+		return fmt.Errorf("interrupted: %w", err)
+	}
+	return nil
 }
 
 // record checks res's history, writes res and evaluates w's thresholds on
 // it. Only a result it cannot write is an error.
 func record(ctx context.Context, cfg *Config, w workloads.Workload, res *results.Result, hist historyFiles, out *Outcome) error {
 	name := res.Driver
-	// A shard's history is checked only once merged (Config.Shard).
-	if cerr := hist.checkUnlessShard(ctx, cfg.Shard, res); cerr != nil {
-		cfg.Logger.Error("history check failed", "workload", w.Name, "system", name, "err", cerr)
-		res.Verdict = &results.Verdict{Valid: "unknown", Inconclusive: []string{cerr.Error()}}
+	// An interrupted run's history stays on disk for brokerbench check;
+	// checking it now would keep the user waiting after Ctrl-C. A shard's
+	// history is checked only once merged (Config.Shard).
+	if res.Status != results.StatusInterrupted && !cfg.Shard {
+		if cerr := hist.check(ctx, res); cerr != nil {
+			cfg.Logger.Error("history check failed", "workload", w.Name, "system", name, "err", cerr)
+			res.Verdict = &results.Verdict{Valid: "unknown", Inconclusive: []string{cerr.Error()}}
+		}
 	}
 	path, werr := results.Write(hist.out, res)
 	if werr != nil {
@@ -318,7 +378,25 @@ func record(ctx context.Context, cfg *Config, w workloads.Workload, res *results
 	out.Results = append(out.Results, res)
 	// Thresholds were validated when the workloads loaded.
 	ts, _ := gate.ParseAll(w.Thresholds)
-	out.Checks = append(out.Checks, gate.Evaluate(res, ts)...)
+	out.Checks = append(out.Checks, gate.Evaluate(res, ts, gate.Policy{AllowDegraded: cfg.AllowDegraded})...)
+	return nil
+}
+
+// checkWritable makes sure results can be written to dir before the first
+// run, whose data would otherwise be lost: it creates dir and a file in it.
+func checkWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("results folder %q cannot be created: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".brokerbench-write-check-*")
+	if err != nil {
+		return fmt.Errorf("results folder %q is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("results folder %q: remove the write check %s: %w", dir, name, err)
+	}
 	return nil
 }
 

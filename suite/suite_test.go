@@ -47,6 +47,9 @@ func Example_gate() {
 		Systems:   []string{"refbroker"},
 		Out:       dir,
 		Gate:      true,
+		// A shared CI machine may saturate the load generator: let
+		// degraded runs pass; failed ones still fail.
+		AllowDegraded: true,
 	})
 	if err != nil {
 		panic(err)
@@ -75,7 +78,8 @@ func TestGateFailsThroughLibrary(t *testing.T) {
 	junit := filepath.Join(dir, "junit.xml")
 	out, err := suite.Run(t.Context(), suite.Config{
 		Workloads: file.Workloads, Out: dir, Gate: true, JUnit: junit,
-		Runner: []runner.Option{runner.Interval(200 * time.Millisecond)},
+		AllowDegraded: true, // the threshold is under test, not this machine's load generator
+		Runner:        []runner.Option{runner.Interval(200 * time.Millisecond)},
 	})
 	if err != nil {
 		t.Fatal(err)

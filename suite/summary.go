@@ -28,6 +28,9 @@ func (o *Outcome) WriteSummary(w io.Writer) error {
 	if r := o.Report; r != nil {
 		fmt.Fprintf(w, "\nReport: %s (%d pages), %s, %d charts\n", r.PDF, r.Pages, r.HTML, len(r.PNGs))
 	}
+	if o.Interrupted {
+		fmt.Fprintf(w, "\nInterrupted: later runs did not start and no report was drawn; draw one with brokerbench report --in %s\n", o.Out)
+	}
 	if o.gate {
 		writeGate(w, o.Checks)
 	}

@@ -218,6 +218,9 @@ func (p *parser) finish(w *Workload) {
 	if !w.spec.sweptKey("delivery.acks") {
 		fillIdempotent(w)
 	}
+	if w.MaxRate != nil {
+		w.MaxRate.Default()
+	}
 	p.resolvePayload(w)
 	if w.UseRandomizedPayloads && w.PayloadFile != "" {
 		w.Warnings = append(w.Warnings, "payloadFile is ignored because useRandomizedPayloads is true (as in OMB)")

@@ -66,6 +66,7 @@ func workloadKeys() map[string]keySpec {
 		"delivery":           {nested: deliveryKeys()},
 		"churn":              {nested: churnKeys(), prepare: ensureChurn},
 		"queue":              {nested: queueKeys(), prepare: ensureQueue},
+		"maxRate":            {nested: maxRateKeys(), prepare: ensureMaxRate},
 		"chaos":              {set: setChaos},
 	}
 }

@@ -100,7 +100,8 @@ func Split(w Workload, s Segment) ShardPlan {
 
 // CheckShardable says why w cannot run split into count shards, or nil.
 // Features whose figures need one process's view of every consumer
-// (queue settlement, churn, faults, backlog phases) are not split yet.
+// (queue settlement, churn, faults, backlog phases, saturation searches)
+// are not split yet.
 func CheckShardable(w Workload, count int) error {
 	var why []string
 	if w.Queue != nil {
@@ -114,6 +115,9 @@ func CheckShardable(w Workload, count int) error {
 	}
 	if w.BacklogBytes() > 0 {
 		why = append(why, "consumerBacklogSizeGB")
+	}
+	if w.MaxRate != nil {
+		why = append(why, "maxRate")
 	}
 	if len(why) > 0 {
 		return fmt.Errorf("workload %s: %s cannot run sharded yet; run it on one worker (docs/distributed.md)", w.Name, strings.Join(why, ", "))

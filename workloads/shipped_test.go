@@ -17,17 +17,18 @@ func TestShippedWorkloads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("shipped workloads.yaml: %v", err)
 	}
-	wantNames := []string{"smoke", "throughput-per-partition", "hot-keys", "rebalance-storm", "fanout", "backlog-drain",
+	wantNames := []string{"smoke", "throughput-per-partition", "capacity-partitions", "capacity-producers", "capacity-consumers", "hot-keys", "rebalance-storm", "fanout", "backlog-drain",
 		"work-dispatch", "requeue", "poison", "consumer-crash",
 		"conformance-kill", "conformance-rebalance", "conformance-network", "conformance-autoack"}
 	if got := f.Names(); !slices.Equal(got, wantNames) {
 		t.Fatalf("workloads = %v, want %v", got, wantNames)
 	}
-	wantRuns := map[string]int{"smoke": 1, "throughput-per-partition": 5, "hot-keys": 3, "rebalance-storm": 2, "fanout": 1, "backlog-drain": 1,
+	wantRuns := map[string]int{"smoke": 1, "throughput-per-partition": 5, "capacity-partitions": 4, "capacity-producers": 4, "capacity-consumers": 4, "hot-keys": 3, "rebalance-storm": 2, "fanout": 1, "backlog-drain": 1,
 		"work-dispatch": 3, "requeue": 1, "poison": 1, "consumer-crash": 1,
 		"conformance-kill": 1, "conformance-rebalance": 1, "conformance-network": 1, "conformance-autoack": 1}
 	// make run's set: smoke and the mission scenarios.
 	makeRun := map[string]bool{"smoke": true, "throughput-per-partition": true, "hot-keys": true, "rebalance-storm": true}
+	// capacity-partitions runs in make run too, bounded by --search-budget 8s per search (Makefile).
 	var total time.Duration
 	for _, w := range f.Workloads {
 		if err := w.Validate(); err != nil {

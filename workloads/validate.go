@@ -162,6 +162,9 @@ func (w Workload) validate() []*FieldError {
 			add(invalidf("queue.processing", "must not be negative, got %v", q.Processing))
 		}
 	}
+	if w.MaxRate != nil {
+		errs = append(errs, w.validateMaxRate()...)
+	}
 	errs = append(errs, oneOfList("systems", w.Systems, KnownSystems())...)
 	errs = append(errs, oneOfList("report", w.Report, ReportHints())...)
 	if w.Guarantee != "" {

@@ -162,6 +162,10 @@ type Workload struct {
 	Delivery Delivery // producer and consumer settings
 	Churn    *Churn   // consumer churn for rebalance storms; nil = none
 	Queue    *Queue   // queue semantics (ack, release, reject, dead letters); nil = log consumption
+	// MaxRate makes the run a saturation search for the highest rate that
+	// meets a latency objective (docs/capacity.md); nil = one run at
+	// ProducerRate.
+	MaxRate *MaxRate
 	// Chaos is the fault schedule run during the measured phase (package
 	// chaos); nil = no faults. Runs with faults always record a history.
 	Chaos *chaos.Spec
@@ -300,6 +304,9 @@ func (w *Workload) Default() {
 	if w.Churn != nil {
 		w.Churn.Default()
 	}
+	if w.MaxRate != nil {
+		w.MaxRate.Default()
+	}
 }
 
 // Default fills unset fields: Kind NO_KEY, Keys by kind, and the ZIPF
@@ -401,6 +408,10 @@ func (w Workload) clone() Workload {
 	if w.Queue != nil {
 		q := *w.Queue
 		c.Queue = &q
+	}
+	if w.MaxRate != nil {
+		m := *w.MaxRate
+		c.MaxRate = &m
 	}
 	if w.Chaos != nil {
 		ch := *w.Chaos

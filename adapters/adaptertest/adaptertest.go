@@ -136,12 +136,15 @@ func Run(t *testing.T, newSystem func(t *testing.T) adapters.System, opts ...Opt
 		{"StartPosition", testStartPosition},
 		{"CloseResume", testCloseResume},
 		{"CrashRedelivery", testCrashRedelivery},
+		{"PartitionOwnership", testPartitionOwnership},
+		{"CommitsReported", testCommitsReported},
 		{"Lag", testLag},
 		{"QueueRelease", testQueueRelease},
 		{"QueueReject", testQueueReject},
 		{"QueuePoison", testQueuePoison},
 		{"QueueCompeting", testQueueCompeting},
 		{"QueueCrash", testQueueCrash},
+		{"QueueAcksReported", testQueueAcksReported},
 		{"QueueBadInput", testQueueBadInput},
 	}
 	for _, tc := range tests {

@@ -128,9 +128,20 @@ func (k *Kafka) Capabilities() adapters.Capabilities { return capabilities(k.sha
 // CapabilityVariants lists the capabilities for the docs' matrix: with and
 // without a broker serving share groups.
 func CapabilityVariants() []adapters.CapabilityVariant {
+	m := adapters.Mapping{
+		Topic:        "a topic",
+		Partition:    "a partition",
+		Subscription: "a consumer group",
+		Member:       "a group member; the broker's coordinator assigns partitions (Assignor). Queue: a share group, records shared by all members",
+		Ack:          "none per record (offsets); share group: acknowledge accept/release/reject",
+		Commit:       "OffsetCommit of the next offset per partition, every CommitInterval or after each poll (sync), reported when the broker accepts it",
+	}
+	plain := m
+	plain.Member = "a group member; the broker's coordinator assigns partitions (Assignor)"
+	plain.Ack = "none per record (offsets)"
 	return []adapters.CapabilityVariant{
-		{Label: "refbroker / kafka with share groups", Capabilities: capabilities(true)},
-		{Label: "kafka without share groups", Capabilities: capabilities(false)},
+		{Label: "refbroker / kafka with share groups", Capabilities: capabilities(true), Mapping: m},
+		{Label: "kafka without share groups", Capabilities: capabilities(false), Mapping: plain},
 	}
 }
 

@@ -12,14 +12,19 @@ import (
 )
 
 // newRefbroker starts an embedded refbroker on an ephemeral port with its
-// data in a temporary directory, and closes it with t.
-func newRefbroker(t testing.TB) *refbroker.Broker {
+// data in a temporary directory, and closes it with t. opts edit the
+// config first.
+func newRefbroker(t testing.TB, opts ...func(*refbroker.Config)) *refbroker.Broker {
 	t.Helper()
-	b, err := refbroker.Start(context.Background(), refbroker.Config{
+	cfg := refbroker.Config{
 		Listen:  "127.0.0.1:0",
 		DataDir: t.TempDir(),
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	b, err := refbroker.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("start refbroker: %v", err)
 	}

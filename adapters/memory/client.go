@@ -202,21 +202,30 @@ func (c *consumer) poll() (ps []int32, batch []delivery, changed <-chan struct{}
 // commit moves the subscription past the delivered record of partition p,
 // unless another consumer has moved it already (after a rebalance both may
 // have delivered it: a duplicate, as on a real system).
+// A commit that moved is reported to OnCommitted, outside the lock.
 func (c *consumer) commit(p int32, offset int64) {
 	if c.crashed.Load() {
 		return
 	}
+	if c.moveNext(p, offset) && c.cfg.OnCommitted != nil {
+		c.cfg.OnCommitted(map[int32]int64{p: offset + 1})
+	}
+}
+
+func (c *consumer) moveNext(p int32, offset int64) bool {
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
 	t, err := c.s.topic(c.cfg.Topic)
 	if err != nil {
-		return
+		return false
 	}
 	sub := t.subs[c.cfg.Subscription]
 	log := t.parts[p].log
 	if i := sub.next[p]; i < int64(len(log)) && log[i].offset == offset {
 		sub.next[p]++
+		return true
 	}
+	return false
 }
 
 // reassign reports the change from old to new through the callbacks.

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/adapters/localgroup"
 )
 
 // Consumer defaults.
@@ -25,10 +26,12 @@ const (
 	DefaultSessionTimeout = 30 * time.Second
 )
 
-// consumer runs one Consume per partition durable on its own connection.
-// nats.go calls each Consume's handler from one goroutine per partition, so
-// the Handler runs concurrently for different partitions, in order within
-// one partition's stream of deliveries.
+// consumer consumes partition durables on its own connection. A member of a
+// consumer group (not cfg.Queue) fetches the partitions its local group
+// assigns it, one goroutine per partition (group.go); a queue consumer runs
+// one Consume per partition durable, competing with the other members.
+// Either way the Handler runs concurrently for different partitions, in
+// order within one partition's stream of deliveries.
 type consumer struct {
 	nc    *natsgo.Conn
 	cfg   adapters.ConsumerConfig
@@ -46,24 +49,35 @@ type consumer struct {
 	ctx          context.Context
 	cancel       context.CancelFunc
 	ccs          []jetstream.ConsumeContext
-	crashed      atomic.Bool
-	once         sync.Once
-	errMu        sync.Mutex
-	lastErr      error // last error reported by a Consume, for Close
+	queue        bool              // cfg.Queue: Consume every partition
+	g            *localgroup.Group // group members only
+	admin        jetstream.Stream  // the topic's stream on the System's connection, to reset durables
+	interval     time.Duration     // CommitInterval: the period of flushes that report commits
+	// Workers is a group member's partition bookkeeping: a partLoop per
+	// assigned partition (group.go).
+	localgroup.Workers[*partLoop]
+	crashed atomic.Bool
+	once    sync.Once
+	errMu   sync.Mutex
+	lastErr error // last error reported by a Consume, for Close
 }
 
-// NewConsumer starts consuming every partition of cfg.Topic through the
-// subscription's per-partition durables, creating missing ones (DeliverAll
-// for StartEarliest, DeliverNew for StartLatest). It sets each durable's
+// NewConsumer starts consuming cfg.Topic through the subscription's
+// per-partition durables, creating missing ones (DeliverAll for
+// StartEarliest, DeliverNew for StartLatest). The consumers of one
+// subscription created through one NATS value form a local group that
+// assigns each partition to one of them (group.go); OnAssigned and
+// OnRevoked report the changes. With cfg.Queue the consumer instead pulls
+// from every partition's durable, competing with the other members, and
+// OnAssigned is called once with all partitions and OnRevoked with all of
+// them on Close. It sets each durable's
 // AckWait to SessionTimeout and MaxAckPending to Prefetch (shared by all
 // members of the subscription); the client buffers up to
 // ceil(Prefetch/partitions) messages per partition. CommitAuto uses AckNone
 // on durables it creates, and acks on receipt on durables CreateTopic
 // provisioned (AckPolicy cannot change). cfg.MaxDeliveries, when > 0, becomes
 // each durable's MaxDeliver; otherwise the durables keep theirs (from
-// TopicSpec.MaxDeliveries). Every member consumes every partition, so
-// OnAssigned is called once with all partitions and OnRevoked with all of
-// them on Close.
+// TopicSpec.MaxDeliveries).
 //
 // Each partition's Handler goroutine has its own Delivery, reused after the
 // Handler returns; Key and Value are not reused.
@@ -82,7 +96,14 @@ func (n *NATS) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (ad
 	if err != nil {
 		return nil, fmt.Errorf("new nats consumer %q: %w", cfg.ID, err)
 	}
-	c := &consumer{cfg: cfg, parts: parts, sync: cfg.Commit == adapters.CommitSync, flushTimeout: n.cfg.APITimeout}
+	c := &consumer{cfg: cfg, parts: parts, sync: cfg.Commit == adapters.CommitSync, flushTimeout: n.cfg.APITimeout,
+		queue: cfg.Queue, admin: stream}
+	if cfg.Commit == "" || cfg.Commit == adapters.CommitInterval {
+		c.interval = cfg.CommitInterval
+		if c.interval <= 0 {
+			c.interval = time.Second
+		}
+	}
 	if cfg.Commit == adapters.CommitAuto {
 		c.noAck = durables[0].CachedInfo().Config.AckPolicy == jetstream.AckNonePolicy
 		c.preAck = !c.noAck
@@ -102,6 +123,13 @@ func (n *NATS) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (ad
 		return nil, fmt.Errorf("new nats consumer %q: %w", cfg.ID, err)
 	}
 	c.nc, c.js = nc, js
+	if !cfg.Queue {
+		if err := c.joinGroup(ctx, n); err != nil {
+			_ = c.Crash()
+			return nil, fmt.Errorf("new nats consumer %q: %w", cfg.ID, err)
+		}
+		return c, nil
+	}
 	if cfg.OnAssigned != nil {
 		cfg.OnAssigned(allPartitions(parts))
 	}
@@ -115,15 +143,21 @@ func (n *NATS) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (ad
 	return c, nil
 }
 
-// start runs one Consume per partition durable, bound through this
-// consumer's own connection (js) so that Crash drops them all.
-func (c *consumer) start(ctx context.Context, js jetstream.JetStream) error {
+// bind binds the topic's stream through this consumer's own connection
+// (js), so that Crash drops everything, and listens for the durables'
+// max-deliveries advisories.
+func (c *consumer) bind(ctx context.Context, js jetstream.JetStream) error {
 	s, err := js.Stream(ctx, streamName(c.cfg.Topic))
 	if err != nil {
 		return fmt.Errorf("bind stream: %w", err)
 	}
 	c.stream = s
-	if err := c.listenMaxDeliveries(); err != nil {
+	return c.listenMaxDeliveries()
+}
+
+// start runs one Consume per partition durable (queue consumers).
+func (c *consumer) start(ctx context.Context, js jetstream.JetStream) error {
+	if err := c.bind(ctx, js); err != nil {
 		return err
 	}
 	perPart := max(1, (prefetchOf(c.cfg)+c.parts-1)/c.parts)
@@ -209,46 +243,61 @@ func tuneDurables(ctx context.Context, s jetstream.Stream, cfg adapters.Consumer
 // handler returns the Consume callback of partition p.
 func (c *consumer) handler(p int32) jetstream.MessageHandler {
 	d := &adapters.Delivery{}
+	var one []uint64 // OnAcked scratch
 	return func(msg jetstream.Msg) {
-		if c.crashed.Load() {
-			return // a crashed process handles nothing more
-		}
-		if c.preAck {
-			_ = msg.Ack()
-		}
-		*d = adapters.Delivery{Topic: c.cfg.Topic, Partition: p, Offset: -1, Value: msg.Data()}
-		if md, err := msg.Metadata(); err == nil {
-			d.Offset = int64(md.Sequence.Stream)
-			d.Redelivered = md.NumDelivered > 1
-			d.DeliveryCount = int(md.NumDelivered)
-		}
-		if key, err := decodeKey(msg.Headers()); err == nil {
-			d.Key = key
-		} else {
-			c.onConsumeErr(nil, err)
-		}
-		if d.Value == nil {
-			d.Value = []byte{} // an empty payload is still a value
-		}
-		c.cfg.Handler(d)
-		if c.crashed.Load() {
-			return
-		}
-		if c.noAck || c.preAck {
-			// Already acknowledged: nothing to release, but a rejected
-			// message can still be copied to the dead-letter subject.
-			if md, err := msg.Metadata(); err == nil && d.Disposition == adapters.Reject && c.dlqSubj != "" {
-				if err := c.copyToDLQ(p, md.Sequence.Stream, msg.Headers(), msg.Data(), d.DeliveryCount); err != nil {
-					c.onConsumeErr(nil, err)
-				}
-			}
-			return
-		}
-		if err := c.settle(p, msg, d); err != nil {
-			// Not settled: redelivered after AckWait (at-least-once).
-			c.onConsumeErr(nil, fmt.Errorf("settle partition %d: %w", p, err))
+		if ok, err := c.deliver(p, msg, d); ok && err == nil && c.cfg.OnAcked != nil {
+			// Queue consumers ack each message at once; report it.
+			one = append(one[:0], d.Ref)
+			c.cfg.OnAcked(p, one)
 		}
 	}
+}
+
+// deliver hands msg, a delivery of partition p, to the Handler as d and
+// settles it. It reports whether the message counts as acknowledged
+// (accepted and acked, or acked on receipt) and any error of settling it.
+func (c *consumer) deliver(p int32, msg jetstream.Msg, d *adapters.Delivery) (bool, error) {
+	if c.crashed.Load() {
+		return false, nil // a crashed process handles nothing more
+	}
+	if c.preAck {
+		_ = msg.Ack()
+	}
+	*d = adapters.Delivery{Topic: c.cfg.Topic, Partition: p, Offset: -1, Value: msg.Data()}
+	if md, err := msg.Metadata(); err == nil {
+		d.Offset = int64(md.Sequence.Stream)
+		d.Redelivered = md.NumDelivered > 1
+		d.DeliveryCount = int(md.NumDelivered)
+	}
+	if key, err := decodeKey(msg.Headers()); err == nil {
+		d.Key = key
+	} else {
+		c.onConsumeErr(nil, err)
+	}
+	if d.Value == nil {
+		d.Value = []byte{} // an empty payload is still a value
+	}
+	c.cfg.Handler(d)
+	if c.crashed.Load() {
+		return false, nil
+	}
+	if c.noAck || c.preAck {
+		// Already acknowledged: nothing to release, but a rejected
+		// message can still be copied to the dead-letter subject.
+		if md, err := msg.Metadata(); err == nil && d.Disposition == adapters.Reject && c.dlqSubj != "" {
+			if err := c.copyToDLQ(p, md.Sequence.Stream, msg.Headers(), msg.Data(), d.DeliveryCount); err != nil {
+				c.onConsumeErr(nil, err)
+			}
+		}
+		return d.Disposition == adapters.Accept, nil
+	}
+	if err := c.settle(p, msg, d); err != nil {
+		// Not settled: redelivered after AckWait (at-least-once).
+		err = fmt.Errorf("settle partition %d: %w", p, err)
+		c.onConsumeErr(nil, err)
+		return false, err
+	}
+	return d.Disposition == adapters.Accept, nil
 }
 
 func (c *consumer) onConsumeErr(_ jetstream.ConsumeContext, err error) {
@@ -273,6 +322,9 @@ func (c *consumer) Close(ctx context.Context) error {
 
 func (c *consumer) close(ctx context.Context) error {
 	defer c.cancel()
+	if !c.queue {
+		return c.closeMember(ctx)
+	}
 	for _, cc := range c.ccs {
 		cc.Drain()
 	}
@@ -307,6 +359,11 @@ func (c *consumer) Crash() error {
 	c.cancel()
 	if c.nc != nil {
 		c.nc.Close()
+	}
+	if c.g != nil {
+		if err := c.g.Leave(context.Background(), c, false); err != nil {
+			return fmt.Errorf("crash nats consumer %q: reassign partitions: %w", c.cfg.ID, err)
+		}
 	}
 	return nil
 }

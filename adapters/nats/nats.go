@@ -17,8 +17,10 @@
 //     "<subscription>_p<p>", filtered on that partition's subject. One durable
 //     per partition (instead of one for the whole topic) is what makes
 //     broker-side lag per partition exact: consumer info reports NumPending
-//     and NumAckPending for its filter only. Every member of a subscription
-//     pulls from every partition's durable (competing consumers).
+//     and NumAckPending for its filter only. A member of a subscription
+//     fetches only the partitions its local group assigns it, one member per
+//     partition at a time (group.go); with ConsumerConfig.Queue every member
+//     pulls from every partition's durable instead (competing consumers).
 //   - Offsets are stream sequences: one sequence space per stream, so they
 //     grow within a partition but have gaps (other partitions' messages).
 //   - Queue semantics: Release is Nak, Reject is Term, the delivery limit
@@ -28,12 +30,11 @@
 //
 // # Order
 //
-// OrderedPartitions is false: members pulling from the same durable receive
-// interleaved batches and redeliveries, so a partition's messages are not
-// handled in order once a subscription has two members. A per-partition
-// durable with exactly one active member would restore order, but pull
-// consumers have no single-active-member mode before the priority groups of
-// nats-server 2.11 (pinned clients), and the local test server is 2.9; see
+// OrderedPartitions holds: one member fetches a partition's durable at a
+// time, and a takeover starts from the durable's ack floor (group.go).
+// Pull consumers have no single-active-member mode of their own before the
+// priority groups of nats-server 2.11 (pinned clients), and the local test
+// server is 2.9, so the assignment is the adapter's local group; see
 // docs/adapters/nats.md.
 package nats
 
@@ -51,6 +52,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/adapters/localgroup"
 )
 
 var (
@@ -63,9 +65,10 @@ var (
 // Each producer and consumer opens its own connection, so that a consumer's
 // Crash drops only its own.
 type NATS struct {
-	cfg Config
-	nc  *natsgo.Conn
-	js  jetstream.JetStream
+	cfg    Config
+	nc     *natsgo.Conn
+	js     jetstream.JetStream
+	groups localgroup.Registry // local consumer groups, see group.go
 }
 
 // New validates cfg, connects and checks that JetStream is enabled. A server
@@ -123,27 +126,36 @@ func (n *NATS) Name() string { return n.cfg.Name }
 // per-message acks, broker-side lag, and idempotent producers through
 // Nats-Msg-Id de-duplication within the stream's duplicate window (2 min).
 // Queue semantics are Nak, Term and MaxDeliver; dead-letter streams are the
-// adapter's own (see queue.go). There is no partition assignment and so no
-// rebalance and no per-partition order with several consumers (see the
-// package doc).
+// adapter's own (see queue.go). Partitions are assigned to the members of a
+// subscription and rebalanced by a local group (one process; group.go), so
+// partitions are consumed in order.
 func (n *NATS) Capabilities() adapters.Capabilities { return capabilities() }
 
 // CapabilityVariants lists the capabilities for the docs' matrix.
 func CapabilityVariants() []adapters.CapabilityVariant {
-	return []adapters.CapabilityVariant{{Label: "nats jetstream", Capabilities: capabilities()}}
+	return []adapters.CapabilityVariant{{Label: "nats jetstream", Capabilities: capabilities(), Mapping: adapters.Mapping{
+		Topic:        "one stream `BB_<topic>`",
+		Partition:    "a subject `bb.<topic>.<p>` of the stream",
+		Subscription: "a durable pull consumer per partition, filtered on its subject",
+		Member:       "fetches only the durables its local group (one process) assigns it, p mod n. Queue: every member pulls from every durable (competing)",
+		Ack:          "Ack per message (AckSync with sync); Nak, Term",
+		Commit:       "the durable's ack floor, confirmed by a PING/PONG every CommitInterval; a takeover after a crash re-creates the durable at it",
+	}}}
 }
 
 func capabilities() adapters.Capabilities {
 	return adapters.Capabilities{
-		Partitions:     true,
-		Replay:         true,
-		ConsumerGroups: true,
-		PerMessageAck:  true,
-		BrokerLag:      true,
-		Idempotence:    true,
-		Offsets:        true,
-		Queue:          true,
-		DeadLetter:     true,
+		Partitions:        true,
+		Replay:            true,
+		ConsumerGroups:    true,
+		Rebalance:         true,
+		PerMessageAck:     true,
+		OrderedPartitions: true,
+		BrokerLag:         true,
+		Idempotence:       true,
+		Offsets:           true,
+		Queue:             true,
+		DeadLetter:        true,
 	}
 }
 
@@ -245,6 +257,7 @@ func (n *NATS) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error {
 	if n.cfg.Storage == "memory" {
 		sc.Storage = jetstream.MemoryStorage
 	}
+	sc.Storage, sc.Replicas = n.streamDurability(spec.Durability, sc.Storage, sc.Replicas)
 	if spec.RetentionBytes > 0 {
 		sc.MaxBytes = spec.RetentionBytes * int64(spec.Partitions)
 	}
@@ -312,8 +325,10 @@ func ensureDurable(ctx context.Context, s jetstream.Stream, cc jetstream.Consume
 }
 
 // DeleteTopic deletes the topic's stream, and with it every durable
-// consumer, and its dead-letter stream. Missing streams are not an error.
+// consumer, and its dead-letter stream, and forgets its local groups.
+// Missing streams are not an error.
 func (n *NATS) DeleteTopic(ctx context.Context, topic string) error {
+	n.groups.Forget(topic)
 	for _, name := range []string{dlqStreamName(topic), streamName(topic)} {
 		err := n.js.DeleteStream(ctx, name)
 		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {

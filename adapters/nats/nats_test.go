@@ -143,8 +143,10 @@ func TestRedeliveryAfterAckWait(t *testing.T) {
 		}
 		<-block
 	}}
+	// Queue consumers: a group member taking a crashed member's partition
+	// over re-creates the durable at its ack floor instead (group.go).
 	cfg := adaptertest.ConsumerConfig(topic, "s", 1, stuck.Handle)
-	cfg.SessionTimeout = time.Second
+	cfg.SessionTimeout, cfg.Queue = time.Second, true
 	c1 := newConsumer(t, n, cfg)
 	<-entered
 	if err := c1.Crash(); err != nil {
@@ -153,7 +155,7 @@ func TestRedeliveryAfterAckWait(t *testing.T) {
 	close(block)
 	rec := &adaptertest.Recorder{}
 	cfg2 := adaptertest.ConsumerConfig(topic, "s", 1, rec.Handle)
-	cfg2.SessionTimeout = time.Second
+	cfg2.SessionTimeout, cfg2.Queue = time.Second, true
 	newConsumer(t, n, cfg2)
 	adaptertest.WaitFor(t, 15*time.Second, "redelivered messages", func() bool { return rec.Len() >= 5 })
 	redelivered := 0

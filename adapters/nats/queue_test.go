@@ -160,6 +160,7 @@ func TestDeliveryLimitAfterCrash(t *testing.T) {
 	}}
 	cfg := adaptertest.ConsumerConfig(topic, "s", 1, stuck.Handle)
 	cfg.SessionTimeout, cfg.MaxDeliveries = time.Second, 2 // set on the durable
+	cfg.Queue = true                                       // delivery limits are queue semantics
 	c1 := newConsumer(t, n, cfg)
 	if got := durableInfo(t, n, topic, "s", 0).Config.MaxDeliver; got != 2 {
 		t.Fatalf("durable MaxDeliver = %d, want 2 from ConsumerConfig.MaxDeliveries", got)
@@ -171,7 +172,7 @@ func TestDeliveryLimitAfterCrash(t *testing.T) {
 	once.Do(func() { close(block) })
 	rec := &adaptertest.Recorder{}
 	cfg2 := adaptertest.ConsumerConfig(topic, "s", 1, rec.Handle)
-	cfg2.SessionTimeout = time.Second // MaxDeliveries 0: the durable keeps 2
+	cfg2.SessionTimeout, cfg2.Queue = time.Second, true // MaxDeliveries 0: the durable keeps 2
 	c2 := newConsumer(t, n, cfg2)
 
 	waitDeadLettered(t, n, topic, "s", 1)

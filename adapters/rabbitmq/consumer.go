@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +12,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/adapters/localgroup"
 )
 
 // DefaultPrefetch is the basic.qos prefetch count per partition queue when
@@ -28,16 +28,16 @@ const DefaultPrefetch = 256
 type consumer struct {
 	sys      *RabbitMQ
 	cfg      adapters.ConsumerConfig
-	g        *group
+	g        *localgroup.Group
 	conn     *amqp.Connection
 	raw      net.Conn
 	stream   bool
 	autoAck  bool
 	prefetch int
 
-	mu    sync.Mutex
-	parts map[int32]*partConsumer
-	errs  []error
+	// Workers is the local group member's partition bookkeeping: a
+	// partConsumer per assigned partition (partition.go).
+	localgroup.Workers[*partConsumer]
 
 	stopped   chan struct{} // closed when the connection is gone; see Stopped
 	crashed   atomic.Bool
@@ -80,12 +80,12 @@ func (r *RabbitMQ) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig)
 	if err := r.ensureSubscription(ctx, cfg.Topic, cfg.Subscription, cfg.Partitions); err != nil {
 		return nil, fmt.Errorf("new consumer %q: %w", cfg.ID, err)
 	}
-	var g *group
+	var g *localgroup.Group
 	if cfg.Queue {
 		// A queue consumer competes for every partition instead of
 		// sharing them out: a group of its own assigns it all of them.
-		g = newGroup(groupKey{cfg.Topic, cfg.Subscription}, cfg.Partitions)
-	} else if g, err = r.groupFor(cfg.Topic, cfg.Subscription, cfg.Partitions); err != nil {
+		g = localgroup.New(cfg.Partitions)
+	} else if g, err = r.groups.Group(cfg.Topic, cfg.Subscription, cfg.Partitions); err != nil {
 		return nil, fmt.Errorf("new consumer %q: %w", cfg.ID, err)
 	}
 	conn, raw, err := r.dial(ctx, adapters.RoleConsumers, "consumer "+cfg.ID)
@@ -100,8 +100,12 @@ func (r *RabbitMQ) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig)
 		raw:      raw,
 		stream:   r.cfg.QueueType == QueueStream,
 		prefetch: cfg.Prefetch,
-		parts:    make(map[int32]*partConsumer),
 		stopped:  make(chan struct{}),
+	}
+	c.Workers = localgroup.Workers[*partConsumer]{
+		Start:   func(_ context.Context, p int32) (*partConsumer, error) { return c.startPartition(p) },
+		Release: func(pc *partConsumer) { _ = pc.closeChannel() },
+		Crashed: c.crashed.Load, OnAssigned: cfg.OnAssigned, OnRevoked: cfg.OnRevoked,
 	}
 	// Recovery is off, so a lost connection ends this consumer for good:
 	// say so, instead of leaving a consumer that silently gets nothing.
@@ -114,7 +118,7 @@ func (r *RabbitMQ) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig)
 	// Streams need manual acks (they are flow credit there), so auto mode
 	// on a stream acks on receipt instead.
 	c.autoAck = cfg.Commit == adapters.CommitAuto && !c.stream
-	if err := g.join(ctx, c); err != nil {
+	if err := g.Join(ctx, c); err != nil {
 		_ = conn.Close()
 		return nil, fmt.Errorf("new consumer %q: %w", cfg.ID, err)
 	}
@@ -125,7 +129,11 @@ func (r *RabbitMQ) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig)
 // Close, Crash or a failure; implements adapters.Stopper.
 func (c *consumer) Stopped() <-chan struct{} { return c.stopped }
 
-var _ adapters.Stopper = (*consumer)(nil)
+var (
+	_ adapters.Stopper  = (*consumer)(nil)
+	_ localgroup.Member = (*consumer)(nil)
+	_ localgroup.Worker = (*partConsumer)(nil)
+)
 
 // consumerDefaults validates cfg and fills in defaults.
 func (r *RabbitMQ) consumerDefaults(cfg adapters.ConsumerConfig) (adapters.ConsumerConfig, error) {
@@ -181,13 +189,11 @@ func (r *RabbitMQ) consumerDefaults(cfg adapters.ConsumerConfig) (adapters.Consu
 // It returns errors met while consuming, e.g. a lost partition.
 func (c *consumer) Close(ctx context.Context) error {
 	c.closeOnce.Do(func() {
-		err := c.g.leave(ctx, c, true)
+		err := c.g.Leave(ctx, c, true)
 		if cerr := c.conn.Close(); cerr != nil && !errors.Is(cerr, amqp.ErrClosed) {
 			err = errors.Join(err, fmt.Errorf("close connection: %w", cerr))
 		}
-		c.mu.Lock()
-		err = errors.Join(append(c.errs, err)...)
-		c.mu.Unlock()
+		err = errors.Join(c.Err(), err)
 		if err != nil {
 			c.closeErr = fmt.Errorf("close consumer %q: %w", c.cfg.ID, err)
 		}
@@ -208,115 +214,10 @@ func (c *consumer) Crash() error {
 		if c.raw != nil {
 			_ = c.raw.Close()
 		}
-		if err := c.g.leave(context.Background(), c, false); err != nil {
+		if err := c.g.Leave(context.Background(), c, false); err != nil {
 			c.closeErr = fmt.Errorf("crash consumer %q: reassign partitions: %w", c.cfg.ID, err)
 		}
 		_ = c.conn.Close() // reaps the library's goroutines; the socket is gone
 	})
 	return c.closeErr
-}
-
-// assigned returns the partitions this consumer is consuming, sorted.
-func (c *consumer) assigned() []int32 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ps := make([]int32, 0, len(c.parts))
-	for p := range c.parts {
-		ps = append(ps, p)
-	}
-	slices.Sort(ps)
-	return ps
-}
-
-// recordErr keeps an error for Close to report.
-func (c *consumer) recordErr(err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.errs = append(c.errs, err)
-}
-
-// assign starts every partition of want not yet consumed and reports the
-// newly started ones through OnAssigned.
-func (c *consumer) assign(ctx context.Context, want []int32) error {
-	if c.crashed.Load() {
-		return nil
-	}
-	var started []int32
-	var errs []error
-	for _, p := range want {
-		c.mu.Lock()
-		_, have := c.parts[p]
-		c.mu.Unlock()
-		if have {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			errs = append(errs, err)
-			break
-		}
-		pc, err := c.startPartition(p)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("partition %d: %w", p, err))
-			continue
-		}
-		c.mu.Lock()
-		c.parts[p] = pc
-		c.mu.Unlock()
-		go pc.run()
-		started = append(started, p)
-	}
-	if len(started) > 0 && c.cfg.OnAssigned != nil {
-		c.cfg.OnAssigned(started)
-	}
-	return errors.Join(errs...)
-}
-
-// revoke stops the given partitions. Gracefully, it waits for their
-// current Handler call, acks what was handled, closes their channels (the
-// broker requeues the rest) and calls OnRevoked. Otherwise nothing is
-// reported; after a crash it does not even wait, since a crashed process
-// leaves its handlers behind and its socket is already gone.
-func (c *consumer) revoke(ps []int32, graceful bool) {
-	var stopped []*partConsumer
-	c.mu.Lock()
-	for _, p := range ps {
-		if pc, ok := c.parts[p]; ok {
-			delete(c.parts, p)
-			stopped = append(stopped, pc)
-		}
-	}
-	c.mu.Unlock()
-	for _, pc := range stopped {
-		close(pc.stop)
-	}
-	if len(stopped) == 0 || c.crashed.Load() {
-		return
-	}
-	revoked := make([]int32, 0, len(stopped))
-	for _, pc := range stopped {
-		<-pc.exited
-		if !pc.ch.IsClosed() {
-			_ = pc.ch.Close()
-		}
-		revoked = append(revoked, pc.p)
-	}
-	if graceful && c.cfg.OnRevoked != nil {
-		c.cfg.OnRevoked(revoked)
-	}
-}
-
-// lost is called by a partition whose delivery channel closed while it was
-// still assigned (queue deleted, channel or connection closed by the
-// broker): it records why and reports the partition revoked.
-func (c *consumer) lost(pc *partConsumer, err error) {
-	c.mu.Lock()
-	mine := c.parts[pc.p] == pc
-	if mine {
-		delete(c.parts, pc.p)
-		c.errs = append(c.errs, fmt.Errorf("partition %d lost: %w", pc.p, err))
-	}
-	c.mu.Unlock()
-	if mine && c.cfg.OnRevoked != nil {
-		c.cfg.OnRevoked([]int32{pc.p})
-	}
 }

@@ -27,9 +27,10 @@ type partConsumer struct {
 	exited     chan struct{} // closed when run returns
 
 	// Owned by the run goroutine.
-	lastTag    uint64 // delivery tag of the last handled, unacked delivery
-	unacked    int    // handled deliveries not acked yet
-	nextOffset int64  // streams: offset after the last handled delivery
+	lastTag    uint64   // delivery tag of the last handled, unacked delivery
+	unacked    int      // handled deliveries not acked yet
+	refs       []uint64 // Refs of the accepted ones among them, for OnAcked
+	nextOffset int64    // streams: offset after the last handled delivery
 }
 
 // startPartition opens the channel, sets the prefetch and starts consuming.
@@ -72,7 +73,7 @@ func (c *consumer) startPartition(p int32) (*partConsumer, error) {
 // streamStart is where a stream partition is read from: the subscription's
 // committed offset, else the configured start position.
 func (c *consumer) streamStart(p int32) any {
-	if off, ok := c.g.nextOffset(p); ok {
+	if off, ok := c.g.Committed(p); ok {
 		return off
 	}
 	if c.cfg.Start == adapters.StartLatest {
@@ -81,9 +82,26 @@ func (c *consumer) streamStart(p int32) any {
 	return "first"
 }
 
-// run hands deliveries to the Handler in order until the partition is
-// revoked, the consumer crashes or the delivery channel closes.
-func (pc *partConsumer) run() {
+// Stop implements localgroup.Worker: Run returns after the delivery in
+// hand, acking what was handled.
+func (pc *partConsumer) Stop() { close(pc.stop) }
+
+// Exited implements localgroup.Worker.
+func (pc *partConsumer) Exited() <-chan struct{} { return pc.exited }
+
+// closeChannel closes the partition's channel, so the broker requeues
+// what it holds unacked.
+func (pc *partConsumer) closeChannel() error {
+	if pc.ch.IsClosed() {
+		return nil
+	}
+	return pc.ch.Close()
+}
+
+// Run implements localgroup.Worker: it hands deliveries to the Handler in
+// order until the partition is revoked, the consumer crashes or the
+// delivery channel closes (then the partition is lost).
+func (pc *partConsumer) Run() {
 	defer close(pc.exited)
 	var tick <-chan time.Time
 	if pc.c.cfg.Commit == adapters.CommitInterval {
@@ -111,7 +129,7 @@ func (pc *partConsumer) run() {
 			if !ok {
 				if !pc.c.crashed.Load() {
 					pc.ackHandled()
-					pc.c.lost(pc, pc.closeReason())
+					pc.c.Lost(pc.p, pc, pc.closeReason())
 				}
 				return
 			}
@@ -144,6 +162,7 @@ func (pc *partConsumer) handle(d *adapters.Delivery, m *amqp.Delivery) {
 	d.Redelivered = m.Redelivered
 	d.DeliveryCount = c.deliveryCount(m)
 	d.Disposition = adapters.Accept // d is reused: clear the last decision
+	d.Ref = 0
 	if c.stream {
 		if off, ok := m.Headers[streamOffsetHeader].(int64); ok {
 			d.Offset = off
@@ -163,10 +182,17 @@ func (pc *partConsumer) handle(d *adapters.Delivery, m *amqp.Delivery) {
 		return
 	}
 	if c.autoAck || (c.stream && c.cfg.Commit == adapters.CommitAuto) {
+		if c.autoAck && c.cfg.OnAcked != nil {
+			pc.refs = append(pc.refs[:0], d.Ref)
+			pc.reportAcked() // acked by the broker on delivery
+		}
 		return
 	}
 	pc.lastTag = m.DeliveryTag
 	pc.unacked++
+	if c.cfg.OnAcked != nil {
+		pc.refs = append(pc.refs, d.Ref)
+	}
 	// Ack at once in sync mode; in interval mode on the tick, or earlier
 	// when half the prefetch window is handled, since the broker stops
 	// delivering once the window is full of unacked messages.
@@ -196,17 +222,17 @@ func (pc *partConsumer) settle(disp adapters.Disposition, tag uint64) bool {
 		err = fmt.Errorf("%w: %s with CommitAuto, which acked the message on receipt", ErrDisposition, disp)
 	case disp == adapters.Release:
 		if err := pc.ch.Nack(tag, false, true); err != nil {
-			c.recordErr(fmt.Errorf("partition %d: release (nack with requeue): %w", pc.p, err))
+			c.RecordErr(fmt.Errorf("partition %d: release (nack with requeue): %w", pc.p, err))
 		}
 		return true
 	default:
 		if err := pc.ch.Reject(tag, false); err != nil {
-			c.recordErr(fmt.Errorf("partition %d: reject: %w", pc.p, err))
+			c.RecordErr(fmt.Errorf("partition %d: reject: %w", pc.p, err))
 		}
 		return true
 	}
 	if c.dispErr.CompareAndSwap(false, true) {
-		c.recordErr(fmt.Errorf("partition %d: %w", pc.p, err))
+		c.RecordErr(fmt.Errorf("partition %d: %w", pc.p, err))
 	}
 	return false
 }
@@ -218,12 +244,28 @@ func (pc *partConsumer) ackHandled() {
 		return
 	}
 	if err := pc.ch.Ack(pc.lastTag, true); err != nil {
-		pc.c.recordErr(fmt.Errorf("partition %d: ack: %w", pc.p, err))
-		pc.unacked = 0
+		pc.c.RecordErr(fmt.Errorf("partition %d: ack: %w", pc.p, err))
+		pc.unacked, pc.refs = 0, pc.refs[:0]
 		return
 	}
 	pc.unacked = 0
 	if pc.c.stream && pc.nextOffset >= 0 {
-		pc.c.g.commit(pc.p, pc.nextOffset)
+		// The commit is the local group's (AMQP cannot store a stream
+		// offset on the server): the next owner of the partition in
+		// this process starts there.
+		if pc.c.g.Commit(pc.p, pc.nextOffset) && pc.c.cfg.OnCommitted != nil {
+			pc.c.cfg.OnCommitted(map[int32]int64{pc.p: pc.nextOffset})
+		}
+		return
+	}
+	pc.reportAcked()
+}
+
+// reportAcked reports the Refs of the deliveries just acked (OnAcked):
+// basic.ack has no reply, so "acked" means written to the channel.
+func (pc *partConsumer) reportAcked() {
+	if len(pc.refs) > 0 {
+		pc.c.cfg.OnAcked(pc.p, pc.refs)
+		pc.refs = pc.refs[:0]
 	}
 }

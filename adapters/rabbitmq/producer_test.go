@@ -100,8 +100,9 @@ func TestUnroutable(t *testing.T) {
 		foreign bool // send through a System that did not create the topic
 		want    error
 	}{
-		// No subscription: RabbitMQ would drop the message silently.
-		{name: "no subscriptions", part: 0, want: ErrUnroutable},
+		// No subscription: the produce-only queues take the messages,
+		// which RabbitMQ would otherwise drop.
+		{name: "no subscriptions", part: 0},
 		// A System that does not know the partition count cannot check it
 		// locally; the broker's return catches it.
 		{name: "partition out of range, remote check", subs: []string{"s"}, part: 5, foreign: true, want: ErrUnroutable},
@@ -149,14 +150,16 @@ func TestAcksNone(t *testing.T) {
 		return err == nil && lag[0] == 3
 	})
 
-	bare := newTopic(t, r, 1) // no subscription: everything is returned
-	if errs := sendAll(t, p, bare, 0, []string{"lost"}); len(errs) > 0 {
+	// A System that did not create the topic cannot check the partition;
+	// the broker returns the message.
+	foreign := newProducer(t, newRabbit(t, QueueQuorum), adapters.ProducerConfig{ID: "acks0-foreign", Acks: adapters.AcksNone})
+	if errs := sendAll(t, foreign, topic, 7, []string{"lost"}); len(errs) > 0 {
 		t.Fatalf("acks=0 send reported %v, want success at write time", errs)
 	}
 	adaptertest.WaitFor(t, 10*time.Second, "Flush to report the return", func() bool {
-		return errors.Is(p.Flush(t.Context()), ErrUnroutable)
+		return errors.Is(foreign.Flush(t.Context()), ErrUnroutable)
 	})
-	if err := p.Flush(t.Context()); err != nil {
+	if err := foreign.Flush(t.Context()); err != nil {
 		t.Errorf("second Flush reported the same return again: %v", err)
 	}
 }

@@ -86,15 +86,23 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/adapters/localgroup"
 )
 
 // clientVersion names the client library reported in Info.
 const clientVersion = "github.com/rabbitmq/amqp091-go v1.16.0"
 
 var (
-	_ adapters.System = (*RabbitMQ)(nil)
-	_ adapters.Lagger = (*RabbitMQ)(nil)
+	_ adapters.System      = (*RabbitMQ)(nil)
+	_ adapters.Lagger      = (*RabbitMQ)(nil)
+	_ adapters.AckReporter = (*RabbitMQ)(nil)
 )
+
+// ReportsAcks marks RabbitMQ as an adapters.AckReporter: consumers call
+// OnAcked once a basic.ack covering the deliveries is written (AMQP has no
+// reply to it), and, on streams, OnCommitted with the local group's
+// committed offset.
+func (r *RabbitMQ) ReportsAcks() bool { return true }
 
 // RabbitMQ is the adapter for one RabbitMQ server (or cluster entry point).
 // It is safe for concurrent use. It holds one administrative connection for
@@ -108,7 +116,7 @@ type RabbitMQ struct {
 	mu     sync.Mutex
 	admin  *amqp.Connection
 	topics map[string]*topicState
-	groups map[groupKey]*group
+	groups localgroup.Registry // local consumer groups, see consumer.go
 	closed bool
 }
 
@@ -133,7 +141,6 @@ func New(ctx context.Context, cfg Config) (*RabbitMQ, error) {
 		cfg:    cfg,
 		uri:    uri,
 		topics: make(map[string]*topicState),
-		groups: make(map[groupKey]*group),
 	}
 	conn, _, err := r.dial(ctx, adapters.RoleAdmin, "admin")
 	if err != nil {
@@ -156,9 +163,25 @@ func (r *RabbitMQ) Capabilities() adapters.Capabilities { return capabilities(r.
 // CapabilityVariants lists the capabilities for the docs' matrix, by
 // queue type.
 func CapabilityVariants() []adapters.CapabilityVariant {
+	queues := adapters.Mapping{
+		Topic:        "a direct exchange; partition p is routing key \"p\"",
+		Partition:    "one queue `<topic>/<subscription>/<p>` per subscription, single-active-consumer",
+		Subscription: "its partition queues",
+		Member:       "consumes the queues its local group (one process) assigns it, p mod n. Queue: every member consumes every queue (competing; the topic without single-active-consumer)",
+		Ack:          "multiple basic.ack every CommitInterval or half the prefetch; nack with requeue; reject",
+		Commit:       "none (an acked message is removed)",
+	}
+	stream := adapters.Mapping{
+		Topic:        queues.Topic,
+		Partition:    "one stream `<topic>/<p>`, read by every subscription",
+		Subscription: "a next offset per partition, kept in the process (AMQP cannot store it in the broker)",
+		Member:       "reads the streams its local group (one process) assigns it, p mod n, from the subscription's offset",
+		Ack:          "basic.ack as flow credit",
+		Commit:       "the next offset after what was handled and acked, in the local group; the next owner starts there",
+	}
 	return []adapters.CapabilityVariant{
-		{Label: "rabbitmq (classic/quorum)", Capabilities: capabilities(QueueQuorum)},
-		{Label: "rabbitmq (stream)", Capabilities: capabilities(QueueStream)},
+		{Label: "rabbitmq (classic/quorum)", Capabilities: capabilities(QueueQuorum), Mapping: queues},
+		{Label: "rabbitmq (stream)", Capabilities: capabilities(QueueStream), Mapping: stream},
 	}
 }
 

@@ -10,13 +10,21 @@ import (
 	"github.com/brokerbench/brokerbench/adapters"
 )
 
+// ProduceOnlySubscription names the queues CreateTopic declares for a
+// topic without subscriptions ("<topic>/produced/<p>"), so that a
+// produce-only run publishes into queues, as RabbitMQ PerfTest does and
+// as Kafka appends to a log, instead of into the void: confirms then mean
+// a queue took each message. DeleteTopic deletes them with the topic.
+const ProduceOnlySubscription = "produced"
+
 // maxProbePartitions bounds the partition probe of DeleteTopic and Lag for
 // topics this System did not create.
 const maxProbePartitions = 100_000
 
 // CreateTopic declares the topic's exchange and, for every partition, its
-// queues (one per subscription) or its stream, each bound with the
-// partition's routing key. It is idempotent for identical specs; a queue
+// queues (one per subscription, or the ProduceOnlySubscription's when
+// there is none) or its stream, each bound with the partition's routing
+// key. It is idempotent for identical specs; a queue
 // that exists with another type, retention, delivery limit or dead-letter
 // setting fails with the broker's 406 PRECONDITION_FAILED, named in the
 // error.
@@ -63,8 +71,11 @@ func (r *RabbitMQ) CreateTopic(ctx context.Context, spec adapters.TopicSpec) err
 	}
 	r.rememberTopic(spec.Name, spec.Partitions, settings)
 	subs := spec.Subscriptions
-	if r.cfg.QueueType == QueueStream {
+	switch {
+	case r.cfg.QueueType == QueueStream:
 		subs = []string{""} // one stream per partition, whatever the subscriptions
+	case len(subs) == 0:
+		subs = []string{ProduceOnlySubscription}
 	}
 	for _, sub := range subs {
 		if err := r.declareQueues(ctx, spec.Name, sub, spec.Partitions, settings); err != nil {
@@ -312,11 +323,7 @@ func (r *RabbitMQ) forgetTopic(topic string) (int, []string) {
 	defer r.mu.Unlock()
 	st, ok := r.topics[topic]
 	delete(r.topics, topic)
-	for k := range r.groups {
-		if k.topic == topic {
-			delete(r.groups, k)
-		}
-	}
+	r.groups.Forget(topic)
 	if !ok {
 		return 0, nil
 	}

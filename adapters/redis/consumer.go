@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,6 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/adapters/localgroup"
 )
 
 // Consumer defaults.
@@ -35,15 +37,21 @@ const (
 	spreadBlock = 10 * time.Millisecond
 )
 
-// consumer runs one read loop goroutine: it first re-reads its own pending
-// entries (left by an earlier consumer with the same ID), then alternates
-// XREADGROUP ">" over all partitions with a periodic XAUTOCLAIM pass that
-// takes over entries idle longer than the session timeout (a dead consumer's)
-// and, after any batch with released entries, a redelivery of those (see
-// queue.go). Handlers run on the loop goroutine, one at a time.
+// consumer runs one read loop goroutine over the partitions it owns (see
+// group.go): it alternates XREADGROUP ">" over them with a periodic
+// XAUTOCLAIM pass that takes over entries idle longer than the session
+// timeout (a dead consumer's) and, after any batch with released entries, a
+// redelivery of those (see queue.go). Handlers run on the loop goroutine,
+// one at a time.
 //
-// State owned by the loop goroutine: acks, nacks, released, lastAck,
-// lastClaim, delivery.
+// A member of a consumer group (not cfg.Queue) owns the partitions its
+// local group assigns it, and on taking one over first claims and handles
+// every entry still pending on it, in ID order. A queue consumer owns every
+// partition and first re-reads its own pending entries (left by an earlier
+// consumer with the same ID).
+//
+// State owned by the loop goroutine: owned, ownKeys, acks, refs, nacks,
+// committed, released, lastAck, lastClaim, delivery.
 type consumer struct {
 	client   goredis.UniversalClient
 	cfg      adapters.ConsumerConfig
@@ -58,7 +66,17 @@ type consumer struct {
 	limit    int           // delivery limit; 0: none
 	dlq      []string      // dead-letter stream per partition; nil: drop rejected entries
 	spread   bool          // cluster layout: one XREADGROUP per partition (keys.go)
-	next     int           // spread: partition of the next short blocking read
+	next     int           // spread: index in owned of the next short blocking read
+	queue    bool          // cfg.Queue: competing for every partition
+	g        *localgroup.Group
+
+	amu      sync.Mutex     // guards assigned and changes
+	assigned map[int32]bool // what Assigned reports
+	changes  []change       // assignment changes the loop has not applied
+	wake     chan struct{}  // poked when changes has grown
+
+	owned   []int    // partitions the loop reads, ascending
+	ownKeys []string // their streams
 
 	ctx     context.Context // cancelled by Crash
 	cancel  context.CancelFunc
@@ -71,8 +89,12 @@ type consumer struct {
 	closeErr  error
 
 	acks      [][]string // per partition, handled IDs not yet XACKed
+	refs      [][]uint64 // per partition, Refs of accepted deliveries not yet XACKed (OnAcked)
+	committed []int64    // per partition, the last offset reported to OnCommitted; -1 none
+	one       []uint64   // scratch for OnAcked with CommitAuto
 	nacks     int
 	released  bool // entries released and not yet redelivered
+	resync    bool // a read failed: re-read what is pending before new entries (resynced)
 	lastAck   time.Time
 	lastClaim time.Time
 	delivery  adapters.Delivery
@@ -85,10 +107,12 @@ type consumer struct {
 // NewConsumer starts a consumer named cfg.ID in the group cfg.Subscription.
 // The group is created on each partition if missing (at ID 0 for
 // StartEarliest, $ for StartLatest); a group CreateTopic provisioned keeps its
-// position. Every consumer reads every partition, so OnAssigned is called
-// once with all partitions before the first delivery and OnRevoked with all
-// of them on Close. Two live consumers with the same ID share one Redis
-// consumer and its pending entries: give each a distinct ID.
+// position. The consumers of one subscription created through one Redis
+// value form a local group that assigns each partition to one of them (see
+// group.go); OnAssigned and OnRevoked report the changes. With cfg.Queue the
+// consumer competes for every partition instead. Two live consumers with the
+// same ID share one Redis consumer and its pending entries: give each a
+// distinct ID.
 //
 // The delivery limit is cfg.MaxDeliveries, or the topic's
 // TopicSpec.MaxDeliveries when that is 0; the dead-letter stream exists when
@@ -133,8 +157,15 @@ func (r *Redis) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (a
 		return nil, fmt.Errorf("new redis consumer %q: connect: %w: %w", cfg.ID, adapters.ErrUnavailable, err)
 	}
 	c.client = client
-	if cfg.OnAssigned != nil {
-		cfg.OnAssigned(allPartitions(meta.partitions))
+	if cfg.Queue {
+		c.g = localgroup.New(meta.partitions) // a group of its own: every partition
+	} else if c.g, err = r.groups.Group(cfg.Topic, cfg.Subscription, meta.partitions); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("new redis consumer %q: %w", cfg.ID, err)
+	}
+	if err := c.g.Join(ctx, c); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("new redis consumer %q: %w", cfg.ID, err)
 	}
 	go c.run()
 	return c, nil
@@ -156,14 +187,22 @@ func newConsumerState(r *Redis, cfg adapters.ConsumerConfig, partitions int) *co
 		spread: r.layout.spread,
 		// COUNT applies per stream in a multi-stream XREADGROUP; split
 		// Prefetch so one read holds about Prefetch entries in total.
-		count:    int64(max(1, (prefetch+partitions-1)/partitions)),
-		block:    r.cfg.Block,
-		minIdle:  session,
-		claimGap: min(max(session/4, 50*time.Millisecond), 5*time.Second),
-		noAck:    cfg.Commit == adapters.CommitAuto,
-		stop:     make(chan struct{}),
-		exited:   make(chan struct{}),
-		acks:     make([][]string, partitions),
+		count:     int64(max(1, (prefetch+partitions-1)/partitions)),
+		block:     r.cfg.Block,
+		minIdle:   session,
+		claimGap:  min(max(session/4, 50*time.Millisecond), 5*time.Second),
+		noAck:     cfg.Commit == adapters.CommitAuto,
+		queue:     cfg.Queue,
+		stop:      make(chan struct{}),
+		exited:    make(chan struct{}),
+		acks:      make([][]string, partitions),
+		refs:      make([][]uint64, partitions),
+		committed: make([]int64, partitions),
+		assigned:  make(map[int32]bool),
+		wake:      make(chan struct{}, 1),
+	}
+	for p := range c.committed {
+		c.committed[p] = -1
 	}
 	if cfg.Commit == "" || cfg.Commit == adapters.CommitInterval {
 		c.interval = cfg.CommitInterval
@@ -175,18 +214,11 @@ func newConsumerState(r *Redis, cfg adapters.ConsumerConfig, partitions int) *co
 	return c
 }
 
-func allPartitions(n int) []int32 {
-	ps := make([]int32, n)
-	for i := range ps {
-		ps[i] = int32(i)
-	}
-	return ps
-}
-
-// Close stops the loop after the batch in hand is handled, XACKs everything
-// handled, hands entries released in that batch over to the other members
-// (see handOverReleased), and removes the Redis consumer from the group when
-// it has no pending entries left. It must not be called from the Handler (it
+// Close leaves the local group (its partitions go to the remaining members
+// once the loop has handled the batch in hand and XACKed everything
+// handled), stops the loop, hands a queue consumer's entries released in
+// that batch over to the other members (see handOverReleased), and removes
+// the Redis consumer from the group when it has no pending entries left. It must not be called from the Handler (it
 // waits for the loop that runs it); Crash may be.
 func (c *consumer) Close(ctx context.Context) error {
 	if c.crashed.Load() {
@@ -197,6 +229,7 @@ func (c *consumer) Close(ctx context.Context) error {
 }
 
 func (c *consumer) close(ctx context.Context) error {
+	leaveErr := c.g.Leave(ctx, c, true)
 	c.once.Do(func() { close(c.stop) })
 	select {
 	case <-c.exited:
@@ -213,11 +246,13 @@ func (c *consumer) close(ctx context.Context) error {
 	if c.crashed.Load() {
 		return nil // Crash raced Close and won; it closed the client
 	}
-	err := c.loopErr
+	err := errors.Join(c.loopErr, leaveErr)
 	if ferr := c.flushAcks(ctx); ferr != nil && err == nil {
 		err = ferr
 	}
-	if err == nil && c.released {
+	if err == nil && c.released && c.queue {
+		// A group member's released entries stay pending on partitions
+		// it no longer owns; their new owners claimed them on takeover.
 		err = c.handOverReleased(ctx)
 	}
 	if err == nil {
@@ -226,9 +261,6 @@ func (c *consumer) close(ctx context.Context) error {
 	c.cancel()
 	if cerr := c.client.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close redis consumer %q: %w", c.name, cerr)
-	}
-	if c.cfg.OnRevoked != nil {
-		c.cfg.OnRevoked(allPartitions(len(c.keys)))
 	}
 	return err
 }
@@ -256,18 +288,23 @@ func (c *consumer) deleteIfIdle(ctx context.Context) error {
 
 // Crash drops the connections at once without XACK and without removing the
 // Redis consumer: its pending entries stay in the group until another
-// consumer XAUTOCLAIMs them after the session timeout. It does not wait for a
-// running Handler, and nothing is acknowledged after it returns.
+// consumer claims them: the member its partitions are reassigned to, at
+// once, or a queue consumer after the session timeout. It does not wait for
+// a running Handler, and nothing is acknowledged after it returns.
 func (c *consumer) Crash() error {
 	if c.crashed.Swap(true) {
 		return nil
 	}
 	c.once.Do(func() { close(c.stop) })
 	c.cancel()
-	if err := c.client.Close(); err != nil && !errors.Is(err, goredis.ErrClosed) {
-		return fmt.Errorf("crash redis consumer %q: %w", c.name, err)
+	var err error
+	if cerr := c.client.Close(); cerr != nil && !errors.Is(cerr, goredis.ErrClosed) {
+		err = fmt.Errorf("crash redis consumer %q: %w", c.name, cerr)
 	}
-	return nil
+	if lerr := c.g.Leave(context.Background(), c, false); lerr != nil {
+		err = errors.Join(err, fmt.Errorf("crash redis consumer %q: reassign partitions: %w", c.name, lerr))
+	}
+	return err
 }
 
 func (c *consumer) stopping() bool {
@@ -283,11 +320,26 @@ func (c *consumer) stopping() bool {
 func (c *consumer) run() {
 	defer close(c.exited)
 	c.lastAck = time.Now()
-	if err := c.readOwnPending(); err != nil {
-		c.loopErr = err
-		return
+	c.applyChanges()
+	if c.queue {
+		if err := c.readOwnPending(); err != nil {
+			c.loopErr = err
+			return
+		}
 	}
 	for !c.stopping() {
+		c.applyChanges()
+		if len(c.owned) == 0 {
+			select {
+			case <-c.wake:
+			case <-c.stop:
+			}
+			continue
+		}
+		if c.resync && !c.resynced() {
+			waitOrStop(retryBackoff, c.stop)
+			continue
+		}
 		if time.Since(c.lastClaim) >= c.claimGap {
 			c.claimPass()
 			c.lastClaim = time.Now()
@@ -301,6 +353,10 @@ func (c *consumer) run() {
 				c.loopErr = fmt.Errorf("redis consumer %q: topic or group gone: %w", c.name, err)
 				return
 			}
+			// The read may have run on the server with its reply lost:
+			// those entries are pending for this consumer and must come
+			// before any newer one.
+			c.resync = true
 			waitOrStop(retryBackoff, c.stop)
 			continue
 		}
@@ -310,11 +366,35 @@ func (c *consumer) run() {
 	}
 }
 
+// resynced runs after a failed read: it XACKs what was handled, then
+// handles what is pending on the owned partitions (a read whose reply was
+// lost left its entries pending for this consumer) before the loop reads
+// new entries, so each partition stays in order. It reports whether that
+// worked; if not, the loop retries it after a back-off.
+func (c *consumer) resynced() bool {
+	if err := c.flushAcks(c.ctx); err != nil {
+		return false
+	}
+	if c.queue {
+		if err := c.readOwnPending(); err != nil {
+			return false
+		}
+	} else {
+		for _, p := range c.owned {
+			if !c.takeOver(p) {
+				return false
+			}
+		}
+	}
+	c.resync = false
+	return true
+}
+
 func isNoGroup(err error) bool { return goredis.HasErrorPrefix(err, "NOGROUP") }
 
-// read reads all partitions from ids: one ID for all partitions (">" for
-// new entries) or one per partition (for this consumer's pending entries
-// after that ID). On a single server that is one multi-stream XREADGROUP; on
+// read reads the owned partitions from ids: one ID for all of them (">" for
+// new entries) or one per owned partition (for this consumer's pending
+// entries after that ID). On a single server that is one multi-stream XREADGROUP; on
 // a cluster, where the partitions live in different slots, see readSpread. A
 // timeout with no entries returns nil, nil.
 func (c *consumer) read(ids ...string) ([]goredis.XStream, error) {
@@ -328,7 +408,7 @@ func (c *consumer) read(ids ...string) ([]goredis.XStream, error) {
 	if c.spread {
 		return c.readSpread(ids, block)
 	}
-	return c.readGroup(c.keys, ids, block)
+	return c.readGroup(c.ownKeys, ids, block)
 }
 
 // readGroup runs one XREADGROUP over keys (all in one slot) from ids (one
@@ -361,10 +441,10 @@ func (c *consumer) readGroup(keys, ids []string, block time.Duration) ([]goredis
 // this consumer and must be handled); the failure shows on the next read.
 func (c *consumer) readSpread(ids []string, block time.Duration) ([]goredis.XStream, error) {
 	pipe := c.client.Pipeline()
-	cmds := make([]*goredis.XStreamSliceCmd, len(c.keys))
-	for p, k := range c.keys {
-		cmds[p] = pipe.XReadGroup(c.ctx, &goredis.XReadGroupArgs{
-			Group: c.cfg.Subscription, Consumer: c.name, Streams: []string{k, ids[min(p, len(ids)-1)]},
+	cmds := make([]*goredis.XStreamSliceCmd, len(c.ownKeys))
+	for i, k := range c.ownKeys {
+		cmds[i] = pipe.XReadGroup(c.ctx, &goredis.XReadGroupArgs{
+			Group: c.cfg.Subscription, Consumer: c.name, Streams: []string{k, ids[min(i, len(ids)-1)]},
 			Count: c.count, Block: -1, NoAck: c.noAck,
 		})
 	}
@@ -386,9 +466,9 @@ func (c *consumer) readSpread(ids []string, block time.Duration) ([]goredis.XStr
 	if firstErr != nil {
 		return nil, firstErr
 	}
-	p := c.next
-	c.next = (c.next + 1) % len(c.keys)
-	return c.readGroup(c.keys[p:p+1], ids[min(p, len(ids)-1):][:1], min(block, spreadBlock))
+	i := c.next % len(c.ownKeys)
+	c.next = (i + 1) % len(c.ownKeys)
+	return c.readGroup(c.ownKeys[i:i+1], ids[min(i, len(ids)-1):][:1], min(block, spreadBlock))
 }
 
 // readOwnPending re-delivers entries this consumer name read but never
@@ -410,8 +490,8 @@ func (c *consumer) readOwnPending() error {
 			return fmt.Errorf("redis consumer %q: read own pending entries: %w", c.name, err)
 		}
 		for _, s := range streams {
-			if p := c.partitionOf(s.Stream); p >= 0 && len(s.Messages) > 0 {
-				cursor[p] = s.Messages[len(s.Messages)-1].ID
+			if i := slices.Index(c.ownKeys, s.Stream); i >= 0 && len(s.Messages) > 0 {
+				cursor[i] = s.Messages[len(s.Messages)-1].ID
 			}
 		}
 		if c.handleRedelivered(streams) == 0 {
@@ -424,13 +504,13 @@ func (c *consumer) readOwnPending() error {
 	return nil
 }
 
-// claimPass XAUTOCLAIMs, per partition, entries idle for at least minIdle
-// and handles them as redeliveries.
+// claimPass XAUTOCLAIMs, per owned partition, entries idle for at least
+// minIdle and handles them as redeliveries.
 func (c *consumer) claimPass() {
 	if c.noAck {
 		return // NOACK entries are never pending
 	}
-	for _, k := range c.keys {
+	for _, k := range c.ownKeys {
 		start := "0-0"
 		for range maxClaimRounds {
 			if c.stopping() {
@@ -485,7 +565,7 @@ func (c *consumer) handle(p int, msgs []goredis.XMessage, counts map[string]int6
 		}
 		v, ok := m.Values[fieldValue].(string)
 		if !ok {
-			c.settle(p, m, 0, adapters.Accept)
+			c.settle(p, m, 0, nil)
 			continue
 		}
 		n := 1
@@ -512,7 +592,7 @@ func (c *consumer) handle(p int, msgs []goredis.XMessage, counts map[string]int6
 		if c.crashed.Load() {
 			return // a crashed process settles nothing
 		}
-		c.settle(p, m, n, d.Disposition)
+		c.settle(p, m, n, d)
 	}
 }
 
@@ -548,8 +628,10 @@ func (c *consumer) flushAcks(ctx context.Context) error {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("redis consumer %q: XACK: %w", c.name, err)
 	}
+	c.reportAcks()
 	for p := range c.acks {
 		c.acks[p] = c.acks[p][:0]
+		c.refs[p] = c.refs[p][:0]
 	}
 	c.nacks = 0
 	return nil

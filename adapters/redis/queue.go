@@ -65,12 +65,21 @@ func (r *Redis) DeadLettered(ctx context.Context, topic, subscription string) (i
 }
 
 // settle applies the Handler's disposition of entry m of partition p,
-// delivered for the n-th time.
-func (c *consumer) settle(p int, m goredis.XMessage, n int, disp adapters.Disposition) {
+// delivered for the n-th time as d; d is nil for an entry acknowledged
+// without delivery (its fields are gone).
+func (c *consumer) settle(p int, m goredis.XMessage, n int, d *adapters.Delivery) {
+	disp := adapters.Accept
+	if d != nil {
+		disp = d.Disposition
+	}
 	switch {
 	case c.noAck:
 		// NOACK entries were never pending: nothing to release or
 		// acknowledge, but a rejected entry can still be copied.
+		if disp == adapters.Accept && d != nil && c.cfg.OnAcked != nil {
+			c.one = append(c.one[:0], d.Ref)
+			c.cfg.OnAcked(int32(p), c.one)
+		}
 		if disp == adapters.Reject && c.dlq != nil {
 			if err := c.client.XAdd(c.ctx, c.dlqArgs(p, m, n)).Err(); err != nil {
 				c.setErr(fmt.Errorf("redis consumer %q: dead-letter %s: %w", c.name, m.ID, err))
@@ -82,6 +91,9 @@ func (c *consumer) settle(p int, m goredis.XMessage, n int, disp adapters.Dispos
 		c.deadLetter(p, m, n)
 	default:
 		c.acks[p] = append(c.acks[p], m.ID)
+		if d != nil && c.cfg.OnAcked != nil {
+			c.refs[p] = append(c.refs[p], d.Ref)
+		}
 		c.nacks++
 	}
 }
@@ -147,10 +159,10 @@ func (c *consumer) redeliverReleased() {
 	c.handleRedelivered(streams)
 }
 
-// fromStart is the XREADGROUP ID list that reads each partition's own PEL
-// from its start.
+// fromStart is the XREADGROUP ID list that reads each owned partition's own
+// PEL from its start.
 func (c *consumer) fromStart() []string {
-	ids := make([]string, len(c.keys))
+	ids := make([]string, len(c.owned))
 	for p := range ids {
 		ids[p] = "0"
 	}

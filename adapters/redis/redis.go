@@ -17,8 +17,11 @@
 //     after CreateTopic is missed) or by NewConsumer for a subscription not
 //     yet provisioned (at 0 or $ per ConsumerConfig.Start).
 //   - Offsets are stream IDs "ms-seq" mapped to ms<<20|seq (see [IDToOffset]).
-//   - Every consumer reads every partition; consumers in one group compete
-//     for entries, so per-partition order holds only with a single consumer.
+//   - A group member reads only the partitions its local group assigns it,
+//     one member per partition at a time, so each partition is read in
+//     order; an XACK of handled entries is the member's commit (group.go).
+//     With ConsumerConfig.Queue a consumer instead competes with the others
+//     for the entries of every partition.
 //   - Queue semantics (release, reject, delivery limit, dead-letter streams
 //     in the slot of the partition they take entries from) are built by the adapter on the
 //     group's pending entries list; see queue.go.
@@ -39,12 +42,14 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/adapters/localgroup"
 )
 
 var (
 	_ adapters.System            = (*Redis)(nil)
 	_ adapters.Lagger            = (*Redis)(nil)
 	_ adapters.DeadLetterCounter = (*Redis)(nil)
+	_ adapters.AckReporter       = (*Redis)(nil)
 )
 
 // Redis is a connected Redis Streams system. It is safe for concurrent use.
@@ -58,6 +63,7 @@ type Redis struct {
 	// 7+). go-redis leaves absent fields at 0, indistinguishable from a real
 	// 0, so older servers must always use the fallback.
 	lagField bool
+	groups   localgroup.Registry // local consumer groups, see group.go
 	mu       sync.Mutex
 	closed   bool
 	// restore holds the server settings CreateTopic changed for a
@@ -143,26 +149,36 @@ func (r *Redis) Name() string { return r.cfg.Name }
 // start at ID 0), consumer groups with per-entry XACK and broker-side lag.
 // Queue semantics (release, reject, delivery counts and limits) and
 // dead-letter streams are implemented by the adapter on top of the pending
-// entries list (see queue.go). There is no rebalance (every consumer reads
-// every partition), hence no per-partition order with several consumers, and
-// no idempotent producer (Redis 7 has none).
+// entries list (see queue.go). Partitions are assigned to the members of a
+// subscription, one at a time, and rebalanced when one joins or leaves, by
+// a local group (members in one process; see group.go), so partitions are
+// consumed in order. There is no idempotent producer (Redis 7 has none).
 func (r *Redis) Capabilities() adapters.Capabilities { return capabilities() }
 
 // CapabilityVariants lists the capabilities for the docs' matrix.
 func CapabilityVariants() []adapters.CapabilityVariant {
-	return []adapters.CapabilityVariant{{Label: "redis streams", Capabilities: capabilities()}}
+	return []adapters.CapabilityVariant{{Label: "redis streams", Capabilities: capabilities(), Mapping: adapters.Mapping{
+		Topic:        "one stream per partition and a metadata hash",
+		Partition:    "a stream `bb:{<topic>}:<p>` (cluster: `bb:{<topic>:<p>}`, a slot each)",
+		Subscription: "a consumer group on every partition stream",
+		Member:       "a Redis consumer that XREADGROUPs only the streams its local group (one process) assigns it, p mod n; on takeover it XAUTOCLAIMs what is pending first. Queue: every member reads every stream (competing)",
+		Ack:          "XACK, pipelined per partition, every CommitInterval (each batch with sync)",
+		Commit:       "the XACK reply: every entry up to the acked ID is acknowledged, so the next owner reads above it",
+	}}}
 }
 
 func capabilities() adapters.Capabilities {
 	return adapters.Capabilities{
-		Partitions:     true,
-		Replay:         true,
-		ConsumerGroups: true,
-		PerMessageAck:  true,
-		BrokerLag:      true,
-		Offsets:        true,
-		Queue:          true,
-		DeadLetter:     true,
+		Partitions:        true,
+		Replay:            true,
+		ConsumerGroups:    true,
+		Rebalance:         true,
+		PerMessageAck:     true,
+		OrderedPartitions: true,
+		BrokerLag:         true,
+		Offsets:           true,
+		Queue:             true,
+		DeadLetter:        true,
 	}
 }
 
@@ -353,8 +369,10 @@ func (r *Redis) createGroups(ctx context.Context, topic string, partitions int, 
 }
 
 // DeleteTopic deletes the topic's streams (and with them its consumer groups),
-// its dead-letter streams and its metadata. A missing topic is not an error.
+// its dead-letter streams and its metadata, and forgets its local groups.
+// A missing topic is not an error.
 func (r *Redis) DeleteTopic(ctx context.Context, topic string) error {
+	r.groups.Forget(topic)
 	m, err := loadMeta(ctx, r.admin, topic)
 	if errors.Is(err, adapters.ErrTopicNotFound) {
 		return nil

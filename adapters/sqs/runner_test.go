@@ -62,9 +62,11 @@ func TestRunnerWorkloads(t *testing.T) {
 				c := res.Counts
 				t.Logf("%s: status %s sent %d acked %d received %d lost %d dup %d released %d redelivered %d deadLettered %d poisonAcked %d drained %t, throttled %d",
 					run.Name, res.Status, c.Sent, c.Acked, c.Received, c.Lost, c.Duplicates, c.Released, c.Redelivered, c.DeadLettered, c.PoisonAcked, c.Drained, sys.Throttled())
-				if res.Status != results.StatusOK || c.Failed != 0 || c.Acked == 0 || c.Lost != 0 || !c.Drained ||
+				// Degraded is accepted: moto_server's rate is not under test,
+				// its queue semantics are.
+				if res.Status != results.StatusOK && res.Status != results.StatusDegraded || c.Failed != 0 || c.Acked == 0 || c.Lost != 0 || !c.Drained ||
 					(c.OrderPromised && c.OutOfOrder != 0) || c.OrderPromised != tc.fifo && name == "smoke" {
-					t.Fatalf("status %s error %q counts %+v", res.Status, res.Error, c)
+					t.Fatalf("status %s (%s) counts %+v", res.Status, res.Explain(), c)
 				}
 				if name == "poison" && c.DeadLettered != c.PoisonAcked {
 					t.Errorf("poison: %d messages dead-lettered, %d poison messages sent", c.DeadLettered, c.PoisonAcked)

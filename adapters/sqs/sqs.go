@@ -171,9 +171,19 @@ func (s *SQS) Capabilities() adapters.Capabilities { return capabilities(s.cfg.F
 // CapabilityVariants lists the capabilities for the docs' matrix, by
 // queue type.
 func CapabilityVariants() []adapters.CapabilityVariant {
+	m := adapters.Mapping{
+		Topic:        "a metadata queue; producers send to every subscription's queues",
+		Partition:    "one queue per (subscription, partition)",
+		Subscription: "its partition queues",
+		Member:       "competing consumers: every member long-polls every partition queue",
+		Ack:          "DeleteMessageBatch; release: visibility 0; reject: to the dead-letter queue",
+		Commit:       "none (a deleted message is gone)",
+	}
+	fifo := m
+	fifo.Partition = "one FIFO queue per (subscription, partition), one message group: one message of it in flight at a time"
 	return []adapters.CapabilityVariant{
-		{Label: "sqs (standard)", Capabilities: capabilities(false)},
-		{Label: "sqs (fifo)", Capabilities: capabilities(true)},
+		{Label: "sqs (standard)", Capabilities: capabilities(false), Mapping: m},
+		{Label: "sqs (fifo)", Capabilities: capabilities(true), Mapping: fifo},
 	}
 }
 

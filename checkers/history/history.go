@@ -23,7 +23,7 @@ type Model uint8
 const (
 	ModelUnknown Model = iota // not stated; inferred from the operations
 	ModelLog                  // partitioned log (Kafka): send, poll, assign, commit
-	ModelQueue                // queue (RabbitMQ, Redis Streams groups): enqueue, dequeue, ack, nack, reject
+	ModelQueue                // queue (RabbitMQ, SQS, competing consumers): enqueue, dequeue, ack, nack, reject
 )
 
 var modelNames = [...]string{ModelUnknown: "", ModelLog: "log", ModelQueue: "queue"}

@@ -73,7 +73,9 @@ func TestConformanceFaultsOnRefbroker(t *testing.T) {
     thresholds: {lost: "== 0"}
 `)
 	out := t.TempDir()
-	code, stdout, stderr := run(t, "run", "--workloads", file, "--out", out, "--no-progress", "--no-report", "--gate")
+	// --allow-degraded: this gate is about losses under faults; a load
+	// generator saturated by parallel tests on two cores is not.
+	code, stdout, stderr := run(t, "run", "--workloads", file, "--out", out, "--no-progress", "--no-report", "--gate", "--allow-degraded")
 	if code != exitOK || !strings.Contains(stdout, "gate: passed") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
@@ -114,7 +116,7 @@ func TestShippedConformanceOnQueues(t *testing.T) {
 			adaptertest.RequireService(t, sys.name, sys.addr)
 			out := t.TempDir()
 			code, stdout, stderr := run(t, "run", "--workloads", "../../workloads.yaml", "--workload", "conformance-network",
-				"--workload", "conformance-autoack", "--system", sys.name, "--out", out, "--no-progress", "--no-report", "--gate")
+				"--workload", "conformance-autoack", "--system", sys.name, "--out", out, "--no-progress", "--no-report", "--gate", "--allow-degraded")
 			if code != exitOK || !strings.Contains(stdout, "gate: passed") {
 				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 			}

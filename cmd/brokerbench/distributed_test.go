@@ -85,7 +85,7 @@ func TestLocalWorkersMergeExactly(t *testing.T) {
 			file := distWorkload(t, "dist", tt.partitions)
 			out := t.TempDir()
 			code, stdout, stderr := run(t, "run", "--workloads", file, "--system", tt.system, "--local-workers", "3",
-				"--out", out, "--no-report", "--gate", "--no-progress")
+				"--out", out, "--no-report", "--gate", "--allow-degraded", "--no-progress")
 			if code != exitOK {
 				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 			}
@@ -222,7 +222,7 @@ func checkMergeCommand(t *testing.T, file, out string, want *results.Result) {
 	t.Helper()
 	shards := filepath.Join(out, "shards")
 	again := t.TempDir()
-	code, stdout, stderr := run(t, "merge", "--workloads", file, "--out", again, "--no-report", "--gate",
+	code, stdout, stderr := run(t, "merge", "--workloads", file, "--out", again, "--no-report", "--gate", "--allow-degraded",
 		filepath.Join(shards, "shard-0"), filepath.Join(shards, "shard-1"), filepath.Join(shards, "shard-2"))
 	if code != exitOK || !strings.Contains(stdout, "gate: passed") {
 		t.Fatalf("merge: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)

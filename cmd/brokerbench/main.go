@@ -2,7 +2,9 @@
 // guarantees. See README.md for the commands, and docs/ for the workload,
 // result and adapter references.
 //
-// Exit codes: 0 success, 1 a run or check failed, 2 usage or input error.
+// Exit codes: 0 success, 1 a run or check failed, 2 usage or input error,
+// 130 interrupted (Ctrl-C: the current run is written as interrupted; a
+// second Ctrl-C exits at once).
 package main
 
 import (
@@ -11,19 +13,19 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/brokerbench/brokerbench/suite/systems"
+	"github.com/brokerbench/brokerbench/workloads/runner"
 )
 
 // Exit codes shared by every subcommand.
 const (
-	exitOK     = 0
-	exitFailed = 1
-	exitUsage  = 2
+	exitOK          = 0
+	exitFailed      = 1
+	exitUsage       = 2
+	exitInterrupted = 130 // 128 + SIGINT, as shells report it
 )
 
 // usageError marks errors caused by the user's input (flags, files); they
@@ -47,15 +49,24 @@ func main() {
 	if code, ok := systems.ServeRefbroker(); ok {
 		os.Exit(code)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	ctx, cancel := context.WithCancel(context.Background())
+	live := &runner.Resources{}
+	stop := handleInterrupts(os.Stderr, cancel, live, os.Exit)
+	code := executeWith(ctx, os.Args[1:], os.Stdout, os.Stderr, live)
 	stop()
+	cancel()
 	os.Exit(code)
 }
 
 // execute runs the command line args and returns the exit code.
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRootCmd()
+	return executeWith(ctx, args, stdout, stderr, &runner.Resources{})
+}
+
+// executeWith is execute recording the topics runs create in live, for
+// the interrupt handler to name what an exit leaves behind.
+func executeWith(ctx context.Context, args []string, stdout, stderr io.Writer, live *runner.Resources) int {
+	root := newRootCmd(live)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -68,6 +79,9 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	fmt.Fprintln(stderr, "brokerbench:", err)
+	if errors.Is(err, errInterrupted) {
+		return exitInterrupted
+	}
 	if isUsage(err) || !started {
 		return exitUsage
 	}
@@ -79,7 +93,7 @@ func isUsage(err error) bool {
 	return errors.As(err, &u)
 }
 
-func newRootCmd() *cobra.Command {
+func newRootCmd(live *runner.Resources) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "brokerbench",
 		Short: "Benchmark message brokers and check their delivery guarantees",
@@ -94,7 +108,7 @@ counts lost, duplicated and reordered messages.`,
 	// Cobra reports unknown flags and bad arguments through this hook;
 	// they are usage errors.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newRunCmd(), newValidateCmd(), newListCmd())
+	root.AddCommand(newRunCmd(live), newValidateCmd(), newListCmd())
 	root.AddCommand(newCheckCmd())
 	root.AddCommand(newReportCmd(), newPlanCmd(), newMergeCmd())
 	return root

@@ -86,8 +86,8 @@ func TestRunSmokeOnRefbroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != results.StatusOK || r.Counts.Lost != 0 || r.Counts.Acked == 0 || r.Meta.System.Client == "" {
-		t.Errorf("result: status %s counts %+v system %+v", r.Status, r.Counts, r.Meta.System)
+	if !r.OKApartFromGenerator() || r.Counts.Lost != 0 || r.Counts.Acked == 0 || r.Meta.System.Client == "" {
+		t.Errorf("result: status %s (%s) counts %+v system %+v", r.Status, r.Explain(), r.Counts, r.Meta.System)
 	}
 	if !strings.Contains(stdout, "smoke") || !strings.Contains(stdout, "refbroker") {
 		t.Errorf("summary table missing:\n%s", stdout)
@@ -113,8 +113,13 @@ func TestRunOMBWorkloadFile(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	rs, _, err := results.ReadDir(out)
-	if err != nil || len(rs) != 1 || rs[0].Status != results.StatusOK {
+	if err != nil || len(rs) != 1 {
 		t.Fatalf("results %v %v", rs, err)
+	}
+	// The file's 50,000 msg/s may be out of this machine's reach
+	// (degraded); loading and running the file is under test.
+	if !rs[0].Complete() {
+		t.Errorf("status %s (%s)", rs[0].Status, rs[0].Explain())
 	}
 }
 
@@ -144,7 +149,9 @@ func TestRunGate(t *testing.T) {
 	pass := strings.Replace(file, "gate.yaml", "pass.yaml", 1)
 	data, _ := os.ReadFile(file)
 	os.WriteFile(pass, []byte(strings.Replace(string(data), `publishRate: "> 1000000000"`, `publishRate: "> 100"`, 1)), 0o644)
-	if code, stdout, _ := run(t, "run", "--workloads", pass, "--out", t.TempDir(), "--no-progress", "--gate"); code != exitOK || !strings.Contains(stdout, "gate: passed (3 checks)") {
+	// --allow-degraded: the thresholds are under test, not the machine's
+	// load generator (a degraded run's check passes, and says why).
+	if code, stdout, _ := run(t, "run", "--workloads", pass, "--out", t.TempDir(), "--no-progress", "--gate", "--allow-degraded"); code != exitOK || !strings.Contains(stdout, "gate: passed (3 checks)") {
 		t.Errorf("passing gate: exit %d\n%s", code, stdout)
 	}
 }
@@ -164,7 +171,7 @@ func TestRunSmokeOnEverySystem(t *testing.T) {
 			adaptertest.RequireService(t, sys.name, sys.addr)
 			out := t.TempDir()
 			code, stdout, stderr := run(t, "run", "--workloads", "../../workloads.yaml", "--workload", "smoke", "--system", sys.name,
-				"--duration", "2s", "--warmup", "500ms", "--out", out, "--no-progress", "--no-report", "--history", "--gate")
+				"--duration", "2s", "--warmup", "500ms", "--out", out, "--no-progress", "--no-report", "--history", "--gate", "--allow-degraded")
 			if code != exitOK {
 				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 			}
@@ -172,7 +179,7 @@ func TestRunSmokeOnEverySystem(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Status != results.StatusOK || r.Counts.Lost != 0 || r.Counts.Acked == 0 || r.Verdict == nil || r.Verdict.Valid != "valid" {
+			if !r.OKApartFromGenerator() || r.Counts.Lost != 0 || r.Counts.Acked == 0 || r.Verdict == nil || r.Verdict.Valid != "valid" {
 				t.Errorf("status %s counts %+v verdict %+v", r.Status, r.Counts, r.Verdict)
 			}
 		})

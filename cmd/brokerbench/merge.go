@@ -38,7 +38,11 @@ report written, and with --gate a failing check exits 1.`,
 			if out == "" {
 				out = filepath.Join("brokerbench-results", "merged-"+time.Now().Format("20060102-150405"))
 			}
-			merged, err := distributed.MergeDirs(dirs, out)
+			limits, err := f.limits()
+			if err != nil {
+				return err
+			}
+			merged, err := distributed.MergeDirs(dirs, out, limits)
 			if err != nil {
 				return err
 			}
@@ -52,5 +56,7 @@ report written, and with --gate a failing check exits 1.`,
 	fl.BoolVar(&f.gate, "gate", false, "exit 1 when any merged run, threshold or checker fails")
 	fl.StringVar(&f.junit, "junit", "", "write the gate's checks as JUnit XML to this file")
 	fl.BoolVar(&f.noReport, "no-report", false, "do not write the report into <out>/report")
+	fl.BoolVar(&f.allowDegr, "allow-degraded", false, "with --gate, let degraded runs pass")
+	fl.StringVar(&f.errorLimit, "send-error-limit", "1%", "share of sends outside fault windows that may fail before the merged run fails")
 	return cmd
 }

@@ -46,9 +46,7 @@ reasoning (see brokerbench plan).`,
 	fl.StringVar(&f.out, "out", "", "report folder (default <first --in>/report)")
 	fl.StringVar(&f.baseline, "baseline", "", "what ratios are relative to: a result set (an --in folder's name), a system, or \"system [set]\" (default the first --in, then the first system run)")
 	fl.StringVar(&f.target, "target-throughput", "", "add a capacity plan for this target, e.g. 500MB/s")
-	fl.IntVar(&f.plan.consumers, "consumers", 0, "with --target-throughput: consumers per group (minimum partition count)")
-	fl.Float64Var(&f.plan.headroom, "headroom", reports.DefaultHeadroom, "with --target-throughput: share of measured per-partition throughput kept in reserve")
-	fl.IntVar(&f.plan.messageSize, "message-size", 0, "with a msg/s target: message size in bytes")
+	f.plan.register(fl, "with --target-throughput: ")
 	return cmd
 }
 

@@ -2,13 +2,16 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/brokerbench/brokerbench/results"
 	"github.com/brokerbench/brokerbench/suite"
 	"github.com/brokerbench/brokerbench/suite/systems"
 	"github.com/brokerbench/brokerbench/workloads"
@@ -28,6 +31,8 @@ type runFlags struct {
 	readyTimeout time.Duration
 	keepTopics   bool
 	gate         bool
+	allowDegr    bool
+	errorLimit   string // a percentage, e.g. "1%"
 	history      bool
 	noReport     bool
 	junit        string
@@ -36,9 +41,10 @@ type runFlags struct {
 	verbose      bool
 	endpoints    map[string]*string // env var -> flag value
 	dist         distFlags
+	search       searchFlags
 }
 
-func newRunCmd() *cobra.Command {
+func newRunCmd(live *runner.Resources) *cobra.Command {
 	f := &runFlags{endpoints: map[string]*string{}}
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -56,7 +62,7 @@ interval (docs/measurement.md).
 Connection settings come from BROKERBENCH_<SYSTEM>_<SETTING> environment
 variables (see docs/adapters/); the flags below override the main endpoint.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runRun(cmd, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runRun(cmd, f, live) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.file, "workloads", "workloads.yaml", "workloads file")
@@ -69,7 +75,9 @@ variables (see docs/adapters/); the flags below override the main endpoint.`,
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "how long to wait after producers stop for consumers to catch up")
 	fl.DurationVar(&f.readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for consumers to read every partition before load starts")
 	fl.BoolVar(&f.keepTopics, "keep-topics", false, "leave the run's topics, queues and streams in place")
-	fl.BoolVar(&f.gate, "gate", false, "exit 1 when any run, threshold or checker fails (a CI conformance gate)")
+	fl.BoolVar(&f.gate, "gate", false, "exit 1 when any run fails or is degraded, or a threshold or checker fails (a CI conformance gate)")
+	fl.BoolVar(&f.allowDegr, "allow-degraded", false, "with --gate, let degraded runs pass (rate below offered, consumers behind, generator saturated)")
+	fl.StringVar(&f.errorLimit, "send-error-limit", "1%", "share of sends outside fault windows that may fail before a run fails, e.g. 0.5%")
 	fl.StringVar(&f.junit, "junit", "", "write the gate's checks as JUnit XML to this file")
 	fl.BoolVar(&f.noReport, "no-report", false, "do not write the PDF/PNG/HTML report into <out>/report at the end")
 	fl.BoolVar(&f.history, "history", false, "record every run's history (docs/history.md) next to its result and check it; workloads with history: true always do")
@@ -77,6 +85,7 @@ variables (see docs/adapters/); the flags below override the main endpoint.`,
 	fl.BoolVar(&f.noProgress, "no-progress", false, "print plain progress lines even on a terminal")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "debug logging")
 	addDistFlags(fl, &f.dist)
+	f.search.register(fl)
 	for _, s := range systems.All() {
 		for _, e := range s.Flags {
 			f.endpoints[s.Env(e)] = fl.String(e.Name, "", e.Help+" (overrides $"+s.Env(e)+")")
@@ -138,17 +147,43 @@ func (f *runFlags) loggers(cmd *cobra.Command) (logger, brokerLogger *slog.Logge
 	return logger, brokerLogger, display
 }
 
-// runnerOptions are the runner options the flags set, but the warm-up.
-func (f *runFlags) runnerOptions(logger *slog.Logger, display *display) []runner.Option {
-	return []runner.Option{
+// limits are the status limits the flags set.
+func (f *runFlags) limits() (results.Limits, error) {
+	limits := results.DefaultLimits()
+	var err error
+	if limits.MaxSendErrorRate, err = parsePercent(f.errorLimit); err != nil {
+		return limits, usagef("--send-error-limit %q: %v", f.errorLimit, err)
+	}
+	return limits, nil
+}
+
+// runnerOptions are the runner options the flags set.
+func (f *runFlags) runnerOptions(logger *slog.Logger, display *display, live *runner.Resources) ([]runner.Option, error) {
+	limits, err := f.limits()
+	if err != nil {
+		return nil, err
+	}
+	opts := []runner.Option{
 		runner.Interval(f.interval), runner.Duration(f.duration),
 		runner.DrainTimeout(f.drainTimeout), runner.ReadyTimeout(f.readyTimeout),
 		runner.Logger(logger), runner.OnProgress(display.progress),
+		runner.StatusLimits(limits), runner.Track(live),
 	}
+	if f.warmup != "" {
+		d, err := time.ParseDuration(f.warmup)
+		if err != nil || d < 0 {
+			return nil, usagef("--warmup %q: want a duration such as 2s or 0s", f.warmup)
+		}
+		opts = append(opts, runner.Warmup(d))
+	}
+	if f.keepTopics {
+		opts = append(opts, runner.KeepTopics())
+	}
+	return opts, nil
 }
 
-func runRun(cmd *cobra.Command, f *runFlags) error {
-	if handled, err := runDistributed(cmd, f); handled {
+func runRun(cmd *cobra.Command, f *runFlags, live *runner.Resources) error {
+	if handled, err := runDistributed(cmd, f, live); handled {
 		return err
 	}
 	selected, systemList, err := f.plan()
@@ -156,28 +191,34 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 		return err
 	}
 	logger, brokerLogger, display := f.loggers(cmd)
-	opts := f.runnerOptions(logger, display)
-	if f.warmup != "" {
-		o, err := warmupOption(f.warmup)
-		if err != nil {
-			return err
-		}
-		opts = append(opts, o)
+	opts, err := f.runnerOptions(logger, display, live)
+	if err != nil {
+		return err
 	}
-	if f.keepTopics {
-		opts = append(opts, runner.KeepTopics())
+	search, err := f.search.options()
+	if err != nil {
+		return err
 	}
 	out, err := suite.Run(cmd.Context(), suite.Config{
 		Workloads: selected, Systems: systemList, Out: f.out, Runner: opts,
-		History: f.history, Report: !f.noReport, JUnit: f.junit, Gate: f.gate, Repeat: f.repeat,
+		History: f.history, Report: !f.noReport, JUnit: f.junit, Gate: f.gate, AllowDegraded: f.allowDegr, Repeat: f.repeat,
 		Getenv: f.getenv, Logger: logger, BrokerLogger: brokerLogger,
 		OnStart: display.start, OnFinish: display.finish,
-		ToolVersion: toolVersion, Revision: revision(), SelfExec: true,
+		ToolVersion: toolVersion, Revision: revision(), SelfExec: true, Search: search,
 	})
-	if err != nil {
-		if errors.Is(err, suite.ErrUsage) {
-			return usageError{err}
+	switch {
+	case errors.Is(err, suite.ErrUsage):
+		return usageError{err}
+	case out != nil && out.Interrupted:
+		display.close()
+		if err := out.WriteSummary(cmd.OutOrStdout()); err != nil {
+			return err
 		}
+		if len(live.Live()) > 0 {
+			writeLeftBehind(cmd.ErrOrStderr(), live)
+		}
+		return errInterrupted
+	case err != nil:
 		return err
 	}
 	display.close()
@@ -188,4 +229,17 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 		return errRunFailed
 	}
 	return nil
+}
+
+// parsePercent reads "1%" or "0.5%" as a share (0.01, 0.005).
+func parsePercent(s string) (float64, error) {
+	num, ok := strings.CutSuffix(strings.TrimSpace(s), "%")
+	if !ok {
+		return 0, fmt.Errorf("want a percentage such as 1%% or 0.5%%")
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || v < 0 || v > 100 {
+		return 0, fmt.Errorf("want a percentage from 0%% to 100%%, such as 1%%")
+	}
+	return v / 100, nil
 }

@@ -65,8 +65,10 @@ func TestCLISQS(t *testing.T) {
 		c := r.Counts
 		t.Logf("%s: status %s sent %d acked %d received %d lost %d dup %d released %d redelivered %d deadLettered %d poisonAcked %d",
 			r.Workload, r.Status, c.Sent, c.Acked, c.Received, c.Lost, c.Duplicates, c.Released, c.Redelivered, c.DeadLettered, c.PoisonAcked)
-		if r.Status != results.StatusOK || c.Failed != 0 || c.Acked == 0 || c.Lost != 0 || !c.Drained {
-			t.Errorf("%s: status %s error %q counts %+v", r.Workload, r.Status, r.Error, c)
+		// Degraded is accepted: moto_server's rate is not under test, its
+		// queue semantics are (and a degraded run's figures are real).
+		if r.Status != results.StatusOK && r.Status != results.StatusDegraded || c.Failed != 0 || c.Acked == 0 || c.Lost != 0 || !c.Drained {
+			t.Errorf("%s: status %s (%s) counts %+v", r.Workload, r.Status, r.Explain(), c)
 		}
 		if strings.HasPrefix(r.Workload, "poison") && c.DeadLettered != c.PoisonAcked {
 			t.Errorf("%s: %d messages dead-lettered, %d poison messages sent", r.Workload, c.DeadLettered, c.PoisonAcked)

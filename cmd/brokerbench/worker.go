@@ -78,7 +78,7 @@ func (d *distFlags) segment(getenv func(string) string) (workloads.Segment, bool
 
 // runDistributed runs `run` as a shard or a coordinator; handled is false
 // for an ordinary run.
-func runDistributed(cmd *cobra.Command, f *runFlags) (handled bool, err error) {
+func runDistributed(cmd *cobra.Command, f *runFlags, live *runner.Resources) (handled bool, err error) {
 	d := &f.dist
 	seg, isShard, err := d.segment(os.Getenv)
 	if err != nil {
@@ -108,7 +108,7 @@ func runDistributed(cmd *cobra.Command, f *runFlags) (handled bool, err error) {
 		return true, err
 	}
 	if isShard {
-		return true, runShard(cmd, f, seg, selected, systemList)
+		return true, runShard(cmd, f, live, seg, selected, systemList)
 	}
 	return true, runCoordinator(cmd, f, selected, systemList)
 }
@@ -132,7 +132,7 @@ func checkDistributable(f *runFlags, selected []workloads.Workload, count int) e
 
 // runShard runs this process's shard of every selected workload, serving
 // the worker API, and waits until the coordinator has its results.
-func runShard(cmd *cobra.Command, f *runFlags, seg workloads.Segment, selected []workloads.Workload, systemList []string) error {
+func runShard(cmd *cobra.Command, f *runFlags, live *runner.Resources, seg workloads.Segment, selected []workloads.Workload, systemList []string) error {
 	d := &f.dist
 	runID := d.runID
 	if runID == "" {
@@ -156,14 +156,11 @@ func runShard(cmd *cobra.Command, f *runFlags, seg workloads.Segment, selected [
 	}()
 	logger, brokerLogger, display := f.loggers(cmd)
 	logger.Info("shard serving the worker API", "shard", seg.String(), "run", runID, "api", ln.Addr().String())
-	opts := append(f.runnerOptions(logger, display), runner.Shard(runner.ShardConfig{Segment: seg, RunID: runID, Barrier: w}))
-	if f.warmup != "" {
-		o, err := warmupOption(f.warmup)
-		if err != nil {
-			return err
-		}
-		opts = append(opts, o)
+	opts, err := f.runnerOptions(logger, display, live)
+	if err != nil {
+		return err
 	}
+	opts = append(opts, runner.Shard(runner.ShardConfig{Segment: seg, RunID: runID, Barrier: w}))
 	out, err := suite.Run(ctx, suite.Config{
 		Workloads: selected, Systems: systemList, Out: f.out, Runner: opts,
 		History: f.history, Getenv: f.getenv, Logger: logger, BrokerLogger: brokerLogger,
@@ -254,7 +251,11 @@ func runCoordinator(cmd *cobra.Command, f *runFlags, selected []workloads.Worklo
 			}
 		}
 	}
-	merged, err := distributed.MergeAll(shards, out)
+	limits, err := f.limits()
+	if err != nil {
+		return err
+	}
+	merged, err := distributed.MergeAll(shards, out, limits)
 	if err != nil {
 		return err
 	}
@@ -265,7 +266,7 @@ func runCoordinator(cmd *cobra.Command, f *runFlags, selected []workloads.Worklo
 func (f *runFlags) collect(cmd *cobra.Command, selected []workloads.Workload, systemList []string, out string, logger *slog.Logger, merged []*results.Result) error {
 	o, err := suite.Collect(cmd.Context(), suite.Config{
 		Workloads: selected, Systems: systemList, Out: out,
-		Report: !f.noReport, JUnit: f.junit, Gate: f.gate, Logger: logger,
+		Report: !f.noReport, JUnit: f.junit, Gate: f.gate, AllowDegraded: f.allowDegr, Logger: logger,
 		ToolVersion: toolVersion, Revision: revision(),
 	}, merged)
 	if err != nil {
@@ -340,12 +341,4 @@ func newRunID() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-func warmupOption(s string) (runner.Option, error) {
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return nil, usagef("--warmup %q: want a duration such as 2s or 0s", s)
-	}
-	return runner.Warmup(d), nil
 }

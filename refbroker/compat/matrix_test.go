@@ -114,11 +114,27 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	addr := startBroker(t, refbroker.Security{})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	ref, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatalf("reference client: %v", err)
+	}
+	t.Cleanup(ref.Close)
+	return &env{t: t, ctx: ctx, addr: addr, ref: ref, adm: kadm.NewClient(ref)}
+}
+
+// startBroker starts an embedded refbroker with sec (PLAINTEXT when
+// zero), closed with t, and returns its address. REFBROKER_TEST_LOG
+// turns its debug log on.
+func startBroker(t *testing.T, sec refbroker.Security) string {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("REFBROKER_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	cfg := refbroker.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: logger}
+	cfg := refbroker.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: logger, Security: sec}
 	cfg.Storage.SegmentBytes = 1 << 20
 	b, err := refbroker.Start(context.Background(), cfg)
 	if err != nil {
@@ -129,14 +145,7 @@ func newEnv(t *testing.T) *env {
 			t.Errorf("close refbroker: %v", err)
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	t.Cleanup(cancel)
-	ref, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
-	if err != nil {
-		t.Fatalf("reference client: %v", err)
-	}
-	t.Cleanup(ref.Close)
-	return &env{t: t, ctx: ctx, addr: b.Addr(), ref: ref, adm: kadm.NewClient(ref)}
+	return b.Addr()
 }
 
 // createTopic creates topic with n partitions through the reference client.

@@ -135,7 +135,10 @@ func (p *seqProducer) stop(t testing.TB) {
 //     recovers producer state), this means exactly once.
 //
 // The test also runs with --fsync always, whose append path (sync before
-// the ack) and checkpointing differ; the guarantee is the same.
+// the ack) and checkpointing differ; the guarantee is the same. Neither
+// run proves that anything reached the disk: a kill -9 keeps the page
+// cache, so unsynced data survives it too. What a power loss leaves is
+// tested in refbroker/storage/crash_test.go, on the fsys.Recorder seam.
 func TestCrashKill9(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {

@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/brokerbench/brokerbench/refbroker/storage"
 )
 
 // batchSpan locates one Kafka v2 record batch in a segment file.
@@ -19,34 +20,21 @@ type batchSpan struct {
 	records    int64
 }
 
-// v2 batch header layout (KIP-98): baseOffset int64, batchLength int32,
-// then the batchLength bytes it counts; lastOffsetDelta sits at byte 23 and
-// the records start at byte 61.
-const (
-	batchLengthPrefix = 12
-	lastOffsetDeltaAt = 23
-	batchHeaderBytes  = 61
-)
-
 // scanSegment walks the batches of a segment file up to the first zero
 // length (the preallocated, never written tail) or the end of the file.
 func scanSegment(t testing.TB, data []byte) []batchSpan {
 	t.Helper()
 	var spans []batchSpan
-	for pos := int64(0); pos+batchHeaderBytes <= int64(len(data)); {
-		length := int64(int32(binary.BigEndian.Uint32(data[pos+8:])))
-		if length <= 0 {
+	for pos := int64(0); pos+storage.BatchHeaderSize <= int64(len(data)); {
+		h, err := storage.ParseBatchHeader(data[pos:])
+		if err != nil || h.BatchLength <= 0 {
 			break
 		}
-		end := pos + batchLengthPrefix + length
+		end := pos + h.Size()
 		if end > int64(len(data)) {
 			t.Fatalf("segment: batch at %d runs past the end of the file", pos)
 		}
-		spans = append(spans, batchSpan{
-			pos: pos, end: end,
-			baseOffset: int64(binary.BigEndian.Uint64(data[pos:])),
-			records:    int64(int32(binary.BigEndian.Uint32(data[pos+lastOffsetDeltaAt:]))) + 1,
-		})
+		spans = append(spans, batchSpan{pos: pos, end: end, baseOffset: h.BaseOffset, records: int64(h.LastOffsetDelta) + 1})
 		pos = end
 	}
 	return spans
@@ -74,7 +62,7 @@ type damage func(data []byte, spans []batchSpan) (size int64, firstBad int)
 // flipRecordByte flips one bit inside the records of batch i, which only
 // the CRC-32C can catch.
 func flipRecordByte(data []byte, s batchSpan) {
-	data[s.pos+batchHeaderBytes+(s.end-s.pos-batchHeaderBytes)/2] ^= 0x10
+	data[s.pos+storage.BatchHeaderSize+(s.end-s.pos-storage.BatchHeaderSize)/2] ^= 0x10
 }
 
 // TestTornWriteRecovery produces batches to the refbroker binary, kills it

@@ -2,13 +2,15 @@
 // checks and the serve-until-cancelled loop. cmd/refbroker is a main
 // around [Main]; brokerbench calls the same [Main] when it runs refbroker
 // as its own subprocess (suite/systems), so the two cannot drift apart.
-// See docs/refbroker.md for flags and behaviour.
+// One subcommand, "scram-credential", prints a SCRAM users-file line
+// (see [scramCredential]). See docs/refbroker.md for flags and behaviour.
 //
 // Exit codes: 0 after a clean shutdown, 1 if the broker failed to start or
 // to close cleanly, 2 for invalid flags.
 package refbrokercli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -20,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/brokerbench/brokerbench/refbroker"
@@ -37,6 +40,9 @@ func Main(args []string, stderr io.Writer) int {
 // run parses args, starts the broker and blocks until ctx is done. It
 // returns the process exit code.
 func run(ctx context.Context, args []string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == scramCommand {
+		return scramCredential(args[1:], os.Stdin, os.Stdout, stderr)
+	}
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -87,11 +93,20 @@ func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
 	fs.Int64Var(&cfg.MaxInFlightBytes, "max-inflight-bytes", 0, "request bytes one connection may have read and not yet handled (default: --max-request-bytes)")
 	maxFetch := fs.Int("max-fetch-bytes", refbroker.DefaultMaxFetchBytes, "largest Fetch response in record bytes, whatever the client asks (Kafka fetch.max.bytes)")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", refbroker.DefaultMaxConnections, "open client connections; more are closed at once")
+	fs.IntVar(&cfg.MaxCreateTopicsPerRequest, "max-create-topics-per-request", refbroker.DefaultMaxCreateTopicsPerRequest, "topics one CreateTopics or auto-creating Metadata request may create; the rest are refused")
+	maxCreateParts := fs.Int("max-create-partitions-per-request", refbroker.DefaultMaxCreatePartitionsPerRequest, "partitions one CreateTopics, CreatePartitions or auto-creating Metadata request may create; the rest are refused")
+	fs.IntVar(&cfg.PartitionCreationsPerMinute, "partition-creations-per-minute", refbroker.DefaultPartitionCreationsPerMinute, "partitions all clients together may create per minute (Kafka's controller mutation quota, KIP-599); -1 no limit")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", refbroker.DefaultIdleTimeout, "close a connection that sends no request for this long")
 	fs.DurationVar(&cfg.RequestReadTimeout, "request-read-timeout", refbroker.DefaultRequestReadTimeout, "close a connection that takes longer than this to send one request")
 	fs.DurationVar(&cfg.RetentionCheckInterval, "retention-check-interval", refbroker.DefaultRetentionCheckInterval, "how often retention is enforced")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", refbroker.DefaultShutdownTimeout, "on SIGTERM, how long running requests get before the broker exits anyway (data is then recovered at the next start)")
 	fs.BoolVar(&cfg.RebuildMetadata, "rebuild-metadata", false, "rebuild the topic metadata file from the topic directories (when it and its backup are lost or damaged)")
+	fs.StringVar(&cfg.Security.Protocol, "security-protocol", refbroker.ProtocolPlaintext, "listener security: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
+	fs.StringVar(&cfg.Security.TLSCertFile, "tls-cert", "", "PEM server certificate (chain), for SSL and SASL_SSL")
+	fs.StringVar(&cfg.Security.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&cfg.Security.TLSClientCAFile, "tls-client-ca", "", "PEM CA file: require client certificates signed by it (principal User:<subject DN>)")
+	fs.StringVar(&cfg.Security.UsersFile, "sasl-users", "", "SASL users file (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), for SASL_PLAINTEXT and SASL_SSL")
+	fs.StringVar(&cfg.Security.ACLFile, "acl-file", "", "ACL file; when set, principals may do only what it allows")
 	nodeID := fs.Int("node-id", 0, "node ID in Metadata")
 	fs.StringVar(&cfg.ClusterID, "cluster-id", "", "cluster ID (default: generated once and persisted)")
 	fs.Func("log-level", "debug, info, warn or error (default info)", func(s string) error {
@@ -117,6 +132,9 @@ func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
 		{"--fsync-interval", cfg.Storage.FsyncInterval <= 0, "a positive duration"},
 		{"--shutdown-timeout", cfg.ShutdownTimeout <= 0, "a positive duration"},
 		{"--max-connections", cfg.MaxConnections < 1, "1 or more"},
+		{"--max-create-topics-per-request", cfg.MaxCreateTopicsPerRequest < 1, "1 or more"},
+		{"--max-create-partitions-per-request", *maxCreateParts < *partitions || *maxCreateParts > math.MaxInt32, fmt.Sprintf("--partitions (%d) or more", *partitions)},
+		{"--partition-creations-per-minute", cfg.PartitionCreationsPerMinute < 1 && cfg.PartitionCreationsPerMinute != -1, "-1 (no limit) or 1 or more"},
 		{"--max-inflight-bytes", cfg.MaxInFlightBytes != 0 && cfg.MaxInFlightBytes < 1024, "0 (the request limit) or 1024 or more"},
 		{"--max-fetch-bytes", *maxFetch < 1024 || *maxFetch > math.MaxInt32, fmt.Sprintf("1024..%d", math.MaxInt32)},
 		{"--idle-timeout", cfg.IdleTimeout <= 0, "a positive duration"},
@@ -137,6 +155,7 @@ func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
 	cfg.Storage.Fsync = fsync
 	cfg.MaxRequestBytes = int32(*maxReq)
 	cfg.MaxFetchBytes = int32(*maxFetch)
+	cfg.MaxCreatePartitionsPerRequest = int32(*maxCreateParts)
 	cfg.NodeID = int32(*nodeID)
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
 	if err := cfg.Default().Validate(); err != nil {
@@ -158,4 +177,47 @@ func validHostPort(addr string, listen bool) bool {
 		return false
 	}
 	return listen || (host != "" && n > 0)
+}
+
+// scramCommand is the one subcommand: it prints a SCRAM users-file line.
+const scramCommand = "scram-credential"
+
+// scramCredential runs "refbroker scram-credential --mechanism M --user U
+// [--iterations N]": it reads the password from the first line of stdin
+// and prints the users-file line with the salted credential
+// (refbroker.ScramCredential), so that the file need not hold the
+// password. It returns the exit code: 0, or 2 for bad flags or input.
+func scramCredential(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("refbroker "+scramCommand, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	mech := fs.String("mechanism", refbroker.MechanismScramSHA256, "SCRAM-SHA-256 or SCRAM-SHA-512")
+	user := fs.String("user", "", "user name (required)")
+	iters := fs.Int("iterations", 4096, "PBKDF2 iterations, 4096..16384")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "refbroker %s: %s\n", scramCommand, fmt.Sprintf(format, a...))
+		return 2
+	}
+	if *user == "" || strings.ContainsAny(*user, " \t") || fs.NArg() > 0 {
+		return fail("--user is required, without spaces; the password is read from stdin")
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fail("read the password from stdin: %v", err)
+	}
+	pass := strings.TrimRight(line, "\r\n")
+	if pass == "" {
+		return fail("no password on stdin")
+	}
+	cred, err := refbroker.ScramCredential(*mech, *user, pass, *iters)
+	if err != nil {
+		return fail("%v (flags --mechanism, --iterations)", err)
+	}
+	fmt.Fprintf(stdout, "%s %s %s\n", *user, *mech, cred)
+	return 0
 }

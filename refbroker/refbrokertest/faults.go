@@ -16,9 +16,7 @@ package refbrokertest
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"log/slog"
 	"slices"
 	"sync/atomic"
@@ -291,26 +289,20 @@ func (i *Injector) duplicate(req *kmsg.ProduceRequest) *kmsg.ProduceRequest {
 	return req
 }
 
-// crcOffset is where a v2 record batch's CRC-32C sits: after FirstOffset
-// (8 bytes), Length (4), PartitionLeaderEpoch (4) and Magic (1). The CRC
-// covers everything after it, from Attributes to the end (KIP-98).
-const crcOffset = 17
-
 // stripProducer returns a copy of a v2 record batch with its producer ID,
 // epoch and base sequence cleared and its CRC recomputed, so that storing
-// it again is not recognised as an idempotent retry. kmsg.RecordBatch is
-// the codec; only the CRC's place is stated here.
+// it again is not recognised as an idempotent retry. storage's batch-header
+// codec knows the layout.
 func stripProducer(batch []byte) ([]byte, error) {
-	var rb kmsg.RecordBatch
-	if err := rb.ReadFrom(batch); err != nil {
+	out := slices.Clone(batch)
+	h, err := storage.ParseBatchHeader(out)
+	if err != nil {
 		return nil, fmt.Errorf("decode record batch: %w", err)
 	}
-	rb.ProducerID, rb.ProducerEpoch, rb.FirstSequence = -1, -1, -1
-	out := rb.AppendTo(nil)
-	if len(out) != len(batch) {
-		return nil, fmt.Errorf("re-encoded batch is %d bytes, was %d", len(out), len(batch))
+	h.ProducerID, h.ProducerEpoch, h.BaseSequence = -1, -1, -1
+	if err := storage.PutBatchHeader(out, h); err != nil {
+		return nil, fmt.Errorf("encode record batch: %w", err)
 	}
-	binary.BigEndian.PutUint32(out[crcOffset:], crc32.Checksum(out[crcOffset+4:], crc32.MakeTable(crc32.Castagnoli)))
 	return out, nil
 }
 

@@ -45,27 +45,42 @@ const (
 // mutable global: crc32.MakeTable returns the shared, read-only table.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// batchHeader holds the decoded fields of one batch header that the log
-// needs for indexing, time lookups and producer state.
-type batchHeader struct {
-	baseOffset      int64
-	batchLength     int32
-	lastOffsetDelta int32
-	maxTimestamp    int64
-	producerID      int64
-	producerEpoch   int16
-	baseSequence    int32
+// BatchHeader is the fixed header of a Kafka v2 record batch, field by
+// field. It is the one decoder of that layout in refbroker: the log,
+// recovery, share fetch and tests all read and write headers through
+// ParseBatchHeader and PutBatchHeader.
+type BatchHeader struct {
+	BaseOffset int64
+	// BatchLength counts the bytes after itself (the batch is
+	// BatchLength+12 bytes long; see Size).
+	BatchLength          int32
+	PartitionLeaderEpoch int32
+	Magic                int8
+	// CRC is the stored CRC-32C of attributes..end of the batch.
+	CRC             uint32
+	Attributes      int16
+	LastOffsetDelta int32
+	BaseTimestamp   int64
+	MaxTimestamp    int64
+	ProducerID      int64
+	ProducerEpoch   int16
+	BaseSequence    int32
+	NumRecords      int32
 }
 
-// size returns the whole batch size in bytes.
-func (h *batchHeader) size() int64 { return int64(h.batchLength) + batchLengthPrefix }
+// BatchHeaderSize is the size of the fixed v2 batch header in bytes; the
+// records start after it.
+const BatchHeaderSize = batchHeaderSize
 
-// lastOffset returns the offset of the last record of the batch.
-func (h *batchHeader) lastOffset() int64 { return h.baseOffset + int64(h.lastOffsetDelta) }
+// Size returns the whole batch size in bytes.
+func (h *BatchHeader) Size() int64 { return int64(h.BatchLength) + batchLengthPrefix }
+
+// LastOffset returns the offset of the last record of the batch.
+func (h *BatchHeader) LastOffset() int64 { return h.BaseOffset + int64(h.LastOffsetDelta) }
 
 // lastSequence returns the sequence of the last record with Kafka's int32
 // wraparound (DefaultRecordBatch.incrementSequence).
-func (h *batchHeader) lastSequence() int32 { return addSequence(h.baseSequence, h.lastOffsetDelta) }
+func (h *BatchHeader) lastSequence() int32 { return addSequence(h.BaseSequence, h.LastOffsetDelta) }
 
 // addSequence adds delta >= 0 to seq, wrapping from MaxInt32 to 0 as Kafka does.
 func addSequence(seq, delta int32) int32 {
@@ -75,19 +90,76 @@ func addSequence(seq, delta int32) int32 {
 	return seq + delta
 }
 
+// ParseBatchHeader decodes the header at the start of b. It fails with
+// ErrCorruptBatch only when b is shorter than BatchHeaderSize; the fields
+// are not validated (see ValidateBatch).
+func ParseBatchHeader(b []byte) (BatchHeader, error) {
+	if len(b) < batchHeaderSize {
+		return BatchHeader{}, fmt.Errorf("%w: %d bytes is shorter than the %d-byte v2 header", ErrCorruptBatch, len(b), batchHeaderSize)
+	}
+	return parseHeader(b), nil
+}
+
 // parseHeader decodes the header fields of b, which must hold at least
 // batchHeaderSize bytes. It performs no validation.
-func parseHeader(b []byte) batchHeader {
+func parseHeader(b []byte) BatchHeader {
 	be := binary.BigEndian
-	return batchHeader{
-		baseOffset:      int64(be.Uint64(b[offBaseOffset:])),
-		batchLength:     int32(be.Uint32(b[offBatchLength:])),
-		lastOffsetDelta: int32(be.Uint32(b[offLastOffDelta:])),
-		maxTimestamp:    int64(be.Uint64(b[offMaxTimestamp:])),
-		producerID:      int64(be.Uint64(b[offProducerID:])),
-		producerEpoch:   int16(be.Uint16(b[offProducerEpoch:])),
-		baseSequence:    int32(be.Uint32(b[offBaseSequence:])),
+	return BatchHeader{
+		BaseOffset:           int64(be.Uint64(b[offBaseOffset:])),
+		BatchLength:          int32(be.Uint32(b[offBatchLength:])),
+		PartitionLeaderEpoch: int32(be.Uint32(b[offLeaderEpoch:])),
+		Magic:                int8(b[offMagic]),
+		CRC:                  be.Uint32(b[offCRC:]),
+		Attributes:           int16(be.Uint16(b[offAttributes:])),
+		LastOffsetDelta:      int32(be.Uint32(b[offLastOffDelta:])),
+		BaseTimestamp:        int64(be.Uint64(b[offBaseTimestamp:])),
+		MaxTimestamp:         int64(be.Uint64(b[offMaxTimestamp:])),
+		ProducerID:           int64(be.Uint64(b[offProducerID:])),
+		ProducerEpoch:        int16(be.Uint16(b[offProducerEpoch:])),
+		BaseSequence:         int32(be.Uint32(b[offBaseSequence:])),
+		NumRecords:           int32(be.Uint32(b[offRecordCount:])),
 	}
+}
+
+// PutBatchHeader writes h over the header at the start of b (which must
+// hold the whole batch) and recomputes the CRC over attributes..end, so
+// that a batch edited field by field stays one a client accepts; h.CRC is
+// ignored. It fails with ErrCorruptBatch when b is shorter than the header.
+func PutBatchHeader(b []byte, h BatchHeader) error {
+	if len(b) < batchHeaderSize {
+		return fmt.Errorf("%w: %d bytes is shorter than the %d-byte v2 header", ErrCorruptBatch, len(b), batchHeaderSize)
+	}
+	be := binary.BigEndian
+	be.PutUint64(b[offBaseOffset:], uint64(h.BaseOffset))
+	be.PutUint32(b[offBatchLength:], uint32(h.BatchLength))
+	be.PutUint32(b[offLeaderEpoch:], uint32(h.PartitionLeaderEpoch))
+	b[offMagic] = byte(h.Magic)
+	be.PutUint16(b[offAttributes:], uint16(h.Attributes))
+	be.PutUint32(b[offLastOffDelta:], uint32(h.LastOffsetDelta))
+	be.PutUint64(b[offBaseTimestamp:], uint64(h.BaseTimestamp))
+	be.PutUint64(b[offMaxTimestamp:], uint64(h.MaxTimestamp))
+	be.PutUint64(b[offProducerID:], uint64(h.ProducerID))
+	be.PutUint16(b[offProducerEpoch:], uint16(h.ProducerEpoch))
+	be.PutUint32(b[offBaseSequence:], uint32(h.BaseSequence))
+	be.PutUint32(b[offRecordCount:], uint32(h.NumRecords))
+	be.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], castagnoli))
+	return nil
+}
+
+// NextOffsetAfter returns the offset after the last whole batch in data
+// (batches back to back, as Read returns them), or ok=false when data
+// starts with no whole, plausible batch. It stops at the first header
+// that does not fit.
+func NextOffsetAfter(data []byte) (next int64, ok bool) {
+	for int64(len(data)) >= batchHeaderSize {
+		h := parseHeader(data)
+		if h.BatchLength < minBatchLength || h.Size() > int64(len(data)) {
+			break
+		}
+		next, ok = h.LastOffset()+1, true
+		data = data[h.Size():]
+	}
+	return next, ok
 }
 
 // validateBatch checks a batch received from a producer and returns its
@@ -95,36 +167,35 @@ func parseHeader(b []byte) batchHeader {
 // input: consistent length, magic, CRC-32C, offset delta vs record count,
 // no transactional or control batches, and records that decode (and
 // decompress) to exactly what the header says (WalkRecords).
-func validateBatch(b []byte) (batchHeader, error) {
+func validateBatch(b []byte) (BatchHeader, error) {
 	if len(b) < batchHeaderSize {
-		return batchHeader{}, fmt.Errorf("%w: %d bytes is shorter than the %d-byte v2 header", ErrCorruptBatch, len(b), batchHeaderSize)
+		return BatchHeader{}, fmt.Errorf("%w: %d bytes is shorter than the %d-byte v2 header", ErrCorruptBatch, len(b), batchHeaderSize)
 	}
 	h := parseHeader(b)
-	if h.batchLength < minBatchLength {
-		return h, fmt.Errorf("%w: batchLength %d below minimum %d", ErrCorruptBatch, h.batchLength, minBatchLength)
+	if h.BatchLength < minBatchLength {
+		return h, fmt.Errorf("%w: batchLength %d below minimum %d", ErrCorruptBatch, h.BatchLength, minBatchLength)
 	}
-	if h.size() != int64(len(b)) {
-		return h, fmt.Errorf("%w: batchLength %d does not match %d bytes received", ErrCorruptBatch, h.batchLength, len(b))
+	if h.Size() != int64(len(b)) {
+		return h, fmt.Errorf("%w: batchLength %d does not match %d bytes received", ErrCorruptBatch, h.BatchLength, len(b))
 	}
-	if err := checkStructure(b, &h); err != nil {
+	if err := checkStructure(&h); err != nil {
 		return h, err
 	}
 	if err := checkCRC(b); err != nil {
 		return h, err
 	}
-	be := binary.BigEndian
-	attrs := be.Uint16(b[offAttributes:])
+	attrs := uint16(h.Attributes)
 	if codec := attrs & attrCompressionMask; codec > maxCompressionCodec {
 		return h, fmt.Errorf("%w: unknown compression codec %d", ErrCorruptBatch, codec)
 	}
 	if attrs&(attrTransactional|attrControl) != 0 {
 		return h, fmt.Errorf("%w: transactional or control batch (attributes %#04x)", ErrUnsupported, attrs)
 	}
-	if count := int32(be.Uint32(b[offRecordCount:])); int64(count) != int64(h.lastOffsetDelta)+1 {
-		return h, fmt.Errorf("%w: record count %d does not match lastOffsetDelta %d", ErrCorruptBatch, count, h.lastOffsetDelta)
+	if int64(h.NumRecords) != int64(h.LastOffsetDelta)+1 {
+		return h, fmt.Errorf("%w: record count %d does not match lastOffsetDelta %d", ErrCorruptBatch, h.NumRecords, h.LastOffsetDelta)
 	}
-	if h.producerID >= 0 && h.baseSequence < 0 {
-		return h, fmt.Errorf("%w: idempotent batch (producer id %d) with negative base sequence %d", ErrCorruptBatch, h.producerID, h.baseSequence)
+	if h.ProducerID >= 0 && h.BaseSequence < 0 {
+		return h, fmt.Errorf("%w: idempotent batch (producer id %d) with negative base sequence %d", ErrCorruptBatch, h.ProducerID, h.BaseSequence)
 	}
 	// The header agrees with itself; now the records must agree with it.
 	// Kafka's LogValidator decodes every record: a batch stored without
@@ -137,12 +208,12 @@ func validateBatch(b []byte) (batchHeader, error) {
 
 // checkStructure checks the fields that recovery relies on to hop from header
 // to header: magic and a non-negative lastOffsetDelta.
-func checkStructure(b []byte, h *batchHeader) error {
-	if magic := int8(b[offMagic]); magic != 2 {
-		return fmt.Errorf("%w: magic %d, only v2 (magic 2) batches are supported", ErrCorruptBatch, magic)
+func checkStructure(h *BatchHeader) error {
+	if h.Magic != 2 {
+		return fmt.Errorf("%w: magic %d, only v2 (magic 2) batches are supported", ErrCorruptBatch, h.Magic)
 	}
-	if h.lastOffsetDelta < 0 {
-		return fmt.Errorf("%w: negative lastOffsetDelta %d", ErrCorruptBatch, h.lastOffsetDelta)
+	if h.LastOffsetDelta < 0 {
+		return fmt.Errorf("%w: negative lastOffsetDelta %d", ErrCorruptBatch, h.LastOffsetDelta)
 	}
 	return nil
 }

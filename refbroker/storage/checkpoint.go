@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/brokerbench/brokerbench/refbroker/internal/fsys"
 )
 
 const (
@@ -77,32 +79,11 @@ func readRecoveryPoint(dir string) (recoveryPoint, bool, error) {
 // writeRecoveryPoint replaces the checkpoint atomically (write temp, fsync,
 // rename). The directory is not synced: if the rename is lost in a crash the
 // previous checkpoint, an earlier and still-durable position, is used.
-func writeRecoveryPoint(dir string, rp recoveryPoint) error {
-	path := filepath.Join(dir, checkpointName)
-	if err := writeFileSync(path+".tmp", rp.encode()); err != nil {
+func writeRecoveryPoint(files fsys.FS, dir string, rp recoveryPoint) error {
+	if err := fsys.WriteFile(files, filepath.Join(dir, checkpointName), rp.encode(), fsys.WriteOptions{NoDirSync: true}); err != nil {
 		return fmt.Errorf("write recovery point: %w", err)
 	}
-	if err := os.Rename(path+".tmp", path); err != nil {
-		return fmt.Errorf("install recovery point: %w", err)
-	}
 	return nil
-}
-
-// writeFileSync creates path with data and fsyncs it.
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // hasCleanMarker reports whether the last Close completed.
@@ -118,16 +99,16 @@ func hasCleanMarker(dir string) (bool, error) {
 }
 
 // writeCleanMarker durably records a clean shutdown.
-func writeCleanMarker(dir string) error {
-	if err := writeFileSync(filepath.Join(dir, cleanMarkerName), nil); err != nil {
+func writeCleanMarker(files fsys.FS, dir string) error {
+	if err := fsys.CreateSynced(files, filepath.Join(dir, cleanMarkerName)); err != nil {
 		return fmt.Errorf("write clean-shutdown marker: %w", err)
 	}
-	return syncDir(dir)
+	return nil
 }
 
 // removeCleanMarker durably removes the marker before the log is modified,
 // so a crash from here on triggers recovery.
-func removeCleanMarker(dir string) error {
+func removeCleanMarker(files fsys.FS, dir string) error {
 	err := os.Remove(filepath.Join(dir, cleanMarkerName))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -135,5 +116,5 @@ func removeCleanMarker(dir string) error {
 	if err != nil {
 		return fmt.Errorf("remove clean-shutdown marker: %w", err)
 	}
-	return syncDir(dir)
+	return files.SyncDir(dir)
 }

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"math"
 	"time"
+
+	"github.com/brokerbench/brokerbench/refbroker/internal/fsys"
 )
 
 // Fsync is the durability policy for appended data.
@@ -111,7 +113,13 @@ type Config struct {
 	// them; it costs a stack capture per Read, so leave it nil otherwise.
 	// It may be called from any goroutine.
 	OnLeak func(stack []byte)
-	_      struct{}
+	// FS is the storage crash seam (refbroker/internal/fsys): every
+	// fsync, msync, directory sync, rename and file creation goes
+	// through it. nil, the only value outside refbroker's own tests,
+	// is the real operating system; tests set an fsys.Recorder to fail
+	// operations and to check what a power loss would leave.
+	FS fsys.FS
+	_  struct{}
 }
 
 // Default returns c with zero fields replaced by their defaults.

@@ -27,6 +27,13 @@
 //     CRC-check each segment once, so a batch damaged later is reported
 //     (ErrCorruptBatch), never served, and never panics or loops.
 //
+// Durability: every fsync, msync, directory sync, rename and file creation
+// goes through Config.FS, the crash seam of refbroker/internal/fsys (the
+// real OS unless a test sets a Recorder); small files are replaced with
+// fsys.WriteFile. crash_test.go checks, on crash clones, that the recovery
+// point never covers unsynced bytes and that FsyncAlways appends survive
+// a power loss.
+//
 // Concurrency: every method of Log is safe for concurrent use. Locks are
 // taken in the order Log.flushMu, Log.mu, segment.lifeMu; segment.check.mu
 // is taken under Log.mu and never together with segment.lifeMu.

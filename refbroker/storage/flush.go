@@ -78,7 +78,7 @@ func (l *Log) flush(scope flushScope) error {
 	var errs []error
 	for _, w := range p.work {
 		if len(errs) == 0 {
-			if err := msyncRange(w.m.data, w.from, w.to); err != nil {
+			if err := l.fs.SyncRange(w.seg.f, w.m.data, w.from, w.to); err != nil {
 				errs = append(errs, fmt.Errorf("sync segment %s: %w", w.seg.path, err))
 			}
 		}
@@ -92,7 +92,7 @@ func (l *Log) flush(scope flushScope) error {
 	dirSynced := false
 	if scope != flushMeta && len(errs) == 0 && (len(p.entries) > 0 || len(p.rolled) > 0) {
 		// New segment files and the renames of the metadata files.
-		if err := syncDir(l.dir); err != nil {
+		if err := l.fs.SyncDir(l.dir); err != nil {
 			errs = append(errs, err)
 		} else {
 			dirSynced = true
@@ -164,7 +164,7 @@ func (l *Log) persistRolled(p flushPlan) []*segment {
 	var indexed []*segment
 	for i, r := range p.rolled {
 		if p.indexes[i] != nil {
-			if err := writeIndexFile(l.dir, r.seg.base, p.indexes[i]); err != nil {
+			if err := writeIndexFile(l.fs, l.dir, r.seg.base, p.indexes[i]); err != nil {
 				l.log.Warn("storage: persist segment index", "err", err)
 			} else {
 				indexed = append(indexed, r.seg)
@@ -220,7 +220,7 @@ func (l *Log) checkpoint(rp recoveryPoint) error {
 	if l.rpExists && rp == l.lastRP {
 		return nil
 	}
-	if err := writeRecoveryPoint(l.dir, rp); err != nil {
+	if err := writeRecoveryPoint(l.fs, l.dir, rp); err != nil {
 		return err
 	}
 	l.lastRP, l.rpExists = rp, true
@@ -306,7 +306,7 @@ func (l *Log) Close() error {
 	if err := l.active().seal(false); err != nil {
 		errs = append(errs, err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.fs.SyncDir(l.dir); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) == 0 {
@@ -317,7 +317,7 @@ func (l *Log) Close() error {
 		// reading headers; they are optional, so failures are only logged.
 		for _, s := range l.segs {
 			if !s.indexed {
-				if err := writeIndexFile(l.dir, s.base, s.encodeIndex()); err != nil {
+				if err := writeIndexFile(l.fs, l.dir, s.base, s.encodeIndex()); err != nil {
 					l.log.Warn("storage: persist segment index", "err", err)
 				} else {
 					s.indexed = true
@@ -332,7 +332,7 @@ func (l *Log) Close() error {
 		// trimmed; write it only when that is true.
 		if err := l.checkpoint(l.durablePoint()); err != nil {
 			errs = append(errs, err)
-		} else if err := writeCleanMarker(l.dir); err != nil {
+		} else if err := writeCleanMarker(l.fs, l.dir); err != nil {
 			errs = append(errs, err)
 		}
 	}

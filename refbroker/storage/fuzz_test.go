@@ -94,7 +94,7 @@ func FuzzRecovery(f *testing.F) {
 		}
 		defer again.Close()
 		got := readBatches(t, again)
-		if len(got) != len(kept)+1 || !sameBatch(got[len(kept)], extra) || parseHeader(got[len(kept)]).baseOffset != hw {
+		if len(got) != len(kept)+1 || !sameBatch(got[len(kept)], extra) || parseHeader(got[len(kept)]).BaseOffset != hw {
 			t.Fatalf("reopen: %d batches, want the %d kept plus the appended one at %d", len(got), len(kept), hw)
 		}
 		for i, k := range kept {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -88,7 +87,9 @@ func makeBatch(s batchSpec) []byte {
 
 // resum recomputes the CRC-32C of b after a test modified it.
 func resum(b []byte) {
-	binary.BigEndian.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], crc32.MakeTable(crc32.Castagnoli)))
+	if err := PutBatchHeader(b, parseHeader(b)); err != nil {
+		panic(err) // test batches always hold a header
+	}
 }
 
 // plain returns a non-idempotent batch spec with n records and the fill byte.
@@ -172,16 +173,16 @@ func readBatches(t testing.TB, l *Log) [][]byte {
 		}
 		for data := r.Data; len(data) > 0; {
 			h := parseHeader(data)
-			b := data[:h.size()]
+			b := data[:h.Size()]
 			if err := checkCRC(b); err != nil {
-				t.Fatalf("batch at offset %d: %v", h.baseOffset, err)
+				t.Fatalf("batch at offset %d: %v", h.BaseOffset, err)
 			}
-			if h.baseOffset < next {
-				t.Fatalf("batch base offset %d, want at least %d", h.baseOffset, next)
+			if h.BaseOffset < next {
+				t.Fatalf("batch base offset %d, want at least %d", h.BaseOffset, next)
 			}
 			out = append(out, bytes.Clone(b))
-			next = h.lastOffset() + 1
-			data = data[h.size():]
+			next = h.LastOffset() + 1
+			data = data[h.Size():]
 		}
 		r.Release()
 	}

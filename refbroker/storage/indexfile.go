@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+
+	"github.com/brokerbench/brokerbench/refbroker/internal/fsys"
 )
 
 // Index files (NNN.index, NNN = segment base) persist a sealed segment's
@@ -51,13 +53,13 @@ func (s *segment) encodeIndex() []byte {
 // file, fsync, rename). The caller marks the segment indexed, under
 // Log.mu. It touches only the file, so it needs no lock, but callers hold
 // Log.flushMu or Log.mu so retention cannot remove the segment meanwhile.
-func writeIndexFile(dir string, base int64, encoded []byte) error {
+//
+// The directory is not synced here: the flusher syncs it afterwards, and a
+// lost index file only makes the next Open read headers.
+func writeIndexFile(files fsys.FS, dir string, base int64, encoded []byte) error {
 	path := indexPath(dir, base)
-	if err := writeFileSync(path+".tmp", encoded); err != nil {
+	if err := fsys.WriteFile(files, path, encoded, fsys.WriteOptions{NoDirSync: true}); err != nil {
 		return fmt.Errorf("write index %s: %w", path, err)
-	}
-	if err := os.Rename(path+".tmp", path); err != nil {
-		return fmt.Errorf("install index %s: %w", path, err)
 	}
 	return nil
 }
@@ -128,8 +130,8 @@ func checkIndexTail(s *segment, entries []indexEntry, size, next int64) error {
 	if size < batchHeaderSize || size > int64(len(s.m.data)) {
 		return fmt.Errorf("index says %d bytes of data, the segment file has %d", size, len(s.m.data))
 	}
-	if first := parseHeader(s.m.data); first.baseOffset != s.base {
-		return fmt.Errorf("first batch has offset %d, segment base %d", first.baseOffset, s.base)
+	if first := parseHeader(s.m.data); first.BaseOffset != s.base {
+		return fmt.Errorf("first batch has offset %d, segment base %d", first.BaseOffset, s.base)
 	}
 	last := entries[len(entries)-1]
 	pos, want := int64(last.pos), s.base+int64(last.relOffset)
@@ -138,10 +140,10 @@ func checkIndexTail(s *segment, entries []indexEntry, size, next int64) error {
 			return errors.New("index tail: partial header")
 		}
 		h := parseHeader(s.m.data[pos:])
-		if h.baseOffset != want || h.batchLength < minBatchLength || h.lastOffsetDelta < 0 || pos+h.size() > size {
+		if h.BaseOffset != want || h.BatchLength < minBatchLength || h.LastOffsetDelta < 0 || pos+h.Size() > size {
 			return fmt.Errorf("index tail: batch at %d does not continue the index", pos)
 		}
-		pos, want = pos+h.size(), h.lastOffset()+1
+		pos, want = pos+h.Size(), h.LastOffset()+1
 	}
 	if pos != size || want != next {
 		return fmt.Errorf("index tail: data ends at %d offset %d, index says %d offset %d", pos, want, size, next)

@@ -155,9 +155,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	t.Parallel()
 	p := newProducerState()
 	for i := range 8 { // wraps producer 3's history ring
-		p.update(&batchHeader{producerID: 3, producerEpoch: 2, baseSequence: int32(10 * i), lastOffsetDelta: 9}, int64(100*i))
+		p.update(&BatchHeader{ProducerID: 3, ProducerEpoch: 2, BaseSequence: int32(10 * i), LastOffsetDelta: 9}, int64(100*i))
 	}
-	p.update(&batchHeader{producerID: 11, producerEpoch: 0, baseSequence: 0}, 900)
+	p.update(&BatchHeader{ProducerID: 11, ProducerEpoch: 0, BaseSequence: 0}, 900)
 	off, q, err := decodeSnapshot(p.encode(1234))
 	if err != nil || off != 1234 {
 		t.Fatalf("decode: offset %d, %v", off, err)

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/brokerbench/brokerbench/refbroker/internal/fsys"
 )
 
 // Log is one topic-partition: a directory of mmap'd segment files with a
@@ -28,6 +30,7 @@ type Log struct {
 	dir string
 	cfg Config
 	log *slog.Logger
+	fs  fsys.FS // cfg.FS or the real OS: every sync, rename and create
 
 	// flushMu serialises flushes, recovery-point writes and the writes of
 	// index files and snapshots (background flusher, Sync, Close), so
@@ -107,8 +110,8 @@ func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("append to %s: %w", l.dir, err)
 	}
-	if h.size() > MaxSegmentBytes {
-		return AppendResult{}, fmt.Errorf("append to %s: %w: batch of %d bytes exceeds the %d-byte segment limit", l.dir, ErrCorruptBatch, h.size(), int64(MaxSegmentBytes))
+	if h.Size() > MaxSegmentBytes {
+		return AppendResult{}, fmt.Errorf("append to %s: %w: batch of %d bytes exceeds the %d-byte segment limit", l.dir, ErrCorruptBatch, h.Size(), int64(MaxSegmentBytes))
 	}
 	l.mu.Lock()
 	res, err := l.appendLocked(batch, &h, leaderEpoch)
@@ -124,12 +127,12 @@ func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
 	return res, nil
 }
 
-func (l *Log) appendLocked(batch []byte, h *batchHeader, leaderEpoch int32) (AppendResult, error) {
+func (l *Log) appendLocked(batch []byte, h *BatchHeader, leaderEpoch int32) (AppendResult, error) {
 	if l.closed {
 		return AppendResult{}, ErrClosed
 	}
 	res := AppendResult{LogAppendTime: -1, LogStartOffset: l.start.Load()}
-	if h.producerID >= 0 {
+	if h.ProducerID >= 0 {
 		off, dup, err := l.producers.check(h)
 		if err != nil {
 			return AppendResult{}, err
@@ -141,11 +144,11 @@ func (l *Log) appendLocked(batch []byte, h *batchHeader, leaderEpoch int32) (App
 	}
 	seg := l.active()
 	base := seg.next
-	n := h.size()
+	n := h.Size()
 	// Roll when the batch would take a non-empty segment past
 	// SegmentBytes, or when its offsets would not fit the index's 32-bit
 	// relative offsets; otherwise grow the preallocation if it must.
-	if seg.size > 0 && (seg.size+n > l.cfg.SegmentBytes || base+int64(h.lastOffsetDelta)-seg.base > math.MaxInt32) {
+	if seg.size > 0 && (seg.size+n > l.cfg.SegmentBytes || base+int64(h.LastOffsetDelta)-seg.base > math.MaxInt32) {
 		var err error
 		if seg, err = l.roll(n); err != nil {
 			return AppendResult{}, err
@@ -173,11 +176,11 @@ func (l *Log) appendLocked(batch []byte, h *batchHeader, leaderEpoch int32) (App
 		}
 		// Sync before publishing: on failure the bytes stay past the
 		// logical end, invisible, and are overwritten by the next append.
-		if err := msyncRange(seg.m.data, seg.flushed, seg.size+n); err != nil {
+		if err := l.fs.SyncRange(seg.f, seg.m.data, seg.flushed, seg.size+n); err != nil {
 			return AppendResult{}, fmt.Errorf("sync segment %s: %w", seg.path, err)
 		}
 	}
-	h.baseOffset = base
+	h.BaseOffset = base
 	seg.appendHeader(h)
 	if l.cfg.Fsync == FsyncAlways {
 		seg.flushed = seg.size
@@ -222,7 +225,7 @@ func (l *Log) roll(need int64) (*segment, error) {
 	if err := old.seal(false); err != nil {
 		return nil, fmt.Errorf("roll: %w", err)
 	}
-	seg, err := createSegment(l.dir, old.next, l.growTo(0, need), int64(l.cfg.IndexIntervalBytes), l.log)
+	seg, err := l.createSegment(old.next, l.growTo(0, need))
 	if err != nil {
 		return nil, fmt.Errorf("roll: %w", err)
 	}
@@ -242,7 +245,7 @@ func (l *Log) ensureDurableEntry(seg *segment) error {
 	if seg.durableEntry {
 		return nil
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.fs.SyncDir(l.dir); err != nil {
 		return fmt.Errorf("make segment %s durable: %w", seg.path, err)
 	}
 	seg.durableEntry = true

@@ -129,8 +129,8 @@ func TestReadMaxBytes(t *testing.T) {
 			if len(r.Data) != tt.wantBytes {
 				t.Fatalf("got %d bytes, want %d", len(r.Data), tt.wantBytes)
 			}
-			if h := parseHeader(r.Data); h.baseOffset > tt.offset || h.lastOffset() < tt.offset {
-				t.Fatalf("first batch [%d, %d] does not contain %d", h.baseOffset, h.lastOffset(), tt.offset)
+			if h := parseHeader(r.Data); h.BaseOffset > tt.offset || h.LastOffset() < tt.offset {
+				t.Fatalf("first batch [%d, %d] does not contain %d", h.BaseOffset, h.LastOffset(), tt.offset)
 			}
 		})
 	}
@@ -519,11 +519,11 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 				}
 				for data := res.Data; len(data) > 0; {
 					h := parseHeader(data)
-					if err := checkCRC(data[:h.size()]); err != nil || h.baseOffset != next {
-						t.Errorf("reader %d: batch at %d (want %d): %v", r, h.baseOffset, next, err)
+					if err := checkCRC(data[:h.Size()]); err != nil || h.BaseOffset != next {
+						t.Errorf("reader %d: batch at %d (want %d): %v", r, h.BaseOffset, next, err)
 					}
-					next = h.lastOffset() + 1
-					data = data[h.size():]
+					next = h.LastOffset() + 1
+					data = data[h.Size():]
 				}
 				res.Release()
 			}

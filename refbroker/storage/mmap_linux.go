@@ -36,20 +36,6 @@ func munmap(b []byte) error {
 	return unix.Munmap(b)
 }
 
-// msyncRange synchronously writes back the pages covering b[from:to].
-// from is rounded down to a page boundary, as msync requires.
-func msyncRange(b []byte, from, to int64) error {
-	if to <= from || len(b) == 0 {
-		return nil
-	}
-	page := int64(os.Getpagesize())
-	from -= from % page
-	if err := unix.Msync(b[from:to], unix.MS_SYNC); err != nil {
-		return fmt.Errorf("msync [%d, %d): %w", from, to, err)
-	}
-	return nil
-}
-
 // preallocate makes f exactly size bytes long with blocks reserved. Real
 // blocks matter for mmap: writing to a hole of a sparse file on a full disk
 // raises SIGBUS instead of returning ENOSPC. Filesystems without fallocate
@@ -64,19 +50,6 @@ func preallocate(f *os.File, size int64) error {
 	err := unix.Fallocate(int(f.Fd()), 0, 0, size)
 	if err != nil && !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.ENOSYS) {
 		return fmt.Errorf("fallocate %s (%d bytes): %w", f.Name(), size, err)
-	}
-	return nil
-}
-
-// syncDir makes directory entry changes (create, rename, remove) durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir %s for sync: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync dir %s: %w", dir, err)
 	}
 	return nil
 }

@@ -17,15 +17,9 @@ func mmapFile(f *os.File, size int64, writable bool) ([]byte, error) {
 
 func munmap(b []byte) error { return nil }
 
-func msyncRange(b []byte, from, to int64) error {
-	return fmt.Errorf("msync: %w: refbroker storage needs linux", ErrUnsupported)
-}
-
 func preallocate(f *os.File, size int64) error {
 	return fmt.Errorf("preallocate %s: %w: refbroker storage needs linux", f.Name(), ErrUnsupported)
 }
-
-func syncDir(dir string) error { return nil }
 
 func pwriteBatch(f *os.File, hdr, rest []byte, pos int64) error {
 	return fmt.Errorf("write %s: %w: refbroker storage needs linux", f.Name(), ErrUnsupported)

@@ -43,7 +43,7 @@ func newProducerState() producerState {
 	return producerState{producers: make(map[int64]*producerEntry), maxID: -1}
 }
 
-// check decides what to do with an idempotent batch (h.producerID >= 0).
+// check decides what to do with an idempotent batch (h.ProducerID >= 0).
 // It returns dup=true and the original base offset for a resent batch, or
 // an error wrapping ErrInvalidProducerEpoch / ErrOutOfOrderSequence.
 //
@@ -53,55 +53,55 @@ func newProducerState() producerState {
 // open and survives restarts (snapshot, or a rebuild from the retained log),
 // so a non-zero first sequence means lost batches, which is what the
 // conformance checkers want reported.
-func (p *producerState) check(h *batchHeader) (dupOffset int64, dup bool, err error) {
-	e, ok := p.producers[h.producerID]
+func (p *producerState) check(h *BatchHeader) (dupOffset int64, dup bool, err error) {
+	e, ok := p.producers[h.ProducerID]
 	switch {
 	case !ok:
-		if h.baseSequence != 0 {
-			return 0, false, fmt.Errorf("%w: unknown producer id %d must start at sequence 0, got %d", ErrOutOfOrderSequence, h.producerID, h.baseSequence)
+		if h.BaseSequence != 0 {
+			return 0, false, fmt.Errorf("%w: unknown producer id %d must start at sequence 0, got %d", ErrOutOfOrderSequence, h.ProducerID, h.BaseSequence)
 		}
 		return 0, false, nil
-	case h.producerEpoch < e.epoch:
-		return 0, false, fmt.Errorf("%w: producer id %d epoch %d is older than current epoch %d", ErrInvalidProducerEpoch, h.producerID, h.producerEpoch, e.epoch)
-	case h.producerEpoch > e.epoch:
-		if h.baseSequence != 0 {
-			return 0, false, fmt.Errorf("%w: producer id %d new epoch %d must start at sequence 0, got %d", ErrOutOfOrderSequence, h.producerID, h.producerEpoch, h.baseSequence)
+	case h.ProducerEpoch < e.epoch:
+		return 0, false, fmt.Errorf("%w: producer id %d epoch %d is older than current epoch %d", ErrInvalidProducerEpoch, h.ProducerID, h.ProducerEpoch, e.epoch)
+	case h.ProducerEpoch > e.epoch:
+		if h.BaseSequence != 0 {
+			return 0, false, fmt.Errorf("%w: producer id %d new epoch %d must start at sequence 0, got %d", ErrOutOfOrderSequence, h.ProducerID, h.ProducerEpoch, h.BaseSequence)
 		}
 		return 0, false, nil
 	}
 	last := h.lastSequence()
 	for i := range e.n {
-		if b := e.batches[i]; b.firstSeq == h.baseSequence && b.lastSeq == last {
+		if b := e.batches[i]; b.firstSeq == h.BaseSequence && b.lastSeq == last {
 			return b.baseOffset, true, nil
 		}
 	}
-	if want := addSequence(e.last().lastSeq, 1); h.baseSequence != want {
-		return 0, false, fmt.Errorf("%w: producer id %d epoch %d expected sequence %d, got %d", ErrOutOfOrderSequence, h.producerID, h.producerEpoch, want, h.baseSequence)
+	if want := addSequence(e.last().lastSeq, 1); h.BaseSequence != want {
+		return 0, false, fmt.Errorf("%w: producer id %d epoch %d expected sequence %d, got %d", ErrOutOfOrderSequence, h.ProducerID, h.ProducerEpoch, want, h.BaseSequence)
 	}
 	return 0, false, nil
 }
 
 // update records an appended batch (also used when rebuilding from the log,
 // where batches are applied without checks). baseOffset is the assigned
-// offset; h.baseOffset may still hold the producer's value.
-func (p *producerState) update(h *batchHeader, baseOffset int64) {
-	if h.producerID < 0 {
+// offset; h.BaseOffset may still hold the producer's value.
+func (p *producerState) update(h *BatchHeader, baseOffset int64) {
+	if h.ProducerID < 0 {
 		return
 	}
-	if h.producerID > p.maxID {
-		p.maxID = h.producerID
+	if h.ProducerID > p.maxID {
+		p.maxID = h.ProducerID
 	}
-	e, ok := p.producers[h.producerID]
-	if !ok || h.producerEpoch != e.epoch {
+	e, ok := p.producers[h.ProducerID]
+	if !ok || h.ProducerEpoch != e.epoch {
 		// A new epoch starts a fresh history; an older epoch while
 		// rebuilding cannot happen in a log this package wrote.
 		if !ok {
 			e = &producerEntry{}
-			p.producers[h.producerID] = e
+			p.producers[h.ProducerID] = e
 		}
-		*e = producerEntry{epoch: h.producerEpoch}
+		*e = producerEntry{epoch: h.ProducerEpoch}
 	}
-	e.push(batchMeta{firstSeq: h.baseSequence, lastSeq: h.lastSequence(), baseOffset: baseOffset})
+	e.push(batchMeta{firstSeq: h.BaseSequence, lastSeq: h.lastSequence(), baseOffset: baseOffset})
 }
 
 // maxProducerID returns the largest producer id seen, or -1.

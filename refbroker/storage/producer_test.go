@@ -88,12 +88,12 @@ func TestSequenceWraparound(t *testing.T) {
 	}
 	// A producer whose last sequence is MaxInt32 continues at 0.
 	p := newProducerState()
-	p.update(&batchHeader{producerID: 9, producerEpoch: 1, baseSequence: math.MaxInt32 - 2, lastOffsetDelta: 2}, 0)
-	next := batchHeader{producerID: 9, producerEpoch: 1, baseSequence: 0, lastOffsetDelta: 0}
+	p.update(&BatchHeader{ProducerID: 9, ProducerEpoch: 1, BaseSequence: math.MaxInt32 - 2, LastOffsetDelta: 2}, 0)
+	next := BatchHeader{ProducerID: 9, ProducerEpoch: 1, BaseSequence: 0, LastOffsetDelta: 0}
 	if _, dup, err := p.check(&next); err != nil || dup {
 		t.Fatalf("sequence 0 after MaxInt32: dup=%v err=%v", dup, err)
 	}
-	bad := batchHeader{producerID: 9, producerEpoch: 1, baseSequence: math.MaxInt32, lastOffsetDelta: 0}
+	bad := BatchHeader{ProducerID: 9, ProducerEpoch: 1, BaseSequence: math.MaxInt32, LastOffsetDelta: 0}
 	if _, _, err := p.check(&bad); !errors.Is(err, ErrOutOfOrderSequence) {
 		t.Fatalf("sequence MaxInt32 again: %v, want ErrOutOfOrderSequence", err)
 	}

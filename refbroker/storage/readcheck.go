@@ -30,15 +30,15 @@ type readCheck struct {
 // and the whole batch lie within [0, size), its length is at least a
 // header, and its structure (magic, offset delta) is sane. A header that
 // passes always advances a walk by at least batchHeaderSize bytes.
-func (s *segment) batchAt(pos int64) (batchHeader, error) {
+func (s *segment) batchAt(pos int64) (BatchHeader, error) {
 	if pos < 0 || pos+batchHeaderSize > s.size {
-		return batchHeader{}, fmt.Errorf("%w: batch header at %d runs past the segment end %d", ErrCorruptBatch, pos, s.size)
+		return BatchHeader{}, fmt.Errorf("%w: batch header at %d runs past the segment end %d", ErrCorruptBatch, pos, s.size)
 	}
 	h := parseHeader(s.m.data[pos : pos+batchHeaderSize])
-	if h.batchLength < minBatchLength || pos+h.size() > s.size {
-		return h, fmt.Errorf("%w: batch length %d at %d does not fit the segment (end %d)", ErrCorruptBatch, h.batchLength, pos, s.size)
+	if h.BatchLength < minBatchLength || pos+h.Size() > s.size {
+		return h, fmt.Errorf("%w: batch length %d at %d does not fit the segment (end %d)", ErrCorruptBatch, h.BatchLength, pos, s.size)
 	}
-	if err := checkStructure(s.m.data[pos:pos+h.size()], &h); err != nil {
+	if err := checkStructure(&h); err != nil {
 		return h, err
 	}
 	return h, nil
@@ -71,13 +71,13 @@ func (s *segment) verify() (int64, error) {
 	for pos := int64(0); pos < s.size; {
 		h, err := s.batchAt(pos)
 		if err == nil {
-			err = checkCRC(s.m.data[pos : pos+h.size()])
+			err = checkCRC(s.m.data[pos : pos+h.Size()])
 		}
 		if err != nil {
 			s.log.Error("storage: damaged batch found on read; reads stop before it", "segment", s.path, "position", pos, "err", err)
 			return pos, err
 		}
-		pos += h.size()
+		pos += h.Size()
 	}
 	return -1, nil
 }
@@ -103,10 +103,10 @@ func (s *segment) span(pos int64, maxBytes int) (int64, error) {
 			}
 			break
 		}
-		if end > pos && end-pos+h.size() > int64(maxBytes) {
+		if end > pos && end-pos+h.Size() > int64(maxBytes) {
 			break
 		}
-		end += h.size()
+		end += h.Size()
 	}
 	return end, nil
 }

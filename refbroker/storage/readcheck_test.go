@@ -50,7 +50,7 @@ func TestReadDamagedSegment(t *testing.T) {
 			go func() {
 				rr, err := r.Read(good-1, 1<<20)
 				if err == nil {
-					if h := parseHeader(rr.Data); h.baseOffset > good-1 || int64(len(rr.Data)) != h.size() {
+					if h := parseHeader(rr.Data); h.BaseOffset > good-1 || int64(len(rr.Data)) != h.Size() {
 						err = errors.New("read before the damage did not return exactly the last good batch")
 					}
 					rr.Release()

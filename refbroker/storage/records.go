@@ -48,9 +48,8 @@ func WalkRecords(b []byte, maxDecompressed int, fn func(Record) bool) error {
 	if maxDecompressed <= 0 {
 		maxDecompressed = DefaultMaxDecompressedBytes
 	}
-	be := binary.BigEndian
-	attrs := be.Uint16(b[offAttributes:])
-	count := int32(be.Uint32(b[offRecordCount:]))
+	h := parseHeader(b)
+	attrs, count := uint16(h.Attributes), h.NumRecords
 	if count < 0 {
 		return fmt.Errorf("%w: negative record count %d", ErrInvalidRecord, count)
 	}
@@ -59,8 +58,7 @@ func WalkRecords(b []byte, maxDecompressed int, fn func(Record) bool) error {
 		return err
 	}
 	defer put()
-	h := parseHeader(b)
-	baseTs := int64(be.Uint64(b[offBaseTimestamp:]))
+	baseTs := h.BaseTimestamp
 	// Each record takes at least 7 bytes (length, attributes, timestamp
 	// and offset deltas, key and value lengths, header count), so a
 	// count the bytes cannot hold is rejected before any loop.
@@ -81,9 +79,9 @@ func WalkRecords(b []byte, maxDecompressed int, fn func(Record) bool) error {
 		}
 		ts := baseTs + r.timestampDelta
 		if attrs&attrLogAppendTime != 0 {
-			ts = h.maxTimestamp
+			ts = h.MaxTimestamp
 		}
-		if !fn(Record{Offset: h.baseOffset + int64(i), Timestamp: ts}) {
+		if !fn(Record{Offset: h.BaseOffset + int64(i), Timestamp: ts}) {
 			return nil
 		}
 	}

@@ -160,7 +160,7 @@ func BenchmarkValidateBatch(b *testing.B) {
 			b.SetBytes(int64(len(batch)))
 			for b.Loop() {
 				h := parseHeader(batch)
-				if err := checkStructure(batch, &h); err != nil {
+				if err := checkStructure(&h); err != nil {
 					b.Fatal(err)
 				}
 				if err := checkCRC(batch); err != nil {

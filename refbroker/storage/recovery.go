@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/brokerbench/brokerbench/refbroker/internal/fsys"
 )
 
 // Open opens (creating if missing) the partition log in dir.
@@ -35,10 +37,13 @@ func Open(dir string, cfg Config) (*Log, error) {
 		return nil, fmt.Errorf("open log %s: %w", dir, err)
 	}
 	cfg = cfg.Default()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	files := fsys.Or(cfg.FS)
+	// Durably: a crash must not lose a new partition directory, and
+	// with it appends that FsyncAlways acknowledged.
+	if err := fsys.MkdirAll(files, dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open log %s: %w", dir, err)
 	}
-	l := &Log{dir: dir, cfg: cfg, log: cfg.Logger.With("dir", dir), producers: newProducerState()}
+	l := &Log{dir: dir, cfg: cfg, log: cfg.Logger.With("dir", dir), fs: files, producers: newProducerState()}
 	if err := l.load(); err != nil {
 		for _, s := range l.segs {
 			s.drop()
@@ -61,7 +66,7 @@ func (l *Log) load() error {
 	l.opened.clean = clean
 	// Remove the marker before anything is modified: from here on a crash
 	// must trigger recovery.
-	if err := removeCleanMarker(l.dir); err != nil {
+	if err := removeCleanMarker(l.fs, l.dir); err != nil {
 		return err
 	}
 	rp, haveRP, err := readRecoveryPoint(l.dir)
@@ -232,7 +237,7 @@ func (l *Log) quarantine(base int64, why string) error {
 		return fmt.Errorf("quarantine segment %s: %w", segmentName(base), err)
 	}
 	from, to := filepath.Join(l.dir, segmentName(base)), filepath.Join(qdir, segmentName(base))
-	if err := os.Rename(from, to); err != nil {
+	if err := l.fs.Rename(from, to); err != nil {
 		return fmt.Errorf("quarantine segment %s: %w", segmentName(base), err)
 	}
 	l.log.Warn("storage: segment moved to quarantine, not served", "segment", segmentName(base), "to", to, "reason", why)
@@ -243,7 +248,7 @@ func (l *Log) quarantine(base int64, why string) error {
 // current size (capped at MaxSegmentBytes; anything beyond is dropped).
 func (l *Log) openSegment(base int64) (*segment, error) {
 	path := filepath.Join(l.dir, segmentName(base))
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := l.fs.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open segment %s: %w", path, err)
 	}
@@ -257,7 +262,7 @@ func (l *Log) openSegment(base int64) (*segment, error) {
 		f.Close()
 		return nil, err
 	}
-	s := newSegment(path, base, f, int64(l.cfg.IndexIntervalBytes), l.log)
+	s := newSegment(path, base, f, int64(l.cfg.IndexIntervalBytes), l.fs, l.log)
 	s.m = newMapping(data, l.log)
 	return s, nil
 }
@@ -293,29 +298,29 @@ func (l *Log) scanSegment(s *segment, verifyFrom int64, last bool) error {
 			return err
 		}
 		s.appendHeader(&h)
-		l.producers.update(&h, h.baseOffset)
+		l.producers.update(&h, h.BaseOffset)
 	}
 	return nil
 }
 
 // checkStored validates a stored batch header at pos (and, when full, its
 // CRC and record count) before recovery accepts it.
-func (l *Log) checkStored(s *segment, h *batchHeader, data []byte, pos int64, full bool) error {
-	if h.batchLength < minBatchLength {
-		return fmt.Errorf("%w: batchLength %d below minimum", ErrCorruptBatch, h.batchLength)
+func (l *Log) checkStored(s *segment, h *BatchHeader, data []byte, pos int64, full bool) error {
+	if h.BatchLength < minBatchLength {
+		return fmt.Errorf("%w: batchLength %d below minimum", ErrCorruptBatch, h.BatchLength)
 	}
-	if pos+h.size() > int64(len(data)) {
-		return fmt.Errorf("%w: batch of %d bytes runs past end of file (%d bytes left)", ErrCorruptBatch, h.size(), int64(len(data))-pos)
+	if pos+h.Size() > int64(len(data)) {
+		return fmt.Errorf("%w: batch of %d bytes runs past end of file (%d bytes left)", ErrCorruptBatch, h.Size(), int64(len(data))-pos)
 	}
-	b := data[pos : pos+h.size()]
-	if err := checkStructure(b, h); err != nil {
+	b := data[pos : pos+h.Size()]
+	if err := checkStructure(h); err != nil {
 		return err
 	}
-	if h.baseOffset != s.next {
-		return fmt.Errorf("%w: base offset %d, expected %d", ErrCorruptBatch, h.baseOffset, s.next)
+	if h.BaseOffset != s.next {
+		return fmt.Errorf("%w: base offset %d, expected %d", ErrCorruptBatch, h.BaseOffset, s.next)
 	}
-	if h.lastOffset()-s.base > math.MaxInt32 {
-		return fmt.Errorf("%w: offset %d too far from segment base %d", ErrCorruptBatch, h.lastOffset(), s.base)
+	if h.LastOffset()-s.base > math.MaxInt32 {
+		return fmt.Errorf("%w: offset %d too far from segment base %d", ErrCorruptBatch, h.LastOffset(), s.base)
 	}
 	if !full {
 		return nil
@@ -323,8 +328,8 @@ func (l *Log) checkStored(s *segment, h *batchHeader, data []byte, pos int64, fu
 	if err := checkCRC(b); err != nil {
 		return err
 	}
-	if count := int32(binary.BigEndian.Uint32(b[offRecordCount:])); int64(count) != int64(h.lastOffsetDelta)+1 {
-		return fmt.Errorf("%w: record count %d does not match lastOffsetDelta %d", ErrCorruptBatch, count, h.lastOffsetDelta)
+	if int64(h.NumRecords) != int64(h.LastOffsetDelta)+1 {
+		return fmt.Errorf("%w: record count %d does not match lastOffsetDelta %d", ErrCorruptBatch, h.NumRecords, h.LastOffsetDelta)
 	}
 	return nil
 }
@@ -345,7 +350,7 @@ func tailError(tail []byte, what string) error {
 // resurrect them) and records what is durable.
 func (l *Log) finishLoad(clean bool) error {
 	if len(l.segs) == 0 {
-		s, err := createSegment(l.dir, 0, l.cfg.SegmentBytes, int64(l.cfg.IndexIntervalBytes), l.log)
+		s, err := l.createSegment(0, l.cfg.SegmentBytes)
 		if err != nil {
 			return err
 		}
@@ -387,7 +392,7 @@ func (l *Log) finishLoad(clean bool) error {
 			return err
 		}
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.fs.SyncDir(l.dir); err != nil {
 		return err
 	}
 	// Give the next crash recovery index files for the segments that had
@@ -397,7 +402,7 @@ func (l *Log) finishLoad(clean bool) error {
 	}
 	for _, s := range l.segs[:len(l.segs)-1] {
 		if !s.indexed {
-			if err := writeIndexFile(l.dir, s.base, s.encodeIndex()); err != nil {
+			if err := writeIndexFile(l.fs, l.dir, s.base, s.encodeIndex()); err != nil {
 				l.log.Warn("storage: persist segment index", "err", err)
 			} else {
 				s.indexed = true

@@ -44,11 +44,11 @@ func batchPositions(t *testing.T, path string) []int64 {
 	p := int64(0)
 	for p+batchHeaderSize <= int64(len(data)) {
 		h := parseHeader(data[p:])
-		if h.batchLength == 0 {
+		if h.BatchLength == 0 {
 			break
 		}
 		pos = append(pos, p)
-		p += h.size()
+		p += h.Size()
 	}
 	return append(pos, p)
 }
@@ -75,7 +75,7 @@ func indexRange(from, to int) []int {
 func sentEnd(sent [][]byte, n int) int64 {
 	end := int64(0)
 	for _, b := range sent[:n] {
-		end += int64(parseHeader(b).lastOffsetDelta) + 1
+		end += int64(parseHeader(b).LastOffsetDelta) + 1
 	}
 	return end
 }
@@ -89,7 +89,7 @@ func recoveredIndexes(tb testing.TB, l *Log, sent [][]byte) []int {
 	var idx []int
 	k := 0
 	for _, g := range readBatches(tb, l) {
-		base := parseHeader(g).baseOffset
+		base := parseHeader(g).BaseOffset
 		for k < len(sent) && sentEnd(sent, k) < base {
 			k++
 		}

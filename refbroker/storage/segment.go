@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/brokerbench/brokerbench/refbroker/internal/fsys"
 )
 
 const (
@@ -84,6 +86,7 @@ type segment struct {
 	// durable (the directory was synced after the file was created); until
 	// then the recovery point must not reach into the segment.
 	durableEntry bool
+	fs           fsys.FS // the Log's
 	log          *slog.Logger
 	check        readCheck // read-side verification (readcheck.go)
 
@@ -97,23 +100,23 @@ type segment struct {
 	removeDir string // removed (if empty) after a doomed file, for Log.Delete
 }
 
-func newSegment(path string, base int64, f *os.File, interval int64, log *slog.Logger) *segment {
-	s := &segment{base: base, f: f, path: path, next: base, maxTs: math.MinInt64, log: log}
+func newSegment(path string, base int64, f *os.File, interval int64, fs fsys.FS, log *slog.Logger) *segment {
+	s := &segment{base: base, f: f, path: path, next: base, maxTs: math.MinInt64, fs: fs, log: log}
 	s.check.badAt = -1
 	s.index.interval = interval
 	s.refs.Store(1)
 	return s
 }
 
-// createSegment creates (or truncates) the segment file for base in dir,
-// preallocates capacity bytes and maps it read-write.
-func createSegment(dir string, base, capacity, interval int64, log *slog.Logger) (*segment, error) {
-	path := filepath.Join(dir, segmentName(base))
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+// createSegment creates (or truncates) the segment file for base in the
+// log's directory, preallocates capacity bytes and maps it read-write.
+func (l *Log) createSegment(base, capacity int64) (*segment, error) {
+	path := filepath.Join(l.dir, segmentName(base))
+	f, err := l.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create segment %s: %w", path, err)
 	}
-	s := newSegment(path, base, f, interval, log)
+	s := newSegment(path, base, f, int64(l.cfg.IndexIntervalBytes), l.fs, l.log)
 	if err := s.mapActive(capacity); err != nil {
 		f.Close()
 		os.Remove(path)
@@ -181,7 +184,7 @@ func (s *segment) sync() error {
 	if s.flushed >= s.size {
 		return nil
 	}
-	if err := msyncRange(s.m.data, s.flushed, s.size); err != nil {
+	if err := s.fs.SyncRange(s.f, s.m.data, s.flushed, s.size); err != nil {
 		return fmt.Errorf("sync segment %s: %w", s.path, err)
 	}
 	s.flushed = s.size
@@ -267,10 +270,10 @@ func (s *segment) seekOffset(offset int64) int64 {
 	pos := s.index.floorOffset(uint32(offset - s.base))
 	for pos < s.size {
 		h, err := s.batchAt(pos)
-		if err != nil || h.lastOffset() >= offset {
+		if err != nil || h.LastOffset() >= offset {
 			return pos
 		}
-		pos += h.size()
+		pos += h.Size()
 	}
 	return s.size
 }
@@ -283,28 +286,28 @@ func (s *segment) seekTime(ts int64) (offset, timestamp int64, ok bool) {
 		if err != nil {
 			return 0, 0, false // damaged: Read reports it
 		}
-		if h.maxTimestamp >= ts {
+		if h.MaxTimestamp >= ts {
 			// Kafka answers the record, not the batch: the first
 			// record at or after ts. A batch that cannot be decoded
 			// (only possible for damaged data) answers its base.
-			r, ok, err := RecordAtTime(s.m.data[pos:pos+h.size()], ts)
+			r, ok, err := RecordAtTime(s.m.data[pos:pos+h.Size()], ts)
 			if err != nil || !ok {
 				s.log.Warn("storage: time lookup could not decode a batch; answering its base offset",
 					"segment", s.path, "position", pos, "err", err)
-				return h.baseOffset, h.maxTimestamp, true
+				return h.BaseOffset, h.MaxTimestamp, true
 			}
 			return r.Offset, r.Timestamp, true
 		}
-		pos += h.size()
+		pos += h.Size()
 	}
 	return 0, 0, false
 }
 
 // appendHeader records a batch written at s.size in the index and the
 // segment's offset/time bounds, then advances size.
-func (s *segment) appendHeader(h *batchHeader) {
-	s.index.add(uint32(h.baseOffset-s.base), s.size, s.maxTs)
-	s.size += h.size()
-	s.next = h.lastOffset() + 1
-	s.maxTs = max(s.maxTs, h.maxTimestamp)
+func (s *segment) appendHeader(h *BatchHeader) {
+	s.index.add(uint32(h.BaseOffset-s.base), s.size, s.maxTs)
+	s.size += h.Size()
+	s.next = h.LastOffset() + 1
+	s.maxTs = max(s.maxTs, h.MaxTimestamp)
 }

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/brokerbench/brokerbench/refbroker/internal/fsys"
 )
 
 // Producer-state snapshots (NNN.snapshot, NNN = the offset they describe:
@@ -95,11 +97,9 @@ func decodeSnapshot(b []byte) (offset int64, p producerState, err error) {
 // serialise it through Log.flushMu (or hold Log.mu during Open and Close).
 func (l *Log) writeSnapshot(offset int64, encoded []byte, keepFrom int64) error {
 	path := snapshotPath(l.dir, offset)
-	if err := writeFileSync(path+".tmp", encoded); err != nil {
+	// No directory sync, as for index files: snapshots are optional.
+	if err := fsys.WriteFile(l.fs, path, encoded, fsys.WriteOptions{NoDirSync: true}); err != nil {
 		return fmt.Errorf("write producer snapshot %s: %w", path, err)
-	}
-	if err := os.Rename(path+".tmp", path); err != nil {
-		return fmt.Errorf("install producer snapshot %s: %w", path, err)
 	}
 	offsets, err := listSnapshots(l.dir)
 	if err != nil {

@@ -50,6 +50,30 @@ func TestDocsCapabilityMatrix(t *testing.T) {
 	}
 }
 
+// TestDocsMappingTable keeps the mapping table of docs/adapters/README.md
+// (topic, partition, subscription, member, ack, commit per system)
+// identical to what the adapters declare.
+func TestDocsMappingTable(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("| system | topic | partition | subscription | group member | ack | commit |\n|---|---|---|---|---|---|---|\n")
+	for _, s := range All() {
+		if s.Capabilities == nil {
+			continue
+		}
+		for _, v := range s.Capabilities() {
+			m := v.Mapping
+			if m == (adapters.Mapping{}) {
+				t.Errorf("%s: CapabilityVariant %q has no Mapping", s.Name, v.Label)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", v.Label, m.Topic, m.Partition, m.Subscription, m.Member, m.Ack, m.Commit)
+		}
+	}
+	path := filepath.Join("..", "..", "docs", "adapters", "README.md")
+	if err := docgen.Check(path, "MAPPING", b.String(), regen, *update); err != nil {
+		t.Error(err)
+	}
+}
+
 // capabilityMatrix is a Markdown table with a row per Capabilities field,
 // in declaration order, and a column per variant.
 func capabilityMatrix(variants []adapters.CapabilityVariant) string {

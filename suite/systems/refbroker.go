@@ -69,8 +69,11 @@ func refbrokerSystem() System {
 		Flags:      []Flag{{"refbroker-mode", "MODE", "how brokerbench runs refbroker: auto (a subprocess when it can, else in-process), subprocess or in-process"}},
 		Open:       openRefbroker,
 		Process: func(dataDir string, port int) (chaos.ProcessConfig, error) {
-			// --fsync always: a kill -9 then cannot lose anything
-			// acknowledged, which is what the conformance workloads check.
+			// --fsync always, the strictest policy: acknowledgements
+			// wait for msync. A kill -9 cannot tell policies apart (the
+			// page cache outlives the process, so nothing acknowledged
+			// is lost under any policy); power-loss durability is tested
+			// in refbroker/storage/crash_test.go.
 			return refbrokerSubprocessConfig(dataDir, port, true, "--fsync", "always")
 		},
 	}

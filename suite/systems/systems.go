@@ -169,3 +169,25 @@ func closer[S adapters.System](s S, err error) (adapters.System, func() error, e
 	}
 	return s, s.Close, nil
 }
+
+// MappingFor says how system name maps the workload concepts in the
+// configuration that has capabilities caps: the mapping of the variant of
+// its adapter's CapabilityVariants with exactly those capabilities. A
+// system served by another's adapter (refbroker by Kafka's) declares no
+// variants, so the variants of every system are searched after its own.
+// nil when none matches.
+func MappingFor(name string, caps adapters.Capabilities) *adapters.Mapping {
+	own, _ := Lookup(name)
+	for _, s := range append([]System{own}, All()...) {
+		if s.Capabilities == nil {
+			continue
+		}
+		for _, v := range s.Capabilities() {
+			if v.Capabilities == caps {
+				m := v.Mapping
+				return &m
+			}
+		}
+	}
+	return nil
+}

@@ -36,3 +36,24 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("Owners() = %s, want refbroker,redis", got)
 	}
 }
+
+// TestMappingFor: a run's mapping is its adapter's variant for the run's
+// capabilities; refbroker, served by the Kafka adapter, gets Kafka's.
+func TestMappingFor(t *testing.T) {
+	t.Parallel()
+	for _, s := range All() {
+		if s.Capabilities == nil {
+			continue
+		}
+		for _, v := range s.Capabilities() {
+			if m := MappingFor(s.Name, v.Capabilities); m == nil || *m != v.Mapping {
+				t.Errorf("%s %s: mapping %+v, want %+v", s.Name, v.Label, m, v.Mapping)
+			}
+		}
+	}
+	kafka, _ := Lookup("kafka")
+	v := kafka.Capabilities()[0]
+	if m := MappingFor("refbroker", v.Capabilities); m == nil || *m != v.Mapping {
+		t.Errorf("refbroker: mapping %+v, want Kafka's %+v", m, v.Mapping)
+	}
+}

@@ -120,6 +120,7 @@ func (r *run) consumerConfig(c *consumer) adapters.ConsumerConfig {
 		OnCommitted: func(offsets map[int32]int64) {
 			c.sub.hist.committed(proc, c.sub.name, r.topics[c.sub.topicIdx].keys, offsets)
 		},
+		OnAcked: c.sub.onAcked(proc), // see acks.go
 	}
 }
 

@@ -113,7 +113,12 @@ func (c *consumer) handle(d *adapters.Delivery) {
 	if s.queue != nil {
 		accepted := c.handleQueue(d, h, now)
 		if hist := s.hist; hist != nil {
-			hist.disposed(c.proc, s.run.topics[s.topicIdx].keys[d.Partition], messageValue(h.producer, h.seq), d, maxDeliveries(s.run.w.Queue))
+			v := messageValue(h.producer, h.seq)
+			if d.Disposition == adapters.Accept && s.deferAcks() {
+				d.Ref = uint64(v) // the ack is recorded by OnAcked (acks.go)
+			} else {
+				hist.disposed(c.proc, s.run.topics[s.topicIdx].keys[d.Partition], v, d, maxDeliveries(s.run.w.Queue))
+			}
 		}
 		if !accepted {
 			return

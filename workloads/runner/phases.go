@@ -121,6 +121,7 @@ func (r *run) load(ctx context.Context, backlog bool, start time.Time) error {
 	if start.IsZero() {
 		start = time.Now().Add(10 * time.Millisecond)
 	}
+	r.watch = startWatcher(hiccupInterval)
 	for i, pr := range r.producers {
 		// Stagger producers by a fraction of their interval so that they
 		// do not fire in lockstep.
@@ -135,6 +136,11 @@ func (r *run) load(ctx context.Context, backlog bool, start time.Time) error {
 	close(stop)
 	wg.Wait()
 	r.measureEnd.Store(r.now())
+	// Samples from here on are the drain's, flushing included: acks of
+	// the last sends must not count as measured throughput at a rate the
+	// stopped producers no longer offer.
+	r.setPhase("drain")
+	r.gen = r.watch.stop()
 	r.event("producers-stopped", "", nil, "")
 	// One deadline covers flushing, draining and waiting for dead letters,
 	// so --drain-timeout bounds everything after the producers stop.
@@ -202,6 +208,7 @@ func (r *run) beginMeasure() {
 			t.measured[p] = t.acked[p].Load()
 		}
 	}
+	r.watch.reset()
 	r.measureStart.Store(r.now())
 	r.event("measure-start", "", nil, "")
 	r.log.Info("measuring", "duration", r.w.TestDuration)
@@ -210,35 +217,57 @@ func (r *run) beginMeasure() {
 // buildBacklog follows OMB: producers run with no consumers until the
 // backlog reaches consumerBacklogSizeGB, then consumers start and the run
 // waits until the backlog is drained to (1 - backlogDrainRatio) of its size
-// (at least 1000 messages remain allowed, as in OMB) before measuring.
+// (at least 1000 messages remain allowed, as in OMB) before measuring. A
+// ratio of 0 waits for nothing: the measured phase starts as soon as the
+// consumers do, so the run ends on time whatever the consumers manage.
+// Neither wait is open-ended: one that makes no progress (a backlog that
+// stops growing, or stops shrinking) for the drain timeout fails the run.
 func (r *run) buildBacklog(ctx context.Context) error {
 	target := r.w.BacklogBytes()
 	r.setPhase("backlog-build")
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for r.clientBacklog()*int64(r.w.MessageSize) < target {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	capacity := target / int64(r.w.MessageSize)
+	err := r.waitBacklog(ctx, "build", func(b int64) bool { return b >= (target+int64(r.w.MessageSize)-1)/int64(r.w.MessageSize) }, func(b, best int64) bool { return b > best })
+	if err != nil {
+		return err
 	}
 	r.event("backlog-built", "", nil, fmt.Sprintf("%d messages", r.clientBacklog()))
 	r.setPhase("backlog-drain")
 	if err := r.startConsumers(ctx); err != nil {
 		return err
 	}
-	capacity := target / int64(r.w.MessageSize)
 	floor := max(int64(1000), int64((1-r.w.BacklogDrainRatio)*float64(capacity)))
-	for r.clientBacklog() > floor {
+	if r.w.BacklogDrainRatio > 0 {
+		err := r.waitBacklog(ctx, "drain", func(b int64) bool { return b <= floor }, func(b, best int64) bool { return b < best })
+		if err != nil {
+			return err
+		}
+	}
+	r.event("backlog-drained", "", nil, fmt.Sprintf("%d messages left", r.clientBacklog()))
+	r.setPhase("")
+	return nil
+}
+
+// waitBacklog polls the client backlog until done holds. better says
+// whether a backlog improves on the best seen so far; when none has for
+// the drain timeout, the wait fails, so that a system that stops taking
+// messages or consumers that stop reading cannot hold the run forever.
+func (r *run) waitBacklog(ctx context.Context, what string, done func(int64) bool, better func(b, best int64) bool) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	best, since := r.clientBacklog(), time.Now()
+	for b := best; !done(b); b = r.clientBacklog() {
+		if better(b, best) {
+			best, since = b, time.Now()
+		}
+		if time.Since(since) > r.r.drainTimeout {
+			return fmt.Errorf("backlog %s made no progress for %s (--drain-timeout): %d messages in the backlog", what, r.r.drainTimeout, b)
+		}
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	r.event("backlog-drained", "", nil, fmt.Sprintf("%d messages left", r.clientBacklog()))
-	r.setPhase("")
 	return nil
 }
 

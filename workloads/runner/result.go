@@ -54,6 +54,7 @@ func (r *run) base(meta results.Meta) *results.Result {
 		Partitions:        w.PartitionsPerTopic,
 		ProducersPerTopic: w.ProducersPerTopic,
 		ConsumersPerTopic: w.SubscriptionsPerTopic * w.ConsumerPerSubscription,
+		OfferedRate:       r.plan.Rate, // the shard's share in a sharded run
 		Meta:              meta,
 		Spec:              w,
 	}
@@ -91,6 +92,7 @@ func (r *run) result(meta results.Meta) *results.Result {
 	r.fillPartitions(res)
 	r.fillEvents(res)
 	r.shardResult(res)
+	res.Generator = r.gen
 	if r.firstErr != nil {
 		res.Meta.Warnings = append(res.Meta.Warnings, "first send error: "+r.firstErr.Error())
 	}
@@ -208,7 +210,9 @@ func (r *run) fillEvents(res *results.Result) {
 		}
 		res.Events = append(res.Events, e)
 	}
-	res.Counts.Rebalances = countRebalances(res.Events)
+	if r.caps.Rebalance {
+		res.Counts.Rebalances = countRebalances(res.Events)
+	}
 	for _, s := range r.subs {
 		s.mu.Lock()
 		for _, p := range s.pauses {
@@ -228,13 +232,23 @@ func (r *run) fillEvents(res *results.Result) {
 // cooperative rebalance takes two rounds).
 const rebalanceGap = 500 * time.Millisecond
 
-// countRebalances counts bursts of assignment changes after the first
-// assignment of each consumer at start-up.
+// countRebalances counts bursts of assignment changes in the measured
+// phase: after the "measure-start" event and before "producers-stopped",
+// so neither the consumers' first assignments nor the revocations of the
+// run's own shutdown count. Events are in the order they happened, which
+// holds even when a clock shows two of them at one instant.
 func countRebalances(events []results.Event) int64 {
 	var n int64
 	var last time.Time
+	measuring := false
 	for _, e := range events {
-		if e.Kind != "assigned" && e.Kind != "revoked" || e.Elapsed < 0 {
+		switch e.Kind {
+		case "measure-start":
+			measuring = true
+		case "producers-stopped":
+			return n
+		}
+		if !measuring || e.Kind != "assigned" && e.Kind != "revoked" {
 			continue
 		}
 		if last.IsZero() || e.Time.Sub(last) > rebalanceGap {

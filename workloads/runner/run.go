@@ -60,6 +60,10 @@ type run struct {
 	deadLettered int64
 	warnings     []string // run-level problems that did not fail it (e.g. the final read)
 	phase        string   // backlog or drain phase label for samples; "" otherwise
+	// watch measures the generator's health while load runs; gen holds
+	// its figures once load has stopped (nil if load never started).
+	watch *watcher
+	gen   *results.Generator
 }
 
 type topicState struct {
@@ -80,10 +84,14 @@ func (r *run) at(ns int64) time.Time    { return r.epoch.Add(time.Duration(ns)) 
 func (r *run) elapsed(ns int64) float64 { return float64(ns-r.measureStart.Load()) / 1e9 }
 
 // Run runs one concrete workload (see workloads.Workload.Expand) against
-// sys and returns its result. The result is never nil: a run that fails
-// part-way returns what it measured with Status failed and the error, and a
-// workload the system cannot run returns Status not-applicable. The error
-// is non-nil exactly when Status is failed.
+// sys and returns its result. The result is never nil. Its Status comes
+// from results.Judge: a run that fails part-way returns what it measured
+// with Status failed and the error, a run whose context ends first
+// (Ctrl-C) returns its partial figures with Status interrupted and an
+// error wrapping the context's, and a workload the system cannot run
+// returns Status not-applicable. The error is non-nil exactly when the run
+// could not complete or was interrupted; a run that completed may still be
+// failed or degraded by its figures (see Result.StatusReasons).
 func (rn *Runner) Run(ctx context.Context, w workloads.Workload, sys adapters.System) (*results.Result, error) {
 	if rn.duration > 0 {
 		w.TestDuration = rn.duration
@@ -109,27 +117,47 @@ func (rn *Runner) Run(ctx context.Context, w workloads.Workload, sys adapters.Sy
 		return r.notApplicable(meta, reason), nil
 	}
 	err := r.execute(ctx)
+	interrupted := ctx.Err() != nil
 	meta.Durability = r.durability
 	var na notApplicableError
-	if errors.As(err, &na) {
+	if errors.As(err, &na) && !interrupted {
 		return r.notApplicable(meta, na.reason), nil
 	}
 	res := r.result(meta)
-	if err != nil {
-		res.Status, res.Error = results.StatusFailed, err.Error()
+	res.Status, res.StatusReasons = results.Judge(res, err, interrupted, rn.limits)
+	if rn.shard != nil {
+		res.Status, res.StatusReasons = shardStatus(err, interrupted)
+	}
+	switch {
+	case interrupted:
+		return res, fmt.Errorf("run %s on %s: interrupted: %w", w.Name, sys.Name(), context.Cause(ctx))
+	case err != nil:
+		res.Error = err.Error()
 		return res, fmt.Errorf("run %s on %s: %w", w.Name, sys.Name(), err)
 	}
 	return res, nil
 }
 
+// Teardown budgets: a run that ended normally may take its time to close
+// clients and delete topics; an interrupted one must let its user go
+// within seconds, even from a frozen broker, and lists what it could not
+// delete.
+const (
+	teardownTimeout         = 30 * time.Second
+	interruptedCloseBudget  = 3 * time.Second
+	interruptedDeleteBudget = 5 * time.Second
+)
+
 // execute runs the phases; teardown always runs.
 func (r *run) execute(ctx context.Context) (err error) {
 	defer func() {
-		// Teardown gets its own deadline: the run's context may already
+		// Teardown gets its own deadlines: the run's context may already
 		// be cancelled, and topics must not be left behind.
-		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		err = errors.Join(err, r.teardown(tctx), r.hist.close())
+		closeBudget, deleteBudget := teardownTimeout, teardownTimeout
+		if ctx.Err() != nil {
+			closeBudget, deleteBudget = interruptedCloseBudget, interruptedDeleteBudget
+		}
+		err = errors.Join(err, r.teardown(context.WithoutCancel(ctx), closeBudget, deleteBudget), r.hist.close())
 	}()
 	if r.r.shard != nil {
 		if err := workloads.CheckShardable(r.w, r.r.shard.Segment.Count); err != nil {
@@ -192,6 +220,9 @@ func (r *run) setup(ctx context.Context) error {
 		if !r.plan.CreatesTopics {
 			continue // shard 0 creates them
 		}
+		// Tracked before creation: a create that times out may still
+		// have created the topic.
+		r.r.resources.created(r.sys.Name(), ts.name)
 		if err := r.sys.CreateTopic(ctx, spec); err != nil {
 			return fmt.Errorf("create topic %s: %w", ts.name, err)
 		}
@@ -239,8 +270,8 @@ func (r *run) setup(ctx context.Context) error {
 // openHistory starts the run's history, if the runner records them. The
 // log model needs offsets and partitions owned by one consumer of a
 // subscription at a time (its poll-order checks assume both); systems
-// whose consumers compete for every partition (Redis Streams groups, NATS
-// work sharing) and systems without offsets are checked as queues.
+// whose consumers compete for every partition (queue mode, SQS) and
+// systems without offsets are checked as queues.
 func (r *run) openHistory() error {
 	if r.r.openHistory == nil {
 		return nil
@@ -252,7 +283,11 @@ func (r *run) openHistory() error {
 	if out == nil {
 		return nil // this run records none
 	}
-	logModel := r.caps.Offsets && r.caps.OrderedPartitions && r.w.Queue == nil
+	// A sharded run's history is checked as a queue's: RabbitMQ, Redis and
+	// NATS assign partitions among the consumers of one process only, so
+	// consumers of different shards may read one partition at once, which
+	// the log model's ownership checks would flag (docs/distributed.md).
+	logModel := r.caps.Offsets && r.caps.OrderedPartitions && r.w.Queue == nil && !r.plan.Segment.Distributed()
 	h := history.Header{Model: history.ModelQueue}
 	if logModel {
 		h.Model = history.ModelLog
@@ -273,8 +308,13 @@ func (r *run) startConsumers(ctx context.Context) error {
 	return nil
 }
 
-func (r *run) teardown(ctx context.Context) error {
+// teardown closes the run's clients within closeBudget, then deletes its
+// topics within deleteBudget. Topics it could not delete are named in the
+// result's warnings, so the user can delete them by hand.
+func (r *run) teardown(parent context.Context, closeBudget, deleteBudget time.Duration) error {
 	r.stopSupervising()
+	ctx, cancel := context.WithTimeout(parent, closeBudget)
+	defer cancel()
 	var errs []error
 	for _, c := range r.consumers {
 		if c.c != nil {
@@ -291,12 +331,18 @@ func (r *run) teardown(ctx context.Context) error {
 	if _, err := r.wait(ctx, PointClosed); err != nil {
 		errs = append(errs, err)
 	}
-	if !r.r.keepTopics && r.plan.CreatesTopics {
-		for _, t := range r.topics {
-			if err := r.sys.DeleteTopic(ctx, t.name); err != nil {
-				errs = append(errs, fmt.Errorf("delete topic %s: %w", t.name, err))
-			}
+	if r.r.keepTopics || !r.plan.CreatesTopics {
+		return errors.Join(errs...) // shard 0 deletes them
+	}
+	dctx, dcancel := context.WithTimeout(parent, deleteBudget)
+	defer dcancel()
+	for _, t := range r.topics {
+		if err := r.sys.DeleteTopic(dctx, t.name); err != nil {
+			errs = append(errs, fmt.Errorf("delete topic %s: %w", t.name, err))
+			r.warnings = append(r.warnings, fmt.Sprintf("left behind: topic %s on %s (with its queues, streams or groups) could not be deleted: %v", t.name, r.sys.Name(), err))
+			continue
 		}
+		r.r.resources.deleted(t.name)
 	}
 	return errors.Join(errs...)
 }

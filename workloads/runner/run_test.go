@@ -109,11 +109,24 @@ func TestRunDeliversEverything(t *testing.T) {
 	}
 }
 
+// okOnThisMachine reports whether res is ok apart from a saturated load
+// generator, which depends on the machine running the test (two shared
+// cores under parallel tests), not on the system under test: accounting
+// tests log it instead of failing. The generator rule itself is tested in
+// results (TestJudge) and by TestGeneratorHealth.
+func okOnThisMachine(t *testing.T, res *results.Result) bool {
+	t.Helper()
+	if res.Status == results.StatusDegraded && res.OKApartFromGenerator() {
+		t.Logf("degraded by this machine, not the system: %s", res.Explain())
+	}
+	return res.OKApartFromGenerator()
+}
+
 func checkCleanRun(t *testing.T, res *results.Result) {
 	t.Helper()
 	c := res.Counts
-	if res.Status != results.StatusOK || c.Failed != 0 || c.Acked != c.Sent || c.Acked == 0 {
-		t.Fatalf("status %s error %q counts %+v", res.Status, res.Error, c)
+	if !okOnThisMachine(t, res) || c.Failed != 0 || c.Acked != c.Sent || c.Acked == 0 {
+		t.Fatalf("status %s (%s) counts %+v", res.Status, res.Explain(), c)
 	}
 	if c.Lost != 0 || c.Duplicates != 0 || c.OutOfOrder != 0 || c.Unexpected != 0 || !c.Drained || c.Received != c.Acked {
 		t.Errorf("delivery anomalies on a healthy broker: %+v", c)

@@ -16,11 +16,13 @@ package runner
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
 	"github.com/brokerbench/brokerbench/chaos"
+	"github.com/brokerbench/brokerbench/results"
 )
 
 // Progress is what the runner reports once per sample interval.
@@ -62,6 +64,8 @@ type Runner struct {
 	openHistory  func(workload, system string) (io.WriteCloser, error)
 	injectors    func(system string) chaos.Injectors
 	shard        *ShardConfig // nil unless this runner runs one shard
+	limits       results.Limits
+	resources    *Resources
 }
 
 // Option configures a Runner.
@@ -162,6 +166,25 @@ func Tool(nameVersion, revision string) Option {
 	return func(r *Runner) error { r.tool, r.revision = nameVersion, revision; return nil }
 }
 
+// StatusLimits sets the bounds of the status rules (results.Judge);
+// default results.DefaultLimits().
+func StatusLimits(l results.Limits) Option {
+	return func(r *Runner) error {
+		if err := l.Validate(); err != nil {
+			return fmt.Errorf("status limits: %w", err)
+		}
+		r.limits = l
+		return nil
+	}
+}
+
+// Track makes every run record in res the topics it has created and not
+// yet deleted, so that a program interrupted mid-run can say what it
+// leaves behind.
+func Track(res *Resources) Option {
+	return func(r *Runner) error { r.resources = res; return nil }
+}
+
 // New returns a Runner.
 func New(opts ...Option) (*Runner, error) {
 	r := &Runner{
@@ -171,6 +194,7 @@ func New(opts ...Option) (*Runner, error) {
 		seed:         1,
 		logger:       slog.Default(),
 		tool:         "brokerbench",
+		limits:       results.DefaultLimits(),
 	}
 	for _, o := range opts {
 		if err := o(r); err != nil {

@@ -195,3 +195,18 @@ func (r *run) drainSharded(ctx context.Context) error {
 	}
 	return err
 }
+
+// shardStatus is a shard's status: only its own error or interruption
+// decides it. Its figures are part of a run (a shard without producers
+// sends nothing, one whose consumers read other shards' messages looks
+// behind or ahead), so the rules on figures judge the merged whole
+// (distributed.Merge).
+func shardStatus(err error, interrupted bool) (results.Status, []results.Reason) {
+	switch {
+	case interrupted:
+		return results.StatusInterrupted, []results.Reason{{Code: results.ReasonInterrupted, Message: "the run was interrupted; its figures are partial"}}
+	case err != nil:
+		return results.StatusFailed, []results.Reason{{Code: results.ReasonRunError, Message: err.Error()}}
+	}
+	return results.StatusOK, nil
+}

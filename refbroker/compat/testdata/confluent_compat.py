@@ -20,8 +20,14 @@ def rec(m):
             "headers": {k: v.decode() for k, v in (m.headers() or [])}}
 
 
+def base(a):
+    """The connection settings of every client: the bootstrap address and
+    the optional "security" object (security.protocol, sasl.*, ssl.*)."""
+    return {"bootstrap.servers": a["bootstrap"], **a.get("security", {})}
+
+
 def consumer(a, **extra):
-    conf = {"bootstrap.servers": a["bootstrap"], "group.id": a.get("group") or "compat-assign",
+    conf = {**base(a), "group.id": a.get("group") or "compat-assign",
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "enable.partition.eof": True, "client.id": a.get("client_id", "compat")}
     conf.update(extra)
@@ -50,7 +56,7 @@ def poll_to_eof(a, c, partitions, limit=0):
 
 
 def produce(a):
-    p = Producer({"bootstrap.servers": a["bootstrap"], "acks": "all", "enable.idempotence": True,
+    p = Producer({**base(a), "acks": "all", "enable.idempotence": True,
                   "compression.codec": a["codec"], "linger.ms": 20})
     errors = []
     for r in a["records"]:
@@ -135,7 +141,7 @@ def rebalance(a):
 
 
 def admin(a):
-    adm = AdminClient({"bootstrap.servers": a["bootstrap"]})
+    adm = AdminClient(base(a))
     for f in adm.create_topics([NewTopic(a["admin_topic"], 3, 1)]).values():
         f.result(a["deadline"])
     md = adm.list_topics(a["admin_topic"], timeout=a["deadline"])

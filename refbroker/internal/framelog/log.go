@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+
+	"github.com/brokerbench/brokerbench/refbroker/internal/fsys"
 )
 
 const (
@@ -115,12 +117,9 @@ func (l *Log) Compact(frames []byte) error {
 	if l.broken != nil {
 		return l.broken
 	}
-	tmp := l.path + ".tmp"
-	if err := writeFileSync(tmp, frames); err != nil {
-		return fmt.Errorf("compact %s: %w", l.opts.Name, err)
-	}
-	if err := os.Rename(tmp, l.path); err != nil {
-		return fmt.Errorf("compact %s: rename %s: %w", l.opts.Name, tmp, err)
+	err := fsys.WriteFile(fsys.OS{}, l.path, frames, fsys.WriteOptions{})
+	if err != nil && !errors.Is(err, fsys.ErrNotDurable) {
+		return fmt.Errorf("compact %s: %w", l.opts.Name, err) // the old file is still in place
 	}
 	if l.f != nil {
 		if err := l.f.Close(); err != nil {
@@ -128,7 +127,7 @@ func (l *Log) Compact(frames []byte) error {
 		}
 		l.f = nil
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err != nil {
 		l.broken = fmt.Errorf("%w: compact %s: %v", ErrBroken, l.opts.Name, err)
 		return l.broken
 	}
@@ -215,39 +214,6 @@ func (l *Log) Close() error {
 	l.f = nil
 	if err != nil {
 		return fmt.Errorf("close %s: %w", l.path, err)
-	}
-	return nil
-}
-
-// writeFileSync writes data to path and fsyncs it.
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("fsync %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", path, err)
-	}
-	return nil
-}
-
-// syncDir fsyncs a directory so a rename in it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync dir %s: %w", dir, err)
 	}
 	return nil
 }
