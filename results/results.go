@@ -184,6 +184,9 @@ type Result struct {
 	// Steadiness flags a trend or change point in the measured phase's
 	// rates; nil in files written before it was checked.
 	Steadiness *Steadiness `json:"steadiness,omitempty"`
+	// Shard marks one shard's result of a distributed run, to be merged
+	// (docs/distributed.md); nil otherwise, also in a merged result.
+	Shard *Shard `json:"shard,omitempty"`
 	// Capacity is the saturation search of a maxRate workload: objective,
 	// every probe, the found rate across repetitions (docs/capacity.md).
 	// The rest of the result is then the confirmation run at the found

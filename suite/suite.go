@@ -102,6 +102,10 @@ type Config struct {
 	// ([systems.OpenOptions.SelfExec]). Without it refbroker runs as a
 	// subprocess only when a refbroker binary is found.
 	SelfExec bool
+	// Shard says the runs are shards of distributed runs
+	// (docs/distributed.md): their histories hold only part of each run,
+	// so they are not checked here but once merged.
+	Shard bool
 	// Search overrides the maxRate searches' repetitions, probe lengths
 	// and budget (search.go).
 	Search SearchOptions
@@ -247,6 +251,12 @@ rounds:
 	if err := summarizeRepeats(cfg.Out, out.Results); err != nil {
 		return out, err
 	}
+	return out, finish(ctx, &cfg, out)
+}
+
+// finish draws the report and writes the JUnit file of a finished
+// outcome; an interrupted one is marked so and is an error.
+func finish(ctx context.Context, cfg *Config, out *Outcome) error {
 	// An interrupted suite draws no report: the user asked to stop.
 	if cfg.Report && len(out.Results) > 0 && ctx.Err() == nil {
 		sum, err := reports.Write(ctx, reports.Options{In: []string{cfg.Out}, ToolVersion: "brokerbench " + cfg.version()})
@@ -260,14 +270,14 @@ rounds:
 	}
 	if cfg.JUnit != "" {
 		if err := writeJUnit(cfg.JUnit, out.Checks); err != nil {
-			return out, err
+			return err
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		out.Interrupted = true
-		return out, fmt.Errorf("interrupted: %w", err)
+		return fmt.Errorf("interrupted: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 func (c *Config) version() string {
@@ -335,9 +345,26 @@ func runOne(ctx context.Context, cfg *Config, rn *runner.Runner, w workloads.Wor
 	if cfg.OnFinish != nil {
 		cfg.OnFinish(res)
 	}
+	if err != nil {
+		cfg.Logger.Error("run failed", "workload", w.Name, "system", name, "err", err)
+	}
+	if werr := record(ctx, cfg, w, res, hist, out); werr != nil {
+		return werr
+	}
+	if res.Status == results.StatusInterrupted {
+		return fmt.Errorf("interrupted: %w", err)
+	}
+	return nil
+}
+
+// record checks res's history, writes res and evaluates w's thresholds on
+// it. Only a result it cannot write is an error.
+func record(ctx context.Context, cfg *Config, w workloads.Workload, res *results.Result, hist historyFiles, out *Outcome) error {
+	name := res.Driver
 	// An interrupted run's history stays on disk for brokerbench check;
-	// checking it now would keep the user waiting after Ctrl-C.
-	if res.Status != results.StatusInterrupted {
+	// checking it now would keep the user waiting after Ctrl-C. A shard's
+	// history is checked only once merged (Config.Shard).
+	if res.Status != results.StatusInterrupted && !cfg.Shard {
 		if cerr := hist.check(ctx, res); cerr != nil {
 			cfg.Logger.Error("history check failed", "workload", w.Name, "system", name, "err", cerr)
 			res.Verdict = &results.Verdict{Valid: "unknown", Inconclusive: []string{cerr.Error()}}
@@ -349,15 +376,9 @@ func runOne(ctx context.Context, cfg *Config, rn *runner.Runner, w workloads.Wor
 	}
 	cfg.Logger.Info("result written", "path", path, "status", res.Status)
 	out.Results = append(out.Results, res)
-	if err != nil {
-		cfg.Logger.Error("run failed", "workload", w.Name, "system", name, "err", err)
-	}
 	// Thresholds were validated when the workloads loaded.
 	ts, _ := gate.ParseAll(w.Thresholds)
 	out.Checks = append(out.Checks, gate.Evaluate(res, ts, gate.Policy{AllowDegraded: cfg.AllowDegraded})...)
-	if res.Status == results.StatusInterrupted {
-		return fmt.Errorf("interrupted: %w", err)
-	}
 	return nil
 }
 

@@ -110,6 +110,6 @@ counts lost, duplicated and reordered messages.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newRunCmd(live), newValidateCmd(), newListCmd())
 	root.AddCommand(newCheckCmd())
-	root.AddCommand(newReportCmd(), newPlanCmd())
+	root.AddCommand(newReportCmd(), newPlanCmd(), newMergeCmd())
 	return root
 }

@@ -40,6 +40,7 @@ type runFlags struct {
 	repeat       int
 	verbose      bool
 	endpoints    map[string]*string // env var -> flag value
+	dist         distFlags
 	search       searchFlags
 }
 
@@ -83,6 +84,7 @@ variables (see docs/adapters/); the flags below override the main endpoint.`,
 	fl.IntVar(&f.repeat, "repeat", 1, "run each (workload, system) N times, interleaved across systems, for confidence intervals (5 for comparisons)")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "print plain progress lines even on a terminal")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "debug logging")
+	addDistFlags(fl, &f.dist)
 	f.search.register(fl)
 	for _, s := range systems.All() {
 		for _, e := range s.Flags {
@@ -132,22 +134,35 @@ func (f *runFlags) plan() ([]workloads.Workload, []string, error) {
 
 func systemNames() string { return strings.Join(systems.Names(), ", ") }
 
-func runRun(cmd *cobra.Command, f *runFlags, live *runner.Resources) error {
-	selected, systemList, err := f.plan()
-	if err != nil {
-		return err
-	}
-	limits := results.DefaultLimits()
-	if limits.MaxSendErrorRate, err = parsePercent(f.errorLimit); err != nil {
-		return usagef("--send-error-limit %q: %v", f.errorLimit, err)
-	}
+// loggers returns the run's logger, refbroker's logger and the progress
+// display both write through.
+func (f *runFlags) loggers(cmd *cobra.Command) (logger, brokerLogger *slog.Logger, display *display) {
 	level, brokerLevel := slog.LevelInfo, slog.LevelWarn
 	if f.verbose {
 		level, brokerLevel = slog.LevelDebug, slog.LevelDebug
 	}
-	display := newDisplay(cmd.ErrOrStderr(), !f.noProgress)
-	logger := slog.New(slog.NewTextHandler(display.logWriter(), &slog.HandlerOptions{Level: level}))
-	brokerLogger := slog.New(slog.NewTextHandler(display.logWriter(), &slog.HandlerOptions{Level: brokerLevel})).With("component", "refbroker")
+	display = newDisplay(cmd.ErrOrStderr(), !f.noProgress)
+	logger = slog.New(slog.NewTextHandler(display.logWriter(), &slog.HandlerOptions{Level: level}))
+	brokerLogger = slog.New(slog.NewTextHandler(display.logWriter(), &slog.HandlerOptions{Level: brokerLevel})).With("component", "refbroker")
+	return logger, brokerLogger, display
+}
+
+// limits are the status limits the flags set.
+func (f *runFlags) limits() (results.Limits, error) {
+	limits := results.DefaultLimits()
+	var err error
+	if limits.MaxSendErrorRate, err = parsePercent(f.errorLimit); err != nil {
+		return limits, usagef("--send-error-limit %q: %v", f.errorLimit, err)
+	}
+	return limits, nil
+}
+
+// runnerOptions are the runner options the flags set.
+func (f *runFlags) runnerOptions(logger *slog.Logger, display *display, live *runner.Resources) ([]runner.Option, error) {
+	limits, err := f.limits()
+	if err != nil {
+		return nil, err
+	}
 	opts := []runner.Option{
 		runner.Interval(f.interval), runner.Duration(f.duration),
 		runner.DrainTimeout(f.drainTimeout), runner.ReadyTimeout(f.readyTimeout),
@@ -157,12 +172,28 @@ func runRun(cmd *cobra.Command, f *runFlags, live *runner.Resources) error {
 	if f.warmup != "" {
 		d, err := time.ParseDuration(f.warmup)
 		if err != nil || d < 0 {
-			return usagef("--warmup %q: want a duration such as 2s or 0s", f.warmup)
+			return nil, usagef("--warmup %q: want a duration such as 2s or 0s", f.warmup)
 		}
 		opts = append(opts, runner.Warmup(d))
 	}
 	if f.keepTopics {
 		opts = append(opts, runner.KeepTopics())
+	}
+	return opts, nil
+}
+
+func runRun(cmd *cobra.Command, f *runFlags, live *runner.Resources) error {
+	if handled, err := runDistributed(cmd, f, live); handled {
+		return err
+	}
+	selected, systemList, err := f.plan()
+	if err != nil {
+		return err
+	}
+	logger, brokerLogger, display := f.loggers(cmd)
+	opts, err := f.runnerOptions(logger, display, live)
+	if err != nil {
+		return err
 	}
 	search, err := f.search.options()
 	if err != nil {

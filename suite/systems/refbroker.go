@@ -41,6 +41,11 @@ func ServeRefbroker() (int, bool) {
 	return refbrokercli.Main(os.Args[1:], os.Stderr), true
 }
 
+// RefbrokerAddrEnv names a running refbroker to use instead of starting
+// one: the workers of a distributed run share the coordinator's
+// (docs/distributed.md).
+const RefbrokerAddrEnv = "BROKERBENCH_REFBROKER_ADDR"
+
 // Refbroker modes (BROKERBENCH_REFBROKER_MODE, --refbroker-mode).
 const (
 	// refbrokerAuto: a subprocess when one can be started (a refbroker
@@ -107,6 +112,9 @@ func refbrokerSubprocessConfig(dataDir string, port int, selfExec bool, extraArg
 func openRefbroker(ctx context.Context, o OpenOptions) (adapters.System, func() error, error) {
 	if o.Owned != nil {
 		return closer(refbrokerAdapter(ctx, o.Owned.Addr(), processLabel(o.Owned), o))
+	}
+	if addr := o.Getenv(RefbrokerAddrEnv); addr != "" {
+		return closer(refbrokerAdapter(ctx, addr, "running at "+addr, o))
 	}
 	mode := o.Getenv("BROKERBENCH_REFBROKER_MODE")
 	switch mode {

@@ -1,6 +1,10 @@
 package runner
 
-import "math/bits"
+import (
+	"math/bits"
+
+	"github.com/brokerbench/brokerbench/results"
+)
 
 // bitset is a growable set of sequence numbers. Not safe for concurrent use.
 type bitset struct {
@@ -43,4 +47,22 @@ func (s *bitset) missing(want *bitset) int64 {
 		n += int64(bits.OnesCount64(w &^ have))
 	}
 	return n
+}
+
+// ranges returns the members of s as sorted, disjoint, inclusive ranges.
+func (s *bitset) ranges() results.SeqRanges {
+	var out results.SeqRanges
+	for i, w := range s.words {
+		for w != 0 {
+			b := bits.TrailingZeros64(w)
+			w &^= 1 << b
+			n := uint64(i*64 + b)
+			if k := len(out); k > 0 && out[k-1][1]+1 == n {
+				out[k-1][1] = n
+			} else {
+				out = append(out, [2]uint64{n, n})
+			}
+		}
+	}
+	return out
 }

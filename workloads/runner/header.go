@@ -11,7 +11,7 @@ const HeaderSize = 32
 //	0  2  magic "bB"
 //	2  1  version (1)
 //	3  1  flags (bit 0: readiness probe)
-//	4  4  producer id
+//	4  4  producer id (global over the shards of a distributed run, workloads.Split)
 //	8  8  sequence number, per producer, from 0
 //	16 8  intended send time, ns since the run's epoch
 //	24 8  actual send time, ns since the run's epoch

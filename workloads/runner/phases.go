@@ -88,7 +88,7 @@ func (r *run) sendProbes(ctx context.Context, probe []byte) error {
 // first producer, waits for the sends, and returns the offset each was
 // acknowledged at.
 func (r *run) probeTopic(ctx context.Context, t int, probe []byte) ([]int64, error) {
-	pr := r.producers[t*r.w.ProducersPerTopic]
+	pr := r.firstProducer(t)
 	offsets := make([]int64, r.w.PartitionsPerTopic)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -113,10 +113,14 @@ func (r *run) probeTopic(ctx context.Context, t int, probe []byte) ([]int64, err
 // load drives the producers through warm-up and measurement (or, for a
 // backlog workload, backlog build and drain then measurement), then stops
 // them and drains the consumers.
-func (r *run) load(ctx context.Context, backlog bool) error {
+//
+// start is the common start instant of a sharded run, zero otherwise.
+func (r *run) load(ctx context.Context, backlog bool, start time.Time) error {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	start := time.Now().Add(10 * time.Millisecond)
+	if start.IsZero() {
+		start = time.Now().Add(10 * time.Millisecond)
+	}
 	r.watch = startWatcher(hiccupInterval)
 	for i, pr := range r.producers {
 		// Stagger producers by a fraction of their interval so that they
@@ -143,7 +147,12 @@ func (r *run) load(ctx context.Context, backlog bool) error {
 	dctx, cancel := context.WithTimeout(ctx, r.r.drainTimeout)
 	defer cancel()
 	flushErr := r.flushProducers(dctx)
-	drainErr := r.drain(dctx)
+	var drainErr error
+	if r.r.shard != nil {
+		drainErr = r.drainSharded(dctx)
+	} else {
+		drainErr = r.drain(dctx)
+	}
 	r.awaitDeadLetters(dctx)
 	r.finalRead(ctx)
 	sampler.stop()

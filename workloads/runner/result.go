@@ -54,7 +54,7 @@ func (r *run) base(meta results.Meta) *results.Result {
 		Partitions:        w.PartitionsPerTopic,
 		ProducersPerTopic: w.ProducersPerTopic,
 		ConsumersPerTopic: w.SubscriptionsPerTopic * w.ConsumerPerSubscription,
-		OfferedRate:       w.ProducerRate,
+		OfferedRate:       r.plan.Rate, // the shard's share in a sharded run
 		Meta:              meta,
 		Spec:              w,
 	}
@@ -91,6 +91,7 @@ func (r *run) result(meta results.Meta) *results.Result {
 	r.fillCounts(res)
 	r.fillPartitions(res)
 	r.fillEvents(res)
+	r.shardResult(res)
 	res.Generator = r.gen
 	if r.firstErr != nil {
 		res.Meta.Warnings = append(res.Meta.Warnings, "first send error: "+r.firstErr.Error())
@@ -105,37 +106,7 @@ func (r *run) fillSamples(res *results.Result) {
 		if ms > 0 {
 			s.Elapsed = float64(r.since(s.Time)-ms) / 1e9
 		}
-		res.Samples = append(res.Samples, s)
-		if !s.Measured() {
-			continue
-		}
-		res.PublishRate = append(res.PublishRate, s.PublishRate)
-		res.PublishErrorRate = append(res.PublishErrorRate, s.ErrorRate)
-		res.ConsumeRate = append(res.ConsumeRate, s.ConsumeRate)
-		res.Backlog = append(res.Backlog, s.Backlog)
-		p := s.PublishFromSend
-		res.PublishLatencyAvg = append(res.PublishLatencyAvg, p.Mean)
-		res.PublishLatency50pct = append(res.PublishLatency50pct, p.P50)
-		res.PublishLatency75pct = append(res.PublishLatency75pct, p.P75)
-		res.PublishLatency95pct = append(res.PublishLatency95pct, p.P95)
-		res.PublishLatency99pct = append(res.PublishLatency99pct, p.P99)
-		res.PublishLatency999pct = append(res.PublishLatency999pct, p.P999)
-		res.PublishLatency9999pct = append(res.PublishLatency9999pct, p.P9999)
-		res.PublishLatencyMax = append(res.PublishLatencyMax, p.Max)
-		d := s.PublishDelay
-		res.PublishDelayLatencyAvg = append(res.PublishDelayLatencyAvg, d.Mean*1000)
-		res.PublishDelayLatency50pct = append(res.PublishDelayLatency50pct, int64(d.P50*1000))
-		res.PublishDelayLatency99pct = append(res.PublishDelayLatency99pct, int64(d.P99*1000))
-		res.PublishDelayLatencyMax = append(res.PublishDelayLatencyMax, int64(d.Max*1000))
-		e := s.EndToEndFromSend
-		res.EndToEndLatencyAvg = append(res.EndToEndLatencyAvg, e.Mean)
-		res.EndToEndLatency50pct = append(res.EndToEndLatency50pct, e.P50)
-		res.EndToEndLatency75pct = append(res.EndToEndLatency75pct, e.P75)
-		res.EndToEndLatency95pct = append(res.EndToEndLatency95pct, e.P95)
-		res.EndToEndLatency99pct = append(res.EndToEndLatency99pct, e.P99)
-		res.EndToEndLatency999pct = append(res.EndToEndLatency999pct, e.P999)
-		res.EndToEndLatency9999pct = append(res.EndToEndLatency9999pct, e.P9999)
-		res.EndToEndLatencyMax = append(res.EndToEndLatencyMax, e.Max)
+		res.AddSample(s)
 	}
 }
 
@@ -160,47 +131,16 @@ func (r *run) fillAggregates(res *results.Result) {
 		c.redeliveryDelay.MergeTotal(redelivery)
 		outOfRange += c.endToEnd.OutOfRange() + c.endToEndFromSend.OutOfRange() + c.redeliveryDelay.OutOfRange()
 	}
-	l := &res.Latency
-	l.Publish = metrics.Summarize(h[kindPublish])
-	l.PublishFromSend = metrics.Summarize(h[kindPublishFromSend])
-	l.PublishDelay = metrics.Summarize(h[kindPublishDelay])
-	l.EndToEnd = metrics.Summarize(h[kindEndToEnd])
-	l.EndToEndFromSend = metrics.Summarize(h[kindEndToEndFromSend])
-	l.RedeliveryDelay = metrics.Summarize(redelivery)
-	l.OutOfRange = outOfRange
-
-	p := l.PublishFromSend
-	res.AggregatedPublishLatencyAvg, res.AggregatedPublishLatency50pct = p.Mean, p.P50
-	res.AggregatedPublishLatency75pct, res.AggregatedPublishLatency95pct = p.P75, p.P95
-	res.AggregatedPublishLatency99pct, res.AggregatedPublishLatency999pct = p.P99, p.P999
-	res.AggregatedPublishLatency9999pct, res.AggregatedPublishLatencyMax = p.P9999, p.Max
-	res.AggregatedPublishLatencyQuantiles = metrics.QuantileMap(h[kindPublishFromSend])
-	d := l.PublishDelay
-	res.AggregatedPublishDelayLatencyAvg = d.Mean * 1000
-	res.AggregatedPublishDelayLatency50pct = int64(d.P50 * 1000)
-	res.AggregatedPublishDelayLatency99pct = int64(d.P99 * 1000)
-	res.AggregatedPublishDelayLatencyMax = int64(d.Max * 1000)
-	e := l.EndToEndFromSend
-	res.AggregatedEndToEndLatencyAvg, res.AggregatedEndToEndLatency50pct = e.Mean, e.P50
-	res.AggregatedEndToEndLatency75pct, res.AggregatedEndToEndLatency95pct = e.P75, e.P95
-	res.AggregatedEndToEndLatency99pct, res.AggregatedEndToEndLatency999pct = e.P99, e.P999
-	res.AggregatedEndToEndLatency9999pct, res.AggregatedEndToEndLatencyMax = e.P9999, e.Max
-	res.AggregatedEndToEndLatencyQuantiles = metrics.QuantileMap(h[kindEndToEndFromSend])
-
-	enc := func(i int) string {
-		s, err := metrics.Encode(h[i])
-		if err != nil {
-			r.log.Error("encode histogram", "err", err)
-		}
-		return s
-	}
-	res.Histograms = results.Histograms{
-		Publish: enc(kindPublish), PublishFromSend: enc(kindPublishFromSend),
-		PublishDelay: enc(kindPublishDelay), EndToEnd: enc(kindEndToEnd),
-		EndToEndFromSend: enc(kindEndToEndFromSend),
+	hs := results.LatencyHistograms{
+		Publish: h[kindPublish], PublishFromSend: h[kindPublishFromSend],
+		PublishDelay: h[kindPublishDelay], EndToEnd: h[kindEndToEnd],
+		EndToEndFromSend: h[kindEndToEndFromSend],
 	}
 	if r.w.Queue != nil {
-		res.Histograms.RedeliveryDelay, _ = metrics.Encode(redelivery)
+		hs.RedeliveryDelay = redelivery
+	}
+	if err := res.SetLatencies(hs, outOfRange); err != nil {
+		r.log.Error("encode histograms", "err", err)
 	}
 }
 

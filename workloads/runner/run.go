@@ -34,6 +34,10 @@ type run struct {
 	subs       []*subscription
 
 	producers []*producer
+	// byID finds a producer by its id in message headers; nil entries are
+	// other shards' producers (a sharded run).
+	byID      []*producer
+	plan      workloads.ShardPlan
 	consumers []*consumer
 	hist      *recorder // nil unless the run records a history
 
@@ -102,6 +106,12 @@ func (rn *Runner) Run(ctx context.Context, w workloads.Workload, sys adapters.Sy
 		brokerLag: make(map[lagKey]int64),
 	}
 	r.log = rn.logger.With("workload", w.Name, "system", sys.Name())
+	r.plan = workloads.Split(w, workloads.Whole)
+	if sh := rn.shard; sh != nil {
+		r.runID = sh.RunID
+		r.plan = workloads.Split(w, sh.Segment)
+		r.log = r.log.With("shard", sh.Segment.String())
+	}
 	meta := r.meta(ctx)
 	if reason := Applicable(w, r.caps); reason != "" {
 		return r.notApplicable(meta, reason), nil
@@ -115,6 +125,9 @@ func (rn *Runner) Run(ctx context.Context, w workloads.Workload, sys adapters.Sy
 	}
 	res := r.result(meta)
 	res.Status, res.StatusReasons = results.Judge(res, err, interrupted, rn.limits)
+	if rn.shard != nil {
+		res.Status, res.StatusReasons = shardStatus(err, interrupted)
+	}
 	switch {
 	case interrupted:
 		return res, fmt.Errorf("run %s on %s: interrupted: %w", w.Name, sys.Name(), context.Cause(ctx))
@@ -146,19 +159,31 @@ func (r *run) execute(ctx context.Context) (err error) {
 		}
 		err = errors.Join(err, r.teardown(context.WithoutCancel(ctx), closeBudget, deleteBudget), r.hist.close())
 	}()
+	if r.r.shard != nil {
+		if err := workloads.CheckShardable(r.w, r.r.shard.Segment.Count); err != nil {
+			return err
+		}
+	}
 	if err := r.setup(ctx); err != nil {
 		return err
 	}
 	backlog := r.w.BacklogBytes() > 0
+	var start time.Time
 	if !backlog {
 		if err := r.startConsumers(ctx); err != nil {
 			return err
 		}
-		if err := r.waitReady(ctx); err != nil {
+		var err error
+		if r.r.shard != nil {
+			start, err = r.waitReadySharded(ctx)
+		} else {
+			err = r.waitReady(ctx)
+		}
+		if err != nil {
 			return err
 		}
 	}
-	return r.load(ctx, backlog)
+	return r.load(ctx, backlog, start)
 }
 
 func (r *run) setup(ctx context.Context) error {
@@ -192,12 +217,18 @@ func (r *run) setup(ctx context.Context) error {
 			r.subs = append(r.subs, sub)
 		}
 		spec.Durability = adapters.Durability(w.Durability)
+		if !r.plan.CreatesTopics {
+			continue // shard 0 creates them
+		}
 		// Tracked before creation: a create that times out may still
 		// have created the topic.
 		r.r.resources.created(r.sys.Name(), ts.name)
 		if err := r.sys.CreateTopic(ctx, spec); err != nil {
 			return fmt.Errorf("create topic %s: %w", ts.name, err)
 		}
+	}
+	if _, err := r.wait(ctx, PointCreated); err != nil {
+		return err
 	}
 	if err := r.checkDurability(ctx); err != nil {
 		return err
@@ -210,9 +241,9 @@ func (r *run) setup(ctx context.Context) error {
 	if w.ProducerRate > 0 {
 		perProducer = w.ProducerRate / float64(totalProducers)
 	}
+	r.byID = make([]*producer, totalProducers)
 	for t, ts := range r.topics {
-		for p := range w.ProducersPerTopic {
-			id := uint32(t*w.ProducersPerTopic + p)
+		for _, id := range r.plan.Producers[t] {
 			pr, err := r.newProducer(ctx, id, t, ts.name, perProducer)
 			if err != nil {
 				return err
@@ -220,10 +251,11 @@ func (r *run) setup(ctx context.Context) error {
 			pr.payloads = pool
 			newSlots(pr, w.Delivery.MaxInFlight, w.MessageSize, payload)
 			r.producers = append(r.producers, pr)
+			r.byID[id] = pr
 		}
 	}
 	for _, s := range r.subs {
-		for c := range w.ConsumerPerSubscription {
+		for c := r.plan.ConsumersLo; c < r.plan.ConsumersHi; c++ {
 			id := fmt.Sprintf("%s-c%d", s.name, c)
 			cons := &consumer{id: id, sub: s, endToEnd: newLatency(), endToEndFromSend: newLatency(), redeliveryDelay: newLatency()}
 			if w.Churn != nil && w.Churn.Membership == "static" {
@@ -251,7 +283,11 @@ func (r *run) openHistory() error {
 	if out == nil {
 		return nil // this run records none
 	}
-	logModel := r.caps.Offsets && r.caps.OrderedPartitions && r.w.Queue == nil
+	// A sharded run's history is checked as a queue's: RabbitMQ, Redis and
+	// NATS assign partitions among the consumers of one process only, so
+	// consumers of different shards may read one partition at once, which
+	// the log model's ownership checks would flag (docs/distributed.md).
+	logModel := r.caps.Offsets && r.caps.OrderedPartitions && r.w.Queue == nil && !r.plan.Segment.Distributed()
 	h := history.Header{Model: history.ModelQueue}
 	if logModel {
 		h.Model = history.ModelLog
@@ -292,8 +328,11 @@ func (r *run) teardown(parent context.Context, closeBudget, deleteBudget time.Du
 			errs = append(errs, fmt.Errorf("close producer %d: %w", pr.id, err))
 		}
 	}
-	if r.r.keepTopics {
-		return errors.Join(errs...)
+	if _, err := r.wait(ctx, PointClosed); err != nil {
+		errs = append(errs, err)
+	}
+	if r.r.keepTopics || !r.plan.CreatesTopics {
+		return errors.Join(errs...) // shard 0 deletes them
 	}
 	dctx, dcancel := context.WithTimeout(parent, deleteBudget)
 	defer dcancel()

@@ -63,6 +63,7 @@ type Runner struct {
 	revision     string
 	openHistory  func(workload, system string) (io.WriteCloser, error)
 	injectors    func(system string) chaos.Injectors
+	shard        *ShardConfig // nil unless this runner runs one shard
 	limits       results.Limits
 	resources    *Resources
 }

@@ -1,0 +1,293 @@
+package distributed
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/brokerbench/brokerbench/results"
+	"github.com/brokerbench/brokerbench/workloads/runner"
+)
+
+// Coordinator drives the workers of a distributed run through the
+// runner's rendezvous points and collects their results: the simplest
+// rendezvous that works on a laptop and on Kubernetes alike (plain HTTP
+// polling, no membership protocol).
+type Coordinator struct {
+	// Workers are the workers' base URLs, shard i at index i.
+	Workers []string
+	// Client defaults to a client with a 10s timeout.
+	Client *http.Client
+	// Logger defaults to discarding.
+	Logger *slog.Logger
+	// StartDelay is how far after the release every shard starts its
+	// producers, so that all have received the instant; default 500ms.
+	StartDelay time.Duration
+	// Unreachable is how long a worker that answered once may stop
+	// answering before the run fails; default 15s. Startup is how long a
+	// worker may take to answer the first time (pods are scheduled, images
+	// pulled); default 5m.
+	Unreachable, Startup time.Duration
+	// Exited, when set, is polled with each worker's index and returns an
+	// error once that worker's process has ended (local mode).
+	Exited func(i int) error
+}
+
+// ShardError is a distributed run failed by one of its shards.
+type ShardError struct {
+	Shard  string
+	Reason string
+}
+
+func (e *ShardError) Error() string { return "shard " + e.Shard + " failed: " + e.Reason }
+
+const pollInterval = 50 * time.Millisecond
+
+// Drive runs the rendezvous until every worker is done and returns all
+// their results. A worker that fails, dies or stops answering fails the
+// run: the others are aborted and the error names the shard and its
+// reason.
+func (c *Coordinator) Drive(ctx context.Context) ([]*results.Result, error) {
+	c.defaults()
+	lastSeen := make([]time.Time, len(c.Workers))
+	began := time.Now()
+	released := 0
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		sts := make([]*WorkerStatus, len(c.Workers))
+		for i, u := range c.Workers {
+			st, err := c.status(ctx, u)
+			switch {
+			case err == nil:
+				sts[i], lastSeen[i] = st, time.Now()
+			case c.Exited != nil && c.Exited(i) != nil:
+				return nil, c.fail(ctx, i, c.Exited(i).Error())
+			case lastSeen[i].IsZero() && time.Since(began) > c.Startup:
+				return nil, c.fail(ctx, i, fmt.Sprintf("not answering %s after the start: %v", c.Startup, err))
+			case !lastSeen[i].IsZero() && time.Since(lastSeen[i]) > c.Unreachable:
+				return nil, c.fail(ctx, i, fmt.Sprintf("not answering for %s: %v", c.Unreachable, err))
+			}
+		}
+		for i, st := range sts {
+			if st != nil && st.Error != "" {
+				return nil, c.fail(ctx, i, st.Error)
+			}
+			if st != nil && !st.Done && c.Exited != nil {
+				if err := c.Exited(i); err != nil {
+					return nil, c.fail(ctx, i, err.Error())
+				}
+			}
+		}
+		if all(sts, func(st *WorkerStatus) bool { return st.Done }) {
+			return c.collect(ctx)
+		}
+		if seq, point, ok := sameWait(sts); ok && seq > released {
+			if at, ok := c.decide(point, sts); ok {
+				if err := c.release(ctx, seq, at); err != nil {
+					return nil, err
+				}
+				released = seq
+				c.Logger.Info("shards released", "point", point, "seq", seq)
+			}
+		} else if i, ok := doneWhileWaiting(sts); ok {
+			return nil, c.fail(ctx, i, "finished while other shards wait at a rendezvous point (the shards ran different workloads)")
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			c.abortAll(context.WithoutCancel(ctx), "coordinator stopped: "+ctx.Err().Error())
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (c *Coordinator) defaults() {
+	if c.Client == nil {
+		c.Client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.StartDelay == 0 {
+		c.StartDelay = 500 * time.Millisecond
+	}
+	if c.Unreachable == 0 {
+		c.Unreachable = 15 * time.Second
+	}
+	if c.Startup == 0 {
+		c.Startup = 5 * time.Minute
+	}
+}
+
+func all(sts []*WorkerStatus, f func(*WorkerStatus) bool) bool {
+	for _, st := range sts {
+		if st == nil || !f(st) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameWait reports whether every worker waits at the same point.
+func sameWait(sts []*WorkerStatus) (int, string, bool) {
+	if !all(sts, func(st *WorkerStatus) bool { return st.Point != "" }) {
+		return 0, "", false
+	}
+	for _, st := range sts[1:] {
+		if st.Seq != sts[0].Seq || st.Point != sts[0].Point {
+			return 0, "", false
+		}
+	}
+	return sts[0].Seq, sts[0].Point, true
+}
+
+// doneWhileWaiting finds a finished worker while another waits: the
+// waiting one would wait forever.
+func doneWhileWaiting(sts []*WorkerStatus) (int, bool) {
+	waiting := false
+	for _, st := range sts {
+		waiting = waiting || st != nil && st.Point != ""
+	}
+	for i, st := range sts {
+		if waiting && st != nil && st.Done {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// decide says whether the shards, all waiting at point, may go on, and
+// with which instant.
+func (c *Coordinator) decide(point string, sts []*WorkerStatus) (time.Time, bool) {
+	switch point {
+	case runner.PointReady:
+		// Every partition of every subscription must have delivered a
+		// probe to some shard: the shards' consumers split them.
+		cover := map[string][]bool{}
+		for _, st := range sts {
+			for sub, ps := range st.Live.Probes {
+				if cover[sub] == nil {
+					cover[sub] = make([]bool, len(ps))
+				}
+				for p, ok := range ps {
+					if ok && p < len(cover[sub]) {
+						cover[sub][p] = true
+					}
+				}
+			}
+		}
+		for _, ps := range cover {
+			if slices.Contains(ps, false) {
+				return time.Time{}, false
+			}
+		}
+		// Where every consumer can own a partition, every shard's
+		// consumers must have been assigned one: the first consumer to
+		// join may read every probe before the others have joined.
+		for sub, ps := range cover {
+			total := 0
+			for _, st := range sts {
+				total += st.Live.Consumers
+			}
+			if total > len(ps) {
+				continue
+			}
+			for _, st := range sts {
+				if st.Live.Consumers > 0 && !slices.Contains(st.Live.Probes[sub], true) {
+					return time.Time{}, false
+				}
+			}
+		}
+		return time.Now().Add(c.StartDelay), true
+	case runner.PointDrained:
+		// The shards' backlogs sum to the run's: a shard's consumers may
+		// have received what another's producers sent.
+		var backlog int64
+		for _, st := range sts {
+			backlog += st.Live.Backlog
+		}
+		return time.Now(), backlog <= 0
+	default:
+		return time.Now(), true
+	}
+}
+
+func (c *Coordinator) status(ctx context.Context, base string) (*WorkerStatus, error) {
+	var st WorkerStatus
+	if err := c.call(ctx, http.MethodGet, base+"/status", &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+func (c *Coordinator) release(ctx context.Context, seq int, at time.Time) error {
+	for i, u := range c.Workers {
+		q := url.Values{"seq": {fmt.Sprint(seq)}, "at": {fmt.Sprint(at.UnixNano())}}
+		if err := c.call(ctx, http.MethodPost, u+"/release?"+q.Encode(), nil); err != nil {
+			return c.fail(ctx, i, "release: "+err.Error())
+		}
+	}
+	return nil
+}
+
+// fail aborts every worker and returns the run's error, naming shard i.
+func (c *Coordinator) fail(ctx context.Context, i int, reason string) error {
+	err := &ShardError{Shard: fmt.Sprintf("%d/%d", i, len(c.Workers)), Reason: reason}
+	c.Logger.Error("shard failed; aborting the run", "shard", err.Shard, "reason", reason)
+	c.abortAll(context.WithoutCancel(ctx), err.Error())
+	return err
+}
+
+func (c *Coordinator) abortAll(ctx context.Context, reason string) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for _, u := range c.Workers {
+		_ = c.call(ctx, http.MethodPost, u+"/abort?"+url.Values{"reason": {reason}}.Encode(), nil)
+	}
+}
+
+func (c *Coordinator) collect(ctx context.Context) ([]*results.Result, error) {
+	var all []*results.Result
+	for i, u := range c.Workers {
+		var rs []*results.Result
+		if err := c.call(ctx, http.MethodGet, u+"/result", &rs); err != nil {
+			return nil, &ShardError{Shard: fmt.Sprintf("%d/%d", i, len(c.Workers)), Reason: "fetch results: " + err.Error()}
+		}
+		all = append(all, rs...)
+	}
+	for _, u := range c.Workers {
+		_ = c.call(ctx, http.MethodPost, u+"/shutdown", nil)
+	}
+	return all, nil
+}
+
+func (c *Coordinator) call(ctx context.Context, method, u string, into any) error {
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s %s: %s: %s", method, u, resp.Status, strings.TrimSpace(string(b)))
+	}
+	if into == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
+		return fmt.Errorf("%s %s: decode: %w", method, u, err)
+	}
+	return nil
+}

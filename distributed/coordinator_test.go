@@ -1,0 +1,142 @@
+package distributed
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/brokerbench/brokerbench/results"
+	"github.com/brokerbench/brokerbench/workloads"
+	"github.com/brokerbench/brokerbench/workloads/runner"
+)
+
+// startWorkers serves n workers over HTTP and returns them and their URLs.
+func startWorkers(t *testing.T, n int) ([]*Worker, []string) {
+	t.Helper()
+	var ws []*Worker
+	var urls []string
+	for i := range n {
+		w := NewWorker(t.Context(), workloads.Segment{Index: i, Count: n})
+		srv := httptest.NewServer(w.Handler())
+		t.Cleanup(srv.Close)
+		ws, urls = append(ws, w), append(urls, srv.URL)
+	}
+	return ws, urls
+}
+
+// shardScript is what a shard's runner does at the barrier: the points in
+// order, each with the status it reports while waiting.
+func shardScript(ctx context.Context, w *Worker, status func(point string) runner.ShardStatus) (time.Time, error) {
+	var start time.Time
+	for _, p := range []string{runner.PointCreated, runner.PointReady, runner.PointDrained, runner.PointClosed} {
+		at, err := w.Wait(ctx, p, func() runner.ShardStatus { return status(p) })
+		if err != nil {
+			return start, err
+		}
+		if p == runner.PointReady {
+			start = at
+		}
+	}
+	return start, nil
+}
+
+// TestCoordinatorReleasesTogether: every shard gets the same start
+// instant, released only once the shards together cover every partition
+// and their backlogs sum to zero, and the coordinator collects every
+// shard's results.
+func TestCoordinatorReleasesTogether(t *testing.T) {
+	ws, urls := startWorkers(t, 3)
+	starts := make([]time.Time, 3)
+	var wg sync.WaitGroup
+	for i, w := range ws {
+		wg.Go(func() {
+			// Shard i saw the probe of partition i only, and its backlog
+			// is +1 for shard 0, -1 for shard 1: they sum to zero.
+			probes := make([]bool, 3)
+			probes[i] = true
+			backlog := []int64{1, -1, 0}[i]
+			start, err := shardScript(t.Context(), w, func(string) runner.ShardStatus {
+				return runner.ShardStatus{Probes: map[string][]bool{"s": probes}, Consumers: 1, Backlog: backlog}
+			})
+			starts[i] = start
+			w.Finish([]*results.Result{{Workload: "w", Shard: &results.Shard{Index: i, Count: 3}}}, err)
+		})
+	}
+	c := &Coordinator{Workers: urls, StartDelay: 50 * time.Millisecond}
+	rs, err := c.Drive(t.Context())
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 3 {
+		t.Fatalf("collected %d results, want 3", len(rs))
+	}
+	for i, s := range starts {
+		if s.IsZero() || !s.Equal(starts[0]) {
+			t.Errorf("shard %d start %v, shard 0 %v: want one instant", i, s, starts[0])
+		}
+	}
+}
+
+// TestCoordinatorWaitsForCoverage: a partition no shard has read keeps
+// every shard waiting at ready.
+func TestCoordinatorWaitsForCoverage(t *testing.T) {
+	ws, urls := startWorkers(t, 2)
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	for _, w := range ws {
+		go func() {
+			_, _ = w.Wait(ctx, runner.PointReady, func() runner.ShardStatus {
+				return runner.ShardStatus{Probes: map[string][]bool{"s": {true, false}}, Consumers: 1}
+			})
+		}()
+	}
+	_, err := (&Coordinator{Workers: urls}).Drive(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Drive = %v, want it still waiting at the deadline", err)
+	}
+}
+
+// TestCoordinatorFailsRunWithShardReason: one shard's failure aborts the
+// others' waits and fails the run naming the shard and its reason.
+func TestCoordinatorFailsRunWithShardReason(t *testing.T) {
+	ws, urls := startWorkers(t, 3)
+	errs := make(chan error, 2)
+	for _, w := range ws[1:] {
+		go func() {
+			_, err := w.Wait(t.Context(), runner.PointCreated, func() runner.ShardStatus { return runner.ShardStatus{} })
+			errs <- err
+		}()
+	}
+	ws[0].Fail("smoke on redis: create topic: connection refused")
+	_, err := (&Coordinator{Workers: urls}).Drive(t.Context())
+	var se *ShardError
+	if !errors.As(err, &se) || se.Shard != "0/3" || !strings.Contains(se.Reason, "connection refused") {
+		t.Fatalf("Drive = %v, want shard 0/3 failed with its reason", err)
+	}
+	for range 2 {
+		if err := <-errs; err == nil || !strings.Contains(err.Error(), "aborted by the coordinator: shard 0/3 failed") {
+			t.Errorf("a waiting shard got %v, want the abort with the reason", err)
+		}
+	}
+	for _, w := range ws[1:] {
+		if context.Cause(w.Context()) == nil {
+			t.Error("an aborted worker's context was not cancelled")
+		}
+	}
+}
+
+// TestWorkerOrphaned: a worker whose coordinator stopped polling gives up
+// waiting with an error that says so.
+func TestWorkerOrphaned(t *testing.T) {
+	w := NewWorker(t.Context(), workloads.Segment{Index: 0, Count: 2})
+	w.Orphaned = 200 * time.Millisecond
+	_, err := w.Wait(t.Context(), runner.PointCreated, func() runner.ShardStatus { return runner.ShardStatus{} })
+	if err == nil || !strings.Contains(err.Error(), "no coordinator has polled this worker") {
+		t.Fatalf("Wait = %v, want the orphaned error", err)
+	}
+}

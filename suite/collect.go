@@ -1,0 +1,44 @@
+package suite
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/brokerbench/brokerbench/results"
+	"github.com/brokerbench/brokerbench/workloads"
+)
+
+// Collect records results produced elsewhere, the merged shards of a
+// distributed run (package distributed), as Run records its own: each
+// result's history (at [HistoryPath], if there is one) is checked, the
+// result is written to cfg.Out and the thresholds of its workload (from
+// cfg.Workloads) are evaluated; then the report and JUnit file are written.
+func Collect(ctx context.Context, cfg Config, rs []*results.Result) (*Outcome, error) {
+	cfg.defaults()
+	byName := map[string]workloads.Workload{}
+	for _, w := range cfg.Workloads {
+		for _, e := range w.Expand() {
+			byName[e.Name] = e
+		}
+	}
+	hist := historyFiles{out: cfg.Out}
+	out := &Outcome{Out: cfg.Out, gate: cfg.Gate}
+	for _, res := range rs {
+		w, ok := byName[res.Workload]
+		if !ok {
+			return out, fmt.Errorf("collect: a result of workload %q, which is not among the selected workloads", res.Workload)
+		}
+		hist.annotate(res)
+		if err := record(ctx, &cfg, w, res, hist, out); err != nil {
+			return out, err
+		}
+	}
+	return out, finish(ctx, &cfg, out)
+}
+
+// HistoryPath is where the history of a (workload, system) run lives in
+// the results folder out.
+func HistoryPath(out, workload, system string) string {
+	return filepath.Join(out, historyFiles{out: out}.base(workload, system)+".history.jsonl")
+}

@@ -1,0 +1,212 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/brokerbench/brokerbench/results"
+	"github.com/brokerbench/brokerbench/workloads"
+)
+
+// Rendezvous points of a sharded run, in the order every shard reaches
+// them. A [Barrier] returns from Wait at a point only when every shard has
+// reached it.
+const (
+	// PointCreated: shard 0 has created the topics; the others wait here
+	// before creating consumers on them.
+	PointCreated = "created"
+	// PointReady: consumers are started; the barrier returns when every
+	// (subscription, partition) has delivered a readiness probe to some
+	// shard and, where there are no more consumers than partitions, every
+	// shard's consumers have received one (they are assigned), with the
+	// instant at which every shard starts its producers.
+	PointReady = "ready"
+	// PointDrained: producers stopped and flushed; the barrier returns
+	// when the shards' backlogs sum to zero (every acknowledged message
+	// received) or the drain timeout ends the wait.
+	PointDrained = "drained"
+	// PointClosed: clients closed; shard 0 deletes the topics after it.
+	PointClosed = "closed"
+)
+
+// ShardStatus is one shard's live view, read by the barrier while the
+// shard waits at a point.
+type ShardStatus struct {
+	// Backlog is acknowledged messages of this shard's producers times
+	// subscriptions, minus distinct messages this shard's consumers
+	// received (of any shard). It may be negative; the shards' backlogs sum
+	// to the run's backlog as long as no message was received by two
+	// shards.
+	Backlog int64 `json:"backlog"`
+	// Probes maps each subscription to the partitions whose readiness
+	// probe this shard's consumers have received.
+	Probes map[string][]bool `json:"probes,omitempty"`
+	// Consumers is the number of consumers this shard runs in each
+	// subscription.
+	Consumers int `json:"consumers"`
+}
+
+// Barrier synchronises the shards of a distributed run (package
+// distributed). Wait blocks at point until every shard has reached it, a
+// shard failed (an error naming it), or ctx ends; at PointReady it returns
+// the common start instant. status is the shard's live view while it waits.
+type Barrier interface {
+	Wait(ctx context.Context, point string, status func() ShardStatus) (time.Time, error)
+}
+
+// ShardConfig makes a Runner run one shard of each workload.
+type ShardConfig struct {
+	Segment workloads.Segment
+	// RunID names the run's topics; every shard of the run must use the
+	// same one.
+	RunID   string
+	Barrier Barrier
+}
+
+// Shard makes the runner run segment c.Segment of every workload
+// (workloads.Split) in step with the other shards through c.Barrier.
+func Shard(c ShardConfig) Option {
+	return func(r *Runner) error {
+		if err := c.Segment.Validate(); err != nil {
+			return err
+		}
+		if c.RunID == "" || c.Barrier == nil {
+			return errors.New("a sharded run needs a run id and a barrier")
+		}
+		r.shard = &c
+		return nil
+	}
+}
+
+// wait is Barrier.Wait for a sharded run and a no-op otherwise.
+func (r *run) wait(ctx context.Context, point string) (time.Time, error) {
+	if r.r.shard == nil {
+		return time.Time{}, nil
+	}
+	r.log.Info("waiting for the other shards", "point", point)
+	t, err := r.r.shard.Barrier.Wait(ctx, point, r.shardStatus)
+	if err != nil {
+		return t, fmt.Errorf("shard %s at %s: %w", r.r.shard.Segment, point, err)
+	}
+	return t, nil
+}
+
+func (r *run) shardStatus() ShardStatus {
+	st := ShardStatus{Backlog: r.clientBacklog(), Probes: map[string][]bool{}, Consumers: r.plan.ConsumersHi - r.plan.ConsumersLo}
+	for _, s := range r.subs {
+		s.mu.Lock()
+		st.Probes[s.name] = append([]bool(nil), s.probes...)
+		s.mu.Unlock()
+	}
+	return st
+}
+
+// waitReadySharded probes every second, through the first of this
+// shard's producers of each topic, until the barrier finds every
+// subscription's partitions covered by the shards together, and returns
+// the common start instant.
+func (r *run) waitReadySharded(ctx context.Context) (time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.r.readyTimeout)
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		probe := make([]byte, HeaderSize)
+		putHeader(probe, header{probe: true})
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			for t := range r.topics {
+				if r.firstProducer(t) != nil {
+					if _, err := r.probeTopic(ctx, t, probe); err != nil && ctx.Err() == nil {
+						r.log.Warn("send readiness probe", "err", err)
+					}
+				}
+			}
+			select {
+			case <-tick.C:
+			case <-done:
+				return
+			}
+		}
+	}()
+	start, err := r.wait(ctx, PointReady)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) {
+		return start, fmt.Errorf("consumers not ready after %s: %w", r.r.readyTimeout, err)
+	}
+	return start, err
+}
+
+// firstProducer is this run's first producer of topic t, nil when the
+// shard runs none.
+func (r *run) firstProducer(t int) *producer {
+	for _, pr := range r.producers {
+		if pr.topicIdx == t {
+			return pr
+		}
+	}
+	return nil
+}
+
+// CountRebalances counts bursts of assignment changes in events (sorted by
+// time), as a run does; merging recounts them over the shards' events.
+func CountRebalances(events []results.Event) int64 { return countRebalances(events) }
+
+// shardResult records the shard and, so that merging can count losses and
+// duplicates across shards exactly, every producer's acknowledged sequence
+// numbers and every subscription's received ones, as ranges.
+func (r *run) shardResult(res *results.Result) {
+	c := r.r.shard
+	if c == nil {
+		return
+	}
+	sh := &results.Shard{Index: c.Segment.Index, Count: c.Segment.Count, RunID: c.RunID,
+		Acked: map[string]results.SeqRanges{}, Received: map[string]results.SubscriptionSeqs{}, Epoch: r.epoch}
+	for _, pr := range r.producers {
+		pr.mu.Lock()
+		sh.Acked[fmt.Sprint(pr.id)] = pr.acked.ranges()
+		pr.mu.Unlock()
+	}
+	for _, s := range r.subs {
+		m := map[string]results.SeqRanges{}
+		s.mu.Lock()
+		for id := range s.seen {
+			if rs := s.seen[id].ranges(); len(rs) > 0 {
+				m[fmt.Sprint(id)] = rs
+			}
+		}
+		s.mu.Unlock()
+		sh.Received[s.name] = results.SubscriptionSeqs{Topic: s.topicIdx, Producers: m}
+	}
+	res.Shard = sh
+}
+
+// drainSharded waits, within ctx (the drain timeout), until the shards
+// together have received every acknowledged message. A timeout is not an
+// error: what is missing then counts as lost when the shards are merged.
+func (r *run) drainSharded(ctx context.Context) error {
+	r.setPhase("drain")
+	_, err := r.wait(ctx, PointDrained)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		r.log.Warn("drain timed out; missing messages count as lost when the shards are merged", "backlog", r.clientBacklog())
+		return nil
+	}
+	return err
+}
+
+// shardStatus is a shard's status: only its own error or interruption
+// decides it. Its figures are part of a run (a shard without producers
+// sends nothing, one whose consumers read other shards' messages looks
+// behind or ahead), so the rules on figures judge the merged whole
+// (distributed.Merge).
+func shardStatus(err error, interrupted bool) (results.Status, []results.Reason) {
+	switch {
+	case interrupted:
+		return results.StatusInterrupted, []results.Reason{{Code: results.ReasonInterrupted, Message: "the run was interrupted; its figures are partial"}}
+	case err != nil:
+		return results.StatusFailed, []results.Reason{{Code: results.ReasonRunError, Message: err.Error()}}
+	}
+	return results.StatusOK, nil
+}
