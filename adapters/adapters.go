@@ -316,6 +316,12 @@ type ConsumerConfig struct {
 	// OnAssigned is called, if set, when partitions are assigned to this
 	// consumer (with the newly assigned partitions only).
 	OnAssigned func(partitions []int32)
+	// OnGeneration is called, if set, just before OnAssigned with the
+	// consumer group generation the assignment belongs to, by systems whose
+	// groups have one (Kafka). A static member that restarts gets its
+	// partitions back in the same generation, so counting generations
+	// counts rebalances, where counting assignments would not.
+	OnGeneration func(generation int32)
 	// OnRevoked is called, if set, when partitions are revoked or lost.
 	OnRevoked func(partitions []int32)
 	// OnCommitted is called, if set, after each commit the broker

@@ -377,6 +377,10 @@ type Event struct {
 	Partitions []int32 `json:"partitions,omitempty"`
 	// Detail is free text.
 	Detail string `json:"detail,omitempty"`
+	// Generation is, on an "assigned" event, the consumer group generation
+	// of the assignment, where the system has generations (Kafka); 0
+	// otherwise.
+	Generation int32 `json:"generation,omitempty"`
 }
 
 // Pause is an interval in which a partition delivered nothing to a

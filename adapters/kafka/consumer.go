@@ -214,8 +214,13 @@ func (c *consumer) partitionsOf(m map[string][]int32) []int32 {
 	return ps
 }
 
-func (c *consumer) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+func (c *consumer) onAssigned(_ context.Context, cl *kgo.Client, m map[string][]int32) {
 	if ps := c.partitionsOf(m); len(ps) > 0 && !c.crashed.Load() && c.cfg.OnAssigned != nil {
+		if c.cfg.OnGeneration != nil {
+			if _, gen := cl.GroupMetadata(); gen > 0 {
+				c.cfg.OnGeneration(gen)
+			}
+		}
 		c.cfg.OnAssigned(ps)
 	}
 }

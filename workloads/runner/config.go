@@ -9,6 +9,7 @@ import (
 
 	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/metrics"
+	"github.com/brokerbench/brokerbench/results"
 	"github.com/brokerbench/brokerbench/workloads"
 )
 
@@ -105,9 +106,10 @@ func (r *run) consumerConfig(c *consumer) adapters.ConsumerConfig {
 		Queue:          r.w.Queue != nil,
 		MaxDeliveries:  maxDeliveries(r.w.Queue),
 		Handler:        c.handle,
+		OnGeneration:   func(gen int32) { c.generation.Store(gen) },
 		OnAssigned: func(ps []int32) {
 			if len(ps) > 0 {
-				r.event("assigned", c.id, ps, "")
+				r.addEvent(results.Event{Kind: "assigned", Consumer: c.id, Partitions: ps, Generation: c.generation.Load()})
 				c.reassign(r, ps, true)
 			}
 		},

@@ -77,6 +77,9 @@ func newSubscription(r *run, topicIdx int, name string, partitions, producers in
 type consumer struct {
 	id         string
 	instanceID string
+	// generation is the group generation of the latest assignment, where
+	// the system reports one (adapters.ConsumerConfig.OnGeneration).
+	generation atomic.Int32
 	sub        *subscription
 	c          adapters.Consumer
 	proc       int // history process of the current incarnation

@@ -232,12 +232,53 @@ func (r *run) fillEvents(res *results.Result) {
 // cooperative rebalance takes two rounds).
 const rebalanceGap = 500 * time.Millisecond
 
-// countRebalances counts bursts of assignment changes in the measured
-// phase: after the "measure-start" event and before "producers-stopped",
-// so neither the consumers' first assignments nor the revocations of the
-// run's own shutdown count. Events are in the order they happened, which
-// holds even when a clock shows two of them at one instant.
+// countRebalances counts the rebalances of the measured phase: after the
+// "measure-start" event and before "producers-stopped", so neither the
+// consumers' first assignments nor the revocations of the run's own
+// shutdown count. Where assignments carry a group generation (Kafka), a
+// rebalance is a new generation: a restarted static member that gets its
+// partitions back in the same generation is not one, although it reports
+// a revocation and an assignment. Otherwise a rebalance is a burst of
+// assignment changes. Events are in the order they happened, which holds
+// even when a clock shows two of them at one instant.
 func countRebalances(events []results.Event) int64 {
+	if n, ok := countGenerations(events); ok {
+		return n
+	}
+	return countAssignmentBursts(events)
+}
+
+// countGenerations counts how often the highest group generation seen
+// rises during the measured phase; ok is false when no assignment
+// carries a generation.
+func countGenerations(events []results.Event) (n int64, ok bool) {
+	var highest int32
+	measuring := false
+	for _, e := range events {
+		switch e.Kind {
+		case "measure-start":
+			measuring = true
+		case "producers-stopped":
+			return n, ok
+		case "assigned":
+			if e.Generation <= 0 {
+				continue
+			}
+			ok = true
+			if e.Generation > highest {
+				if measuring && highest > 0 {
+					n++
+				}
+				highest = e.Generation
+			}
+		}
+	}
+	return n, ok
+}
+
+// countAssignmentBursts counts bursts of assignment changes in the
+// measured phase, for systems without group generations.
+func countAssignmentBursts(events []results.Event) int64 {
 	var n int64
 	var last time.Time
 	measuring := false

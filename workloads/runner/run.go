@@ -348,12 +348,15 @@ func (r *run) teardown(parent context.Context, closeBudget, deleteBudget time.Du
 }
 
 func (r *run) event(kind, consumer string, partitions []int32, detail string) {
+	r.addEvent(results.Event{Kind: kind, Consumer: consumer, Partitions: partitions, Detail: detail})
+}
+
+// addEvent records e at the current time.
+func (r *run) addEvent(e results.Event) {
 	now := r.now()
+	e.Time, e.Elapsed = r.at(now), r.elapsed(now)
 	r.mu.Lock()
-	r.events = append(r.events, results.Event{
-		Time: r.at(now), Elapsed: r.elapsed(now), Kind: kind,
-		Consumer: consumer, Partitions: partitions, Detail: detail,
-	})
+	r.events = append(r.events, e)
 	r.mu.Unlock()
 }
 
