@@ -1,5 +1,10 @@
 package adapters
 
+import (
+	"context"
+	"sync"
+)
+
 // Inflight counts a producer's sends whose done callback has not returned
 // yet, so that Flush can wait for them. It is not safe for concurrent use:
 // a producer calls Add, Done and Idle under the lock that also guards its
@@ -37,4 +42,19 @@ func (f *Inflight) Idle() <-chan struct{} {
 		return closedIdle
 	}
 	return f.idle
+}
+
+// Wait waits, until ctx ends, for every send counted so far to be done.
+// mu is the producer's lock that guards f; Wait holds it only to read the
+// idle channel. It returns ctx.Err() when ctx ends first.
+func (f *Inflight) Wait(ctx context.Context, mu sync.Locker) error {
+	mu.Lock()
+	idle := f.Idle()
+	mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

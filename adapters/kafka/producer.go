@@ -200,15 +200,10 @@ func (p *producer) Flush(ctx context.Context) error {
 	}
 	// kgo's Flush returns once records are finished, which may be just
 	// before their promises have run; wait for the callbacks too.
-	p.mu.Lock()
-	idle := p.inflight.Idle()
-	p.mu.Unlock()
-	select {
-	case <-idle:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("flush kafka producer: waiting for callbacks: %w", ctx.Err())
+	if err := p.inflight.Wait(ctx, &p.mu); err != nil {
+		return fmt.Errorf("flush kafka producer: waiting for callbacks: %w", err)
 	}
+	return nil
 }
 
 // Close flushes outstanding sends (bounded by ctx), then closes the client;

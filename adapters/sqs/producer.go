@@ -339,15 +339,10 @@ func (p *producer) complete(op *sendOp, err error) {
 
 // Flush waits until every send so far has completed.
 func (p *producer) Flush(ctx context.Context) error {
-	p.mu.Lock()
-	idle := p.outstanding.Idle()
-	p.mu.Unlock()
-	select {
-	case <-idle:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("flush: %w", ctx.Err())
+	if err := p.outstanding.Wait(ctx, &p.mu); err != nil {
+		return fmt.Errorf("flush: %w", err)
 	}
+	return nil
 }
 
 // Close refuses new sends, waits for the outstanding ones and stops the
