@@ -210,7 +210,11 @@ func TestRunChurn(t *testing.T) {
 			joins++
 		}
 	}
-	if leaves < 2 || joins != leaves || res.Counts.Rebalances < 2 {
+	// Rebalances are new group generations seen before the producers
+	// stop: the first churn (at 2 s) completes well inside the 5 s
+	// measured phase, but the second (at 4 s) may finish its rejoin
+	// after it, so at least one and at most one per leave and join.
+	if leaves < 2 || joins != leaves || res.Counts.Rebalances < 1 || res.Counts.Rebalances > int64(leaves+joins) {
 		t.Errorf("leaves %d joins %d rebalances %d", leaves, joins, res.Counts.Rebalances)
 	}
 }
