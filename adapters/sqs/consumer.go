@@ -79,13 +79,8 @@ func (s *SQS) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (ada
 			return nil, fmt.Errorf("new consumer %q on topic %q: %w", cfg.ID, cfg.Topic, err)
 		}
 	}
-	c := &consumer{s: s, cfg: cfg, stopped: make(chan struct{}), max: maxBatch, visibility: seconds(s.cfg.VisibilityTimeout)}
-	if cfg.SessionTimeout > 0 {
-		c.visibility = seconds(cfg.SessionTimeout)
-	}
-	if cfg.Prefetch > 0 && cfg.Prefetch < maxBatch {
-		c.max = int32(cfg.Prefetch)
-	}
+	c := &consumer{s: s, cfg: cfg, stopped: make(chan struct{})}
+	c.max, c.visibility = s.receiveSizing(cfg)
 	n := s.names()
 	for p := range m.partitions {
 		url, err := s.queueURL(ctx, n.partition(cfg.Topic, cfg.Subscription, p))
@@ -331,3 +326,17 @@ func (c *consumer) Crash() error {
 // Stopped is closed when every receive loop has ended: after Close or
 // Crash, or when the topic's queues were deleted.
 func (c *consumer) Stopped() <-chan struct{} { return c.stopped }
+
+// receiveSizing is what one ReceiveMessage asks for: at most 10 messages
+// (SQS's limit) or the prefetch if smaller, and the visibility timeout in
+// seconds (the session timeout, else the configured one).
+func (s *SQS) receiveSizing(cfg adapters.ConsumerConfig) (most, visibility int32) {
+	most, visibility = maxBatch, seconds(s.cfg.VisibilityTimeout)
+	if cfg.SessionTimeout > 0 {
+		visibility = seconds(cfg.SessionTimeout)
+	}
+	if cfg.Prefetch > 0 && cfg.Prefetch < maxBatch {
+		most = int32(cfg.Prefetch)
+	}
+	return most, visibility
+}
