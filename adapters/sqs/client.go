@@ -31,3 +31,9 @@ func (s *SQS) ClientSettings(p adapters.ProducerConfig, c adapters.ConsumerConfi
 	}
 	return out
 }
+
+// ReportsAcks marks SQS as an adapters.AckReporter: consumers call
+// OnAcked with the accepted deliveries each DeleteMessageBatch reply
+// lists as deleted (with CommitAuto, when the Handler returns: the batch
+// was deleted on receipt).
+func (s *SQS) ReportsAcks() bool { return true }

@@ -166,15 +166,20 @@ func (c *consumer) handleBatch(q partitionQueue, msgs []types.Message, leaseEnd 
 		// Auto-ack: at most once, like a broker acking on delivery. The
 		// batch is the consumer's now, so Close and the lease no longer
 		// hold it back from the handler.
-		c.deleteBatch(q.url, handles(msgs))
+		c.deleteBatch(q, handles(msgs), nil)
 	}
 	var acks []string
+	var refs []uint64 // of the accepted deliveries in acks (OnAcked); 0 for rejected ones
 	for i := range msgs {
 		if c.crashed.Load() {
 			return
 		}
 		if auto {
-			c.cfg.Handler(c.delivery(q, &msgs[i]))
+			d := c.delivery(q, &msgs[i])
+			c.cfg.Handler(d)
+			if c.cfg.OnAcked != nil && d.Disposition == adapters.Accept {
+				c.cfg.OnAcked(q.partition, []uint64{d.Ref})
+			}
 			continue
 		}
 		if c.stopping.Load() {
@@ -195,16 +200,22 @@ func (c *consumer) handleBatch(q partitionQueue, msgs []types.Message, leaseEnd 
 		switch d.Disposition {
 		case adapters.Accept:
 			acks = append(acks, aws.ToString(msgs[i].ReceiptHandle))
+			refs = append(refs, d.Ref)
 		case adapters.Reject:
 			if c.deadLetter(&msgs[i]) {
 				acks = append(acks, aws.ToString(msgs[i].ReceiptHandle))
+				refs = append(refs, rejectedRef)
 			}
 		case adapters.Release:
 			c.release(q.url, msgs[i:i+1])
 		}
 	}
-	c.deleteBatch(q.url, acks)
+	c.deleteBatch(q, acks, refs)
 }
+
+// rejectedRef marks, in deleteBatch's refs, a dead-lettered delivery: it
+// is deleted but not reported as acked (OnAcked reports accepts only).
+const rejectedRef = ^uint64(0)
 
 // delivery builds the Delivery of one message. A body the adapter did not
 // write is delivered as the value, with a nil key.
@@ -241,8 +252,12 @@ func opCtx() (context.Context, context.CancelFunc) {
 
 // deleteBatch deletes messages by receipt handle, 10 per request. A failed
 // delete (an expired receipt handle) means SQS redelivers the message:
-// at-least-once, as documented.
-func (c *consumer) deleteBatch(url string, receipts []string) {
+// at-least-once, as documented. refs, when not nil, are the Refs of the
+// deliveries (rejectedRef for dead-lettered ones): the accepted deliveries
+// SQS confirms deleted are reported to OnAcked, and only those, so a
+// history records an ack only where SQS has one.
+func (c *consumer) deleteBatch(q partitionQueue, receipts []string, refs []uint64) {
+	var acked []uint64
 	for len(receipts) > 0 {
 		n := min(len(receipts), maxBatch)
 		entries := make([]types.DeleteMessageBatchRequestEntry, n)
@@ -250,9 +265,24 @@ func (c *consumer) deleteBatch(url string, receipts []string) {
 			entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(receipts[i])}
 		}
 		ctx, cancel := opCtx()
-		_, _ = c.s.client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: entries})
+		out, err := c.s.client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(q.url), Entries: entries})
 		cancel()
+		if err == nil && refs != nil && c.cfg.OnAcked != nil {
+			acked = acked[:0]
+			for _, e := range out.Successful {
+				i, err := strconv.Atoi(aws.ToString(e.Id))
+				if err == nil && i >= 0 && i < n && refs[i] != rejectedRef {
+					acked = append(acked, refs[i])
+				}
+			}
+			if len(acked) > 0 && !c.crashed.Load() {
+				c.cfg.OnAcked(q.partition, acked)
+			}
+		}
 		receipts = receipts[n:]
+		if refs != nil {
+			refs = refs[n:]
+		}
 	}
 }
 
