@@ -17,9 +17,10 @@ import (
 
 // Consumer defaults.
 const (
-	// DefaultPrefetch is the entries one read may return when
-	// ConsumerConfig.Prefetch is 0.
-	DefaultPrefetch = 100
+	// DefaultCountPerPartition is the XREADGROUP COUNT per partition
+	// stream when ConsumerConfig.Prefetch is 0: per stream, so a member
+	// gets a full batch from every partition it owns in one round trip.
+	DefaultCountPerPartition = 500
 	// DefaultSessionTimeout is the XAUTOCLAIM idle time when
 	// ConsumerConfig.SessionTimeout is 0.
 	DefaultSessionTimeout = 30 * time.Second
@@ -57,7 +58,8 @@ type consumer struct {
 	cfg      adapters.ConsumerConfig
 	name     string   // Redis consumer name (ConsumerConfig.ID)
 	keys     []string // stream key per partition
-	count    int64    // COUNT per stream per read
+	size     consumerSizing // client.go
+	count    int64          // COUNT per stream per read, for the owned partitions
 	block    time.Duration
 	minIdle  time.Duration // XAUTOCLAIM idle time
 	claimGap time.Duration // time between claim passes
@@ -172,26 +174,19 @@ func (r *Redis) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (a
 }
 
 func newConsumerState(r *Redis, cfg adapters.ConsumerConfig, partitions int) *consumer {
-	prefetch := cfg.Prefetch
-	if prefetch <= 0 {
-		prefetch = DefaultPrefetch
-	}
-	session := cfg.SessionTimeout
-	if session <= 0 {
-		session = DefaultSessionTimeout
-	}
+	size := r.consumerSizing(cfg)
 	c := &consumer{
-		cfg:    cfg,
-		name:   cfg.ID,
-		keys:   r.layout.streams(cfg.Topic, partitions),
-		spread: r.layout.spread,
-		// COUNT applies per stream in a multi-stream XREADGROUP; split
-		// Prefetch so one read holds about Prefetch entries in total.
-		count:     int64(max(1, (prefetch+partitions-1)/partitions)),
-		block:     r.cfg.Block,
-		minIdle:   session,
-		claimGap:  min(max(session/4, 50*time.Millisecond), 5*time.Second),
-		noAck:     cfg.Commit == adapters.CommitAuto,
+		cfg:       cfg,
+		name:      cfg.ID,
+		keys:      r.layout.streams(cfg.Topic, partitions),
+		spread:    r.layout.spread,
+		size:      size,
+		count:     size.count(partitions),
+		block:     size.block,
+		minIdle:   size.session,
+		claimGap:  size.claimGap,
+		noAck:     size.noAck,
+		interval:  size.interval,
 		queue:     cfg.Queue,
 		stop:      make(chan struct{}),
 		exited:    make(chan struct{}),
@@ -203,12 +198,6 @@ func newConsumerState(r *Redis, cfg adapters.ConsumerConfig, partitions int) *co
 	}
 	for p := range c.committed {
 		c.committed[p] = -1
-	}
-	if cfg.Commit == "" || cfg.Commit == adapters.CommitInterval {
-		c.interval = cfg.CommitInterval
-		if c.interval <= 0 {
-			c.interval = DefaultCommitInterval
-		}
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c

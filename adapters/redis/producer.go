@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"sync"
 	"time"
 
@@ -46,9 +47,10 @@ type pendingSend struct {
 // order.
 type producer struct {
 	client goredis.UniversalClient
+	r      *Redis // for trimFor
 	layout keyLayout
-	linger time.Duration
-	slots  chan struct{} // one token per outstanding send
+	size   producerSizing // client.go
+	slots  chan struct{}  // one token per outstanding send
 
 	ctx    context.Context // cancelled when Close gives up on flushing
 	cancel context.CancelFunc
@@ -73,10 +75,7 @@ type producer struct {
 // BatchBytes and Compression. Linger delays each pipeline by that long to
 // collect more sends.
 func (r *Redis) NewProducer(ctx context.Context, cfg adapters.ProducerConfig) (adapters.Producer, error) {
-	inflight := cfg.MaxInFlight
-	if inflight <= 0 {
-		inflight = DefaultMaxInFlight
-	}
+	size := r.producerSizing(cfg)
 	client, err := r.newClient("brokerbench-producer-"+cfg.ID, adapters.RoleProducers, 2)
 	if err != nil {
 		return nil, err
@@ -88,9 +87,10 @@ func (r *Redis) NewProducer(ctx context.Context, cfg adapters.ProducerConfig) (a
 	pctx, cancel := context.WithCancel(context.Background())
 	p := &producer{
 		client:   client,
+		r:        r,
 		layout:   r.layout,
-		linger:   max(cfg.Linger, 0),
-		slots:    make(chan struct{}, inflight),
+		size:     size,
+		slots:    make(chan struct{}, size.inflight),
 		ctx:      pctx,
 		cancel:   cancel,
 		wake:     make(chan struct{}, 1),
@@ -196,7 +196,7 @@ func (p *producer) run() {
 			p.failQueued()
 			return
 		}
-		if p.linger > 0 && !waitOrStop(p.linger, p.stop) {
+		if p.size.linger > 0 && !waitOrStop(p.size.linger, p.stop) {
 			p.failQueued()
 			return
 		}
@@ -210,11 +210,11 @@ func (p *producer) run() {
 	}
 }
 
-// take removes up to maxPipeline sends from the queue.
+// take removes up to a pipeline's worth of sends from the queue.
 func (p *producer) take() []pendingSend {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := min(len(p.queue), maxPipeline)
+	n := min(len(p.queue), p.size.pipeline)
 	if n == 0 {
 		return nil
 	}
@@ -252,13 +252,14 @@ func (p *producer) finish(n int) {
 	p.mu.Unlock()
 }
 
-// sendBatch sends one pipeline of XADDs and runs each send's callback in
-// order.
+// sendBatch sends one pipeline of XADDs (followed by WAIT for durability
+// replicated) and runs each send's callback in order.
 func (p *producer) sendBatch(batch []pendingSend) {
 	defer p.finish(len(batch))
 	pipe := p.client.Pipeline()
 	cmds := make([]*goredis.StringCmd, len(batch))
 	errs := make([]error, len(batch))
+	now := time.Now()
 	for i := range batch {
 		s := &batch[i]
 		meta, err := p.topicMeta(s.topic)
@@ -274,32 +275,64 @@ func (p *producer) sendBatch(batch []pendingSend) {
 			vals = append(vals, fieldKey, s.key)
 		}
 		vals = append(vals, fieldValue, s.val)
-		cmds[i] = pipe.XAdd(p.ctx, &goredis.XAddArgs{
+		args := &goredis.XAddArgs{
 			Stream:     p.layout.stream(s.topic, int(s.partition)),
 			NoMkStream: true, // see createStreams
-			MaxLen:     meta.maxLen,
-			Approx:     meta.maxLen > 0,
 			Values:     vals,
-		})
+		}
+		switch t := p.r.trimFor(meta); {
+		case t.maxAge > 0:
+			args.MinID, args.Approx = strconv.FormatInt(now.Add(-t.maxAge).UnixMilli(), 10), true
+		case t.maxLen > 0:
+			args.MaxLen, args.Approx = t.maxLen, true
+		}
+		cmds[i] = pipe.XAdd(p.ctx, args)
 	}
+	var wait *goredis.Cmd
 	if pipe.Len() > 0 {
+		if n := p.size.waitReplicas; n > 0 {
+			// The Pipeliner interface lacks Wait; WAIT applies to the
+			// writes of this connection, the pipeline's.
+			wait = pipe.Do(p.ctx, "WAIT", n, p.size.waitTimeout.Milliseconds())
+		}
 		_, _ = pipe.Exec(p.ctx) // errors are per command, read below
 	}
+	waitErr := p.waitErr(wait)
 	for i, s := range batch {
 		res := adapters.SendResult{Partition: s.partition, Offset: -1}
 		err := errs[i]
 		if err == nil {
 			id, xerr := cmds[i].Result()
-			if errors.Is(xerr, goredis.Nil) { // NOMKSTREAM: no such stream
+			switch {
+			case errors.Is(xerr, goredis.Nil): // NOMKSTREAM: no such stream
 				err = fmt.Errorf("XADD to %q partition %d: stream missing (topic deleted?): %w", s.topic, s.partition, adapters.ErrTopicNotFound)
-			} else if xerr != nil {
+			case xerr != nil:
 				err = fmt.Errorf("XADD to %q partition %d: %w", s.topic, s.partition, xerr)
-			} else {
+			case waitErr != nil:
+				err = fmt.Errorf("XADD to %q partition %d: %w", s.topic, s.partition, waitErr)
+			default:
 				res.Offset = IDToOffset(id)
 			}
 		}
 		s.done(res, err)
 	}
+}
+
+// waitErr is why a pipeline's WAIT (nil: none) did not confirm the quorum
+// of replicas: the entries are on the master but a failover could lose
+// them, so their sends fail.
+func (p *producer) waitErr(wait *goredis.Cmd) error {
+	if wait == nil {
+		return nil
+	}
+	got, err := wait.Int64()
+	if err != nil {
+		return fmt.Errorf("WAIT %d replicas: %w", p.size.waitReplicas, err)
+	}
+	if got < int64(p.size.waitReplicas) {
+		return fmt.Errorf("WAIT: %d of %d replicas acknowledged within %s (stored on the master only)", got, p.size.waitReplicas, p.size.waitTimeout)
+	}
+	return nil
 }
 
 // topicMeta returns the cached metadata of topic, loading it on first use.
