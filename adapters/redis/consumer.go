@@ -56,8 +56,8 @@ const (
 type consumer struct {
 	client   goredis.UniversalClient
 	cfg      adapters.ConsumerConfig
-	name     string   // Redis consumer name (ConsumerConfig.ID)
-	keys     []string // stream key per partition
+	name     string         // Redis consumer name (ConsumerConfig.ID)
+	keys     []string       // stream key per partition
 	size     consumerSizing // client.go
 	count    int64          // COUNT per stream per read, for the owned partitions
 	block    time.Duration

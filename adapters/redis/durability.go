@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-		"strings"
+	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
 
