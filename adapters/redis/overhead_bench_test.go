@@ -257,7 +257,7 @@ func rawConsume(b *testing.B, addr string) window {
 	return w
 }
 
-func newSystem(b *testing.B, addr string) *redis.Redis {
+func newSystem(b testing.TB, addr string) *redis.Redis {
 	cfg := redis.Config{}.Default()
 	cfg.Addrs = []string{addr}
 	sys, err := redis.New(context.Background(), cfg)
@@ -276,7 +276,7 @@ func overheadWorkload(name string) workloads.Workload {
 	return w
 }
 
-func quietRunner(b *testing.B) *runner.Runner {
+func quietRunner(b testing.TB) *runner.Runner {
 	rn, err := runner.New(runner.Logger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		b.Fatal(err)
