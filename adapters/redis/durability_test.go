@@ -126,7 +126,7 @@ func TestDurabilityReplicatedWaits(t *testing.T) {
 	// Stop replicating: the replica becomes a master of its own.
 	rc := goredis.NewClient(&goredis.Options{Addr: replica})
 	defer rc.Close()
-	if err := rc.SlaveOf(t.Context(), "NO", "ONE").Err(); err != nil {
+	if err := rc.ReplicaOf(t.Context(), "NO", "ONE").Err(); err != nil {
 		t.Fatal(err)
 	}
 	adaptertest.WaitFor(t, 10*time.Second, "the replica to disconnect", func() bool {

@@ -292,15 +292,22 @@ func harnessPublish(b *testing.B, addr string) window {
 	w.WarmupDuration, w.TestDuration = 0, ohWindow
 	sys := newSystem(b, addr)
 	defer sys.Close()
+	res, clock := runClocked(b, w, sys)
+	_, from := event(b, res, "measure-start")
+	_, to := event(b, res, "producers-stopped")
+	return newWindow(res.Counts.Acked, time.Duration(res.Meta.MeasuredSeconds*float64(time.Second)), clock.at(to)-clock.at(from))
+}
+
+// runClocked runs w on sys through the runner, sampling the process's CPU
+// time meanwhile.
+func runClocked(b *testing.B, w workloads.Workload, sys adapters.System) (*results.Result, *cpuClock) {
 	clock := startCPUClock()
 	res, err := quietRunner(b).Run(context.Background(), w, sys)
 	clock.halt()
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, from := event(b, res, "measure-start")
-	_, to := event(b, res, "producers-stopped")
-	return newWindow(res.Counts.Acked, time.Duration(res.Meta.MeasuredSeconds*float64(time.Second)), clock.at(to)-clock.at(from))
+	return res, clock
 }
 
 // harnessConsume runs a backlog workload through the runner and returns
@@ -311,12 +318,7 @@ func harnessConsume(b *testing.B, addr string) window {
 	w.WarmupDuration, w.TestDuration = 0, 100*time.Millisecond
 	sys := &gatedSystem{Redis: newSystem(b, addr), limit: ohBacklog + ohInFlight}
 	defer sys.Close()
-	clock := startCPUClock()
-	res, err := quietRunner(b).Run(context.Background(), w, sys)
-	clock.halt()
-	if err != nil {
-		b.Fatal(err)
-	}
+	res, clock := runClocked(b, w, sys)
 	built, tb := event(b, res, "backlog-built")
 	left, td := event(b, res, "backlog-drained")
 	if res.Counts.Lost != 0 || res.Counts.Duplicates != 0 {
