@@ -53,8 +53,8 @@ type conn struct {
 	clientID string    // client ID of the request being handled
 	auth     authState // principal and SASL progress; serve goroutine only
 	// out holds the encoded responses not yet written, except the record
-	// bytes that pending sends from segment files (fetch's zero-copy
-	// path, sendfile.go); serve goroutine only.
+	// bytes that pending writes from the segments' mappings (fetch's
+	// zero-copy path, zerocopy.go); serve goroutine only.
 	out     []byte
 	pending pendingOut // what is written between out's bytes, and what it holds
 
@@ -256,8 +256,8 @@ func (cc *conn) logReadErr(ctx context.Context, err error) {
 	cc.log.Warn("refbroker: closing connection: read failed", "err", err)
 }
 
-// flush writes the pending responses, record bytes sent from segment
-// files included, then releases the storage reads they sent from.
+// flush writes the pending responses, record bytes from the segments'
+// mappings included, then releases the storage reads they came from.
 func (cc *conn) flush() error {
 	if len(cc.out) == 0 {
 		cc.discardOutput()
@@ -343,8 +343,8 @@ func (cc *conn) dispatchRecovering(ctx context.Context, api *apiKey, h requestHe
 
 // appendResponse encodes resp, the answer to a request of key api, with
 // its response header onto cc.out. A key with an encoder (Fetch) may
-// leave record bytes out of cc.out, to be sent from their segment files
-// at flush; the size prefix counts them.
+// leave record bytes out of cc.out, to be written from their segments'
+// mappings at flush; the size prefix counts them.
 func (cc *conn) appendResponse(corr int32, api *apiKey, resp kmsg.Response) {
 	start, ranged := len(cc.out), cc.pending.bytes
 	cc.out = append(cc.out, 0, 0, 0, 0, 0, 0, 0, 0) // size + correlation ID

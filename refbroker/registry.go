@@ -47,9 +47,9 @@ type apiKey struct {
 	tooNew func() kmsg.Response
 	// encode, when set, appends the response body to dst in place of
 	// resp.AppendTo: Fetch's leaves the record bytes of storage reads out
-	// of the buffer and has the connection send them from the segment
-	// files (sendfile.go), so that neither a copy nor a buffer the size
-	// of the response is needed.
+	// of the buffer and has the connection write them from the segments'
+	// mappings (zerocopy.go), so that neither a copy nor a buffer the
+	// size of the response is needed.
 	encode func(cc *conn, dst []byte, resp kmsg.Response) []byte
 	// preAuth means the key is served on a SASL listener before the
 	// client has authenticated (KIP-152: ApiVersions, SaslHandshake,

@@ -262,24 +262,10 @@ type ReadResult struct {
 
 	m        *mapping
 	seg      *segment
-	pos      int64 // position of Data in the segment file
 	released atomic.Bool
 	// tracked is set when Config.OnLeak is: a separate allocation, so the
 	// leak check's cleanup can read it without keeping the result alive.
 	tracked *atomic.Bool
-}
-
-// File returns the segment file that holds Data and the position of
-// Data[0] in it, for a caller that sends the bytes with sendfile(2)
-// instead of reading the mapping. The file stays open, and its bytes at
-// [pos, pos+len(Data)) unchanged, until Release (a deleted segment's file
-// is removed at the last Release). Its offset must not be used (it is
-// shared): read at explicit positions only. nil when Data is empty.
-func (r *ReadResult) File() (f *os.File, pos int64) {
-	if r == nil || r.seg == nil || len(r.Data) == 0 {
-		return nil, 0
-	}
-	return r.seg.f, r.pos
 }
 
 // Release gives up the reference on Data. It is idempotent and safe to call
@@ -331,7 +317,7 @@ func (l *Log) Read(offset int64, maxBytes int) (*ReadResult, error) {
 		return nil, fmt.Errorf("read %s at offset %d: %w", l.dir, offset, err)
 	}
 	m := seg.acquire()
-	r := &ReadResult{Data: m.data[pos:end:end], m: m, seg: seg, pos: pos}
+	r := &ReadResult{Data: m.data[pos:end:end], m: m, seg: seg}
 	if l.cfg.OnLeak != nil {
 		trackLeak(r, l.cfg.OnLeak)
 	}
