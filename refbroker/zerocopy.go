@@ -68,15 +68,22 @@ func (p *pendingOut) isHeld(b []byte) bool {
 	return false
 }
 
+// maxKeptRanges is the most held reads and ranges whose slices a
+// connection keeps between responses; a fetch of more partitions (rare)
+// gives them up, like conn.out above maxKeptBuffer.
+const maxKeptRanges = 4096
+
 // reset forgets the ranges and releases the held reads.
 func (p *pendingOut) reset() {
 	for _, r := range p.held {
 		r.Release()
 	}
 	clear(p.held)
-	p.held = p.held[:0]
 	clear(p.ranges)
-	p.ranges = p.ranges[:0]
+	p.held, p.ranges = p.held[:0], p.ranges[:0]
+	if cap(p.held) > maxKeptRanges || cap(p.ranges) > maxKeptRanges || cap(p.bufs) > 2*maxKeptRanges+1 {
+		p.held, p.ranges, p.bufs = nil, nil, nil
+	}
 	p.bytes, p.next = 0, 0
 }
 

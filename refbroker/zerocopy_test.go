@@ -319,6 +319,7 @@ func TestFetchOutputBufferStaysSmall(t *testing.T) {
 		}
 		if i == 0 {
 			firstCap = cap(cc.out)
+			t.Logf("%d-byte output buffer for %d record bytes", firstCap, cc.pending.bytes)
 		} else if cap(cc.out) != firstCap {
 			t.Fatalf("output buffer regrown from %d to %d bytes", firstCap, cap(cc.out))
 		}
