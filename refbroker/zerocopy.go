@@ -26,10 +26,9 @@ import (
 // abandoned; a held read keeps its mapping, so a segment sealed
 // (remapped) or deleted meanwhile still has its pages mapped.
 //
-// sendfile(2) from the segment files was tried first: on this kind of
-// machine it cost the broker about twice the CPU of writev from the
-// mapping (0.47 against 0.22 CPU-s/GB consuming one partition,
-// docs/performance.md), so it is not used.
+// sendfile(2) from the segment files was tried first and cost the broker
+// more CPU than writev from the mapping (figures in docs/performance.md),
+// so it is not used.
 
 // pendingOut is what a connection's pending responses send besides the
 // bytes of conn.out, and the storage reads that keep those bytes valid.
