@@ -319,7 +319,8 @@ func aclFetch(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (
 // appendFetchResponse encodes a Fetch response body exactly as
 // kmsg.FetchResponse.AppendTo does (TestFetchEncoderMatchesKmsg checks
 // every version), except that record bytes read from storage are not
-// copied: appendRecords leaves them to be sent from their segment files.
+// copied: appendRecords leaves them to be written from the segments'
+// mappings at flush (zerocopy.go).
 // A response carrying tagged fields refbroker never sets, or of a version
 // it does not serve (only a test's intercept could make either), is
 // encoded by kmsg, copying.

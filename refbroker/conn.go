@@ -100,8 +100,9 @@ func (cc *conn) serve(ctx context.Context) {
 		cancel()
 		cc.nc.Close()
 		<-readDone
-		// Storage reads of responses never written (the client left, a
-		// write failed) are released here, whatever the path out.
+		// Storage reads of responses not yet flushed when the
+		// connection ends (its context done between requests) are
+		// released here, whatever the path out.
 		cc.discardOutput()
 	}()
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -447,5 +448,67 @@ func TestFetchWhileSegmentsRoll(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(b.topics.partitionDir(b.topics.lookup("rolling").id, 0), "*.log"))
 	if err != nil || len(files) < 20 {
 		t.Fatalf("%d segment files (%v), want the partition to have rolled at least 20 times", len(files), err)
+	}
+}
+
+// TestZeroCopyFetchStillChecksSealedSegments: after a clean restart the
+// sealed segments are loaded unverified, and the first fetch that reaches
+// one CRC-checks it (item 3 of issue 10); the zero-copy path keeps that:
+// a segment with a flipped record byte is a storage error for the
+// partition, and the segments before it are served intact.
+func TestZeroCopyFetchStillChecksSealedSegments(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	small := func(c *Config) { c.DataDir, c.Storage.SegmentBytes = dir, 16<<10 }
+	b := newBroker(t, small)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.DefaultProduceTopic("flip"), kgo.AllowAutoTopicCreation(),
+		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	ctx := testCtx(t, 30*time.Second)
+	for i := range 200 { // one record a batch, 200 batches of about 1.1 KiB
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: bytes.Repeat([]byte{byte(i)}, 1<<10)}).FirstErr(); err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+	}
+	cl.Close()
+	pdir := b.topics.partitionDir(b.topics.lookup("flip").id, 0)
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	segs, err := filepath.Glob(filepath.Join(pdir, "*.log"))
+	if err != nil || len(segs) < 3 {
+		t.Fatalf("%d segments (%v), want at least 3", len(segs), err)
+	}
+	var damagedBase int64 // the second segment's base offset, from its name
+	if _, err := fmt.Sscanf(filepath.Base(segs[1]), "%d.log", &damagedBase); err != nil {
+		t.Fatalf("segment name %s: %v", segs[1], err)
+	}
+	f, err := os.OpenFile(segs[1], os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var one [1]byte
+	if _, err := f.ReadAt(one[:], 100); err != nil { // in the first batch's record
+		t.Fatal(err)
+	}
+	one[0] ^= 0xff
+	if _, err := f.WriteAt(one[:], 100); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	b = newBroker(t, small)
+	fetch := func(off int64) kmsg.FetchResponseTopicPartition {
+		req := fetchAll("flip", 1, 1<<20)
+		req.Topics[0].Partitions[0].FetchOffset = off
+		return rawRequest(t, b, req).(*kmsg.FetchResponse).Topics[0].Partitions[0]
+	}
+	if p := fetch(0); p.ErrorCode != 0 || len(p.RecordBatches) == 0 {
+		t.Fatalf("fetch before the damage: error %d, %d bytes", p.ErrorCode, len(p.RecordBatches))
+	}
+	if p := fetch(damagedBase); p.ErrorCode != kerr.KafkaStorageError.Code || len(p.RecordBatches) != 0 {
+		t.Fatalf("fetch at the damaged batch: error %d with %d bytes, want KAFKA_STORAGE_ERROR and none", p.ErrorCode, len(p.RecordBatches))
 	}
 }
