@@ -274,3 +274,92 @@ func TestDistributedUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestLocalWorkersQueue runs a queue workload (competing consumers that
+// release 10% of first deliveries and never accept 1% poison messages) as
+// three worker processes: the consumers of every shard compete for the
+// same queues, and the merged result counts each acknowledged message
+// processed once, releases and redeliveries summed, poison not lost, and a
+// history the queue model accepts.
+func TestLocalWorkersQueue(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three worker processes run a 3-second queue workload; skipped in -short mode")
+	}
+	t.Setenv(asCLIEnv, "1")
+	tests := []struct {
+		system string
+		addr   string // a shared server the system needs; "" for refbroker
+	}{
+		{"refbroker", ""},
+		{"redis", "127.0.0.1:6379"},
+		{"rabbitmq", "127.0.0.1:5672"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.system, func(t *testing.T) {
+			if tt.addr != "" {
+				requireLoopback(t, tt.system, tt.addr)
+			}
+			file := writeFile(t, "w.yaml", `defaults:
+  topics: 1
+  messageSize: 256
+  warmup: 1s
+  duration: 2s
+workloads:
+  - name: distq
+    partitionsPerTopic: 2
+    producersPerTopic: 3
+    consumerPerSubscription: 3
+    producerRate: 600
+    history: true
+    queue:
+      release: 0.1
+      poison: 0.01
+      maxDeliveries: 3
+      deadLetter: true
+    thresholds: {lost: "== 0"}
+`)
+			out := t.TempDir()
+			code, stdout, stderr := run(t, "run", "--workloads", file, "--system", tt.system, "--local-workers", "3",
+				"--out", out, "--no-report", "--gate", "--allow-degraded", "--no-progress")
+			if code != exitOK {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			merged, err := results.Read(filepath.Join(out, results.FileName("distq", tt.system)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := merged.Counts
+			t.Logf("%s merged counts %+v", tt.system, c)
+			// Each accepted message is counted received once: the
+			// acknowledged ones less the poison, which are never accepted.
+			if c.Acked == 0 || c.Received != c.Acked-c.PoisonAcked || c.Lost != 0 || c.Duplicates != 0 {
+				t.Errorf("merged counts %+v: want every acknowledged message but the poison received once", c)
+			}
+			// As on one machine, a "release once" message is released once
+			// and redelivered once, whichever shards' consumers get it (a
+			// shard knows a redelivery from the system's flag), and a poison
+			// message is delivered maxDeliveries (3) times, redelivered 2:
+			// released - redelivered = poison.
+			if c.Released == 0 || c.Released-c.Redelivered != c.PoisonAcked {
+				t.Errorf("released %d, redelivered %d, poison %d: want released - redelivered = poison", c.Released, c.Redelivered, c.PoisonAcked)
+			}
+			if c.DeadLettered > c.PoisonAcked {
+				t.Errorf("dead-lettered %d of %d poison messages", c.DeadLettered, c.PoisonAcked)
+			}
+			var released int64
+			for i := range 3 {
+				rs, _, err := results.ReadDir(filepath.Join(out, "shards", fmt.Sprintf("shard-%d", i)))
+				if err != nil || len(rs) != 1 {
+					t.Fatalf("shard %d: %d results, %v", i, len(rs), err)
+				}
+				released += rs[0].Counts.Released
+			}
+			if released != c.Released {
+				t.Errorf("shards released %d, merged %d", released, c.Released)
+			}
+			if merged.Verdict == nil || merged.Verdict.Valid != "valid" {
+				t.Errorf("merged history verdict %+v, want valid", merged.Verdict)
+			}
+		})
+	}
+}
