@@ -363,3 +363,63 @@ workloads:
 		})
 	}
 }
+
+// TestLocalWorkersChurn runs a consumer-churn workload as three worker
+// processes: each shard churns its own consumers on the common schedule,
+// round robin over the subscription's consumers of every shard, so the
+// merged events show one consumer leaving per interval in the order one
+// machine would churn them, and nothing is lost.
+func TestLocalWorkersChurn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three worker processes run a 3.5-second churn workload; skipped in -short mode")
+	}
+	t.Setenv(asCLIEnv, "1")
+	file := writeFile(t, "w.yaml", `defaults:
+  topics: 1
+  messageSize: 256
+  warmup: 1s
+  duration: 3500ms
+  delivery:
+    commitMode: interval
+    commitInterval: 200ms
+    startFrom: earliest
+workloads:
+  - name: distchurn
+    partitionsPerTopic: 6
+    producersPerTopic: 3
+    consumerPerSubscription: 3
+    producerRate: 600
+    churn:
+      interval: 1s
+    thresholds: {lost: "== 0"}
+`)
+	out := t.TempDir()
+	code, stdout, stderr := run(t, "run", "--workloads", file, "--system", "refbroker", "--local-workers", "3",
+		"--out", out, "--no-report", "--gate", "--allow-degraded", "--no-progress")
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	merged, err := results.Read(filepath.Join(out, results.FileName("distchurn", "refbroker")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leaves []string
+	for _, e := range merged.Events {
+		if e.Kind == "consumer-leave" {
+			leaves = append(leaves, e.Consumer)
+		}
+	}
+	// Ticks at 1s, 2s and 3s of the 3.5s measured phase (the last may
+	// fall after the end on a loaded machine).
+	if len(leaves) < 2 || len(leaves) > 3 {
+		t.Fatalf("%d consumers left (%v), want one per interval: 3", len(leaves), leaves)
+	}
+	for k, id := range leaves {
+		if want := fmt.Sprintf("-c%d", k%3); !strings.HasSuffix(id, want) {
+			t.Errorf("leave %d was %s, want consumer %s (round robin over every shard's consumers)", k, id, want)
+		}
+	}
+	if c := merged.Counts; c.Sent == 0 || c.Acked != c.Sent || c.Lost != 0 || c.Rebalances == 0 {
+		t.Errorf("merged counts %+v: want nothing lost and the churn's rebalances counted", c)
+	}
+}

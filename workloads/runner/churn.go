@@ -19,7 +19,7 @@ func (r *run) churn(ctx context.Context) {
 			members = append(members, c)
 		}
 	}
-	next := 0
+	began := time.Now()
 	tick := time.NewTicker(ch.Interval)
 	defer tick.Stop()
 	for {
@@ -32,7 +32,10 @@ func (r *run) churn(ctx context.Context) {
 		// shard (global indexes; this shard runs ConsumersLo..Hi-1), so
 		// shards ticking on their common schedule churn together exactly
 		// the consumers one machine would; a shard owning none of this
-		// tick's batch sits it out.
+		// tick's batch sits it out. The tick's number comes from the
+		// clock, not from counting ticks, so a shard whose churn fell
+		// behind (the ticker dropped a tick) stays in step.
+		next := (int(time.Since(began)/ch.Interval) - 1) * ch.Consumers
 		batch := make([]*consumer, 0, ch.Consumers)
 		for range ch.Consumers {
 			if g := next % r.w.ConsumerPerSubscription; g >= r.plan.ConsumersLo && g < r.plan.ConsumersHi {
