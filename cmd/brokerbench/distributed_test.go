@@ -293,6 +293,7 @@ func TestLocalWorkersQueue(t *testing.T) {
 		{"refbroker", ""},
 		{"redis", "127.0.0.1:6379"},
 		{"rabbitmq", "127.0.0.1:5672"},
+		{"nats", "127.0.0.1:4222"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.system, func(t *testing.T) {
@@ -374,7 +375,21 @@ func TestLocalWorkersChurn(t *testing.T) {
 		t.Skip("three worker processes run a 3.5-second churn workload; skipped in -short mode")
 	}
 	t.Setenv(asCLIEnv, "1")
-	file := writeFile(t, "w.yaml", `defaults:
+	tests := []struct {
+		system     string
+		partitions int
+		addr       string // a shared server the system needs; "" for refbroker
+	}{
+		{"refbroker", 6, ""},
+		{"redis", 1, "127.0.0.1:6379"},
+		{"rabbitmq", 1, "127.0.0.1:5672"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.system, func(t *testing.T) {
+			if tt.addr != "" {
+				requireLoopback(t, tt.system, tt.addr)
+			}
+			file := writeFile(t, "w.yaml", fmt.Sprintf(`defaults:
   topics: 1
   messageSize: 256
   warmup: 1s
@@ -385,41 +400,131 @@ func TestLocalWorkersChurn(t *testing.T) {
     startFrom: earliest
 workloads:
   - name: distchurn
-    partitionsPerTopic: 6
+    partitionsPerTopic: %d
     producersPerTopic: 3
     consumerPerSubscription: 3
     producerRate: 600
     churn:
       interval: 1s
     thresholds: {lost: "== 0"}
-`)
-	out := t.TempDir()
-	code, stdout, stderr := run(t, "run", "--workloads", file, "--system", "refbroker", "--local-workers", "3",
-		"--out", out, "--no-report", "--gate", "--allow-degraded", "--no-progress")
-	if code != exitOK {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+`, tt.partitions))
+			out := t.TempDir()
+			code, stdout, stderr := run(t, "run", "--workloads", file, "--system", tt.system, "--local-workers", "3",
+				"--out", out, "--no-report", "--gate", "--allow-degraded", "--no-progress")
+			if code != exitOK {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			merged, err := results.Read(filepath.Join(out, results.FileName("distchurn", tt.system)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var leaves []string
+			for _, e := range merged.Events {
+				if e.Kind == "consumer-leave" {
+					leaves = append(leaves, e.Consumer)
+				}
+			}
+			// Ticks at 1s, 2s and 3s of the 3.5s measured phase (the last
+			// may fall after the end on a loaded machine).
+			if len(leaves) < 2 || len(leaves) > 3 {
+				t.Fatalf("%d consumers left (%v), want one per interval: 3", len(leaves), leaves)
+			}
+			for k, id := range leaves {
+				if want := fmt.Sprintf("-c%d", k%3); !strings.HasSuffix(id, want) {
+					t.Errorf("leave %d was %s, want consumer %s (round robin over every shard's consumers)", k, id, want)
+				}
+			}
+			if c := merged.Counts; c.Sent == 0 || c.Acked != c.Sent || c.Lost != 0 {
+				t.Errorf("merged counts %+v: want nothing lost", c)
+			}
+		})
 	}
-	merged, err := results.Read(filepath.Join(out, results.FileName("distchurn", "refbroker")))
-	if err != nil {
-		t.Fatal(err)
+}
+
+// TestLocalWorkersBacklog runs a backlog workload as three worker
+// processes against real systems: the merged result's backlog phase has
+// the shards' common instants (consumers started together when the summed
+// backlog reached its size; measuring started when it fell to the floor)
+// and their summed counts, and every message is received.
+func TestLocalWorkersBacklog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three worker processes build and drain a backlog; skipped in -short mode")
 	}
-	var leaves []string
-	for _, e := range merged.Events {
-		if e.Kind == "consumer-leave" {
-			leaves = append(leaves, e.Consumer)
-		}
+	t.Setenv(asCLIEnv, "1")
+	tests := []struct {
+		system     string
+		partitions int
+		addr       string // a shared server the system needs; "" for refbroker
+	}{
+		{"refbroker", 6, ""},
+		{"redis", 1, "127.0.0.1:6379"},
+		{"rabbitmq", 1, "127.0.0.1:5672"},
+		{"nats", 1, ""}, // refused: see shardTakeover
 	}
-	// Ticks at 1s, 2s and 3s of the 3.5s measured phase (the last may
-	// fall after the end on a loaded machine).
-	if len(leaves) < 2 || len(leaves) > 3 {
-		t.Fatalf("%d consumers left (%v), want one per interval: 3", len(leaves), leaves)
-	}
-	for k, id := range leaves {
-		if want := fmt.Sprintf("-c%d", k%3); !strings.HasSuffix(id, want) {
-			t.Errorf("leave %d was %s, want consumer %s (round robin over every shard's consumers)", k, id, want)
-		}
-	}
-	if c := merged.Counts; c.Sent == 0 || c.Acked != c.Sent || c.Lost != 0 || c.Rebalances == 0 {
-		t.Errorf("merged counts %+v: want nothing lost and the churn's rebalances counted", c)
+	for _, tt := range tests {
+		t.Run(tt.system, func(t *testing.T) {
+			if tt.addr != "" {
+				requireLoopback(t, tt.system, tt.addr)
+			}
+			file := writeFile(t, "w.yaml", fmt.Sprintf(`defaults:
+  topics: 1
+  messageSize: 1024
+  duration: 1s
+  delivery:
+    startFrom: earliest
+workloads:
+  - name: distbacklog
+    partitionsPerTopic: %d
+    producersPerTopic: 3
+    consumerPerSubscription: 3
+    producerRate: 3000
+    consumerBacklogSizeGB: 0.00390625
+    backlogDrainRatio: 1.0
+    thresholds: {lost: "== 0"}
+`, tt.partitions))
+			out := t.TempDir()
+			code, stdout, stderr := run(t, "run", "--workloads", file, "--system", tt.system, "--local-workers", "3",
+				"--out", out, "--no-report", "--gate", "--allow-degraded", "--no-progress")
+			if tt.system == "nats" {
+				if code != exitUsage || !strings.Contains(stderr, "workload distbacklog on nats cannot run sharded") {
+					t.Fatalf("exit %d, stderr:\n%s\nwant the usage error saying why", code, stderr)
+				}
+				return
+			}
+			if code != exitOK {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			merged, err := results.Read(filepath.Join(out, results.FileName("distbacklog", tt.system)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sum results.BacklogPhase
+			for i := range 3 {
+				rs, _, err := results.ReadDir(filepath.Join(out, "shards", fmt.Sprintf("shard-%d", i)))
+				if err != nil || len(rs) != 1 || rs[0].BacklogPhase == nil {
+					t.Fatalf("shard %d: %d results, %v", i, len(rs), err)
+				}
+				b := rs[0].BacklogPhase
+				if i == 0 {
+					sum.Built, sum.Drained = b.Built, b.Drained
+				}
+				if !b.Built.Equal(sum.Built) || !b.Drained.Equal(sum.Drained) {
+					t.Errorf("shard %d built %v drained %v, shard 0 %v %v: want common instants", i, b.Built, b.Drained, sum.Built, sum.Drained)
+				}
+				sum.BuiltMessages += b.BuiltMessages
+				sum.LeftMessages += b.LeftMessages
+				sum.Consumed += b.Consumed
+			}
+			if b := merged.BacklogPhase; b == nil || *b != sum {
+				t.Errorf("merged backlog phase %+v, want the shards' instants and summed counts %+v", b, sum)
+			}
+			if sum.BuiltMessages < 4096 || sum.DrainSeconds() <= 0 || sum.DrainRate() <= 0 {
+				t.Errorf("backlog phase %+v: want at least 4096 messages built and a drain time and rate", sum)
+			}
+			t.Logf("%s: built %d, drained to %d in %.2fs at %.0f msg/s", tt.system, sum.BuiltMessages, sum.LeftMessages, sum.DrainSeconds(), sum.DrainRate())
+			if c := merged.Counts; c.Sent == 0 || c.Acked != c.Sent || c.Received != c.Sent || c.Lost != 0 {
+				t.Errorf("merged counts %+v: want every sent message received", c)
+			}
+		})
 	}
 }
