@@ -363,6 +363,11 @@ func (r *run) awaitDeadLetters(ctx context.Context) {
 		}
 		return n
 	}
+	if r.r.shard != nil {
+		r.awaitDeadLettersSharded(ctx, want, count)
+		r.deadLettered = count()
+		return
+	}
 	n := count()
 	for n >= 0 && n < want && ctx.Err() == nil {
 		_ = sleepCtx(ctx, 100*time.Millisecond)

@@ -36,6 +36,13 @@ const (
 	// instants are common to all shards, as the drain figures need.
 	PointBacklogBuilt   = "backlog-built"
 	PointBacklogDrained = "backlog-drained"
+	// PointDeadLettered: a queue workload with dead letters, after
+	// PointDrained. The dead-letter count is the system's, over every
+	// shard's poison messages: the shards wait, with a "drain" goal of 0,
+	// until it covers their summed poison messages (shard 0's Backlog is
+	// its poison minus the count, the others' their poison), or the drain
+	// timeout ends the wait; then each reads the count.
+	PointDeadLettered = "dead-lettered"
 	// PointDrained: producers stopped and flushed; the barrier returns
 	// when the shards' backlogs sum to zero (every acknowledged message
 	// received) or the drain timeout ends the wait.
@@ -281,4 +288,29 @@ func shardStatus(err error, interrupted bool) (results.Status, []results.Reason)
 		return results.StatusFailed, []results.Reason{{Code: results.ReasonRunError, Message: err.Error()}}
 	}
 	return results.StatusOK, nil
+}
+
+// awaitDeadLettersSharded waits at PointDeadLettered until the system's
+// dead-letter count covers every shard's poison messages (want is this
+// shard's), or ctx (the drain timeout) ends: a timeout is not an error, as
+// on one machine.
+func (r *run) awaitDeadLettersSharded(ctx context.Context, want int64, count func() int64) {
+	goal := &BacklogGoal{Phase: "drain", Messages: 0, Stall: r.r.drainTimeout}
+	status := func() ShardStatus {
+		st := ShardStatus{Backlog: want, Goal: goal}
+		if r.plan.Segment.Index == 0 {
+			n := count()
+			if n < 0 {
+				// Uncountable: stop waiting, as one machine does; the
+				// result says the count is unknown.
+				n = want + 1<<40
+			}
+			st.Backlog -= n
+		}
+		return st
+	}
+	r.log.Info("waiting for the other shards", "point", PointDeadLettered)
+	if _, err := r.r.shard.Barrier.Wait(ctx, PointDeadLettered, status); err != nil && ctx.Err() == nil {
+		r.log.Warn("wait for dead letters", "err", err)
+	}
 }
