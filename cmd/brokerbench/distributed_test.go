@@ -63,52 +63,24 @@ func requireLoopback(t *testing.T, what, addr string) {
 // union of the shards' values, one history the checker accepts, and a
 // gate verdict on the whole.
 func TestLocalWorkersMergeExactly(t *testing.T) {
-	if testing.Short() {
-		t.Skip("three worker processes run a 4-second workload; skipped in -short mode")
-	}
-	t.Setenv(asCLIEnv, "1")
-	tests := []struct {
-		system     string
-		partitions int
-		addr       string // a shared server the system needs; "" for refbroker
-	}{
-		{"refbroker", 6, ""},
-		{"redis", 1, "127.0.0.1:6379"},
-		{"rabbitmq", 1, "127.0.0.1:5672"},
-		{"nats", 1, "127.0.0.1:4222"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.system, func(t *testing.T) {
-			if tt.addr != "" {
-				requireLoopback(t, tt.system, tt.addr)
-			}
-			file := distWorkload(t, "dist", tt.partitions)
-			out := t.TempDir()
-			code, stdout, stderr := run(t, "run", "--workloads", file, "--system", tt.system, "--local-workers", "3",
-				"--out", out, "--no-report", "--gate", "--allow-degraded", "--no-progress")
-			if code != exitOK {
-				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
-			}
-			if !strings.Contains(stdout, "gate: passed") {
-				t.Errorf("no gate verdict on the merged run:\n%s", stdout)
-			}
-			merged, err := results.Read(filepath.Join(out, results.FileName("dist", tt.system)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := merged.Counts
-			if c.Sent == 0 || c.Acked != c.Sent || c.Received != c.Sent || c.Lost != 0 || c.Duplicates != 0 {
-				t.Errorf("merged counts %+v: want received = acked = sent > 0, nothing lost or duplicated", c)
-			}
-			if merged.Verdict == nil || merged.Verdict.Valid != "valid" {
-				t.Errorf("merged history verdict %+v, want valid", merged.Verdict)
-			}
-			checkUnion(t, out, merged)
-			if tt.system == "refbroker" {
-				checkMergeCommand(t, file, out, merged)
-			}
-		})
-	}
+	eachLocalSystem(t, "a 4-second workload", func(t *testing.T, tt localSystem) {
+		file := distWorkload(t, "dist", tt.partitions)
+		out, stdout, merged := runLocalWorkers(t, tt.system, file, "dist")
+		if !strings.Contains(stdout, "gate: passed") {
+			t.Errorf("no gate verdict on the merged run:\n%s", stdout)
+		}
+		c := merged.Counts
+		if c.Sent == 0 || c.Acked != c.Sent || c.Received != c.Sent || c.Lost != 0 || c.Duplicates != 0 {
+			t.Errorf("merged counts %+v: want received = acked = sent > 0, nothing lost or duplicated", c)
+		}
+		if merged.Verdict == nil || merged.Verdict.Valid != "valid" {
+			t.Errorf("merged history verdict %+v, want valid", merged.Verdict)
+		}
+		checkUnion(t, out, merged)
+		if tt.system == "refbroker" {
+			checkMergeCommand(t, file, out, merged)
+		}
+	})
 }
 
 // checkUnion compares the merged summaries with those of one histogram
@@ -118,11 +90,7 @@ func checkUnion(t *testing.T, out string, merged *results.Result) {
 	pub, e2e := metrics.NewHistogram(), metrics.NewHistogram()
 	var sent int64
 	for i := range 3 {
-		rs, _, err := results.ReadDir(filepath.Join(out, "shards", fmt.Sprintf("shard-%d", i)))
-		if err != nil || len(rs) != 1 {
-			t.Fatalf("shard %d: %d results, %v", i, len(rs), err)
-		}
-		s := rs[0]
+		s := shardResultOf(t, out, i)
 		if s.Shard == nil || s.Shard.Index != i || s.Shard.Count != 3 {
 			t.Fatalf("shard %d result marked %+v", i, s.Shard)
 		}
@@ -248,7 +216,8 @@ func checkMergeCommand(t *testing.T, file, out string, want *results.Result) {
 // starts, saying what is wrong and how to fix it.
 func TestDistributedUsageErrors(t *testing.T) {
 	file := distWorkload(t, "dist", 2)
-	queue := writeFile(t, "q.yaml", "workloads:\n  - name: q\n    queue: {}\n")
+	search := writeFile(t, "m.yaml", "workloads:\n  - name: m\n    maxRate: {latency: {percentile: 99, below: 50ms}}\n")
+	churn := writeFile(t, "c.yaml", "workloads:\n  - name: c\n    consumerPerSubscription: 2\n    churn: {interval: 1s}\n")
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -260,7 +229,8 @@ func TestDistributedUsageErrors(t *testing.T) {
 		{"index without count", map[string]string{"JOB_COMPLETION_INDEX": "1"}, []string{"run", "--workloads", file}, "BROKERBENCH_SHARDS"},
 		{"shard and coordinator", nil, []string{"run", "--workloads", file, "--shard", "0/2", "--local-workers", "2"}, "exclude each other"},
 		{"repeat", nil, []string{"run", "--workloads", file, "--local-workers", "2", "--repeat", "3"}, "--repeat 3"},
-		{"queue workload", nil, []string{"run", "--workloads", queue, "--local-workers", "2"}, "queue cannot run sharded yet"},
+		{"maxRate workload", nil, []string{"run", "--workloads", search, "--local-workers", "2"}, "maxRate: a saturation search picks each probe's rate"},
+		{"churn on nats", nil, []string{"run", "--workloads", churn, "--system", "nats", "--local-workers", "2"}, "workload c on nats cannot run sharded"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -270,262 +240,6 @@ func TestDistributedUsageErrors(t *testing.T) {
 			code, _, stderr := run(t, tt.args...)
 			if code != exitUsage || !strings.Contains(stderr, tt.want) {
 				t.Errorf("exit %d, stderr %q: want usage error containing %q", code, stderr, tt.want)
-			}
-		})
-	}
-}
-
-// TestLocalWorkersQueue runs a queue workload (competing consumers that
-// release 10% of first deliveries and never accept 1% poison messages) as
-// three worker processes: the consumers of every shard compete for the
-// same queues, and the merged result counts each acknowledged message
-// processed once, releases and redeliveries summed, poison not lost, and a
-// history the queue model accepts.
-func TestLocalWorkersQueue(t *testing.T) {
-	if testing.Short() {
-		t.Skip("three worker processes run a 3-second queue workload; skipped in -short mode")
-	}
-	t.Setenv(asCLIEnv, "1")
-	tests := []struct {
-		system string
-		addr   string // a shared server the system needs; "" for refbroker
-	}{
-		{"refbroker", ""},
-		{"redis", "127.0.0.1:6379"},
-		{"rabbitmq", "127.0.0.1:5672"},
-		{"nats", "127.0.0.1:4222"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.system, func(t *testing.T) {
-			if tt.addr != "" {
-				requireLoopback(t, tt.system, tt.addr)
-			}
-			file := writeFile(t, "w.yaml", `defaults:
-  topics: 1
-  messageSize: 256
-  warmup: 1s
-  duration: 2s
-workloads:
-  - name: distq
-    partitionsPerTopic: 2
-    producersPerTopic: 3
-    consumerPerSubscription: 3
-    producerRate: 600
-    history: true
-    queue:
-      release: 0.1
-      poison: 0.01
-      maxDeliveries: 3
-      deadLetter: true
-    thresholds: {lost: "== 0"}
-`)
-			out := t.TempDir()
-			code, stdout, stderr := run(t, "run", "--workloads", file, "--system", tt.system, "--local-workers", "3",
-				"--out", out, "--no-report", "--gate", "--allow-degraded", "--no-progress")
-			if code != exitOK {
-				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
-			}
-			merged, err := results.Read(filepath.Join(out, results.FileName("distq", tt.system)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := merged.Counts
-			t.Logf("%s merged counts %+v", tt.system, c)
-			// Each accepted message is counted received once: the
-			// acknowledged ones less the poison, which are never accepted.
-			if c.Acked == 0 || c.Received != c.Acked-c.PoisonAcked || c.Lost != 0 || c.Duplicates != 0 {
-				t.Errorf("merged counts %+v: want every acknowledged message but the poison received once", c)
-			}
-			// As on one machine, a "release once" message is released once
-			// and redelivered once, whichever shards' consumers get it (a
-			// shard knows a redelivery from the system's flag), and a poison
-			// message is delivered maxDeliveries (3) times, redelivered 2:
-			// released - redelivered = poison.
-			if c.Released == 0 || c.Released-c.Redelivered != c.PoisonAcked {
-				t.Errorf("released %d, redelivered %d, poison %d: want released - redelivered = poison", c.Released, c.Redelivered, c.PoisonAcked)
-			}
-			// Where the system counts dead letters, every shard's poison
-			// ends there (-1: it has no dead-letter destination).
-			if c.DeadLettered >= 0 && c.DeadLettered != c.PoisonAcked {
-				t.Errorf("dead-lettered %d of %d poison messages", c.DeadLettered, c.PoisonAcked)
-			}
-			var released int64
-			for i := range 3 {
-				rs, _, err := results.ReadDir(filepath.Join(out, "shards", fmt.Sprintf("shard-%d", i)))
-				if err != nil || len(rs) != 1 {
-					t.Fatalf("shard %d: %d results, %v", i, len(rs), err)
-				}
-				released += rs[0].Counts.Released
-			}
-			if released != c.Released {
-				t.Errorf("shards released %d, merged %d", released, c.Released)
-			}
-			if merged.Verdict == nil || merged.Verdict.Valid != "valid" {
-				t.Errorf("merged history verdict %+v, want valid", merged.Verdict)
-			}
-		})
-	}
-}
-
-// TestLocalWorkersChurn runs a consumer-churn workload as three worker
-// processes: each shard churns its own consumers on the common schedule,
-// round robin over the subscription's consumers of every shard, so the
-// merged events show one consumer leaving per interval in the order one
-// machine would churn them, and nothing is lost.
-func TestLocalWorkersChurn(t *testing.T) {
-	if testing.Short() {
-		t.Skip("three worker processes run a 3.5-second churn workload; skipped in -short mode")
-	}
-	t.Setenv(asCLIEnv, "1")
-	tests := []struct {
-		system     string
-		partitions int
-		addr       string // a shared server the system needs; "" for refbroker
-	}{
-		{"refbroker", 6, ""},
-		{"redis", 1, "127.0.0.1:6379"},
-		{"rabbitmq", 1, "127.0.0.1:5672"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.system, func(t *testing.T) {
-			if tt.addr != "" {
-				requireLoopback(t, tt.system, tt.addr)
-			}
-			file := writeFile(t, "w.yaml", fmt.Sprintf(`defaults:
-  topics: 1
-  messageSize: 256
-  warmup: 1s
-  duration: 3500ms
-  delivery:
-    commitMode: interval
-    commitInterval: 200ms
-    startFrom: earliest
-workloads:
-  - name: distchurn
-    partitionsPerTopic: %d
-    producersPerTopic: 3
-    consumerPerSubscription: 3
-    producerRate: 600
-    churn:
-      interval: 1s
-    thresholds: {lost: "== 0"}
-`, tt.partitions))
-			out := t.TempDir()
-			code, stdout, stderr := run(t, "run", "--workloads", file, "--system", tt.system, "--local-workers", "3",
-				"--out", out, "--no-report", "--gate", "--allow-degraded", "--no-progress")
-			if code != exitOK {
-				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
-			}
-			merged, err := results.Read(filepath.Join(out, results.FileName("distchurn", tt.system)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var leaves []string
-			for _, e := range merged.Events {
-				if e.Kind == "consumer-leave" {
-					leaves = append(leaves, e.Consumer)
-				}
-			}
-			// Ticks at 1s, 2s and 3s of the 3.5s measured phase (the last
-			// may fall after the end on a loaded machine).
-			if len(leaves) < 2 || len(leaves) > 3 {
-				t.Fatalf("%d consumers left (%v), want one per interval: 3", len(leaves), leaves)
-			}
-			for k, id := range leaves {
-				if want := fmt.Sprintf("-c%d", k%3); !strings.HasSuffix(id, want) {
-					t.Errorf("leave %d was %s, want consumer %s (round robin over every shard's consumers)", k, id, want)
-				}
-			}
-			if c := merged.Counts; c.Sent == 0 || c.Acked != c.Sent || c.Lost != 0 {
-				t.Errorf("merged counts %+v: want nothing lost", c)
-			}
-		})
-	}
-}
-
-// TestLocalWorkersBacklog runs a backlog workload as three worker
-// processes against real systems: the merged result's backlog phase has
-// the shards' common instants (consumers started together when the summed
-// backlog reached its size; measuring started when it fell to the floor)
-// and their summed counts, and every message is received.
-func TestLocalWorkersBacklog(t *testing.T) {
-	if testing.Short() {
-		t.Skip("three worker processes build and drain a backlog; skipped in -short mode")
-	}
-	t.Setenv(asCLIEnv, "1")
-	tests := []struct {
-		system     string
-		partitions int
-		addr       string // a shared server the system needs; "" for refbroker
-	}{
-		{"refbroker", 6, ""},
-		{"redis", 1, "127.0.0.1:6379"},
-		{"rabbitmq", 1, "127.0.0.1:5672"},
-		{"nats", 1, ""}, // refused: see shardTakeover
-	}
-	for _, tt := range tests {
-		t.Run(tt.system, func(t *testing.T) {
-			if tt.addr != "" {
-				requireLoopback(t, tt.system, tt.addr)
-			}
-			file := writeFile(t, "w.yaml", fmt.Sprintf(`defaults:
-  topics: 1
-  messageSize: 1024
-  duration: 1s
-  delivery:
-    startFrom: earliest
-workloads:
-  - name: distbacklog
-    partitionsPerTopic: %d
-    producersPerTopic: 3
-    consumerPerSubscription: 3
-    producerRate: 3000
-    consumerBacklogSizeGB: 0.00390625
-    backlogDrainRatio: 1.0
-    thresholds: {lost: "== 0"}
-`, tt.partitions))
-			out := t.TempDir()
-			code, stdout, stderr := run(t, "run", "--workloads", file, "--system", tt.system, "--local-workers", "3",
-				"--out", out, "--no-report", "--gate", "--allow-degraded", "--no-progress")
-			if tt.system == "nats" {
-				if code != exitUsage || !strings.Contains(stderr, "workload distbacklog on nats cannot run sharded") {
-					t.Fatalf("exit %d, stderr:\n%s\nwant the usage error saying why", code, stderr)
-				}
-				return
-			}
-			if code != exitOK {
-				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
-			}
-			merged, err := results.Read(filepath.Join(out, results.FileName("distbacklog", tt.system)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var sum results.BacklogPhase
-			for i := range 3 {
-				rs, _, err := results.ReadDir(filepath.Join(out, "shards", fmt.Sprintf("shard-%d", i)))
-				if err != nil || len(rs) != 1 || rs[0].BacklogPhase == nil {
-					t.Fatalf("shard %d: %d results, %v", i, len(rs), err)
-				}
-				b := rs[0].BacklogPhase
-				if i == 0 {
-					sum.Built, sum.Drained = b.Built, b.Drained
-				}
-				if !b.Built.Equal(sum.Built) || !b.Drained.Equal(sum.Drained) {
-					t.Errorf("shard %d built %v drained %v, shard 0 %v %v: want common instants", i, b.Built, b.Drained, sum.Built, sum.Drained)
-				}
-				sum.BuiltMessages += b.BuiltMessages
-				sum.LeftMessages += b.LeftMessages
-				sum.Consumed += b.Consumed
-			}
-			if b := merged.BacklogPhase; b == nil || *b != sum {
-				t.Errorf("merged backlog phase %+v, want the shards' instants and summed counts %+v", b, sum)
-			}
-			if sum.BuiltMessages < 4096 || sum.DrainSeconds() <= 0 || sum.DrainRate() <= 0 {
-				t.Errorf("backlog phase %+v: want at least 4096 messages built and a drain time and rate", sum)
-			}
-			t.Logf("%s: built %d, drained to %d in %.2fs at %.0f msg/s", tt.system, sum.BuiltMessages, sum.LeftMessages, sum.DrainSeconds(), sum.DrainRate())
-			if c := merged.Counts; c.Sent == 0 || c.Acked != c.Sent || c.Received != c.Sent || c.Lost != 0 {
-				t.Errorf("merged counts %+v: want every sent message received", c)
 			}
 		})
 	}
