@@ -215,6 +215,9 @@ func checkMergeCommand(t *testing.T, file, out string, want *results.Result) {
 // TestDistributedUsageErrors: bad shard settings fail before anything
 // starts, saying what is wrong and how to fix it.
 func TestDistributedUsageErrors(t *testing.T) {
+	// Should a case start workers after all, they must run as the CLI,
+	// not as this test binary running every test again in each worker.
+	t.Setenv(asCLIEnv, "1")
 	file := distWorkload(t, "dist", 2)
 	search := writeFile(t, "m.yaml", "workloads:\n  - name: m\n    maxRate: {latency: {percentile: 99, below: 50ms}}\n")
 	churn := writeFile(t, "c.yaml", "workloads:\n  - name: c\n    consumerPerSubscription: 2\n    churn: {interval: 1s}\n")
