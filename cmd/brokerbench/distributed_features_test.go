@@ -16,16 +16,19 @@ type localSystem struct {
 	system     string
 	partitions int
 	addr       string
+	// takeover: backlog and churn workloads are refused sharded here
+	// (shardTakeover).
+	takeover bool
 }
 
 // localSystems: RabbitMQ, Redis and NATS coordinate a subscription's
 // consumers within one process only, so one partition lets the shards'
 // consumers compete for it rather than wait for one of their own.
 var localSystems = []localSystem{
-	{"refbroker", 6, ""},
-	{"redis", 1, "127.0.0.1:6379"},
-	{"rabbitmq", 1, "127.0.0.1:5672"},
-	{"nats", 1, "127.0.0.1:4222"},
+	{"refbroker", 6, "", false},
+	{"redis", 1, "127.0.0.1:6379", true},
+	{"rabbitmq", 1, "127.0.0.1:5672", false},
+	{"nats", 1, "127.0.0.1:4222", true},
 }
 
 // require skips (fails under CI) when the system's server is not running.
@@ -70,12 +73,13 @@ func runLocalWorkers(t *testing.T, system, file, name string) (string, string, *
 	return out, stdout, merged
 }
 
-// refusedOnNATS checks that a workload whose consumers start on a backlog
-// or restart is refused sharded on NATS, saying why (shardTakeover).
-func refusedOnNATS(t *testing.T, file, name string) {
+// refusedSharded checks that a workload whose consumers start on a
+// backlog or restart is refused sharded on system, saying why
+// (shardTakeover).
+func refusedSharded(t *testing.T, file, name, system string) {
 	t.Helper()
-	code, _, stderr := run(t, "run", "--workloads", file, "--system", "nats", "--local-workers", "3", "--out", t.TempDir(), "--no-report")
-	if want := "workload " + name + " on nats cannot run sharded"; code != exitUsage || !strings.Contains(stderr, want) {
+	code, _, stderr := run(t, "run", "--workloads", file, "--system", system, "--local-workers", "3", "--out", t.TempDir(), "--no-report")
+	if want := "workload " + name + " on " + system + " cannot run sharded"; code != exitUsage || !strings.Contains(stderr, want) {
 		t.Fatalf("exit %d, stderr:\n%s\nwant a usage error containing %q", code, stderr, want)
 	}
 }
@@ -153,7 +157,7 @@ workloads:
 // processes: the merged backlog phase has the shards' common instants
 // (consumers started together when the summed backlog reached its size;
 // measuring started when it fell to the floor) and their summed counts,
-// and every message is received. NATS refuses it.
+// and every message is received once. Redis and NATS refuse it.
 func TestLocalWorkersBacklog(t *testing.T) {
 	eachLocalSystem(t, "build and drain a backlog", func(t *testing.T, tt localSystem) {
 		file := writeFile(t, "w.yaml", fmt.Sprintf(`defaults:
@@ -172,8 +176,8 @@ workloads:
     backlogDrainRatio: 1.0
     thresholds: {lost: "== 0"}
 `, tt.partitions))
-		if tt.system == "nats" {
-			refusedOnNATS(t, file, "distbacklog")
+		if tt.takeover {
+			refusedSharded(t, file, "distbacklog", tt.system)
 			return
 		}
 		out, _, merged := runLocalWorkers(t, tt.system, file, "distbacklog")
@@ -200,8 +204,8 @@ workloads:
 			t.Errorf("backlog phase %+v: want at least 4096 messages built and a drain time and rate", sum)
 		}
 		t.Logf("%s: built %d, drained to %d in %.2fs at %.0f msg/s", tt.system, sum.BuiltMessages, sum.LeftMessages, sum.DrainSeconds(), sum.DrainRate())
-		if c := merged.Counts; c.Sent == 0 || c.Acked != c.Sent || c.Received != c.Sent || c.Lost != 0 {
-			t.Errorf("merged counts %+v: want every sent message received", c)
+		if c := merged.Counts; c.Sent == 0 || c.Acked != c.Sent || c.Received != c.Sent || c.Lost != 0 || c.Duplicates != 0 {
+			t.Errorf("merged counts %+v: want every sent message received once", c)
 		}
 	})
 }
@@ -210,7 +214,8 @@ workloads:
 // processes: each shard churns its own consumers on the common schedule,
 // round robin over the subscription's consumers of every shard, so the
 // merged events show one consumer leaving per interval in the order one
-// machine would churn them, and nothing is lost. NATS refuses it.
+// machine would churn them, and nothing is lost. Redis and NATS refuse
+// it.
 func TestLocalWorkersChurn(t *testing.T) {
 	eachLocalSystem(t, "a 3.5-second churn workload", func(t *testing.T, tt localSystem) {
 		file := writeFile(t, "w.yaml", fmt.Sprintf(`defaults:
@@ -232,8 +237,8 @@ workloads:
       interval: 1s
     thresholds: {lost: "== 0"}
 `, tt.partitions))
-		if tt.system == "nats" {
-			refusedOnNATS(t, file, "distchurn")
+		if tt.takeover {
+			refusedSharded(t, file, "distchurn", tt.system)
 			return
 		}
 		_, _, merged := runLocalWorkers(t, tt.system, file, "distchurn")

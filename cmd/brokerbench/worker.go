@@ -115,13 +115,13 @@ func runDistributed(cmd *cobra.Command, f *runFlags, live *runner.Resources) (ha
 
 // shardTakeover names the systems whose consumers of one subscription
 // are coordinated within one process only and whose new partition owner
-// re-creates the partition's durable at its ack floor (docs/adapters/):
-// with the consumers of several shards reading one partition, a consumer
-// that starts on messages already there takes the partition over under the
-// others' feet. Sharded runs on them must start every consumer before any
+// takes the partition over from whoever reads it (docs/adapters/): with the
+// consumers of several shards reading one partition, a consumer that
+// starts on messages already there takes them from under the others. Sharded runs on them must start every consumer before any
 // message is sent, and never restart one.
 var shardTakeover = map[string]string{
-	"nats": "NATS JetStream consumers of one subscription are coordinated within one process only, and one that starts on unacknowledged messages re-creates the partition's durable under the other shards' consumers (docs/adapters/nats.md)",
+	"nats":  "NATS JetStream consumers of one subscription are coordinated within one process only, and one that starts on unacknowledged messages re-creates the partition's durable under the other shards' consumers (docs/adapters/nats.md)",
+	"redis": "Redis Streams consumers of one subscription are coordinated within one process only, and one that takes a partition claims every entry pending on it, the other shards' consumers' included, which then arrive twice (docs/adapters/redis.md)",
 }
 
 func checkDistributable(f *runFlags, selected []workloads.Workload, systemList []string, count int) error {
