@@ -183,7 +183,7 @@ func (c *Coordinator) decide(point string, sts []*WorkerStatus, seq int, prog *p
 	switch point {
 	case runner.PointProduce:
 		return time.Now().Add(c.StartDelay), true, nil
-	case runner.PointBacklogBuilt, runner.PointBacklogDrained:
+	case runner.PointBacklogBuilt, runner.PointBacklogDrained, runner.PointDeadLettered:
 		return c.backlogGoal(point, sts, seq, prog)
 	case runner.PointReady:
 		at, ok := c.ready(sts)

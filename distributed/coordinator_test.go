@@ -155,6 +155,9 @@ func TestCoordinatorBacklogGoal(t *testing.T) {
 	}{
 		{"built on the sum", runner.PointBacklogBuilt, runner.BacklogGoal{Phase: "build", Messages: 100, Stall: time.Minute}, []int64{40, 30, 30}, ""},
 		{"drained on the sum", runner.PointBacklogDrained, runner.BacklogGoal{Phase: "drain", Messages: 10, Stall: time.Minute}, []int64{40, -30, 0}, ""},
+		// Shard 0 reports its poison (5) minus the system's count (12),
+		// the others their poison: every one of the 12 is dead-lettered.
+		{"dead letters counted", runner.PointDeadLettered, runner.BacklogGoal{Phase: "drain", Stall: time.Minute}, []int64{5 - 12, 4, 3}, ""},
 		{"build stalls", runner.PointBacklogBuilt, runner.BacklogGoal{Phase: "build", Messages: 100, Stall: 300 * time.Millisecond}, []int64{40, 30, 29},
 			"backlog build made no progress for 300ms (--drain-timeout): 99 messages in the backlog (summed over 3 shards)"},
 		{"drain stalls", runner.PointBacklogDrained, runner.BacklogGoal{Phase: "drain", Messages: 10, Stall: 300 * time.Millisecond}, []int64{40, -29, 0},

@@ -67,7 +67,8 @@ type ShardStatus struct {
 	// subscription.
 	Consumers int `json:"consumers"`
 	// Goal is what the shards' summed Backlog must meet at
-	// PointBacklogBuilt and PointBacklogDrained; nil elsewhere.
+	// PointBacklogBuilt, PointBacklogDrained and PointDeadLettered; nil
+	// elsewhere.
 	Goal *BacklogGoal `json:"goal,omitempty"`
 }
 
