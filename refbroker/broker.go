@@ -39,6 +39,9 @@ type Broker struct {
 	// handlerPanics counts request handlers that panicked (and were
 	// recovered); the fuzzers assert it stays 0.
 	handlerPanics atomic.Int64
+	// frames recycles request buffers too big for a connection to keep
+	// (conn.go readBody, framepool.go).
+	frames framePool
 	// lastRefusedLog is when a refused connection was last logged (unix ns).
 	lastRefusedLog atomic.Int64
 
