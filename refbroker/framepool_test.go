@@ -2,7 +2,10 @@ package refbroker
 
 import (
 	"bytes"
+	"runtime"
 	"testing"
+
+	"github.com/brokerbench/brokerbench/refbroker/storage"
 )
 
 // TestFramePoolReusesBigRequestBuffers: a request above maxKeptBuffer is
@@ -47,6 +50,53 @@ func TestFramePoolReusesBigRequestBuffers(t *testing.T) {
 		tt.pool.put(tt.put)
 		if got := tt.pool.get(tt.get); got != nil {
 			t.Errorf("%s: get(%d) returned a %d-byte buffer", tt.name, tt.get, cap(got))
+		}
+	}
+}
+
+// TestBigProduceRequestsReuseTheirBuffer: produce requests above the
+// 8 MiB a connection keeps (9 partitions of 1 MB here; kgo sends 16 MB at
+// 16 partitions) reuse one buffer instead of regrowing it from 64 KiB for
+// every request, which cost about twice the request's bytes in
+// allocations each time. Not parallel: it counts the process's
+// allocations.
+func TestBigProduceRequestsReuseTheirBuffer(t *testing.T) {
+	b := newBroker(t, func(c *Config) { c.Storage.SegmentBytes = storage.DefaultSegmentBytes })
+	const parts = 9
+	if _, err := b.topics.create("bench", parts, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	frame := benchProduceFrame(parts, benchRecordBatch(1000, 1024))
+	if len(frame) <= maxKeptBuffer {
+		t.Fatalf("request of %d bytes is not above maxKeptBuffer", len(frame))
+	}
+	c := dialRaw(t, b)
+	send := func() {
+		t.Helper()
+		if _, err := c.Write(frame); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		if _, body := readResponse(t, c); len(body) == 0 {
+			t.Fatal("empty produce response")
+		}
+	}
+	send() // grows the first buffer
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const more = 4
+	for range more {
+		send()
+	}
+	runtime.ReadMemStats(&after)
+	// One regrowth is allowed (the pool may lose its buffer to two
+	// garbage collections in between); a regrowth per request is not.
+	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(3*len(frame)); got > limit {
+		t.Fatalf("%d requests of %d bytes allocated %d bytes, want at most %d: big request buffers are not reused",
+			more, len(frame), got, limit)
+	}
+	for _, l := range b.topics.lookup("bench").parts {
+		if hw := l.HighWatermark(); hw != (1+more)*1000 {
+			t.Fatalf("high watermark %d, want %d", hw, (1+more)*1000)
 		}
 	}
 }
