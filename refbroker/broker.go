@@ -181,6 +181,9 @@ func (b *Broker) Close() error {
 			b.log.Error("refbroker: shutdown timed out", "err", b.closeErr)
 			return
 		}
+		// Every connection is done: the pooled request buffers go now,
+		// not a minute from now.
+		b.frames.drop()
 		var errs []error
 		if lnErr != nil && !errors.Is(lnErr, net.ErrClosed) {
 			errs = append(errs, fmt.Errorf("close listener: %w", lnErr))
