@@ -136,8 +136,9 @@ func (r *recordFields) decode(b []byte) ([]byte, error) {
 
 // varintAt decodes the zigzag varint at b[i:] and returns it and the
 // position after it; i < 0 or a bad varint gives -1. One- and two-byte
-// varints (every field of a record up to 8 KiB but timestamps) decode
-// inline; validation walks every produced record.
+// varints (every field of a record up to 8 KiB but timestamps) take the
+// fast path without binary.Varint; validation walks every produced
+// record.
 func varintAt(b []byte, i int) (int64, int) {
 	if uint(i) < uint(len(b)) { // and i >= 0
 		x := uint64(b[i])
