@@ -42,6 +42,11 @@ type consumer struct {
 	preAck       bool                // CommitAuto on an AckExplicit durable: ack on receipt
 	noAck        bool                // CommitAuto on an AckNone durable
 	sync         bool                // CommitSync: wait for the server to confirm each ack
+	// cumulative: a group member on an AckAll durable acks the last
+	// accepted message of a partition every CommitInterval or ackEvery
+	// deliveries, which acknowledges everything before it (group.go).
+	cumulative bool
+	ackEvery   int
 	limit        int                 // the durables' MaxDeliver; 0: no limit
 	dlqSubj      string              // dead-letter subject; "": the topic has none
 	js           jetstream.JetStream // on nc; publishes dead-letter copies
@@ -104,11 +109,23 @@ func (n *NATS) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (ad
 			c.interval = time.Second
 		}
 	}
+	have := durables[0].CachedInfo().Config
 	if cfg.Commit == adapters.CommitAuto {
-		c.noAck = durables[0].CachedInfo().Config.AckPolicy == jetstream.AckNonePolicy
+		c.noAck = have.AckPolicy == jetstream.AckNonePolicy
 		c.preAck = !c.noAck
 	}
-	c.limit = max(durables[0].CachedInfo().Config.MaxDeliver, 0)
+	if have.AckPolicy == jetstream.AckAllPolicy && cfg.Commit != adapters.CommitAuto {
+		if cfg.Queue {
+			// Competing members would acknowledge each other's messages.
+			return nil, fmt.Errorf("new nats consumer %q: durables of subscription %q ack cumulatively (AckAll, created for partitioned consumption); queue consumption needs a topic created with Queue", cfg.ID, cfg.Subscription)
+		}
+		plan := planConsumer(cfg, parts)
+		c.cumulative, c.ackEvery = !c.sync, plan.ackEvery(have.MaxAckPending)
+		if c.cumulative && c.interval >= have.AckWait {
+			return nil, fmt.Errorf("new nats consumer %q: CommitInterval %v is not below the durables' AckWait %v: JetStream would redeliver messages waiting for their cumulative ack; lower the interval or raise SessionTimeout", cfg.ID, c.interval, have.AckWait)
+		}
+	}
+	c.limit = max(have.MaxDeliver, 0)
 	dlq, err := hasDLQ(ctx, n.js, cfg.Topic)
 	if err != nil {
 		return nil, fmt.Errorf("new nats consumer %q: %w", cfg.ID, err)
@@ -160,7 +177,7 @@ func (c *consumer) start(ctx context.Context, js jetstream.JetStream) error {
 	if err := c.bind(ctx, js); err != nil {
 		return err
 	}
-	perPart := max(1, (prefetchOf(c.cfg)+c.parts-1)/c.parts)
+	perPart := planConsumer(c.cfg, c.parts).batch
 	for p := range c.parts {
 		cons, err := js.Consumer(ctx, streamName(c.cfg.Topic), durableName(c.cfg.Subscription, p))
 		if err != nil {
@@ -173,13 +190,6 @@ func (c *consumer) start(ctx context.Context, js jetstream.JetStream) error {
 		c.ccs = append(c.ccs, cc)
 	}
 	return nil
-}
-
-func prefetchOf(cfg adapters.ConsumerConfig) int {
-	if cfg.Prefetch > 0 {
-		return cfg.Prefetch
-	}
-	return DefaultPrefetch
 }
 
 func allPartitions(n int) []int32 {
@@ -198,21 +208,16 @@ func tuneDurables(ctx context.Context, s jetstream.Stream, cfg adapters.Consumer
 	if cfg.MaxDeliveries < 0 {
 		return nil, fmt.Errorf("MaxDeliveries %d is negative", cfg.MaxDeliveries)
 	}
-	deliver, ack := jetstream.DeliverAllPolicy, jetstream.AckExplicitPolicy
+	deliver := jetstream.DeliverAllPolicy
 	if cfg.Start == adapters.StartLatest {
 		deliver = jetstream.DeliverNewPolicy
 	}
-	if cfg.Commit == adapters.CommitAuto {
-		ack = jetstream.AckNonePolicy
-	}
-	wait := cfg.SessionTimeout
-	if wait <= 0 {
-		wait = DefaultSessionTimeout
-	}
+	plan := planConsumer(cfg, parts)
+	wait := plan.ackWait
 	out := make([]jetstream.Consumer, parts)
 	for p := range parts {
-		want := durableConfig(cfg.Topic, cfg.Subscription, p, deliver, ack)
-		want.AckWait, want.MaxAckPending = wait, prefetchOf(cfg)
+		want := durableConfig(cfg.Topic, cfg.Subscription, p, deliver, plan.ackPolicy)
+		want.AckWait, want.MaxAckPending = wait, plan.maxAckPending
 		if cfg.MaxDeliveries > 0 {
 			want.MaxDeliver = cfg.MaxDeliveries
 		}

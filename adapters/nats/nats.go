@@ -277,9 +277,15 @@ func (n *NATS) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error {
 			return fmt.Errorf("create topic %q: %w", spec.Name, err)
 		}
 	}
+	// Partitioned consumption acks cumulatively (one member per
+	// partition, in order); queue consumption per message.
+	ack := jetstream.AckAllPolicy
+	if spec.Queue {
+		ack = jetstream.AckExplicitPolicy
+	}
 	for _, sub := range spec.Subscriptions {
 		for p := range spec.Partitions {
-			cc := durableConfig(spec.Name, sub, p, jetstream.DeliverAllPolicy, jetstream.AckExplicitPolicy)
+			cc := durableConfig(spec.Name, sub, p, jetstream.DeliverAllPolicy, ack)
 			if spec.MaxDeliveries > 0 {
 				cc.MaxDeliver = spec.MaxDeliveries
 			}

@@ -1,0 +1,355 @@
+package nats_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/adapters/adaptertest"
+	bbnats "github.com/brokerbench/brokerbench/adapters/nats"
+	"github.com/brokerbench/brokerbench/results"
+	"github.com/brokerbench/brokerbench/workloads"
+	"github.com/brokerbench/brokerbench/workloads/runner"
+)
+
+// Settings both sides of BenchmarkHarnessOverheadNATS use: the workload
+// defaults (1 KiB values, one partition, acks=all, 1000 sends in flight,
+// commits every second) and the adapter's defaults for them, which the raw
+// loops copy (file storage, no Nats-Msg-Id, a pull batch of 1000, one
+// cumulative ack per commit interval).
+const (
+	ohSize     = 1024
+	ohInFlight = workloads.DefaultMaxInFlight
+	ohWindow   = 3 * time.Second
+	ohRounds   = 3
+	// ohBacklog is the consume side's backlog: about 200 MB, a couple of
+	// seconds of draining.
+	ohBacklog = 200_000
+	// ohDrainFloor is what the runner's drain may leave (it stops waiting
+	// at 1000 messages, as OMB does); the raw loop stops there too.
+	ohDrainFloor = 1000
+	ohURL        = "nats://127.0.0.1:4222"
+)
+
+// BenchmarkHarnessOverheadNATS measures what brokerbench costs over a
+// minimal raw nats.go JetStream loop with the same settings, per
+// direction, alternating the two in one run (a fresh stream each time) and
+// comparing medians; the target is a ratio of at least 0.9
+// (docs/performance.md, "Harness overhead"):
+//
+//   - publish: one producer at maximum rate (closed loop) for a window;
+//     acknowledged messages per second;
+//   - consume: drain a pre-built backlog of ohBacklog messages with one
+//     consumer, timed from creating the consumer to the drain; the
+//     brokerbench side is the runner's backlog mode, with the producers
+//     held while the consumers drain (pausingSystem), so the drain is
+//     catch-up reads alone, as the raw loop's is.
+func BenchmarkHarnessOverheadNATS(b *testing.B) {
+	adaptertest.RequireService(b, "nats", "127.0.0.1:4222")
+	b.Run("publish", func(b *testing.B) {
+		var raw, harness []float64
+		for b.Loop() {
+			raw, harness = compare(b, rawPublish, harnessPublish)
+		}
+		report(b, raw, harness)
+	})
+	b.Run("consume", func(b *testing.B) {
+		var raw, harness []float64
+		for b.Loop() {
+			raw, harness = compare(b, rawConsume, harnessConsume)
+		}
+		report(b, raw, harness)
+	})
+}
+
+// compare measures raw and harness ohRounds times each, alternating which
+// goes first so neither always runs on a warmer (or more tired) machine.
+func compare(b *testing.B, raw, harness func(testing.TB) float64) (raws, harnesses []float64) {
+	for i := range ohRounds {
+		if i%2 == 0 {
+			raws = append(raws, raw(b))
+			harnesses = append(harnesses, harness(b))
+		} else {
+			harnesses = append(harnesses, harness(b))
+			raws = append(raws, raw(b))
+		}
+	}
+	return raws, harnesses
+}
+
+func report(b *testing.B, raw, harness []float64) {
+	r, h := median(raw), median(harness)
+	b.ReportMetric(r, "nats.go-msg/s")
+	b.ReportMetric(h, "brokerbench-msg/s")
+	b.ReportMetric(h/r, "ratio")
+	b.Logf("rounds: nats.go %.0f, brokerbench %.0f msg/s; medians %.0f / %.0f, ratio %.3f", raw, harness, r, h, h/r)
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// rawStream connects and creates a one-subject file stream, deleted (with
+// the connection closed) by the returned func.
+func rawStream(tb testing.TB, opts ...jetstream.JetStreamOpt) (jetstream.JetStream, string, func()) {
+	tb.Helper()
+	nc, err := natsgo.Connect(ohURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	js, err := jetstream.New(nc, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	name := "RAW_" + adaptertest.Suffix()
+	subj := "raw." + name
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{
+		Name: name, Subjects: []string{subj}, Storage: jetstream.FileStorage, MaxBytes: -1, MaxMsgs: -1,
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	return js, name, func() {
+		_ = js.DeleteStream(context.Background(), name)
+		nc.Close()
+	}
+}
+
+// rawPublishFor publishes ohSize-byte random values to the stream's subject
+// with at most ohInFlight unacknowledged, until more says stop, and waits
+// for the acks.
+func rawPublishFor(tb testing.TB, js jetstream.JetStream, stream string, more func(sent int) bool) {
+	tb.Helper()
+	value := make([]byte, ohSize)
+	for i := range value {
+		value[i] = byte(rand.Uint32())
+	}
+	subj := "raw." + stream
+	for sent := 0; more(sent); sent++ {
+		// A stall wait longer than any ack: PublishAsync blocks while
+		// ohInFlight are outstanding, the same bound as the harness.
+		if _, err := js.PublishAsync(subj, value, jetstream.WithStallWait(time.Minute)); err != nil {
+			tb.Fatalf("raw publish: %v", err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(time.Minute):
+		tb.Fatal("raw publish: acks outstanding after a minute")
+	}
+}
+
+// rawPublish is the publish baseline: the simplest correct async publish
+// loop with a bounded window.
+func rawPublish(tb testing.TB) float64 {
+	var acked atomic.Int64
+	js, stream, done := rawStream(tb,
+		jetstream.WithPublishAsyncMaxPending(ohInFlight),
+		jetstream.WithPublishAsyncAckHandler(func(jetstream.JetStream, *natsgo.Msg, *jetstream.PubAck) { acked.Add(1) }))
+	defer done()
+	start := time.Now()
+	rawPublishFor(tb, js, stream, func(int) bool { return time.Since(start) < ohWindow })
+	return float64(acked.Load()) / time.Since(start).Seconds()
+}
+
+// rawConsume is the consume baseline: build the backlog, then time a pull
+// consumer draining it with the adapter's settings: a batch of 1000 and
+// one cumulative ack (AckAll) per second and at the end, confirmed by a
+// PING/PONG.
+func rawConsume(tb testing.TB) float64 {
+	var acked atomic.Int64
+	js, stream, done := rawStream(tb,
+		jetstream.WithPublishAsyncMaxPending(ohInFlight),
+		jetstream.WithPublishAsyncAckHandler(func(jetstream.JetStream, *natsgo.Msg, *jetstream.PubAck) { acked.Add(1) }))
+	defer done()
+	rawPublishFor(tb, js, stream, func(sent int) bool { return sent < ohBacklog })
+	if acked.Load() != ohBacklog {
+		tb.Fatalf("backlog: %d of %d acknowledged", acked.Load(), ohBacklog)
+	}
+	ctx := context.Background()
+	start := time.Now()
+	cons, err := js.CreateConsumer(ctx, stream, jetstream.ConsumerConfig{
+		Durable: "raw", AckPolicy: jetstream.AckAllPolicy, MaxAckPending: ohInFlight * 10, AckWait: 30 * time.Second,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer it.Stop()
+	n, last := 0, time.Now()
+	for n < ohBacklog-ohDrainFloor {
+		msg, err := it.Next()
+		if err != nil {
+			tb.Fatalf("raw drain after %d: %v", n, err)
+		}
+		n++
+		if time.Since(last) >= time.Second || n == ohBacklog-ohDrainFloor {
+			if err := msg.Ack(); err != nil {
+				tb.Fatal(err)
+			}
+			last = time.Now()
+		}
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// harnessPublish runs the publish load through the runner and the adapter.
+func harnessPublish(tb testing.TB) float64 {
+	w := workloads.Workload{Name: "overhead-publish", PartitionsPerTopic: 1, MessageSize: ohSize, ConsumerPerSubscription: 1, TestDuration: ohWindow}
+	w.Default()
+	w.SubscriptionsPerTopic, w.WarmupDuration = 0, 0 // Default reads 0 as unset
+	w.Delivery.MaxInFlight = ohInFlight
+	res := runHarness(tb, w, newSystem(tb))
+	return float64(res.Counts.Acked) / res.Meta.MeasuredSeconds
+}
+
+// harnessConsume runs the backlog workload through the runner with the
+// producers held during the drain.
+func harnessConsume(tb testing.TB) float64 {
+	w := workloads.Workload{
+		Name: "overhead-consume", PartitionsPerTopic: 1, MessageSize: ohSize,
+		SubscriptionsPerTopic: 1, ConsumerPerSubscription: 1,
+		ConsumerBacklogSizeGB: float64(ohBacklog) * ohSize / (1 << 30),
+		BacklogDrainRatio:     1,
+		TestDuration:          200 * time.Millisecond,
+	}
+	w.Default()
+	w.WarmupDuration = 0
+	sys := &pausingSystem{NATS: newSystem(tb), resume: make(chan struct{})}
+	res := runHarness(tb, w, sys)
+	rate, err := drainRate(res)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rate
+}
+
+func newSystem(tb testing.TB) *bbnats.NATS {
+	tb.Helper()
+	sys, err := bbnats.New(context.Background(), bbnats.Config{}.Default())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = sys.Close() })
+	return sys
+}
+
+// runHarness runs w on sys through the runner as the run command does
+// (default sample interval, no history), logging warnings only.
+func runHarness(tb testing.TB, w workloads.Workload, sys adapters.System) *results.Result {
+	tb.Helper()
+	if err := w.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	rn, err := runner.New(runner.Logger(slog.New(slog.NewTextHandler(discard{}, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	res, err := rn.Run(context.Background(), w, sys)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return res
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// drainRate is how fast a backlog run's consumers drained the backlog:
+// messages drained from "backlog-built" (consumers about to start) to
+// "backlog-drained".
+func drainRate(res *results.Result) (float64, error) {
+	var built, drained *results.Event
+	for i, e := range res.Events {
+		switch e.Kind {
+		case "backlog-built":
+			built = &res.Events[i]
+		case "backlog-drained":
+			drained = &res.Events[i]
+		}
+	}
+	if built == nil || drained == nil {
+		return 0, fmt.Errorf("run %s has no backlog-built and backlog-drained events", res.Workload)
+	}
+	var have, left int64
+	if _, err := fmt.Sscanf(built.Detail, "%d messages", &have); err != nil {
+		return 0, fmt.Errorf("read backlog-built %q: %w", built.Detail, err)
+	}
+	if _, err := fmt.Sscanf(drained.Detail, "%d messages left", &left); err != nil {
+		return 0, fmt.Errorf("read backlog-drained %q: %w", drained.Detail, err)
+	}
+	return float64(have-left) / drained.Time.Sub(built.Time).Seconds(), nil
+}
+
+// pausingSystem is the adapter with the runner's producers held from the
+// moment the first consumer is created (the runner creates consumers once
+// the backlog is built) until the consumers have received everything
+// acknowledged so far: the drain then measures catch-up reads alone. Sends
+// in flight when it pauses complete normally. Everything else is the
+// adapter's, so the runner finds the same optional interfaces.
+type pausingSystem struct {
+	*bbnats.NATS
+	paused   atomic.Bool
+	sent     atomic.Int64
+	received atomic.Int64
+	once     sync.Once
+	resume   chan struct{}
+}
+
+func (s *pausingSystem) NewProducer(ctx context.Context, cfg adapters.ProducerConfig) (adapters.Producer, error) {
+	p, err := s.NATS.NewProducer(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &pausingProducer{Producer: p, s: s}, nil
+}
+
+func (s *pausingSystem) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (adapters.Consumer, error) {
+	s.paused.Store(true)
+	// A send that failed is never received: resume after a while anyway,
+	// or the runner's producers would never see their stop.
+	time.AfterFunc(time.Minute, s.unpause)
+	h := cfg.Handler
+	cfg.Handler = func(d *adapters.Delivery) {
+		h(d)
+		if s.received.Add(1) >= s.sent.Load() {
+			s.unpause()
+		}
+	}
+	return s.NATS.NewConsumer(ctx, cfg)
+}
+
+func (s *pausingSystem) unpause() { s.once.Do(func() { close(s.resume) }) }
+
+type pausingProducer struct {
+	adapters.Producer
+	s *pausingSystem
+}
+
+func (p *pausingProducer) Send(ctx context.Context, m *adapters.Message, done func(adapters.SendResult, error)) {
+	if p.s.paused.Load() {
+		select {
+		case <-p.s.resume:
+		case <-ctx.Done():
+		}
+	}
+	// Counted here rather than in done: wrapping done would cost the
+	// harness a closure per send that the run command does not pay.
+	p.s.sent.Add(1)
+	p.Producer.Send(ctx, m, done)
+}
