@@ -39,25 +39,25 @@ type consumer struct {
 	// flushTimeout bounds the ack flush in Close when its context has no
 	// deadline (Config.APITimeout).
 	flushTimeout time.Duration
-	preAck       bool                // CommitAuto on an AckExplicit durable: ack on receipt
-	noAck        bool                // CommitAuto on an AckNone durable
-	sync         bool                // CommitSync: wait for the server to confirm each ack
+	preAck       bool // CommitAuto on an AckExplicit durable: ack on receipt
+	noAck        bool // CommitAuto on an AckNone durable
+	sync         bool // CommitSync: wait for the server to confirm each ack
 	// cumulative: a group member on an AckAll durable acks the last
 	// accepted message of a partition every CommitInterval or ackEvery
 	// deliveries, which acknowledges everything before it (group.go).
 	cumulative bool
 	ackEvery   int
-	limit        int                 // the durables' MaxDeliver; 0: no limit
-	dlqSubj      string              // dead-letter subject; "": the topic has none
-	js           jetstream.JetStream // on nc; publishes dead-letter copies
-	stream       jetstream.Stream    // the topic's stream, bound to js
-	ctx          context.Context
-	cancel       context.CancelFunc
-	ccs          []jetstream.ConsumeContext
-	queue        bool              // cfg.Queue: Consume every partition
-	g            *localgroup.Group // group members only
-	admin        jetstream.Stream  // the topic's stream on the System's connection, to reset durables
-	interval     time.Duration     // CommitInterval: the period of flushes that report commits
+	limit      int                 // the durables' MaxDeliver; 0: no limit
+	dlqSubj    string              // dead-letter subject; "": the topic has none
+	js         jetstream.JetStream // on nc; publishes dead-letter copies
+	stream     jetstream.Stream    // the topic's stream, bound to js
+	ctx        context.Context
+	cancel     context.CancelFunc
+	ccs        []jetstream.ConsumeContext
+	queue      bool              // cfg.Queue: Consume every partition
+	g          *localgroup.Group // group members only
+	admin      jetstream.Stream  // the topic's stream on the System's connection, to reset durables
+	interval   time.Duration     // CommitInterval: the period of flushes that report commits
 	// Workers is a group member's partition bookkeeping: a partLoop per
 	// assigned partition (group.go).
 	localgroup.Workers[*partLoop]
