@@ -46,9 +46,10 @@ type flushWait struct {
 	done chan struct{}
 }
 
-// pendingSend is one send awaiting its publish ack.
+// pendingSend is one send awaiting its publish ack. It holds the message
+// it publishes, so that a send costs one allocation, not two.
 type pendingSend struct {
-	topic     string
+	msg       natsgo.Msg
 	partition int32
 	done      func(adapters.SendResult, error)
 	waits     []*flushWait
@@ -158,7 +159,8 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 		done(fail, err)
 		return
 	}
-	msg := &natsgo.Msg{Subject: subj, Data: m.Value}
+	ps := &pendingSend{msg: natsgo.Msg{Subject: subj, Data: m.Value}, partition: part, done: done}
+	msg := &ps.msg
 	if m.Key != nil {
 		msg.Header = natsgo.Header{keyHeader: []string{encodeKey(m.Key)}}
 	}
@@ -185,7 +187,7 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 		done(adapters.SendResult{Partition: part, Offset: -1}, err)
 		return
 	}
-	p.pending[msg] = &pendingSend{topic: m.Topic, partition: part, done: done}
+	p.pending[msg] = ps
 	p.mu.Unlock()
 	if _, err := p.js.PublishMsgAsync(msg); err != nil {
 		p.complete(msg, -1, fmt.Errorf("publish to %q partition %d: %w", m.Topic, part, err))
