@@ -147,7 +147,9 @@ func (n *NATS) readSync(ctx context.Context) syncSettings {
 	case cfg.SyncInterval != nil:
 		return syncSettings{evidence: fmt.Sprintf("%s: server %s sync_interval=%v (fsync on that interval, not before the ack)", u, v.Version, *cfg.SyncInterval)}
 	}
-	return syncSettings{evidence: fmt.Sprintf("%s: server %s reports no sync_interval (an option since 2.10): fsync on its built-in interval, not before the ack", u, v.Version)}
+	// The field is omitted when unset (the 2-minute default) and unknown
+	// before 2.10.
+	return syncSettings{evidence: fmt.Sprintf("%s: server %s reports no sync_interval (its default, 2 min, or a server before 2.10, where it is not an option): fsync on an interval, not before the ack", u, v.Version)}
 }
 
 var _ adapters.Durabler = (*NATS)(nil)
