@@ -32,14 +32,7 @@ func TestDurabilityReadBack(t *testing.T) {
 		{adapters.DurabilityAsyncDisk, adapters.AcksNone, adapters.DurabilityMemory, "acks=0"},
 	} {
 		t.Run(string(tc.requested)+"/"+string(tc.want), func(t *testing.T) {
-			topic := newTopic(t, n, adapters.TopicSpec{Partitions: 2, Durability: tc.requested})
-			rep, err := n.Durability(t.Context(), topic, tc.acks)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.Effective != tc.want || !strings.Contains(strings.Join(rep.Evidence, "; "), tc.evidence) {
-				t.Fatalf("effective %s, evidence %q; want %s with %q", rep.Effective, rep.Evidence, tc.want, tc.evidence)
-			}
+			checkDurability(t, n, tc.requested, tc.acks, tc.want, tc.evidence)
 		})
 	}
 }
@@ -83,15 +76,22 @@ func TestDurabilityServerSync(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = n.Close() })
-			topic := newTopic(t, n, adapters.TopicSpec{Partitions: 1, Durability: adapters.DurabilityAsyncDisk})
-			rep, err := n.Durability(t.Context(), topic, adapters.AcksAll)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.Effective != tc.want || !strings.Contains(strings.Join(rep.Evidence, "; "), tc.evidence) {
-				t.Fatalf("effective %s, evidence %q; want %s with %q", rep.Effective, rep.Evidence, tc.want, tc.evidence)
-			}
+			checkDurability(t, n, adapters.DurabilityAsyncDisk, adapters.AcksAll, tc.want, tc.evidence)
 		})
+	}
+}
+
+// checkDurability creates a topic asking for requested and checks that
+// Durability reads back want, with evidence containing the given text.
+func checkDurability(t *testing.T, n *NATS, requested adapters.Durability, acks adapters.Acks, want adapters.Durability, evidence string) {
+	t.Helper()
+	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 2, Durability: requested})
+	rep, err := n.Durability(t.Context(), topic, acks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Effective != want || !strings.Contains(strings.Join(rep.Evidence, "; "), evidence) {
+		t.Fatalf("effective %s, evidence %q; want %s with %q", rep.Effective, rep.Evidence, want, evidence)
 	}
 }
 
