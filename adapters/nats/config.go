@@ -136,9 +136,9 @@ func (c Config) endpoint() string {
 // String describes the configuration with credentials redacted, so that a
 // Config printed with %v or %+v never leaks them.
 func (c Config) String() string {
-	return fmt.Sprintf("nats.Config{Name:%s URL:%s User:%s Password:%s Token:%s CredsFile:%s TLS.CAFile:%s TLS.InsecureSkipVerify:%t Storage:%s Replicas:%d}",
+	return fmt.Sprintf("nats.Config{Name:%s URL:%s User:%s Password:%s Token:%s CredsFile:%s TLS.CAFile:%s TLS.InsecureSkipVerify:%t Storage:%s Replicas:%d Dedup:%t MonitorURL:%s}",
 		c.Name, c.endpoint(), c.User, adapters.RedactSecret(c.Password), adapters.RedactSecret(c.Token), c.CredsFile,
-		c.TLS.CAFile, c.TLS.InsecureSkipVerify, c.Storage, c.Replicas)
+		c.TLS.CAFile, c.TLS.InsecureSkipVerify, c.Storage, c.Replicas, c.Dedup, adapters.RedactURL(c.MonitorURL))
 }
 
 // settings binds c's fields to their BROKERBENCH_NATS_* variables.
