@@ -157,3 +157,26 @@ func TestClientSettings(t *testing.T) {
 		})
 	}
 }
+
+// TestAckSeqs: the stream sequence and delivery count are read from both
+// reply subject formats, as jetstream.Msg.Metadata reads them.
+func TestAckSeqs(t *testing.T) {
+	for _, tc := range []struct {
+		reply          string
+		seq, delivered uint64
+		ok             bool
+	}{
+		{"$JS.ACK.BB_t.s_p0.2.17.5.1733561000000000000.0", 17, 2, true},                 // v1
+		{"$JS.ACK._.ACCHASH.BB_t.s_p0.1.42.42.1733561000000000000.3.AbCd", 42, 1, true}, // v2
+		{"$JS.ACK.dom.ACCHASH.BB_t.s_p0.3.99.7.1733561000000000000.0", 99, 3, true},     // v2 without the last token
+		{"$JS.ACK.BB_t.s_p0.x.17.5.1.0", 0, 0, false},                                   // not a number
+		{"$JS.ACK.BB_t.s_p0.2.17", 0, 0, false},                                         // too short
+		{"_INBOX.abc.def", 0, 0, false},
+		{"", 0, 0, false},
+	} {
+		seq, delivered, ok := ackSeqs(tc.reply)
+		if ok != tc.ok || (ok && (seq != tc.seq || delivered != tc.delivered)) {
+			t.Errorf("ackSeqs(%q) = %d, %d, %t; want %d, %d, %t", tc.reply, seq, delivered, ok, tc.seq, tc.delivered, tc.ok)
+		}
+	}
+}
