@@ -395,12 +395,22 @@ func (s *pausingSystem) NewConsumer(ctx context.Context, cfg adapters.ConsumerCo
 	return s.NATS.NewConsumer(ctx, cfg)
 }
 
+// unpause ends the drain: it notes its CPU time and lets the producers go
+// after resumeDelay, so that the runner's backlog check (every 50 ms) sees
+// the drained backlog before new sends refill it; resuming at once made
+// the check miss it and the run fail with "backlog drain made no
+// progress".
 func (s *pausingSystem) unpause() {
 	s.once.Do(func() {
 		s.drainCPU.Store(int64(cpuClock()) - s.cpu0.Load())
-		close(s.resume)
+		time.AfterFunc(resumeDelay, func() { close(s.resume) })
 	})
 }
+
+// resumeDelay is several of the runner's backlog checks, and shorter than
+// the measured phase after the drain (200 ms), which must not end with
+// producers still held.
+const resumeDelay = 150 * time.Millisecond
 
 type pausingProducer struct {
 	adapters.Producer
