@@ -44,6 +44,14 @@ type Config struct {
 	Storage string
 	// Replicas is the stream replica count, 1 (default) to 5.
 	Replicas int
+	// Dedup sets a Nats-Msg-Id on the messages of idempotent producers,
+	// so the stream drops re-publishes within its duplicate window. Off by
+	// default: the adapter never re-publishes (client.go).
+	Dedup bool
+	// MonitorURL is the server's HTTP monitoring endpoint, read by
+	// Durability for the fsync settings (/varz): "auto" (default) tries
+	// port 8222 on the first server's host, "off" never reads it.
+	MonitorURL string
 	// ConnectTimeout bounds each connection attempt. Default 5s.
 	ConnectTimeout time.Duration
 	// APITimeout bounds JetStream API requests whose context has no
@@ -59,6 +67,7 @@ func (c Config) Default() Config {
 	adapters.SetDefault(&c.URL, "nats://127.0.0.1:4222")
 	adapters.SetDefault(&c.Storage, "file")
 	adapters.SetDefault(&c.Replicas, 1)
+	adapters.SetDefault(&c.MonitorURL, "auto")
 	adapters.SetDefault(&c.ConnectTimeout, 5*time.Second)
 	adapters.SetDefault(&c.APITimeout, 5*time.Second)
 	return c
@@ -127,9 +136,9 @@ func (c Config) endpoint() string {
 // String describes the configuration with credentials redacted, so that a
 // Config printed with %v or %+v never leaks them.
 func (c Config) String() string {
-	return fmt.Sprintf("nats.Config{Name:%s URL:%s User:%s Password:%s Token:%s CredsFile:%s TLS.CAFile:%s TLS.InsecureSkipVerify:%t Storage:%s Replicas:%d}",
+	return fmt.Sprintf("nats.Config{Name:%s URL:%s User:%s Password:%s Token:%s CredsFile:%s TLS.CAFile:%s TLS.InsecureSkipVerify:%t Storage:%s Replicas:%d Dedup:%t MonitorURL:%s}",
 		c.Name, c.endpoint(), c.User, adapters.RedactSecret(c.Password), adapters.RedactSecret(c.Token), c.CredsFile,
-		c.TLS.CAFile, c.TLS.InsecureSkipVerify, c.Storage, c.Replicas)
+		c.TLS.CAFile, c.TLS.InsecureSkipVerify, c.Storage, c.Replicas, c.Dedup, adapters.RedactURL(c.MonitorURL))
 }
 
 // settings binds c's fields to their BROKERBENCH_NATS_* variables.
@@ -143,6 +152,8 @@ func (c *Config) settings() []adapters.Setting {
 		adapters.StringSetting("CREDS_FILE", "CredsFile", &c.CredsFile, "JWT + NKey credentials"),
 		adapters.StringSetting("STORAGE", "Storage", &c.Storage, "`file` or `memory`"),
 		adapters.IntSetting("REPLICAS", "Replicas", &c.Replicas, "1 to 5"),
+		adapters.BoolSetting("DEDUP", "Dedup", &c.Dedup, "Nats-Msg-Id on idempotent producers' messages"),
+		adapters.StringSetting("MONITOR_URL", "MonitorURL", &c.MonitorURL, "`auto` (port 8222 of the first server), `off`, or an http(s) URL; read for the fsync settings"),
 		adapters.DurationSetting("CONNECT_TIMEOUT", "ConnectTimeout", &c.ConnectTimeout, ""),
 		adapters.DurationSetting("API_TIMEOUT", "APITimeout", &c.APITimeout, "JetStream API requests without a deadline"),
 	}, c.TLS.Settings()...)

@@ -23,14 +23,22 @@ package nats
 // re-read in order from the first unacknowledged message; their delivery
 // counts start again at 1.
 //
-// A commit is the durable's ack floor: one member acks a partition's
-// messages in stream order, so once the server has processed the acks
-// (a PING/PONG after them, or each ack's reply with CommitSync) every
+// A commit is the durable's ack floor. Durables of partitioned topics ack
+// cumulatively (AckAll): one member reads a partition in order, so it
+// acks only the last message it accepted, every CommitInterval or once
+// half of MaxAckPending is waiting (client.go), and that acknowledges
+// everything before it, as a Kafka commit does. Durables of queue topics
+// (AckExplicit) are acked per message. Once the server has processed the
+// acks (a PING/PONG after them, or each ack's reply with CommitSync) every
 // message up to the last one acked is acknowledged, and the next owner
 // reads from above it. That is reported to OnCommitted as the last stream
 // sequence acked + 1, every CommitInterval, after every message with
-// CommitSync, and on revocation; OnAcked reports
-// the same acks.
+// CommitSync, and on revocation; OnAcked reports the same acks.
+//
+// A released message (Nak) on an AckAll durable would be acknowledged by
+// the next cumulative ack above it; so while one is out for redelivery the
+// partition acks nothing, and acks again once it has come back and been
+// accepted or rejected.
 
 import (
 	"context"
@@ -76,6 +84,13 @@ type partLoop struct {
 	reported  uint64    // acked at the last OnCommitted
 	released  bool      // a message was released: commits are no longer a prefix
 	lastFlush time.Time // last report
+
+	// Cumulative acks (c.cumulative).
+	last    jetstream.Msg       // last accepted message not yet acked; nil none
+	lastSeq uint64              // its stream sequence
+	waiting []uint64            // Refs of accepted messages not yet acked
+	unacked int                 // accepted messages not yet acked
+	naked   map[uint64]struct{} // stream sequences released and not back yet
 }
 
 // joinGroup binds the stream and joins the subscription's local group:
@@ -155,7 +170,7 @@ func (pl *partLoop) Exited() <-chan struct{} { return pl.exited }
 func (pl *partLoop) Run() {
 	defer close(pl.exited)
 	c := pl.c
-	batch := max(1, prefetchOf(c.cfg)/c.parts)
+	batch := planConsumer(c.cfg, c.parts).batch
 	it, err := pl.cons.Messages(jetstream.PullMaxMessages(batch))
 	if err != nil {
 		c.Lost(pl.p, pl, fmt.Errorf("pull: %w", err))
@@ -211,6 +226,10 @@ func (pl *partLoop) handle(msg jetstream.Msg) {
 	if pl.d.Disposition == adapters.Release {
 		pl.released = true
 	}
+	if c.cumulative {
+		pl.noteCumulative(msg, acked && err == nil)
+		return
+	}
 	if !acked || err != nil {
 		return
 	}
@@ -222,8 +241,59 @@ func (pl *partLoop) handle(msg jetstream.Msg) {
 	}
 }
 
-// unreported reports whether acks were noted since the last report.
-func (pl *partLoop) unreported() bool { return len(pl.refs) > 0 || pl.acked != pl.reported }
+// noteCumulative notes a handled delivery on an AckAll durable: an
+// accepted one waits for the next cumulative ack, which is sent at once
+// when ackEvery are waiting.
+func (pl *partLoop) noteCumulative(msg jetstream.Msg, accepted bool) {
+	c := pl.c
+	seq := uint64(max(pl.d.Offset, 0))
+	switch {
+	case pl.d.Disposition == adapters.Release && pl.d.Offset > 0:
+		if pl.naked == nil {
+			pl.naked = make(map[uint64]struct{})
+		}
+		pl.naked[seq] = struct{}{}
+		return
+	case pl.naked != nil:
+		delete(pl.naked, seq) // came back and was settled
+	}
+	if !accepted {
+		return
+	}
+	if pl.last == nil || seq >= pl.lastSeq { // a redelivery can be below the last
+		pl.last, pl.lastSeq = msg, seq
+	}
+	pl.unacked++
+	if c.cfg.OnAcked != nil {
+		pl.waiting = append(pl.waiting, pl.d.Ref)
+	}
+	if pl.unacked >= c.ackEvery {
+		pl.ackCumulative()
+	}
+}
+
+// ackCumulative acks the last accepted message, which acknowledges every
+// earlier one, unless a released message is still out (see the file
+// comment). The ack is a publish; report confirms it.
+func (pl *partLoop) ackCumulative() {
+	if pl.last == nil || len(pl.naked) > 0 || pl.c.crashed.Load() {
+		return
+	}
+	if err := pl.last.Ack(); err != nil {
+		pl.c.onConsumeErr(nil, fmt.Errorf("ack partition %d up to sequence %d: %w", pl.p, pl.lastSeq, err))
+		return // retried with the next ack
+	}
+	pl.refs = append(pl.refs, pl.waiting...)
+	pl.waiting = pl.waiting[:0]
+	pl.acked = max(pl.acked, pl.lastSeq)
+	pl.last, pl.unacked = nil, 0
+}
+
+// unreported reports whether acks were noted, or accepted messages wait
+// for their cumulative ack, since the last report.
+func (pl *partLoop) unreported() bool {
+	return len(pl.refs) > 0 || pl.acked != pl.reported || pl.last != nil
+}
 
 // report, when due, makes sure the server has processed the acks so far
 // (a PING/PONG; with CommitSync each ack had its reply already) and
@@ -233,6 +303,7 @@ func (pl *partLoop) report(due bool) {
 	if !due || c.crashed.Load() || !pl.unreported() {
 		return
 	}
+	pl.ackCumulative()
 	pl.lastFlush = time.Now()
 	if !c.sync && !c.noAck && !c.preAck {
 		if err := flushConn(c.ctx, c.nc, c.flushTimeout); err != nil {

@@ -23,6 +23,10 @@
 //     pulls from every partition's durable instead (competing consumers).
 //   - Offsets are stream sequences: one sequence space per stream, so they
 //     grow within a partition but have gaps (other partitions' messages).
+//   - Durables of partitioned topics ack cumulatively (AckAll): the one
+//     member reading a partition acks its last accepted message every
+//     CommitInterval, like a Kafka commit; durables of queue topics
+//     (TopicSpec.Queue) ack per message (group.go, client.go).
 //   - Queue semantics: Release is Nak, Reject is Term, the delivery limit
 //     is the durables' MaxDeliver. Dead-letter destinations are the
 //     adapter's own: one stream "BBDLQ_<topic>" with a subject per
@@ -123,8 +127,10 @@ func (n *NATS) Name() string { return n.cfg.Name }
 
 // Capabilities of NATS JetStream: emulated partitions (a subject each),
 // replay (limits retention and DeliverAll), competing consumers with
-// per-message acks, broker-side lag, and idempotent producers through
-// Nats-Msg-Id de-duplication within the stream's duplicate window (2 min).
+// per-message acks, broker-side lag, and idempotent producers: the adapter
+// never re-publishes a message the stream may have stored, and with
+// Config.Dedup a Nats-Msg-Id lets the stream drop re-publishes within its
+// duplicate window (2 min).
 // Queue semantics are Nak, Term and MaxDeliver; dead-letter streams are the
 // adapter's own (see queue.go). Partitions are assigned to the members of a
 // subscription and rebalanced by a local group (one process; group.go), so
@@ -138,7 +144,7 @@ func CapabilityVariants() []adapters.CapabilityVariant {
 		Partition:    "a subject `bb.<topic>.<p>` of the stream",
 		Subscription: "a durable pull consumer per partition, filtered on its subject",
 		Member:       "fetches only the durables its local group (one process) assigns it, p mod n. Queue: every member pulls from every durable (competing)",
-		Ack:          "Ack per message (AckSync with sync); Nak, Term",
+		Ack:          "AckAll: the last accepted message of a partition every CommitInterval or half of MaxAckPending (DoubleAck each with sync). Queue: Ack per message; Nak, Term",
 		Commit:       "the durable's ack floor, confirmed by a PING/PONG every CommitInterval; a takeover after a crash re-creates the durable at it",
 	}}}
 }
@@ -277,9 +283,15 @@ func (n *NATS) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error {
 			return fmt.Errorf("create topic %q: %w", spec.Name, err)
 		}
 	}
+	// Partitioned consumption acks cumulatively (one member per
+	// partition, in order); queue consumption per message.
+	ack := jetstream.AckAllPolicy
+	if spec.Queue {
+		ack = jetstream.AckExplicitPolicy
+	}
 	for _, sub := range spec.Subscriptions {
 		for p := range spec.Partitions {
-			cc := durableConfig(spec.Name, sub, p, jetstream.DeliverAllPolicy, jetstream.AckExplicitPolicy)
+			cc := durableConfig(spec.Name, sub, p, jetstream.DeliverAllPolicy, ack)
 			if spec.MaxDeliveries > 0 {
 				cc.MaxDeliver = spec.MaxDeliveries
 			}

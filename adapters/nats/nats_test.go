@@ -3,6 +3,7 @@ package nats
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -130,7 +131,8 @@ func TestPipelinedSends(t *testing.T) {
 func TestRedeliveryAfterAckWait(t *testing.T) {
 	t.Parallel()
 	n := newNATS(t)
-	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 1, Subscriptions: []string{"s"}})
+	// Queue: queue consumers need per-message acks (AckExplicit).
+	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 1, Subscriptions: []string{"s"}, Queue: true})
 	p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "redeliver"})
 	for i := range 5 {
 		adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte{byte(i)}})
@@ -228,20 +230,48 @@ func TestBinaryAndKeys(t *testing.T) {
 }
 
 // TestIdempotentMsgID: idempotent producers set a Nats-Msg-Id, so the
-// stream's duplicate detection applies.
+// stream's duplicate detection applies, only when Config.Dedup asks for it;
+// otherwise messages carry none (the adapter never re-publishes).
 func TestIdempotentMsgID(t *testing.T) {
 	t.Parallel()
-	n := newNATS(t)
-	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 1})
-	p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "idem-" + adaptertest.Suffix(), Idempotent: true})
-	first := adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("a")})
-	// Re-publish with the id the producer used, as a retry would.
-	ack, err := n.js.Publish(t.Context(), subject(topic, 0), []byte("a"), jetstream.WithMsgID(p.(*producer).id+"-1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !ack.Duplicate || int64(ack.Sequence) != first.Offset {
-		t.Fatalf("retry with the same Nats-Msg-Id: ack %+v, want a duplicate of seq %d", ack, first.Offset)
+	for _, tc := range []struct {
+		dedup, idempotent, wantID bool
+	}{
+		{dedup: false, idempotent: true, wantID: false}, // the default
+		{dedup: true, idempotent: false, wantID: false},
+		{dedup: true, idempotent: true, wantID: true},
+	} {
+		t.Run(fmt.Sprintf("dedup=%t/idempotent=%t", tc.dedup, tc.idempotent), func(t *testing.T) {
+			t.Parallel()
+			n := newNATS(t)
+			n.cfg.Dedup = tc.dedup
+			topic := newTopic(t, n, adapters.TopicSpec{Partitions: 1})
+			p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "idem-" + adaptertest.Suffix(), Idempotent: tc.idempotent})
+			first := adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("a")})
+			stream, err := n.js.Stream(t.Context(), streamName(topic))
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored, err := stream.GetMsg(t.Context(), uint64(first.Offset))
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := stored.Header.Get(jetstream.MsgIDHeader)
+			if (id != "") != tc.wantID {
+				t.Fatalf("stored message has Nats-Msg-Id %q; want one: %t", id, tc.wantID)
+			}
+			if !tc.wantID {
+				return
+			}
+			// Re-publish with the id the producer used, as a retry would.
+			ack, err := n.js.Publish(t.Context(), subject(topic, 0), []byte("a"), jetstream.WithMsgID(id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ack.Duplicate || int64(ack.Sequence) != first.Offset {
+				t.Fatalf("retry with the same Nats-Msg-Id: ack %+v, want a duplicate of seq %d", ack, first.Offset)
+			}
+		})
 	}
 }
 

@@ -46,9 +46,10 @@ type flushWait struct {
 	done chan struct{}
 }
 
-// pendingSend is one send awaiting its publish ack.
+// pendingSend is one send awaiting its publish ack. It holds the message
+// it publishes, so that a send costs one allocation, not two.
 type pendingSend struct {
-	topic     string
+	msg       natsgo.Msg
 	partition int32
 	done      func(adapters.SendResult, error)
 	waits     []*flushWait
@@ -75,8 +76,15 @@ type producer struct {
 	mu      sync.Mutex
 	pending map[*natsgo.Msg]*pendingSend
 	closed  bool
-	parts   map[string]int // partition count per topic
+	topics  map[string]*topicRoute // per topic: partition count and subjects
 	rr      uint32
+}
+
+// topicRoute is what a producer needs to publish to a topic, looked up
+// once: building a subject per send would cost a sanitize and two
+// allocations on the hot path.
+type topicRoute struct {
+	subjects []string // per partition
 }
 
 // NewProducer returns a producer with its own connection. With AcksLeader or
@@ -94,13 +102,13 @@ func (n *NATS) NewProducer(ctx context.Context, cfg adapters.ProducerConfig) (ad
 	}
 	p := &producer{
 		id:           cfg.ID,
-		idempotent:   cfg.Idempotent,
+		idempotent:   dedupOn(n.cfg, cfg),
 		acksNone:     cfg.Acks == adapters.AcksNone,
 		flushTimeout: n.cfg.APITimeout,
 		slots:        make(chan struct{}, inflight),
 		stop:         make(chan struct{}),
 		pending:      make(map[*natsgo.Msg]*pendingSend, inflight),
-		parts:        make(map[string]int),
+		topics:       make(map[string]*topicRoute),
 	}
 	nc, js, err := n.connect(ctx, "brokerbench-producer-"+cfg.ID, adapters.RoleProducers,
 		jetstream.WithPublishAsyncMaxPending(inflight),
@@ -145,13 +153,14 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 		done(fail, fmt.Errorf("send to %q: producer %w", m.Topic, adapters.ErrClosed))
 		return
 	}
-	part, err := p.route(ctx, m)
+	part, subj, err := p.route(ctx, m)
 	if err != nil {
 		<-p.slots
 		done(fail, err)
 		return
 	}
-	msg := &natsgo.Msg{Subject: subject(m.Topic, int(part)), Data: m.Value}
+	ps := &pendingSend{msg: natsgo.Msg{Subject: subj, Data: m.Value}, partition: part, done: done}
+	msg := &ps.msg
 	if m.Key != nil {
 		msg.Header = natsgo.Header{keyHeader: []string{encodeKey(m.Key)}}
 	}
@@ -178,7 +187,7 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 		done(adapters.SendResult{Partition: part, Offset: -1}, err)
 		return
 	}
-	p.pending[msg] = &pendingSend{topic: m.Topic, partition: part, done: done}
+	p.pending[msg] = ps
 	p.mu.Unlock()
 	if _, err := p.js.PublishMsgAsync(msg); err != nil {
 		p.complete(msg, -1, fmt.Errorf("publish to %q partition %d: %w", m.Topic, part, err))
@@ -186,23 +195,29 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 }
 
 // route resolves Partition -1 (FNV-1a of the key, or round robin without a
-// key) and checks the range against the stream's partition count.
-func (p *producer) route(ctx context.Context, m *adapters.Message) (int32, error) {
+// key), checks the range against the stream's partition count and returns
+// the partition's subject.
+func (p *producer) route(ctx context.Context, m *adapters.Message) (int32, string, error) {
 	p.mu.Lock()
-	parts, ok := p.parts[m.Topic]
+	rt, ok := p.topics[m.Topic]
 	p.mu.Unlock()
 	if !ok {
-		var err error
-		if _, parts, err = streamPartitions(ctx, p.js, m.Topic); err != nil {
+		_, parts, err := streamPartitions(ctx, p.js, m.Topic)
+		if err != nil {
 			if errors.Is(err, natsgo.ErrConnectionClosed) { // closed meanwhile
-				return 0, fmt.Errorf("send: %w: %w", adapters.ErrClosed, err)
+				return 0, "", fmt.Errorf("send: %w: %w", adapters.ErrClosed, err)
 			}
-			return 0, fmt.Errorf("send: %w", err)
+			return 0, "", fmt.Errorf("send: %w", err)
+		}
+		rt = &topicRoute{subjects: make([]string, parts)}
+		for i := range rt.subjects {
+			rt.subjects[i] = subject(m.Topic, i)
 		}
 		p.mu.Lock()
-		p.parts[m.Topic] = parts
+		p.topics[m.Topic] = rt
 		p.mu.Unlock()
 	}
+	parts := len(rt.subjects)
 	part := m.Partition
 	if part == -1 {
 		if m.Key == nil {
@@ -217,9 +232,9 @@ func (p *producer) route(ctx context.Context, m *adapters.Message) (int32, error
 		}
 	}
 	if part < 0 || int(part) >= parts {
-		return 0, fmt.Errorf("send to %q partition %d of %d: %w", m.Topic, part, parts, adapters.ErrBadPartition)
+		return 0, "", fmt.Errorf("send to %q partition %d of %d: %w", m.Topic, part, parts, adapters.ErrBadPartition)
 	}
-	return part, nil
+	return part, rt.subjects[part], nil
 }
 
 func (p *producer) onAck(_ jetstream.JetStream, msg *natsgo.Msg, ack *jetstream.PubAck) {

@@ -128,6 +128,9 @@ func (c *consumer) settle(p int32, msg jetstream.Msg, d *adapters.Delivery) erro
 	case adapters.Reject:
 		return c.deadLetter(p, msg, d.DeliveryCount)
 	}
+	if c.cumulative {
+		return nil // the partition loop acks cumulatively (group.go)
+	}
 	if c.sync {
 		return msg.DoubleAck(c.ctx)
 	}

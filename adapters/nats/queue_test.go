@@ -143,7 +143,7 @@ func TestRejectToDeadLetterStream(t *testing.T) {
 func TestDeliveryLimitAfterCrash(t *testing.T) {
 	t.Parallel()
 	n := newNATS(t)
-	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 1, Subscriptions: []string{"s"}, DeadLetter: true})
+	topic := newTopic(t, n, adapters.TopicSpec{Partitions: 1, Subscriptions: []string{"s"}, DeadLetter: true, Queue: true})
 	p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "limit"})
 	adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("poison")})
 
