@@ -177,6 +177,12 @@ type ProducerConfig struct {
 	Acks Acks
 	// Idempotent makes the producer idempotent where the system supports it.
 	Idempotent bool
+	// IdempotenceRequested says the workload asked for idempotence
+	// explicitly (delivery.idempotent: true) rather than getting it as
+	// the default of acks=all. Systems where it costs more than the
+	// client's default (NATS de-duplication, a lookup per message) apply
+	// it only then.
+	IdempotenceRequested bool
 	// Linger is how long a batch may wait for more messages (Kafka linger.ms).
 	Linger time.Duration
 	// BatchBytes caps a batch (Kafka max batch bytes).

@@ -32,7 +32,7 @@ type producerPlan struct {
 // Reasons of the producer defaults.
 const (
 	reasonWindow = "ProducerConfig.MaxInFlight, or 1000 when unset; also nats.go PublishAsyncMaxPending (its default 4000), so sends block on one bound, not two"
-	reasonDedup  = "only with Config.Dedup (BROKERBENCH_NATS_DEDUP): neither the adapter nor nats.go re-publishes a message the stream may have stored (nats.go retries only on no responders, when nothing was stored), so ids would buy nothing for their cost (a lookup per message in the duplicate window)"
+	reasonDedup  = "only when the workload asks for idempotence explicitly (delivery.idempotent: true) or with Config.Dedup (BROKERBENCH_NATS_DEDUP): neither the adapter nor nats.go re-publishes a message the stream may have stored (nats.go retries only on no responders, when nothing was stored), so ids would buy nothing for their cost (a lookup per message in the duplicate window)"
 )
 
 func planProducer(cfg Config, p adapters.ProducerConfig) producerPlan {
@@ -40,7 +40,7 @@ func planProducer(cfg Config, p adapters.ProducerConfig) producerPlan {
 	if window <= 0 {
 		window = DefaultMaxInFlight
 	}
-	return producerPlan{window: window, dedup: p.Idempotent && cfg.Dedup}
+	return producerPlan{window: window, dedup: p.Idempotent && (cfg.Dedup || p.IdempotenceRequested)}
 }
 
 // dedupOn reports whether a producer made with p sets Nats-Msg-Id.

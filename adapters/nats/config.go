@@ -46,7 +46,9 @@ type Config struct {
 	Replicas int
 	// Dedup sets a Nats-Msg-Id on the messages of idempotent producers,
 	// so the stream drops re-publishes within its duplicate window. Off by
-	// default: the adapter never re-publishes (client.go).
+	// default: the adapter never re-publishes (client.go). A workload's
+	// explicit idempotence (ProducerConfig.IdempotenceRequested) turns it
+	// on without this.
 	Dedup bool
 	// MonitorURL is the server's HTTP monitoring endpoint, read by
 	// Durability for the fsync settings (/varz): "auto" (default) tries

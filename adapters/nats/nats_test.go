@@ -230,23 +230,25 @@ func TestBinaryAndKeys(t *testing.T) {
 }
 
 // TestIdempotentMsgID: idempotent producers set a Nats-Msg-Id, so the
-// stream's duplicate detection applies, only when Config.Dedup asks for it;
-// otherwise messages carry none (the adapter never re-publishes).
+// stream's duplicate detection applies, only when the workload asked for
+// idempotence explicitly or Config.Dedup asks for it; otherwise messages
+// carry none (the adapter never re-publishes).
 func TestIdempotentMsgID(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		dedup, idempotent, wantID bool
+		dedup, idempotent, requested, wantID bool
 	}{
-		{dedup: false, idempotent: true, wantID: false}, // the default
+		{dedup: false, idempotent: true, wantID: false}, // the default of acks=all
+		{dedup: false, idempotent: true, requested: true, wantID: true},
 		{dedup: true, idempotent: false, wantID: false},
 		{dedup: true, idempotent: true, wantID: true},
 	} {
-		t.Run(fmt.Sprintf("dedup=%t/idempotent=%t", tc.dedup, tc.idempotent), func(t *testing.T) {
+		t.Run(fmt.Sprintf("dedup=%t/idempotent=%t/requested=%t", tc.dedup, tc.idempotent, tc.requested), func(t *testing.T) {
 			t.Parallel()
 			n := newNATS(t)
 			n.cfg.Dedup = tc.dedup
 			topic := newTopic(t, n, adapters.TopicSpec{Partitions: 1})
-			p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "idem-" + adaptertest.Suffix(), Idempotent: tc.idempotent})
+			p := adaptertest.NewProducer(t, n, adapters.ProducerConfig{Acks: adapters.AcksLeader, ID: "idem-" + adaptertest.Suffix(), Idempotent: tc.idempotent, IdempotenceRequested: tc.requested})
 			first := adaptertest.SendSync(t, p, &adapters.Message{Topic: topic, Partition: 0, Value: []byte("a")})
 			stream, err := n.js.Stream(t.Context(), streamName(topic))
 			if err != nil {

@@ -53,6 +53,8 @@ func (r *run) producerConfig(id uint32, topic string, rate float64) adapters.Pro
 		Compression: d.Compression,
 		MaxInFlight: d.MaxInFlight,
 		Rate:        rate,
+		// An explicit "idempotent: true", not the default of acks=all.
+		IdempotenceRequested: d.Idempotent != nil && *d.Idempotent && r.caps.Idempotence,
 	}
 }
 
