@@ -86,6 +86,19 @@ func (pr *producer) loop(ctx context.Context, start time.Time, stop <-chan struc
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for i := uint64(0); ; i++ {
+		if resume := pr.run.paused.Load(); resume != nil {
+			at := time.Now()
+			select {
+			case <-*resume:
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			}
+			// The schedule resumes where it paused: messages not sent
+			// during a pause are not owed, so none counts as late.
+			start = start.Add(time.Since(at))
+		}
 		var due time.Time
 		if interval > 0 {
 			due = start.Add(time.Duration(i) * interval)

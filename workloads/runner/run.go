@@ -45,6 +45,9 @@ type run struct {
 	// before. Read by consumer handlers to scope pause detection.
 	measureStart atomic.Int64
 	measureEnd   atomic.Int64
+	// paused, while non-nil, holds producers before their next send
+	// (pauseProducersDuringDrain); closing the channel resumes them.
+	paused atomic.Pointer[chan struct{}]
 
 	mu        sync.Mutex
 	events    []results.Event
