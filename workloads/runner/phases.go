@@ -200,7 +200,6 @@ func (r *run) beginMeasure() {
 	}
 	for _, c := range r.consumers {
 		c.endToEnd.Reset()
-		c.endToEndFromSend.Reset()
 		c.redeliveryDelay.Reset()
 	}
 	for _, t := range r.topics {

@@ -260,7 +260,7 @@ func (r *run) setup(ctx context.Context) error {
 	for _, s := range r.subs {
 		for c := r.plan.ConsumersLo; c < r.plan.ConsumersHi; c++ {
 			id := fmt.Sprintf("%s-c%d", s.name, c)
-			cons := &consumer{id: id, sub: s, endToEnd: newLatency(), endToEndFromSend: newLatency(), redeliveryDelay: newLatency()}
+			cons := &consumer{id: id, sub: s, endToEnd: newEndToEnd(), redeliveryDelay: newLatency()}
 			if w.Churn != nil && w.Churn.Membership == "static" {
 				cons.instanceID = id
 			}
