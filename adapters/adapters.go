@@ -186,6 +186,10 @@ type ProducerConfig struct {
 	// MaxInFlight bounds sends that have not completed; Send blocks when it
 	// is reached. 0 means the adapter's default.
 	MaxInFlight int
+	// Rate is the producer's target rate in messages per second, 0 for as
+	// fast as it can go. Adapters size what the rate needs (RabbitMQ
+	// spreads a fast producer over channels and connections).
+	Rate float64
 }
 
 // Message is one message to send. The producer does not retain Key or Value
@@ -344,7 +348,8 @@ type ConsumerConfig struct {
 }
 
 // AckReporter is implemented by systems whose consumers report their
-// acknowledgements through ConsumerConfig.OnAcked (Redis, NATS, RabbitMQ).
+// acknowledgements through ConsumerConfig.OnAcked (Redis, NATS, RabbitMQ,
+// SQS).
 // For the others a caller can only assume a delivery was acked when its
 // Handler returned.
 type AckReporter interface {

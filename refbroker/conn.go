@@ -52,8 +52,11 @@ type conn struct {
 
 	clientID string    // client ID of the request being handled
 	auth     authState // principal and SASL progress; serve goroutine only
-	out      []byte    // encoded responses not yet written; serve goroutine only
-	releases []func()  // run once the current response is encoded (fetch mmap views)
+	// out holds the encoded responses not yet written, except the record
+	// bytes that pending writes from the segments' mappings (fetch's
+	// zero-copy path, zerocopy.go); serve goroutine only.
+	out     []byte
+	pending pendingOut // what is written between out's bytes, and what it holds
 
 	// inflight counts the bytes of requests read and not yet handled;
 	// the reader waits (handled signals) rather than buffer more than
@@ -97,6 +100,10 @@ func (cc *conn) serve(ctx context.Context) {
 		cancel()
 		cc.nc.Close()
 		<-readDone
+		// Storage reads of responses not yet flushed when the
+		// connection ends (its context done between requests) are
+		// released here, whatever the path out.
+		cc.discardOutput()
 	}()
 
 	for {
@@ -130,7 +137,7 @@ func (cc *conn) serve(ctx context.Context) {
 		default: // a wake-up is already pending
 		}
 		cc.recycle(f, free)
-		if len(frames) == 0 || len(cc.out) >= maxCoalescedBytes {
+		if len(frames) == 0 || len(cc.out)+cc.pending.bytes >= maxCoalescedBytes {
 			if err := cc.flush(); err != nil {
 				cc.log.Debug("refbroker: write failed, closing connection", "err", err)
 				return
@@ -250,21 +257,35 @@ func (cc *conn) logReadErr(ctx context.Context, err error) {
 	cc.log.Warn("refbroker: closing connection: read failed", "err", err)
 }
 
-// flush writes the pending responses.
+// flush writes the pending responses, record bytes from the segments'
+// mappings included, then releases the storage reads they came from.
 func (cc *conn) flush() error {
 	if len(cc.out) == 0 {
+		cc.discardOutput()
 		return nil
 	}
-	_, err := cc.nc.Write(cc.out)
+	var err error
+	if len(cc.pending.ranges) == 0 {
+		_, err = cc.nc.Write(cc.out)
+	} else {
+		err = cc.writeWithRanges()
+	}
+	cc.discardOutput()
+	if err != nil {
+		return fmt.Errorf("write responses to %s: %w", cc.remote, err)
+	}
+	return nil
+}
+
+// discardOutput forgets the pending responses (written or not) and
+// releases the storage reads they held.
+func (cc *conn) discardOutput() {
 	if cap(cc.out) > maxKeptBuffer {
 		cc.out = nil
 	} else {
 		cc.out = cc.out[:0]
 	}
-	if err != nil {
-		return fmt.Errorf("write responses to %s: %w", cc.remote, err)
-	}
-	return nil
+	cc.pending.reset()
 }
 
 // requestHeader is the parsed Kafka request header.
@@ -290,7 +311,6 @@ func (cc *conn) handleFrame(ctx context.Context, body []byte) error {
 	api := lookupKey(h.key)
 	start := time.Now()
 	resp, err := cc.dispatchRecovering(ctx, api, h, &r)
-	defer cc.runReleases()
 	if err != nil {
 		return err
 	}
@@ -323,32 +343,23 @@ func (cc *conn) dispatchRecovering(ctx context.Context, api *apiKey, h requestHe
 }
 
 // appendResponse encodes resp, the answer to a request of key api, with
-// its response header onto cc.out.
+// its response header onto cc.out. A key with an encoder (Fetch) may
+// leave record bytes out of cc.out, to be written from their segments'
+// mappings at flush; the size prefix counts them.
 func (cc *conn) appendResponse(corr int32, api *apiKey, resp kmsg.Response) {
-	start := len(cc.out)
-	if api.sizeHint != nil {
-		cc.out = slices.Grow(cc.out, 9+api.sizeHint(resp))
-	}
+	start, ranged := len(cc.out), cc.pending.bytes
 	cc.out = append(cc.out, 0, 0, 0, 0, 0, 0, 0, 0) // size + correlation ID
 	// Response header v1 (flexible) carries an empty tag section, except
 	// for keys registered with headerV0.
 	if resp.IsFlexible() && !api.headerV0 {
 		cc.out = append(cc.out, 0)
 	}
-	cc.out = resp.AppendTo(cc.out)
-	binary.BigEndian.PutUint32(cc.out[start:], uint32(len(cc.out)-start-4))
-	binary.BigEndian.PutUint32(cc.out[start+4:], uint32(corr))
-}
-
-// onEncoded registers fn to run after the current response is encoded (or
-// the request fails): fetch uses it to release mapped log views that the
-// response aliases until it is copied into cc.out.
-func (cc *conn) onEncoded(fn func()) { cc.releases = append(cc.releases, fn) }
-
-func (cc *conn) runReleases() {
-	for _, fn := range cc.releases {
-		fn()
+	if api.encode != nil {
+		cc.out = api.encode(cc, cc.out, resp)
+	} else {
+		cc.out = resp.AppendTo(cc.out)
 	}
-	clear(cc.releases)
-	cc.releases = cc.releases[:0]
+	size := len(cc.out) - start - 4 + cc.pending.bytes - ranged
+	binary.BigEndian.PutUint32(cc.out[start:], uint32(size))
+	binary.BigEndian.PutUint32(cc.out[start+4:], uint32(corr))
 }

@@ -27,12 +27,20 @@ type specDelivery struct {
 }
 
 // drivenLines describe how a run drove its system, for the systems page:
-// the adapter's mapping of the workload concepts and the client settings
-// from the run's spec. Empty when the result carries neither.
+// the adapter's mapping of the workload concepts, the effective settings
+// the adapter reported (results.Meta.Client) and the client settings from
+// the run's spec. Empty when the result carries neither.
 func drivenLines(r *Run) []string {
 	var out []string
 	if m := r.Meta.Mapping; m != nil {
 		out = append(out, fmt.Sprintf("  mapping: partition = %s; member = %s; ack = %s; commit = %s", m.Partition, m.Member, m.Ack, m.Commit))
+	}
+	if len(r.Meta.Client) > 0 {
+		parts := make([]string, 0, len(r.Meta.Client))
+		for _, c := range r.Meta.Client {
+			parts = append(parts, c.Name+" "+c.Value)
+		}
+		out = append(out, "  adapter: "+strings.Join(parts, "; "))
 	}
 	raw, err := json.Marshal(r.Spec)
 	if err != nil || r.Spec == nil {

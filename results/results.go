@@ -431,6 +431,10 @@ type Meta struct {
 	// for results written before it existed or runs that never created
 	// their topics.
 	Durability *adapters.DurabilityReport `json:"durability,omitempty"`
+	// Client lists the effective client settings the adapter drove the
+	// system with (adapters.ClientReporter), with the reasons for its
+	// defaults; nil when the adapter does not say.
+	Client []adapters.ClientSetting `json:"client,omitempty"`
 	// Host describes the machine that ran the load.
 	Host Host `json:"host"`
 	// Warnings are non-fatal notes (missing payload file, ...).

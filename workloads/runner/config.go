@@ -44,9 +44,11 @@ func Applicable(w workloads.Workload, caps adapters.Capabilities) string {
 	return strings.Join(why, "; ")
 }
 
-func (r *run) newProducer(ctx context.Context, id uint32, topicIdx int, topic string, rate float64) (*producer, error) {
+// producerConfig is the adapter configuration of producer id on topic at
+// rate msg/s (0 for max rate).
+func (r *run) producerConfig(id uint32, topic string, rate float64) adapters.ProducerConfig {
 	d := r.w.Delivery
-	cfg := adapters.ProducerConfig{
+	return adapters.ProducerConfig{
 		ID:          fmt.Sprintf("%s-p%d", topic, id),
 		Acks:        parseAcks(d.Acks),
 		Idempotent:  d.IdempotentOrDefault() && r.caps.Idempotence,
@@ -54,7 +56,12 @@ func (r *run) newProducer(ctx context.Context, id uint32, topicIdx int, topic st
 		BatchBytes:  d.BatchBytes,
 		Compression: d.Compression,
 		MaxInFlight: d.MaxInFlight,
+		Rate:        rate,
 	}
+}
+
+func (r *run) newProducer(ctx context.Context, id uint32, topicIdx int, topic string, rate float64) (*producer, error) {
+	cfg := r.producerConfig(id, topic, rate)
 	p, err := r.sys.NewProducer(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create producer %s: %w", cfg.ID, err)

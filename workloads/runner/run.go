@@ -28,6 +28,7 @@ type run struct {
 	// durability is what the system gives the run's topics, read back
 	// after they were created; nil before.
 	durability *adapters.DurabilityReport
+	client     []adapters.ClientSetting // adapters.ClientReporter's, see recordClientSettings
 	epoch      time.Time
 	runID      string
 	topics     []*topicState
@@ -122,6 +123,7 @@ func (rn *Runner) Run(ctx context.Context, w workloads.Workload, sys adapters.Sy
 	err := r.execute(ctx)
 	interrupted := ctx.Err() != nil
 	meta.Durability = r.durability
+	meta.Client = r.client
 	var na notApplicableError
 	if errors.As(err, &na) && !interrupted {
 		return r.notApplicable(meta, na.reason), nil
@@ -267,7 +269,28 @@ func (r *run) setup(ctx context.Context) error {
 			r.consumers = append(r.consumers, cons)
 		}
 	}
+	r.recordClientSettings(perProducer)
 	return nil
+}
+
+// recordClientSettings asks the adapter how it drives the system for this
+// run's producers and consumers (adapters.ClientReporter), for the result.
+// Every producer and consumer of a run is configured alike, so the first
+// of each stands for all.
+func (r *run) recordClientSettings(perProducer float64) {
+	cr, ok := r.sys.(adapters.ClientReporter)
+	if !ok || len(r.topics) == 0 {
+		return
+	}
+	var p adapters.ProducerConfig
+	if len(r.producers) > 0 {
+		p = r.producerConfig(r.producers[0].id, r.producers[0].topic, perProducer)
+	}
+	var c adapters.ConsumerConfig
+	if len(r.consumers) > 0 {
+		c = r.consumerConfig(r.consumers[0])
+	}
+	r.client = cr.ClientSettings(p, c)
 }
 
 // openHistory starts the run's history, if the runner records them. The
