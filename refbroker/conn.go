@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/bits"
 	"net"
 	"os"
 	"runtime/debug"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -148,9 +148,15 @@ func (cc *conn) serve(ctx context.Context) {
 
 // recycle returns a frame's slot to the reader. Only the buffers of keys
 // registered with releasesFrame are reused; the others (JoinGroup, whose
-// protocol metadata the coordinator keeps, among them) give it up.
+// protocol metadata the coordinator keeps, among them) give it up. A
+// buffer above maxKeptBuffer goes to the broker's framePool instead of
+// staying with this connection.
 func (cc *conn) recycle(f *frame, free chan<- *frame) {
-	if f.api == nil || f.api.frame != releasesFrame || cap(f.buf) > maxKeptBuffer {
+	switch {
+	case f.api == nil || f.api.frame != releasesFrame:
+		f.buf = nil
+	case cap(f.buf) > maxKeptBuffer:
+		cc.b.frames.put(f.buf)
 		f.buf = nil
 	}
 	f.api = nil
@@ -207,7 +213,7 @@ func (cc *conn) readLoop(ctx context.Context, cancel context.CancelFunc, frames 
 		cc.inflight.Add(int64(size))
 		_ = cc.nc.SetReadDeadline(time.Now().Add(cc.b.cfg.RequestReadTimeout))
 		var err error
-		if f.buf, err = readBody(r, f.buf, int(size)); err != nil {
+		if f.buf, err = readBody(r, f.buf, int(size), &cc.b.frames); err != nil {
 			cancel()
 			cc.logReadErr(ctx, fmt.Errorf("read %d-byte request: %w", size, err))
 			return
@@ -221,11 +227,19 @@ func (cc *conn) readLoop(ctx context.Context, cancel context.CancelFunc, frames 
 	}
 }
 
-// readBody reads an n-byte request body into buf. Memory grows with the
+// readBody reads an n-byte request body into buf, or into a buffer from
+// pool (which may be nil) when buf is too small. Memory grows with the
 // bytes that actually arrive (doubling from 64 KiB), not with the size
 // the prefix claims: a 4-byte prefix promising 100 MiB costs 64 KiB until
-// the client sends more.
-func readBody(r io.Reader, buf []byte, n int) ([]byte, error) {
+// the client sends more. Capacities are powers of two so that pool can
+// hand the buffer to the next request of the same size class; a buffer
+// outgrown on the way goes to pool.
+func readBody(r io.Reader, buf []byte, n int, pool *framePool) ([]byte, error) {
+	if cap(buf) < n {
+		if pooled := pool.get(n); pooled != nil {
+			buf = pooled
+		}
+	}
 	if cap(buf) >= n {
 		buf = buf[:n]
 		_, err := io.ReadFull(r, buf)
@@ -233,9 +247,13 @@ func readBody(r io.Reader, buf []byte, n int) ([]byte, error) {
 	}
 	buf = buf[:0]
 	for len(buf) < n {
-		grow := min(n-len(buf), max(len(buf), 64<<10))
-		buf = slices.Grow(buf, grow)
-		m, err := io.ReadFull(r, buf[len(buf):len(buf)+grow])
+		if len(buf) == cap(buf) {
+			next := make([]byte, len(buf), min(max(2*cap(buf), 64<<10), 1<<bits.Len(uint(n-1))))
+			copy(next, buf)
+			pool.put(buf)
+			buf = next
+		}
+		m, err := io.ReadFull(r, buf[len(buf):min(n, cap(buf))])
 		buf = buf[:len(buf)+m]
 		if err != nil {
 			return buf, err

@@ -260,29 +260,14 @@ func PublishWindow(res *results.Result) (Window, error) {
 	return Window{}, fmt.Errorf("run %s has no measure-start event", res.Workload)
 }
 
-// DrainWindow is how a backlog run's consumers drained the backlog: the
-// messages drained from "backlog-built" (consumers about to start, so
-// joining the group counts, as it does for a raw client) to
-// "backlog-drained" (the runner's check found at most the allowed rest).
+// DrainWindow is how a backlog run's consumers drained the backlog (the
+// result's BacklogPhase): the messages consumed from Built (consumers
+// about to start, so joining the group counts, as it does for a raw
+// client) to Drained (the runner's check found at most the allowed rest).
 func DrainWindow(res *results.Result) (Window, error) {
-	var built, drained *results.Event
-	for i, e := range res.Events {
-		switch e.Kind {
-		case "backlog-built":
-			built = &res.Events[i]
-		case "backlog-drained":
-			drained = &res.Events[i]
-		}
+	bp := res.BacklogPhase
+	if bp == nil || !bp.Drained.After(bp.Built) {
+		return Window{}, fmt.Errorf("run %s has no drained backlog phase", res.Workload)
 	}
-	if built == nil || drained == nil {
-		return Window{}, fmt.Errorf("run %s has no backlog-built and backlog-drained events", res.Workload)
-	}
-	var have, left int64
-	if _, err := fmt.Sscanf(built.Detail, "%d messages", &have); err != nil {
-		return Window{}, fmt.Errorf("read backlog-built %q: %w", built.Detail, err)
-	}
-	if _, err := fmt.Sscanf(drained.Detail, "%d messages left", &left); err != nil {
-		return Window{}, fmt.Errorf("read backlog-drained %q: %w", drained.Detail, err)
-	}
-	return Window{Messages: have - left, Start: built.Time, End: drained.Time}, nil
+	return Window{Messages: bp.Consumed, Start: bp.Built, End: bp.Drained}, nil
 }

@@ -50,22 +50,19 @@ func TestRatesRatios(t *testing.T) {
 func TestDrainWindow(t *testing.T) {
 	t.Parallel()
 	t0 := time.Now()
-	ev := func(kind, detail string, at time.Duration) results.Event {
-		return results.Event{Kind: kind, Detail: detail, Time: t0.Add(at)}
-	}
 	tests := []struct {
 		name    string
-		events  []results.Event
+		phase   *results.BacklogPhase
 		want    Window
 		wantErr bool
 	}{
-		{"drained", []results.Event{ev("backlog-built", "5000 messages", 0), ev("backlog-drained", "1000 messages left", 2*time.Second)},
+		{"drained", &results.BacklogPhase{Built: t0, Drained: t0.Add(2 * time.Second), BuiltMessages: 5000, LeftMessages: 1000, Consumed: 4000},
 			Window{Messages: 4000, Start: t0, End: t0.Add(2 * time.Second)}, false},
-		{"no drain", []results.Event{ev("backlog-built", "5000 messages", 0)}, Window{}, true},
-		{"bad detail", []results.Event{ev("backlog-built", "many", 0), ev("backlog-drained", "1 messages left", time.Second)}, Window{}, true},
+		{"no backlog phase", nil, Window{}, true},
+		{"not drained", &results.BacklogPhase{Built: t0, Drained: t0, BuiltMessages: 5000}, Window{}, true},
 	}
 	for _, tt := range tests {
-		got, err := DrainWindow(&results.Result{Workload: "w", Events: tt.events})
+		got, err := DrainWindow(&results.Result{Workload: "w", BacklogPhase: tt.phase})
 		if (err != nil) != tt.wantErr || got != tt.want {
 			t.Errorf("%s: DrainWindow = %+v, %v; want %+v, error %v", tt.name, got, err, tt.want, tt.wantErr)
 		}
