@@ -201,7 +201,6 @@ func (r *run) beginMeasure() {
 	}
 	for _, c := range r.consumers {
 		c.endToEnd.Reset()
-		c.endToEndFromSend.Reset()
 		c.redeliveryDelay.Reset()
 	}
 	for _, t := range r.topics {
@@ -230,6 +229,22 @@ func (r *run) buildBacklog(ctx context.Context) error {
 	built, err := r.reachBacklog(ctx, PointBacklogBuilt, BacklogGoal{Phase: "build", Messages: (target + size - 1) / size, Stall: r.r.drainTimeout})
 	if err != nil {
 		return err
+	}
+	if r.w.PauseProducersDuringDrain {
+		resume := make(chan struct{})
+		r.paused.Store(&resume)
+		defer func() { r.paused.Store(nil); close(resume) }()
+		// Sends in flight complete first, so the backlog the consumers
+		// start on is the whole of it and nothing is produced while they
+		// drain.
+		if err := r.flushProducers(ctx); err != nil {
+			return err
+		}
+		if r.r.shard == nil {
+			// The consumers start now; a shard keeps the coordinator's
+			// instant, which all shards share.
+			built = time.Now()
+		}
 	}
 	bp := &results.BacklogPhase{Built: built, Drained: built, BuiltMessages: r.clientBacklog()}
 	received := r.uniqueReceived()
@@ -266,7 +281,9 @@ func (r *run) reachBacklog(ctx context.Context, point string, goal BacklogGoal) 
 // waitBacklog polls the client backlog until it meets goal, failing when
 // it has not improved on its best for goal.Stall.
 func (r *run) waitBacklog(ctx context.Context, goal BacklogGoal) error {
-	tick := time.NewTicker(50 * time.Millisecond)
+	// A short tick: the backlog phase's instants time the build and the
+	// drain, and a check costs one lock per subscription.
+	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	best, since := r.clientBacklog(), time.Now()
 	for b := best; !goal.Met(b); b = r.clientBacklog() {
