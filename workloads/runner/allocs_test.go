@@ -50,7 +50,7 @@ func receivePath() func() {
 		now := r.now()
 		putHeader(value, header{seq: seq, intended: now, sent: now})
 		d.Partition = int32(seq % 16)
-		c.handle(d)
+		c.handle(c.proc, d)
 		seq++
 	}
 }

@@ -118,7 +118,7 @@ func (r *run) consumerConfig(c *consumer) adapters.ConsumerConfig {
 		Prefetch:       d.Prefetch,
 		Queue:          r.w.Queue != nil,
 		MaxDeliveries:  maxDeliveries(r.w.Queue),
-		Handler:        c.handle,
+		Handler:        func(d *adapters.Delivery) { c.handle(proc, d) },
 		OnGeneration:   func(gen int32) { c.generation.Store(gen) },
 		OnAssigned: func(ps []int32) {
 			if len(ps) > 0 {

@@ -95,8 +95,11 @@ type consumer struct {
 	redeliveryDelay *metrics.Latency // queue mode: previous delivery -> redelivery
 }
 
-// handle is the adapters.Handler of every consumer of sub.
-func (c *consumer) handle(d *adapters.Delivery) {
+// handle is the adapters.Handler of every consumer of sub, for the
+// incarnation whose history process is proc: the adapter consumer of a
+// crashed incarnation may still be inside a Handler call while start
+// makes the next one, so the handler never reads c.proc.
+func (c *consumer) handle(proc int, d *adapters.Delivery) {
 	s := c.sub
 	now := s.run.now()
 	h, ok := s.run.parseDelivery(d)
@@ -114,7 +117,7 @@ func (c *consumer) handle(d *adapters.Delivery) {
 		return
 	}
 	if hist := s.hist; hist != nil {
-		hist.delivered(c.proc, s.run.topics[s.topicIdx].keys[d.Partition], d.Offset, messageValue(h.producer, h.seq))
+		hist.delivered(proc, s.run.topics[s.topicIdx].keys[d.Partition], d.Offset, messageValue(h.producer, h.seq))
 	}
 	if s.queue != nil {
 		accepted := c.handleQueue(d, h, now)
@@ -123,7 +126,7 @@ func (c *consumer) handle(d *adapters.Delivery) {
 			if d.Disposition == adapters.Accept && s.deferAcks() {
 				d.Ref = uint64(v) // the ack is recorded by OnAcked (acks.go)
 			} else {
-				hist.disposed(c.proc, s.run.topics[s.topicIdx].keys[d.Partition], v, d, maxDeliveries(s.run.w.Queue))
+				hist.disposed(proc, s.run.topics[s.topicIdx].keys[d.Partition], v, d, maxDeliveries(s.run.w.Queue))
 			}
 		}
 		if !accepted {
