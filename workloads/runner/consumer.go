@@ -24,6 +24,10 @@ type subscription struct {
 	// duplicates and could hide the first's losses. The run's own counts
 	// cover every subscription.
 	hist *recorder
+	// assignments is set once the system has reported an assignment to
+	// a member (adapters.ConsumerConfig.OnAssigned): the group's
+	// settling can be watched (run.settled).
+	assignments atomic.Bool
 
 	mu         sync.Mutex
 	seen       []bitset // per producer id
@@ -253,6 +257,9 @@ func (s *subscription) uniqueReceived() int64 {
 func (c *consumer) reassign(r *run, ps []int32, add bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if add {
+		c.sub.assignments.Store(true)
+	}
 	for _, p := range ps {
 		if add {
 			c.assigned[p] = true

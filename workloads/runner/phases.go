@@ -26,12 +26,28 @@ func (r *run) waitReady(ctx context.Context) error {
 	var lastSend time.Time
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
+	var settle time.Time // when every probe had arrived
 	for {
 		if r.allReady() {
-			r.log.Info("consumers ready")
-			return nil
-		}
-		if time.Now().After(deadline) {
+			// Every partition is read, but a group may still be moving
+			// partitions to members that joined late (a cooperative
+			// rebalance revokes first and assigns in a second round):
+			// measuring then would charge the handover to the system's
+			// latency. Wait for the group to settle, within bounds.
+			if settle.IsZero() {
+				settle = time.Now()
+			}
+			if r.settled() {
+				r.log.Info("consumers ready")
+				return nil
+			}
+			if time.Since(settle) >= settleTimeout || time.Now().After(deadline) {
+				msg := fmt.Sprintf("consumer group had not settled %v after every partition was read (not every member owns a partition); measuring anyway", settleTimeout)
+				r.log.Warn(msg)
+				r.warnings = append(r.warnings, msg)
+				return nil
+			}
+		} else if time.Now().After(deadline) {
 			return r.notReadyError()
 		}
 		if time.Since(lastSend) >= time.Second {
@@ -54,6 +70,44 @@ func (r *run) waitReady(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// settleTimeout bounds the wait for a group to settle once every
+// partition has been read: a system whose members legitimately stay idle
+// must not stall the run.
+const settleTimeout = 15 * time.Second
+
+// settled reports whether the group of every subscription whose system
+// reports assignments has settled: all partitions owned, and as many
+// members owning some as can (min(members, partitions)). Queue mode and
+// systems that report no assignments are settled once the probes arrive.
+func (r *run) settled() bool {
+	parts := r.w.PartitionsPerTopic
+	for _, s := range r.subs {
+		if s.queue != nil || !s.assignments.Load() {
+			continue
+		}
+		owned := make(map[int32]bool, parts)
+		holders, members := 0, 0
+		for _, c := range r.consumers {
+			if c.sub != s {
+				continue
+			}
+			members++
+			c.mu.Lock()
+			if len(c.assigned) > 0 {
+				holders++
+			}
+			for p := range c.assigned {
+				owned[p] = true
+			}
+			c.mu.Unlock()
+		}
+		if len(owned) < parts || holders < min(members, parts) {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *run) allReady() bool {
