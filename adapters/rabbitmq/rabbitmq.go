@@ -379,8 +379,8 @@ func checkName(kind, name string) error {
 // queues. They must be identical on every declare, or the broker refuses
 // with 406.
 func (r *RabbitMQ) queueArgs(topic, sub string, s queueSettings) amqp.Table {
-	args := amqp.Table{"x-queue-type": string(r.cfg.QueueType)}
-	if r.cfg.QueueType != QueueStream && !s.queue {
+	args := amqp.Table{"x-queue-type": string(s.qtype)}
+	if s.qtype != QueueStream && !s.queue {
 		// One active consumer per partition queue keeps partition order
 		// with several consumers and gives broker-side failover. Queue
 		// topics go without: their consumers compete for every message.

@@ -185,7 +185,7 @@ func TestQueueTypesDeclared(t *testing.T) {
 			// Declare the name r uses (streams are named per partition
 			// only) with r2's arguments.
 			err = r2.withChannel(t.Context(), func(ch *amqp.Channel) error {
-				_, err := ch.QueueDeclare(r.queueName(topic, sub, 0), true, false, false, false, r2.queueArgs(topic, sub, queueSettings{}))
+				_, err := ch.QueueDeclare(r.queueName(topic, sub, 0), true, false, false, false, r2.queueArgs(topic, sub, queueSettings{storage: storage{qtype: other.QueueType}}))
 				return err
 			})
 			if err == nil {

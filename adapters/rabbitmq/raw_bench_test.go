@@ -1,0 +1,145 @@
+package rabbitmq_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/brokerbench/brokerbench/adapters/adaptertest"
+)
+
+// rabbitURL is the test server (guest account on loopback).
+const rabbitURL = "amqp://guest:guest@127.0.0.1:5672/"
+
+// rawQueue is what the raw client loops publish into and drain: a direct
+// exchange with one queue bound under routing key "0", as brokerbench lays
+// out a one-partition topic, of the given type and durability.
+type rawQueue struct {
+	conn     *amqp.Connection
+	exchange string
+	queue    string
+}
+
+// newRawQueue declares the exchange and queue; close deletes them.
+func newRawQueue(tb testing.TB, qtype string, durable bool) *rawQueue {
+	tb.Helper()
+	conn, err := amqp.Dial(rabbitURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	name := "bbraw-" + adaptertest.Suffix()
+	q := &rawQueue{conn: conn, exchange: name, queue: name + "/q/0"}
+	ch, err := conn.Channel()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ch.Close()
+	if err := ch.ExchangeDeclare(q.exchange, amqp.ExchangeDirect, true, false, false, false, nil); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := ch.QueueDeclare(q.queue, durable, false, false, false, amqp.Table{"x-queue-type": qtype}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := ch.QueueBind(q.queue, "0", q.exchange, false, nil); err != nil {
+		tb.Fatal(err)
+	}
+	return q
+}
+
+func (q *rawQueue) close() {
+	if ch, err := q.conn.Channel(); err == nil {
+		_, _ = ch.QueueDelete(q.queue, false, false, false)
+		_ = ch.ExchangeDelete(q.exchange, false, false)
+	}
+	_ = q.conn.Close()
+}
+
+// rawPublish is the baseline producer: the simplest correct amqp091-go
+// loop with publisher confirms and at most window messages unconfirmed on
+// one channel, for the given time or, with n > 0, until n are confirmed.
+// It returns confirmed messages per second and the median and 99th
+// percentile publish-to-confirm latencies.
+func rawPublish(tb testing.TB, q *rawQueue, size, window, n int, mode uint8, d time.Duration) (rate float64, p50, p99 time.Duration) {
+	tb.Helper()
+	conn, err := amqp.Dial(rabbitURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		tb.Fatal(err)
+	}
+	confirms := ch.NotifyPublish(make(chan amqp.Confirmation, window))
+	sem := make(chan struct{}, window)
+	sentAt := make([]time.Time, window)
+	var lat []time.Duration
+	var confirmed int
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for c := range confirms {
+			if c.Ack {
+				confirmed++
+				lat = append(lat, time.Since(sentAt[(c.DeliveryTag-1)%uint64(window)]))
+			}
+			<-sem
+		}
+	}()
+	body := make([]byte, size)
+	for i := range body {
+		body[i] = byte(i*7919 + i>>3)
+	}
+	start := time.Now()
+	for i := 0; n == 0 && time.Since(start) < d || i < n; i++ {
+		sem <- struct{}{}
+		sentAt[i%window] = time.Now()
+		if err := ch.PublishWithContext(context.Background(), q.exchange, "0", false, false,
+			amqp.Publishing{Body: body, DeliveryMode: mode}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for range window {
+		sem <- struct{}{}
+	}
+	elapsed := time.Since(start)
+	_ = ch.Close()
+	wg.Wait()
+	slices.Sort(lat)
+	if len(lat) == 0 {
+		tb.Fatal("no confirms")
+	}
+	return float64(confirmed) / elapsed.Seconds(), lat[len(lat)/2], lat[len(lat)*99/100]
+}
+
+// BenchmarkConfirmWindow is the measurement behind DefaultConfirmWindow:
+// one producer at maximum rate on one channel, 1 KiB persistent messages,
+// with 16 to 1000 unconfirmed messages allowed, on a durable classic and a
+// quorum queue. It logs the confirmed rate and the publish-to-confirm
+// latency per window.
+func BenchmarkConfirmWindow(b *testing.B) {
+	adaptertest.RequireService(b, "rabbitmq", "127.0.0.1:5672")
+	for _, qt := range []string{"classic", "quorum"} {
+		b.Run(qt, func(b *testing.B) {
+			for b.Loop() {
+				for _, w := range []int{16, 64, 128, 256, 512, 1000} {
+					q := newRawQueue(b, qt, true)
+					rate, p50, p99 := rawPublish(b, q, 1024, w, 0, amqp.Persistent, 3*time.Second)
+					q.close()
+					b.Logf("%s window %4d: %6.0f msg/s, confirm latency p50 %v p99 %v", qt, w, rate, p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond))
+				}
+			}
+		})
+	}
+}
+
+var _ = fmt.Sprintf
