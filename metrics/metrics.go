@@ -4,7 +4,10 @@
 // A [Group] holds several kinds of latency recorded together (a producer
 // records three per acknowledgement) under one lock, each kind with two
 // histograms: one for the current interval, rotated by the sampler every
-// interval (1 s by default), and one cumulative for the measured phase. A
+// interval (1 s by default), and one cumulative for the measured phase.
+// A value is recorded into the interval histogram only; rotation folds
+// the interval into the cumulative one, so each message costs one
+// histogram update per kind, not two. A
 // [Latency] is a group of one. Values are recorded in microseconds over a
 // range of 1 us to one hour with three significant digits; nothing is
 // clamped: a value outside the range is counted in OutOfRange and
@@ -72,25 +75,29 @@ func (g *Group) Record(ds ...time.Duration) {
 		}
 		// Cannot fail: us is within the shared range.
 		_ = g.interval[i].RecordValue(us)
-		_ = g.total[i].RecordValue(us)
 	}
 	g.mu.Unlock()
 }
 
 // MergeInterval adds kind's current interval histogram into dst and
-// starts a new interval for it. It is how the sampler collects one
-// interval from all recorders.
+// starts a new interval for it, folding the finished one into the
+// cumulative histogram. It is how the sampler collects one interval from
+// all recorders.
 func (g *Group) MergeInterval(kind int, dst *hdrhistogram.Histogram) {
 	g.mu.Lock()
+	// Merges cannot drop values: every histogram has the package's range.
 	dst.Merge(g.interval[kind])
+	g.total[kind].Merge(g.interval[kind])
 	g.interval[kind].Reset()
 	g.mu.Unlock()
 }
 
-// MergeTotal adds kind's cumulative histogram into dst.
+// MergeTotal adds kind's cumulative histogram, including the interval not
+// yet rotated, into dst.
 func (g *Group) MergeTotal(kind int, dst *hdrhistogram.Histogram) {
 	g.mu.Lock()
 	dst.Merge(g.total[kind])
+	dst.Merge(g.interval[kind])
 	g.mu.Unlock()
 }
 

@@ -86,3 +86,31 @@ func BenchmarkLatencyRecord(b *testing.B) {
 		l.Record(time.Duration(i%100000) * time.Microsecond)
 	}
 }
+
+// TestGroupTotalSpansRotations checks that the cumulative histogram, which
+// is filled by rotation rather than per record, holds every value recorded
+// since the last Reset, whether or not its interval has been rotated.
+func TestGroupTotalSpansRotations(t *testing.T) {
+	t.Parallel()
+	g := NewGroup(2)
+	total := func(kind int) int64 {
+		h := NewHistogram()
+		g.MergeTotal(kind, h)
+		return h.TotalCount()
+	}
+	g.Record(time.Millisecond, time.Second)
+	g.MergeInterval(0, NewHistogram()) // kind 0 rotated, kind 1 not
+	g.Record(2*time.Millisecond, 2*time.Second)
+	if a, b := total(0), total(1); a != 2 || b != 2 {
+		t.Fatalf("totals after one rotation = %d, %d; want 2, 2", a, b)
+	}
+	interval := NewHistogram()
+	g.MergeInterval(1, interval)
+	if interval.TotalCount() != 2 || total(1) != 2 {
+		t.Fatalf("kind 1: interval %d, total %d; want 2, 2", interval.TotalCount(), total(1))
+	}
+	g.Reset()
+	if a, b := total(0), total(1); a != 0 || b != 0 {
+		t.Fatalf("totals after Reset = %d, %d; want 0", a, b)
+	}
+}

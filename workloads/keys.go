@@ -48,6 +48,7 @@ func workloadKeys() map[string]keySpec {
 		"keyDistributor":            {sweep: true, set: setKeyDistribution, label: keyDistributionLabel},
 		"consumerBacklogSizeGB":     fl(func(w *Workload) *float64 { return &w.ConsumerBacklogSizeGB }),
 		"backlogDrainRatio":         fl(func(w *Workload) *float64 { return &w.BacklogDrainRatio }),
+		"pauseProducersDuringDrain": {sweep: true, set: boolField(func(w *Workload) *bool { return &w.PauseProducersDuringDrain })},
 		"testDurationMinutes": {canon: "duration", sweep: true,
 			set: minutesField(func(w *Workload) *time.Duration { return &w.TestDuration }, "duration")},
 		"warmupDurationMinutes": {canon: "warmup", sweep: true,

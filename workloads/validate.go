@@ -134,6 +134,9 @@ func (w Workload) validate() []*FieldError {
 		add(invalidf("consumerBacklogSizeGB", "a backlog needs consumers to drain it; set subscriptionsPerTopic to at least 1"))
 	}
 	ratio(add, "backlogDrainRatio", w.BacklogDrainRatio)
+	if w.PauseProducersDuringDrain && w.ConsumerBacklogSizeGB == 0 {
+		add(invalidf("pauseProducersDuringDrain", "pauses producers while a backlog drains; set consumerBacklogSizeGB too"))
+	}
 	if w.TestDuration <= 0 {
 		add(invalidf("duration", "the test duration must be positive, got %v; set duration: 30s or testDurationMinutes: 0.5", w.TestDuration))
 	}

@@ -156,8 +156,12 @@ type Workload struct {
 	// BacklogDrainRatio is OMB's share of the backlog that must be drained
 	// before the run may end, [0,1], default 1.
 	BacklogDrainRatio float64
-	WarmupDuration    time.Duration // warmupDurationMinutes (OMB) or warmup: "30s"; default 1m
-	TestDuration      time.Duration // testDurationMinutes (OMB) or duration: "30s"; default 1m
+	// PauseProducersDuringDrain (ours) stops the producers once the
+	// backlog is built and resumes them when it is drained, so the drain
+	// measures catch-up reads alone, as a client reading a backlog would.
+	PauseProducersDuringDrain bool
+	WarmupDuration            time.Duration // warmupDurationMinutes (OMB) or warmup: "30s"; default 1m
+	TestDuration              time.Duration // testDurationMinutes (OMB) or duration: "30s"; default 1m
 
 	Delivery Delivery // producer and consumer settings
 	Churn    *Churn   // consumer churn for rebalance storms; nil = none

@@ -175,6 +175,15 @@ func (c *consumer) run() {
 	// again, or the leave in Close or Crash would wait for it forever.
 	defer c.cl.AllowRebalance()
 	var d adapters.Delivery
+	// marks holds, per batch, the last record of each partition run: one
+	// MarkCommitRecords call after the batch marks them all. Marking each
+	// record as it is handled cost kgo a lock, a sort and two allocations
+	// per record. Revokes and Close commit only after the batch (the
+	// rebalance is blocked while it is handled), so they commit the same
+	// offsets; an interval commit that fires mid-batch commits the
+	// previous batch's marks, so a crash may redeliver at most one batch
+	// more, which at-least-once allows.
+	var marks []*kgo.Record
 	for {
 		fs := c.cl.PollRecords(c.pollCtx, c.maxPoll)
 		if c.crashed.Load() {
@@ -183,15 +192,19 @@ func (c *consumer) run() {
 		// A graceful stop still handles what this poll returned, so the
 		// final commit in Close covers every polled record.
 		recs := fs.Records()
-		for _, r := range recs {
+		marks = marks[:0]
+		for i, r := range recs {
 			d = adapters.Delivery{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value}
 			c.cfg.Handler(&d)
 			if c.crashed.Load() {
 				return // a dead process acknowledges nothing
 			}
-			if c.mode == adapters.CommitInterval {
-				c.cl.MarkCommitRecords(r)
+			if last := i == len(recs)-1; last || recs[i+1].Partition != r.Partition || recs[i+1].Topic != r.Topic {
+				marks = append(marks, r)
 			}
+		}
+		if c.mode == adapters.CommitInterval && len(marks) > 0 {
+			c.cl.MarkCommitRecords(marks...)
 		}
 		if c.mode == adapters.CommitSync && len(recs) > 0 {
 			// A failed commit (for example during a rebalance) is not fatal:

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -25,12 +26,27 @@ type producer struct {
 	// its context, while that many records are unfinished, which is the
 	// bound Send promises; no second semaphore is needed.
 
-	mu       sync.Mutex
-	closed   bool
-	inflight adapters.Inflight
+	// live counts sends begun whose done callback has not yet returned;
+	// closed is set once by Close. Both are atomics rather than a mutex:
+	// the sending goroutine and kgo's promise goroutine touch them per
+	// message, and a shared lock would bounce between their cores.
+	live   atomic.Int64
+	closed atomic.Bool
 	// noAcks is set for AcksNone: the broker sends no response, so kgo's
 	// record offset is meaningless and SendResult.Offset is -1.
 	noAcks bool
+	// sends recycles *send, so a Send allocates nothing.
+	sends sync.Pool
+}
+
+// send is one Send in flight: kgo's record, the caller's done callback,
+// and the promise bound once to this send, so that neither a record nor
+// a closure is allocated per message.
+type send struct {
+	rec     kgo.Record
+	p       *producer
+	done    func(adapters.SendResult, error)
+	promise func(*kgo.Record, error)
 }
 
 // NewProducer returns a producer with its own client. Acks and idempotence
@@ -52,7 +68,13 @@ func (k *Kafka) NewProducer(ctx context.Context, cfg adapters.ProducerConfig) (a
 	if err != nil {
 		return nil, fmt.Errorf("create kafka producer %q: %w", cfg.ID, err)
 	}
-	return &producer{cl: cl, noAcks: cfg.Acks == adapters.AcksNone}, nil
+	p := &producer{cl: cl, noAcks: cfg.Acks == adapters.AcksNone}
+	p.sends.New = func() any {
+		sd := &send{p: p}
+		sd.promise = sd.finish
+		return sd
+	}
+	return p, nil
 }
 
 func (k *Kafka) checkOpen() error {
@@ -160,37 +182,47 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 		done(adapters.SendResult{Partition: m.Partition, Offset: -1}, fmt.Errorf("send to %s/%d: %w", m.Topic, m.Partition, adapters.ErrClosed))
 		return
 	}
-	r := &kgo.Record{Topic: m.Topic, Partition: m.Partition, Key: m.Key, Value: m.Value}
-	p.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
-		res := adapters.SendResult{Partition: r.Partition, Offset: r.Offset}
-		if err != nil || p.noAcks {
-			res.Offset = -1
-		}
-		if err != nil {
-			err = fmt.Errorf("send to %s/%d: %w", r.Topic, r.Partition, err)
-		}
-		done(res, err)
-		p.end()
-	})
+	sd := p.sends.Get().(*send)
+	// A whole new record: kgo sets the timestamp, offset and producer
+	// fields of a record it is given, and those must not carry over.
+	sd.rec = kgo.Record{Topic: m.Topic, Partition: m.Partition, Key: m.Key, Value: m.Value}
+	sd.done = done
+	p.cl.Produce(ctx, &sd.rec, sd.promise)
 }
 
-// begin counts a send in flight unless the producer is closed.
+// finish is kgo's promise for sd's record. kgo no longer holds the record
+// once it has called the promise, so sd goes back to the pool before done
+// runs (done may start the next send).
+func (sd *send) finish(r *kgo.Record, err error) {
+	p, done := sd.p, sd.done
+	res := adapters.SendResult{Partition: r.Partition, Offset: r.Offset}
+	if err != nil || p.noAcks {
+		res.Offset = -1
+	}
+	if err != nil {
+		err = fmt.Errorf("send to %s/%d: %w", r.Topic, r.Partition, err)
+	}
+	sd.rec, sd.done = kgo.Record{}, nil // no references kept while pooled
+	p.sends.Put(sd)
+	done(res, err)
+	p.live.Add(-1)
+}
+
+// begin counts a send in flight unless the producer is closed. It counts
+// first and checks after: Close sets closed and then waits for live to
+// reach 0, so a send either is seen by that wait or sees closed.
 func (p *producer) begin() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
+	p.live.Add(1)
+	if p.closed.Load() {
+		p.live.Add(-1)
 		return false
 	}
-	p.inflight.Add()
 	return true
 }
 
-// end counts a send complete, after its done callback has returned.
-func (p *producer) end() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.inflight.Done()
-}
+// flushPoll is how often Flush checks for done callbacks still running
+// after kgo's own flush; they are moments from returning by then.
+const flushPoll = 100 * time.Microsecond
 
 // Flush waits until every send started before it has had its done
 // callback called.
@@ -199,9 +231,13 @@ func (p *producer) Flush(ctx context.Context) error {
 		return fmt.Errorf("flush kafka producer: %w", err)
 	}
 	// kgo's Flush returns once records are finished, which may be just
-	// before their promises have run; wait for the callbacks too.
-	if err := p.inflight.Wait(ctx, &p.mu); err != nil {
-		return fmt.Errorf("flush kafka producer: waiting for callbacks: %w", err)
+	// before their promises have returned; wait for the callbacks too.
+	// Polling, rather than a signal from every completion, keeps the
+	// per-message path free of locks.
+	for p.live.Load() > 0 {
+		if err := sleepCtx(ctx, flushPoll); err != nil {
+			return fmt.Errorf("flush kafka producer: waiting for callbacks: %w", err)
+		}
 	}
 	return nil
 }
@@ -210,13 +246,9 @@ func (p *producer) Flush(ctx context.Context) error {
 // sends still outstanding when ctx ends complete with an error. Later Sends
 // fail with adapters.ErrClosed. Close is idempotent.
 func (p *producer) Close(ctx context.Context) error {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	if !p.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	p.closed = true
-	p.mu.Unlock()
 	err := p.Flush(ctx)
 	// Close fails every record still buffered, calling its promise.
 	p.cl.Close()
@@ -243,4 +275,16 @@ func explicitPartitioner() kgo.Partitioner {
 			}
 		}
 	})
+}
+
+// sleepCtx waits for d or until ctx ends, returning ctx's error then.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -42,7 +42,7 @@ func receivePath() func() {
 	// check requires.
 	r.producers[0].sent.Store(math.MaxInt64)
 	sub := newSubscription(r, 0, "s", 16, 1)
-	c := &consumer{sub: sub, endToEnd: newLatency(), endToEndFromSend: newLatency()}
+	c := &consumer{sub: sub, endToEnd: newEndToEnd()}
 	value := make([]byte, 1024)
 	d := &adapters.Delivery{Value: value}
 	var seq uint64

@@ -15,6 +15,10 @@ import (
 
 func newLatency() *metrics.Latency { return metrics.NewLatency() }
 
+// newEndToEnd is a consumer's group of end-to-end kinds, indexed from
+// kindEndToEnd.
+func newEndToEnd() *metrics.Group { return metrics.NewGroup(kinds - kindEndToEnd) }
+
 // Applicable returns why w cannot run on a system with caps, or "" when it
 // can. A workload is never silently skipped: the reason lands in the
 // result.

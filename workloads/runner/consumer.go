@@ -87,9 +87,12 @@ type consumer struct {
 	mu       sync.Mutex // guards assigned
 	assigned map[int32]bool
 
-	endToEnd         *metrics.Latency // intended send -> receipt (queue mode: -> acceptance)
-	endToEndFromSend *metrics.Latency // actual send -> receipt
-	redeliveryDelay  *metrics.Latency // queue mode: previous delivery -> redelivery
+	// endToEnd records, per delivery and under one lock, the kinds
+	// kindEndToEnd (intended send -> receipt; queue mode: -> acceptance)
+	// and kindEndToEndFromSend (actual send -> receipt), indexed from
+	// kindEndToEnd.
+	endToEnd        *metrics.Group
+	redeliveryDelay *metrics.Latency // queue mode: previous delivery -> redelivery
 }
 
 // handle is the adapters.Handler of every consumer of sub.
@@ -131,8 +134,7 @@ func (c *consumer) handle(d *adapters.Delivery) {
 	// The header's times are on the sending process's clock: a message of
 	// another shard's producer is counted but not timed (docs/distributed.md).
 	if s.run.byID[h.producer] != nil {
-		c.endToEnd.Record(time.Duration(now - h.intended))
-		c.endToEndFromSend.Record(time.Duration(now - h.sent))
+		c.endToEnd.Record(time.Duration(now-h.intended), time.Duration(now-h.sent))
 	}
 
 	s.mu.Lock()

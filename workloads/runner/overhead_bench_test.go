@@ -1,12 +1,13 @@
-package runner
+package runner_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -14,91 +15,116 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/brokerbench/brokerbench/adapters/kafka"
+	"github.com/brokerbench/brokerbench/internal/overhead"
 	"github.com/brokerbench/brokerbench/refbroker"
+	"github.com/brokerbench/brokerbench/results"
+	"github.com/brokerbench/brokerbench/workloads"
+)
+
+// Settings both sides of BenchmarkHarnessOverhead share: 1 KiB
+// incompressible values, one partition, acks=all, idempotent, no
+// compression, at most 1000 records in flight; consumers poll at most 500
+// records (Kafka's max.poll.records, the adapter's default) and commit
+// every second.
+const (
+	overheadSize     = 1024
+	overheadInFlight = 1000
+	overheadPoll     = 500
+	overheadRounds   = 5
+	// publishWindow is each publish measurement's length.
+	publishWindow = 3 * time.Second
+	// drainBacklog is the consume side's backlog: about 0.5 GiB, a few
+	// seconds of draining, so joining the group is a small part of it.
+	drainBacklog = 500_000
+	// drainFloor is what a backlog drain may leave, as the runner (and
+	// OMB) allow: the raw loop stops at the same point.
+	drainFloor = 1000
 )
 
 // BenchmarkHarnessOverhead proves the harness is not the bottleneck: on
-// one embedded refbroker, in the same run, it measures the produce rate of
-// a minimal hand-written franz-go loop and of `brokerbench run` at max rate
-// (closed loop) with the same settings: 1 KiB values, 1 partition,
-// acks=all, idempotence on, no compression, 1000 records in flight. It reports both rates
-// and their ratio, which must stay at or above 0.9.
+// an embedded refbroker, in one run, it compares a minimal hand-written
+// franz-go loop with `brokerbench run` through the runner and the Kafka
+// adapter, with the same settings, in both directions:
+//
+//   - publish: produce at maximum rate for a fixed window;
+//   - consume: drain a pre-built backlog, timed from creating the consumer
+//     (so both sides pay for joining the group) until all but drainFloor
+//     messages have been read.
+//
+// The two loads alternate over the rounds, each on a fresh broker and data
+// directory; each side's median and their ratio, which must be at least
+// 0.9, are reported (docs/performance.md).
 func BenchmarkHarnessOverhead(b *testing.B) {
-	const (
-		size     = 1024
-		inFlight = 1000
-		window   = 3 * time.Second
-		rounds   = 3
-	)
-	// Each measurement gets a fresh broker and a clean page cache, so
-	// neither load pays for the other's writeback, and the order
-	// alternates between rounds; each side's median is reported.
-	measure := func(f func(b *testing.B, addr string, size, inFlight int, window time.Duration) float64) float64 {
-		// Each window writes gigabytes; without a sync the kernel would
-		// write the previous window's pages back during the next one and
-		// charge it to whichever load comes second.
-		syscall.Sync()
-		// A data dir per window, removed after it: gigabytes of finished
-		// segments left in the page cache would tax the later rounds.
-		dir, err := os.MkdirTemp("", "bb-overhead-")
-		if err != nil {
-			b.Fatal(err)
+	b.Run("publish", func(b *testing.B) {
+		var r overhead.Rates
+		for b.Loop() {
+			r = overhead.Compare(b, overheadRounds, freshBroker, rawPublish, harnessPublish)
 		}
-		defer os.RemoveAll(dir)
-		broker, err := refbroker.Start(context.Background(), refbroker.Config{DataDir: dir, Listen: "127.0.0.1:0", Logger: quietLogger()})
-		if err != nil {
-			b.Fatal(err)
+		r.Report(b, "franz-go")
+	})
+	b.Run("consume", func(b *testing.B) {
+		var r overhead.Rates
+		for b.Loop() {
+			r = overhead.Compare(b, overheadRounds, freshBroker, rawConsume, harnessConsume)
 		}
-		defer broker.Close()
-		return f(b, broker.Addr(), size, inFlight, window)
-	}
-	var raw, harness float64
-	for b.Loop() {
-		var raws, harnesses []float64
-		for i := range rounds {
-			if i%2 == 0 {
-				raws = append(raws, measure(rawFranzRate))
-				harnesses = append(harnesses, measure(harnessRate))
-			} else {
-				harnesses = append(harnesses, measure(harnessRate))
-				raws = append(raws, measure(rawFranzRate))
-			}
-		}
-		b.Logf("rounds: franz-go %.0f, brokerbench %.0f msg/s", raws, harnesses)
-		raw, harness = median(raws), median(harnesses)
-	}
-	b.ReportMetric(raw, "franz-go-msg/s")
-	b.ReportMetric(harness, "brokerbench-msg/s")
-	b.ReportMetric(harness/raw, "ratio")
-	b.Logf("franz-go loop %.0f msg/s, brokerbench %.0f msg/s, ratio %.2f", raw, harness, harness/raw)
+		r.Report(b, "franz-go")
+	})
 }
 
-// rawFranzRate is the baseline: the simplest correct franz-go produce loop
-// with a bounded number of records in flight.
-func rawFranzRate(b *testing.B, addr string, size, inFlight int, window time.Duration) float64 {
-	topic := "raw-" + randomID()
-	// No compression and random bytes, as the harness sends: kgo would
-	// otherwise snappy-compress, and zeros compress to nothing.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxBufferedRecords(inFlight),
+// freshBroker starts a refbroker on its own data directory; the returned
+// func closes it and removes the directory, since gigabytes of finished
+// segments left in the page cache would tax the later rounds.
+func freshBroker(tb testing.TB) (string, func()) {
+	dir, err := os.MkdirTemp("", "bb-overhead-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	broker, err := refbroker.Start(context.Background(), refbroker.Config{DataDir: dir, Listen: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		os.RemoveAll(dir)
+		tb.Fatal(err)
+	}
+	return broker.Addr(), func() {
+		broker.Close()
+		os.RemoveAll(dir)
+	}
+}
+
+// overheadValue is the raw loops' payload: incompressible-looking bytes,
+// as the harness sends (kgo would otherwise compress zeros to nothing).
+func overheadValue() []byte {
+	v := make([]byte, overheadSize)
+	for i := range v {
+		v[i] = byte(i*7919 + i>>3)
+	}
+	return v
+}
+
+// rawTopic creates a one-partition topic for a raw loop with a producer
+// client configured as the adapter configures its own.
+func rawTopic(tb testing.TB, addr string) (*kgo.Client, string) {
+	topic := "raw-" + randomHex()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxBufferedRecords(overheadInFlight),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchCompression(kgo.NoCompression()))
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer cl.Close()
 	if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), 1, 1, nil, topic); err != nil {
-		b.Fatal(err)
+		cl.Close()
+		tb.Fatal(err)
 	}
-	value := make([]byte, size)
-	for i := range value {
-		value[i] = byte(i*7919 + i>>3)
-	}
+	return cl, topic
+}
+
+// produce is the simplest correct franz-go produce loop: Produce with a
+// promise, MaxBufferedRecords bounding what is in flight (Produce blocks
+// at the bound), until more returns false. It returns the acked count.
+func produce(cl *kgo.Client, topic string, more func(sent int) bool) int64 {
+	value := overheadValue()
 	var acked atomic.Int64
 	var wg sync.WaitGroup
-	start := time.Now()
-	for time.Since(start) < window {
+	for sent := 0; more(sent); sent++ {
 		wg.Add(1)
-		// MaxBufferedRecords makes Produce block when inFlight records are
-		// outstanding, the same bound the harness uses.
 		cl.Produce(context.Background(), &kgo.Record{Topic: topic, Value: value}, func(_ *kgo.Record, err error) {
 			if err == nil {
 				acked.Add(1)
@@ -107,38 +133,86 @@ func rawFranzRate(b *testing.B, addr string, size, inFlight int, window time.Dur
 		})
 	}
 	wg.Wait()
-	return float64(acked.Load()) / time.Since(start).Seconds()
+	return acked.Load()
 }
 
-// harnessRate runs the same load through the runner and the Kafka adapter.
-func harnessRate(b *testing.B, addr string, size, inFlight int, window time.Duration) float64 {
-	w := smallWorkload("overhead")
-	w.PartitionsPerTopic, w.ProducerRate, w.MessageSize = 1, 0, size
-	w.Delivery.MaxInFlight = inFlight
-	w.WarmupDuration, w.TestDuration = 0, window
-	w.SubscriptionsPerTopic = 0
-	rn, err := New(Logger(quietLogger()))
-	if err != nil {
-		b.Fatal(err)
+// rawPublish is the publish baseline: produce for publishWindow.
+func rawPublish(tb testing.TB, addr string) float64 {
+	cl, topic := rawTopic(tb, addr)
+	defer cl.Close()
+	start := time.Now()
+	acked := produce(cl, topic, func(int) bool { return time.Since(start) < publishWindow })
+	return float64(acked) / time.Since(start).Seconds()
+}
+
+// rawConsume is the consume baseline: build the backlog, then time a
+// group consumer draining it with a plain poll loop.
+func rawConsume(tb testing.TB, addr string) float64 {
+	pcl, topic := rawTopic(tb, addr)
+	acked := produce(pcl, topic, func(sent int) bool { return sent < drainBacklog })
+	pcl.Close()
+	if acked != drainBacklog {
+		tb.Fatalf("backlog: %d of %d records acknowledged", acked, drainBacklog)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup("raw-"+randomHex()), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AutoCommitInterval(time.Second))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer cl.Close()
+	var n int64
+	for n < drainBacklog-drainFloor {
+		fs := cl.PollRecords(ctx, overheadPoll)
+		if err := ctx.Err(); err != nil {
+			tb.Fatalf("raw drain: %d of %d records after a minute", n, drainBacklog)
+		}
+		fs.EachRecord(func(*kgo.Record) { n++ })
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// harnessPublish runs the same publish load through the runner and the
+// Kafka adapter.
+func harnessPublish(tb testing.TB, addr string) float64 {
+	res := runKafka(tb, addr, overhead.PublishWorkload(overheadSize, overheadInFlight, publishWindow))
+	return overhead.PublishRate(res)
+}
+
+// harnessConsume runs a backlog-drain workload of the same size through
+// the runner and the Kafka adapter.
+func harnessConsume(tb testing.TB, addr string) float64 {
+	w := overhead.DrainWorkload(overheadSize, drainBacklog)
+	w.Delivery.MaxInFlight = overheadInFlight
+	res := runKafka(tb, addr, w)
+	rate, err := overhead.DrainRate(res)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rate
+}
+
+func runKafka(tb testing.TB, addr string, w workloads.Workload) *results.Result {
 	cfg := kafka.Config{}.Default()
 	cfg.Brokers = []string{addr}
 	sys, err := kafka.New(context.Background(), cfg)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	// Closed here, not at the end of the benchmark: a client left behind
 	// keeps polling its dead broker and taxes every later round.
 	defer sys.Close()
-	res, err := rn.Run(context.Background(), w, sys)
+	res, err := overhead.Run(context.Background(), w, sys)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	return float64(res.Counts.Acked) / (res.Meta.MeasuredSeconds)
+	return res
 }
 
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
+func randomHex() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

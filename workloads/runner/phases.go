@@ -200,7 +200,6 @@ func (r *run) beginMeasure() {
 	}
 	for _, c := range r.consumers {
 		c.endToEnd.Reset()
-		c.endToEndFromSend.Reset()
 		c.redeliveryDelay.Reset()
 	}
 	for _, t := range r.topics {
@@ -230,6 +229,17 @@ func (r *run) buildBacklog(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if r.w.PauseProducersDuringDrain {
+		resume := make(chan struct{})
+		r.paused.Store(&resume)
+		defer func() { r.paused.Store(nil); close(resume) }()
+		// Sends in flight complete first, so the backlog the consumers
+		// start on is the whole of it and nothing is produced while they
+		// drain.
+		if err := r.flushProducers(ctx); err != nil {
+			return err
+		}
+	}
 	r.event("backlog-built", "", nil, fmt.Sprintf("%d messages", r.clientBacklog()))
 	r.setPhase("backlog-drain")
 	if err := r.startConsumers(ctx); err != nil {
@@ -252,7 +262,9 @@ func (r *run) buildBacklog(ctx context.Context) error {
 // the drain timeout, the wait fails, so that a system that stops taking
 // messages or consumers that stop reading cannot hold the run forever.
 func (r *run) waitBacklog(ctx context.Context, what string, done func(int64) bool, better func(b, best int64) bool) error {
-	tick := time.NewTicker(50 * time.Millisecond)
+	// A short tick: the backlog events time the build and the drain, and
+	// a check costs one lock per subscription.
+	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	best, since := r.clientBacklog(), time.Now()
 	for b := best; !done(b); b = r.clientBacklog() {

@@ -126,10 +126,11 @@ func (r *run) fillAggregates(res *results.Result) {
 	}
 	redelivery := metrics.NewHistogram()
 	for _, c := range r.consumers {
-		c.endToEnd.MergeTotal(h[kindEndToEnd])
-		c.endToEndFromSend.MergeTotal(h[kindEndToEndFromSend])
+		for k := kindEndToEnd; k < kinds; k++ {
+			c.endToEnd.MergeTotal(k-kindEndToEnd, h[k])
+		}
 		c.redeliveryDelay.MergeTotal(redelivery)
-		outOfRange += c.endToEnd.OutOfRange() + c.endToEndFromSend.OutOfRange() + c.redeliveryDelay.OutOfRange()
+		outOfRange += c.endToEnd.OutOfRange() + c.redeliveryDelay.OutOfRange()
 	}
 	hs := results.LatencyHistograms{
 		Publish: h[kindPublish], PublishFromSend: h[kindPublishFromSend],

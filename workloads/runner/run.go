@@ -46,6 +46,9 @@ type run struct {
 	// before. Read by consumer handlers to scope pause detection.
 	measureStart atomic.Int64
 	measureEnd   atomic.Int64
+	// paused, while non-nil, holds producers before their next send
+	// (pauseProducersDuringDrain); closing the channel resumes them.
+	paused atomic.Pointer[chan struct{}]
 
 	mu        sync.Mutex
 	events    []results.Event
@@ -259,7 +262,7 @@ func (r *run) setup(ctx context.Context) error {
 	for _, s := range r.subs {
 		for c := r.plan.ConsumersLo; c < r.plan.ConsumersHi; c++ {
 			id := fmt.Sprintf("%s-c%d", s.name, c)
-			cons := &consumer{id: id, sub: s, endToEnd: newLatency(), endToEndFromSend: newLatency(), redeliveryDelay: newLatency()}
+			cons := &consumer{id: id, sub: s, endToEnd: newEndToEnd(), redeliveryDelay: newLatency()}
 			if w.Churn != nil && w.Churn.Membership == "static" {
 				cons.instanceID = id
 			}

@@ -89,8 +89,9 @@ func (r *run) sample(prev, cur counters, from, to int64) {
 		}
 	}
 	for _, c := range r.consumers {
-		c.endToEnd.MergeInterval(h[kindEndToEnd])
-		c.endToEndFromSend.MergeInterval(h[kindEndToEndFromSend])
+		for k := kindEndToEnd; k < kinds; k++ {
+			c.endToEnd.MergeInterval(k-kindEndToEnd, h[k])
+		}
 	}
 	var inFlight int64
 	for _, pr := range r.producers {
