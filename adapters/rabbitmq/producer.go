@@ -69,6 +69,11 @@ func (r *RabbitMQ) NewProducer(ctx context.Context, cfg adapters.ProducerConfig)
 	if err != nil {
 		return nil, fmt.Errorf("new producer %q: %w", cfg.ID, err)
 	}
+	return r.newProducer(ctx, cfg, plan)
+}
+
+// newProducer opens a producer as plan says.
+func (r *RabbitMQ) newProducer(ctx context.Context, cfg adapters.ProducerConfig, plan producerPlan) (*producer, error) {
 	p := &producer{
 		sys:     r,
 		id:      cfg.ID,

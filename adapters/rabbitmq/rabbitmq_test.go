@@ -21,7 +21,7 @@ const rabbitAddr = "127.0.0.1:5672"
 // newRabbit connects a System with the given queue type to the local
 // RabbitMQ (skipping, or failing with CI=true, when it is not running) and
 // closes it when t ends.
-func newRabbit(t *testing.T, qt QueueType) *RabbitMQ {
+func newRabbit(t testing.TB, qt QueueType) *RabbitMQ {
 	t.Helper()
 	adaptertest.RequireService(t, "rabbitmq", rabbitAddr)
 	cfg := Config{}.Default()

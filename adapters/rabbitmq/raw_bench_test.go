@@ -2,7 +2,6 @@ package rabbitmq_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -142,4 +141,46 @@ func BenchmarkConfirmWindow(b *testing.B) {
 	}
 }
 
-var _ = fmt.Sprintf
+// rawDrain is the baseline consumer: one channel with the adapter's
+// prefetch, manual acks, a multiple-ack every ackEvery deliveries, timed
+// from opening the connection until all but floor of n messages are read.
+func rawDrain(tb testing.TB, q *rawQueue, n, floor, prefetch, ackEvery int) float64 {
+	tb.Helper()
+	start := time.Now()
+	conn, err := amqp.Dial(rabbitURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := ch.Qos(prefetch, 0, false); err != nil {
+		tb.Fatal(err)
+	}
+	ds, err := ch.Consume(q.queue, "", false, false, false, false, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	timeout := time.After(time.Minute)
+	var got, unacked int
+	for got < n-floor {
+		select {
+		case d, ok := <-ds:
+			if !ok {
+				tb.Fatalf("raw drain: deliveries closed after %d", got)
+			}
+			got++
+			if unacked++; unacked >= ackEvery {
+				if err := d.Ack(true); err != nil {
+					tb.Fatal(err)
+				}
+				unacked = 0
+			}
+		case <-timeout:
+			tb.Fatalf("raw drain: %d of %d messages after a minute", got, n)
+		}
+	}
+	return float64(got) / time.Since(start).Seconds()
+}
