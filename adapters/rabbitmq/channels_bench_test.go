@@ -19,8 +19,8 @@ import (
 func BenchmarkProducerChannels(b *testing.B) {
 	adaptertest.RequireService(b, "rabbitmq", rabbitAddr)
 	plans := map[string]producerPlan{
-		"1 channel":                  {Channels: 1, Connections: 1, Window: DefaultConfirmWindow, MaxInFlight: 1000},
-		"4 channels, 2 connections":  {Channels: 4, Connections: 2, Window: 250, MaxInFlight: 1000},
+		"1 channel":                 {Channels: 1, Connections: 1, Window: DefaultConfirmWindow, MaxInFlight: 1000},
+		"4 channels, 2 connections": {Channels: 4, Connections: 2, Window: 250, MaxInFlight: 1000},
 	}
 	for _, level := range []adapters.Durability{adapters.DurabilityMemory, adapters.DurabilitySyncDisk} {
 		b.Run(string(level), func(b *testing.B) {
