@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ import (
 const (
 	overheadSize     = 1024
 	overheadInFlight = 1000
-	overheadRounds   = 3
+	overheadRounds   = 5
 	publishWindow    = 3 * time.Second
 	// drainBacklog is the consume side's backlog: 50 MiB, a few seconds
 	// of draining, small enough for the broker's memory on a shared
@@ -65,50 +66,100 @@ var overheadQueues = []struct {
 func BenchmarkHarnessOverheadRabbitMQ(b *testing.B) {
 	adaptertest.RequireService(b, "rabbitmq", "127.0.0.1:5672")
 	window, prefetch, ackEvery := adapterSettings(b)
+	fresh := func(testing.TB) (struct{}, func()) { return struct{}{}, func() {} }
 	for _, q := range overheadQueues {
-		fresh := func(testing.TB) (struct{}, func()) { return struct{}{}, func() {} }
 		b.Run(q.name+"/publish", func(b *testing.B) {
 			var r overhead.Rates
+			var cpu cpuCosts
 			for b.Loop() {
 				r = overhead.Compare(b, overheadRounds, fresh,
 					func(tb testing.TB, _ struct{}) float64 {
-						rq := newRawQueue(tb, q.qtype, q.durable)
-						defer rq.close()
-						rate, _, _ := rawPublish(tb, rq, overheadSize, window, 0, q.mode, publishWindow)
-						return rate
+						return cpu.measure(&cpu.raw, func() (float64, int64) {
+							rq := newRawQueue(tb, q.qtype, q.durable)
+							defer rq.close()
+							rate, _, _ := rawPublish(tb, rq, overheadSize, window, 0, q.mode, publishWindow)
+							return rate, int64(rate * publishWindow.Seconds())
+						})
 					},
 					func(tb testing.TB, _ struct{}) float64 {
-						w := overhead.PublishWorkload(overheadSize, overheadInFlight, publishWindow)
-						w.Durability = string(q.level)
-						return overhead.PublishRate(runRabbit(tb, w))
+						return cpu.measure(&cpu.harness, func() (float64, int64) {
+							w := overhead.PublishWorkload(overheadSize, overheadInFlight, publishWindow)
+							w.Durability = string(q.level)
+							res := runRabbit(tb, w)
+							return overhead.PublishRate(res), res.Counts.Acked
+						})
 					})
 			}
 			r.Report(b, "amqp091")
+			cpu.report(b)
 		})
 		b.Run(q.name+"/consume", func(b *testing.B) {
 			var r overhead.Rates
+			var cpu cpuCosts
 			for b.Loop() {
 				r = overhead.Compare(b, overheadRounds, fresh,
 					func(tb testing.TB, _ struct{}) float64 {
-						rq := newRawQueue(tb, q.qtype, q.durable)
-						defer rq.close()
-						rawPublish(tb, rq, overheadSize, window, drainBacklog, q.mode, 0)
-						return rawDrain(tb, rq, drainBacklog, drainFloor, prefetch, ackEvery)
+						return cpu.measure(&cpu.raw, func() (float64, int64) {
+							rq := newRawQueue(tb, q.qtype, q.durable)
+							defer rq.close()
+							rawPublish(tb, rq, overheadSize, window, drainBacklog, q.mode, 0)
+							return rawDrain(tb, rq, drainBacklog, drainFloor, prefetch, ackEvery), drainBacklog
+						})
 					},
 					func(tb testing.TB, _ struct{}) float64 {
-						w := overhead.DrainWorkload(overheadSize, drainBacklog)
-						w.Durability = string(q.level)
-						w.Delivery.MaxInFlight = overheadInFlight
-						rate, err := overhead.DrainRate(runRabbit(tb, w))
-						if err != nil {
-							tb.Fatal(err)
-						}
-						return rate
+						return cpu.measure(&cpu.harness, func() (float64, int64) {
+							w := overhead.DrainWorkload(overheadSize, drainBacklog)
+							w.Durability = string(q.level)
+							w.Delivery.MaxInFlight = overheadInFlight
+							rate, err := overhead.DrainRate(runRabbit(tb, w))
+							if err != nil {
+								tb.Fatal(err)
+							}
+							return rate, drainBacklog
+						})
 					})
 			}
 			r.Report(b, "amqp091")
+			cpu.report(b)
 		})
 	}
+}
+
+// cpuCosts are the client's CPU time (user + system, whole process) per
+// message of each round, in microseconds. With the broker on the same two
+// cores as the client, the rates follow the broker's share of the CPU more
+// than the client's cost; this shows the client's cost itself. The consume
+// side counts building the backlog too, on both sides alike.
+type cpuCosts struct{ raw, harness []float64 }
+
+// measure runs f, which returns its rate and message count, and records
+// the process CPU time per message in costs.
+func (c *cpuCosts) measure(costs *[]float64, f func() (float64, int64)) float64 {
+	before := processCPU()
+	rate, n := f()
+	if n > 0 {
+		*costs = append(*costs, float64((processCPU()-before).Microseconds())/float64(n))
+	}
+	return rate
+}
+
+func (c *cpuCosts) report(b *testing.B) {
+	if len(c.raw) == 0 || len(c.harness) == 0 {
+		return
+	}
+	raw, harness := overhead.Median(c.raw), overhead.Median(c.harness)
+	b.ReportMetric(raw, "amqp091-cpu-us/msg")
+	b.ReportMetric(harness, "brokerbench-cpu-us/msg")
+	b.Logf("client CPU per message: amqp091 %.1f, brokerbench %.1f us (rounds %.1f / %.1f)", raw, harness, c.raw, c.harness)
+}
+
+// processCPU is the user plus system time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // adapterSettings reads the confirm window, prefetch and ack batch the
