@@ -66,63 +66,63 @@ var overheadQueues = []struct {
 func BenchmarkHarnessOverheadRabbitMQ(b *testing.B) {
 	adaptertest.RequireService(b, "rabbitmq", "127.0.0.1:5672")
 	window, prefetch, ackEvery := adapterSettings(b)
-	fresh := func(testing.TB) (struct{}, func()) { return struct{}{}, func() {} }
 	for _, q := range overheadQueues {
 		b.Run(q.name+"/publish", func(b *testing.B) {
-			var r overhead.Rates
-			var cpu cpuCosts
-			for b.Loop() {
-				r = overhead.Compare(b, overheadRounds, fresh,
-					func(tb testing.TB, _ struct{}) float64 {
-						return cpu.measure(&cpu.raw, func() (float64, int64) {
-							rq := newRawQueue(tb, q.qtype, q.durable)
-							defer rq.close()
-							rate, _, _ := rawPublish(tb, rq, overheadSize, window, 0, q.mode, publishWindow)
-							return rate, int64(rate * publishWindow.Seconds())
-						})
-					},
-					func(tb testing.TB, _ struct{}) float64 {
-						return cpu.measure(&cpu.harness, func() (float64, int64) {
-							w := overhead.PublishWorkload(overheadSize, overheadInFlight, publishWindow)
-							w.Durability = string(q.level)
-							res := runRabbit(tb, w)
-							return overhead.PublishRate(res), res.Counts.Acked
-						})
-					})
-			}
-			r.Report(b, "amqp091")
-			cpu.report(b)
+			compareRounds(b,
+				func(tb testing.TB) (float64, int64) {
+					rq := newRawQueue(tb, q.qtype, q.durable)
+					defer rq.close()
+					rate, _, _ := rawPublish(tb, rq, overheadSize, window, 0, q.mode, publishWindow)
+					return rate, int64(rate * publishWindow.Seconds())
+				},
+				func(tb testing.TB) (float64, int64) {
+					w := overhead.PublishWorkload(overheadSize, overheadInFlight, publishWindow)
+					w.Durability = string(q.level)
+					res := runRabbit(tb, w)
+					return overhead.PublishRate(res), res.Counts.Acked
+				})
 		})
 		b.Run(q.name+"/consume", func(b *testing.B) {
-			var r overhead.Rates
-			var cpu cpuCosts
-			for b.Loop() {
-				r = overhead.Compare(b, overheadRounds, fresh,
-					func(tb testing.TB, _ struct{}) float64 {
-						return cpu.measure(&cpu.raw, func() (float64, int64) {
-							rq := newRawQueue(tb, q.qtype, q.durable)
-							defer rq.close()
-							rawPublish(tb, rq, overheadSize, window, drainBacklog, q.mode, 0)
-							return rawDrain(tb, rq, drainBacklog, drainFloor, prefetch, ackEvery), drainBacklog
-						})
-					},
-					func(tb testing.TB, _ struct{}) float64 {
-						return cpu.measure(&cpu.harness, func() (float64, int64) {
-							w := overhead.DrainWorkload(overheadSize, drainBacklog)
-							w.Durability = string(q.level)
-							w.Delivery.MaxInFlight = overheadInFlight
-							rate, err := overhead.DrainRate(runRabbit(tb, w))
-							if err != nil {
-								tb.Fatal(err)
-							}
-							return rate, drainBacklog
-						})
-					})
-			}
-			r.Report(b, "amqp091")
-			cpu.report(b)
+			compareRounds(b,
+				func(tb testing.TB) (float64, int64) {
+					rq := newRawQueue(tb, q.qtype, q.durable)
+					defer rq.close()
+					rawPublish(tb, rq, overheadSize, window, drainBacklog, q.mode, 0)
+					return rawDrain(tb, rq, drainBacklog, drainFloor, prefetch, ackEvery), drainBacklog
+				},
+				func(tb testing.TB) (float64, int64) {
+					w := overhead.DrainWorkload(overheadSize, drainBacklog)
+					w.Durability = string(q.level)
+					w.Delivery.MaxInFlight = overheadInFlight
+					rate, err := overhead.DrainRate(runRabbit(tb, w))
+					if err != nil {
+						tb.Fatal(err)
+					}
+					return rate, drainBacklog
+				})
 		})
 	}
+}
+
+// compareRounds alternates raw and harness over overheadRounds (nothing
+// to start afresh: each side declares its own queues and deletes them)
+// and reports the rates and the client CPU per message. raw and harness
+// return their rate and the messages it counts.
+func compareRounds(b *testing.B, raw, harness func(testing.TB) (float64, int64)) {
+	var r overhead.Rates
+	var cpu cpuCosts
+	fresh := func(testing.TB) (struct{}, func()) { return struct{}{}, func() {} }
+	for b.Loop() {
+		r = overhead.Compare(b, overheadRounds, fresh,
+			func(tb testing.TB, _ struct{}) float64 {
+				return cpu.measure(&cpu.raw, func() (float64, int64) { return raw(tb) })
+			},
+			func(tb testing.TB, _ struct{}) float64 {
+				return cpu.measure(&cpu.harness, func() (float64, int64) { return harness(tb) })
+			})
+	}
+	r.Report(b, "amqp091")
+	cpu.report(b)
 }
 
 // cpuCosts are the client's CPU time (user + system, whole process) per

@@ -58,6 +58,21 @@ func (q *rawQueue) close() {
 	_ = q.conn.Close()
 }
 
+// rawChannel opens a connection of its own and a channel on it.
+func rawChannel(tb testing.TB) (*amqp.Connection, *amqp.Channel) {
+	tb.Helper()
+	conn, err := amqp.Dial(rabbitURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		_ = conn.Close()
+		tb.Fatal(err)
+	}
+	return conn, ch
+}
+
 // rawPublish is the baseline producer: the simplest correct amqp091-go
 // loop with publisher confirms and at most window messages unconfirmed on
 // one channel, for the given time or, with n > 0, until n are confirmed.
@@ -65,15 +80,8 @@ func (q *rawQueue) close() {
 // percentile publish-to-confirm latencies.
 func rawPublish(tb testing.TB, q *rawQueue, size, window, n int, mode uint8, d time.Duration) (rate float64, p50, p99 time.Duration) {
 	tb.Helper()
-	conn, err := amqp.Dial(rabbitURL)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	conn, ch := rawChannel(tb)
 	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		tb.Fatal(err)
-	}
 	if err := ch.Confirm(false); err != nil {
 		tb.Fatal(err)
 	}
@@ -147,15 +155,8 @@ func BenchmarkConfirmWindow(b *testing.B) {
 func rawDrain(tb testing.TB, q *rawQueue, n, floor, prefetch, ackEvery int) float64 {
 	tb.Helper()
 	start := time.Now()
-	conn, err := amqp.Dial(rabbitURL)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	conn, ch := rawChannel(tb)
 	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		tb.Fatal(err)
-	}
 	if err := ch.Qos(prefetch, 0, false); err != nil {
 		tb.Fatal(err)
 	}
