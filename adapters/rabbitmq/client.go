@@ -61,7 +61,7 @@ func planProducer(cfg adapters.ProducerConfig) (producerPlan, error) {
 		return producerPlan{}, fmt.Errorf("MaxInFlight %d is negative", cfg.MaxInFlight)
 	}
 	if cfg.Rate < 0 || math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0) {
-		return producerPlan{}, fmt.Errorf("Rate %v must be 0 (maximum) or a positive rate", cfg.Rate)
+		return producerPlan{}, fmt.Errorf("producer rate %v must be 0 (maximum) or a positive rate", cfg.Rate)
 	}
 	pl := producerPlan{Channels: maxProducerChannels, MaxInFlight: cfg.MaxInFlight}
 	if pl.MaxInFlight == 0 {
