@@ -350,10 +350,13 @@ func (r *RabbitMQ) partitions(topic string) int {
 // asks for no durability level.
 func (r *RabbitMQ) settings(topic string) queueSettings {
 	r.mu.Lock()
-	st, ok := r.topics[topic]
+	var s queueSettings
+	if st, ok := r.topics[topic]; ok {
+		s = st.settings
+	}
 	r.mu.Unlock()
-	if ok && st.settings.qtype != "" {
-		return st.settings
+	if s.qtype != "" {
+		return s
 	}
 	return queueSettings{storage: r.chooseStorage(adapters.TopicSpec{})}
 }
