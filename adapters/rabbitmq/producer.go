@@ -171,7 +171,9 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 // publishing to a missing exchange makes the broker close the channel
 // (404), which would fail every later send of the lane. Topics whose
 // partition count this System does not know are looked up every time, so
-// that a CreateTopic through it later is seen.
+// that a CreateTopic through it later is seen. A cached topic deleted and
+// created again with other settings during the producer's life keeps the
+// first one's partition count and delivery mode.
 func (p *producer) route(ctx context.Context, topic string) (route, error) {
 	if rt, ok := (*p.routes.Load())[topic]; ok {
 		return rt, nil
