@@ -348,7 +348,8 @@ type ConsumerConfig struct {
 }
 
 // AckReporter is implemented by systems whose consumers report their
-// acknowledgements through ConsumerConfig.OnAcked (Redis, NATS, RabbitMQ).
+// acknowledgements through ConsumerConfig.OnAcked (Redis, NATS, RabbitMQ,
+// SQS).
 // For the others a caller can only assume a delivery was acked when its
 // Handler returned.
 type AckReporter interface {

@@ -59,6 +59,7 @@ func (c *Coordinator) Drive(ctx context.Context) ([]*results.Result, error) {
 	lastSeen := make([]time.Time, len(c.Workers))
 	began := time.Now()
 	released := 0
+	var prog progress
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	for {
@@ -90,7 +91,11 @@ func (c *Coordinator) Drive(ctx context.Context) ([]*results.Result, error) {
 			return c.collect(ctx)
 		}
 		if seq, point, ok := sameWait(sts); ok && seq > released {
-			if at, ok := c.decide(point, sts); ok {
+			at, ok, err := c.decide(point, sts, seq, &prog)
+			if err != nil {
+				return nil, c.failRun(ctx, err)
+			}
+			if ok {
 				if err := c.release(ctx, seq, at); err != nil {
 					return nil, err
 				}
@@ -164,49 +169,25 @@ func doneWhileWaiting(sts []*WorkerStatus) (int, bool) {
 	return 0, false
 }
 
-// decide says whether the shards, all waiting at point, may go on, and
-// with which instant.
-func (c *Coordinator) decide(point string, sts []*WorkerStatus) (time.Time, bool) {
+// progress is the best summed backlog seen at one backlog rendezvous
+// (seq) and when it was first seen.
+type progress struct {
+	seq   int
+	best  int64
+	since time.Time
+}
+
+// decide says whether the shards, all waiting at point (the seq-th), may
+// go on, and with which instant; an error fails the run.
+func (c *Coordinator) decide(point string, sts []*WorkerStatus, seq int, prog *progress) (time.Time, bool, error) {
 	switch point {
+	case runner.PointProduce:
+		return time.Now().Add(c.StartDelay), true, nil
+	case runner.PointBacklogBuilt, runner.PointBacklogDrained, runner.PointDeadLettered:
+		return c.backlogGoal(point, sts, seq, prog)
 	case runner.PointReady:
-		// Every partition of every subscription must have delivered a
-		// probe to some shard: the shards' consumers split them.
-		cover := map[string][]bool{}
-		for _, st := range sts {
-			for sub, ps := range st.Live.Probes {
-				if cover[sub] == nil {
-					cover[sub] = make([]bool, len(ps))
-				}
-				for p, ok := range ps {
-					if ok && p < len(cover[sub]) {
-						cover[sub][p] = true
-					}
-				}
-			}
-		}
-		for _, ps := range cover {
-			if slices.Contains(ps, false) {
-				return time.Time{}, false
-			}
-		}
-		// Where every consumer can own a partition, every shard's
-		// consumers must have been assigned one: the first consumer to
-		// join may read every probe before the others have joined.
-		for sub, ps := range cover {
-			total := 0
-			for _, st := range sts {
-				total += st.Live.Consumers
-			}
-			if total > len(ps) {
-				continue
-			}
-			for _, st := range sts {
-				if st.Live.Consumers > 0 && !slices.Contains(st.Live.Probes[sub], true) {
-					return time.Time{}, false
-				}
-			}
-		}
-		return time.Now().Add(c.StartDelay), true
+		at, ok := c.ready(sts)
+		return at, ok, nil
 	case runner.PointDrained:
 		// The shards' backlogs sum to the run's: a shard's consumers may
 		// have received what another's producers sent.
@@ -214,10 +195,79 @@ func (c *Coordinator) decide(point string, sts []*WorkerStatus) (time.Time, bool
 		for _, st := range sts {
 			backlog += st.Live.Backlog
 		}
-		return time.Now(), backlog <= 0
+		return time.Now(), backlog <= 0, nil
 	default:
-		return time.Now(), true
+		return time.Now(), true, nil
 	}
+}
+
+// backlogGoal checks the shards' backlog goal on their summed backlog,
+// as one machine checks it on its own (runner.BacklogGoal), and fails the
+// run when the sum has not improved for the goal's stall time. The
+// release instant is the moment the goal was found met: the shards record
+// it as the end of the backlog build, or of its drain.
+func (c *Coordinator) backlogGoal(point string, sts []*WorkerStatus, seq int, prog *progress) (time.Time, bool, error) {
+	g := sts[0].Live.Goal
+	var backlog int64
+	for i, st := range sts {
+		if g == nil || st.Live.Goal == nil || *st.Live.Goal != *g {
+			return time.Time{}, false, fmt.Errorf("at %s, shard %d/%d waits for backlog goal %+v, shard 0 for %+v: the shards run different workloads", point, i, len(sts), st.Live.Goal, g)
+		}
+		backlog += st.Live.Backlog
+	}
+	if g.Met(backlog) {
+		return time.Now(), true, nil
+	}
+	if prog.seq != seq || g.Better(backlog, prog.best) {
+		*prog = progress{seq: seq, best: backlog, since: time.Now()}
+	}
+	if time.Since(prog.since) > g.Stall {
+		return time.Time{}, false, fmt.Errorf("%w (summed over %d shards)", g.StallError(backlog), len(sts))
+	}
+	return time.Time{}, false, nil
+}
+
+// ready says whether the shards' consumers are ready, and the start
+// instant.
+func (c *Coordinator) ready(sts []*WorkerStatus) (time.Time, bool) {
+	// Every partition of every subscription must have delivered a
+	// probe to some shard: the shards' consumers split them.
+	cover := map[string][]bool{}
+	for _, st := range sts {
+		for sub, ps := range st.Live.Probes {
+			if cover[sub] == nil {
+				cover[sub] = make([]bool, len(ps))
+			}
+			for p, ok := range ps {
+				if ok && p < len(cover[sub]) {
+					cover[sub][p] = true
+				}
+			}
+		}
+	}
+	for _, ps := range cover {
+		if slices.Contains(ps, false) {
+			return time.Time{}, false
+		}
+	}
+	// Where every consumer can own a partition, every shard's
+	// consumers must have been assigned one: the first consumer to
+	// join may read every probe before the others have joined.
+	for sub, ps := range cover {
+		total := 0
+		for _, st := range sts {
+			total += st.Live.Consumers
+		}
+		if total > len(ps) {
+			continue
+		}
+		for _, st := range sts {
+			if st.Live.Consumers > 0 && !slices.Contains(st.Live.Probes[sub], true) {
+				return time.Time{}, false
+			}
+		}
+	}
+	return time.Now().Add(c.StartDelay), true
 }
 
 func (c *Coordinator) status(ctx context.Context, base string) (*WorkerStatus, error) {
@@ -240,8 +290,12 @@ func (c *Coordinator) release(ctx context.Context, seq int, at time.Time) error 
 
 // fail aborts every worker and returns the run's error, naming shard i.
 func (c *Coordinator) fail(ctx context.Context, i int, reason string) error {
-	err := &ShardError{Shard: fmt.Sprintf("%d/%d", i, len(c.Workers)), Reason: reason}
-	c.Logger.Error("shard failed; aborting the run", "shard", err.Shard, "reason", reason)
+	return c.failRun(ctx, &ShardError{Shard: fmt.Sprintf("%d/%d", i, len(c.Workers)), Reason: reason})
+}
+
+// failRun aborts every worker and returns err, the run's error.
+func (c *Coordinator) failRun(ctx context.Context, err error) error {
+	c.Logger.Error("run failed; aborting the shards", "reason", err)
 	c.abortAll(context.WithoutCancel(ctx), err.Error())
 	return err
 }

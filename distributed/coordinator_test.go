@@ -140,3 +140,68 @@ func TestWorkerOrphaned(t *testing.T) {
 		t.Fatalf("Wait = %v, want the orphaned error", err)
 	}
 }
+
+// TestCoordinatorBacklogGoal: the backlog goals of a backlog workload are
+// checked on the shards' summed backlog, as one machine checks its own,
+// and release every shard at one instant; a sum that stops improving for
+// the goal's stall time fails the run.
+func TestCoordinatorBacklogGoal(t *testing.T) {
+	tests := []struct {
+		name      string
+		point     string
+		goal      runner.BacklogGoal
+		backlogs  []int64
+		wantError string // "" = released
+	}{
+		{"built on the sum", runner.PointBacklogBuilt, runner.BacklogGoal{Phase: "build", Messages: 100, Stall: time.Minute}, []int64{40, 30, 30}, ""},
+		{"drained on the sum", runner.PointBacklogDrained, runner.BacklogGoal{Phase: "drain", Messages: 10, Stall: time.Minute}, []int64{40, -30, 0}, ""},
+		// Shard 0 reports its poison (5) minus the system's count (12),
+		// the others their poison: every one of the 12 is dead-lettered.
+		{"dead letters counted", runner.PointDeadLettered, runner.BacklogGoal{Phase: "drain", Stall: time.Minute}, []int64{5 - 12, 4, 3}, ""},
+		{"build stalls", runner.PointBacklogBuilt, runner.BacklogGoal{Phase: "build", Messages: 100, Stall: 300 * time.Millisecond}, []int64{40, 30, 29},
+			"backlog build made no progress for 300ms (--drain-timeout): 99 messages in the backlog (summed over 3 shards)"},
+		{"drain stalls", runner.PointBacklogDrained, runner.BacklogGoal{Phase: "drain", Messages: 10, Stall: 300 * time.Millisecond}, []int64{40, -29, 0},
+			"backlog drain made no progress for 300ms"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ws, urls := startWorkers(t, len(tt.backlogs))
+			ats := make([]time.Time, len(ws))
+			errs := make([]error, len(ws))
+			var wg sync.WaitGroup
+			for i, w := range ws {
+				wg.Go(func() {
+					goal := tt.goal
+					ats[i], errs[i] = w.Wait(t.Context(), tt.point, func() runner.ShardStatus {
+						return runner.ShardStatus{Backlog: tt.backlogs[i], Goal: &goal}
+					})
+					if errs[i] == nil {
+						w.Finish([]*results.Result{{Workload: "w", Shard: &results.Shard{Index: i, Count: len(ws)}}}, nil)
+					}
+				})
+			}
+			_, err := (&Coordinator{Workers: urls}).Drive(t.Context())
+			wg.Wait()
+			if tt.wantError != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantError) {
+					t.Fatalf("Drive = %v, want %q", err, tt.wantError)
+				}
+				for i, e := range errs {
+					if e == nil {
+						t.Errorf("shard %d was released from a stalled backlog", i)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, at := range ats {
+				if errs[i] != nil || at.IsZero() || !at.Equal(ats[0]) {
+					t.Errorf("shard %d released at %v (%v), shard 0 at %v: want one instant", i, at, errs[i], ats[0])
+				}
+			}
+		})
+	}
+}

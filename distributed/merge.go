@@ -72,6 +72,7 @@ func Merge(shards []*results.Result, l results.Limits) (*results.Result, error) 
 	mergeSamples(out, shards)
 	mergePartitions(out, shards)
 	mergeEvents(out, shards)
+	mergeBacklog(out, shards)
 	mergeMeta(out, shards)
 	var runErr error
 	out.Error = ""
@@ -163,12 +164,13 @@ func mergeLatencies(out *results.Result, shards []*results.Result) error {
 }
 
 func mergeCounts(out *results.Result, shards []*results.Result) {
-	c := results.Counts{OrderPromised: out.Counts.OrderPromised}
+	c := results.Counts{OrderPromised: out.Counts.OrderPromised, DeadLettered: shards[0].Counts.DeadLettered}
 	type subProd struct{ sub, producer string }
 	union := map[subProd]results.SeqRanges{}
 	var each int64 // sum of the shards' distinct receipts
 	subTopic := map[string]int{}
 	acked := map[string]results.SeqRanges{}
+	poison := map[string]int64{}
 	for _, s := range shards {
 		k := s.Counts
 		c.Sent += k.Sent
@@ -179,8 +181,17 @@ func mergeCounts(out *results.Result, shards []*results.Result) {
 		c.Duplicates += k.Duplicates
 		c.OutOfOrder += k.OutOfOrder
 		c.Unexpected += k.Unexpected
+		c.Released += k.Released
+		c.Redelivered += k.Redelivered
+		c.PoisonAcked += k.PoisonAcked
+		// Every shard reads the same dead-letter destinations: the
+		// latest, largest reading is the system's count.
+		c.DeadLettered = max(c.DeadLettered, k.DeadLettered)
 		for p, rs := range s.Shard.Acked {
 			acked[p] = results.Union(acked[p], rs)
+		}
+		for p, n := range s.Shard.Poison {
+			poison[p] += n
 		}
 		for sub, seqs := range s.Shard.Received {
 			subTopic[sub] = seqs.Topic
@@ -204,7 +215,9 @@ func mergeCounts(out *results.Result, shards []*results.Result) {
 			if _, err := fmt.Sscan(p, &id); err != nil || out.ProducersPerTopic == 0 || id/out.ProducersPerTopic != t {
 				continue
 			}
-			c.Lost += union[subProd{sub, p}].Missing(rs)
+			// Poison messages are never accepted, by design (queue
+			// workloads): not lost, as on one machine.
+			c.Lost += union[subProd{sub, p}].Missing(rs) - poison[p]
 		}
 	}
 	c.Drained = c.Lost == 0
@@ -325,6 +338,34 @@ func mergeEvents(out *results.Result, shards []*results.Result) {
 	slices.SortStableFunc(out.Events, func(a, b results.Event) int { return a.Time.Compare(b.Time) })
 	slices.SortStableFunc(out.Pauses, func(a, b results.Pause) int { return a.Start.Compare(b.Start) })
 	out.Counts.Rebalances = runner.CountRebalances(out.Events)
+}
+
+// mergeBacklog combines the shards' backlog phases. The shards were
+// released from the build and the drain at the coordinator's instants, so
+// Built and Drained agree (the earliest and the latest are kept should
+// they not), and the messages built, left and consumed are summed: the
+// drain time and rate are those of the whole run.
+func mergeBacklog(out *results.Result, shards []*results.Result) {
+	var m *results.BacklogPhase
+	for _, sh := range shards {
+		b := sh.BacklogPhase
+		if b == nil {
+			continue
+		}
+		if m == nil {
+			m = &results.BacklogPhase{Built: b.Built, Drained: b.Drained}
+		}
+		if b.Built.Before(m.Built) {
+			m.Built = b.Built
+		}
+		if b.Drained.After(m.Drained) {
+			m.Drained = b.Drained
+		}
+		m.BuiltMessages += b.BuiltMessages
+		m.LeftMessages += b.LeftMessages
+		m.Consumed += b.Consumed
+	}
+	out.BacklogPhase = m
 }
 
 func mergeMeta(out *results.Result, shards []*results.Result) {

@@ -144,3 +144,37 @@ func TestMergeSamplesAligned(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeQueueAndBacklog: queue counts are summed, poison messages
+// (never accepted, by design) are not lost, the dead-letter count is the
+// largest reading, and the backlog phase keeps the shards' common instants
+// with summed counts, so its drain time and rate are the whole run's.
+func TestMergeQueueAndBacklog(t *testing.T) {
+	built := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	drained := built.Add(2 * time.Second)
+	a, b := shardResult(t, 0, 2, []int64{1}), shardResult(t, 1, 2, []int64{2})
+	// Producer 0 (shard a) acknowledged 0..9, of which 3 and 7 are
+	// poison; shard b's consumers received the other eight.
+	a.Shard.Acked = map[string]results.SeqRanges{"0": {{0, 9}}}
+	a.Shard.Poison = map[string]int64{"0": 2}
+	b.Shard.Received = map[string]results.SubscriptionSeqs{"s": {Topic: 0, Producers: map[string]results.SeqRanges{"0": {{0, 2}, {4, 6}, {8, 9}}}}}
+	a.Counts = results.Counts{Sent: 10, Acked: 10, PoisonAcked: 2, Released: 6, Redelivered: 3, DeadLettered: 1}
+	b.Counts = results.Counts{Received: 8, Released: 4, Redelivered: 3, DeadLettered: 2}
+	a.BacklogPhase = &results.BacklogPhase{Built: built, Drained: drained, BuiltMessages: 600, LeftMessages: 10, Consumed: 300}
+	b.BacklogPhase = &results.BacklogPhase{Built: built, Drained: drained, BuiltMessages: 400, LeftMessages: -5, Consumed: 500}
+	m, err := Merge([]*results.Result{a, b}, results.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Counts
+	if c.Lost != 0 || c.PoisonAcked != 2 || c.Released != 10 || c.Redelivered != 6 || c.DeadLettered != 2 {
+		t.Errorf("merged counts %+v: want nothing lost, 2 poison, 10 released, 6 redelivered, 2 dead-lettered", c)
+	}
+	want := results.BacklogPhase{Built: built, Drained: drained, BuiltMessages: 1000, LeftMessages: 5, Consumed: 800}
+	if m.BacklogPhase == nil || *m.BacklogPhase != want {
+		t.Fatalf("merged backlog phase %+v, want %+v", m.BacklogPhase, want)
+	}
+	if got := m.BacklogPhase.DrainRate(); got != 400 {
+		t.Errorf("drain rate %v msg/s, want 800 messages over 2s = 400", got)
+	}
+}

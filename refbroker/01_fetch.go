@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -60,7 +61,7 @@ func init() {
 		handle:    handleFetch,
 		wait:      mayBlock,
 		frame:     releasesFrame,
-		sizeHint:  fetchResponseSize,
+		encode:    appendFetchResponse,
 		unsupported: []string{
 			"fetch sessions (KIP-227): SessionID is always 0, non-zero IDs get FETCH_SESSION_ID_NOT_FOUND, ForgottenTopics ignored",
 			"IsolationLevel read_committed has no effect (no transactions)",
@@ -91,7 +92,9 @@ func handleFetch(ctx context.Context, cc *conn, kreq kmsg.Request) (kmsg.Respons
 		f := fetcher{b: cc.b, req: req, collectWaits: timer != nil && wait}
 		resp := f.run()
 		if !wait || f.bytes >= int(req.MinBytes) || f.hasError {
-			cc.onEncoded(f.release)
+			// The response aliases the reads until it is written:
+			// the connection releases them after the write.
+			cc.pending.hold(f.views)
 			return resp, nil
 		}
 		f.release()
@@ -313,16 +316,107 @@ func aclFetch(ctx context.Context, cc *conn, kreq kmsg.Request, serve handler) (
 	}, func(r *kmsg.FetchResponse) *[]kmsg.FetchResponseTopic { return &r.Topics })
 }
 
-// fetchResponseSize estimates a Fetch response's encoded size: its record
-// bytes, which dominate, plus a generous fixed cost per topic and
-// partition for the fields around them.
-func fetchResponseSize(r kmsg.Response) int {
-	n := 64
-	for _, t := range r.(*kmsg.FetchResponse).Topics {
-		n += 32 + len(t.Topic)
-		for _, p := range t.Partitions {
-			n += 64 + len(p.RecordBatches)
+// appendFetchResponse encodes a Fetch response body exactly as
+// kmsg.FetchResponse.AppendTo does (TestFetchEncoderMatchesKmsg checks
+// every version), except that record bytes read from storage are not
+// copied: appendRecords leaves them to be written from the segments'
+// mappings at flush (zerocopy.go).
+// A response carrying tagged fields refbroker never sets, or of a version
+// it does not serve (only a test's intercept could make either), is
+// encoded by kmsg, copying.
+func appendFetchResponse(cc *conn, dst []byte, kresp kmsg.Response) []byte {
+	r := kresp.(*kmsg.FetchResponse)
+	v, flex := r.Version, r.Version >= 12
+	if v < 4 || flex && !untaggedFetch(r) {
+		return r.AppendTo(dst)
+	}
+	arrayLen := kbin.AppendArrayLen
+	if flex {
+		arrayLen = kbin.AppendCompactArrayLen
+	}
+	if v >= 1 {
+		dst = kbin.AppendInt32(dst, r.ThrottleMillis)
+	}
+	if v >= 7 {
+		dst = kbin.AppendInt16(dst, r.ErrorCode)
+		dst = kbin.AppendInt32(dst, r.SessionID)
+	}
+	dst = arrayLen(dst, len(r.Topics))
+	for i := range r.Topics {
+		t := &r.Topics[i]
+		switch {
+		case v >= 13:
+			dst = kbin.AppendUuid(dst, t.TopicID)
+		case flex:
+			dst = kbin.AppendCompactString(dst, t.Topic)
+		default:
+			dst = kbin.AppendString(dst, t.Topic)
+		}
+		dst = arrayLen(dst, len(t.Partitions))
+		for j := range t.Partitions {
+			p := &t.Partitions[j]
+			dst = kbin.AppendInt32(dst, p.Partition)
+			dst = kbin.AppendInt16(dst, p.ErrorCode)
+			dst = kbin.AppendInt64(dst, p.HighWatermark)
+			dst = kbin.AppendInt64(dst, p.LastStableOffset) // v4+, the minimum served
+			if v >= 5 {
+				dst = kbin.AppendInt64(dst, p.LogStartOffset)
+			}
+			if flex {
+				dst = kbin.AppendCompactNullableArrayLen(dst, len(p.AbortedTransactions), p.AbortedTransactions == nil)
+			} else {
+				dst = kbin.AppendNullableArrayLen(dst, len(p.AbortedTransactions), p.AbortedTransactions == nil)
+			}
+			for _, a := range p.AbortedTransactions {
+				dst = kbin.AppendInt64(dst, a.ProducerID)
+				dst = kbin.AppendInt64(dst, a.FirstOffset)
+				if flex {
+					dst = append(dst, 0) // no tags
+				}
+			}
+			if v >= 11 {
+				dst = kbin.AppendInt32(dst, p.PreferredReadReplica)
+			}
+			dst = cc.appendRecords(dst, p.RecordBatches, flex)
+			if flex {
+				dst = append(dst, 0) // no tags
+			}
+		}
+		if flex {
+			dst = append(dst, 0)
 		}
 	}
-	return n
+	if flex {
+		dst = append(dst, 0)
+	}
+	return dst
+}
+
+// untaggedFetch reports whether r has no tagged field to encode: what
+// appendFetchResponse writes for flexible versions.
+func untaggedFetch(r *kmsg.FetchResponse) bool {
+	if len(r.Brokers) > 0 || r.UnknownTags.Len() > 0 {
+		return false
+	}
+	for i := range r.Topics {
+		t := &r.Topics[i]
+		if t.UnknownTags.Len() > 0 {
+			return false
+		}
+		for j := range t.Partitions {
+			p := &t.Partitions[j]
+			if p.DivergingEpoch.Epoch != -1 || p.DivergingEpoch.EndOffset != -1 || p.DivergingEpoch.UnknownTags.Len() > 0 ||
+				p.CurrentLeader.LeaderID != -1 || p.CurrentLeader.LeaderEpoch != -1 || p.CurrentLeader.UnknownTags.Len() > 0 ||
+				p.SnapshotID.EndOffset != -1 || p.SnapshotID.Epoch != -1 || p.SnapshotID.UnknownTags.Len() > 0 ||
+				p.UnknownTags.Len() > 0 {
+				return false
+			}
+			for _, a := range p.AbortedTransactions {
+				if a.UnknownTags.Len() > 0 {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }

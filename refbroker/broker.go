@@ -39,6 +39,9 @@ type Broker struct {
 	// handlerPanics counts request handlers that panicked (and were
 	// recovered); the fuzzers assert it stays 0.
 	handlerPanics atomic.Int64
+	// frames recycles request buffers too big for a connection to keep
+	// (conn.go readBody, framepool.go).
+	frames framePool
 	// lastRefusedLog is when a refused connection was last logged (unix ns).
 	lastRefusedLog atomic.Int64
 
@@ -178,6 +181,9 @@ func (b *Broker) Close() error {
 			b.log.Error("refbroker: shutdown timed out", "err", b.closeErr)
 			return
 		}
+		// Every connection is done: the pooled request buffers go now,
+		// not a minute from now.
+		b.frames.drop()
 		var errs []error
 		if lnErr != nil && !errors.Is(lnErr, net.ErrClosed) {
 			errs = append(errs, fmt.Errorf("close listener: %w", lnErr))

@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/bits"
 	"net"
 	"os"
 	"runtime/debug"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -52,8 +52,11 @@ type conn struct {
 
 	clientID string    // client ID of the request being handled
 	auth     authState // principal and SASL progress; serve goroutine only
-	out      []byte    // encoded responses not yet written; serve goroutine only
-	releases []func()  // run once the current response is encoded (fetch mmap views)
+	// out holds the encoded responses not yet written, except the record
+	// bytes that pending writes from the segments' mappings (fetch's
+	// zero-copy path, zerocopy.go); serve goroutine only.
+	out     []byte
+	pending pendingOut // what is written between out's bytes, and what it holds
 
 	// inflight counts the bytes of requests read and not yet handled;
 	// the reader waits (handled signals) rather than buffer more than
@@ -97,6 +100,10 @@ func (cc *conn) serve(ctx context.Context) {
 		cancel()
 		cc.nc.Close()
 		<-readDone
+		// Storage reads of responses not yet flushed when the
+		// connection ends (its context done between requests) are
+		// released here, whatever the path out.
+		cc.discardOutput()
 	}()
 
 	for {
@@ -130,7 +137,7 @@ func (cc *conn) serve(ctx context.Context) {
 		default: // a wake-up is already pending
 		}
 		cc.recycle(f, free)
-		if len(frames) == 0 || len(cc.out) >= maxCoalescedBytes {
+		if len(frames) == 0 || len(cc.out)+cc.pending.bytes >= maxCoalescedBytes {
 			if err := cc.flush(); err != nil {
 				cc.log.Debug("refbroker: write failed, closing connection", "err", err)
 				return
@@ -141,9 +148,15 @@ func (cc *conn) serve(ctx context.Context) {
 
 // recycle returns a frame's slot to the reader. Only the buffers of keys
 // registered with releasesFrame are reused; the others (JoinGroup, whose
-// protocol metadata the coordinator keeps, among them) give it up.
+// protocol metadata the coordinator keeps, among them) give it up. A
+// buffer above maxKeptBuffer goes to the broker's framePool instead of
+// staying with this connection.
 func (cc *conn) recycle(f *frame, free chan<- *frame) {
-	if f.api == nil || f.api.frame != releasesFrame || cap(f.buf) > maxKeptBuffer {
+	switch {
+	case f.api == nil || f.api.frame != releasesFrame:
+		f.buf = nil
+	case cap(f.buf) > maxKeptBuffer:
+		cc.b.frames.put(f.buf)
 		f.buf = nil
 	}
 	f.api = nil
@@ -200,7 +213,7 @@ func (cc *conn) readLoop(ctx context.Context, cancel context.CancelFunc, frames 
 		cc.inflight.Add(int64(size))
 		_ = cc.nc.SetReadDeadline(time.Now().Add(cc.b.cfg.RequestReadTimeout))
 		var err error
-		if f.buf, err = readBody(r, f.buf, int(size)); err != nil {
+		if f.buf, err = readBody(r, f.buf, int(size), &cc.b.frames); err != nil {
 			cancel()
 			cc.logReadErr(ctx, fmt.Errorf("read %d-byte request: %w", size, err))
 			return
@@ -214,11 +227,19 @@ func (cc *conn) readLoop(ctx context.Context, cancel context.CancelFunc, frames 
 	}
 }
 
-// readBody reads an n-byte request body into buf. Memory grows with the
+// readBody reads an n-byte request body into buf, or into a buffer from
+// pool (which may be nil) when buf is too small. Memory grows with the
 // bytes that actually arrive (doubling from 64 KiB), not with the size
 // the prefix claims: a 4-byte prefix promising 100 MiB costs 64 KiB until
-// the client sends more.
-func readBody(r io.Reader, buf []byte, n int) ([]byte, error) {
+// the client sends more. Capacities are powers of two so that pool can
+// hand the buffer to the next request of the same size class; a buffer
+// outgrown on the way goes to pool.
+func readBody(r io.Reader, buf []byte, n int, pool *framePool) ([]byte, error) {
+	if cap(buf) < n {
+		if pooled := pool.get(n); pooled != nil {
+			buf = pooled
+		}
+	}
 	if cap(buf) >= n {
 		buf = buf[:n]
 		_, err := io.ReadFull(r, buf)
@@ -226,9 +247,13 @@ func readBody(r io.Reader, buf []byte, n int) ([]byte, error) {
 	}
 	buf = buf[:0]
 	for len(buf) < n {
-		grow := min(n-len(buf), max(len(buf), 64<<10))
-		buf = slices.Grow(buf, grow)
-		m, err := io.ReadFull(r, buf[len(buf):len(buf)+grow])
+		if len(buf) == cap(buf) {
+			next := make([]byte, len(buf), min(max(2*cap(buf), 64<<10), 1<<bits.Len(uint(n-1))))
+			copy(next, buf)
+			pool.put(buf)
+			buf = next
+		}
+		m, err := io.ReadFull(r, buf[len(buf):min(n, cap(buf))])
 		buf = buf[:len(buf)+m]
 		if err != nil {
 			return buf, err
@@ -250,21 +275,35 @@ func (cc *conn) logReadErr(ctx context.Context, err error) {
 	cc.log.Warn("refbroker: closing connection: read failed", "err", err)
 }
 
-// flush writes the pending responses.
+// flush writes the pending responses, record bytes from the segments'
+// mappings included, then releases the storage reads they came from.
 func (cc *conn) flush() error {
 	if len(cc.out) == 0 {
+		cc.discardOutput()
 		return nil
 	}
-	_, err := cc.nc.Write(cc.out)
+	var err error
+	if len(cc.pending.ranges) == 0 {
+		_, err = cc.nc.Write(cc.out)
+	} else {
+		err = cc.writeWithRanges()
+	}
+	cc.discardOutput()
+	if err != nil {
+		return fmt.Errorf("write responses to %s: %w", cc.remote, err)
+	}
+	return nil
+}
+
+// discardOutput forgets the pending responses (written or not) and
+// releases the storage reads they held.
+func (cc *conn) discardOutput() {
 	if cap(cc.out) > maxKeptBuffer {
 		cc.out = nil
 	} else {
 		cc.out = cc.out[:0]
 	}
-	if err != nil {
-		return fmt.Errorf("write responses to %s: %w", cc.remote, err)
-	}
-	return nil
+	cc.pending.reset()
 }
 
 // requestHeader is the parsed Kafka request header.
@@ -290,7 +329,6 @@ func (cc *conn) handleFrame(ctx context.Context, body []byte) error {
 	api := lookupKey(h.key)
 	start := time.Now()
 	resp, err := cc.dispatchRecovering(ctx, api, h, &r)
-	defer cc.runReleases()
 	if err != nil {
 		return err
 	}
@@ -323,32 +361,23 @@ func (cc *conn) dispatchRecovering(ctx context.Context, api *apiKey, h requestHe
 }
 
 // appendResponse encodes resp, the answer to a request of key api, with
-// its response header onto cc.out.
+// its response header onto cc.out. A key with an encoder (Fetch) may
+// leave record bytes out of cc.out, to be written from their segments'
+// mappings at flush; the size prefix counts them.
 func (cc *conn) appendResponse(corr int32, api *apiKey, resp kmsg.Response) {
-	start := len(cc.out)
-	if api.sizeHint != nil {
-		cc.out = slices.Grow(cc.out, 9+api.sizeHint(resp))
-	}
+	start, ranged := len(cc.out), cc.pending.bytes
 	cc.out = append(cc.out, 0, 0, 0, 0, 0, 0, 0, 0) // size + correlation ID
 	// Response header v1 (flexible) carries an empty tag section, except
 	// for keys registered with headerV0.
 	if resp.IsFlexible() && !api.headerV0 {
 		cc.out = append(cc.out, 0)
 	}
-	cc.out = resp.AppendTo(cc.out)
-	binary.BigEndian.PutUint32(cc.out[start:], uint32(len(cc.out)-start-4))
-	binary.BigEndian.PutUint32(cc.out[start+4:], uint32(corr))
-}
-
-// onEncoded registers fn to run after the current response is encoded (or
-// the request fails): fetch uses it to release mapped log views that the
-// response aliases until it is copied into cc.out.
-func (cc *conn) onEncoded(fn func()) { cc.releases = append(cc.releases, fn) }
-
-func (cc *conn) runReleases() {
-	for _, fn := range cc.releases {
-		fn()
+	if api.encode != nil {
+		cc.out = api.encode(cc, cc.out, resp)
+	} else {
+		cc.out = resp.AppendTo(cc.out)
 	}
-	clear(cc.releases)
-	cc.releases = cc.releases[:0]
+	size := len(cc.out) - start - 4 + cc.pending.bytes - ranged
+	binary.BigEndian.PutUint32(cc.out[start:], uint32(size))
+	binary.BigEndian.PutUint32(cc.out[start+4:], uint32(corr))
 }

@@ -45,12 +45,12 @@ type apiKey struct {
 	// body (ApiVersions, KIP-511: the client retries at a version we
 	// serve). Without it such a request closes the connection.
 	tooNew func() kmsg.Response
-	// sizeHint, when set, estimates the encoded size of a response, so
-	// that encoding grows the connection's output buffer once instead of
-	// doubling it (a copy of everything encoded so far each time) while a
-	// multi-megabyte fetch response is written. An estimate too small only
-	// costs a regrowth.
-	sizeHint func(kmsg.Response) int
+	// encode, when set, appends the response body to dst in place of
+	// resp.AppendTo: Fetch's leaves the record bytes of storage reads out
+	// of the buffer and has the connection write them from the segments'
+	// mappings (zerocopy.go), so that neither a copy nor a buffer the
+	// size of the response is needed.
+	encode func(cc *conn, dst []byte, resp kmsg.Response) []byte
 	// preAuth means the key is served on a SASL listener before the
 	// client has authenticated (KIP-152: ApiVersions, SaslHandshake,
 	// SaslAuthenticate); any other key then closes the connection, as

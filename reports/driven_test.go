@@ -19,8 +19,9 @@ func TestDrivenLines(t *testing.T) {
 	}
 	res := &results.Result{Status: results.StatusOK, Spec: spec}
 	res.Meta.Mapping = &adapters.Mapping{Partition: "a stream", Member: "local group", Ack: "XACK", Commit: "the XACK reply"}
+	res.Meta.Client = []adapters.ClientSetting{{Name: "linger", Value: "10ms", Reason: "kgo's default"}, {Name: "idempotent", Value: "true"}}
 	got := strings.Join(drivenLines(&Run{Result: res}), "\n")
-	for _, want := range []string{"partition = a stream", "commit = the XACK reply", "acks all, idempotent, 2 producer(s) per topic, linger 1ms", "commit/ack every 1s", "prefetch adapter default"} {
+	for _, want := range []string{"adapter: linger 10ms; idempotent true", "partition = a stream", "commit = the XACK reply", "acks all, idempotent, 2 producer(s) per topic, linger 1ms", "commit/ack every 1s", "prefetch adapter default"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("driven lines\n%s\nlack %q", got, want)
 		}

@@ -171,6 +171,9 @@ type Result struct {
 	Events []Event `json:"events"`
 	// Pauses are consumption pauses per partition (rebalance storms).
 	Pauses []Pause `json:"pauses"`
+	// Backlog is the backlog build and drain of a consumerBacklogSizeGB
+	// workload; nil for other workloads.
+	BacklogPhase *BacklogPhase `json:"backlogPhase,omitempty"`
 	// Histograms are the cumulative HDR histograms of the measured phase,
 	// V2 compressed and base64 encoded, values in microseconds.
 	Histograms Histograms `json:"histograms"`
@@ -381,6 +384,40 @@ type Event struct {
 	// of the assignment, where the system has generations (Kafka); 0
 	// otherwise.
 	Generation int32 `json:"generation,omitempty"`
+}
+
+// BacklogPhase is what a backlog workload measured before its measured
+// phase: producers built a backlog with no consumer running, then the
+// consumers started at Built and drained it to the floor by Drained
+// (docs/workloads.md, OMB's consumerBacklogSizeGB). A distributed run's
+// shards share both instants (the coordinator's), so merging sums the
+// counts and the figures equal one machine's.
+type BacklogPhase struct {
+	// Built is when the backlog had reached its size and the consumers
+	// started; Drained when it had fallen to the drain floor (Built when
+	// backlogDrainRatio is 0: nothing is waited for).
+	Built   time.Time `json:"built"`
+	Drained time.Time `json:"drained"`
+	// BuiltMessages is the client-side backlog at Built and LeftMessages
+	// at Drained, summed over subscriptions.
+	BuiltMessages int64 `json:"builtMessages"`
+	LeftMessages  int64 `json:"leftMessages"`
+	// Consumed is the distinct messages the subscriptions received from
+	// Built to Drained (producers keep sending meanwhile).
+	Consumed int64 `json:"consumed"`
+}
+
+// DrainSeconds is the time the consumers took to drain the backlog to
+// its floor.
+func (b BacklogPhase) DrainSeconds() float64 { return b.Drained.Sub(b.Built).Seconds() }
+
+// DrainRate is the consumers' msg/s while they drained the backlog; 0
+// when the drain took no time.
+func (b BacklogPhase) DrainRate() float64 {
+	if s := b.DrainSeconds(); s > 0 {
+		return float64(b.Consumed) / s
+	}
+	return 0
 }
 
 // Pause is an interval in which a partition delivered nothing to a

@@ -19,6 +19,9 @@ type Shard struct {
 	// Acked maps a producer id to the sequence numbers it had
 	// acknowledged.
 	Acked map[string]SeqRanges `json:"acked"`
+	// Poison maps a producer id to its acknowledged poison messages
+	// (queue workloads): never accepted by design, so not lost.
+	Poison map[string]int64 `json:"poison,omitempty"`
 	// Received maps a subscription to what this shard's consumers
 	// received on it.
 	Received map[string]SubscriptionSeqs `json:"received"`

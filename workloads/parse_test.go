@@ -253,6 +253,7 @@ func TestParseBad(t *testing.T) {
 		{"empty file", "", 0, "file is empty", ErrSyntax},
 		{"top level a list", lines("- a", "- b"), 1, "top level must be a mapping", ErrSyntax},
 		{"backlog without consumers", lines("name: x", "subscriptionsPerTopic: 0", "consumerBacklogSizeGB: 1"), 3, "a backlog needs consumers", ErrInvalidValue},
+		{"pause without backlog", lines("name: x", "pauseProducersDuringDrain: true"), 2, "set consumerBacklogSizeGB too", ErrInvalidValue},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -99,28 +99,22 @@ func Split(w Workload, s Segment) ShardPlan {
 }
 
 // CheckShardable says why w cannot run split into count shards, or nil.
-// Features whose figures need one process's view of every consumer
-// (queue settlement, churn, faults, backlog phases, saturation searches)
-// are not split yet.
+// Backlog, queue and churn workloads run sharded (docs/distributed.md);
+// chaos and maxRate workloads do not, each for the reason and with the
+// remedy its message gives.
 func CheckShardable(w Workload, count int) error {
 	var why []string
-	if w.Queue != nil {
-		why = append(why, "queue")
-	}
-	if w.Churn != nil {
-		why = append(why, "churn")
-	}
 	if w.Chaos != nil {
-		why = append(why, "chaos")
-	}
-	if w.BacklogBytes() > 0 {
-		why = append(why, "consumerBacklogSizeGB")
+		why = append(why, "chaos: a fault schedule acts on brokers every shard shares and on each worker's own proxies and clients, "+
+			"so injected by every shard it would strike n times, and by one shard it would cut only that worker's clients; run it on one worker")
 	}
 	if w.MaxRate != nil {
-		why = append(why, "maxRate")
+		why = append(why, "maxRate: a saturation search picks each probe's rate from the previous probe's figures, "+
+			"which a distributed run has only once the coordinator has merged every shard's, and the coordinator drives one fixed-rate run, not a search; "+
+			"run the search on one worker, or run the workload sharded without maxRate at a fixed producerRate")
 	}
 	if len(why) > 0 {
-		return fmt.Errorf("workload %s: %s cannot run sharded yet; run it on one worker (docs/distributed.md)", w.Name, strings.Join(why, ", "))
+		return fmt.Errorf("workload %s cannot run sharded over %d workers: %s (docs/distributed.md)", w.Name, count, strings.Join(why, "; "))
 	}
 	return nil
 }

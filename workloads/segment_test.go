@@ -1,7 +1,11 @@
 package workloads
 
 import (
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/brokerbench/brokerbench/chaos"
 )
 
 func TestParseSegment(t *testing.T) {
@@ -104,10 +108,28 @@ func TestSplit(t *testing.T) {
 }
 
 func TestCheckShardable(t *testing.T) {
-	if err := CheckShardable(Workload{Name: "plain"}, 3); err != nil {
-		t.Errorf("plain workload: %v", err)
+	tests := []struct {
+		name string
+		w    Workload
+		want string // in the error; "" for none
+	}{
+		{"plain", Workload{}, ""},
+		{"queue", Workload{Queue: &Queue{}}, ""},
+		{"churn", Workload{Churn: &Churn{Interval: time.Second}}, ""},
+		{"backlog", Workload{ConsumerBacklogSizeGB: 0.01}, ""},
+		{"chaos", Workload{Chaos: &chaos.Spec{}}, "chaos: a fault schedule acts on brokers every shard shares"},
+		{"maxRate", Workload{MaxRate: &MaxRate{}}, "run the search on one worker, or run the workload sharded without maxRate"},
 	}
-	if err := CheckShardable(Workload{Name: "q", Queue: &Queue{}}, 3); err == nil {
-		t.Error("queue workload: no error")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.w.Name = tt.name
+			err := CheckShardable(tt.w, 3)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("unexpected error: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("error %v, want one containing %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -74,10 +74,9 @@ func validateConsumer(cfg adapters.ConsumerConfig) error {
 	return nil
 }
 
-func (k *Kafka) newConsumer(cfg adapters.ConsumerConfig) (*consumer, error) {
-	if err := validateConsumer(cfg); err != nil {
-		return nil, fmt.Errorf("kafka consumer %q: %w", cfg.ID, err)
-	}
+// consumerFor is an unconnected consumer for cfg with the adapter's
+// defaults applied (what NewConsumer runs and ClientSettings reports).
+func consumerFor(cfg adapters.ConsumerConfig) *consumer {
 	c := &consumer{member: newMember("consumer", cfg.ID), cfg: cfg, mode: cfg.Commit, maxPoll: cfg.Prefetch}
 	c.blockRebalance = true
 	if c.mode == "" {
@@ -86,6 +85,14 @@ func (k *Kafka) newConsumer(cfg adapters.ConsumerConfig) (*consumer, error) {
 	if c.maxPoll == 0 {
 		c.maxPoll = DefaultPrefetch
 	}
+	return c
+}
+
+func (k *Kafka) newConsumer(cfg adapters.ConsumerConfig) (*consumer, error) {
+	if err := validateConsumer(cfg); err != nil {
+		return nil, fmt.Errorf("kafka consumer %q: %w", cfg.ID, err)
+	}
+	c := consumerFor(cfg)
 	groupOpts, err := c.groupOpts()
 	if err != nil {
 		return nil, fmt.Errorf("kafka consumer %q: %w", cfg.ID, err)
@@ -135,11 +142,7 @@ func (c *consumer) groupOpts() ([]kgo.Opt, error) {
 			opts = append(opts, kgo.AutoCommitInterval(cfg.CommitInterval))
 		}
 	case adapters.CommitInterval:
-		interval := cfg.CommitInterval
-		if interval == 0 {
-			interval = time.Second
-		}
-		opts = append(opts, kgo.AutoCommitMarks(), kgo.AutoCommitInterval(interval))
+		opts = append(opts, kgo.AutoCommitMarks(), kgo.AutoCommitInterval(commitInterval(cfg)))
 	case adapters.CommitSync:
 		opts = append(opts, kgo.DisableAutoCommit())
 	default:
@@ -349,4 +352,13 @@ func (c *consumer) autoCommitted(_ *kgo.Client, req *kmsg.OffsetCommitRequest, r
 	if len(out) > 0 {
 		c.cfg.OnCommitted(out)
 	}
+}
+
+// commitInterval is the commit period of CommitInterval mode: the
+// workload's, or 1s (brokerbench's cadence for every system).
+func commitInterval(cfg adapters.ConsumerConfig) time.Duration {
+	if cfg.CommitInterval == 0 {
+		return time.Second
+	}
+	return cfg.CommitInterval
 }

@@ -234,9 +234,16 @@ func (p *producer) Flush(ctx context.Context) error {
 	// before their promises have returned; wait for the callbacks too.
 	// Polling, rather than a signal from every completion, keeps the
 	// per-message path free of locks.
+	if p.live.Load() == 0 {
+		return nil
+	}
+	tick := time.NewTicker(flushPoll)
+	defer tick.Stop()
 	for p.live.Load() > 0 {
-		if err := sleepCtx(ctx, flushPoll); err != nil {
-			return fmt.Errorf("flush kafka producer: waiting for callbacks: %w", err)
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("flush kafka producer: waiting for callbacks: %w", ctx.Err())
 		}
 	}
 	return nil
@@ -275,16 +282,4 @@ func explicitPartitioner() kgo.Partitioner {
 			}
 		}
 	})
-}
-
-// sleepCtx waits for d or until ctx ends, returning ctx's error then.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -52,6 +52,22 @@ type Config struct {
 	// workload's message size plus ~60 bytes of per-entry overhead for a
 	// closer match.
 	EntryBytes int64
+	// MaxLen, when > 0, trims every partition stream to about that many
+	// entries (XADD ... MAXLEN ~ MaxLen), whatever the workload's
+	// retention. Off by default: trimming drops entries whether or not
+	// every subscription has consumed them, so a slow consumer loses
+	// data (counted as lost). With a workload retention as well, the
+	// smaller bound applies.
+	MaxLen int64
+	// MaxAge, when > 0, trims entries older than about MaxAge from every
+	// partition stream (XADD ... MINID ~ <now - MaxAge>). Off by default,
+	// for the same reason as MaxLen. Redis trims by one strategy per
+	// XADD, so MaxAge excludes MaxLen and workload retention.
+	MaxAge time.Duration
+	// WaitTimeout bounds each WAIT for replicas (durability replicated):
+	// a pipeline of sends not acknowledged by the quorum of replicas
+	// within it fails. Default 5s.
+	WaitTimeout time.Duration
 }
 
 // Default returns c with every zero setting replaced by its default;
@@ -65,6 +81,7 @@ func (c Config) Default() Config {
 	adapters.SetDefault(&c.DialTimeout, 5*time.Second)
 	adapters.SetDefault(&c.Block, 500*time.Millisecond)
 	adapters.SetDefault(&c.EntryBytes, 1024)
+	adapters.SetDefault(&c.WaitTimeout, 5*time.Second)
 	return c
 }
 
@@ -85,6 +102,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: Block %v must be at least 1ms (e.g. 500ms)", adapters.ErrInvalidConfig, c.Block)
 	case c.EntryBytes <= 0:
 		return fmt.Errorf("%w: EntryBytes %d must be positive (e.g. 1024)", adapters.ErrInvalidConfig, c.EntryBytes)
+	case c.MaxLen < 0:
+		return fmt.Errorf("%w: MaxLen %d is negative; use 0 (no trimming) or an entry count", adapters.ErrInvalidConfig, c.MaxLen)
+	case c.MaxAge < 0:
+		return fmt.Errorf("%w: MaxAge %v is negative; use 0 (no trimming) or an age such as 10m", adapters.ErrInvalidConfig, c.MaxAge)
+	case c.MaxAge > 0 && c.MaxLen > 0:
+		return fmt.Errorf("%w: MaxLen %d and MaxAge %v are both set; Redis trims by one strategy per XADD (MAXLEN or MINID), set one", adapters.ErrInvalidConfig, c.MaxLen, c.MaxAge)
+	case c.WaitTimeout <= 0:
+		return fmt.Errorf("%w: WaitTimeout %v must be positive (e.g. 5s)", adapters.ErrInvalidConfig, c.WaitTimeout)
 	}
 	for i, a := range c.Addrs {
 		host, port, ok := strings.Cut(a, ":")
@@ -119,8 +144,8 @@ func (c Config) endpoint() string {
 // String describes the configuration with the password redacted, so that a
 // Config printed with %v or %+v never leaks it.
 func (c Config) String() string {
-	return fmt.Sprintf("redis.Config{Name:%s Endpoint:%s Username:%s Password:%s TLS.CAFile:%s TLS.InsecureSkipVerify:%t Block:%v EntryBytes:%d}",
-		c.Name, c.endpoint(), c.Username, adapters.RedactSecret(c.Password), c.TLS.CAFile, c.TLS.InsecureSkipVerify, c.Block, c.EntryBytes)
+	return fmt.Sprintf("redis.Config{Name:%s Endpoint:%s Username:%s Password:%s TLS.CAFile:%s TLS.InsecureSkipVerify:%t Block:%v EntryBytes:%d MaxLen:%d MaxAge:%v WaitTimeout:%v}",
+		c.Name, c.endpoint(), c.Username, adapters.RedactSecret(c.Password), c.TLS.CAFile, c.TLS.InsecureSkipVerify, c.Block, c.EntryBytes, c.MaxLen, c.MaxAge, c.WaitTimeout)
 }
 
 // settings binds c's fields to their BROKERBENCH_REDIS_* variables.
@@ -135,6 +160,9 @@ func (c *Config) settings() []adapters.Setting {
 		adapters.DurationSetting("DIAL_TIMEOUT", "DialTimeout", &c.DialTimeout, ""),
 		adapters.DurationSetting("BLOCK", "Block", &c.Block, "XREADGROUP BLOCK; bounds Close, adds no latency"),
 		adapters.IntSetting("ENTRY_BYTES", "EntryBytes", &c.EntryBytes, "retention conversion, see below"),
+		adapters.IntSetting("MAXLEN", "MaxLen", &c.MaxLen, "`MAXLEN ~` per partition stream; 0 off (trimming drops unconsumed entries)"),
+		adapters.DurationSetting("MAX_AGE", "MaxAge", &c.MaxAge, "`MINID ~` now minus this; 0 off; excludes MAXLEN"),
+		adapters.DurationSetting("WAIT_TIMEOUT", "WaitTimeout", &c.WaitTimeout, "WAIT for replicas (durability `replicated`)"),
 	}, c.TLS.Settings()...)
 }
 

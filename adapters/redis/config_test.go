@@ -84,6 +84,10 @@ func TestConfigValidate(t *testing.T) {
 		{"block zero would block forever", func(c *Config) { c.Block = 0 }, "Block"},
 		{"zero entry bytes", func(c *Config) { c.EntryBytes = 0 }, "EntryBytes"},
 		{"zero dial timeout", func(c *Config) { c.DialTimeout = 0 }, "DialTimeout"},
+		{"negative maxlen", func(c *Config) { c.MaxLen = -1 }, "MaxLen"},
+		{"negative max age", func(c *Config) { c.MaxAge = -time.Second }, "MaxAge"},
+		{"maxlen and max age", func(c *Config) { c.MaxLen, c.MaxAge = 10, time.Minute }, "one strategy"},
+		{"zero wait timeout", func(c *Config) { c.WaitTimeout = 0 }, "WaitTimeout"},
 		{"missing CA file", func(c *Config) { c.TLS.CAFile = "/nonexistent/ca.pem" }, "TLS.CAFile"},
 		{"CA file without PEM", func(c *Config) { c.TLS.CAFile = ca }, "no PEM"},
 	}

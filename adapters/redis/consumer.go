@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -17,9 +18,10 @@ import (
 
 // Consumer defaults.
 const (
-	// DefaultPrefetch is the entries one read may return when
-	// ConsumerConfig.Prefetch is 0.
-	DefaultPrefetch = 100
+	// DefaultCountPerPartition is the XREADGROUP COUNT per partition
+	// stream when ConsumerConfig.Prefetch is 0: per stream, so a member
+	// gets a full batch from every partition it owns in one round trip.
+	DefaultCountPerPartition = 500
 	// DefaultSessionTimeout is the XAUTOCLAIM idle time when
 	// ConsumerConfig.SessionTimeout is 0.
 	DefaultSessionTimeout = 30 * time.Second
@@ -55,9 +57,10 @@ const (
 type consumer struct {
 	client   goredis.UniversalClient
 	cfg      adapters.ConsumerConfig
-	name     string   // Redis consumer name (ConsumerConfig.ID)
-	keys     []string // stream key per partition
-	count    int64    // COUNT per stream per read
+	name     string         // Redis consumer name (ConsumerConfig.ID)
+	keys     []string       // stream key per partition
+	size     consumerSizing // client.go
+	count    int64          // COUNT per stream per read, for the owned partitions
 	block    time.Duration
 	minIdle  time.Duration // XAUTOCLAIM idle time
 	claimGap time.Duration // time between claim passes
@@ -117,7 +120,8 @@ type consumer struct {
 // The delivery limit is cfg.MaxDeliveries, or the topic's
 // TopicSpec.MaxDeliveries when that is 0; the dead-letter stream exists when
 // the topic was created with DeadLetter. The Delivery passed to the Handler
-// is reused after it returns; its Key and Value slices are not.
+// is reused after it returns; its Key and Value slices are not, and are
+// read-only views of the reply (see bytesOf).
 func (r *Redis) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (adapters.Consumer, error) {
 	if cfg.Handler == nil || cfg.Topic == "" || cfg.Subscription == "" || cfg.ID == "" {
 		return nil, fmt.Errorf("new redis consumer: Handler, Topic, Subscription and ID are required")
@@ -172,26 +176,19 @@ func (r *Redis) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (a
 }
 
 func newConsumerState(r *Redis, cfg adapters.ConsumerConfig, partitions int) *consumer {
-	prefetch := cfg.Prefetch
-	if prefetch <= 0 {
-		prefetch = DefaultPrefetch
-	}
-	session := cfg.SessionTimeout
-	if session <= 0 {
-		session = DefaultSessionTimeout
-	}
+	size := r.consumerSizing(cfg)
 	c := &consumer{
-		cfg:    cfg,
-		name:   cfg.ID,
-		keys:   r.layout.streams(cfg.Topic, partitions),
-		spread: r.layout.spread,
-		// COUNT applies per stream in a multi-stream XREADGROUP; split
-		// Prefetch so one read holds about Prefetch entries in total.
-		count:     int64(max(1, (prefetch+partitions-1)/partitions)),
-		block:     r.cfg.Block,
-		minIdle:   session,
-		claimGap:  min(max(session/4, 50*time.Millisecond), 5*time.Second),
-		noAck:     cfg.Commit == adapters.CommitAuto,
+		cfg:       cfg,
+		name:      cfg.ID,
+		keys:      r.layout.streams(cfg.Topic, partitions),
+		spread:    r.layout.spread,
+		size:      size,
+		count:     size.count(partitions),
+		block:     size.block,
+		minIdle:   size.session,
+		claimGap:  size.claimGap,
+		noAck:     size.noAck,
+		interval:  size.interval,
 		queue:     cfg.Queue,
 		stop:      make(chan struct{}),
 		exited:    make(chan struct{}),
@@ -203,12 +200,6 @@ func newConsumerState(r *Redis, cfg adapters.ConsumerConfig, partitions int) *co
 	}
 	for p := range c.committed {
 		c.committed[p] = -1
-	}
-	if cfg.Commit == "" || cfg.Commit == adapters.CommitInterval {
-		c.interval = cfg.CommitInterval
-		if c.interval <= 0 {
-			c.interval = DefaultCommitInterval
-		}
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c
@@ -581,12 +572,12 @@ func (c *consumer) handle(p int, msgs []goredis.XMessage, counts map[string]int6
 			Topic:         c.cfg.Topic,
 			Partition:     int32(p),
 			Offset:        IDToOffset(m.ID),
-			Value:         []byte(v),
+			Value:         bytesOf(v),
 			Redelivered:   counts != nil,
 			DeliveryCount: n,
 		}
 		if k, ok := m.Values[fieldKey].(string); ok {
-			d.Key = []byte(k)
+			d.Key = bytesOf(k)
 		}
 		c.cfg.Handler(d)
 		if c.crashed.Load() {
@@ -594,6 +585,18 @@ func (c *consumer) handle(p int, msgs []goredis.XMessage, counts map[string]int6
 		}
 		c.settle(p, m, n, d)
 	}
+}
+
+// bytesOf returns the bytes of s without copying them: go-redis hands
+// each field over as a string of its own, so Key and Value are views of
+// memory nothing else uses or reuses (a handler must not modify them, as
+// adapters.Handler says). The copy []byte(s) would make was the largest
+// per-entry cost of handling after the reply's parsing (1 KiB memmove).
+func bytesOf(s string) []byte {
+	if s == "" {
+		return []byte{} // not nil: a present empty field stays non-nil
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // maybeFlushAcks XACKs after every batch for CommitSync, or once the commit

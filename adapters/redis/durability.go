@@ -19,7 +19,11 @@ import (
 //	memory      appendonly no (RDB snapshots, if configured, stay: they are reported)
 //	async-disk  appendonly yes, appendfsync everysec
 //	sync-disk   appendonly yes, appendfsync always
-//	replicated  not applied: sends do not WAIT for replicas; reported as what the server gives
+//	replicated  acks=all producers end each pipeline with WAIT q <WaitTimeout>, q the
+//	            replicas a majority of master and replicas needs (online replicas
+//	            read at CreateTopic); persistence is left as the server has it. Not
+//	            on a cluster (WAIT is per connection, a pipeline spans masters) or
+//	            without replicas: then reported as what the server gives.
 var durabilitySettings = map[adapters.Durability][][2]string{
 	adapters.DurabilityMemory:    {{"appendonly", "no"}},
 	adapters.DurabilityAsyncDisk: {{"appendonly", "yes"}, {"appendfsync", "everysec"}},
@@ -43,6 +47,9 @@ func (r *Redis) forEachNode(ctx context.Context, fn func(ctx context.Context, c 
 // services often do); the error then says so, and the read-back reports
 // what the server gives.
 func (r *Redis) applyDurability(ctx context.Context, d adapters.Durability) error {
+	if d == adapters.DurabilityReplicated {
+		return r.applyReplicated(ctx)
+	}
 	settings := durabilitySettings[d]
 	if len(settings) == 0 {
 		return nil
@@ -65,6 +72,47 @@ func (r *Redis) applyDurability(ctx context.Context, d adapters.Durability) erro
 		}
 		return nil
 	})
+}
+
+// applyReplicated makes acks=all producers WAIT for a quorum of the
+// replicas connected now (see durabilitySettings).
+func (r *Redis) applyReplicated(ctx context.Context) error {
+	c, ok := r.admin.(*goredis.Client)
+	if !ok {
+		return fmt.Errorf("durability replicated: not applied on Redis Cluster (WAIT covers one connection's writes, a pipeline spans masters)")
+	}
+	replicas, err := connectedReplicas(ctx, c)
+	if err != nil {
+		return err
+	}
+	if replicas == 0 {
+		return fmt.Errorf("durability replicated: %s has no online replicas (INFO replication)", c.Options().Addr)
+	}
+	r.mu.Lock()
+	r.waitReplicas = quorumReplicas(replicas)
+	r.mu.Unlock()
+	return nil
+}
+
+// quorumReplicas is how many of n replicas must hold an entry for a
+// majority of the n+1 nodes (master included) to hold it.
+func quorumReplicas(n int) int { return (n + 1) / 2 }
+
+// connectedReplicas counts the replicas INFO replication lists as online
+// ("slaveN:...,state=online,..."): connected_slaves also counts replicas
+// still in their initial sync, which acknowledge nothing to WAIT.
+func connectedReplicas(ctx context.Context, c *goredis.Client) (int, error) {
+	repl, err := c.Info(ctx, "replication").Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis INFO replication on %s: %w", c.Options().Addr, err)
+	}
+	n := 0
+	for line := range strings.SplitSeq(repl, "\n") {
+		if strings.HasPrefix(line, "slave") && strings.Contains(line, "state=online") {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // configRestore is one server setting to put back at Close.
@@ -96,15 +144,19 @@ func (r *Redis) restoreConfig(ctx context.Context) error {
 
 // Durability reads back the persistence of every node (CONFIG GET
 // appendonly, appendfsync, save; INFO replication) and reports the weakest
-// node's level. Sends never WAIT for replicas, so replicated is never
-// reached, whatever replicas are connected.
+// node's level, or replicated when acks=all producers WAIT for a quorum
+// of the replicas connected now.
 func (r *Redis) Durability(ctx context.Context, _ string, acks adapters.Acks) (adapters.DurabilityReport, error) {
 	var rep adapters.DurabilityReport
 	r.mu.Lock()
 	if r.applyErr != nil {
 		rep.Evidence = append(rep.Evidence, "could not apply the requested durability: "+r.applyErr.Error())
 	}
+	wait := r.waitReplicas
 	r.mu.Unlock()
+	if acks != adapters.AcksAll {
+		wait = 0 // producerSizing: only acks=all producers WAIT
+	}
 	var levels []adapters.Durability
 	err := r.forEachNode(ctx, func(ctx context.Context, c *goredis.Client) error {
 		cfg := map[string]string{}
@@ -115,26 +167,26 @@ func (r *Redis) Durability(ctx context.Context, _ string, acks adapters.Acks) (a
 			}
 			cfg[key] = v[key]
 		}
-		repl, err := c.Info(ctx, "replication").Result()
+		replicas, err := connectedReplicas(ctx, c)
 		if err != nil {
-			return fmt.Errorf("redis INFO replication on %s: %w", c.Options().Addr, err)
-		}
-		replicas := "0"
-		for line := range strings.SplitSeq(repl, "\n") {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_slaves:"); ok {
-				replicas = v
-			}
+			return err
 		}
 		level := adapters.DurabilityMemory
 		switch {
+		case wait > 0 && replicas >= wait:
+			level = adapters.DurabilityReplicated
 		case cfg["appendonly"] == "yes" && cfg["appendfsync"] == "always":
 			level = adapters.DurabilitySyncDisk
 		case cfg["appendonly"] == "yes" || cfg["save"] != "":
 			level = adapters.DurabilityAsyncDisk
 		}
+		waits := "sends do not WAIT for them"
+		if wait > 0 {
+			waits = fmt.Sprintf("acks=all sends WAIT %d %d (a majority of master and replicas; replicas hold entries in memory, their persistence is their own)", wait, r.cfg.WaitTimeout.Milliseconds())
+		}
 		levels = append(levels, level)
-		rep.Evidence = append(rep.Evidence, fmt.Sprintf("%s: appendonly=%s appendfsync=%s save=%q connected replicas=%s (sends do not WAIT for them)",
-			c.Options().Addr, cfg["appendonly"], cfg["appendfsync"], cfg["save"], replicas))
+		rep.Evidence = append(rep.Evidence, fmt.Sprintf("%s: appendonly=%s appendfsync=%s save=%q online replicas=%d (%s)",
+			c.Options().Addr, cfg["appendonly"], cfg["appendfsync"], cfg["save"], replicas, waits))
 		return nil
 	})
 	if err != nil {

@@ -170,6 +170,7 @@ func (c *consumer) setOwnKeys() {
 	for _, p := range c.owned {
 		c.ownKeys = append(c.ownKeys, c.keys[p])
 	}
+	c.count = c.size.count(len(c.owned))
 }
 
 // takeOver claims every entry pending on partition p in the group, whoever

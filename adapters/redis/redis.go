@@ -72,6 +72,9 @@ type Redis struct {
 	// applyErr is why the last durability could not be applied, reported
 	// with the read-back; nil when it was.
 	applyErr error
+	// waitReplicas > 0 makes acks=all producers WAIT for that many
+	// replicas after each pipeline (durability replicated, durability.go).
+	waitReplicas int
 }
 
 // New validates cfg, connects and pings the server. A server that cannot be
@@ -286,6 +289,9 @@ func (r *Redis) CreateTopic(ctx context.Context, spec adapters.TopicSpec) error 
 		r.mu.Lock()
 		r.applyErr = err
 		r.mu.Unlock()
+	}
+	if r.cfg.MaxAge > 0 && spec.RetentionBytes > 0 {
+		return fmt.Errorf("create topic %q: %w: the workload's retention (MAXLEN ~) and MaxAge (MINID ~) both trim; Redis trims by one strategy per XADD, unset one", spec.Name, adapters.ErrInvalidConfig)
 	}
 	mk := metaKey(spec.Name)
 	set, err := r.admin.HSetNX(ctx, mk, "partitions", spec.Partitions).Result()

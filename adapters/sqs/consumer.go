@@ -79,13 +79,8 @@ func (s *SQS) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (ada
 			return nil, fmt.Errorf("new consumer %q on topic %q: %w", cfg.ID, cfg.Topic, err)
 		}
 	}
-	c := &consumer{s: s, cfg: cfg, stopped: make(chan struct{}), max: maxBatch, visibility: seconds(s.cfg.VisibilityTimeout)}
-	if cfg.SessionTimeout > 0 {
-		c.visibility = seconds(cfg.SessionTimeout)
-	}
-	if cfg.Prefetch > 0 && cfg.Prefetch < maxBatch {
-		c.max = int32(cfg.Prefetch)
-	}
+	c := &consumer{s: s, cfg: cfg, stopped: make(chan struct{})}
+	c.max, c.visibility = s.receiveSizing(cfg)
 	n := s.names()
 	for p := range m.partitions {
 		url, err := s.queueURL(ctx, n.partition(cfg.Topic, cfg.Subscription, p))
@@ -171,15 +166,20 @@ func (c *consumer) handleBatch(q partitionQueue, msgs []types.Message, leaseEnd 
 		// Auto-ack: at most once, like a broker acking on delivery. The
 		// batch is the consumer's now, so Close and the lease no longer
 		// hold it back from the handler.
-		c.deleteBatch(q.url, handles(msgs))
+		c.deleteBatch(q, handles(msgs), nil)
 	}
 	var acks []string
+	var refs []uint64 // of the accepted deliveries in acks (OnAcked); 0 for rejected ones
 	for i := range msgs {
 		if c.crashed.Load() {
 			return
 		}
 		if auto {
-			c.cfg.Handler(c.delivery(q, &msgs[i]))
+			d := c.delivery(q, &msgs[i])
+			c.cfg.Handler(d)
+			if c.cfg.OnAcked != nil && d.Disposition == adapters.Accept {
+				c.cfg.OnAcked(q.partition, []uint64{d.Ref})
+			}
 			continue
 		}
 		if c.stopping.Load() {
@@ -200,16 +200,22 @@ func (c *consumer) handleBatch(q partitionQueue, msgs []types.Message, leaseEnd 
 		switch d.Disposition {
 		case adapters.Accept:
 			acks = append(acks, aws.ToString(msgs[i].ReceiptHandle))
+			refs = append(refs, d.Ref)
 		case adapters.Reject:
 			if c.deadLetter(&msgs[i]) {
 				acks = append(acks, aws.ToString(msgs[i].ReceiptHandle))
+				refs = append(refs, rejectedRef)
 			}
 		case adapters.Release:
 			c.release(q.url, msgs[i:i+1])
 		}
 	}
-	c.deleteBatch(q.url, acks)
+	c.deleteBatch(q, acks, refs)
 }
+
+// rejectedRef marks, in deleteBatch's refs, a dead-lettered delivery: it
+// is deleted but not reported as acked (OnAcked reports accepts only).
+const rejectedRef = ^uint64(0)
 
 // delivery builds the Delivery of one message. A body the adapter did not
 // write is delivered as the value, with a nil key.
@@ -246,8 +252,12 @@ func opCtx() (context.Context, context.CancelFunc) {
 
 // deleteBatch deletes messages by receipt handle, 10 per request. A failed
 // delete (an expired receipt handle) means SQS redelivers the message:
-// at-least-once, as documented.
-func (c *consumer) deleteBatch(url string, receipts []string) {
+// at-least-once, as documented. refs, when not nil, are the Refs of the
+// deliveries (rejectedRef for dead-lettered ones): the accepted deliveries
+// SQS confirms deleted are reported to OnAcked, and only those, so a
+// history records an ack only where SQS has one.
+func (c *consumer) deleteBatch(q partitionQueue, receipts []string, refs []uint64) {
+	var acked []uint64
 	for len(receipts) > 0 {
 		n := min(len(receipts), maxBatch)
 		entries := make([]types.DeleteMessageBatchRequestEntry, n)
@@ -255,9 +265,24 @@ func (c *consumer) deleteBatch(url string, receipts []string) {
 			entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(receipts[i])}
 		}
 		ctx, cancel := opCtx()
-		_, _ = c.s.client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: entries})
+		out, err := c.s.client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(q.url), Entries: entries})
 		cancel()
+		if err == nil && refs != nil && c.cfg.OnAcked != nil {
+			acked = acked[:0]
+			for _, e := range out.Successful {
+				i, err := strconv.Atoi(aws.ToString(e.Id))
+				if err == nil && i >= 0 && i < n && refs[i] != rejectedRef {
+					acked = append(acked, refs[i])
+				}
+			}
+			if len(acked) > 0 && !c.crashed.Load() {
+				c.cfg.OnAcked(q.partition, acked)
+			}
+		}
 		receipts = receipts[n:]
+		if refs != nil {
+			refs = refs[n:]
+		}
 	}
 }
 
@@ -331,3 +356,17 @@ func (c *consumer) Crash() error {
 // Stopped is closed when every receive loop has ended: after Close or
 // Crash, or when the topic's queues were deleted.
 func (c *consumer) Stopped() <-chan struct{} { return c.stopped }
+
+// receiveSizing is what one ReceiveMessage asks for: at most 10 messages
+// (SQS's limit) or the prefetch if smaller, and the visibility timeout in
+// seconds (the session timeout, else the configured one).
+func (s *SQS) receiveSizing(cfg adapters.ConsumerConfig) (most, visibility int32) {
+	most, visibility = maxBatch, seconds(s.cfg.VisibilityTimeout)
+	if cfg.SessionTimeout > 0 {
+		visibility = seconds(cfg.SessionTimeout)
+	}
+	if cfg.Prefetch > 0 && cfg.Prefetch < maxBatch {
+		most = int32(cfg.Prefetch)
+	}
+	return most, visibility
+}

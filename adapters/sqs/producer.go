@@ -77,10 +77,7 @@ func (s *SQS) NewProducer(_ context.Context, cfg adapters.ProducerConfig) (adapt
 	if cfg.Idempotent && !s.cfg.FIFO {
 		return nil, fmt.Errorf("%w: idempotent producer needs FIFO queues (set %sFIFO=true)", adapters.ErrNotApplicable, EnvPrefix)
 	}
-	maxInFlight := cfg.MaxInFlight
-	if maxInFlight <= 0 {
-		maxInFlight = DefaultMaxInFlight
-	}
+	maxInFlight := producerInFlight(cfg)
 	rnd := make([]byte, 6)
 	_, _ = rand.Read(rnd)
 	p := &producer{
@@ -366,4 +363,12 @@ func (p *producer) Close(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// producerInFlight is the producer's bound on unfinished sends.
+func producerInFlight(cfg adapters.ProducerConfig) int {
+	if cfg.MaxInFlight <= 0 {
+		return DefaultMaxInFlight
+	}
+	return cfg.MaxInFlight
 }

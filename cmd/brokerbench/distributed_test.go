@@ -63,52 +63,24 @@ func requireLoopback(t *testing.T, what, addr string) {
 // union of the shards' values, one history the checker accepts, and a
 // gate verdict on the whole.
 func TestLocalWorkersMergeExactly(t *testing.T) {
-	if testing.Short() {
-		t.Skip("three worker processes run a 4-second workload; skipped in -short mode")
-	}
-	t.Setenv(asCLIEnv, "1")
-	tests := []struct {
-		system     string
-		partitions int
-		addr       string // a shared server the system needs; "" for refbroker
-	}{
-		{"refbroker", 6, ""},
-		{"redis", 1, "127.0.0.1:6379"},
-		{"rabbitmq", 1, "127.0.0.1:5672"},
-		{"nats", 1, "127.0.0.1:4222"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.system, func(t *testing.T) {
-			if tt.addr != "" {
-				requireLoopback(t, tt.system, tt.addr)
-			}
-			file := distWorkload(t, "dist", tt.partitions)
-			out := t.TempDir()
-			code, stdout, stderr := run(t, "run", "--workloads", file, "--system", tt.system, "--local-workers", "3",
-				"--out", out, "--no-report", "--gate", "--allow-degraded", "--no-progress")
-			if code != exitOK {
-				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
-			}
-			if !strings.Contains(stdout, "gate: passed") {
-				t.Errorf("no gate verdict on the merged run:\n%s", stdout)
-			}
-			merged, err := results.Read(filepath.Join(out, results.FileName("dist", tt.system)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := merged.Counts
-			if c.Sent == 0 || c.Acked != c.Sent || c.Received != c.Sent || c.Lost != 0 || c.Duplicates != 0 {
-				t.Errorf("merged counts %+v: want received = acked = sent > 0, nothing lost or duplicated", c)
-			}
-			if merged.Verdict == nil || merged.Verdict.Valid != "valid" {
-				t.Errorf("merged history verdict %+v, want valid", merged.Verdict)
-			}
-			checkUnion(t, out, merged)
-			if tt.system == "refbroker" {
-				checkMergeCommand(t, file, out, merged)
-			}
-		})
-	}
+	eachLocalSystem(t, "a 4-second workload", func(t *testing.T, tt localSystem) {
+		file := distWorkload(t, "dist", tt.partitions)
+		out, stdout, merged := runLocalWorkers(t, tt.system, file, "dist")
+		if !strings.Contains(stdout, "gate: passed") {
+			t.Errorf("no gate verdict on the merged run:\n%s", stdout)
+		}
+		c := merged.Counts
+		if c.Sent == 0 || c.Acked != c.Sent || c.Received != c.Sent || c.Lost != 0 || c.Duplicates != 0 {
+			t.Errorf("merged counts %+v: want received = acked = sent > 0, nothing lost or duplicated", c)
+		}
+		if merged.Verdict == nil || merged.Verdict.Valid != "valid" {
+			t.Errorf("merged history verdict %+v, want valid", merged.Verdict)
+		}
+		checkUnion(t, out, merged)
+		if tt.system == "refbroker" {
+			checkMergeCommand(t, file, out, merged)
+		}
+	})
 }
 
 // checkUnion compares the merged summaries with those of one histogram
@@ -118,11 +90,7 @@ func checkUnion(t *testing.T, out string, merged *results.Result) {
 	pub, e2e := metrics.NewHistogram(), metrics.NewHistogram()
 	var sent int64
 	for i := range 3 {
-		rs, _, err := results.ReadDir(filepath.Join(out, "shards", fmt.Sprintf("shard-%d", i)))
-		if err != nil || len(rs) != 1 {
-			t.Fatalf("shard %d: %d results, %v", i, len(rs), err)
-		}
-		s := rs[0]
+		s := shardResultOf(t, out, i)
 		if s.Shard == nil || s.Shard.Index != i || s.Shard.Count != 3 {
 			t.Fatalf("shard %d result marked %+v", i, s.Shard)
 		}
@@ -247,8 +215,12 @@ func checkMergeCommand(t *testing.T, file, out string, want *results.Result) {
 // TestDistributedUsageErrors: bad shard settings fail before anything
 // starts, saying what is wrong and how to fix it.
 func TestDistributedUsageErrors(t *testing.T) {
+	// Should a case start workers after all, they must run as the CLI,
+	// not as this test binary running every test again in each worker.
+	t.Setenv(asCLIEnv, "1")
 	file := distWorkload(t, "dist", 2)
-	queue := writeFile(t, "q.yaml", "workloads:\n  - name: q\n    queue: {}\n")
+	search := writeFile(t, "m.yaml", "workloads:\n  - name: m\n    maxRate: {latency: {percentile: 99, below: 50ms}}\n")
+	churn := writeFile(t, "c.yaml", "workloads:\n  - name: c\n    consumerPerSubscription: 2\n    churn: {interval: 1s}\n")
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -260,7 +232,8 @@ func TestDistributedUsageErrors(t *testing.T) {
 		{"index without count", map[string]string{"JOB_COMPLETION_INDEX": "1"}, []string{"run", "--workloads", file}, "BROKERBENCH_SHARDS"},
 		{"shard and coordinator", nil, []string{"run", "--workloads", file, "--shard", "0/2", "--local-workers", "2"}, "exclude each other"},
 		{"repeat", nil, []string{"run", "--workloads", file, "--local-workers", "2", "--repeat", "3"}, "--repeat 3"},
-		{"queue workload", nil, []string{"run", "--workloads", queue, "--local-workers", "2"}, "queue cannot run sharded yet"},
+		{"maxRate workload", nil, []string{"run", "--workloads", search, "--local-workers", "2"}, "maxRate: a saturation search picks each probe's rate"},
+		{"churn on nats", nil, []string{"run", "--workloads", churn, "--system", "nats", "--local-workers", "2"}, "workload c on nats cannot run sharded"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -92,6 +92,15 @@ func TestRunSmokeOnRefbroker(t *testing.T) {
 	if !strings.Contains(stdout, "smoke") || !strings.Contains(stdout, "refbroker") {
 		t.Errorf("summary table missing:\n%s", stdout)
 	}
+	// The result says how the adapter drove refbroker (kgo's effective
+	// settings), so a comparison can show it.
+	var linger bool
+	for _, c := range r.Meta.Client {
+		linger = linger || c.Name == "linger" && c.Value != ""
+	}
+	if !linger {
+		t.Errorf("meta.client %+v: want the producer's effective linger", r.Meta.Client)
+	}
 	// refbroker ran as brokerbench's own subprocess (this test binary
 	// re-executed, see TestMain), not inside the load generator.
 	if !strings.Contains(r.Meta.System.Server, "subprocess pid ") || !strings.Contains(r.Meta.System.Server, "--data-dir ") {

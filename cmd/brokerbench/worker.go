@@ -104,7 +104,7 @@ func runDistributed(cmd *cobra.Command, f *runFlags, live *runner.Resources) (ha
 	if !isShard {
 		count = max(d.localWorkers, len(d.workers))
 	}
-	if err := checkDistributable(f, selected, count); err != nil {
+	if err := checkDistributable(f, selected, systemList, count); err != nil {
 		return true, err
 	}
 	if isShard {
@@ -113,7 +113,18 @@ func runDistributed(cmd *cobra.Command, f *runFlags, live *runner.Resources) (ha
 	return true, runCoordinator(cmd, f, selected, systemList)
 }
 
-func checkDistributable(f *runFlags, selected []workloads.Workload, count int) error {
+// shardTakeover names the systems whose consumers of one subscription
+// are coordinated within one process only and whose new partition owner
+// takes the partition over from whoever reads it (docs/adapters/): with the
+// consumers of several shards reading one partition, a consumer that
+// starts on messages already there takes them from under the others. Sharded runs on them must start every consumer before any
+// message is sent, and never restart one.
+var shardTakeover = map[string]string{
+	"nats":  "NATS JetStream consumers of one subscription are coordinated within one process only, and one that starts on unacknowledged messages re-creates the partition's durable under the other shards' consumers (docs/adapters/nats.md)",
+	"redis": "Redis Streams consumers of one subscription are coordinated within one process only, and one that takes a partition claims every entry pending on it, the other shards' consumers' included, which then arrive twice (docs/adapters/redis.md)",
+}
+
+func checkDistributable(f *runFlags, selected []workloads.Workload, systemList []string, count int) error {
 	if count < 1 {
 		return usagef("--local-workers %d: want 1 or more workers", count)
 	}
@@ -124,6 +135,14 @@ func checkDistributable(f *runFlags, selected []workloads.Workload, count int) e
 		for _, e := range w.Expand() {
 			if err := workloads.CheckShardable(e, count); err != nil {
 				return usageError{err}
+			}
+			if e.Queue != nil || (e.BacklogBytes() == 0 && e.Churn == nil) {
+				continue // competing consumers, or consumers started before any message
+			}
+			for _, sys := range systemList {
+				if why, ok := shardTakeover[sys]; ok {
+					return usagef("workload %s on %s cannot run sharded: its consumers start on a backlog or restart (consumerBacklogSizeGB, churn), and %s; run it on one worker", e.Name, sys, why)
+				}
 			}
 		}
 	}

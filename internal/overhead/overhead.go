@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -21,41 +22,96 @@ import (
 	"github.com/brokerbench/brokerbench/workloads/runner"
 )
 
-// Rates are the per-round figures, in messages per second, of the raw
-// loop and of brokerbench, in the order measured.
-type Rates struct {
-	Raw, Harness []float64
+// Window is what one measurement moved: Messages between Start and End.
+type Window struct {
+	Messages   int64
+	Start, End time.Time
 }
 
-// Ratio is brokerbench's median over the raw loop's median: 1 means the
-// harness costs nothing, the target is at least 0.9.
-func (r Rates) Ratio() float64 { return Median(r.Harness) / Median(r.Raw) }
+// Rate is the window's messages per second.
+func (w Window) Rate() float64 { return float64(w.Messages) / w.End.Sub(w.Start).Seconds() }
 
-// Report records both medians and the ratio as benchmark metrics (raw
-// names the raw client, "franz-go" say) and logs every round.
+// Round is one measurement: its rate, and the CPU time the whole process
+// (broker included when it runs in process) spent per message in its
+// window. The CPU figure is the steadier one on a shared machine: other
+// load takes cores away and lowers both sides' rates by chance, but
+// barely changes what a message costs.
+type Round struct {
+	Rate      float64 // messages per second
+	CPUPerMsg float64 // ns of process CPU per message; NaN when unknown
+}
+
+// Rates are the rounds of the raw loop and of brokerbench, in the order
+// measured.
+type Rates struct {
+	Raw, Harness []Round
+}
+
+// Ratio is brokerbench's median rate over the raw loop's: 1 means the
+// harness costs nothing, the target is at least 0.9.
+func (r Rates) Ratio() float64 { return medianOf(r.Harness, rate) / medianOf(r.Raw, rate) }
+
+// CPURatio is the raw loop's median CPU per message over brokerbench's,
+// the same direction as Ratio: what throughput would compare at when
+// both are bound by CPU alone.
+func (r Rates) CPURatio() float64 { return medianOf(r.Raw, cpu) / medianOf(r.Harness, cpu) }
+
+func rate(r Round) float64 { return r.Rate }
+func cpu(r Round) float64  { return r.CPUPerMsg }
+
+func medianOf(rs []Round, f func(Round) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	return Median(v)
+}
+
+// Report records both sides' median rates and CPU per message and the two
+// ratios as benchmark metrics (raw names the raw client, "franz-go" say)
+// and logs every round.
 func (r Rates) Report(b *testing.B, raw string) {
-	b.ReportMetric(Median(r.Raw), raw+"-msg/s")
-	b.ReportMetric(Median(r.Harness), "brokerbench-msg/s")
+	b.ReportMetric(medianOf(r.Raw, rate), raw+"-msg/s")
+	b.ReportMetric(medianOf(r.Harness, rate), "brokerbench-msg/s")
 	b.ReportMetric(r.Ratio(), "ratio")
-	b.Logf("rounds: %s %.0f, brokerbench %.0f msg/s; medians %.0f / %.0f, ratio %.3f",
-		raw, r.Raw, r.Harness, Median(r.Raw), Median(r.Harness), r.Ratio())
+	b.ReportMetric(medianOf(r.Raw, cpu), raw+"-cpu-ns/msg")
+	b.ReportMetric(medianOf(r.Harness, cpu), "brokerbench-cpu-ns/msg")
+	b.ReportMetric(r.CPURatio(), "cpu-ratio")
+	list := func(rs []Round, f func(Round) float64) []float64 {
+		v := make([]float64, len(rs))
+		for i, x := range rs {
+			v[i] = math.Round(f(x))
+		}
+		return v
+	}
+	b.Logf("msg/s: %s %v, brokerbench %v; ratio of medians %.3f", raw, list(r.Raw, rate), list(r.Harness, rate), r.Ratio())
+	b.Logf("CPU ns/msg: %s %v, brokerbench %v; ratio of medians %.3f", raw, list(r.Raw, cpu), list(r.Harness, cpu), r.CPURatio())
 }
 
 // Compare measures raw and harness rounds times each, alternating which
 // goes first so that neither always runs on a warmer (or more tired)
 // machine. Every measurement gets its own environment from fresh (a new
 // broker, data directory, topic), torn down by the returned func right
-// after it, so neither load pays for what the other left behind.
-func Compare[E any](tb testing.TB, rounds int, fresh func(testing.TB) (E, func()), raw, harness func(testing.TB, E) float64) Rates {
+// after it, so neither load pays for what the other left behind. A
+// measurement returns the window it timed; the process CPU is sampled
+// throughout, so that the CPU of that window alone is known even when
+// the window is only found afterwards (from a run's events).
+func Compare[E any](tb testing.TB, rounds int, fresh func(testing.TB) (E, func()), raw, harness func(testing.TB, E) Window) Rates {
 	tb.Helper()
-	measure := func(f func(testing.TB, E) float64) float64 {
+	measure := func(f func(testing.TB, E) Window) Round {
 		// Every window writes up to gigabytes; without a sync the kernel
 		// would write the previous window's pages back during the next
 		// one and charge it to whichever load comes second.
 		syncDisks()
 		env, done := fresh(tb)
 		defer done()
-		return f(tb, env)
+		cs := startCPUSampler()
+		w := f(tb, env)
+		r := Round{Rate: w.Rate(), CPUPerMsg: math.NaN()}
+		if used, ok := cs.stop().between(w.Start, w.End); ok {
+			r.CPUPerMsg = float64(used) / float64(w.Messages)
+		}
+		return r
 	}
 	var r Rates
 	for i := range rounds {
@@ -68,6 +124,72 @@ func Compare[E any](tb testing.TB, rounds int, fresh func(testing.TB) (E, func()
 		}
 	}
 	return r
+}
+
+// cpuSampleEvery is the CPU sampler's period: fine against windows of
+// seconds, and a getrusage call per period costs nothing measurable.
+const cpuSampleEvery = 2 * time.Millisecond
+
+type cpuSample struct {
+	at  time.Time
+	cpu time.Duration
+}
+
+type cpuSamples []cpuSample
+
+type cpuSampler struct {
+	stopc chan struct{}
+	done  chan cpuSamples
+}
+
+// startCPUSampler records the process CPU every cpuSampleEvery until stop.
+func startCPUSampler() *cpuSampler {
+	cs := &cpuSampler{stopc: make(chan struct{}), done: make(chan cpuSamples, 1)}
+	go func() {
+		tick := time.NewTicker(cpuSampleEvery)
+		defer tick.Stop()
+		out := cpuSamples{{time.Now(), processCPU()}}
+		for {
+			select {
+			case <-tick.C:
+				out = append(out, cpuSample{time.Now(), processCPU()})
+			case <-cs.stopc:
+				cs.done <- append(out, cpuSample{time.Now(), processCPU()})
+				return
+			}
+		}
+	}()
+	return cs
+}
+
+func (cs *cpuSampler) stop() cpuSamples {
+	close(cs.stopc)
+	return <-cs.done
+}
+
+// between is the CPU used from t0 to t1, interpolated between samples;
+// false when CPU time cannot be read here.
+func (s cpuSamples) between(t0, t1 time.Time) (time.Duration, bool) {
+	a, b := s.at(t0), s.at(t1)
+	return b - a, a >= 0 && b >= 0
+}
+
+// at is the process CPU at t, interpolated linearly between the samples
+// around it (clamped to the first and last); -1 when unknown.
+func (s cpuSamples) at(t time.Time) time.Duration {
+	i, _ := slices.BinarySearchFunc(s, t, func(c cpuSample, t time.Time) int { return c.at.Compare(t) })
+	switch {
+	case i == 0:
+		return s[0].cpu
+	case i == len(s):
+		return s[len(s)-1].cpu
+	}
+	lo, hi := s[i-1], s[i]
+	if lo.cpu < 0 || hi.cpu < 0 {
+		return -1
+	}
+	f := float64(t.Sub(lo.at)) / float64(hi.at.Sub(lo.at))
+	return lo.cpu + time.Duration(f*float64(hi.cpu-lo.cpu))
 }
 
 // Median is the middle value of v (the upper middle for an even count).
@@ -125,35 +247,27 @@ func Run(ctx context.Context, w workloads.Workload, sys adapters.System) (*resul
 	return rn.Run(ctx, w, sys)
 }
 
-// PublishRate is a run's acknowledged messages per second of its measured
-// phase.
-func PublishRate(res *results.Result) float64 {
-	return float64(res.Counts.Acked) / res.Meta.MeasuredSeconds
-}
-
-// DrainRate is how fast a backlog run's consumers drained the backlog:
-// messages drained over the time from "backlog-built" (consumers about to
-// start, so joining the group counts, as it does for a raw client) to
-// "backlog-drained" (the runner's check found at most the allowed rest).
-func DrainRate(res *results.Result) (float64, error) {
-	var built, drained *results.Event
-	for i, e := range res.Events {
-		switch e.Kind {
-		case "backlog-built":
-			built = &res.Events[i]
-		case "backlog-drained":
-			drained = &res.Events[i]
+// PublishWindow is a run's measured phase and the messages acknowledged
+// in the run (all of them in the measured phase, as PublishWorkload has no
+// warm-up; the last in-flight acks after it are a negligible share).
+func PublishWindow(res *results.Result) (Window, error) {
+	for _, e := range res.Events {
+		if e.Kind == "measure-start" {
+			end := e.Time.Add(time.Duration(res.Meta.MeasuredSeconds * float64(time.Second)))
+			return Window{Messages: res.Counts.Acked, Start: e.Time, End: end}, nil
 		}
 	}
-	if built == nil || drained == nil {
-		return 0, fmt.Errorf("run %s has no backlog-built and backlog-drained events", res.Workload)
+	return Window{}, fmt.Errorf("run %s has no measure-start event", res.Workload)
+}
+
+// DrainWindow is how a backlog run's consumers drained the backlog (the
+// result's BacklogPhase): the messages consumed from Built (consumers
+// about to start, so joining the group counts, as it does for a raw
+// client) to Drained (the runner's check found at most the allowed rest).
+func DrainWindow(res *results.Result) (Window, error) {
+	bp := res.BacklogPhase
+	if bp == nil || !bp.Drained.After(bp.Built) {
+		return Window{}, fmt.Errorf("run %s has no drained backlog phase", res.Workload)
 	}
-	var have, left int64
-	if _, err := fmt.Sscanf(built.Detail, "%d messages", &have); err != nil {
-		return 0, fmt.Errorf("read backlog-built %q: %w", built.Detail, err)
-	}
-	if _, err := fmt.Sscanf(drained.Detail, "%d messages left", &left); err != nil {
-		return 0, fmt.Errorf("read backlog-drained %q: %w", drained.Detail, err)
-	}
-	return float64(have-left) / drained.Time.Sub(built.Time).Seconds(), nil
+	return Window{Messages: bp.Consumed, Start: bp.Built, End: bp.Drained}, nil
 }

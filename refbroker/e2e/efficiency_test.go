@@ -1,10 +1,12 @@
 package e2e_test
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -13,6 +15,12 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
+
+// effProfileDir, when set, makes BenchmarkBrokerEfficiency run the broker
+// with --cpu-profile into this directory (produce-<n>p.pprof and
+// consume-<n>p.pprof per partition count, each phase in its own broker
+// process) and stop it with SIGTERM so the profile is written.
+var effProfileDir = flag.String("e2e.broker-profile", "", "directory for CPU profiles of the broker in BenchmarkBrokerEfficiency (one per phase and partition count)")
 
 // userHZ is the unit of utime and stime in /proc/<pid>/stat: Linux
 // reports them in USER_HZ, fixed at 100 for user space on every
@@ -117,6 +125,17 @@ func measureBroker(b *testing.B, pid int, phase func() throughput) efficiency {
 	return efficiency{th: th, cpu: after - before, cpuPer: (after - before).Seconds() / gb}
 }
 
+// effBrokerArgs returns the broker's flags for one phase of
+// BenchmarkBrokerEfficiency: its production defaults, plus a CPU profile
+// when -e2e.broker-profile is set.
+func effBrokerArgs(phase string, parts int32) []string {
+	args := []string{"--fsync", *benchFsync, "--log-level", "warn"}
+	if *effProfileDir != "" {
+		args = append(args, "--cpu-profile", filepath.Join(*effProfileDir, fmt.Sprintf("%s-%dp.pprof", phase, parts)))
+	}
+	return args
+}
+
 // BenchmarkBrokerEfficiency runs cmd/refbroker as its own process, with
 // its production defaults (fsync every second), and reports for 1 and 16
 // partitions: produce and consume MB/s of 1 KiB records, the broker's CPU
@@ -137,14 +156,24 @@ func BenchmarkBrokerEfficiency(b *testing.B) {
 			var prod, cons efficiency
 			var ceiling float64
 			for b.Loop() {
-				p := newBrokerProc(b, "--fsync", *benchFsync, "--log-level", "warn")
-				pid := p.cmd.Process.Pid
+				p := newBrokerProc(b, effBrokerArgs("produce", parts)...)
 				topic := fmt.Sprintf("eff-%d", parts)
 				createTopic(b, newAdmin(b, p.Addr()), topic, parts)
-				prod = measureBroker(b, pid, func() throughput { return benchProduce(b, p.Addr(), topic, n, values) })
-				cons = measureBroker(b, pid, func() throughput { return benchConsumeAll(b, p.Addr(), topic, n) })
+				prod = measureBroker(b, p.cmd.Process.Pid, func() throughput { return benchProduce(b, p.Addr(), topic, n, values) })
+				if *effProfileDir != "" {
+					// One profile per phase: restart on the same
+					// data with a fresh profile file.
+					p.stop()
+					p.args = effBrokerArgs("consume", parts)
+					p.start()
+				}
+				cons = measureBroker(b, p.cmd.Process.Pid, func() throughput { return benchConsumeAll(b, p.Addr(), topic, n) })
 				ceiling = loopbackCeiling(b, int64(n)*benchValueBytes)
-				p.kill()
+				if *effProfileDir != "" {
+					p.stop()
+				} else {
+					p.kill()
+				}
 			}
 			b.ReportMetric(prod.th.mbPerSec(), "produce-MB/s")
 			b.ReportMetric(prod.cpuPer, "produce-cpu-s/GB")

@@ -180,6 +180,24 @@ func (p *brokerProc) kill() {
 	}
 }
 
+// stop sends SIGTERM and waits for a clean exit (status 0), so that
+// everything the process writes at shutdown (a --cpu-profile among
+// them) is complete.
+func (p *brokerProc) stop() {
+	p.t.Helper()
+	if err := syscall.Kill(p.cmd.Process.Pid, syscall.SIGTERM); err != nil {
+		p.t.Fatalf("SIGTERM refbroker: %v", err)
+	}
+	select {
+	case <-p.waited:
+	case <-time.After(60 * time.Second):
+		p.t.Fatalf("refbroker pid %d did not exit within 60s of SIGTERM", p.cmd.Process.Pid)
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		p.t.Fatalf("refbroker pid %d exited with status %d after SIGTERM", p.cmd.Process.Pid, code)
+	}
+}
+
 // restart kills the process with SIGKILL and starts it again on the same
 // data dir and port.
 func (p *brokerProc) restart() {

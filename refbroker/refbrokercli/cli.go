@@ -21,6 +21,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,7 +52,21 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "refbroker: %v\n", err)
 		return 2
 	}
-	b, err := refbroker.Start(ctx, cfg)
+	if cfg.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(cfg.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "refbroker: %v\n", err)
+			return 1
+		}
+		// Deferred, so it runs after Close: the profile covers the
+		// whole run and is complete once the process exits 0 or 1.
+		defer func() {
+			if err := stopProfile(); err != nil {
+				fmt.Fprintf(stderr, "refbroker: %v\n", err)
+			}
+		}()
+	}
+	b, err := refbroker.Start(ctx, cfg.Config)
 	if err != nil {
 		fmt.Fprintf(stderr, "refbroker: %v\n", err)
 		return 1
@@ -64,13 +79,42 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	return 0
 }
 
-// parseFlags turns command-line flags into a broker config. Every error
-// names the flag at fault.
-func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
+// options are the parsed flags: the broker's config and the settings of
+// the process around it.
+type options struct {
+	refbroker.Config
+	// cpuProfile is a file to write a Go CPU profile of the whole run
+	// to (--cpu-profile); empty for none.
+	cpuProfile string
+}
+
+// startCPUProfile starts a CPU profile written to path and returns the
+// func that stops it and closes the file.
+func startCPUProfile(path string) (func() error, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpu-profile: start: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("--cpu-profile: write %s: %w", path, err)
+		}
+		return nil
+	}, nil
+}
+
+// parseFlags turns command-line flags into a broker config and process
+// options. Every error names the flag at fault.
+func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("refbroker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		cfg       refbroker.Config
+		cfg       options
 		fsync     = storage.FsyncInterval
 		logLevel  = slog.LevelInfo
 		autoTopic = true
@@ -109,6 +153,7 @@ func parseFlags(args []string, stderr io.Writer) (refbroker.Config, error) {
 	fs.StringVar(&cfg.Security.ACLFile, "acl-file", "", "ACL file; when set, principals may do only what it allows")
 	nodeID := fs.Int("node-id", 0, "node ID in Metadata")
 	fs.StringVar(&cfg.ClusterID, "cluster-id", "", "cluster ID (default: generated once and persisted)")
+	fs.StringVar(&cfg.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the whole run to this file (for performance work)")
 	fs.Func("log-level", "debug, info, warn or error (default info)", func(s string) error {
 		return logLevel.UnmarshalText([]byte(s))
 	})

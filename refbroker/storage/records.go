@@ -102,7 +102,7 @@ type recordFields struct {
 // one-byte varints decode inline: validation runs on every produced
 // record and must stay a small fraction of produce's cost.
 func (r *recordFields) decode(b []byte) ([]byte, error) {
-	length, n := binary.Varint(b)
+	length, n := varintAt(b, 0)
 	if n <= 0 {
 		return nil, fmt.Errorf("%w: records end before this record's length (%d bytes left)", ErrInvalidRecord, len(b))
 	}
@@ -135,11 +135,20 @@ func (r *recordFields) decode(b []byte) ([]byte, error) {
 }
 
 // varintAt decodes the zigzag varint at b[i:] and returns it and the
-// position after it; i < 0 or a bad varint gives -1.
+// position after it; i < 0 or a bad varint gives -1. One- and two-byte
+// varints (every field of a record up to 8 KiB but timestamps) take the
+// fast path without binary.Varint; validation walks every produced
+// record.
 func varintAt(b []byte, i int) (int64, int) {
-	if uint(i) < uint(len(b)) && b[i] < 0x80 { // one byte, and i >= 0
-		x := int64(b[i])
-		return x>>1 ^ -(x & 1), i + 1
+	if uint(i) < uint(len(b)) { // and i >= 0
+		x := uint64(b[i])
+		if x < 0x80 {
+			return int64(x>>1) ^ -int64(x&1), i + 1
+		}
+		if i+1 < len(b) && b[i+1] < 0x80 {
+			x = x&0x7f | uint64(b[i+1])<<7
+			return int64(x>>1) ^ -int64(x&1), i + 2
+		}
 	}
 	return varintSlow(b, i)
 }

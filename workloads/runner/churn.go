@@ -6,7 +6,8 @@ import (
 )
 
 // churn makes consumers of the first subscription leave and rejoin every
-// Churn.Interval until ctx is done, round robin over its consumers. A
+// Churn.Interval until ctx is done, round robin over its consumers (of
+// every shard: each shard churns its own on the common schedule). A
 // departed consumer rejoins after Churn.Downtime with the same id and, for
 // static membership, the same group.instance.id, so a static member can
 // reclaim its partitions without a rebalance.
@@ -18,7 +19,7 @@ func (r *run) churn(ctx context.Context) {
 			members = append(members, c)
 		}
 	}
-	next := 0
+	began := time.Now()
 	tick := time.NewTicker(ch.Interval)
 	defer tick.Stop()
 	for {
@@ -27,10 +28,23 @@ func (r *run) churn(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
+		// The round robin is over the subscription's consumers of every
+		// shard (global indexes; this shard runs ConsumersLo..Hi-1), so
+		// shards ticking on their common schedule churn together exactly
+		// the consumers one machine would; a shard owning none of this
+		// tick's batch sits it out. The tick's number comes from the
+		// clock, not from counting ticks, so a shard whose churn fell
+		// behind (the ticker dropped a tick) stays in step.
+		next := (int(time.Since(began)/ch.Interval) - 1) * ch.Consumers
 		batch := make([]*consumer, 0, ch.Consumers)
 		for range ch.Consumers {
-			batch = append(batch, members[next%len(members)])
+			if g := next % r.w.ConsumerPerSubscription; g >= r.plan.ConsumersLo && g < r.plan.ConsumersHi {
+				batch = append(batch, members[g-r.plan.ConsumersLo])
+			}
 			next++
+		}
+		if len(batch) == 0 {
+			continue
 		}
 		// Membership changes run to completion even when the run ends
 		// meanwhile, so that teardown finds every consumer live and the

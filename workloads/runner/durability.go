@@ -38,6 +38,7 @@ func (r *run) checkDurability(ctx context.Context) error {
 		rep.Effective, rep.Evidence = got.Effective, got.Evidence
 	}
 	r.durability = &rep
+	r.checkCapacity(ctx)
 	if !rep.Met() {
 		r.log.Warn("durability below the requested level", "requested", rep.Requested, "effective", rep.Effective, "evidence", rep.Evidence)
 		if r.w.DurabilityRequired {
@@ -45,4 +46,31 @@ func (r *run) checkDurability(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// checkCapacity asks the adapter whether the system can hold what the run
+// plans to store (adapters.CapacityWarner); its warnings go to the log and
+// the result, and a failed check is one of them.
+func (r *run) checkCapacity(ctx context.Context) {
+	cw, ok := r.sys.(adapters.CapacityWarner)
+	if !ok || len(r.topics) == 0 {
+		return
+	}
+	plan := adapters.LoadPlan{Topic: r.topics[0].name, Topics: len(r.topics), Partitions: r.w.PartitionsPerTopic, MessageSize: r.w.MessageSize}
+	if r.w.ProducerRate > 0 {
+		plan.Messages = int64(r.w.ProducerRate * (r.w.WarmupDuration + r.w.TestDuration).Seconds())
+	}
+	if b := r.w.BacklogBytes(); b > 0 && r.w.MessageSize > 0 {
+		plan.Messages += b / int64(r.w.MessageSize)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	warnings, err := cw.CapacityWarnings(cctx, plan)
+	cancel()
+	if err != nil {
+		warnings = append(warnings, "capacity check failed: "+err.Error())
+	}
+	for _, w := range warnings {
+		r.log.Warn(w)
+	}
+	r.warnings = append(r.warnings, warnings...)
 }

@@ -161,3 +161,34 @@ func TestBacklogDrainStallFails(t *testing.T) {
 		}
 	})
 }
+
+// TestBacklogPhaseFigures: a backlog run records its build and drain:
+// consumers start with at least the backlog size waiting and drain it to
+// the floor; the drain time and rate come from those instants and counts.
+func TestBacklogPhaseFigures(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		w := smallWorkload("backlog-figures")
+		w.MessageSize = 1024
+		w.ConsumerBacklogSizeGB = 2.0 / 1024 // 2 MiB: 2048 messages
+		w.BacklogDrainRatio = 1
+		rn, err := New(Interval(250*time.Millisecond), Logger(quietLogger()), DrainTimeout(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := rn.Run(t.Context(), w, memory.New(memory.Config{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bp := res.BacklogPhase
+		if bp == nil {
+			t.Fatal("no backlog phase in the result")
+		}
+		if bp.BuiltMessages < 2048 || bp.LeftMessages > 1000 || !bp.Drained.After(bp.Built) || bp.Consumed < bp.BuiltMessages-bp.LeftMessages {
+			t.Errorf("backlog phase %+v: want >= 2048 built, drained to <= 1000 after it, consumed at least the difference", bp)
+		}
+		if got, want := bp.DrainRate(), float64(bp.Consumed)/bp.Drained.Sub(bp.Built).Seconds(); got != want {
+			t.Errorf("drain rate %v, want %v", got, want)
+		}
+	})
+}

@@ -137,17 +137,17 @@ func produce(cl *kgo.Client, topic string, more func(sent int) bool) int64 {
 }
 
 // rawPublish is the publish baseline: produce for publishWindow.
-func rawPublish(tb testing.TB, addr string) float64 {
+func rawPublish(tb testing.TB, addr string) overhead.Window {
 	cl, topic := rawTopic(tb, addr)
 	defer cl.Close()
 	start := time.Now()
 	acked := produce(cl, topic, func(int) bool { return time.Since(start) < publishWindow })
-	return float64(acked) / time.Since(start).Seconds()
+	return overhead.Window{Messages: acked, Start: start, End: time.Now()}
 }
 
 // rawConsume is the consume baseline: build the backlog, then time a
 // group consumer draining it with a plain poll loop.
-func rawConsume(tb testing.TB, addr string) float64 {
+func rawConsume(tb testing.TB, addr string) overhead.Window {
 	pcl, topic := rawTopic(tb, addr)
 	acked := produce(pcl, topic, func(sent int) bool { return sent < drainBacklog })
 	pcl.Close()
@@ -171,27 +171,29 @@ func rawConsume(tb testing.TB, addr string) float64 {
 		}
 		fs.EachRecord(func(*kgo.Record) { n++ })
 	}
-	return float64(n) / time.Since(start).Seconds()
+	return overhead.Window{Messages: n, Start: start, End: time.Now()}
 }
 
 // harnessPublish runs the same publish load through the runner and the
 // Kafka adapter.
-func harnessPublish(tb testing.TB, addr string) float64 {
-	res := runKafka(tb, addr, overhead.PublishWorkload(overheadSize, overheadInFlight, publishWindow))
-	return overhead.PublishRate(res)
+func harnessPublish(tb testing.TB, addr string) overhead.Window {
+	w, err := overhead.PublishWindow(runKafka(tb, addr, overhead.PublishWorkload(overheadSize, overheadInFlight, publishWindow)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return w
 }
 
 // harnessConsume runs a backlog-drain workload of the same size through
 // the runner and the Kafka adapter.
-func harnessConsume(tb testing.TB, addr string) float64 {
-	w := overhead.DrainWorkload(overheadSize, drainBacklog)
-	w.Delivery.MaxInFlight = overheadInFlight
-	res := runKafka(tb, addr, w)
-	rate, err := overhead.DrainRate(res)
+func harnessConsume(tb testing.TB, addr string) overhead.Window {
+	wl := overhead.DrainWorkload(overheadSize, drainBacklog)
+	wl.Delivery.MaxInFlight = overheadInFlight
+	w, err := overhead.DrainWindow(runKafka(tb, addr, wl))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return rate
+	return w
 }
 
 func runKafka(tb testing.TB, addr string, w workloads.Workload) *results.Result {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/brokerbench/brokerbench/adapters"
+	"github.com/brokerbench/brokerbench/results"
 )
 
 // waitReady sends a probe message to every partition of every topic until
@@ -221,11 +222,11 @@ func (r *run) beginMeasure() {
 // consumers do, so the run ends on time whatever the consumers manage.
 // Neither wait is open-ended: one that makes no progress (a backlog that
 // stops growing, or stops shrinking) for the drain timeout fails the run.
+// A sharded run's goals are on the shards' summed backlog (reachBacklog).
 func (r *run) buildBacklog(ctx context.Context) error {
-	target := r.w.BacklogBytes()
+	target, size := r.w.BacklogBytes(), int64(r.w.MessageSize)
 	r.setPhase("backlog-build")
-	capacity := target / int64(r.w.MessageSize)
-	err := r.waitBacklog(ctx, "build", func(b int64) bool { return b >= (target+int64(r.w.MessageSize)-1)/int64(r.w.MessageSize) }, func(b, best int64) bool { return b > best })
+	built, err := r.reachBacklog(ctx, PointBacklogBuilt, BacklogGoal{Phase: "build", Messages: (target + size - 1) / size, Stall: r.r.drainTimeout})
 	if err != nil {
 		return err
 	}
@@ -239,40 +240,58 @@ func (r *run) buildBacklog(ctx context.Context) error {
 		if err := r.flushProducers(ctx); err != nil {
 			return err
 		}
+		if r.r.shard == nil {
+			// The consumers start now; a shard keeps the coordinator's
+			// instant, which all shards share.
+			built = time.Now()
+		}
 	}
-	r.event("backlog-built", "", nil, fmt.Sprintf("%d messages", r.clientBacklog()))
+	bp := &results.BacklogPhase{Built: built, Drained: built, BuiltMessages: r.clientBacklog()}
+	received := r.uniqueReceived()
+	r.eventAt(built, "backlog-built", fmt.Sprintf("%d messages", bp.BuiltMessages))
 	r.setPhase("backlog-drain")
 	if err := r.startConsumers(ctx); err != nil {
 		return err
 	}
-	floor := max(int64(1000), int64((1-r.w.BacklogDrainRatio)*float64(capacity)))
 	if r.w.BacklogDrainRatio > 0 {
-		err := r.waitBacklog(ctx, "drain", func(b int64) bool { return b <= floor }, func(b, best int64) bool { return b < best })
+		floor := max(int64(1000), int64((1-r.w.BacklogDrainRatio)*float64(target/size)))
+		bp.Drained, err = r.reachBacklog(ctx, PointBacklogDrained, BacklogGoal{Phase: "drain", Messages: floor, Stall: r.r.drainTimeout})
 		if err != nil {
 			return err
 		}
 	}
-	r.event("backlog-drained", "", nil, fmt.Sprintf("%d messages left", r.clientBacklog()))
+	bp.LeftMessages, bp.Consumed = r.clientBacklog(), r.uniqueReceived()-received
+	r.backlog = bp
+	r.eventAt(bp.Drained, "backlog-drained", fmt.Sprintf("%d messages left", bp.LeftMessages))
 	r.setPhase("")
 	return nil
 }
 
-// waitBacklog polls the client backlog until done holds. better says
-// whether a backlog improves on the best seen so far; when none has for
-// the drain timeout, the wait fails, so that a system that stops taking
-// messages or consumers that stop reading cannot hold the run forever.
-func (r *run) waitBacklog(ctx context.Context, what string, done func(int64) bool, better func(b, best int64) bool) error {
-	// A short tick: the backlog events time the build and the drain, and
-	// a check costs one lock per subscription.
+// reachBacklog waits until the backlog meets goal and returns when it
+// did. A shard waits at point for the coordinator, which checks the goal
+// on the shards' summed backlog and releases them all at one instant.
+func (r *run) reachBacklog(ctx context.Context, point string, goal BacklogGoal) (time.Time, error) {
+	if r.r.shard != nil {
+		return r.waitGoal(ctx, point, &goal)
+	}
+	err := r.waitBacklog(ctx, goal)
+	return time.Now(), err
+}
+
+// waitBacklog polls the client backlog until it meets goal, failing when
+// it has not improved on its best for goal.Stall.
+func (r *run) waitBacklog(ctx context.Context, goal BacklogGoal) error {
+	// A short tick: the backlog phase's instants time the build and the
+	// drain, and a check costs one lock per subscription.
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	best, since := r.clientBacklog(), time.Now()
-	for b := best; !done(b); b = r.clientBacklog() {
-		if better(b, best) {
+	for b := best; !goal.Met(b); b = r.clientBacklog() {
+		if goal.Better(b, best) {
 			best, since = b, time.Now()
 		}
-		if time.Since(since) > r.r.drainTimeout {
-			return fmt.Errorf("backlog %s made no progress for %s (--drain-timeout): %d messages in the backlog", what, r.r.drainTimeout, b)
+		if time.Since(since) > goal.Stall {
+			return goal.StallError(b)
 		}
 		select {
 		case <-tick.C:
@@ -283,17 +302,24 @@ func (r *run) waitBacklog(ctx context.Context, what string, done func(int64) boo
 	return nil
 }
 
+// uniqueReceived is the distinct messages received, over all
+// subscriptions.
+func (r *run) uniqueReceived() int64 {
+	var n int64
+	for _, s := range r.subs {
+		n += s.uniqueReceived()
+	}
+	return n
+}
+
 // clientBacklog is acknowledged messages times subscriptions minus unique
 // messages received, over all topics.
 func (r *run) clientBacklog() int64 {
-	var acked, recv int64
+	var acked int64
 	for _, pr := range r.producers {
 		acked += (pr.ackedN.Load() - pr.poisonAcked.Load()) * int64(r.w.SubscriptionsPerTopic)
 	}
-	for _, s := range r.subs {
-		recv += s.uniqueReceived()
-	}
-	return acked - recv
+	return acked - r.uniqueReceived()
 }
 
 // flushProducers waits, within ctx, for every send to complete.
@@ -353,6 +379,11 @@ func (r *run) awaitDeadLetters(ctx context.Context) {
 			n += c
 		}
 		return n
+	}
+	if r.r.shard != nil {
+		r.awaitDeadLettersSharded(ctx, want, count)
+		r.deadLettered = count()
+		return
 	}
 	n := count()
 	for n >= 0 && n < want && ctx.Err() == nil {

@@ -94,8 +94,17 @@ func (c *consumer) handleQueue(d *adapters.Delivery, h header, now int64) (accep
 	s.mu.Lock()
 	first, since := s.queue.delivery(h, now)
 	s.mu.Unlock()
+	seenHere := !first
+	if s.run.plan.Segment.Distributed() && d.Redelivered {
+		// Another shard's consumer may have had it first: only the
+		// system knows (docs/distributed.md). Without this, each shard
+		// would release a "release once" message again.
+		first = false
+	}
 	if !first {
 		s.redelivered.Add(1)
+	}
+	if seenHere {
 		c.redeliveryDelay.Record(since)
 	}
 	d.Disposition = decide(q, h, first)

@@ -92,6 +92,7 @@ func (r *run) result(meta results.Meta) *results.Result {
 	r.fillPartitions(res)
 	r.fillEvents(res)
 	r.shardResult(res)
+	res.BacklogPhase = r.backlog
 	res.Generator = r.gen
 	if r.firstErr != nil {
 		res.Meta.Warnings = append(res.Meta.Warnings, "first send error: "+r.firstErr.Error())

@@ -62,8 +62,9 @@ type run struct {
 	// deadLettered is the systems' dead-letter count at the end of a
 	// queue run; -1 when it has no dead-letter destination.
 	deadLettered int64
-	warnings     []string // run-level problems that did not fail it (e.g. the final read)
-	phase        string   // backlog or drain phase label for samples; "" otherwise
+	warnings     []string              // run-level problems that did not fail it (e.g. the final read)
+	phase        string                // backlog or drain phase label for samples; "" otherwise
+	backlog      *results.BacklogPhase // a backlog workload's build and drain, once drained
 	// watch measures the generator's health while load runs; gen holds
 	// its figures once load has stopped (nil if load never started).
 	watch *watcher
@@ -174,7 +175,14 @@ func (r *run) execute(ctx context.Context) (err error) {
 	}
 	backlog := r.w.BacklogBytes() > 0
 	var start time.Time
-	if !backlog {
+	if backlog {
+		// Consumers start once the backlog is built (buildBacklog); the
+		// shards' producers start together.
+		var err error
+		if start, err = r.wait(ctx, PointProduce); err != nil {
+			return err
+		}
+	} else {
 		if err := r.startConsumers(ctx); err != nil {
 			return err
 		}
@@ -375,6 +383,14 @@ func (r *run) teardown(parent context.Context, closeBudget, deleteBudget time.Du
 
 func (r *run) event(kind, consumer string, partitions []int32, detail string) {
 	r.addEvent(results.Event{Kind: kind, Consumer: consumer, Partitions: partitions, Detail: detail})
+}
+
+// eventAt records an event that happened at t (a shard's common instant).
+func (r *run) eventAt(t time.Time, kind, detail string) {
+	e := results.Event{Kind: kind, Detail: detail, Time: t, Elapsed: r.elapsed(r.since(t))}
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
 }
 
 // addEvent records e at the current time.

@@ -23,6 +23,26 @@ const (
 	// shard's consumers have received one (they are assigned), with the
 	// instant at which every shard starts its producers.
 	PointReady = "ready"
+	// PointProduce replaces PointReady in a backlog workload, whose
+	// consumers start only once the backlog is built: producers are
+	// created; the barrier returns the instant at which every shard starts
+	// them.
+	PointProduce = "produce"
+	// PointBacklogBuilt and PointBacklogDrained: a backlog workload's
+	// shards wait there, with a [BacklogGoal], until the shards' summed
+	// backlog has reached the backlog size (then every shard starts its
+	// consumers) and has fallen to the drain floor (then measuring
+	// starts). The barrier returns the instant the goal was met: both
+	// instants are common to all shards, as the drain figures need.
+	PointBacklogBuilt   = "backlog-built"
+	PointBacklogDrained = "backlog-drained"
+	// PointDeadLettered: a queue workload with dead letters, after
+	// PointDrained. The dead-letter count is the system's, over every
+	// shard's poison messages: the shards wait, with a "drain" goal of 0,
+	// until it covers their summed poison messages (shard 0's Backlog is
+	// its poison minus the count, the others' their poison), or the drain
+	// timeout ends the wait; then each reads the count.
+	PointDeadLettered = "dead-lettered"
 	// PointDrained: producers stopped and flushed; the barrier returns
 	// when the shards' backlogs sum to zero (every acknowledged message
 	// received) or the drain timeout ends the wait.
@@ -46,6 +66,47 @@ type ShardStatus struct {
 	// Consumers is the number of consumers this shard runs in each
 	// subscription.
 	Consumers int `json:"consumers"`
+	// Goal is what the shards' summed Backlog must meet at
+	// PointBacklogBuilt, PointBacklogDrained and PointDeadLettered; nil
+	// elsewhere.
+	Goal *BacklogGoal `json:"goal,omitempty"`
+}
+
+// BacklogGoal is a condition on a backlog workload's client-side backlog
+// (messages, summed over subscriptions): one machine checks it on its own
+// backlog, the coordinator of a distributed run on the shards' sum.
+type BacklogGoal struct {
+	// Phase is "build" (met when the backlog is at least Messages) or
+	// "drain" (met when it is at most Messages).
+	Phase    string `json:"phase"`
+	Messages int64  `json:"messages"`
+	// Stall is how long the backlog may go without improving on its best
+	// (growing while built, shrinking while drained) before the run fails
+	// (--drain-timeout): a system that stops taking messages, or consumers
+	// that stop reading, cannot hold the run forever.
+	Stall time.Duration `json:"stall"`
+}
+
+// Met reports whether backlog b meets the goal.
+func (g BacklogGoal) Met(b int64) bool {
+	if g.Phase == "build" {
+		return b >= g.Messages
+	}
+	return b <= g.Messages
+}
+
+// Better reports whether backlog b improves on best.
+func (g BacklogGoal) Better(b, best int64) bool {
+	if g.Phase == "build" {
+		return b > best
+	}
+	return b < best
+}
+
+// StallError is the error of a backlog that made no progress for
+// g.Stall, b messages in it.
+func (g BacklogGoal) StallError(b int64) error {
+	return fmt.Errorf("backlog %s made no progress for %s (--drain-timeout): %d messages in the backlog", g.Phase, g.Stall, b)
 }
 
 // Barrier synchronises the shards of a distributed run (package
@@ -82,11 +143,24 @@ func Shard(c ShardConfig) Option {
 
 // wait is Barrier.Wait for a sharded run and a no-op otherwise.
 func (r *run) wait(ctx context.Context, point string) (time.Time, error) {
+	return r.waitGoal(ctx, point, nil)
+}
+
+// waitGoal is wait with the shard's status carrying goal.
+func (r *run) waitGoal(ctx context.Context, point string, goal *BacklogGoal) (time.Time, error) {
 	if r.r.shard == nil {
 		return time.Time{}, nil
 	}
 	r.log.Info("waiting for the other shards", "point", point)
-	t, err := r.r.shard.Barrier.Wait(ctx, point, r.shardStatus)
+	status := r.shardStatus
+	if goal != nil {
+		status = func() ShardStatus {
+			st := r.shardStatus()
+			st.Goal = goal
+			return st
+		}
+	}
+	t, err := r.r.shard.Barrier.Wait(ctx, point, status)
 	if err != nil {
 		return t, fmt.Errorf("shard %s at %s: %w", r.r.shard.Segment, point, err)
 	}
@@ -168,6 +242,12 @@ func (r *run) shardResult(res *results.Result) {
 		pr.mu.Lock()
 		sh.Acked[fmt.Sprint(pr.id)] = pr.acked.ranges()
 		pr.mu.Unlock()
+		if n := pr.poisonAcked.Load(); n > 0 {
+			if sh.Poison == nil {
+				sh.Poison = map[string]int64{}
+			}
+			sh.Poison[fmt.Sprint(pr.id)] = n
+		}
 	}
 	for _, s := range r.subs {
 		m := map[string]results.SeqRanges{}
@@ -209,4 +289,29 @@ func shardStatus(err error, interrupted bool) (results.Status, []results.Reason)
 		return results.StatusFailed, []results.Reason{{Code: results.ReasonRunError, Message: err.Error()}}
 	}
 	return results.StatusOK, nil
+}
+
+// awaitDeadLettersSharded waits at PointDeadLettered until the system's
+// dead-letter count covers every shard's poison messages (want is this
+// shard's), or ctx (the drain timeout) ends: a timeout is not an error, as
+// on one machine.
+func (r *run) awaitDeadLettersSharded(ctx context.Context, want int64, count func() int64) {
+	goal := &BacklogGoal{Phase: "drain", Messages: 0, Stall: r.r.drainTimeout}
+	status := func() ShardStatus {
+		st := ShardStatus{Backlog: want, Goal: goal}
+		if r.plan.Segment.Index == 0 {
+			n := count()
+			if n < 0 {
+				// Uncountable: stop waiting, as one machine does; the
+				// result says the count is unknown.
+				n = want + 1<<40
+			}
+			st.Backlog -= n
+		}
+		return st
+	}
+	r.log.Info("waiting for the other shards", "point", PointDeadLettered)
+	if _, err := r.r.shard.Barrier.Wait(ctx, PointDeadLettered, status); err != nil && ctx.Err() == nil {
+		r.log.Warn("wait for dead letters", "err", err)
+	}
 }
