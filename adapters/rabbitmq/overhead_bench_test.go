@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -69,36 +68,39 @@ func BenchmarkHarnessOverheadRabbitMQ(b *testing.B) {
 	for _, q := range overheadQueues {
 		b.Run(q.name+"/publish", func(b *testing.B) {
 			compareRounds(b,
-				func(tb testing.TB) (float64, int64) {
+				func(tb testing.TB) overhead.Window {
 					rq := newRawQueue(tb, q.qtype, q.durable)
 					defer rq.close()
-					rate, _, _ := rawPublish(tb, rq, overheadSize, window, 0, q.mode, publishWindow)
-					return rate, int64(rate * publishWindow.Seconds())
+					w, _, _ := rawPublish(tb, rq, overheadSize, window, 0, q.mode, publishWindow)
+					return w
 				},
-				func(tb testing.TB) (float64, int64) {
+				func(tb testing.TB) overhead.Window {
 					w := overhead.PublishWorkload(overheadSize, overheadInFlight, publishWindow)
 					w.Durability = string(q.level)
-					res := runRabbit(tb, w)
-					return overhead.PublishRate(res), res.Counts.Acked
+					win, err := overhead.PublishWindow(runRabbit(tb, w))
+					if err != nil {
+						tb.Fatal(err)
+					}
+					return win
 				})
 		})
 		b.Run(q.name+"/consume", func(b *testing.B) {
 			compareRounds(b,
-				func(tb testing.TB) (float64, int64) {
+				func(tb testing.TB) overhead.Window {
 					rq := newRawQueue(tb, q.qtype, q.durable)
 					defer rq.close()
 					rawPublish(tb, rq, overheadSize, window, drainBacklog, q.mode, 0)
-					return rawDrain(tb, rq, drainBacklog, drainFloor, prefetch, ackEvery), drainBacklog
+					return rawDrain(tb, rq, drainBacklog, drainFloor, prefetch, ackEvery)
 				},
-				func(tb testing.TB) (float64, int64) {
+				func(tb testing.TB) overhead.Window {
 					w := overhead.DrainWorkload(overheadSize, drainBacklog)
 					w.Durability = string(q.level)
 					w.Delivery.MaxInFlight = overheadInFlight
-					rate, err := overhead.DrainRate(runRabbit(tb, w))
+					win, err := overhead.DrainWindow(runRabbit(tb, w))
 					if err != nil {
 						tb.Fatal(err)
 					}
-					return rate, drainBacklog
+					return win
 				})
 		})
 	}
@@ -106,60 +108,16 @@ func BenchmarkHarnessOverheadRabbitMQ(b *testing.B) {
 
 // compareRounds alternates raw and harness over overheadRounds (nothing
 // to start afresh: each side declares its own queues and deletes them)
-// and reports the rates and the client CPU per message. raw and harness
-// return their rate and the messages it counts.
-func compareRounds(b *testing.B, raw, harness func(testing.TB) (float64, int64)) {
+// and reports the rates and the process CPU per message in each window.
+func compareRounds(b *testing.B, raw, harness func(testing.TB) overhead.Window) {
 	var r overhead.Rates
-	var cpu cpuCosts
 	fresh := func(testing.TB) (struct{}, func()) { return struct{}{}, func() {} }
 	for b.Loop() {
 		r = overhead.Compare(b, overheadRounds, fresh,
-			func(tb testing.TB, _ struct{}) float64 {
-				return cpu.measure(&cpu.raw, func() (float64, int64) { return raw(tb) })
-			},
-			func(tb testing.TB, _ struct{}) float64 {
-				return cpu.measure(&cpu.harness, func() (float64, int64) { return harness(tb) })
-			})
+			func(tb testing.TB, _ struct{}) overhead.Window { return raw(tb) },
+			func(tb testing.TB, _ struct{}) overhead.Window { return harness(tb) })
 	}
 	r.Report(b, "amqp091")
-	cpu.report(b)
-}
-
-// cpuCosts are the client's CPU time (user + system, whole process) per
-// message of each round, in microseconds. With the broker on the same two
-// cores as the client, the rates follow the broker's share of the CPU more
-// than the client's cost; this shows the client's cost itself. The consume
-// side counts building the backlog too, on both sides alike.
-type cpuCosts struct{ raw, harness []float64 }
-
-// measure runs f, which returns its rate and message count, and records
-// the process CPU time per message in costs.
-func (c *cpuCosts) measure(costs *[]float64, f func() (float64, int64)) float64 {
-	before := processCPU()
-	rate, n := f()
-	if n > 0 {
-		*costs = append(*costs, float64((processCPU()-before).Microseconds())/float64(n))
-	}
-	return rate
-}
-
-func (c *cpuCosts) report(b *testing.B) {
-	if len(c.raw) == 0 || len(c.harness) == 0 {
-		return
-	}
-	raw, harness := overhead.Median(c.raw), overhead.Median(c.harness)
-	b.ReportMetric(raw, "amqp091-cpu-us/msg")
-	b.ReportMetric(harness, "brokerbench-cpu-us/msg")
-	b.Logf("client CPU per message: amqp091 %.1f, brokerbench %.1f us (rounds %.1f / %.1f)", raw, harness, c.raw, c.harness)
-}
-
-// processCPU is the user plus system time this process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // adapterSettings reads the confirm window, prefetch and ack batch the

@@ -10,6 +10,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/brokerbench/brokerbench/adapters/adaptertest"
+	"github.com/brokerbench/brokerbench/internal/overhead"
 )
 
 // rabbitURL is the test server (guest account on loopback).
@@ -76,9 +77,9 @@ func rawChannel(tb testing.TB) (*amqp.Connection, *amqp.Channel) {
 // rawPublish is the baseline producer: the simplest correct amqp091-go
 // loop with publisher confirms and at most window messages unconfirmed on
 // one channel, for the given time or, with n > 0, until n are confirmed.
-// It returns confirmed messages per second and the median and 99th
-// percentile publish-to-confirm latencies.
-func rawPublish(tb testing.TB, q *rawQueue, size, window, n int, mode uint8, d time.Duration) (rate float64, p50, p99 time.Duration) {
+// It returns the confirmed messages and their window, and the median and
+// 99th percentile publish-to-confirm latencies.
+func rawPublish(tb testing.TB, q *rawQueue, size, window, n int, mode uint8, d time.Duration) (w overhead.Window, p50, p99 time.Duration) {
 	tb.Helper()
 	conn, ch := rawChannel(tb)
 	defer conn.Close()
@@ -118,14 +119,14 @@ func rawPublish(tb testing.TB, q *rawQueue, size, window, n int, mode uint8, d t
 	for range window {
 		sem <- struct{}{}
 	}
-	elapsed := time.Since(start)
+	end := time.Now()
 	_ = ch.Close()
 	wg.Wait()
 	slices.Sort(lat)
 	if len(lat) == 0 {
 		tb.Fatal("no confirms")
 	}
-	return float64(confirmed) / elapsed.Seconds(), lat[len(lat)/2], lat[len(lat)*99/100]
+	return overhead.Window{Messages: int64(confirmed), Start: start, End: end}, lat[len(lat)/2], lat[len(lat)*99/100]
 }
 
 // BenchmarkConfirmWindow is the measurement behind DefaultConfirmWindow:
@@ -140,9 +141,9 @@ func BenchmarkConfirmWindow(b *testing.B) {
 			for b.Loop() {
 				for _, w := range []int{16, 64, 128, 256, 512, 1000} {
 					q := newRawQueue(b, qt, true)
-					rate, p50, p99 := rawPublish(b, q, 1024, w, 0, amqp.Persistent, 3*time.Second)
+					win, p50, p99 := rawPublish(b, q, 1024, w, 0, amqp.Persistent, 3*time.Second)
 					q.close()
-					b.Logf("%s window %4d: %6.0f msg/s, confirm latency p50 %v p99 %v", qt, w, rate, p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond))
+					b.Logf("%s window %4d: %6.0f msg/s, confirm latency p50 %v p99 %v", qt, w, win.Rate(), p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond))
 				}
 			}
 		})
@@ -152,7 +153,7 @@ func BenchmarkConfirmWindow(b *testing.B) {
 // rawDrain is the baseline consumer: one channel with the adapter's
 // prefetch, manual acks, a multiple-ack every ackEvery deliveries, timed
 // from opening the connection until all but floor of n messages are read.
-func rawDrain(tb testing.TB, q *rawQueue, n, floor, prefetch, ackEvery int) float64 {
+func rawDrain(tb testing.TB, q *rawQueue, n, floor, prefetch, ackEvery int) overhead.Window {
 	tb.Helper()
 	start := time.Now()
 	conn, ch := rawChannel(tb)
@@ -183,5 +184,5 @@ func rawDrain(tb testing.TB, q *rawQueue, n, floor, prefetch, ackEvery int) floa
 			tb.Fatalf("raw drain: %d of %d messages after a minute", got, n)
 		}
 	}
-	return float64(got) / time.Since(start).Seconds()
+	return overhead.Window{Messages: int64(got), Start: start, End: time.Now()}
 }
