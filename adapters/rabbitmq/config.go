@@ -44,9 +44,16 @@ type Config struct {
 	// them separate lets the URL be shown without secrets.
 	User     string
 	Password string
-	// QueueType of the partition queues; default QueueQuorum (see the
-	// package doc for why).
+	// QueueType of the partition queues. Default "": chosen per topic from
+	// the workload's durability level (classic for memory and async-disk,
+	// quorum otherwise; see durability.go). Set, it wins over the level.
 	QueueType QueueType
+	// ManagementURL is the RabbitMQ management HTTP API, read (with the
+	// AMQP credentials) only for the durability read-back's quorum queue
+	// membership, which AMQP does not expose. Default "": port 15672 (15671
+	// for amqps) on the AMQP host; "off" never asks. Unreachable, the
+	// read-back claims one node's level and says why.
+	ManagementURL string
 	// TLS configures encryption, which an amqps:// URL turns on (with the
 	// system roots); TLS settings with an amqp:// URL are an error.
 	TLS adapters.TLS
@@ -69,11 +76,10 @@ const EnvPrefix = "BROKERBENCH_RABBITMQ_"
 
 // Default returns c with every zero setting replaced by its default;
 // Config{}.Default() is a local RabbitMQ with the guest account, quorum
-// queues and persistent messages.
+// queues chosen by the durability level and persistent messages.
 func (c Config) Default() Config {
 	adapters.SetDefault(&c.Name, "rabbitmq")
 	adapters.SetDefault(&c.URL, "amqp://guest:guest@127.0.0.1:5672/")
-	adapters.SetDefault(&c.QueueType, QueueQuorum)
 	adapters.SetDefault(&c.Heartbeat, 10*time.Second)
 	adapters.SetDefault(&c.DialTimeout, 10*time.Second)
 	return c
@@ -93,9 +99,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: TLS settings are given but URL is %s://; use amqps:// (port 5671) for TLS", adapters.ErrInvalidConfig, u.Scheme)
 	}
 	switch c.QueueType {
-	case QueueClassic, QueueQuorum, QueueStream:
+	case "", QueueClassic, QueueQuorum, QueueStream:
 	default:
-		return fmt.Errorf("%w: QueueType %q is not one of classic, quorum, stream (BROKERBENCH_RABBITMQ_QUEUE_TYPE)",
+		return fmt.Errorf("%w: QueueType %q is not one of classic, quorum, stream, or empty for the durability level's (BROKERBENCH_RABBITMQ_QUEUE_TYPE)",
 			adapters.ErrInvalidConfig, c.QueueType)
 	}
 	if c.Heartbeat < 0 {
@@ -184,9 +190,10 @@ func (c *Config) settings() []adapters.Setting {
 		adapters.StringSetting("URL", "URL", &c.URL, "`amqps://` for TLS; the password in it is redacted everywhere"),
 		adapters.StringSetting("USER", "User", &c.User, "replaces the URL's user"),
 		adapters.SecretSetting("PASSWORD", "Password", &c.Password, "replaces the URL's password; never printed"),
-		adapters.FuncSetting("QUEUE_TYPE", "QueueType", "`classic`, `quorum` or `stream`",
+		adapters.FuncSetting("QUEUE_TYPE", "QueueType", "`classic`, `quorum` or `stream`; unset, chosen by the workload's `durability:`",
 			func(v string) error { c.QueueType = QueueType(strings.ToLower(v)); return nil },
 			func() string { return string(c.QueueType) }),
+		adapters.StringSetting("MANAGEMENT_URL", "ManagementURL", &c.ManagementURL, "management HTTP API for the durability read-back (quorum queue members); `off` never asks"),
 		adapters.DurationSetting("HEARTBEAT", "Heartbeat", &c.Heartbeat, "AMQP heartbeat"),
 		adapters.DurationSetting("DIAL_TIMEOUT", "DialTimeout", &c.DialTimeout, "TCP connect plus TLS and AMQP handshakes"),
 		adapters.BoolSetting("TRANSIENT", "Transient", &c.Transient, "delivery mode 1 (classic queues do not persist)"),

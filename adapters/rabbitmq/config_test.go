@@ -21,7 +21,7 @@ func TestConfigFromEnv(t *testing.T) {
 	}{
 		// Nothing set: the defaults.
 		{name: "defaults", env: nil, check: func(c Config) bool {
-			return c.Name == "rabbitmq" && c.QueueType == QueueQuorum && c.URL == Config{}.Default().URL && c.Heartbeat == 10*time.Second
+			return c.Name == "rabbitmq" && c.QueueType == "" && c.URL == Config{}.Default().URL && c.Heartbeat == 10*time.Second
 		}},
 		// Every string setting lands in its field.
 		{name: "strings", env: map[string]string{

@@ -7,7 +7,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -15,25 +14,20 @@ import (
 	"github.com/brokerbench/brokerbench/adapters/localgroup"
 )
 
-// DefaultPrefetch is the basic.qos prefetch count per partition queue when
-// ConsumerConfig.Prefetch is 0. RabbitMQ applies a non-global qos per
-// consumer, and each partition has its own consumer, so a consumer holds at
-// most Prefetch unacknowledged deliveries per assigned partition.
-const DefaultPrefetch = 256
-
 // consumer is one member of a subscription's local group. It has a
 // connection of its own and, per assigned partition, a channel and a
 // goroutine that calls the Handler, so partitions are handled concurrently
 // and each in order.
 type consumer struct {
-	sys      *RabbitMQ
-	cfg      adapters.ConsumerConfig
-	g        *localgroup.Group
-	conn     *amqp.Connection
-	raw      net.Conn
-	stream   bool
-	autoAck  bool
-	prefetch int
+	sys     *RabbitMQ
+	cfg     adapters.ConsumerConfig
+	g       *localgroup.Group
+	conn    *amqp.Connection
+	raw     net.Conn
+	stream  bool
+	qtype   QueueType // of the topic's queues; quorum ones count deliveries
+	autoAck bool
+	plan    consumerPlan // prefetch and ack cadence (client.go)
 
 	// Workers is the local group member's partition bookkeeping: a
 	// partConsumer per assigned partition (partition.go).
@@ -73,7 +67,7 @@ type consumer struct {
 // message; its Key and Value are the library's per-message buffers, not
 // reused, but must not be retained either, per the Handler contract.
 func (r *RabbitMQ) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (adapters.Consumer, error) {
-	cfg, err := r.consumerDefaults(cfg)
+	cfg, plan, err := r.consumerDefaults(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("new consumer %q: %w", cfg.ID, err)
 	}
@@ -93,14 +87,15 @@ func (r *RabbitMQ) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig)
 		return nil, fmt.Errorf("new consumer %q: %w", cfg.ID, err)
 	}
 	c := &consumer{
-		sys:      r,
-		cfg:      cfg,
-		g:        g,
-		conn:     conn,
-		raw:      raw,
-		stream:   r.cfg.QueueType == QueueStream,
-		prefetch: cfg.Prefetch,
-		stopped:  make(chan struct{}),
+		sys:     r,
+		cfg:     cfg,
+		g:       g,
+		conn:    conn,
+		raw:     raw,
+		stream:  r.cfg.QueueType == QueueStream,
+		qtype:   r.settings(cfg.Topic).qtype,
+		plan:    plan,
+		stopped: make(chan struct{}),
 	}
 	c.Workers = localgroup.Workers[*partConsumer]{
 		Start:   func(_ context.Context, p int32) (*partConsumer, error) { return c.startPartition(p) },
@@ -135,52 +130,40 @@ var (
 	_ localgroup.Worker = (*partConsumer)(nil)
 )
 
-// consumerDefaults validates cfg and fills in defaults.
-func (r *RabbitMQ) consumerDefaults(cfg adapters.ConsumerConfig) (adapters.ConsumerConfig, error) {
+// consumerDefaults validates cfg and fills in defaults, with the plan
+// of its acknowledgements.
+func (r *RabbitMQ) consumerDefaults(cfg adapters.ConsumerConfig) (adapters.ConsumerConfig, consumerPlan, error) {
+	fail := func(err error) (adapters.ConsumerConfig, consumerPlan, error) { return cfg, consumerPlan{}, err }
 	if cfg.Handler == nil {
-		return cfg, errors.New("ConsumerConfig.Handler is nil")
+		return fail(errors.New("ConsumerConfig.Handler is nil"))
 	}
 	if err := checkName("topic", cfg.Topic); err != nil {
-		return cfg, err
+		return fail(err)
 	}
 	if err := checkName("subscription", cfg.Subscription); err != nil {
-		return cfg, err
+		return fail(err)
 	}
 	if cfg.InstanceID != "" {
-		return cfg, fmt.Errorf("InstanceID: %w: RabbitMQ has no static group membership", adapters.ErrNotApplicable)
+		return fail(fmt.Errorf("InstanceID: %w: RabbitMQ has no static group membership", adapters.ErrNotApplicable))
 	}
 	if cfg.Queue && r.cfg.QueueType == QueueStream {
-		return cfg, fmt.Errorf("ConsumerConfig.Queue: %w: stream queues have no competing consumers or per-message acks", adapters.ErrNotApplicable)
+		return fail(fmt.Errorf("ConsumerConfig.Queue: %w: stream queues have no competing consumers or per-message acks", adapters.ErrNotApplicable))
 	}
 	if cfg.MaxDeliveries < 0 {
-		return cfg, fmt.Errorf("MaxDeliveries %d must not be negative", cfg.MaxDeliveries)
+		return fail(fmt.Errorf("MaxDeliveries %d must not be negative", cfg.MaxDeliveries))
 	}
 	if cfg.Partitions == 0 {
 		cfg.Partitions = r.partitions(cfg.Topic)
 	}
 	if cfg.Partitions <= 0 {
-		return cfg, fmt.Errorf("%w: partition count of %q not given and not known to this System", adapters.ErrTopicNotFound, cfg.Topic)
+		return fail(fmt.Errorf("%w: partition count of %q not given and not known to this System", adapters.ErrTopicNotFound, cfg.Topic))
 	}
-	switch cfg.Commit {
-	case "":
-		cfg.Commit = adapters.CommitInterval
-	case adapters.CommitAuto, adapters.CommitInterval, adapters.CommitSync:
-	default:
-		return cfg, fmt.Errorf("commit mode %q is not auto, interval or sync", cfg.Commit)
+	plan, err := planConsumer(cfg)
+	if err != nil {
+		return fail(err)
 	}
-	if cfg.CommitInterval < 0 || cfg.Prefetch < 0 {
-		return cfg, fmt.Errorf("CommitInterval %v and Prefetch %d must not be negative", cfg.CommitInterval, cfg.Prefetch)
-	}
-	if cfg.CommitInterval == 0 {
-		cfg.CommitInterval = time.Second
-	}
-	if cfg.Prefetch == 0 {
-		cfg.Prefetch = DefaultPrefetch
-	}
-	if cfg.Prefetch > 65535 {
-		return cfg, fmt.Errorf("ConsumerConfig.Prefetch %d exceeds AMQP's limit of 65535", cfg.Prefetch)
-	}
-	return cfg, nil
+	cfg.Commit, cfg.CommitInterval, cfg.Prefetch = plan.Commit, plan.Interval, plan.Prefetch
+	return cfg, plan, nil
 }
 
 // Close stops consuming gracefully: each partition finishes its current

@@ -34,6 +34,7 @@ type queueSettings struct {
 	maxDeliveries int   // TopicSpec.MaxDeliveries; 0 = no limit
 	deadLetter    bool  // TopicSpec.DeadLetter
 	queue         bool  // TopicSpec.Queue: no single-active-consumer
+	storage             // queue type, durability and persistence (durability.go)
 }
 
 // deadLetterExchange is the fanout exchange the partition queues of
@@ -56,6 +57,8 @@ func (r *RabbitMQ) checkQueueSpec(spec adapters.TopicSpec) error {
 		return fmt.Errorf("Queue/MaxDeliveries/DeadLetter: %w: stream queues have no competing consumers, nack, reject or dead-lettering",
 			adapters.ErrNotApplicable)
 	case r.cfg.QueueType == QueueClassic && spec.MaxDeliveries > 0:
+		// Only an explicit classic setting gets here: a type chosen from
+		// the durability level becomes quorum for a delivery limit.
 		// Classic queues only flag a redelivery; they do not count. An
 		// adapter-side count would be wrong after any redelivery it did
 		// not see (another process, a restart), so the limit is refused.
@@ -81,14 +84,14 @@ func addQueueArgs(args amqp.Table, topic, sub string, s queueSettings) {
 // queue and binds them. The queue has the topic's queue type (so a quorum
 // topic's dead letters are replicated too) but neither single-active-
 // consumer nor retention: it is an archive, drained by whoever inspects it.
-func (r *RabbitMQ) declareDeadLetter(ctx context.Context, topic, sub string) error {
+func (r *RabbitMQ) declareDeadLetter(ctx context.Context, topic, sub string, st storage) error {
 	dlx, dlq := deadLetterExchange(topic, sub), deadLetterQueue(topic, sub)
 	return r.withChannel(ctx, func(ch *amqp.Channel) error {
 		if err := ch.ExchangeDeclare(dlx, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
 			return fmt.Errorf("declare dead-letter exchange %q: %w", dlx, err)
 		}
-		args := amqp.Table{"x-queue-type": string(r.cfg.QueueType)}
-		if _, err := ch.QueueDeclare(dlq, true, false, false, false, args); err != nil {
+		args := amqp.Table{"x-queue-type": string(st.qtype)}
+		if _, err := ch.QueueDeclare(dlq, st.durable, false, false, false, args); err != nil {
 			return fmt.Errorf("declare dead-letter queue %q: %w", dlq, err)
 		}
 		if err := ch.QueueBind(dlq, "", dlx, false, nil); err != nil {
@@ -158,7 +161,7 @@ func (r *RabbitMQ) DeadLettered(ctx context.Context, topic, subscription string)
 // x-delivery-count header (absent on a first delivery), or 0 on classic
 // queues and streams, which do not count deliveries.
 func (c *consumer) deliveryCount(m *amqp.Delivery) int {
-	if c.sys.cfg.QueueType != QueueQuorum {
+	if c.qtype != QueueQuorum {
 		return 0
 	}
 	n, ok := headerInt(m.Headers[deliveryCountHeader])

@@ -40,8 +40,8 @@ func (c *consumer) startPartition(p int32) (*partConsumer, error) {
 		return nil, fmt.Errorf("open channel: %w", err)
 	}
 	if !c.autoAck {
-		if err := ch.Qos(c.prefetch, 0, false); err != nil {
-			return nil, fmt.Errorf("set prefetch %d: %w", c.prefetch, err)
+		if err := ch.Qos(c.plan.Prefetch, 0, false); err != nil {
+			return nil, fmt.Errorf("set prefetch %d: %w", c.plan.Prefetch, err)
 		}
 	}
 	var args amqp.Table
@@ -194,9 +194,8 @@ func (pc *partConsumer) handle(d *adapters.Delivery, m *amqp.Delivery) {
 		pc.refs = append(pc.refs, d.Ref)
 	}
 	// Ack at once in sync mode; in interval mode on the tick, or earlier
-	// when half the prefetch window is handled, since the broker stops
-	// delivering once the window is full of unacked messages.
-	if c.cfg.Commit == adapters.CommitSync || pc.unacked >= max(1, c.prefetch/2) {
+	// when the plan's share of the prefetch window is handled.
+	if pc.unacked >= c.plan.AckEvery {
 		pc.ackHandled()
 	}
 }

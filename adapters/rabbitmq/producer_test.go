@@ -75,7 +75,7 @@ func TestInFlightBound(t *testing.T) {
 	pr := newProducer(t, r, adapters.ProducerConfig{ID: "bound", Acks: adapters.AcksAll, MaxInFlight: 1})
 	p := pr.(*producer)
 	// Hold the only token as an unconfirmed send would.
-	p.sem <- struct{}{}
+	p.lanes[0].sem <- struct{}{}
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
 	errc := make(chan error, 1)
@@ -83,7 +83,7 @@ func TestInFlightBound(t *testing.T) {
 	if err := <-errc; !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Send with a full window: err = %v, want deadline exceeded", err)
 	}
-	<-p.sem
+	<-p.lanes[0].sem
 	if errs := sendAll(t, pr, topic, 0, []string{"after"}); len(errs) > 0 {
 		t.Errorf("Send after the window freed: %v", errs)
 	}

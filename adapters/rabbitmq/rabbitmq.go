@@ -14,13 +14,18 @@
 // serves every subscription, because streams are read non-destructively from
 // an offset; subscriptions only differ in where they read.
 //
-// The default queue type is quorum: it is the replicated, durable queue type
-// RabbitMQ recommends for production (RabbitMQ 4 removed classic mirroring),
-// and it supports single-active-consumer since 3.8, so it is the fairest
-// stand-in for a Kafka partition. The server this was developed against is
-// RabbitMQ 3.10.8.
+// The queue type is chosen per topic from the workload's durability level
+// (classic transient queues for memory, classic durable for async-disk,
+// quorum for sync-disk and replicated, quorum without a level), unless
+// Config.QueueType sets it; [RabbitMQ.Durability] reads back what the
+// server gives. The server this was developed against is RabbitMQ 3.10.8.
 //
 // # Publishing
+//
+// A producer publishes on channels spread over connections of its own,
+// sized by its target rate, partition p on channel p mod channels so that
+// each partition keeps its order; client.go holds these defaults and
+// [RabbitMQ.ClientSettings] reports them.
 //
 // Publishes carry the mandatory flag: a message no queue is bound for (a
 // topic created without subscriptions, a partition out of range) is returned
@@ -379,8 +384,8 @@ func checkName(kind, name string) error {
 // queues. They must be identical on every declare, or the broker refuses
 // with 406.
 func (r *RabbitMQ) queueArgs(topic, sub string, s queueSettings) amqp.Table {
-	args := amqp.Table{"x-queue-type": string(r.cfg.QueueType)}
-	if r.cfg.QueueType != QueueStream && !s.queue {
+	args := amqp.Table{"x-queue-type": string(s.qtype)}
+	if s.qtype != QueueStream && !s.queue {
 		// One active consumer per partition queue keeps partition order
 		// with several consumers and gives broker-side failover. Queue
 		// topics go without: their consumers compete for every message.

@@ -21,7 +21,7 @@ const rabbitAddr = "127.0.0.1:5672"
 // newRabbit connects a System with the given queue type to the local
 // RabbitMQ (skipping, or failing with CI=true, when it is not running) and
 // closes it when t ends.
-func newRabbit(t *testing.T, qt QueueType) *RabbitMQ {
+func newRabbit(t testing.TB, qt QueueType) *RabbitMQ {
 	t.Helper()
 	adaptertest.RequireService(t, "rabbitmq", rabbitAddr)
 	cfg := Config{}.Default()
@@ -185,7 +185,7 @@ func TestQueueTypesDeclared(t *testing.T) {
 			// Declare the name r uses (streams are named per partition
 			// only) with r2's arguments.
 			err = r2.withChannel(t.Context(), func(ch *amqp.Channel) error {
-				_, err := ch.QueueDeclare(r.queueName(topic, sub, 0), true, false, false, false, r2.queueArgs(topic, sub, queueSettings{}))
+				_, err := ch.QueueDeclare(r.queueName(topic, sub, 0), true, false, false, false, r2.queueArgs(topic, sub, queueSettings{storage: storage{qtype: other.QueueType}}))
 				return err
 			})
 			if err == nil {

@@ -68,6 +68,7 @@ func (r *RabbitMQ) CreateTopic(ctx context.Context, spec adapters.TopicSpec) err
 		maxDeliveries: spec.MaxDeliveries,
 		deadLetter:    spec.DeadLetter,
 		queue:         spec.Queue,
+		storage:       r.chooseStorage(spec),
 	}
 	r.rememberTopic(spec.Name, spec.Partitions, settings)
 	subs := spec.Subscriptions
@@ -92,7 +93,7 @@ func (r *RabbitMQ) CreateTopic(ctx context.Context, spec adapters.TopicSpec) err
 // failure closes it, which ends the loop with that error.
 func (r *RabbitMQ) declareQueues(ctx context.Context, topic, sub string, partitions int, s queueSettings) error {
 	if s.deadLetter {
-		if err := r.declareDeadLetter(ctx, topic, sub); err != nil {
+		if err := r.declareDeadLetter(ctx, topic, sub, s.storage); err != nil {
 			return err
 		}
 	}
@@ -103,10 +104,10 @@ func (r *RabbitMQ) declareQueues(ctx context.Context, topic, sub string, partiti
 				return err
 			}
 			q := r.queueName(topic, sub, p)
-			if _, err := ch.QueueDeclare(q, true, false, false, false, args); err != nil {
+			if _, err := ch.QueueDeclare(q, s.durable, false, false, false, args); err != nil {
 				if isAMQPCode(err, amqp.PreconditionFailed) {
-					return fmt.Errorf("declare queue %q: it exists with other settings (wanted queue type %s, retention %d bytes, max deliveries %d, dead letter %t, queue %t); delete the topic first: %w",
-						q, r.cfg.QueueType, s.retention, s.maxDeliveries, s.deadLetter, s.queue, err)
+					return fmt.Errorf("declare queue %q: it exists with other settings (wanted queue type %s, durable %t, retention %d bytes, max deliveries %d, dead letter %t, queue %t); delete the topic first: %w",
+						q, s.qtype, s.durable, s.retention, s.maxDeliveries, s.deadLetter, s.queue, err)
 				}
 				return fmt.Errorf("declare queue %q: %w", q, err)
 			}
@@ -344,13 +345,18 @@ func (r *RabbitMQ) partitions(topic string) int {
 	return 0
 }
 
-// settings returns the known queue settings of a topic, or the zero
-// settings.
+// settings returns the known queue settings of a topic, or, for a topic
+// created elsewhere, the zero settings with the storage of a topic that
+// asks for no durability level.
 func (r *RabbitMQ) settings(topic string) queueSettings {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	var s queueSettings
 	if st, ok := r.topics[topic]; ok {
-		return st.settings
+		s = st.settings
 	}
-	return queueSettings{}
+	r.mu.Unlock()
+	if s.qtype != "" {
+		return s
+	}
+	return queueSettings{storage: r.chooseStorage(adapters.TopicSpec{})}
 }
