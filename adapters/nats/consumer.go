@@ -34,9 +34,10 @@ const (
 // Either way the Handler runs concurrently for different partitions, in
 // order within one partition's stream of deliveries.
 type consumer struct {
-	nc    *natsgo.Conn
-	cfg   adapters.ConsumerConfig
-	parts int
+	crashedDurables *sync.Map // the NATS system's: see NATS.crashedDurables
+	nc              *natsgo.Conn
+	cfg             adapters.ConsumerConfig
+	parts           int
 	// flushTimeout bounds the ack flush in Close when its context has no
 	// deadline (Config.APITimeout).
 	flushTimeout time.Duration
@@ -103,7 +104,7 @@ func (n *NATS) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (ad
 		return nil, fmt.Errorf("new nats consumer %q: %w", cfg.ID, err)
 	}
 	c := &consumer{cfg: cfg, parts: parts, sync: cfg.Commit == adapters.CommitSync, flushTimeout: n.cfg.APITimeout,
-		queue: cfg.Queue, admin: stream}
+		queue: cfg.Queue, admin: stream, crashedDurables: &n.crashedDurables}
 	if cfg.Commit == "" || cfg.Commit == adapters.CommitInterval {
 		c.interval = cfg.CommitInterval
 		if c.interval <= 0 {
@@ -367,6 +368,9 @@ func (c *consumer) Crash() error {
 		c.nc.Close()
 	}
 	if c.g != nil {
+		for _, p := range c.Assigned() {
+			c.crashedDurables.Store(durableName(c.cfg.Subscription, int(p)), struct{}{})
+		}
 		if err := c.g.Leave(context.Background(), c, false); err != nil {
 			return fmt.Errorf("crash nats consumer %q: reassign partitions: %w", c.cfg.ID, err)
 		}

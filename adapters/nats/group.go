@@ -44,6 +44,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -118,13 +119,18 @@ func (c *consumer) joinGroup(ctx context.Context, n *NATS) error {
 }
 
 // takeOver binds partition p's durable through this consumer's connection.
-// When the durable has unacknowledged messages after takeOverWait (the
-// previous owner crashed), it is re-created at its ack floor so they are
-// redelivered at once and in order (see the file comment).
+// When the previous owner crashed holding it and the durable still has
+// unacknowledged messages after takeOverWait, it is re-created at its ack
+// floor so they are redelivered at once and in order (see the file
+// comment). A graceful owner has confirmed its acks before it let go, and
+// pending acks of a durable nobody here crashed on belong to members in
+// other processes (a sharded run): resetting would pull the durable from
+// under them.
 func (c *consumer) takeOver(ctx context.Context, p int32) (jetstream.Consumer, error) {
 	name := durableName(c.cfg.Subscription, int(p))
 	deadline := time.Now().Add(takeOverWait)
-	for {
+	_, crashed := c.crashedDurables.LoadAndDelete(name)
+	for crashed {
 		info, err := c.admin.Consumer(ctx, name)
 		if err != nil {
 			return nil, fmt.Errorf("look up durable %q: %w", name, err)
@@ -176,7 +182,15 @@ func (pl *partLoop) Run() {
 		c.Lost(pl.p, pl, fmt.Errorf("pull: %w", err))
 		return
 	}
-	defer it.Stop()
+	// cur is the iterator the drain below stops: rebind may replace it.
+	var mu sync.Mutex
+	cur, ended := it, false
+	defer func() {
+		mu.Lock()
+		cur.Stop()
+		ended = true
+		mu.Unlock()
+	}()
 	// Drain on revocation or crash; Drain is safe while Next waits.
 	go func() {
 		select {
@@ -184,8 +198,37 @@ func (pl *partLoop) Run() {
 		case <-c.ctx.Done():
 		case <-pl.exited:
 		}
-		it.Drain()
+		mu.Lock()
+		cur.Drain()
+		ended = true
+		mu.Unlock()
 	}()
+	// rebind binds the durable again after its iterator closed while the
+	// partition is still ours: another owner of the same durable (a
+	// member of this subscription in another process, a sharded run)
+	// re-created it at its ack floor (takeOver). False when the
+	// partition is being given up or the durable cannot be bound.
+	rebind := func() bool {
+		if c.ctx.Err() != nil {
+			return false
+		}
+		cons, err := c.js.Consumer(c.ctx, streamName(c.cfg.Topic), durableName(c.cfg.Subscription, int(pl.p)))
+		if err != nil {
+			return false
+		}
+		next, err := cons.Messages(jetstream.PullMaxMessages(batch))
+		if err != nil {
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if ended {
+			next.Stop()
+			return false
+		}
+		pl.cons, cur, it = cons, next, next
+		return true
+	}
 	for {
 		var msg jetstream.Msg
 		var err error
@@ -207,6 +250,9 @@ func (pl *partLoop) Run() {
 			case <-pl.stop:
 				pl.report(true)
 			default:
+				if rebind() {
+					continue
+				}
 				c.Lost(pl.p, pl, fmt.Errorf("pull: %w", err))
 			}
 			return

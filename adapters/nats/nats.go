@@ -50,6 +50,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -73,6 +74,11 @@ type NATS struct {
 	nc     *natsgo.Conn
 	js     jetstream.JetStream
 	groups localgroup.Registry // local consumer groups, see group.go
+	// crashedDurables holds the durables (by name) whose owner crashed
+	// holding the partition: only their next owner resets them to the ack
+	// floor (takeOver). Any other durable may be shared with members in
+	// other processes (a sharded run), whose pending acks are not a crash.
+	crashedDurables sync.Map
 }
 
 // New validates cfg, connects and checks that JetStream is enabled. A server

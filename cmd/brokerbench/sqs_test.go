@@ -43,7 +43,7 @@ func TestCLISQS(t *testing.T) {
 	slow := regexp.MustCompile(`(?m)^(\s+producerRate:) \d+$`).ReplaceAll(shipped, []byte("$1 "+sqsRate))
 	file := writeFile(t, "workloads-sqs.yaml", string(slow))
 	out := t.TempDir()
-	args := []string{"run", "--workloads", file, "--system", "sqs", "--duration", "3s", "--warmup", "500ms",
+	args := []string{"run", "--workloads", file, "--system", "sqs", "--duration", "4s", "--warmup", "500ms",
 		"--interval", "500ms", "--drain-timeout", "60s", "--out", out, "--no-progress", "--no-report"}
 	for _, w := range sqsWorkloads {
 		args = append(args, "--workload", w)

@@ -233,6 +233,13 @@ func (r *run) phases(ctx context.Context, backlog bool, start time.Time) error {
 	if err != nil {
 		return err
 	}
+	if ch := r.w.Churn; ch != nil && ch.Interval >= r.w.TestDuration {
+		// The first membership change is due one interval into the
+		// measurement: at or after its end none may happen at all.
+		msg := fmt.Sprintf("churn every %v in a %v measurement: no consumer may leave before the end (lengthen --duration or shorten churn.interval)", ch.Interval, r.w.TestDuration)
+		r.log.Warn(msg)
+		r.warnings = append(r.warnings, msg)
+	}
 	churnDone := make(chan struct{})
 	churnCtx, stopChurn := context.WithCancel(ctx)
 	go func() {
