@@ -34,8 +34,9 @@ report: build
 test: lint
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 	$(GO) test -count=1 -race -short -timeout 30m $(RACE_PKGS)
-	@# Every benchmark once, so that none rots between `make bench` runs.
-	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m $(PKGS)
+	@# Every benchmark once, so that none rots between `make bench` runs
+	@# (-short: one round of each harness-overhead comparison).
+	$(GO) test -count=1 -short -run '^$$' -bench . -benchtime 1x -timeout 30m $(PKGS)
 
 test-short:
 	$(GO) test -short $(PKGS)

@@ -20,6 +20,7 @@ import (
 	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/adapters/adaptertest"
 	bbnats "github.com/brokerbench/brokerbench/adapters/nats"
+	"github.com/brokerbench/brokerbench/internal/overhead"
 	"github.com/brokerbench/brokerbench/results"
 	"github.com/brokerbench/brokerbench/workloads"
 	"github.com/brokerbench/brokerbench/workloads/runner"
@@ -107,7 +108,7 @@ func window() func(msgs int64) measurement {
 // compare measures raw and harness ohRounds times each, alternating which
 // goes first so neither always runs on a warmer (or more tired) machine.
 func compare(b *testing.B, raw, harness func(testing.TB) measurement) (raws, harnesses []measurement) {
-	for i := range ohRounds {
+	for i := range overhead.Rounds(ohRounds) {
 		if i%2 == 0 {
 			raws = append(raws, raw(b))
 			harnesses = append(harnesses, harness(b))

@@ -113,7 +113,7 @@ func compareRounds(b *testing.B, raw, harness func(testing.TB) overhead.Window) 
 	var r overhead.Rates
 	fresh := func(testing.TB) (struct{}, func()) { return struct{}{}, func() {} }
 	for b.Loop() {
-		r = overhead.Compare(b, overheadRounds, fresh,
+		r = overhead.Compare(b, overhead.Rounds(overheadRounds), fresh,
 			func(tb testing.TB, _ struct{}) overhead.Window { return raw(tb) },
 			func(tb testing.TB, _ struct{}) overhead.Window { return harness(tb) })
 	}

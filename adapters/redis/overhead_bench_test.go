@@ -18,6 +18,7 @@ import (
 
 	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/adapters/redis"
+	"github.com/brokerbench/brokerbench/internal/overhead"
 	"github.com/brokerbench/brokerbench/results"
 	"github.com/brokerbench/brokerbench/workloads"
 	"github.com/brokerbench/brokerbench/workloads/runner"
@@ -67,7 +68,7 @@ func BenchmarkHarnessOverheadRedis(b *testing.B) {
 			var raw, harness, rawCPU, harnessCPU float64
 			for b.Loop() {
 				var raws, harnesses []window
-				for i := range ohRounds {
+				for i := range overhead.Rounds(ohRounds) {
 					flush(b, addr)
 					if i%2 == 0 {
 						raws = append(raws, dir.raw(b, addr))

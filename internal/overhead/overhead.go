@@ -271,3 +271,14 @@ func DrainWindow(res *results.Result) (Window, error) {
 	}
 	return Window{Messages: bp.Consumed, Start: bp.Built, End: bp.Drained}, nil
 }
+
+// Rounds is how many alternating rounds an overhead benchmark measures:
+// n, or 1 under -short, which `make test` passes when it runs every
+// benchmark once to keep them working (a figure for docs/performance.md
+// comes from a run without -short).
+func Rounds(n int) int {
+	if testing.Short() {
+		return 1
+	}
+	return n
+}

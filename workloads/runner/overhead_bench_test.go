@@ -58,14 +58,14 @@ func BenchmarkHarnessOverhead(b *testing.B) {
 	b.Run("publish", func(b *testing.B) {
 		var r overhead.Rates
 		for b.Loop() {
-			r = overhead.Compare(b, overheadRounds, freshBroker, rawPublish, harnessPublish)
+			r = overhead.Compare(b, overhead.Rounds(overheadRounds), freshBroker, rawPublish, harnessPublish)
 		}
 		r.Report(b, "franz-go")
 	})
 	b.Run("consume", func(b *testing.B) {
 		var r overhead.Rates
 		for b.Loop() {
-			r = overhead.Compare(b, overheadRounds, freshBroker, rawConsume, harnessConsume)
+			r = overhead.Compare(b, overhead.Rounds(overheadRounds), freshBroker, rawConsume, harnessConsume)
 		}
 		r.Report(b, "franz-go")
 	})
