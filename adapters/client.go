@@ -20,7 +20,9 @@ type ClientSetting struct {
 // compute it with the same code that opens producers and consumers, so
 // that what the report says is what was done. The result of a run
 // records it (results.Meta.Client) and the report's systems page shows
-// it, so a comparison says how each system was driven.
+// it, so a comparison says how each system was driven. A config with an
+// empty ID stands for a run without producers (or consumers): nothing is
+// reported for it.
 type ClientReporter interface {
 	ClientSettings(p ProducerConfig, c ConsumerConfig) []ClientSetting
 }

@@ -134,15 +134,20 @@ func (r *RabbitMQ) ClientSettings(p adapters.ProducerConfig, c adapters.Consumer
 		qt, qtWhy = string(r.cfg.QueueType), ""
 	}
 	add("queue type", qt, qtWhy)
-	if pp, err := planProducer(p); err != nil {
-		add("producer", "invalid", err.Error())
-	} else {
-		r.producerSettings(add, p, pp)
+	// An empty ID is a run without producers (or consumers).
+	if p.ID != "" {
+		if pp, err := planProducer(p); err != nil {
+			add("producer", "invalid", err.Error())
+		} else {
+			r.producerSettings(add, p, pp)
+		}
 	}
-	if cp, err := planConsumer(c); err != nil {
-		add("consumer", "invalid", err.Error())
-	} else {
-		consumerSettings(add, c, cp)
+	if c.ID != "" {
+		if cp, err := planConsumer(c); err != nil {
+			add("consumer", "invalid", err.Error())
+		} else {
+			consumerSettings(add, c, cp)
+		}
 	}
 	return out
 }

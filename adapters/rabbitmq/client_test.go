@@ -76,8 +76,8 @@ func TestClientSettings(t *testing.T) {
 	t.Parallel()
 	r := &RabbitMQ{cfg: Config{}.Default()}
 	got := map[string]adapters.ClientSetting{}
-	for _, s := range r.ClientSettings(adapters.ProducerConfig{Acks: adapters.AcksAll, MaxInFlight: 1000, Rate: 15_000},
-		adapters.ConsumerConfig{CommitInterval: 2 * time.Second}) {
+	for _, s := range r.ClientSettings(adapters.ProducerConfig{ID: "p", Acks: adapters.AcksAll, MaxInFlight: 1000, Rate: 15_000},
+		adapters.ConsumerConfig{ID: "c", CommitInterval: 2 * time.Second}) {
 		got[s.Name] = s
 	}
 	for name, want := range map[string]struct{ value, reason string }{
@@ -95,7 +95,9 @@ func TestClientSettings(t *testing.T) {
 		}
 	}
 	r.cfg.QueueType = QueueClassic
-	for _, s := range r.ClientSettings(adapters.ProducerConfig{Rate: -1}, adapters.ConsumerConfig{}) {
+	seen := map[string]bool{}
+	for _, s := range r.ClientSettings(adapters.ProducerConfig{ID: "p", Rate: -1}, adapters.ConsumerConfig{}) {
+		seen[s.Name] = true
 		switch s.Name {
 		case "queue type":
 			if s.Value != "classic" || s.Reason != "" {
@@ -106,5 +108,9 @@ func TestClientSettings(t *testing.T) {
 				t.Errorf("bad producer config reported as %+v", s)
 			}
 		}
+	}
+	// The bad producer is named; a run without consumers reports none.
+	if !seen["queue type"] || !seen["producer"] || seen["acknowledgement"] || seen["prefetch (basic.qos per partition)"] {
+		t.Errorf("settings for a bad producer and no consumers: %v", seen)
 	}
 }

@@ -130,8 +130,8 @@ func adapterSettings(tb testing.TB) (window, prefetch, ackEvery int) {
 	}
 	defer sys.Close()
 	found := 0
-	for _, s := range sys.ClientSettings(adapters.ProducerConfig{Acks: adapters.AcksAll, MaxInFlight: overheadInFlight},
-		adapters.ConsumerConfig{CommitInterval: workloads.DefaultCommitInterval}) {
+	for _, s := range sys.ClientSettings(adapters.ProducerConfig{ID: "raw", Acks: adapters.AcksAll, MaxInFlight: overheadInFlight},
+		adapters.ConsumerConfig{ID: "raw", CommitInterval: workloads.DefaultCommitInterval}) {
 		var err error
 		switch s.Name {
 		case "publisher confirms":

@@ -111,60 +111,81 @@ func (t trim) String() string {
 // default (docs/adapters/redis.md, "Defaults").
 func (r *Redis) ClientSettings(p adapters.ProducerConfig, c adapters.ConsumerConfig) []adapters.ClientSetting {
 	ps, cs := r.producerSizing(p), r.consumerSizing(c)
-	set := func(name, value, reason string) adapters.ClientSetting {
-		return adapters.ClientSetting{Name: name, Value: value, Reason: reason}
+	var out []adapters.ClientSetting
+	if p.ID != "" {
+		out = append(out, r.producerSettings(p, ps)...)
 	}
-	unlessSet := func(workloadSet bool, reason string) string {
-		if workloadSet {
-			return ""
-		}
-		return reason
+	if c.ID != "" {
+		out = append(out, consumerSettings(c, cs)...)
 	}
+	return out
+}
+
+func setting(name, value, reason string) adapters.ClientSetting {
+	return adapters.ClientSetting{Name: name, Value: value, Reason: reason}
+}
+
+// unlessSet is reason, or none when the workload set the value itself.
+func unlessSet(workloadSet bool, reason string) string {
+	if workloadSet {
+		return ""
+	}
+	return reason
+}
+
+// producerSettings are the settings of producers made with p.
+func (r *Redis) producerSettings(p adapters.ProducerConfig, ps producerSizing) []adapters.ClientSetting {
 	out := []adapters.ClientSetting{
-		set("producer connections", "1 per producer, one XADD pipeline in flight",
+		setting("producer connections", "1 per producer, one XADD pipeline in flight",
 			"one connection keeps a producer's entries in Send order; pipelining, not more connections, is what Redis docs recommend for throughput (redis.io/docs/manual/pipelining)"),
-		set("XADD pipeline", fmt.Sprintf("up to %d XADDs per round trip, sized by the load", ps.pipeline),
+		setting("XADD pipeline", fmt.Sprintf("up to %d XADDs per round trip, sized by the load", ps.pipeline),
 			"sends queued while a pipeline is in flight form the next one (batches grow with load, like Nagle), capped at min(MaxInFlight, 1000)"),
-		set("MaxInFlight", strconv.Itoa(ps.inflight), unlessSet(p.MaxInFlight > 0,
+		setting("MaxInFlight", strconv.Itoa(ps.inflight), unlessSet(p.MaxInFlight > 0,
 			"default 1000: a full pipeline per round trip at max rate")),
 	}
 	if ps.linger > 0 {
-		out = append(out, set("pipeline linger", ps.linger.String(), ""))
+		out = append(out, setting("pipeline linger", ps.linger.String(), ""))
 	}
 	trimming := "none"
 	if r.cfg.MaxLen > 0 || r.cfg.MaxAge > 0 {
 		trimming = r.trimFor(topicMeta{}).String()
 	}
-	out = append(out, set("XADD trimming", trimming+" (plus MAXLEN ~ from the workload's retention, if any)",
+	out = append(out, setting("XADD trimming", trimming+" (plus MAXLEN ~ from the workload's retention, if any)",
 		"off by default: trimming drops entries whether or not consumed; ~ lets Redis trim whole radix-tree nodes, cheap (redis.io XADD docs)"))
 	if ps.waitReplicas > 0 {
-		out = append(out, set("WAIT", fmt.Sprintf("WAIT %d %d after each pipeline", ps.waitReplicas, ps.waitTimeout.Milliseconds()),
+		out = append(out, setting("WAIT", fmt.Sprintf("WAIT %d %d after each pipeline", ps.waitReplicas, ps.waitTimeout.Milliseconds()),
 			"durability replicated: a send completes once a majority of master and replicas hold it (redis.io WAIT docs)"))
 	} else {
-		out = append(out, set("WAIT", "none", "replication is asynchronous; WAIT is used only for durability: replicated with acks=all and replicas connected"))
+		out = append(out, setting("WAIT", "none", "replication is asynchronous; WAIT is used only for durability: replicated with acks=all and replicas connected"))
 	}
+	return out
+}
+
+// consumerSettings are the settings of consumers made with c.
+func consumerSettings(c adapters.ConsumerConfig, cs consumerSizing) []adapters.ClientSetting {
+	var out []adapters.ClientSetting
 	countValue := fmt.Sprintf("%d per partition stream", DefaultCountPerPartition)
 	if cs.prefetch > 0 {
 		countValue = fmt.Sprintf("ceil(%d / owned partitions) per stream (%d with all %d)", cs.prefetch, cs.count(max(c.Partitions, 1)), max(c.Partitions, 1))
 	}
 	out = append(out,
-		set("XREADGROUP COUNT", countValue, unlessSet(cs.prefetch > 0,
+		setting("XREADGROUP COUNT", countValue, unlessSet(cs.prefetch > 0,
 			"per stream, so each owned partition returns a full batch per round trip whatever the partition count")),
-		set("XREADGROUP BLOCK", cs.block.String(),
+		setting("XREADGROUP BLOCK", cs.block.String(),
 			"a blocked read returns as soon as an entry arrives, so BLOCK adds no latency; it bounds how long Close waits"),
-		set("consumer loop", "one connection and read loop per group member, over the partitions it owns; handlers run on the loop",
+		setting("consumer loop", "one connection and read loop per group member, over the partitions it owns; handlers run on the loop",
 			"one member per partition keeps each partition in order; members (consumerPerSubscription) read and handle in parallel"),
 	)
 	switch {
 	case cs.noAck:
-		out = append(out, set("XACK", "none: XREADGROUP ... NOACK", "commit mode auto: entries are never pending"))
+		out = append(out, setting("XACK", "none: XREADGROUP ... NOACK", "commit mode auto: entries are never pending"))
 	case cs.interval > 0:
-		out = append(out, set("XACK", fmt.Sprintf("one pipelined XACK per owned partition every %s", cs.interval), unlessSet(c.CommitInterval > 0,
+		out = append(out, setting("XACK", fmt.Sprintf("one pipelined XACK per owned partition every %s", cs.interval), unlessSet(c.CommitInterval > 0,
 			"the workload's commit cadence (delivery.commitInterval, default 1s), as Kafka commits")))
 	default:
-		out = append(out, set("XACK", "one pipelined XACK per owned partition after every batch", "commit mode sync"))
+		out = append(out, setting("XACK", "one pipelined XACK per owned partition after every batch", "commit mode sync"))
 	}
-	out = append(out, set("idle takeover", fmt.Sprintf("XAUTOCLAIM min-idle %s every %s", cs.session, cs.claimGap), unlessSet(c.SessionTimeout > 0,
+	out = append(out, setting("idle takeover", fmt.Sprintf("XAUTOCLAIM min-idle %s every %s", cs.session, cs.claimGap), unlessSet(c.SessionTimeout > 0,
 		"the session timeout (default 30s): a dead member's pending entries move on, a live member's are not stolen")))
 	return out
 }

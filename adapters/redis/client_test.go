@@ -23,16 +23,16 @@ func TestClientSettings(t *testing.T) {
 		want   map[string]string // setting -> value substring
 		reason map[string]bool   // setting -> has a reason
 	}{
-		{"defaults", adapters.ProducerConfig{Acks: adapters.AcksAll}, adapters.ConsumerConfig{Partitions: 16},
+		{"defaults", adapters.ProducerConfig{ID: "p", Acks: adapters.AcksAll}, adapters.ConsumerConfig{ID: "c", Partitions: 16},
 			map[string]string{"MaxInFlight": "1000", "XREADGROUP COUNT": "500 per partition stream", "XACK": "every 1s",
 				"XADD pipeline": "up to 1000", "XADD trimming": "none", "WAIT": "none", "XREADGROUP BLOCK": "500ms"},
 			map[string]bool{"MaxInFlight": true, "XREADGROUP COUNT": true, "XACK": true}},
-		{"workload set", adapters.ProducerConfig{MaxInFlight: 64}, adapters.ConsumerConfig{Partitions: 4, Prefetch: 64, CommitInterval: 200 * time.Millisecond},
+		{"workload set", adapters.ProducerConfig{ID: "p", MaxInFlight: 64}, adapters.ConsumerConfig{ID: "c", Partitions: 4, Prefetch: 64, CommitInterval: 200 * time.Millisecond},
 			map[string]string{"MaxInFlight": "64", "XREADGROUP COUNT": "(16 with all 4)", "XACK": "every 200ms", "XADD pipeline": "up to 64"},
 			map[string]bool{"MaxInFlight": false, "XREADGROUP COUNT": false, "XACK": false}},
-		{"sync commits", adapters.ProducerConfig{}, adapters.ConsumerConfig{Commit: adapters.CommitSync},
+		{"sync commits", adapters.ProducerConfig{}, adapters.ConsumerConfig{ID: "c", Commit: adapters.CommitSync},
 			map[string]string{"XACK": "after every batch"}, nil},
-		{"auto commits", adapters.ProducerConfig{}, adapters.ConsumerConfig{Commit: adapters.CommitAuto},
+		{"auto commits", adapters.ProducerConfig{}, adapters.ConsumerConfig{ID: "c", Commit: adapters.CommitAuto},
 			map[string]string{"XACK": "NOACK"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,6 +51,17 @@ func TestClientSettings(t *testing.T) {
 				}
 			}
 		})
+	}
+	// A run without consumers (or producers) reports none of their settings.
+	for _, s := range r.ClientSettings(adapters.ProducerConfig{ID: "p"}, adapters.ConsumerConfig{}) {
+		if strings.HasPrefix(s.Name, "XREADGROUP") || s.Name == "XACK" {
+			t.Errorf("produce-only run reports consumer setting %+v", s)
+		}
+	}
+	for _, s := range r.ClientSettings(adapters.ProducerConfig{}, adapters.ConsumerConfig{ID: "c"}) {
+		if strings.HasPrefix(s.Name, "XADD") || s.Name == "MaxInFlight" {
+			t.Errorf("consume-only run reports producer setting %+v", s)
+		}
 	}
 }
 
