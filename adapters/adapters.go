@@ -190,13 +190,19 @@ type ProducerConfig struct {
 	// Compression is "none", "gzip", "snappy", "lz4" or "zstd" (Kafka only).
 	Compression string
 	// MaxInFlight bounds sends that have not completed; Send blocks when it
-	// is reached. 0 means the adapter's default.
+	// is reached. 0 means DefaultMaxInFlight.
 	MaxInFlight int
 	// Rate is the producer's target rate in messages per second, 0 for as
 	// fast as it can go. Adapters size what the rate needs (RabbitMQ
 	// spreads a fast producer over channels and connections).
 	Rate float64
 }
+
+// DefaultMaxInFlight is ProducerConfig.MaxInFlight when it is 0, on every
+// system, and the workloads' default (delivery.maxInFlight): enough sends
+// in flight to keep a max-rate producer's batches or pipelines full, with
+// bounded memory.
+const DefaultMaxInFlight = 1000
 
 // Message is one message to send. The producer does not retain Key or Value
 // after Send's callback has run, so the caller may reuse them then.

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/chaos"
 )
 
@@ -58,7 +59,7 @@ const (
 	DefaultBacklogDrainRatio       = 1.0 // OMB's default: drain the backlog fully
 	DefaultWarmupDuration          = time.Minute
 	DefaultTestDuration            = time.Minute
-	DefaultMaxInFlight             = 1000
+	DefaultMaxInFlight             = adapters.DefaultMaxInFlight
 	DefaultCommitInterval          = time.Second
 	// DefaultKeys is the key-space size of ZIPF, HOT_KEY and UNIFORM.
 	DefaultKeys = 1000

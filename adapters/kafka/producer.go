@@ -17,7 +17,7 @@ import (
 
 // DefaultMaxInFlight bounds a producer's outstanding sends when
 // ProducerConfig.MaxInFlight is 0.
-const DefaultMaxInFlight = 1000
+const DefaultMaxInFlight = adapters.DefaultMaxInFlight
 
 // producer is an adapters.Producer over its own kgo client.
 type producer struct {

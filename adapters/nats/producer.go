@@ -19,7 +19,7 @@ import (
 
 // DefaultMaxInFlight bounds outstanding sends when ProducerConfig.MaxInFlight
 // is 0.
-const DefaultMaxInFlight = 1000
+const DefaultMaxInFlight = adapters.DefaultMaxInFlight
 
 // keyHeader carries the message key as "k" + base64(key): headers are text,
 // keys are binary, and the "k" prefix keeps an empty key distinct from no

@@ -14,7 +14,7 @@ import (
 const (
 	// DefaultMaxInFlight bounds unconfirmed sends per producer when
 	// ProducerConfig.MaxInFlight is 0 (the workloads' default too).
-	DefaultMaxInFlight = 1000
+	DefaultMaxInFlight = adapters.DefaultMaxInFlight
 	// DefaultConfirmWindow caps the unconfirmed sends on one channel.
 	// Measured with BenchmarkConfirmWindow (one channel at maximum rate,
 	// 1 KiB persistent messages): beyond about 256 the confirm latency

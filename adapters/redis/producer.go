@@ -18,7 +18,7 @@ import (
 const (
 	// DefaultMaxInFlight bounds outstanding sends when
 	// ProducerConfig.MaxInFlight is 0.
-	DefaultMaxInFlight = 1000
+	DefaultMaxInFlight = adapters.DefaultMaxInFlight
 	// maxPipeline caps the XADDs in one pipeline, so one huge backlog does
 	// not become one huge request.
 	maxPipeline = 1000

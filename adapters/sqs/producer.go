@@ -22,7 +22,7 @@ import (
 const (
 	// DefaultMaxInFlight bounds unfinished sends when
 	// ProducerConfig.MaxInFlight is 0.
-	DefaultMaxInFlight = 1000
+	DefaultMaxInFlight = adapters.DefaultMaxInFlight
 	// sendTimeout bounds one SendMessageBatch, retries included.
 	sendTimeout = time.Minute
 	// maxBatch is the most entries one SendMessageBatch,
