@@ -155,7 +155,8 @@ type Config struct {
 	// descriptors. Default DefaultMaxConnections.
 	MaxConnections int
 	// IdleTimeout closes a connection that sends no request for this
-	// long. Default DefaultIdleTimeout.
+	// long, or that leaves a response unread for this long (a write that
+	// has not finished within it). Default DefaultIdleTimeout.
 	IdleTimeout time.Duration
 	// RequestReadTimeout bounds the time from a request's size prefix to
 	// its last byte, so a client sending one byte a second is dropped.

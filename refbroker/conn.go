@@ -282,6 +282,13 @@ func (cc *conn) flush() error {
 		cc.discardOutput()
 		return nil
 	}
+	// A client that stops reading would hold this goroutine, the
+	// response's storage reads (segment mappings, files of deleted
+	// topics) and, once its pipeline is full, its reader, which then
+	// waits for room rather than on a socket read with a deadline. Kafka
+	// closes a connection without activity for connections.max.idle.ms;
+	// an unread response is such a connection.
+	_ = cc.nc.SetWriteDeadline(time.Now().Add(cc.b.cfg.IdleTimeout))
 	var err error
 	if len(cc.pending.ranges) == 0 {
 		_, err = cc.nc.Write(cc.out)

@@ -331,36 +331,66 @@ func TestFetchOutputBufferStaysSmall(t *testing.T) {
 // TestFetchClientGoneMidSend: a client that asks for a large fetch and
 // stops reading leaves the broker blocked part way through writing it
 // from the mapping.
-// When the client then resets the connection, or the broker shuts down,
-// the send ends, the connection closes and its storage reads are
-// released: the deleted topic's files go away, other clients are served,
-// and the leak check (newBroker) finds no read result dropped unreleased.
+// When the client then resets the connection, keeps it open but reads
+// nothing for IdleTimeout (while it goes on sending requests, so that
+// its reader is never idle), or the broker shuts down, the send ends,
+// the connection closes and its storage reads are released: the deleted
+// topic's files go away, other clients are served, and the leak check
+// (newBroker) finds no read result dropped unreleased.
 func TestFetchClientGoneMidSend(t *testing.T) {
 	t.Parallel()
+	// dropped waits for the broker to drop the connection, then deletes
+	// the topic and waits for its files to go.
+	dropped := func(t *testing.T, b *Broker) {
+		waitFor(t, 10*time.Second, "the broker to drop the connection", func() bool {
+			b.connMu.Lock()
+			defer b.connMu.Unlock()
+			return len(b.conns) == 0
+		})
+		apiVersionsOK(t, b)
+		id := b.topics.lookup("big").id
+		if _, err := newAdmin(t, b).DeleteTopic(testCtx(t, 10*time.Second), "big"); err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+		dir := b.topics.topicDir(id)
+		waitFor(t, 10*time.Second, "the deleted topic's files to be removed", func() bool {
+			_, err := os.Stat(dir)
+			return errors.Is(err, os.ErrNotExist)
+		})
+	}
 	tests := []struct {
 		name string
+		idle time.Duration // Config.IdleTimeout; 0 for the default
 		end  func(t *testing.T, b *Broker, c *net.TCPConn)
 	}{
-		{"client resets", func(t *testing.T, b *Broker, c *net.TCPConn) {
+		{"client resets", 0, func(t *testing.T, b *Broker, c *net.TCPConn) {
 			_ = c.SetLinger(0) // close with RST
 			c.Close()
-			waitFor(t, 10*time.Second, "the broker to drop the connection", func() bool {
-				b.connMu.Lock()
-				defer b.connMu.Unlock()
-				return len(b.conns) == 0
-			})
-			apiVersionsOK(t, b)
-			id := b.topics.lookup("big").id
-			if _, err := newAdmin(t, b).DeleteTopic(testCtx(t, 10*time.Second), "big"); err != nil {
-				t.Fatalf("delete: %v", err)
-			}
-			dir := b.topics.topicDir(id)
-			waitFor(t, 10*time.Second, "the deleted topic's files to be removed", func() bool {
-				_, err := os.Stat(dir)
-				return errors.Is(err, os.ErrNotExist)
-			})
+			dropped(t, b)
 		}},
-		{"broker closes", func(t *testing.T, b *Broker, _ *net.TCPConn) {
+		{"client stops reading", time.Second, func(t *testing.T, b *Broker, c *net.TCPConn) {
+			// Requests keep arriving, so only the unread response can
+			// end the connection.
+			stop := make(chan struct{})
+			sent := make(chan struct{})
+			go func() {
+				defer close(sent)
+				for corr := int32(2); ; corr++ {
+					select {
+					case <-stop:
+						return
+					case <-time.After(100 * time.Millisecond):
+					}
+					_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+					if _, err := c.Write(requestFrame(kmsg.NewPtrApiVersionsRequest(), corr)); err != nil {
+						return
+					}
+				}
+			}()
+			defer func() { close(stop); <-sent }()
+			dropped(t, b)
+		}},
+		{"broker closes", 0, func(t *testing.T, b *Broker, _ *net.TCPConn) {
 			start := time.Now()
 			if err := b.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
@@ -373,7 +403,12 @@ func TestFetchClientGoneMidSend(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			b := newBroker(t, func(c *Config) { c.Storage.SegmentBytes = 32 << 20 })
+			b := newBroker(t, func(c *Config) {
+				c.Storage.SegmentBytes = 32 << 20
+				if tt.idle > 0 {
+					c.IdleTimeout = tt.idle
+				}
+			})
 			produceBulk(t, b, "big", 1, 24<<20)
 			d := net.Dialer{Timeout: 5 * time.Second}
 			nc, err := d.Dial("tcp", b.Addr())

@@ -140,7 +140,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&cfg.MaxCreateTopicsPerRequest, "max-create-topics-per-request", refbroker.DefaultMaxCreateTopicsPerRequest, "topics one CreateTopics or auto-creating Metadata request may create; the rest are refused")
 	maxCreateParts := fs.Int("max-create-partitions-per-request", refbroker.DefaultMaxCreatePartitionsPerRequest, "partitions one CreateTopics, CreatePartitions or auto-creating Metadata request may create; the rest are refused")
 	fs.IntVar(&cfg.PartitionCreationsPerMinute, "partition-creations-per-minute", refbroker.DefaultPartitionCreationsPerMinute, "partitions all clients together may create per minute (Kafka's controller mutation quota, KIP-599); -1 no limit")
-	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", refbroker.DefaultIdleTimeout, "close a connection that sends no request for this long")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", refbroker.DefaultIdleTimeout, "close a connection that sends no request, or leaves a response unread, for this long")
 	fs.DurationVar(&cfg.RequestReadTimeout, "request-read-timeout", refbroker.DefaultRequestReadTimeout, "close a connection that takes longer than this to send one request")
 	fs.DurationVar(&cfg.RetentionCheckInterval, "retention-check-interval", refbroker.DefaultRetentionCheckInterval, "how often retention is enforced")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", refbroker.DefaultShutdownTimeout, "on SIGTERM, how long running requests get before the broker exits anyway (data is then recovered at the next start)")
