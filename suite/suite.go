@@ -106,6 +106,9 @@ type Config struct {
 	// (docs/distributed.md): their histories hold only part of each run,
 	// so they are not checked here but once merged.
 	Shard bool
+	// ShardSearch makes a shard's maxRate searches follow the
+	// coordinator's (shardsearch.go); nil runs them here.
+	ShardSearch ShardSearch
 	// Search overrides the maxRate searches' repetitions, probe lengths
 	// and budget (search.go).
 	Search SearchOptions
@@ -321,7 +324,11 @@ func runSystem(ctx context.Context, cfg *Config, opts []runner.Option, name stri
 			if hist.rep != nil && hist.rep.Index > 1 {
 				continue // searched in round 1, cfg.Search.Repeat times
 			}
-			err = searchOne(ctx, cfg, opts, w, name, sys, hist, out)
+			if cfg.ShardSearch != nil {
+				err = followSearch(ctx, cfg, opts, w, name, sys, hist, out)
+			} else {
+				err = searchOne(ctx, cfg, opts, w, name, sys, hist, out)
+			}
 		} else {
 			err = runOne(ctx, cfg, rn, w, name, sys, hist, out)
 		}

@@ -219,7 +219,6 @@ func TestDistributedUsageErrors(t *testing.T) {
 	// not as this test binary running every test again in each worker.
 	t.Setenv(asCLIEnv, "1")
 	file := distWorkload(t, "dist", 2)
-	search := writeFile(t, "m.yaml", "workloads:\n  - name: m\n    maxRate: {latency: {percentile: 99, below: 50ms}}\n")
 	churn := writeFile(t, "c.yaml", "workloads:\n  - name: c\n    consumerPerSubscription: 2\n    churn: {interval: 1s}\n")
 	tests := []struct {
 		name string
@@ -232,7 +231,7 @@ func TestDistributedUsageErrors(t *testing.T) {
 		{"index without count", map[string]string{"JOB_COMPLETION_INDEX": "1"}, []string{"run", "--workloads", file}, "BROKERBENCH_SHARDS"},
 		{"shard and coordinator", nil, []string{"run", "--workloads", file, "--shard", "0/2", "--local-workers", "2"}, "exclude each other"},
 		{"repeat", nil, []string{"run", "--workloads", file, "--local-workers", "2", "--repeat", "3"}, "--repeat 3"},
-		{"maxRate workload", nil, []string{"run", "--workloads", search, "--local-workers", "2"}, "maxRate: a saturation search picks each probe's rate"},
+		{"search flags on a shard", nil, []string{"run", "--workloads", file, "--shard", "0/2", "--run-id", "r", "--probe-duration", "1s"}, "go to the coordinator"},
 		{"churn on nats", nil, []string{"run", "--workloads", churn, "--system", "nats", "--local-workers", "2"}, "workload c on nats cannot run sharded"},
 	}
 	for _, tt := range tests {
