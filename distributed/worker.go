@@ -71,6 +71,7 @@ type Worker struct {
 	search   *suite.SearchPoint // at PointProbe
 	probe    *results.Result    // at PointProbe: the previous probe's
 	release  chan released      // the current wait's; nil when not waiting
+	gone     int                // the last wait that ended on the shard's own deadline
 	aborted  string
 	done     bool
 	failed   string
@@ -133,6 +134,12 @@ func (w *Worker) wait(ctx context.Context, point string, status func() runner.Sh
 			}
 			return r, nil
 		case <-ctx.Done():
+			// A wait may end on the shard's own deadline (the drain
+			// timeout at PointDrained) just as the coordinator releases
+			// it: that release finds the shard gone on, as it meant.
+			w.mu.Lock()
+			w.gone = w.seq
+			w.mu.Unlock()
 			return released{}, ctx.Err()
 		case <-tick.C:
 			w.mu.Lock()
@@ -258,6 +265,9 @@ func (w *Worker) Handler() http.Handler {
 func (w *Worker) releaseWait(rw http.ResponseWriter, seq int, r released) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.release == nil && seq == w.gone {
+		return // the wait ended on the shard's own deadline
+	}
 	if w.release == nil || w.seq != seq || (r.step != nil) != (w.point == PointProbe) {
 		http.Error(rw, fmt.Sprintf("release %d: shard waits at %d %q", seq, w.seq, w.point), http.StatusConflict)
 		return
