@@ -2,10 +2,13 @@ package distributed
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -198,3 +201,85 @@ func checkFound(t *testing.T, run capacity.SearchRun) {
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+
+// TestCoordinatorSearchProtocol drives scripted shards through a search
+// (no broker): each follows the steps at PointProbe and hands over a
+// result, the coordinator runs suite.Search on the merged results, and a
+// table of cases says how it ends.
+func TestCoordinatorSearchProtocol(t *testing.T) {
+	w, err := workloads.Parse("w.yaml", []byte(`workloads:
+  - name: s
+    maxRate: {latency: {percentile: 99, below: 1s}, start: 100, maxProbes: 3}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		// failAt is the probe (0-based; the error counts from 1) whose run
+		// fails on shard 1; -1 none.
+		failAt   int
+		searches *Searches
+		want     string // in the error; "" when the search ends well
+	}{
+		// Every probe of the scripted shards fails its objective (they
+		// record no latency): the search ramps down to its probe limit
+		// and ends with no rate found, and every shard gets the end.
+		{"ends", -1, &Searches{Workloads: w.Workloads, Limits: results.DefaultLimits()}, ""},
+		{"a shard's probe run fails", 1, &Searches{Workloads: w.Workloads, Limits: results.DefaultLimits()}, "shard 1/2 failed: s on fake: search probe 2: broker gone"},
+		{"no searches", -1, nil, "this coordinator runs no searches"},
+		{"unknown workload", -1, &Searches{Limits: results.DefaultLimits()}, "not among the coordinator's maxRate workloads"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ws, urls := startWorkers(t, 2)
+			steps := make([][]suite.ProbeStep, 2)
+			var wg sync.WaitGroup
+			for i, wk := range ws {
+				wg.Go(func() {
+					var prev *results.Result
+					for k := 0; ; k++ {
+						step, err := wk.Searches("r").NextProbe(wk.Context(), suite.SearchPoint{Workload: "s", System: "fake", Probes: k}, prev)
+						if err != nil {
+							wk.Finish(nil, err)
+							return
+						}
+						steps[i] = append(steps[i], step)
+						if step.Done {
+							wk.Finish(nil, nil)
+							return
+						}
+						prev = &results.Result{Workload: "s", Driver: "fake", Status: results.StatusOK, OfferedRate: step.Rate / 2,
+							Shard: &results.Shard{Index: i, Count: 2, RunID: fmt.Sprintf("r-p%d", step.N)}}
+						if i == 1 && k == tt.failAt {
+							prev.Status, prev.Error = results.StatusFailed, "broker gone"
+						}
+					}
+				})
+			}
+			c := &Coordinator{Workers: urls, Searches: tt.searches}
+			_, err := c.Drive(t.Context())
+			wg.Wait()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatal(err)
+			case tt.want != "":
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("Drive = %v, want an error containing %q", err, tt.want)
+				}
+				return
+			}
+			// Ramp 100, 50, 25 (maxProbes 3), then a step that ends it.
+			for i, ss := range steps {
+				var rates []float64
+				for _, s := range ss[:len(ss)-1] {
+					rates = append(rates, s.Rate)
+				}
+				end := ss[len(ss)-1]
+				if !slices.Equal(rates, []float64{100, 50, 25}) || !end.Done || end.Record == nil || end.Keep != 2 {
+					t.Errorf("shard %d got rates %v and end %+v: want 100, 50, 25 and the end keeping the last probe", i, rates, end)
+				}
+			}
+		})
+	}
+}

@@ -129,6 +129,15 @@ func TestLocalWorkerFailureFailsRun(t *testing.T) {
 	}
 	t.Setenv(asCLIEnv, "1")
 	file := distWorkload(t, "dist", 6)
+	checkKilledShardFails(t, []string{"run", "--workloads", file, "--local-workers", "3", "--no-report", "--no-progress", "--duration", "20s"}, 1)
+}
+
+// checkKilledShardFails runs args (a `run --local-workers 3`), kills
+// shard 1's process once it has started measuring for the measuring-th
+// time, and checks that the run fails naming the shard and why, and that
+// the other shards were aborted.
+func checkKilledShardFails(t *testing.T, args []string, measuring int) {
+	t.Helper()
 	out := t.TempDir()
 	var stdout, errBuf bytes.Buffer
 	stderr := &lockedWriter{w: &errBuf}
@@ -139,18 +148,17 @@ func TestLocalWorkerFailureFailsRun(t *testing.T) {
 	}
 	done := make(chan int, 1)
 	go func() {
-		done <- execute(context.Background(), []string{"run", "--workloads", file, "--local-workers", "3",
-			"--out", out, "--no-report", "--no-progress", "--duration", "20s"}, &stdout, stderr)
+		done <- execute(context.Background(), append(args, "--out", out), &stdout, stderr)
 	}()
 	pidRE := regexp.MustCompile(`msg="worker started" shard=1/3 pid=(\d+)`)
 	shardLog := filepath.Join(out, "shards", "shard-1.log")
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	killed := false
 	for !killed && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 		m := pidRE.FindStringSubmatch(stderrText())
 		log, _ := os.ReadFile(shardLog)
-		if m == nil || !bytes.Contains(log, []byte("msg=measuring")) {
+		if m == nil || bytes.Count(log, []byte("msg=measuring")) < measuring {
 			continue
 		}
 		pid, _ := strconv.Atoi(m[1])
@@ -160,7 +168,7 @@ func TestLocalWorkerFailureFailsRun(t *testing.T) {
 		killed = true
 	}
 	if !killed {
-		t.Fatalf("shard 1 never started measuring\nstderr:\n%s", stderrText())
+		t.Fatalf("shard 1 never started measuring %d times\nstderr:\n%s", measuring, stderrText())
 	}
 	select {
 	case code := <-done:
