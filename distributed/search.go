@@ -86,6 +86,7 @@ func (s *searchRun) probe(ctx context.Context, p suite.ProbeRun) (*results.Resul
 	if err := s.step(ctx, step); err != nil {
 		return nil, s.fail(err)
 	}
+	c.Logger.Info("search probe", "workload", s.at.Workload, "system", s.at.System, "probe", len(s.merged)+1, "phase", p.Phase, "rate", step.Rate)
 	sts, err := c.advance(ctx)
 	if err != nil {
 		return nil, s.fail(err)
@@ -99,8 +100,12 @@ func (s *searchRun) probe(ctx context.Context, p suite.ProbeRun) (*results.Resul
 	s.seq = sts[0].Seq
 	shards := make([]*results.Result, len(c.Workers))
 	for i, u := range c.Workers {
-		if err := c.call(ctx, http.MethodGet, u+"/probe?"+url.Values{"seq": {fmt.Sprint(s.seq)}}.Encode(), &shards[i]); err != nil || shards[i] == nil {
-			return nil, s.fail(c.fail(ctx, i, fmt.Sprintf("fetch probe result: %v", errors.Join(err, errNoProbe(shards[i])))))
+		err := c.call(ctx, http.MethodGet, u+"/probe?"+url.Values{"seq": {fmt.Sprint(s.seq)}}.Encode(), &shards[i])
+		if err == nil && shards[i] == nil {
+			err = errors.New("the shard handed over no result")
+		}
+		if err != nil {
+			return nil, s.fail(c.fail(ctx, i, "fetch probe result: "+err.Error()))
 		}
 	}
 	m, err := Merge(shards, c.Searches.Limits)
@@ -109,13 +114,6 @@ func (s *searchRun) probe(ctx context.Context, p suite.ProbeRun) (*results.Resul
 	}
 	s.merged = append(s.merged, m)
 	return m, nil
-}
-
-func errNoProbe(r *results.Result) error {
-	if r == nil {
-		return errors.New("the shard has no probe result")
-	}
-	return nil
 }
 
 // fail records err as the run's failure, which ends the search.
@@ -138,9 +136,6 @@ func (s *searchRun) step(ctx context.Context, step suite.ProbeStep) error {
 		}
 	}
 	c.st.released = s.seq
-	if !step.Done {
-		c.Logger.Info("search probe", "workload", s.at.Workload, "system", s.at.System, "probe", len(s.merged)+1, "rate", step.Rate)
-	}
 	return nil
 }
 

@@ -202,7 +202,7 @@ func (s *searcher) probe(ctx context.Context, phase string, rate float64) (capac
 		return capacity.Probe{}, cerr
 	}
 	if res == nil {
-		return capacity.Probe{}, err
+		return capacity.Probe{}, errors.Join(errors.New("the probe produced no result"), err)
 	}
 	s.last = res
 	if res.Status == results.StatusNotApplicable {
