@@ -71,7 +71,7 @@ type Worker struct {
 	search   *suite.SearchPoint // at PointProbe
 	probe    *results.Result    // at PointProbe: the previous probe's
 	release  chan released      // the current wait's; nil when not waiting
-	gone     int                // the last wait that ended on the shard's own deadline
+	gone     int                // the last wait that ended on the shard's own deadline (0: none)
 	aborted  string
 	done     bool
 	failed   string
@@ -265,8 +265,10 @@ func (w *Worker) Handler() http.Handler {
 func (w *Worker) releaseWait(rw http.ResponseWriter, seq int, r released) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.release == nil && seq == w.gone {
-		return // the wait ended on the shard's own deadline
+	if seq == w.gone {
+		// The wait ended on the shard's own deadline, which the release
+		// crossed; the shard may wait at its next point already.
+		return
 	}
 	if w.release == nil || w.seq != seq || (r.step != nil) != (w.point == PointProbe) {
 		http.Error(rw, fmt.Sprintf("release %d: shard waits at %d %q", seq, w.seq, w.point), http.StatusConflict)
