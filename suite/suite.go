@@ -10,7 +10,10 @@
 //	if err != nil || out.Failed() { ... }
 //
 // The main types are [Config] (what to run and where to write) and
-// [Outcome] (results, gate checks, the summary printer).
+// [Outcome] (results, gate checks, the summary printer). [Search] runs one
+// saturation search with any probe runner: this machine's runner, or the
+// merged shards of a distributed run, whose shards follow it through
+// [ShardSearch].
 package suite
 
 import (
