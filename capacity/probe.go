@@ -61,7 +61,8 @@ type Probe struct {
 	Achieved float64 `json:"achieved"`
 	Consumed float64 `json:"consumed"`
 	// P50 and P99 of the objective's latency figure; AtObjective at the
-	// objective's own percentile. CO-corrected, ms.
+	// objective's own percentile. CO-corrected, ms; 0 when nothing was
+	// recorded (the reasons say so), since JSON has no NaN.
 	P50         float64 `json:"p50"`
 	P99         float64 `json:"p99"`
 	AtObjective float64 `json:"atObjective"`
@@ -93,8 +94,8 @@ func (p Probe) Passed() bool { return p.Verdict == Pass }
 //
 // Every failing criterion is listed in the reasons.
 func Judge(o Objective, m Measurement) Probe {
-	p := Probe{Offered: m.Offered, Achieved: m.Achieved, Consumed: m.Consumed, P50: m.P50, P99: m.P99,
-		AtObjective: m.AtObjective, BacklogGrowth: m.BacklogGrowth, Seconds: m.Seconds}
+	p := Probe{Offered: m.Offered, Achieved: m.Achieved, Consumed: m.Consumed, P50: orZero(m.P50), P99: orZero(m.P99),
+		AtObjective: orZero(m.AtObjective), BacklogGrowth: m.BacklogGrowth, Seconds: m.Seconds}
 	var why []string
 	if m.RunError != "" {
 		why = append(why, "run failed: "+m.RunError)
@@ -126,4 +127,13 @@ func Judge(o Objective, m Measurement) Probe {
 		p.Verdict = Fail
 	}
 	return p
+}
+
+// orZero is v, or 0 for NaN (nothing recorded): a probe goes into result
+// files and to a distributed run's shards as JSON, which has no NaN.
+func orZero(v float64) float64 {
+	if math.IsNaN(v) {
+		return 0
+	}
+	return v
 }

@@ -45,6 +45,17 @@ func NewRecord(o Objective, cfg SearchConfig, probe, warmup time.Duration, broke
 	return r
 }
 
+// Warning is what a result carrying r must say when no repetition
+// confirmed a rate (the figures are then the last probe's), "" otherwise.
+// One machine's search and a merged distributed one both say it.
+func (r *Record) Warning() string {
+	if r.Found.N > 0 {
+		return ""
+	}
+	return "capacity search: no rate met " + r.Objective.String() +
+		" and passed its confirmation; the figures are the last probe's (see capacity.repetitions)"
+}
+
 // Confirmed returns the found rates of the repetitions that confirmed one.
 func (r *Record) Confirmed() []float64 {
 	var out []float64

@@ -2,6 +2,7 @@ package capacity
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -123,7 +124,8 @@ func TestJudge(t *testing.T) {
 		{name: "backlog noise", edit: func(m *Measurement) { m.BacklogGrowth = 4 }, pass: true},
 		// The bound is strict: equal fails.
 		{name: "latency at bound", edit: func(m *Measurement) { m.AtObjective = 50 }},
-		{name: "no latency", edit: func(m *Measurement) { m.AtObjective = math.NaN() }},
+		// Nothing recorded: fails, and the probe still encodes as JSON.
+		{name: "no latency", edit: func(m *Measurement) { m.AtObjective, m.P50, m.P99 = math.NaN(), math.NaN(), math.NaN() }},
 		{name: "send failures", edit: func(m *Measurement) { m.Failed = 1 }},
 		{name: "run failed", edit: func(m *Measurement) { m.RunError = "broker gone" }},
 		// Produce-only: no subscription, the consumed rate is not judged.
@@ -135,6 +137,9 @@ func TestJudge(t *testing.T) {
 		p := Judge(o, m)
 		if p.Passed() != tt.pass || (p.Passed() != (len(p.Reasons) == 0)) {
 			t.Errorf("%s: verdict %s reasons %v; want pass=%v", tt.name, p.Verdict, p.Reasons, tt.pass)
+		}
+		if _, err := json.Marshal(p); err != nil {
+			t.Errorf("%s: %v", tt.name, err)
 		}
 	}
 }

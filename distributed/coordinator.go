@@ -1,6 +1,7 @@
 package distributed
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -38,6 +39,12 @@ type Coordinator struct {
 	// Exited, when set, is polled with each worker's index and returns an
 	// error once that worker's process has ended (local mode).
 	Exited func(i int) error
+	// Searches lets the coordinator run the shards' saturation searches
+	// (maxRate workloads); nil fails a run that reaches one.
+	Searches *Searches
+
+	st     driveState
+	probes int // probes run so far, which numbers the next (suite.ProbeStep.N)
 }
 
 // ShardError is a distributed run failed by one of its shards.
@@ -53,45 +60,52 @@ const pollInterval = 50 * time.Millisecond
 // Drive runs the rendezvous until every worker is done and returns all
 // their results. A worker that fails, dies or stops answering fails the
 // run: the others are aborted and the error names the shard and its
-// reason.
+// reason. When the shards reach a saturation search, Drive runs it
+// (search.go).
 func (c *Coordinator) Drive(ctx context.Context) ([]*results.Result, error) {
 	c.defaults()
-	lastSeen := make([]time.Time, len(c.Workers))
-	began := time.Now()
-	released := 0
-	var prog progress
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
+	c.st = driveState{lastSeen: make([]time.Time, len(c.Workers)), began: time.Now()}
 	for {
-		sts := make([]*WorkerStatus, len(c.Workers))
-		for i, u := range c.Workers {
-			st, err := c.status(ctx, u)
-			switch {
-			case err == nil:
-				sts[i], lastSeen[i] = st, time.Now()
-			case c.Exited != nil && c.Exited(i) != nil:
-				return nil, c.fail(ctx, i, c.Exited(i).Error())
-			case lastSeen[i].IsZero() && time.Since(began) > c.Startup:
-				return nil, c.fail(ctx, i, fmt.Sprintf("not answering %s after the start: %v", c.Startup, err))
-			case !lastSeen[i].IsZero() && time.Since(lastSeen[i]) > c.Unreachable:
-				return nil, c.fail(ctx, i, fmt.Sprintf("not answering for %s: %v", c.Unreachable, err))
-			}
-		}
-		for i, st := range sts {
-			if st != nil && st.Error != "" {
-				return nil, c.fail(ctx, i, st.Error)
-			}
-			if st != nil && !st.Done && c.Exited != nil {
-				if err := c.Exited(i); err != nil {
-					return nil, c.fail(ctx, i, err.Error())
-				}
-			}
+		sts, err := c.advance(ctx)
+		if err != nil {
+			return nil, err
 		}
 		if all(sts, func(st *WorkerStatus) bool { return st.Done }) {
 			return c.collect(ctx)
 		}
-		if seq, point, ok := sameWait(sts); ok && seq > released {
-			at, ok, err := c.decide(point, sts, seq, &prog)
+		if err := c.search(ctx, sts); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// driveState is what the rendezvous keeps from one poll to the next.
+type driveState struct {
+	lastSeen []time.Time
+	began    time.Time
+	released int // the last wait released
+	prog     progress
+}
+
+// advance polls the workers and releases their rendezvous points until
+// every worker is done or all wait at a PointProbe not yet released, and
+// returns their statuses then.
+func (c *Coordinator) advance(ctx context.Context) ([]*WorkerStatus, error) {
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		sts, err := c.poll(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if all(sts, func(st *WorkerStatus) bool { return st.Done }) {
+			return sts, nil
+		}
+		if seq, point, ok := sameWait(sts); ok && seq > c.st.released {
+			if point == PointProbe {
+				return sts, nil
+			}
+			at, ok, err := c.decide(point, sts, seq, &c.st.prog)
 			if err != nil {
 				return nil, c.failRun(ctx, err)
 			}
@@ -99,7 +113,7 @@ func (c *Coordinator) Drive(ctx context.Context) ([]*results.Result, error) {
 				if err := c.release(ctx, seq, at); err != nil {
 					return nil, err
 				}
-				released = seq
+				c.st.released = seq
 				c.Logger.Info("shards released", "point", point, "seq", seq)
 			}
 		} else if i, ok := doneWhileWaiting(sts); ok {
@@ -112,6 +126,36 @@ func (c *Coordinator) Drive(ctx context.Context) ([]*results.Result, error) {
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// poll reads every worker's status; a worker that failed, died or stopped
+// answering fails the run.
+func (c *Coordinator) poll(ctx context.Context) ([]*WorkerStatus, error) {
+	sts := make([]*WorkerStatus, len(c.Workers))
+	for i, u := range c.Workers {
+		st, err := c.status(ctx, u)
+		switch {
+		case err == nil:
+			sts[i], c.st.lastSeen[i] = st, time.Now()
+		case c.Exited != nil && c.Exited(i) != nil:
+			return nil, c.fail(ctx, i, c.Exited(i).Error())
+		case c.st.lastSeen[i].IsZero() && time.Since(c.st.began) > c.Startup:
+			return nil, c.fail(ctx, i, fmt.Sprintf("not answering %s after the start: %v", c.Startup, err))
+		case !c.st.lastSeen[i].IsZero() && time.Since(c.st.lastSeen[i]) > c.Unreachable:
+			return nil, c.fail(ctx, i, fmt.Sprintf("not answering for %s: %v", c.Unreachable, err))
+		}
+	}
+	for i, st := range sts {
+		if st != nil && st.Error != "" {
+			return nil, c.fail(ctx, i, st.Error)
+		}
+		if st != nil && !st.Done && c.Exited != nil {
+			if err := c.Exited(i); err != nil {
+				return nil, c.fail(ctx, i, err.Error())
+			}
+		}
+	}
+	return sts, nil
 }
 
 func (c *Coordinator) defaults() {
@@ -323,10 +367,25 @@ func (c *Coordinator) collect(ctx context.Context) ([]*results.Result, error) {
 	return all, nil
 }
 
+// call sends a request without a body to u and decodes the answer into
+// into (nil: none expected).
 func (c *Coordinator) call(ctx context.Context, method, u string, into any) error {
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	return c.do(ctx, method, u, nil, into)
+}
+
+// do sends a request to u, with body as JSON when it is not nil, and
+// decodes the answer into into (nil: none expected).
+func (c *Coordinator) do(ctx context.Context, method, u string, body []byte, into any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.Client.Do(req)
 	if err != nil {

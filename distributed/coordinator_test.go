@@ -141,6 +141,45 @@ func TestWorkerOrphaned(t *testing.T) {
 	}
 }
 
+// TestWorkerReleaseCrossesDeadline: a release of a wait that ended on the
+// shard's own deadline (the drain timeout) is accepted, even once the
+// shard waits at its next point, and does not release that one.
+func TestWorkerReleaseCrossesDeadline(t *testing.T) {
+	ws, urls := startWorkers(t, 1)
+	w := ws[0]
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	status := func() runner.ShardStatus { return runner.ShardStatus{} }
+	if _, err := w.Wait(ctx, runner.PointDrained, status); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait = %v, want the deadline", err)
+	}
+	closed := make(chan error, 1)
+	go func() {
+		_, err := w.Wait(t.Context(), runner.PointClosed, status)
+		closed <- err
+	}()
+	c := &Coordinator{Workers: urls}
+	c.defaults()
+	waitFor(t, func() bool {
+		st, err := c.status(t.Context(), urls[0])
+		return err == nil && st.Point == runner.PointClosed
+	})
+	if err := c.release(t.Context(), 1, time.Now()); err != nil {
+		t.Fatalf("release of the wait that timed out: %v", err)
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("the late release of drained released closed (%v)", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := c.release(t.Context(), 2, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestCoordinatorBacklogGoal: the backlog goals of a backlog workload are
 // checked on the shards' summed backlog, as one machine checks its own,
 // and release every shard at one instant; a sum that stops improving for
@@ -203,5 +242,17 @@ func TestCoordinatorBacklogGoal(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 10s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

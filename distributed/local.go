@@ -31,8 +31,11 @@ type Local struct {
 	// Dir/shard-i.log.
 	Dir string
 	// RunID names the run's topics.
-	RunID  string
-	Logger *slog.Logger
+	RunID string
+	// Searches lets the coordinator run the shards' saturation searches
+	// (Coordinator.Searches).
+	Searches *Searches
+	Logger   *slog.Logger
 }
 
 // Run starts the workers, drives them and returns their results. Every
@@ -64,7 +67,7 @@ func (l Local) Run(ctx context.Context) ([]*results.Result, error) {
 		}
 		procs[i], urls[i] = p, "http://"+addr
 	}
-	c := &Coordinator{Workers: urls, Logger: l.Logger, Exited: func(i int) error { return procs[i].exited() }}
+	c := &Coordinator{Workers: urls, Logger: l.Logger, Searches: l.Searches, Exited: func(i int) error { return procs[i].exited() }}
 	rs, err := c.Drive(ctx)
 	for _, p := range procs {
 		p.wait(30 * time.Second)

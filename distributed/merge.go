@@ -1,6 +1,7 @@
 package distributed
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -32,7 +33,9 @@ import (
 //     kept);
 //   - per-partition figures are summed (BrokerLag: the largest reading);
 //   - events and pauses are concatenated in time order, and rebalances
-//     recounted over them.
+//     recounted over them;
+//   - a saturation search's record (which the coordinator gave every
+//     shard, with the probe whose figures the result holds) is kept once.
 //
 // The merged status is judged on the whole with l (results.Judge), as a
 // run's: a shard's own status says only whether it failed.
@@ -74,6 +77,9 @@ func Merge(shards []*results.Result, l results.Limits) (*results.Result, error) 
 	mergeEvents(out, shards)
 	mergeBacklog(out, shards)
 	mergeMeta(out, shards)
+	if err := mergeCapacity(out, shards); err != nil {
+		return nil, err
+	}
 	var runErr error
 	out.Error = ""
 	if len(failed) > 0 {
@@ -390,4 +396,31 @@ func mergeMeta(out *results.Result, shards []*results.Result) {
 	// meta.host stays shard 0's; the others are named here.
 	m.Warnings = append(m.Warnings, fmt.Sprintf("merged from %d shards of run %s on hosts %s (docs/distributed.md); end-to-end latency covers messages consumed by the shard that sent them",
 		len(shards), shards[0].Shard.RunID, strings.Join(hosts, ", ")))
+}
+
+// mergeCapacity keeps the search record of a saturation search's shards:
+// the coordinator ran the search on the merged probes and gave every shard
+// the same record, which says, as one machine's result does, when no rate
+// was found.
+func mergeCapacity(out *results.Result, shards []*results.Result) error {
+	want, err := json.Marshal(shards[0].Capacity)
+	if err != nil {
+		return fmt.Errorf("merge: encode search record: %w", err)
+	}
+	for _, s := range shards[1:] {
+		got, err := json.Marshal(s.Capacity)
+		if err != nil {
+			return fmt.Errorf("merge: encode search record: %w", err)
+		}
+		if !bytes.Equal(got, want) {
+			return fmt.Errorf("merge: shard %d/%d and shard %d/%d carry different search records: results of different searches",
+				shards[0].Shard.Index, shards[0].Shard.Count, s.Shard.Index, s.Shard.Count)
+		}
+	}
+	if out.Capacity != nil {
+		if w := out.Capacity.Warning(); w != "" {
+			out.Meta.Warnings = append(out.Meta.Warnings, w)
+		}
+	}
+	return nil
 }

@@ -28,7 +28,9 @@ func (h historyFiles) annotate(res *results.Result) {
 		rep := *h.rep
 		res.Repeat = &rep
 	}
-	if res.Status != results.StatusNotApplicable {
+	// A search's result is a probe, judged by its objective, not by the
+	// steadiness of a run; one machine's search records none either.
+	if res.Status != results.StatusNotApplicable && res.Capacity == nil {
 		res.Steadiness = results.CheckSteadiness(res)
 	}
 }

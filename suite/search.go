@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,56 +70,114 @@ func (o SearchOptions) validate() error {
 // workload at all.
 var errNotApplicable = errors.New("not applicable")
 
+// SearchSpec is one saturation search: a maxRate workload on one system.
+type SearchSpec struct {
+	// Workload has a MaxRate; Options override its search (the flags of
+	// `brokerbench run`).
+	Workload workloads.Workload
+	Options  SearchOptions
+	// System names the system searched, for logs and the result.
+	System string
+	// Logger receives the search's progress. Default discards.
+	Logger *slog.Logger
+	_      struct{}
+}
+
+// ProbeRun is one probe to run: Workload at the probe's rate
+// (ProducerRate), measured for Probe after Warmup.
+type ProbeRun struct {
+	Workload      workloads.Workload
+	Phase         string
+	Probe, Warmup time.Duration
+}
+
+// ProbeFunc runs one probe and returns its result, as [runner.Runner.Run]
+// does: a result with a failed status is a failed probe, which the search
+// judges; an error with no result, or a cancelled context, ends the search.
+type ProbeFunc func(ctx context.Context, p ProbeRun) (*results.Result, error)
+
 // searcher runs the probes of one maxRate workload on one system.
 type searcher struct {
-	cfg  *Config
-	rn   *runner.Runner
-	w    workloads.Workload
+	spec SearchSpec
 	m    workloads.MaxRate
-	sys  adapters.System
+	run  ProbeFunc
 	last *results.Result // the latest probe's result
 	conf *results.Result // the latest passing confirmation's result
 }
 
-// searchOne runs the saturation search of w on sys: m.Repeat searches,
-// each a sequence of open-loop probes (capacity.Search), then writes one
-// result: the last passing confirmation run, with the search in its
-// Capacity field. opts are the system's runner options; probes replace
-// the duration, warm-up, sample interval and drain timeout, and record no
+// Search runs the saturation search spec: m.Repeat searches
+// (capacity.Search), each a sequence of open-loop probes run by run and
+// judged by capacity.Judge, and returns the search's result: the last
+// passing confirmation run (else the last probe), which is one of run's
+// results, with the search record in its Capacity field. One machine's
+// probes are runner runs (Run); a distributed run's are the merged shards
+// of one run each (package distributed), so both judge, choose rates and
+// record alike. Only a cancelled context is an error: a search that could
+// not go on is a failed result.
+func Search(ctx context.Context, spec SearchSpec, run ProbeFunc) (*results.Result, error) {
+	if spec.Logger == nil {
+		spec.Logger = slog.New(slog.DiscardHandler)
+	}
+	w := spec.Workload
+	if w.MaxRate == nil {
+		return nil, usagef("workload %s has no maxRate: nothing to search", w.Name)
+	}
+	m := spec.Options.apply(*w.MaxRate)
+	s := &searcher{spec: spec, m: m, run: run}
+	var reps []capacity.SearchRun
+	var serr error
+	for i := range m.Repeat {
+		spec.Logger.Info("capacity search", "workload", w.Name, "system", spec.System, "repetition", i+1, "of", m.Repeat, "objective", m.Objective.String())
+		rep, err := capacity.Search(ctx, m.Search, s.probe, time.Now)
+		reps = append(reps, rep)
+		if err != nil {
+			serr = err
+			break
+		}
+		spec.Logger.Info("capacity found", "workload", w.Name, "system", spec.System, "rate", math.Round(rep.Found), "confirmed", rep.Confirmed, "stop", rep.Stop, "probes", len(rep.Probes))
+	}
+	if errors.Is(serr, context.Canceled) {
+		return nil, serr
+	}
+	return s.result(reps, serr), nil
+}
+
+// probeOptions are the runner options of a probe: they replace the
+// duration, warm-up, sample interval and drain timeout, and record no
 // history.
-func searchOne(ctx context.Context, cfg *Config, opts []runner.Option, w workloads.Workload, name string, sys adapters.System, hist historyFiles, out *Outcome) error {
-	m := cfg.Search.apply(*w.MaxRate)
+func probeOptions(probe, warmup time.Duration) []runner.Option {
 	// At least ten samples per probe, so backlog growth is a slope and not
 	// a difference of two points.
-	interval := min(time.Second, max(100*time.Millisecond, m.Probe/10))
+	interval := min(time.Second, max(100*time.Millisecond, probe/10))
 	// An overloaded probe must not spend the budget draining: what is not
 	// received within twice the probe (at least 5s) fails it anyway.
-	drain := max(5*time.Second, 2*m.Probe)
-	rn, err := runner.New(append(opts, runner.Duration(m.Probe), runner.Warmup(m.Warmup), runner.Interval(interval), runner.DrainTimeout(drain),
-		runner.History(func(string, string) (io.WriteCloser, error) { return nil, nil }))...)
+	drain := max(5*time.Second, 2*probe)
+	return []runner.Option{runner.Duration(probe), runner.Warmup(warmup), runner.Interval(interval), runner.DrainTimeout(drain),
+		runner.History(func(string, string) (io.WriteCloser, error) { return nil, nil })}
+}
+
+// searchOne runs the saturation search of w on sys on this machine and
+// writes its result ([Search]). opts are the system's runner options.
+func searchOne(ctx context.Context, cfg *Config, opts []runner.Option, w workloads.Workload, name string, sys adapters.System, hist historyFiles, out *Outcome) error {
+	m := cfg.Search.apply(*w.MaxRate)
+	rn, err := runner.New(append(slices.Clip(opts), probeOptions(m.Probe, m.Warmup)...)...)
 	if err != nil {
 		return usage(err)
 	}
 	if cfg.OnStart != nil {
 		cfg.OnStart(w, name)
 	}
-	s := &searcher{cfg: cfg, rn: rn, w: w, m: m, sys: sys}
-	var reps []capacity.SearchRun
-	var serr error
-	for i := range m.Repeat {
-		cfg.Logger.Info("capacity search", "workload", w.Name, "system", name, "repetition", i+1, "of", m.Repeat, "objective", m.Objective.String())
-		run, err := capacity.Search(ctx, m.Search, s.probe, time.Now)
-		reps = append(reps, run)
-		if err != nil {
-			serr = err
-			break
-		}
-		cfg.Logger.Info("capacity found", "workload", w.Name, "system", name, "rate", math.Round(run.Found), "confirmed", run.Confirmed, "stop", run.Stop, "probes", len(run.Probes))
+	res, err := Search(ctx, SearchSpec{Workload: w, Options: cfg.Search, System: name, Logger: cfg.Logger},
+		func(ctx context.Context, p ProbeRun) (*results.Result, error) { return rn.Run(ctx, p.Workload, sys) })
+	if err != nil {
+		return err
 	}
-	if errors.Is(serr, context.Canceled) {
-		return serr
-	}
-	res := s.result(reps, serr)
+	return writeSearch(cfg, w, res, hist, out)
+}
+
+// writeSearch writes a search's result and evaluates its workload's
+// thresholds on it.
+func writeSearch(cfg *Config, w workloads.Workload, res *results.Result, hist historyFiles, out *Outcome) error {
 	if cfg.OnFinish != nil {
 		cfg.OnFinish(res)
 	}
@@ -135,24 +195,27 @@ func searchOne(ctx context.Context, cfg *Config, opts []runner.Option, w workloa
 
 // probe runs w at rate and judges it.
 func (s *searcher) probe(ctx context.Context, phase string, rate float64) (capacity.Probe, error) {
-	pw := s.w
+	pw := s.spec.Workload
 	pw.ProducerRate = rate
-	res, err := s.rn.Run(ctx, pw, s.sys)
+	res, err := s.run(ctx, ProbeRun{Workload: pw, Phase: phase, Probe: s.m.Probe, Warmup: s.m.Warmup})
 	if cerr := ctx.Err(); cerr != nil {
 		return capacity.Probe{}, cerr
+	}
+	if res == nil {
+		return capacity.Probe{}, errors.Join(errors.New("the probe produced no result"), err)
 	}
 	s.last = res
 	if res.Status == results.StatusNotApplicable {
 		return capacity.Probe{}, fmt.Errorf("%w: %s", errNotApplicable, res.Error)
 	}
 	if err != nil {
-		s.cfg.Logger.Warn("probe run failed", "workload", s.w.Name, "rate", rate, "err", err)
+		s.spec.Logger.Warn("probe run failed", "workload", pw.Name, "rate", rate, "err", err)
 	}
-	p := capacity.Judge(s.m.Objective, measure(res, s.m.Objective, rate, s.w.SubscriptionsPerTopic))
+	p := capacity.Judge(s.m.Objective, measure(res, s.m.Objective, rate, pw.SubscriptionsPerTopic))
 	if phase == capacity.PhaseConfirm && p.Passed() {
 		s.conf = res
 	}
-	s.cfg.Logger.Info("probe", "workload", s.w.Name, "phase", phase, "offered", math.Round(rate), "achieved", math.Round(p.Achieved),
+	s.spec.Logger.Info("probe", "workload", pw.Name, "phase", phase, "offered", math.Round(rate), "achieved", math.Round(p.Achieved),
 		"p99_ms", p.P99, "verdict", p.Verdict, "reasons", p.Reasons)
 	return p, nil
 }
@@ -168,10 +231,11 @@ func (s *searcher) result(reps []capacity.SearchRun, serr error) *results.Result
 	if res == nil {
 		res = s.last
 	}
+	w := s.spec.Workload
 	if res == nil {
 		// No probe ran (the search failed before its first).
-		scenario, _, _ := strings.Cut(s.w.Name, "[")
-		res = &results.Result{Status: results.StatusFailed, Workload: s.w.Name, Scenario: scenario, Driver: s.sys.Name(), Sweep: s.w.Sweep, Spec: s.w}
+		scenario, _, _ := strings.Cut(w.Name, "[")
+		res = &results.Result{Status: results.StatusFailed, Workload: w.Name, Scenario: scenario, Driver: s.spec.System, Sweep: w.Sweep, Spec: w}
 	}
 	res.Capacity = rec
 	switch {
@@ -179,9 +243,10 @@ func (s *searcher) result(reps []capacity.SearchRun, serr error) *results.Result
 		res.Status, res.Error = results.StatusNotApplicable, serr.Error()
 	case serr != nil:
 		res.Status, res.Error = results.StatusFailed, "capacity search: "+serr.Error()
-	case rec.Found.N == 0:
-		res.Meta.Warnings = append(res.Meta.Warnings, "capacity search: no rate met "+s.m.Objective.String()+
-			" and passed its confirmation; the figures are the last probe's (see capacity.repetitions)")
+	default:
+		if w := rec.Warning(); w != "" {
+			res.Meta.Warnings = append(res.Meta.Warnings, w)
+		}
 	}
 	return res
 }

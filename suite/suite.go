@@ -10,7 +10,10 @@
 //	if err != nil || out.Failed() { ... }
 //
 // The main types are [Config] (what to run and where to write) and
-// [Outcome] (results, gate checks, the summary printer).
+// [Outcome] (results, gate checks, the summary printer). [Search] runs one
+// saturation search with any probe runner: this machine's runner, or the
+// merged shards of a distributed run, whose shards follow it through
+// [ShardSearch].
 package suite
 
 import (
@@ -106,6 +109,9 @@ type Config struct {
 	// (docs/distributed.md): their histories hold only part of each run,
 	// so they are not checked here but once merged.
 	Shard bool
+	// ShardSearch makes a shard's maxRate searches follow the
+	// coordinator's (shardsearch.go); nil runs them here.
+	ShardSearch ShardSearch
 	// Search overrides the maxRate searches' repetitions, probe lengths
 	// and budget (search.go).
 	Search SearchOptions
@@ -321,7 +327,11 @@ func runSystem(ctx context.Context, cfg *Config, opts []runner.Option, name stri
 			if hist.rep != nil && hist.rep.Index > 1 {
 				continue // searched in round 1, cfg.Search.Repeat times
 			}
-			err = searchOne(ctx, cfg, opts, w, name, sys, hist, out)
+			if cfg.ShardSearch != nil {
+				err = followSearch(ctx, cfg, opts, w, name, sys, hist, out)
+			} else {
+				err = searchOne(ctx, cfg, opts, w, name, sys, hist, out)
+			}
 		} else {
 			err = runOne(ctx, cfg, rn, w, name, sys, hist, out)
 		}

@@ -99,19 +99,14 @@ func Split(w Workload, s Segment) ShardPlan {
 }
 
 // CheckShardable says why w cannot run split into count shards, or nil.
-// Backlog, queue and churn workloads run sharded (docs/distributed.md);
-// chaos and maxRate workloads do not, each for the reason and with the
-// remedy its message gives.
+// Backlog, queue, churn and maxRate workloads run sharded
+// (docs/distributed.md); chaos workloads do not, for the reason and with
+// the remedy its message gives.
 func CheckShardable(w Workload, count int) error {
 	var why []string
 	if w.Chaos != nil {
 		why = append(why, "chaos: a fault schedule acts on brokers every shard shares and on each worker's own proxies and clients, "+
 			"so injected by every shard it would strike n times, and by one shard it would cut only that worker's clients; run it on one worker")
-	}
-	if w.MaxRate != nil {
-		why = append(why, "maxRate: a saturation search picks each probe's rate from the previous probe's figures, "+
-			"which a distributed run has only once the coordinator has merged every shard's, and the coordinator drives one fixed-rate run, not a search; "+
-			"run the search on one worker, or run the workload sharded without maxRate at a fixed producerRate")
 	}
 	if len(why) > 0 {
 		return fmt.Errorf("workload %s cannot run sharded over %d workers: %s (docs/distributed.md)", w.Name, count, strings.Join(why, "; "))

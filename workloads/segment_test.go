@@ -118,7 +118,7 @@ func TestCheckShardable(t *testing.T) {
 		{"churn", Workload{Churn: &Churn{Interval: time.Second}}, ""},
 		{"backlog", Workload{ConsumerBacklogSizeGB: 0.01}, ""},
 		{"chaos", Workload{Chaos: &chaos.Spec{}}, "chaos: a fault schedule acts on brokers every shard shares"},
-		{"maxRate", Workload{MaxRate: &MaxRate{}}, "run the search on one worker, or run the workload sharded without maxRate"},
+		{"maxRate", Workload{MaxRate: &MaxRate{}}, ""}, // the coordinator runs the search
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,15 +40,19 @@ func (s localSystem) require(t *testing.T) {
 	}
 }
 
-// eachLocalSystem runs f as a subtest per local system whose server runs;
-// the workload takes long (what says how), so -short skips it.
-func eachLocalSystem(t *testing.T, what string, f func(t *testing.T, s localSystem)) {
+// eachLocalSystem runs f as a subtest per local system whose server runs
+// (only those named in only, when given); the workload takes long (what
+// says how), so -short skips it.
+func eachLocalSystem(t *testing.T, what string, f func(t *testing.T, s localSystem), only ...string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("three worker processes run " + what + "; skipped in -short mode")
 	}
 	t.Setenv(asCLIEnv, "1")
 	for _, s := range localSystems {
+		if len(only) > 0 && !slices.Contains(only, s.system) {
+			continue
+		}
 		t.Run(s.system, func(t *testing.T) {
 			s.require(t)
 			f(t, s)
@@ -56,13 +61,13 @@ func eachLocalSystem(t *testing.T, what string, f func(t *testing.T, s localSyst
 }
 
 // runLocalWorkers runs workload name of file on system as three local
-// workers, gated, and returns the results folder, the summary printed and
-// the merged result.
-func runLocalWorkers(t *testing.T, system, file, name string) (string, string, *results.Result) {
+// workers, gated, with the extra flags, and returns the results folder, the
+// summary printed and the merged result.
+func runLocalWorkers(t *testing.T, system, file, name string, extra ...string) (string, string, *results.Result) {
 	t.Helper()
 	out := t.TempDir()
-	code, stdout, stderr := run(t, "run", "--workloads", file, "--system", system, "--local-workers", "3",
-		"--out", out, "--no-report", "--gate", "--allow-degraded", "--no-progress")
+	code, stdout, stderr := run(t, append([]string{"run", "--workloads", file, "--system", system, "--local-workers", "3",
+		"--out", out, "--no-report", "--gate", "--allow-degraded", "--no-progress"}, extra...)...)
 	if code != exitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}

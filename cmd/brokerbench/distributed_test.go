@@ -129,6 +129,15 @@ func TestLocalWorkerFailureFailsRun(t *testing.T) {
 	}
 	t.Setenv(asCLIEnv, "1")
 	file := distWorkload(t, "dist", 6)
+	checkKilledShardFails(t, []string{"run", "--workloads", file, "--local-workers", "3", "--no-report", "--no-progress", "--duration", "20s"}, 1)
+}
+
+// checkKilledShardFails runs args (a `run --local-workers 3`), kills
+// shard 1's process once it has started measuring for the measuring-th
+// time, and checks that the run fails naming the shard and why, and that
+// the other shards were aborted.
+func checkKilledShardFails(t *testing.T, args []string, measuring int) {
+	t.Helper()
 	out := t.TempDir()
 	var stdout, errBuf bytes.Buffer
 	stderr := &lockedWriter{w: &errBuf}
@@ -139,18 +148,17 @@ func TestLocalWorkerFailureFailsRun(t *testing.T) {
 	}
 	done := make(chan int, 1)
 	go func() {
-		done <- execute(context.Background(), []string{"run", "--workloads", file, "--local-workers", "3",
-			"--out", out, "--no-report", "--no-progress", "--duration", "20s"}, &stdout, stderr)
+		done <- execute(context.Background(), append(args, "--out", out), &stdout, stderr)
 	}()
 	pidRE := regexp.MustCompile(`msg="worker started" shard=1/3 pid=(\d+)`)
 	shardLog := filepath.Join(out, "shards", "shard-1.log")
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	killed := false
 	for !killed && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 		m := pidRE.FindStringSubmatch(stderrText())
 		log, _ := os.ReadFile(shardLog)
-		if m == nil || !bytes.Contains(log, []byte("msg=measuring")) {
+		if m == nil || bytes.Count(log, []byte("msg=measuring")) < measuring {
 			continue
 		}
 		pid, _ := strconv.Atoi(m[1])
@@ -160,7 +168,7 @@ func TestLocalWorkerFailureFailsRun(t *testing.T) {
 		killed = true
 	}
 	if !killed {
-		t.Fatalf("shard 1 never started measuring\nstderr:\n%s", stderrText())
+		t.Fatalf("shard 1 never started measuring %d times\nstderr:\n%s", measuring, stderrText())
 	}
 	select {
 	case code := <-done:
@@ -219,7 +227,6 @@ func TestDistributedUsageErrors(t *testing.T) {
 	// not as this test binary running every test again in each worker.
 	t.Setenv(asCLIEnv, "1")
 	file := distWorkload(t, "dist", 2)
-	search := writeFile(t, "m.yaml", "workloads:\n  - name: m\n    maxRate: {latency: {percentile: 99, below: 50ms}}\n")
 	churn := writeFile(t, "c.yaml", "workloads:\n  - name: c\n    consumerPerSubscription: 2\n    churn: {interval: 1s}\n")
 	tests := []struct {
 		name string
@@ -232,7 +239,7 @@ func TestDistributedUsageErrors(t *testing.T) {
 		{"index without count", map[string]string{"JOB_COMPLETION_INDEX": "1"}, []string{"run", "--workloads", file}, "BROKERBENCH_SHARDS"},
 		{"shard and coordinator", nil, []string{"run", "--workloads", file, "--shard", "0/2", "--local-workers", "2"}, "exclude each other"},
 		{"repeat", nil, []string{"run", "--workloads", file, "--local-workers", "2", "--repeat", "3"}, "--repeat 3"},
-		{"maxRate workload", nil, []string{"run", "--workloads", search, "--local-workers", "2"}, "maxRate: a saturation search picks each probe's rate"},
+		{"search flags on a shard", nil, []string{"run", "--workloads", file, "--shard", "0/2", "--run-id", "r", "--probe-duration", "1s"}, "go to the coordinator"},
 		{"churn on nats", nil, []string{"run", "--workloads", churn, "--system", "nats", "--local-workers", "2"}, "workload c on nats cannot run sharded"},
 	}
 	for _, tt := range tests {

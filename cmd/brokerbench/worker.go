@@ -160,6 +160,9 @@ func runShard(cmd *cobra.Command, f *runFlags, live *runner.Resources, seg workl
 	if runID == "" {
 		return usagef("--shard %s: --run-id (or $%s) is required: every shard of a run must use the same one", seg, envRunID)
 	}
+	if f.search != (searchFlags{}) {
+		return usagef("--shard %s: --probe-duration, --probe-warmup, --search-budget and --search-repeat go to the coordinator, which runs the searches and gives every shard its probes", seg)
+	}
 	ln, err := net.Listen("tcp", d.listen)
 	if err != nil {
 		return usagef("--listen %s: %v", d.listen, err)
@@ -183,7 +186,7 @@ func runShard(cmd *cobra.Command, f *runFlags, live *runner.Resources, seg workl
 	out, err := suite.Run(ctx, suite.Config{
 		Workloads: selected, Systems: systemList, Out: f.out, Runner: opts,
 		History: f.history, Getenv: f.getenv, Logger: logger, BrokerLogger: brokerLogger,
-		OnStart: display.start,
+		OnStart: display.start, ShardSearch: w.Searches(runID),
 		OnFinish: func(r *results.Result) {
 			display.finish(r)
 			if r.Status == results.StatusFailed {
@@ -227,9 +230,18 @@ func runCoordinator(cmd *cobra.Command, f *runFlags, selected []workloads.Worklo
 	if out == "" {
 		out = filepath.Join("brokerbench-results", time.Now().Format("20060102-150405"))
 	}
+	limits, err := f.limits()
+	if err != nil {
+		return err
+	}
+	searchOpts, err := f.search.options()
+	if err != nil {
+		return err
+	}
+	searches := &distributed.Searches{Workloads: selected, Options: searchOpts, Limits: limits}
 	var shards []distributed.Located
 	if len(d.workers) > 0 {
-		c := &distributed.Coordinator{Workers: d.workers, Logger: logger}
+		c := &distributed.Coordinator{Workers: d.workers, Logger: logger, Searches: searches}
 		rs, err := c.Drive(ctx)
 		if err != nil {
 			return err
@@ -254,7 +266,7 @@ func runCoordinator(cmd *cobra.Command, f *runFlags, selected []workloads.Worklo
 		shardDir := filepath.Join(out, "shards")
 		l := distributed.Local{
 			N: d.localWorkers, Command: append([]string{exe}, f.workerArgs(systemList)...),
-			Env: env, Dir: shardDir, RunID: newRunID(), Logger: logger,
+			Env: env, Dir: shardDir, RunID: newRunID(), Searches: searches, Logger: logger,
 		}
 		if _, err := l.Run(ctx); err != nil {
 			return err
@@ -269,10 +281,6 @@ func runCoordinator(cmd *cobra.Command, f *runFlags, selected []workloads.Worklo
 				shards = append(shards, distributed.Located{Result: r, Dir: dir})
 			}
 		}
-	}
-	limits, err := f.limits()
-	if err != nil {
-		return err
 	}
 	merged, err := distributed.MergeAll(shards, out, limits)
 	if err != nil {
