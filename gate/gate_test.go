@@ -65,6 +65,20 @@ func TestEvaluate(t *testing.T) {
 		}
 	}
 
+	// Rates of a run without a measured sample (only warm-up and drain
+	// samples) were not measured: unknown, not a rate of 0.
+	unmeasured := &results.Result{Status: results.StatusOK, Workload: "w", Driver: "refbroker",
+		Samples: []results.Sample{{Warmup: true, PublishRate: 500}, {Phase: results.PhaseDrain, PublishRate: 300}}}
+	rates, err := ParseAll(map[string]string{"publishRate": "< 100", "consumeRate": "> 100", "publishMBps": "> 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range Evaluate(unmeasured, rates, Policy{}) {
+		if c.Name != "run" && (c.Outcome != Unknown || !strings.Contains(c.Message, "not measured")) {
+			t.Errorf("unmeasured rates: %s is %s (%s), want unknown", c.Name, c.Outcome, c.Message)
+		}
+	}
+
 	na := &results.Result{Status: results.StatusNotApplicable, Error: "not applicable: static membership", Workload: "w", Driver: "redis"}
 	for _, c := range Evaluate(na, ts, Policy{}) {
 		if c.Outcome != Skipped {

@@ -43,13 +43,13 @@ func metricTable() map[string]metric {
 		"late":       count(func(c results.Counts) int64 { return c.Late }),
 		"rebalances": count(func(c results.Counts) int64 { return c.Rebalances }),
 		"publishRate": {"msg/s", func(_ *results.Result, d results.Derived) (float64, bool) {
-			return d.PublishRate, true
+			return d.PublishRate, d.RateSamples > 0
 		}},
 		"consumeRate": {"msg/s", func(_ *results.Result, d results.Derived) (float64, bool) {
-			return d.ConsumeRate, true
+			return d.ConsumeRate, d.RateSamples > 0
 		}},
 		"publishMBps": {"MB/s", func(_ *results.Result, d results.Derived) (float64, bool) {
-			return d.PublishMBps, true
+			return d.PublishMBps, d.RateSamples > 0
 		}},
 		"maxPause": {"s", func(_ *results.Result, d results.Derived) (float64, bool) { return d.MaxPause, true }},
 		"skew":     {"ratio", func(_ *results.Result, d results.Derived) (float64, bool) { return d.Skew, d.Skew > 0 }},

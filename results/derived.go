@@ -9,6 +9,9 @@ type Derived struct {
 	// PublishRate, ConsumeRate (msg/s) and PublishMBps are means over the
 	// measured samples.
 	PublishRate, ConsumeRate, PublishMBps float64
+	// RateSamples is the number of measured samples those rates are means
+	// of; 0 means the rates were not measured (they read 0).
+	RateSamples int
 	// PerPartitionRate is the mean measured msg/s per partition.
 	PerPartitionRate float64
 	// MaxPartitionRate is the busiest partition's msg/s.
@@ -29,7 +32,7 @@ type Derived struct {
 // Derive computes the derived figures of r. It does not modify r.
 func Derive(r *Result) Derived {
 	var d Derived
-	d.PublishRate, d.ConsumeRate, d.PublishMBps = r.MeanRates()
+	d.PublishRate, d.ConsumeRate, d.PublishMBps, d.RateSamples = r.meanRates()
 	d.MinConsumeRate = math.Inf(1)
 	for _, s := range r.Samples {
 		if s.Measured() && s.Phase == "" {

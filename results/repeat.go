@@ -97,7 +97,10 @@ func (m Metric) Summarize(rs []*Result) Figure {
 }
 
 func rate(f func(publish, consume, mbps float64) float64) func(*Result) (float64, bool) {
-	return func(r *Result) (float64, bool) { return f(r.MeanRates()), true }
+	return func(r *Result) (float64, bool) {
+		p, c, mbps, n := r.meanRates()
+		return f(p, c, mbps), n > 0
+	}
 }
 
 func latency(pick func(r *Result) (count int64, v float64)) func(*Result) (float64, bool) {

@@ -287,7 +287,11 @@ type Sample struct {
 // Measured reports whether the sample belongs to the measured phase: not
 // warm-up, and not the drain after producers stopped (backlog build and
 // drain phases are measured).
-func (s Sample) Measured() bool { return !s.Warmup && s.Phase != "drain" }
+func (s Sample) Measured() bool { return !s.Warmup && s.Phase != PhaseDrain }
+
+// PhaseDrain is the Phase of samples taken after the producers stopped:
+// flushing their last sends and draining what was acknowledged.
+const PhaseDrain = "drain"
 
 // Counts are totals over the whole run (warm-up included, since a lost
 // message is lost whenever it was sent).

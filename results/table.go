@@ -61,11 +61,17 @@ func WriteTable(w io.Writer, rs []*Result) error {
 // publish throughput (MB/s) over the measured samples; for an OMB result,
 // which has no samples, over its per-interval rate arrays.
 func (r *Result) MeanRates() (publish, consume, publishMBps float64) {
+	publish, consume, publishMBps, _ = r.meanRates()
+	return publish, consume, publishMBps
+}
+
+// meanRates is MeanRates with the number of samples averaged (0: the
+// rates were not measured).
+func (r *Result) meanRates() (publish, consume, publishMBps float64, n int) {
 	if len(r.Samples) == 0 && len(r.PublishRate) > 0 {
 		publish, consume = mean(r.PublishRate), mean(r.ConsumeRate)
-		return publish, consume, publish * float64(r.MessageSize) / 1e6
+		return publish, consume, publish * float64(r.MessageSize) / 1e6, len(r.PublishRate)
 	}
-	n := 0
 	for _, s := range r.Samples {
 		if !s.Measured() {
 			continue
@@ -76,9 +82,9 @@ func (r *Result) MeanRates() (publish, consume, publishMBps float64) {
 		n++
 	}
 	if n == 0 {
-		return 0, 0, 0
+		return 0, 0, 0, 0
 	}
-	return publish / float64(n), consume / float64(n), publishMBps / float64(n)
+	return publish / float64(n), consume / float64(n), publishMBps / float64(n), n
 }
 
 func mean(v []float64) float64 {

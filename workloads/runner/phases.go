@@ -191,10 +191,8 @@ func (r *run) load(ctx context.Context, backlog bool, start time.Time) error {
 	close(stop)
 	wg.Wait()
 	r.measureEnd.Store(r.now())
-	// Samples from here on are the drain's, flushing included: acks of
-	// the last sends must not count as measured throughput at a rate the
-	// stopped producers no longer offer.
-	r.setPhase("drain")
+	// Samples from here on are the drain's, flushing included.
+	sampler.endMeasure()
 	r.gen = r.watch.stop()
 	r.event("producers-stopped", "", nil, "")
 	// One deadline covers flushing, draining and waiting for dead letters,
@@ -397,7 +395,7 @@ func (r *run) flushProducers(ctx context.Context) error {
 // message, or ctx's deadline (the drain timeout) passes; what is missing
 // then is lost, which the result reports, so a timeout is not an error.
 func (r *run) drain(ctx context.Context) error {
-	r.setPhase("drain")
+	r.setPhase(phaseDrain)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for r.clientBacklog() > 0 && len(r.subs) > 0 {

@@ -15,6 +15,7 @@ import (
 // sampler takes one results.Sample per interval.
 type sampler struct {
 	done chan struct{}
+	end  chan chan struct{} // endMeasure's requests
 	wg   sync.WaitGroup
 }
 
@@ -28,28 +29,61 @@ const (
 	kinds
 )
 
+// phaseDrain is the phase after the producers stopped; its samples are
+// not measured.
+const phaseDrain = results.PhaseDrain
+
 type counters struct {
 	acked, failed, received int64
 }
 
 func (r *run) startSampler() *sampler {
-	s := &sampler{done: make(chan struct{})}
+	s := &sampler{done: make(chan struct{}), end: make(chan chan struct{})}
 	s.wg.Go(func() {
 		tick := time.NewTicker(r.r.interval)
 		defer tick.Stop()
 		prev, prevAt := r.counters(), r.now()
 		for {
+			var ended chan struct{}
 			select {
 			case <-tick.C:
+			case ended = <-s.end:
 			case <-s.done:
 				return
 			}
 			cur, now := r.counters(), r.now()
-			r.sample(prev, cur, prevAt, now)
+			if ended != nil {
+				// The sample up to the end of the measurement belongs
+				// to it, unless it is too short for its rate to mean
+				// anything (a tick came just before the end): a 1 s
+				// run whose first tick would come after the end
+				// otherwise has no measured sample at all.
+				if now-prevAt < int64(r.r.interval)/2 {
+					r.setPhase(phaseDrain)
+				}
+				r.sample(prev, cur, prevAt, now)
+				r.setPhase(phaseDrain)
+				close(ended)
+			} else {
+				r.sample(prev, cur, prevAt, now)
+			}
 			prev, prevAt = cur, now
 		}
 	})
 	return s
+}
+
+// endMeasure cuts a sample at the end of the measurement, then puts the
+// run in the drain phase, whose samples are not measured: acks of the
+// last sends must not count as measured throughput at a rate the stopped
+// producers no longer offer.
+func (s *sampler) endMeasure() {
+	ended := make(chan struct{})
+	select {
+	case s.end <- ended:
+		<-ended
+	case <-s.done:
+	}
 }
 
 func (s *sampler) stop() {

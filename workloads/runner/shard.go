@@ -267,7 +267,7 @@ func (r *run) shardResult(res *results.Result) {
 // together have received every acknowledged message. A timeout is not an
 // error: what is missing then counts as lost when the shards are merged.
 func (r *run) drainSharded(ctx context.Context) error {
-	r.setPhase("drain")
+	r.setPhase(phaseDrain)
 	_, err := r.wait(ctx, PointDrained)
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		r.log.Warn("drain timed out; missing messages count as lost when the shards are merged", "backlog", r.clientBacklog())
