@@ -174,3 +174,35 @@ func TestFind(t *testing.T) {
 		}
 	}
 }
+
+// TestIdempotenceRequested: only an explicit delivery.idempotent: true
+// requests idempotence; the default of acks=all (filled in by the parser
+// and by Expand) does not, so adapters where it costs extra (NATS
+// de-duplication) leave it off.
+func TestIdempotenceRequested(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, delivery string
+		want           bool
+	}{
+		{"acks all default", "    delivery: {acks: all}", false},
+		{"no delivery", "    partitionsPerTopic: 2", false},
+		{"explicit true", "    delivery: {acks: all, idempotent: true}", true},
+		{"explicit false", "    delivery: {acks: all, idempotent: false}", false},
+		{"swept acks", "    delivery: {acks: [all, \"1\"]}", false},
+		{"explicit with sweep", "    delivery: {idempotent: true, linger: [1ms, 5ms]}", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := mustOne(t, multi(lines(tt.delivery)))
+			for _, r := range append([]Workload{w}, w.Expand()...) {
+				if got := r.IdempotenceRequested(); got != tt.want {
+					t.Errorf("%s: IdempotenceRequested() = %v, want %v", r.Name, got, tt.want)
+				}
+			}
+		})
+	}
+	code := Workload{Delivery: Delivery{Acks: "all", Idempotent: new(true)}}
+	if !code.IdempotenceRequested() {
+		t.Error("a workload made in code with Idempotent set: IdempotenceRequested() = false")
+	}
+}

@@ -274,6 +274,18 @@ func (d Delivery) IdempotentOrDefault() bool {
 	return d.Acks == "" || d.Acks == "all"
 }
 
+// IdempotenceRequested reports whether the workload asked for idempotent
+// producers explicitly (delivery.idempotent: true in its file, or set in
+// code before parsing filled the default), rather than getting them as
+// the default of acks=all: a parsed workload's Idempotent is always filled
+// in, so only the parser knows which it was.
+func (w Workload) IdempotenceRequested() bool {
+	if w.Delivery.Idempotent == nil || !*w.Delivery.Idempotent {
+		return false
+	}
+	return w.spec == nil || w.spec.idempotentSet
+}
+
 // BacklogBytes is ConsumerBacklogSizeGB in bytes (GiB, as OMB computes it).
 func (w Workload) BacklogBytes() int64 {
 	return int64(w.ConsumerBacklogSizeGB * (1 << 30))

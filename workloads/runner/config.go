@@ -58,7 +58,7 @@ func (r *run) producerConfig(id uint32, topic string, rate float64) adapters.Pro
 		MaxInFlight: d.MaxInFlight,
 		Rate:        rate,
 		// An explicit "idempotent: true", not the default of acks=all.
-		IdempotenceRequested: d.Idempotent != nil && *d.Idempotent && r.caps.Idempotence,
+		IdempotenceRequested: r.w.IdempotenceRequested() && r.caps.Idempotence,
 	}
 }
 
