@@ -145,3 +145,15 @@ func TestCheckRepetitions(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalWorkerFailureInRepetitionFailsRun kills one worker while it
+// measures the second repetition: the run fails with that shard's reason,
+// and the other workers are stopped.
+func TestLocalWorkerFailureInRepetitionFailsRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three worker processes, two repetitions; skipped in -short mode")
+	}
+	t.Setenv(asCLIEnv, "1")
+	file := distWorkload(t, "dist", 6)
+	checkKilledShardFails(t, []string{"run", "--workloads", file, "--local-workers", "3", "--repeat", "2", "--no-report", "--no-progress", "--duration", "5s"}, 2)
+}
