@@ -42,11 +42,16 @@ type Located struct {
 	Dir    string
 }
 
-// MergeAll groups shard results by run, merges each group, writes each
-// run's merged history into out when every shard's history is at hand, and
-// returns the merged results in the order their runs first appear.
+// MergeAll groups shard results by run (and repetition: each has its own
+// run id, and its results are never merged with another's), merges each
+// group, writes each run's merged history into out when every shard's
+// history is at hand, and returns the merged results in the order their
+// runs first appear.
 func MergeAll(shards []Located, out string, l results.Limits) ([]*results.Result, error) {
-	type key struct{ run, workload, driver string }
+	type key struct {
+		run, workload, driver string
+		rep                   int
+	}
 	type member struct {
 		res *results.Result
 		dir string
@@ -58,7 +63,8 @@ func MergeAll(shards []Located, out string, l results.Limits) ([]*results.Result
 		if r.Shard == nil {
 			return nil, fmt.Errorf("merge: the result of %s on %s is not a shard's", r.Workload, r.Driver)
 		}
-		k := key{r.Shard.RunID, r.Workload, r.Driver}
+		rep, _ := r.Repetition()
+		k := key{r.Shard.RunID, r.Workload, r.Driver, rep}
 		if groups[k] == nil {
 			order = append(order, k)
 		}
@@ -74,7 +80,7 @@ func MergeAll(shards []Located, out string, l results.Limits) ([]*results.Result
 		var hs []ShardHistory
 		for i, m := range ms {
 			rs[i] = m.res
-			p := suite.HistoryPath(m.dir, k.workload, k.driver)
+			p := suite.HistoryPath(m.dir, m.res)
 			if _, err := os.Stat(p); m.dir != "" && err == nil {
 				hs = append(hs, ShardHistory{Shard: m.res.Shard.Index, Path: p, Epoch: m.res.Shard.Epoch})
 			}
@@ -85,7 +91,7 @@ func MergeAll(shards []Located, out string, l results.Limits) ([]*results.Result
 		}
 		switch {
 		case len(hs) == len(ms):
-			if err := writeMergedHistory(suite.HistoryPath(out, k.workload, k.driver), hs); err != nil {
+			if err := writeMergedHistory(suite.HistoryPath(out, res), hs); err != nil {
 				return nil, err
 			}
 		case len(hs) > 0:

@@ -35,13 +35,16 @@ import (
 //   - events and pauses are concatenated in time order, and rebalances
 //     recounted over them;
 //   - a saturation search's record (which the coordinator gave every
-//     shard, with the probe whose figures the result holds) is kept once.
+//     shard, with the probe whose figures the result holds) is kept once;
+//   - the repetition (run --repeat N) is the shards' own, without their
+//     summary: the repetitions' summary is of the merged runs
+//     (suite.Collect gives it).
 //
 // The merged status is judged on the whole with l (results.Judge), as a
 // run's: a shard's own status says only whether it failed.
 //
-// The shards must be all of one run: the same run id, count and
-// (workload, system), each index once.
+// The shards must be all of one run: the same run id, count, repetition
+// and (workload, system), each index once.
 func Merge(shards []*results.Result, l results.Limits) (*results.Result, error) {
 	if err := checkShards(shards); err != nil {
 		return nil, err
@@ -51,7 +54,10 @@ func Merge(shards []*results.Result, l results.Limits) (*results.Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	out.Shard, out.Verdict, out.Repeat, out.Steadiness = nil, nil, nil, nil
+	out.Shard, out.Verdict, out.Steadiness = nil, nil, nil
+	if out.Repeat != nil {
+		out.Repeat = &results.Repeat{Index: out.Repeat.Index, Of: out.Repeat.Of}
+	}
 	if out.Status == results.StatusNotApplicable {
 		return out, nil // every shard's: the same capabilities
 	}
@@ -106,6 +112,9 @@ func checkShards(shards []*results.Result) error {
 		case s.Shard.RunID != first.Shard.RunID || s.Workload != first.Workload || s.Driver != first.Driver:
 			return fmt.Errorf("merge: shard %d is of run %s (%s on %s), shard %d of run %s (%s on %s): results of different runs",
 				first.Shard.Index, first.Shard.RunID, first.Workload, first.Driver, s.Shard.Index, s.Shard.RunID, s.Workload, s.Driver)
+		case !sameRepetition(s, first):
+			return fmt.Errorf("merge: run %s: shard %d/%d is repetition %s, shard %d/%d repetition %s: results of different repetitions",
+				s.Shard.RunID, first.Shard.Index, first.Shard.Count, repetition(first), s.Shard.Index, s.Shard.Count, repetition(s))
 		case s.Shard.Count != first.Shard.Count:
 			return fmt.Errorf("merge: run %s: shards disagree on the shard count (%d, %d)", s.Shard.RunID, first.Shard.Count, s.Shard.Count)
 		case seen[s.Shard.Index]:
@@ -123,6 +132,18 @@ func checkShards(shards []*results.Result) error {
 		return fmt.Errorf("merge: run %s (%s on %s): missing shard(s) %s of %d", first.Shard.RunID, first.Workload, first.Driver, strings.Join(missing, ", "), first.Shard.Count)
 	}
 	return nil
+}
+
+func sameRepetition(a, b *results.Result) bool {
+	ai, an := a.Repetition()
+	bi, bn := b.Repetition()
+	return ai == bi && an == bn
+}
+
+// repetition names r's repetition, "k of n".
+func repetition(r *results.Result) string {
+	k, n := r.Repetition()
+	return fmt.Sprintf("%d of %d", k, n)
 }
 
 func clone(r *results.Result) (*results.Result, error) {

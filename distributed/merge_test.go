@@ -97,6 +97,8 @@ func TestMergeCountsAcrossShards(t *testing.T) {
 func TestMergeRejectsMismatchedShards(t *testing.T) {
 	other := shardResult(t, 1, 3, nil)
 	other.Shard.RunID = "run2"
+	rep1, rep2 := shardResult(t, 0, 2, nil), shardResult(t, 1, 2, nil)
+	rep1.Repeat, rep2.Repeat = &results.Repeat{Index: 1, Of: 2}, &results.Repeat{Index: 2, Of: 2}
 	tests := []struct {
 		name   string
 		shards []*results.Result
@@ -107,6 +109,8 @@ func TestMergeRejectsMismatchedShards(t *testing.T) {
 		{"missing", []*results.Result{shardResult(t, 0, 3, nil), shardResult(t, 2, 3, nil)}, "missing shard(s) 1 of 3"},
 		{"twice", []*results.Result{shardResult(t, 0, 2, nil), shardResult(t, 0, 2, nil)}, "appears twice"},
 		{"other run", []*results.Result{shardResult(t, 0, 3, nil), other}, "different runs"},
+		// The same run id, as a hand-made one could give: still two runs.
+		{"other repetition", []*results.Result{rep1, rep2}, "different repetitions"},
 	}
 	for _, tt := range tests {
 		_, err := Merge(tt.shards, results.DefaultLimits())
@@ -176,5 +180,37 @@ func TestMergeQueueAndBacklog(t *testing.T) {
 	}
 	if got := m.BacklogPhase.DrainRate(); got != 400 {
 		t.Errorf("drain rate %v msg/s, want 800 messages over 2s = 400", got)
+	}
+}
+
+// TestMergeAllByRepetition: shards of two repetitions (run --repeat 2)
+// merge per repetition, never across, even under one run id; each merged
+// result keeps its repetition without the shards' summary, and counts
+// only its own shards' messages.
+func TestMergeAllByRepetition(t *testing.T) {
+	var shards []Located
+	for _, rep := range []int{1, 2} {
+		for i := range 2 {
+			r := shardResult(t, i, 2, nil)
+			r.Counts.Sent = int64(10*rep + i)
+			r.Repeat = &results.Repeat{Index: rep, Of: 2, Files: []string{"shard's own"}}
+			shards = append(shards, Located{Result: r})
+		}
+	}
+	merged, err := MergeAll(shards, t.TempDir(), results.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(merged) != 2 {
+		t.Fatalf("%d merged results, want one per repetition", len(merged))
+	}
+	for i, m := range merged {
+		rep := i + 1
+		if r := m.Repeat; r == nil || r.Index != rep || r.Of != 2 || r.Files != nil || r.Summary != nil {
+			t.Errorf("merged result %d: repeat %+v, want %d of 2 without files or summary", i, m.Repeat, rep)
+		}
+		if want := int64(10*rep + 10*rep + 1); m.Counts.Sent != want {
+			t.Errorf("repetition %d: sent %d, want %d (its shards' sum)", rep, m.Counts.Sent, want)
+		}
 	}
 }

@@ -22,6 +22,16 @@ func (w *Worker) Searches(runID string) suite.ShardSearch {
 	return shardSearch{w: w, runID: runID}
 }
 
+// RepeatShard returns the shard's runner option for each repetition of a
+// run of several (suite.Config.ShardRepeat): repetition k runs as run
+// <runID>-r<k>, with its own topics, which shard 0 creates and deletes, and
+// its own rendezvous, as each search probe does (ProbeShard).
+func (w *Worker) RepeatShard(runID string) func(k int) runner.Option {
+	return func(k int) runner.Option {
+		return runner.Shard(runner.ShardConfig{Segment: w.seg, RunID: fmt.Sprintf("%s-r%d", runID, k), Barrier: w})
+	}
+}
+
 type shardSearch struct {
 	w     *Worker
 	runID string

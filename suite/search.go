@@ -38,6 +38,19 @@ type SearchOptions struct {
 	_      struct{}
 }
 
+// Repeated returns o for a run of n repetitions of each (workload,
+// system) (Config.Repeat): a saturation search repeats itself (its
+// repetitions give the found rate's interval), so n becomes the searches'
+// repetition count unless o sets one, and searches run in the first round
+// only. A distributed run's coordinator, which runs the searches, calls it
+// as one machine's Run does.
+func (o SearchOptions) Repeated(n int) SearchOptions {
+	if n > 1 && o.Repeat == 0 {
+		o.Repeat = n
+	}
+	return o
+}
+
 // apply returns m with the overrides.
 func (o SearchOptions) apply(m workloads.MaxRate) workloads.MaxRate {
 	if o.Repeat > 0 {

@@ -112,6 +112,12 @@ type Config struct {
 	// ShardSearch makes a shard's maxRate searches follow the
 	// coordinator's (shardsearch.go); nil runs them here.
 	ShardSearch ShardSearch
+	// ShardRepeat, with Repeat > 1, is the runner option that makes the
+	// runs of repetition k (from 1) sharded runs of their own, with their
+	// own run id, so that each repetition has its own topics and its
+	// shards' results merge apart from the other repetitions' (package
+	// distributed). Nil keeps Runner's options for every repetition.
+	ShardRepeat func(k int) runner.Option
 	// Search overrides the maxRate searches' repetitions, probe lengths
 	// and budget (search.go).
 	Search SearchOptions
@@ -171,12 +177,7 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	// A saturation search repeats itself (its repetitions give the found
-	// rate's interval), so --repeat N becomes the searches' repetition
-	// count, and searches run in the first round only.
-	if c.Repeat > 1 && c.Search.Repeat == 0 {
-		c.Search.Repeat = c.Repeat
-	}
+	c.Search = c.Search.Repeated(c.Repeat)
 	if c.BrokerLogger == nil {
 		c.BrokerLogger = slog.New(slog.DiscardHandler)
 	}
@@ -236,6 +237,9 @@ rounds:
 	for k := 1; k <= cfg.repetitions(); k++ {
 		round := hist.round(k, cfg.repetitions())
 		ropts := append(slices.Clip(opts), runner.History(round.opener(runs)))
+		if cfg.ShardRepeat != nil && cfg.repetitions() > 1 {
+			ropts = append(ropts, cfg.ShardRepeat(k))
+		}
 		checked := len(out.Checks)
 		for _, name := range cfg.Systems {
 			err := runSystem(ctx, &cfg, ropts, name, runs, round, out)
@@ -254,8 +258,12 @@ rounds:
 		}
 		round.nameChecks(out.Checks[checked:])
 	}
-	if err := summarizeRepeats(cfg.Out, out.Results); err != nil {
-		return out, err
+	// A shard's figures are its share of each run: the repetitions'
+	// summary is of the merged runs (Collect).
+	if !cfg.Shard {
+		if err := summarizeRepeats(cfg.Out, out.Results); err != nil {
+			return out, err
+		}
 	}
 	return out, finish(ctx, &cfg, out)
 }

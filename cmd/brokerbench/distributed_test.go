@@ -238,7 +238,6 @@ func TestDistributedUsageErrors(t *testing.T) {
 		{"no run id", nil, []string{"run", "--workloads", file, "--shard", "0/3"}, "--run-id"},
 		{"index without count", map[string]string{"JOB_COMPLETION_INDEX": "1"}, []string{"run", "--workloads", file}, "BROKERBENCH_SHARDS"},
 		{"shard and coordinator", nil, []string{"run", "--workloads", file, "--shard", "0/2", "--local-workers", "2"}, "exclude each other"},
-		{"repeat", nil, []string{"run", "--workloads", file, "--local-workers", "2", "--repeat", "3"}, "--repeat 3"},
 		{"search flags on a shard", nil, []string{"run", "--workloads", file, "--shard", "0/2", "--run-id", "r", "--probe-duration", "1s"}, "go to the coordinator"},
 		{"churn on nats", nil, []string{"run", "--workloads", churn, "--system", "nats", "--local-workers", "2"}, "workload c on nats cannot run sharded"},
 	}

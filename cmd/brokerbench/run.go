@@ -57,7 +57,8 @@ embedded reference broker (refbroker) is used. Results are written as JSON to
 summary table is printed at the end. With --repeat N every (workload, system)
 runs N times in rounds over the systems (A B C A B C ...), one file per
 repetition, and the summary gives each figure's mean with its 95% confidence
-interval (docs/measurement.md).
+interval (docs/measurement.md). A distributed run (--local-workers,
+--workers) repeats alike, each repetition one sharded run (docs/distributed.md).
 
 Connection settings come from BROKERBENCH_<SYSTEM>_<SETTING> environment
 variables (see docs/adapters/); the flags below override the main endpoint.`,

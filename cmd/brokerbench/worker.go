@@ -128,9 +128,6 @@ func checkDistributable(f *runFlags, selected []workloads.Workload, systemList [
 	if count < 1 {
 		return usagef("--local-workers %d: want 1 or more workers", count)
 	}
-	if f.repeat != 1 {
-		return usagef("--repeat %d: a distributed run runs each workload once; repeat the whole command instead", f.repeat)
-	}
 	for _, w := range selected {
 		for _, e := range w.Expand() {
 			if err := workloads.CheckShardable(e, count); err != nil {
@@ -187,10 +184,15 @@ func runShard(cmd *cobra.Command, f *runFlags, live *runner.Resources, seg workl
 		Workloads: selected, Systems: systemList, Out: f.out, Runner: opts,
 		History: f.history, Getenv: f.getenv, Logger: logger, BrokerLogger: brokerLogger,
 		OnStart: display.start, ShardSearch: w.Searches(runID),
+		Repeat: f.repeat, ShardRepeat: w.RepeatShard(runID),
 		OnFinish: func(r *results.Result) {
 			display.finish(r)
 			if r.Status == results.StatusFailed {
-				w.Fail(fmt.Sprintf("%s on %s: %s", r.Workload, r.Driver, r.Error))
+				rep := ""
+				if k, n := r.Repetition(); n > 1 {
+					rep = fmt.Sprintf(" (repetition %d of %d)", k, n)
+				}
+				w.Fail(fmt.Sprintf("%s on %s%s: %s", r.Workload, r.Driver, rep, r.Error))
 			}
 		},
 		ToolVersion: toolVersion, Revision: revision(), SelfExec: true, Shard: true,
@@ -238,7 +240,8 @@ func runCoordinator(cmd *cobra.Command, f *runFlags, selected []workloads.Worklo
 	if err != nil {
 		return err
 	}
-	searches := &distributed.Searches{Workloads: selected, Options: searchOpts, Limits: limits}
+	// The coordinator runs the searches, repeated as on one machine.
+	searches := &distributed.Searches{Workloads: selected, Options: searchOpts.Repeated(f.repeat), Limits: limits}
 	var shards []distributed.Located
 	if len(d.workers) > 0 {
 		c := &distributed.Coordinator{Workers: d.workers, Logger: logger, Searches: searches}
@@ -286,7 +289,24 @@ func runCoordinator(cmd *cobra.Command, f *runFlags, selected []workloads.Worklo
 	if err != nil {
 		return err
 	}
+	if err := checkRepetitions(merged, f.repeat); err != nil {
+		return err
+	}
 	return f.collect(cmd, selected, systemList, out, logger, merged)
+}
+
+// checkRepetitions checks that the shards ran the repetitions the
+// coordinator was asked for: running workers (--workers) get --repeat from
+// whoever started them, and a coordinator whose count differs would repeat
+// its searches otherwise than the shards their runs. A search's result is
+// one of one whatever the count (searches run in the first round).
+func checkRepetitions(merged []*results.Result, repeat int) error {
+	for _, r := range merged {
+		if _, of := r.Repetition(); r.Capacity == nil && of != repeat {
+			return usagef("--repeat %d: the shards ran %s on %s %d time(s); give the workers and the coordinator the same --repeat", repeat, r.Workload, r.Driver, of)
+		}
+	}
+	return nil
 }
 
 // collect records merged results like a run's and prints the summary.
@@ -345,6 +365,9 @@ func (f *runFlags) workerArgs(systemList []string) []string {
 	}
 	for _, s := range systemList {
 		args = append(args, "--system", s)
+	}
+	if f.repeat > 1 {
+		args = append(args, "--repeat", strconv.Itoa(f.repeat))
 	}
 	if f.duration > 0 {
 		args = append(args, "--duration", f.duration.String())
