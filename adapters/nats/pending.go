@@ -31,21 +31,33 @@ type pendingSend struct {
 // sendList is a producer's sends awaiting their acks, oldest first, linked
 // through the sends themselves: registering and removing a send costs a
 // few pointer writes, where a map keyed by message cost a hash insert and
-// a lookup and delete per send (about a quarter of a microsecond per
-// message on the benchmark machine, profiled, with 1000 in flight).
+// a lookup and delete per send (docs/performance.md, NATS: about 0.3 us of
+// client CPU per message in the benchmark's profile).
 //
 // find looks a message up from the oldest send on. JetStream acknowledges
 // the publishes of one connection to one stream in the order it stored
-// them, so an ack is nearly always for the oldest send and found at once;
-// out-of-order completions (errors, a producer alternating between
-// streams that progress at different speeds) walk past the older sends
-// still pending, at most the in-flight window.
+// them, so an ack is nearly always for the oldest send and found at once.
+// Completions out of that order (errors: nats.go fails every outstanding
+// publish, in map order, on a reconnect or CleanupPublisher; a producer
+// alternating between streams that progress at different speeds) would
+// each walk the list, quadratic in the window, so a find that walks more
+// than maxWalk sends indexes the list by message instead, until maxWalk
+// finds in a row hit the oldest send again or the list empties.
 //
 // Not safe for concurrent use: the producer guards it with its mu.
 type sendList struct {
 	head, tail *pendingSend
 	n          int
+	// index holds every send in the list while completions come out of
+	// order; nil otherwise.
+	index map[*natsgo.Msg]*pendingSend
+	// inOrder counts the finds in a row, with index on, whose send was the
+	// oldest.
+	inOrder int
 }
+
+// maxWalk is how far find walks the list before it indexes it.
+const maxWalk = 16
 
 // push appends s, which must not be in a list, as the newest send.
 func (l *sendList) push(s *pendingSend) {
@@ -57,6 +69,9 @@ func (l *sendList) push(s *pendingSend) {
 	}
 	l.tail = s
 	l.n++
+	if l.index != nil {
+		l.index[&s.msg] = s
+	}
 }
 
 // remove unlinks s and reports whether it was in the list; false means it
@@ -78,18 +93,45 @@ func (l *sendList) remove(s *pendingSend) bool {
 	}
 	s.prev, s.next = nil, nil
 	l.n--
+	if l.index != nil {
+		delete(l.index, &s.msg)
+		if l.n == 0 {
+			l.index = nil
+		}
+	}
 	return true
 }
 
 // find returns the pending send publishing msg, or nil when there is none
 // (it completed already).
 func (l *sendList) find(msg *natsgo.Msg) *pendingSend {
-	for s := l.head; s != nil; s = s.next {
+	if l.index != nil {
+		s := l.index[msg]
+		if s == nil || s != l.head {
+			l.inOrder = 0
+			return s
+		}
+		if l.inOrder++; l.inOrder >= maxWalk {
+			l.index = nil // back in order
+		}
+		return s
+	}
+	walked := 0
+	for s := l.head; s != nil && walked < maxWalk; s = s.next {
 		if &s.msg == msg {
 			return s
 		}
+		walked++
 	}
-	return nil
+	if l.n <= maxWalk {
+		return nil // walked them all
+	}
+	l.index = make(map[*natsgo.Msg]*pendingSend, l.n)
+	for s := l.head; s != nil; s = s.next {
+		l.index[&s.msg] = s
+	}
+	l.inOrder = 0
+	return l.index[msg]
 }
 
 // all returns the pending sends, oldest first.

@@ -7,10 +7,11 @@ import (
 )
 
 // TestSendList checks the pending list against a slice in send order over
-// random pushes and removals, acks in order and out of order, and
-// removals of sends already removed (a late second callback): find and
-// remove see exactly the sends pushed and not removed, all lists them
-// oldest first.
+// random pushes and removals, acks in order and out of order (which index
+// the list), and removals of sends already removed (a late second
+// callback): find and remove see exactly the sends pushed and not removed,
+// all lists them oldest first, and the index goes once acks come in order
+// again.
 func TestSendList(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -27,6 +28,7 @@ func TestSendList(t *testing.T) {
 			var l sendList
 			var oracle []*pendingSend
 			var removed []*pendingSend
+			indexed := false
 			for step := range 20_000 {
 				switch r := rng.IntN(10); {
 				case r < 5 || len(oracle) == 0:
@@ -53,12 +55,32 @@ func TestSendList(t *testing.T) {
 						t.Fatalf("step %d: a removed send is found or removed again", step)
 					}
 				}
+				indexed = indexed || l.index != nil
 				if l.n != len(oracle) {
 					t.Fatalf("step %d: n = %d, want %d", step, l.n, len(oracle))
 				}
 			}
 			if !slices.Equal(l.all(), oracle) {
 				t.Fatalf("all() does not list the pending sends oldest first")
+			}
+			if tc.inOrder == 0 && !indexed {
+				t.Fatal("completions in any order never indexed the list")
+			}
+			// Acks in order again: whatever index out-of-order
+			// completions built is dropped while sends are pending.
+			for range 100 {
+				s := &pendingSend{}
+				l.push(s)
+				oracle = append(oracle, s)
+			}
+			for range 2 * maxWalk {
+				if s := l.find(&oracle[0].msg); s != oracle[0] || !l.remove(s) {
+					t.Fatal("in-order find or remove failed")
+				}
+				oracle = oracle[1:]
+			}
+			if l.index != nil {
+				t.Fatalf("after %d completions in order the list is still indexed", 2*maxWalk)
 			}
 		})
 	}
