@@ -4,26 +4,19 @@ package nats_test
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
 	"math/rand/v2"
-	"slices"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/adapters/adaptertest"
 	bbnats "github.com/brokerbench/brokerbench/adapters/nats"
 	"github.com/brokerbench/brokerbench/internal/overhead"
 	"github.com/brokerbench/brokerbench/results"
 	"github.com/brokerbench/brokerbench/workloads"
-	"github.com/brokerbench/brokerbench/workloads/runner"
 )
 
 // Settings both sides of BenchmarkHarnessOverheadNATS use: the workload
@@ -47,107 +40,40 @@ const (
 
 // BenchmarkHarnessOverheadNATS measures what brokerbench costs over a
 // minimal raw nats.go JetStream loop with the same settings, per
-// direction, alternating the two in one run (a fresh stream each time) and
-// comparing medians; the target is a ratio of at least 0.9
-// (docs/performance.md, "Harness overhead"):
+// direction, alternating the two over ohRounds in one run (a fresh stream
+// each time) and comparing medians (internal/overhead); the target is a
+// ratio of at least 0.9 (docs/performance.md, "Harness overhead"):
 //
 //   - publish: one producer at maximum rate (closed loop) for a window;
 //     acknowledged messages per second;
 //   - consume: drain a pre-built backlog of ohBacklog messages with one
 //     consumer, timed from creating the consumer to the drain; the
-//     brokerbench side is the runner's backlog mode, with the producers
-//     held while the consumers drain (pausingSystem), so the drain is
+//     brokerbench side is the runner's backlog mode with its producers
+//     paused during the drain (overhead.DrainWorkload), so the drain is
 //     catch-up reads alone, as the raw loop's is.
+//
+// Beside the rates, both sides' process CPU per message in the window is
+// reported (overhead.Rates.Report): on a machine shared with other work
+// the rate follows the server's share of the cores, while the CPU per
+// message is what the client side itself costs.
 func BenchmarkHarnessOverheadNATS(b *testing.B) {
 	adaptertest.RequireService(b, "nats", "127.0.0.1:4222")
-	b.Run("publish", func(b *testing.B) {
-		var raw, harness []measurement
-		for b.Loop() {
-			raw, harness = compare(b, rawPublish, harnessPublish)
-		}
-		report(b, raw, harness)
-	})
-	b.Run("consume", func(b *testing.B) {
-		var raw, harness []measurement
-		for b.Loop() {
-			raw, harness = compare(b, rawConsume, harnessConsume)
-		}
-		report(b, raw, harness)
-	})
+	b.Run("publish", func(b *testing.B) { compareRounds(b, rawPublish, harnessPublish) })
+	b.Run("consume", func(b *testing.B) { compareRounds(b, rawConsume, harnessConsume) })
 }
 
-// measurement is one window of one side: its rate, and the CPU time this
-// process spent per message over the window (getrusage: every goroutine,
-// the GC and nats.go's included). On a machine shared with other work the
-// rate follows the server's share of the cores, while the CPU per message
-// is what the client side itself costs, so both are reported.
-type measurement struct {
-	rate     float64 // messages per second
-	cpuPerMs float64 // CPU microseconds per message
-}
-
-// cpuClock returns the CPU time this process has used so far.
-func cpuClock() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// window times one side's measured window: start it where the window
-// starts and call the returned func with the message count where it ends.
-func window() func(msgs int64) measurement {
-	t0, c0 := time.Now(), cpuClock()
-	return func(msgs int64) measurement {
-		return measurement{
-			rate:     float64(msgs) / time.Since(t0).Seconds(),
-			cpuPerMs: float64(cpuClock()-c0) / float64(time.Microsecond) / float64(msgs),
-		}
+// compareRounds alternates raw and harness over ohRounds and reports them.
+// Nothing is started afresh per measurement: each side creates its own
+// stream (the harness through the runner's topic) and deletes it.
+func compareRounds(b *testing.B, raw, harness func(testing.TB) overhead.Window) {
+	var r overhead.Rates
+	fresh := func(testing.TB) (struct{}, func()) { return struct{}{}, func() {} }
+	for b.Loop() {
+		r = overhead.Compare(b, overhead.Rounds(ohRounds), fresh,
+			func(tb testing.TB, _ struct{}) overhead.Window { return raw(tb) },
+			func(tb testing.TB, _ struct{}) overhead.Window { return harness(tb) })
 	}
-}
-
-// compare measures raw and harness ohRounds times each, alternating which
-// goes first so neither always runs on a warmer (or more tired) machine.
-func compare(b *testing.B, raw, harness func(testing.TB) measurement) (raws, harnesses []measurement) {
-	for i := range overhead.Rounds(ohRounds) {
-		if i%2 == 0 {
-			raws = append(raws, raw(b))
-			harnesses = append(harnesses, harness(b))
-		} else {
-			harnesses = append(harnesses, harness(b))
-			raws = append(raws, raw(b))
-		}
-	}
-	return raws, harnesses
-}
-
-func report(b *testing.B, raw, harness []measurement) {
-	rates := func(ms []measurement) (v []float64) {
-		for _, m := range ms {
-			v = append(v, m.rate)
-		}
-		return v
-	}
-	cpus := func(ms []measurement) (v []float64) {
-		for _, m := range ms {
-			v = append(v, m.cpuPerMs)
-		}
-		return v
-	}
-	r, h := median(rates(raw)), median(rates(harness))
-	rc, hc := median(cpus(raw)), median(cpus(harness))
-	b.ReportMetric(r, "nats.go-msg/s")
-	b.ReportMetric(h, "brokerbench-msg/s")
-	b.ReportMetric(h/r, "ratio")
-	b.ReportMetric(rc, "nats.go-cpu-us/msg")
-	b.ReportMetric(hc, "brokerbench-cpu-us/msg")
-	b.Logf("rounds: nats.go %.0f, brokerbench %.0f msg/s; medians %.0f / %.0f, ratio %.3f", rates(raw), rates(harness), r, h, h/r)
-	b.Logf("client CPU per message: nats.go %.2f, brokerbench %.2f us; medians %.2f / %.2f, raw/brokerbench %.3f", cpus(raw), cpus(harness), rc, hc, rc/hc)
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
+	r.Report(b, "nats.go")
 }
 
 // rawStream connects and creates a one-subject file stream, deleted (with
@@ -205,13 +131,13 @@ func rawPublishFor(tb testing.TB, js jetstream.JetStream, stream string, more fu
 
 // rawPublish is the publish baseline: the simplest correct async publish
 // loop with a bounded window.
-func rawPublish(tb testing.TB) measurement {
+func rawPublish(tb testing.TB) overhead.Window {
 	var acked atomic.Int64
 	js, stream, done := rawStream(tb, &acked)
 	defer done()
-	start, end := time.Now(), window()
+	start := time.Now()
 	rawPublishFor(tb, js, stream, func(int) bool { return time.Since(start) < ohWindow })
-	return end(acked.Load())
+	return overhead.Window{Messages: acked.Load(), Start: start, End: time.Now()}
 }
 
 // rawConsume is the consume baseline: build the backlog, then time a pull
@@ -219,7 +145,7 @@ func rawPublish(tb testing.TB) measurement {
 // pull batch of 1000, and a cumulative ack (AckAll) every second or every
 // 500 messages, whichever comes first (without the count the server would
 // stop at MaxAckPending and wait for an ack that never comes).
-func rawConsume(tb testing.TB) measurement {
+func rawConsume(tb testing.TB) overhead.Window {
 	var acked atomic.Int64
 	js, stream, done := rawStream(tb, &acked)
 	defer done()
@@ -228,7 +154,7 @@ func rawConsume(tb testing.TB) measurement {
 		tb.Fatalf("backlog: %d of %d acknowledged", acked.Load(), ohBacklog)
 	}
 	ctx := context.Background()
-	end := window()
+	start := time.Now()
 	cons, err := js.CreateConsumer(ctx, stream, jetstream.ConsumerConfig{
 		Durable: "raw", AckPolicy: jetstream.AckAllPolicy, MaxAckPending: 1000, AckWait: 30 * time.Second,
 	})
@@ -254,179 +180,42 @@ func rawConsume(tb testing.TB) measurement {
 			unacked, last = 0, time.Now()
 		}
 	}
-	return end(int64(n))
+	return overhead.Window{Messages: int64(n), Start: start, End: time.Now()}
 }
 
-// harnessPublish runs the publish load through the runner and the adapter.
-// The CPU per message covers the whole run (setting up and tearing down
-// included, a small part of a 3-second window).
-func harnessPublish(tb testing.TB) measurement {
-	w := workloads.Workload{Name: "overhead-publish", PartitionsPerTopic: 1, MessageSize: ohSize, ConsumerPerSubscription: 1, TestDuration: ohWindow}
-	w.Default()
-	w.SubscriptionsPerTopic, w.WarmupDuration = 0, 0 // Default reads 0 as unset
-	w.Delivery.MaxInFlight = ohInFlight
-	sys := newSystem(tb)
-	c0 := cpuClock()
-	res := runHarness(tb, w, sys)
-	return measurement{
-		rate:     float64(res.Counts.Acked) / res.Meta.MeasuredSeconds,
-		cpuPerMs: float64(cpuClock()-c0) / float64(time.Microsecond) / float64(res.Counts.Acked),
-	}
-}
-
-// harnessConsume runs the backlog workload through the runner with the
-// producers held during the drain. The CPU per message covers the drain:
-// from creating the first consumer to having received everything sent.
-func harnessConsume(tb testing.TB) measurement {
-	w := workloads.Workload{
-		Name: "overhead-consume", PartitionsPerTopic: 1, MessageSize: ohSize,
-		SubscriptionsPerTopic: 1, ConsumerPerSubscription: 1,
-		ConsumerBacklogSizeGB: float64(ohBacklog) * ohSize / (1 << 30),
-		BacklogDrainRatio:     1,
-		TestDuration:          200 * time.Millisecond,
-	}
-	w.Default()
-	w.WarmupDuration = 0
-	sys := &pausingSystem{NATS: newSystem(tb), resume: make(chan struct{})}
-	res := runHarness(tb, w, sys)
-	rate, err := drainRate(res)
+// harnessPublish runs the publish load through the runner and the adapter
+// as the run command does.
+func harnessPublish(tb testing.TB) overhead.Window {
+	w := overhead.PublishWorkload(ohSize, ohInFlight, ohWindow)
+	win, err := overhead.PublishWindow(runHarness(tb, w))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return measurement{rate: rate, cpuPerMs: float64(sys.drainCPU.Load()) / float64(time.Microsecond) / float64(sys.received.Load())}
+	return win
 }
 
-func newSystem(tb testing.TB) *bbnats.NATS {
+// harnessConsume runs the backlog workload through the runner, its
+// producers paused while the consumer drains.
+func harnessConsume(tb testing.TB) overhead.Window {
+	win, err := overhead.DrainWindow(runHarness(tb, overhead.DrainWorkload(ohSize, ohBacklog)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return win
+}
+
+// runHarness runs w through the runner on a NATS adapter of its own,
+// closed when the run ends.
+func runHarness(tb testing.TB, w workloads.Workload) *results.Result {
 	tb.Helper()
 	sys, err := bbnats.New(context.Background(), bbnats.Config{}.Default())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { _ = sys.Close() })
-	return sys
-}
-
-// runHarness runs w on sys through the runner as the run command does
-// (default sample interval, no history), logging warnings only.
-func runHarness(tb testing.TB, w workloads.Workload, sys adapters.System) *results.Result {
-	tb.Helper()
-	if err := w.Validate(); err != nil {
-		tb.Fatal(err)
-	}
-	rn, err := runner.New(runner.Logger(slog.New(slog.NewTextHandler(discard{}, &slog.HandlerOptions{Level: slog.LevelWarn}))))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	res, err := rn.Run(context.Background(), w, sys)
+	defer sys.Close()
+	res, err := overhead.Run(context.Background(), w, sys)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return res
-}
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
-
-// drainRate is how fast a backlog run's consumers drained the backlog:
-// messages drained from "backlog-built" (consumers about to start) to
-// "backlog-drained".
-func drainRate(res *results.Result) (float64, error) {
-	var built, drained *results.Event
-	for i, e := range res.Events {
-		switch e.Kind {
-		case "backlog-built":
-			built = &res.Events[i]
-		case "backlog-drained":
-			drained = &res.Events[i]
-		}
-	}
-	if built == nil || drained == nil {
-		return 0, fmt.Errorf("run %s has no backlog-built and backlog-drained events", res.Workload)
-	}
-	var have, left int64
-	if _, err := fmt.Sscanf(built.Detail, "%d messages", &have); err != nil {
-		return 0, fmt.Errorf("read backlog-built %q: %w", built.Detail, err)
-	}
-	if _, err := fmt.Sscanf(drained.Detail, "%d messages left", &left); err != nil {
-		return 0, fmt.Errorf("read backlog-drained %q: %w", drained.Detail, err)
-	}
-	return float64(have-left) / drained.Time.Sub(built.Time).Seconds(), nil
-}
-
-// pausingSystem is the adapter with the runner's producers held from the
-// moment the first consumer is created (the runner creates consumers once
-// the backlog is built) until the consumers have received everything
-// acknowledged so far: the drain then measures catch-up reads alone. Sends
-// in flight when it pauses complete normally. Everything else is the
-// adapter's, so the runner finds the same optional interfaces.
-type pausingSystem struct {
-	*bbnats.NATS
-	paused   atomic.Bool
-	sent     atomic.Int64
-	received atomic.Int64
-	cpu0     atomic.Int64 // cpuClock when the drain started
-	drainCPU atomic.Int64 // CPU time of the drain
-	once     sync.Once
-	resume   chan struct{}
-}
-
-func (s *pausingSystem) NewProducer(ctx context.Context, cfg adapters.ProducerConfig) (adapters.Producer, error) {
-	p, err := s.NATS.NewProducer(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &pausingProducer{Producer: p, s: s}, nil
-}
-
-func (s *pausingSystem) NewConsumer(ctx context.Context, cfg adapters.ConsumerConfig) (adapters.Consumer, error) {
-	if !s.paused.Swap(true) {
-		s.cpu0.Store(int64(cpuClock()))
-	}
-	// A send that failed is never received: resume after a while anyway,
-	// or the runner's producers would never see their stop.
-	time.AfterFunc(time.Minute, s.unpause)
-	h := cfg.Handler
-	cfg.Handler = func(d *adapters.Delivery) {
-		h(d)
-		if s.received.Add(1) >= s.sent.Load() {
-			s.unpause()
-		}
-	}
-	return s.NATS.NewConsumer(ctx, cfg)
-}
-
-// unpause ends the drain: it notes its CPU time and lets the producers go
-// after resumeDelay, so that the runner's backlog check (every 50 ms) sees
-// the drained backlog before new sends refill it; resuming at once made
-// the check miss it and the run fail with "backlog drain made no
-// progress".
-func (s *pausingSystem) unpause() {
-	s.once.Do(func() {
-		s.drainCPU.Store(int64(cpuClock()) - s.cpu0.Load())
-		time.AfterFunc(resumeDelay, func() { close(s.resume) })
-	})
-}
-
-// resumeDelay is several of the runner's backlog checks, and shorter than
-// the measured phase after the drain (200 ms), which must not end with
-// producers still held.
-const resumeDelay = 150 * time.Millisecond
-
-type pausingProducer struct {
-	adapters.Producer
-	s *pausingSystem
-}
-
-func (p *pausingProducer) Send(ctx context.Context, m *adapters.Message, done func(adapters.SendResult, error)) {
-	if p.s.paused.Load() {
-		select {
-		case <-p.s.resume:
-		case <-ctx.Done():
-		}
-	}
-	// Counted here rather than in done: wrapping done would cost the
-	// harness a closure per send that the run command does not pay.
-	p.s.sent.Add(1)
-	p.Producer.Send(ctx, m, done)
 }

@@ -39,27 +39,17 @@ func decodeKey(h natsgo.Header) ([]byte, error) {
 	return base64.StdEncoding.DecodeString(v[1:])
 }
 
-// flushWait is one Flush call waiting for the sends outstanding when it
-// started.
-type flushWait struct {
-	left int
-	done chan struct{}
-}
-
-// pendingSend is one send awaiting its publish ack. It holds the message
-// it publishes, so that a send costs one allocation, not two.
-type pendingSend struct {
-	msg       natsgo.Msg
-	partition int32
-	done      func(adapters.SendResult, error)
-	waits     []*flushWait
-}
-
 // producer publishes with PublishMsgAsync and completes sends from the
 // library's ack and error handlers, which run on the connection's ack
 // goroutine: no goroutine per message. Sends are found again by their
-// *nats.Msg; whoever removes a send from pending calls its done, which makes
-// "exactly once" hold even when an ack races Close.
+// *nats.Msg in pending; whoever removes a send from pending calls its done,
+// which makes "exactly once" hold even when an ack races Close.
+//
+// Per send the hot path costs one allocation (pendingSend, which holds the
+// message), a slot, and one lock to register the send and one to complete
+// it: the topic's route is read without a lock (last), a free slot is
+// taken without a select (acquire), and pending is a list in send order,
+// not a map (sendList).
 type producer struct {
 	nc         *natsgo.Conn
 	js         jetstream.JetStream
@@ -70,20 +60,27 @@ type producer struct {
 	// has no deadline (Config.APITimeout).
 	flushTimeout time.Duration
 	seq          atomic.Uint64 // Nats-Msg-Id sequence for idempotent sends
-	slots        chan struct{}
-	stop         chan struct{} // closed by Close
+	rr           atomic.Uint32 // round robin over partitions for unkeyed sends
+	// slots is the in-flight bound (MaxInFlight): a send holds one from
+	// Send until its done has been called.
+	slots chan struct{}
+	stop  chan struct{} // closed by Close
+	// last is the route of the topic sent to last: a producer sends to
+	// one topic in every workload, so the map lookup under mu is left to
+	// the first send and to producers that switch topics.
+	last atomic.Pointer[topicRoute]
 
 	mu      sync.Mutex
-	pending map[*natsgo.Msg]*pendingSend
+	pending sendList
 	closed  bool
 	topics  map[string]*topicRoute // per topic: partition count and subjects
-	rr      uint32
 }
 
 // topicRoute is what a producer needs to publish to a topic, looked up
 // once: building a subject per send would cost a sanitize and two
 // allocations on the hot path.
 type topicRoute struct {
+	topic    string
 	subjects []string // per partition
 }
 
@@ -107,7 +104,6 @@ func (n *NATS) NewProducer(ctx context.Context, cfg adapters.ProducerConfig) (ad
 		flushTimeout: n.cfg.APITimeout,
 		slots:        make(chan struct{}, inflight),
 		stop:         make(chan struct{}),
-		pending:      make(map[*natsgo.Msg]*pendingSend, inflight),
 		topics:       make(map[string]*topicRoute),
 	}
 	nc, js, err := n.connect(ctx, "brokerbench-producer-"+cfg.ID, adapters.RoleProducers,
@@ -144,13 +140,8 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 		return
 	default:
 	}
-	select {
-	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		done(fail, fmt.Errorf("send to %q: wait for in-flight slot: %w", m.Topic, ctx.Err()))
-		return
-	case <-p.stop:
-		done(fail, fmt.Errorf("send to %q: producer %w", m.Topic, adapters.ErrClosed))
+	if err := p.acquire(ctx); err != nil {
+		done(fail, fmt.Errorf("send to %q: %w", m.Topic, err))
 		return
 	}
 	part, subj, err := p.route(ctx, m)
@@ -159,17 +150,8 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 		done(fail, err)
 		return
 	}
-	ps := &pendingSend{msg: natsgo.Msg{Subject: subj, Data: m.Value}, partition: part, done: done}
+	ps := &pendingSend{msg: natsgo.Msg{Subject: subj, Data: m.Value, Header: p.header(m.Key)}, partition: part, done: done}
 	msg := &ps.msg
-	if m.Key != nil {
-		msg.Header = natsgo.Header{keyHeader: []string{encodeKey(m.Key)}}
-	}
-	if p.idempotent {
-		if msg.Header == nil {
-			msg.Header = natsgo.Header{}
-		}
-		msg.Header.Set(jetstream.MsgIDHeader, p.id+"-"+strconv.FormatUint(p.seq.Add(1), 10))
-	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -187,44 +169,74 @@ func (p *producer) Send(ctx context.Context, m *adapters.Message, done func(adap
 		done(adapters.SendResult{Partition: part, Offset: -1}, err)
 		return
 	}
-	p.pending[msg] = ps
+	p.pending.push(ps)
 	p.mu.Unlock()
 	if _, err := p.js.PublishMsgAsync(msg); err != nil {
-		p.complete(msg, -1, fmt.Errorf("publish to %q partition %d: %w", m.Topic, part, err))
+		p.completeSend(ps, -1, fmt.Errorf("publish to %q partition %d: %w", m.Topic, part, err))
 	}
+}
+
+// acquire takes an in-flight slot, waiting while MaxInFlight sends are
+// outstanding until ctx ends or the producer closes. A free slot is taken
+// without the select, which costs about twice as much as the send on the
+// channel alone and is needed only to wait.
+func (p *producer) acquire(ctx context.Context) error {
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for in-flight slot: %w", ctx.Err())
+	case <-p.stop:
+		return fmt.Errorf("producer %w", adapters.ErrClosed)
+	}
+}
+
+// header is a send's headers: the key (keyHeader) if it has one and the
+// Nats-Msg-Id if the producer is idempotent, built as one literal (one map,
+// one value slice per header), or nil.
+func (p *producer) header(key []byte) natsgo.Header {
+	switch {
+	case key == nil && !p.idempotent:
+		return nil
+	case !p.idempotent:
+		return natsgo.Header{keyHeader: []string{encodeKey(key)}}
+	case key == nil:
+		return natsgo.Header{jetstream.MsgIDHeader: []string{p.nextMsgID()}}
+	default:
+		return natsgo.Header{keyHeader: []string{encodeKey(key)}, jetstream.MsgIDHeader: []string{p.nextMsgID()}}
+	}
+}
+
+// nextMsgID is the Nats-Msg-Id of the producer's next send, "<ID>-<n>",
+// built in a stack buffer so that it costs one allocation (the string).
+func (p *producer) nextMsgID() string {
+	var buf [64]byte
+	b := append(buf[:0], p.id...)
+	b = append(b, '-')
+	return string(strconv.AppendUint(b, p.seq.Add(1), 10))
 }
 
 // route resolves Partition -1 (FNV-1a of the key, or round robin without a
 // key), checks the range against the stream's partition count and returns
 // the partition's subject.
 func (p *producer) route(ctx context.Context, m *adapters.Message) (int32, string, error) {
-	p.mu.Lock()
-	rt, ok := p.topics[m.Topic]
-	p.mu.Unlock()
-	if !ok {
-		_, parts, err := streamPartitions(ctx, p.js, m.Topic)
-		if err != nil {
-			if errors.Is(err, natsgo.ErrConnectionClosed) { // closed meanwhile
-				return 0, "", fmt.Errorf("send: %w: %w", adapters.ErrClosed, err)
-			}
-			return 0, "", fmt.Errorf("send: %w", err)
+	rt := p.last.Load()
+	if rt == nil || rt.topic != m.Topic {
+		var err error
+		if rt, err = p.lookupRoute(ctx, m.Topic); err != nil {
+			return 0, "", err
 		}
-		rt = &topicRoute{subjects: make([]string, parts)}
-		for i := range rt.subjects {
-			rt.subjects[i] = subject(m.Topic, i)
-		}
-		p.mu.Lock()
-		p.topics[m.Topic] = rt
-		p.mu.Unlock()
 	}
 	parts := len(rt.subjects)
 	part := m.Partition
 	if part == -1 {
 		if m.Key == nil {
-			p.mu.Lock()
-			part = int32(p.rr % uint32(parts))
-			p.rr++
-			p.mu.Unlock()
+			part = int32((p.rr.Add(1) - 1) % uint32(parts))
 		} else {
 			h := fnv.New32a()
 			_, _ = h.Write(m.Key)
@@ -237,6 +249,32 @@ func (p *producer) route(ctx context.Context, m *adapters.Message) (int32, strin
 	return part, rt.subjects[part], nil
 }
 
+// lookupRoute returns topic's route, looking its stream up on the first
+// send to it, and makes it the route read first by the next send.
+func (p *producer) lookupRoute(ctx context.Context, topic string) (*topicRoute, error) {
+	p.mu.Lock()
+	rt, ok := p.topics[topic]
+	p.mu.Unlock()
+	if !ok {
+		_, parts, err := streamPartitions(ctx, p.js, topic)
+		if err != nil {
+			if errors.Is(err, natsgo.ErrConnectionClosed) { // closed meanwhile
+				return nil, fmt.Errorf("send: %w: %w", adapters.ErrClosed, err)
+			}
+			return nil, fmt.Errorf("send: %w", err)
+		}
+		rt = &topicRoute{topic: topic, subjects: make([]string, parts)}
+		for i := range rt.subjects {
+			rt.subjects[i] = subject(topic, i)
+		}
+		p.mu.Lock()
+		p.topics[topic] = rt
+		p.mu.Unlock()
+	}
+	p.last.Store(rt)
+	return rt, nil
+}
+
 func (p *producer) onAck(_ jetstream.JetStream, msg *natsgo.Msg, ack *jetstream.PubAck) {
 	p.complete(msg, int64(ack.Sequence), nil)
 }
@@ -245,21 +283,37 @@ func (p *producer) onErr(_ jetstream.JetStream, msg *natsgo.Msg, err error) {
 	p.complete(msg, -1, fmt.Errorf("publish to %s: %w", msg.Subject, err))
 }
 
-// complete finishes the send of msg if it is still pending: it releases the
-// slot, calls done, and only then counts down Flush waiters, so that Flush
-// returns after the callbacks of the sends it waited for have run.
+// complete finishes the send of msg if it is still pending (see finish).
 func (p *producer) complete(msg *natsgo.Msg, offset int64, err error) {
 	p.mu.Lock()
-	s, ok := p.pending[msg]
-	delete(p.pending, msg)
-	p.mu.Unlock()
-	if !ok {
-		return
+	s := p.pending.find(msg)
+	if s != nil {
+		p.pending.remove(s)
 	}
+	p.mu.Unlock()
+	if s != nil {
+		p.finish(s, offset, err)
+	}
+}
+
+// completeSend finishes s if it is still pending (see finish).
+func (p *producer) completeSend(s *pendingSend, offset int64, err error) {
+	p.mu.Lock()
+	ok := p.pending.remove(s)
+	p.mu.Unlock()
+	if ok {
+		p.finish(s, offset, err)
+	}
+}
+
+// finish completes s, just removed from pending: it releases the slot,
+// calls done, and only then counts down Flush waiters, so that Flush
+// returns after the callbacks of the sends it waited for have run.
+func (p *producer) finish(s *pendingSend, offset int64, err error) {
 	<-p.slots
 	s.done(adapters.SendResult{Partition: s.partition, Offset: offset}, err)
 	// s.waits has no writers any more: Flush appends only to sends still
-	// in pending, under mu.
+	// in pending, under mu, so before s's removal (also under mu).
 	if len(s.waits) == 0 {
 		return
 	}
@@ -281,12 +335,12 @@ func (p *producer) Flush(ctx context.Context) error {
 		}
 	}
 	p.mu.Lock()
-	if len(p.pending) == 0 {
+	if p.pending.n == 0 {
 		p.mu.Unlock()
 		return nil
 	}
-	w := &flushWait{left: len(p.pending), done: make(chan struct{})}
-	for _, s := range p.pending {
+	w := &flushWait{left: p.pending.n, done: make(chan struct{})}
+	for s := p.pending.head; s != nil; s = s.next {
 		s.waits = append(s.waits, w)
 	}
 	p.mu.Unlock()
@@ -315,13 +369,10 @@ func (p *producer) Close(ctx context.Context) error {
 	p.js.CleanupPublisher()
 	p.nc.Close()
 	p.mu.Lock()
-	left := make([]*natsgo.Msg, 0, len(p.pending))
-	for msg := range p.pending {
-		left = append(left, msg)
-	}
+	left := p.pending.all()
 	p.mu.Unlock()
-	for _, msg := range left {
-		p.complete(msg, -1, fmt.Errorf("publish to %s: producer %w before the ack", msg.Subject, adapters.ErrClosed))
+	for _, s := range left {
+		p.completeSend(s, -1, fmt.Errorf("publish to %s: producer %w before the ack", s.msg.Subject, adapters.ErrClosed))
 	}
 	return err
 }

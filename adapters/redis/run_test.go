@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/brokerbench/brokerbench/adapters/redis"
+	"github.com/brokerbench/brokerbench/internal/overhead"
+	"github.com/brokerbench/brokerbench/workloads"
 )
 
 // TestRunWarnsAboveMaxmemory runs a workload through the runner, as
@@ -16,12 +18,18 @@ import (
 func TestRunWarnsAboveMaxmemory(t *testing.T) {
 	t.Parallel()
 	addr := redis.StartTestServer(t, "--maxmemory", "4mb")
-	w := overheadWorkload("maxmemory")
+	w := workloads.Workload{Name: "maxmemory", PartitionsPerTopic: 1, MessageSize: 1024}
+	w.Default()
 	w.ProducerRate = 20_000 // x 0.3 s = 6,000 entries of ~1.3 KB: about 8 MB
 	w.WarmupDuration, w.TestDuration = 100*time.Millisecond, 200*time.Millisecond
-	sys := newSystem(t, addr)
+	cfg := redis.Config{}.Default()
+	cfg.Addrs = []string{addr}
+	sys, err := redis.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer sys.Close()
-	res, err := quietRunner(t).Run(context.Background(), w, sys)
+	res, err := overhead.Run(context.Background(), w, sys)
 	if err != nil {
 		t.Fatal(err)
 	}
