@@ -105,7 +105,7 @@ func (w Workload) Expand() []Workload {
 		r := w.clone()
 		r.Sweep = map[string]string{}
 		if r.spec != nil && !r.spec.idempotentSet {
-			r.Delivery.Idempotent = nil
+			r.Delivery.Idempotent, r.Delivery.idempotentDefaulted = nil, false
 		}
 		fillIdempotent(&r)
 		return []Workload{r}
@@ -137,7 +137,7 @@ func (w Workload) run(axes []axis, idx []int) Workload {
 	r.Sweep = make(map[string]string, len(axes))
 	parts := make([]string, len(axes))
 	if !r.spec.idempotentSet {
-		r.Delivery.Idempotent = nil
+		r.Delivery.Idempotent, r.Delivery.idempotentDefaulted = nil, false
 	}
 	for i, a := range axes {
 		n := a.values[idx[i]]
@@ -154,12 +154,7 @@ func (w Workload) run(axes []axis, idx []int) Workload {
 }
 
 // fillIdempotent applies the acks-dependent default of Delivery.Idempotent.
-func fillIdempotent(w *Workload) {
-	if w.Delivery.Idempotent == nil {
-		v := w.Delivery.IdempotentOrDefault()
-		w.Delivery.Idempotent = &v
-	}
-}
+func fillIdempotent(w *Workload) { w.Delivery.fillIdempotent() }
 
 // recordLines stores the line of a key path and, for a mapping value, the
 // lines of its keys as path.key.

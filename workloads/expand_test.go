@@ -202,7 +202,14 @@ func TestIdempotenceRequested(t *testing.T) {
 		})
 	}
 	code := Workload{Delivery: Delivery{Acks: "all", Idempotent: new(true)}}
+	code.Default()
 	if !code.IdempotenceRequested() {
 		t.Error("a workload made in code with Idempotent set: IdempotenceRequested() = false")
+	}
+	var def Workload
+	def.Default()
+	if def.IdempotenceRequested() || !def.Delivery.IdempotentOrDefault() {
+		t.Errorf("Default(): IdempotenceRequested() = %v, IdempotentOrDefault() = %v; want the acks=all default, not a request",
+			def.IdempotenceRequested(), def.Delivery.IdempotentOrDefault())
 	}
 }

@@ -153,7 +153,7 @@ func ensureChurn(w *Workload) {
 func setIdempotent(w *Workload, n *yaml.Node) error {
 	v, err := parseBool(n)
 	if err == nil {
-		w.Delivery.Idempotent = &v
+		w.Delivery.Idempotent, w.Delivery.idempotentDefaulted = &v, false
 		if w.spec != nil {
 			w.spec.idempotentSet = true
 		}

@@ -74,10 +74,10 @@ func TestParseGood(t *testing.T) {
 				want := Delivery{Acks: "all", Compression: "none", MaxInFlight: 1000, CommitMode: "interval",
 					CommitInterval: time.Second, Assignor: "cooperative-sticky", StartFrom: "earliest"}
 				got := w.Delivery
-				if got.Idempotent == nil || !*got.Idempotent {
-					t.Errorf("idempotent = %v, want true", got.Idempotent)
+				if got.Idempotent == nil || !*got.Idempotent || w.IdempotenceRequested() {
+					t.Errorf("idempotent = %v (requested %v), want true as the default of acks all, not requested", got.Idempotent, w.IdempotenceRequested())
 				}
-				got.Idempotent = nil
+				got.Idempotent, got.idempotentDefaulted = nil, false
 				if got != want {
 					t.Errorf("delivery = %+v, want %+v", got, want)
 				}

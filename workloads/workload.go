@@ -220,6 +220,9 @@ type KeyDistribution struct {
 type Delivery struct {
 	Acks           string        // "all" (default), "1", "0"; "-1" is read as "all"
 	Idempotent     *bool         // default true when Acks is "all", else false; true needs acks all
+	// idempotentDefaulted says Idempotent was filled in from Acks
+	// (fillIdempotent), not set by the workload: see IdempotenceRequested.
+	idempotentDefaulted bool
 	Linger         time.Duration // producer batching delay; 0 = adapter default
 	BatchBytes     int           // producer batch size in bytes; 0 = adapter default
 	Compression    string        // none (default) | gzip | snappy | lz4 | zstd
@@ -274,16 +277,22 @@ func (d Delivery) IdempotentOrDefault() bool {
 	return d.Acks == "" || d.Acks == "all"
 }
 
+// fillIdempotent applies the acks-dependent default of Idempotent when it
+// is unset, and remembers that it did.
+func (d *Delivery) fillIdempotent() {
+	if d.Idempotent == nil {
+		v := d.IdempotentOrDefault()
+		d.Idempotent, d.idempotentDefaulted = &v, true
+	}
+}
+
 // IdempotenceRequested reports whether the workload asked for idempotent
 // producers explicitly (delivery.idempotent: true in its file, or set in
-// code before parsing filled the default), rather than getting them as
-// the default of acks=all: a parsed workload's Idempotent is always filled
-// in, so only the parser knows which it was.
+// code before Default), rather than getting them as the default of
+// acks=all, which Default and the parser fill in.
 func (w Workload) IdempotenceRequested() bool {
-	if w.Delivery.Idempotent == nil || !*w.Delivery.Idempotent {
-		return false
-	}
-	return w.spec == nil || w.spec.idempotentSet
+	d := w.Delivery
+	return d.Idempotent != nil && *d.Idempotent && !d.idempotentDefaulted
 }
 
 // BacklogBytes is ConsumerBacklogSizeGB in bytes (GiB, as OMB computes it).
@@ -374,10 +383,7 @@ func (d *Delivery) Default() {
 	if d.Acks == "" {
 		d.Acks = "all"
 	}
-	if d.Idempotent == nil {
-		v := d.Acks == "all"
-		d.Idempotent = &v
-	}
+	d.fillIdempotent()
 	if d.Compression == "" {
 		d.Compression = "none"
 	}
