@@ -218,21 +218,21 @@ type KeyDistribution struct {
 // Delivery holds producer and consumer settings. Zero values mean the
 // adapter's default where noted.
 type Delivery struct {
-	Acks           string        // "all" (default), "1", "0"; "-1" is read as "all"
-	Idempotent     *bool         // default true when Acks is "all", else false; true needs acks all
+	Acks       string // "all" (default), "1", "0"; "-1" is read as "all"
+	Idempotent *bool  // default true when Acks is "all", else false; true needs acks all
 	// idempotentDefaulted says Idempotent was filled in from Acks
 	// (fillIdempotent), not set by the workload: see IdempotenceRequested.
 	idempotentDefaulted bool
-	Linger         time.Duration // producer batching delay; 0 = adapter default
-	BatchBytes     int           // producer batch size in bytes; 0 = adapter default
-	Compression    string        // none (default) | gzip | snappy | lz4 | zstd
-	MaxInFlight    int           // outstanding sends per producer, default 1000
-	CommitMode     string        // auto | interval (default) | sync
-	CommitInterval time.Duration // for CommitMode interval, default 1s
-	Prefetch       int           // messages buffered per consumer; 0 = adapter default
-	Assignor       string        // cooperative-sticky (default) | range | roundrobin | sticky
-	SessionTimeout time.Duration // group session timeout; 0 = system default
-	StartFrom      string        // earliest (default) | latest
+	Linger              time.Duration // producer batching delay; 0 = adapter default
+	BatchBytes          int           // producer batch size in bytes; 0 = adapter default
+	Compression         string        // none (default) | gzip | snappy | lz4 | zstd
+	MaxInFlight         int           // outstanding sends per producer, default 1000
+	CommitMode          string        // auto | interval (default) | sync
+	CommitInterval      time.Duration // for CommitMode interval, default 1s
+	Prefetch            int           // messages buffered per consumer; 0 = adapter default
+	Assignor            string        // cooperative-sticky (default) | range | roundrobin | sticky
+	SessionTimeout      time.Duration // group session timeout; 0 = system default
+	StartFrom           string        // earliest (default) | latest
 }
 
 // Churn makes consumers leave and rejoin their group on a schedule, to
