@@ -18,7 +18,7 @@ func TestFramePoolReusesBigRequestBuffers(t *testing.T) {
 	var pool framePool
 	n := maxKeptBuffer + 12345
 	body := bytes.Repeat([]byte{9}, n)
-	buf, err := readBody(bytes.NewReader(body), nil, n, &pool)
+	buf, err := readBody(bytes.NewReader(body), nil, n, &pool, nil)
 	if err != nil || !bytes.Equal(buf, body) {
 		t.Fatalf("read %d-byte body: %v, equal %v", n, err, bytes.Equal(buf, body))
 	}
@@ -27,7 +27,7 @@ func TestFramePoolReusesBigRequestBuffers(t *testing.T) {
 	}
 	pool.put(buf)
 	first := &buf[:1][0]
-	again, err := readBody(bytes.NewReader(body), nil, n, &pool)
+	again, err := readBody(bytes.NewReader(body), nil, n, &pool, nil)
 	if err != nil || !bytes.Equal(again, body) {
 		t.Fatalf("second read: %v", err)
 	}
