@@ -43,12 +43,24 @@ func TestFramePoolReusesBigRequestBuffers(t *testing.T) {
 		{"small buffer not kept", &framePool{}, make([]byte, maxKeptBuffer), maxKeptBuffer},
 		{"nil pool", nil, make([]byte, 2*maxKeptBuffer), maxKeptBuffer + 1},
 		{"smaller class does not serve a bigger request", &framePool{}, make([]byte, 2*maxKeptBuffer), 4*maxKeptBuffer + 1},
+		{"not 16x bigger than the request", &framePool{}, make([]byte, 16*(1<<20)), 1<<20 - 1},
 	}
 	for _, tt := range tests {
 		tt.pool.put(tt.put)
 		if got := tt.pool.get(tt.get); got != nil {
 			t.Errorf("%s: get(%d) returned a %d-byte buffer", tt.name, tt.get, cap(got))
 		}
+	}
+	// A request below maxKeptBuffer, read by a slot that gave its big
+	// buffer to the pool, takes that buffer rather than regrowing.
+	pool.put(again)
+	small := maxKeptBuffer / 4
+	got, err := readBody(bytes.NewReader(body[:small]), nil, small, &pool, nil)
+	if err != nil || len(got) != small {
+		t.Fatalf("read %d-byte body: %v", small, err)
+	}
+	if &got[:1][0] != first {
+		t.Errorf("a %d-byte request did not take the pooled %d-byte buffer", small, cap(again))
 	}
 }
 
