@@ -48,6 +48,11 @@ type frame struct {
 	// scan holds the CRCs of a Produce request's batches, computed by
 	// the reader while they arrived; the handler reads them (conn.scan).
 	scan produceScan
+	// spare is the slot's own buffer (at most maxKeptBuffer) while buf
+	// is a bigger one from the framePool, which recycle gives back:
+	// the slot then has spare again rather than nothing, so its next
+	// small request does not regrow from 64 KiB.
+	spare []byte
 }
 
 // conn serves one client connection. A reader goroutine reads frames ahead
@@ -165,15 +170,16 @@ func (cc *conn) serve(ctx context.Context) {
 // registered with releasesFrame are reused; the others (JoinGroup, whose
 // protocol metadata the coordinator keeps, among them) give it up. A
 // buffer above maxKeptBuffer goes to the broker's framePool instead of
-// staying with this connection.
+// staying with this connection. Either way the slot gets back its spare.
 func (cc *conn) recycle(f *frame, free chan<- *frame) {
 	switch {
 	case f.api == nil || f.api.frame != releasesFrame:
-		f.buf = nil
+		f.buf = f.spare
 	case cap(f.buf) > maxKeptBuffer:
 		cc.b.frames.put(f.buf)
-		f.buf = nil
+		f.buf = f.spare
 	}
+	f.spare = nil
 	f.api = nil
 	f.scan.reset() // drops its reference to the buffer, given up or not
 	free <- f
@@ -230,10 +236,14 @@ func (cc *conn) readLoop(ctx context.Context, cancel context.CancelFunc, frames 
 		_ = cc.nc.SetReadDeadline(time.Now().Add(cc.b.cfg.RequestReadTimeout))
 		var err error
 		f.scan.reset()
+		own := f.buf
 		if f.buf, err = readBody(r, f.buf, int(size), &cc.b.frames, &f.scan); err != nil {
 			cancel()
 			cc.logReadErr(ctx, fmt.Errorf("read %d-byte request: %w", size, err))
 			return
+		}
+		if cap(f.buf) > maxKeptBuffer && cap(own) > 0 {
+			f.spare = own // the slot's; own is at most maxKeptBuffer (recycle)
 		}
 		f.api = lookupKey(int16(binary.BigEndian.Uint16(f.buf)))
 		select {
