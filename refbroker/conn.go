@@ -172,17 +172,38 @@ func (cc *conn) serve(ctx context.Context) {
 // buffer above maxKeptBuffer goes to the broker's framePool instead of
 // staying with this connection. Either way the slot gets back its spare.
 func (cc *conn) recycle(f *frame, free chan<- *frame) {
+	f.release(&cc.b.frames)
+	free <- f
+}
+
+// release ends the frame's request: its buffer is kept, given to pool or
+// given up (see recycle), and the slot gets its spare back.
+func (f *frame) release(pool *framePool) {
 	switch {
 	case f.api == nil || f.api.frame != releasesFrame:
 		f.buf = f.spare
 	case cap(f.buf) > maxKeptBuffer:
-		cc.b.frames.put(f.buf)
+		pool.put(f.buf)
 		f.buf = f.spare
 	}
 	f.spare = nil
 	f.api = nil
 	f.scan.reset() // drops its reference to the buffer, given up or not
-	free <- f
+}
+
+// fill reads an n-byte request body into the frame (readBody), scanning
+// it as it arrives. When the body goes into a buffer bigger than
+// maxKeptBuffer (from pool, or grown), the slot's own buffer is kept as
+// spare for release to hand back.
+func (f *frame) fill(r io.Reader, n int, pool *framePool) error {
+	f.scan.reset()
+	own := f.buf // at most maxKeptBuffer: release keeps no bigger one
+	var err error
+	f.buf, err = readBody(r, f.buf, n, pool, &f.scan)
+	if cap(f.buf) > maxKeptBuffer && cap(own) > 0 {
+		f.spare = own
+	}
+	return err
 }
 
 // logClose logs why the connection is being closed.
@@ -234,16 +255,10 @@ func (cc *conn) readLoop(ctx context.Context, cancel context.CancelFunc, frames 
 		}
 		cc.inflight.Add(int64(size))
 		_ = cc.nc.SetReadDeadline(time.Now().Add(cc.b.cfg.RequestReadTimeout))
-		var err error
-		f.scan.reset()
-		own := f.buf
-		if f.buf, err = readBody(r, f.buf, int(size), &cc.b.frames, &f.scan); err != nil {
+		if err := f.fill(r, int(size), &cc.b.frames); err != nil {
 			cancel()
 			cc.logReadErr(ctx, fmt.Errorf("read %d-byte request: %w", size, err))
 			return
-		}
-		if cap(f.buf) > maxKeptBuffer && cap(own) > 0 {
-			f.spare = own // the slot's; own is at most maxKeptBuffer (recycle)
 		}
 		f.api = lookupKey(int16(binary.BigEndian.Uint16(f.buf)))
 		select {

@@ -137,3 +137,51 @@ func TestBigProduceRequestsReuseTheirBuffer(t *testing.T) {
 		}
 	}
 }
+
+// TestFrameSlotKeepsItsBuffer: a frame slot that reads a request into a
+// pooled buffer above maxKeptBuffer gets its own buffer back when the
+// request is released, and the pooled one goes back to the pool, so that
+// neither the slot's next small request nor the next big one allocates.
+// A key that keeps its frame (JoinGroup) gives up only the request's
+// buffer.
+func TestFrameSlotKeepsItsBuffer(t *testing.T) {
+	t.Parallel()
+	produce, keeper := &apiKey{frame: releasesFrame}, &apiKey{}
+	small, big := 100<<10, maxKeptBuffer+1000
+	body := bytes.Repeat([]byte{7}, big)
+	tests := []struct {
+		name       string
+		api        *apiKey
+		wantOwn    bool // the slot has its own buffer back
+		wantInPool bool // the big buffer is back in the pool
+	}{
+		{"released frame", produce, true, true},
+		{"kept frame", keeper, true, false},
+		{"unknown key", nil, true, false},
+	}
+	for _, tt := range tests {
+		var pool framePool
+		pool.put(make([]byte, 0, 2*maxKeptBuffer))
+		f := &frame{}
+		if err := f.fill(bytes.NewReader(body[:small]), small, &pool); err != nil {
+			t.Fatalf("%s: fill small: %v", tt.name, err)
+		}
+		own := &f.buf[:1][0]
+		f.api = produce // the slot keeps this buffer as its own
+		f.release(&pool)
+		if err := f.fill(bytes.NewReader(body), big, &pool); err != nil {
+			t.Fatalf("%s: fill big: %v", tt.name, err)
+		}
+		if cap(f.buf) != 2*maxKeptBuffer || pool.bytes != 0 {
+			t.Fatalf("%s: big request read into a %d-byte buffer, pool holds %d: want the pooled one", tt.name, cap(f.buf), pool.bytes)
+		}
+		f.api = tt.api
+		f.release(&pool)
+		if got := cap(f.buf) > 0 && &f.buf[:1][0] == own; got != tt.wantOwn {
+			t.Errorf("%s: slot has its own buffer back: %v, want %v", tt.name, got, tt.wantOwn)
+		}
+		if got := pool.bytes == 2*maxKeptBuffer; got != tt.wantInPool {
+			t.Errorf("%s: big buffer back in the pool: %v, want %v", tt.name, got, tt.wantInPool)
+		}
+	}
+}
