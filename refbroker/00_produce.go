@@ -119,8 +119,8 @@ func (b *Broker) produceTopic(version int16, rt *kmsg.ProduceRequestTopic) (*top
 }
 
 // appendPartition appends one partition's batch and fills sp. scan, which
-// may be nil, holds CRCs of the request's batches computed as they
-// arrived.
+// may be nil, holds what the reader found about the request's batches
+// while they arrived.
 func (b *Broker) appendPartition(version int16, tp *topic, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, scan *produceScan) {
 	if rp.Partition < 0 || int(rp.Partition) >= len(tp.parts) {
 		sp.ErrorCode = kerr.UnknownTopicOrPartition.Code

@@ -35,7 +35,7 @@ const (
 	readBufferSize = 64 << 10
 	// readChunk is the most readBody reads before handing the new bytes
 	// to the frame's produceScan: small enough that they are still in
-	// the CPU's cache (L2) when their CRC is computed, large enough
+	// the CPU's cache (L2) when they are summed and checked, large enough
 	// (at least readBufferSize) that bufio reads straight into the
 	// frame and each read is one syscall for many packets.
 	readChunk = 256 << 10
@@ -45,8 +45,9 @@ const (
 type frame struct {
 	buf []byte  // backing store, reused when the handler allows it
 	api *apiKey // the key's registration; nil for a key not served
-	// scan holds the CRCs of a Produce request's batches, computed by
-	// the reader while they arrived; the handler reads them (conn.scan).
+	// scan holds what the reader found about a Produce request's
+	// batches while they arrived (CRCs, validation); the handler reads
+	// it through conn.scan.
 	scan produceScan
 	// spare is the slot's own buffer (at most maxKeptBuffer) while buf
 	// is a bigger one from the framePool, which recycle gives back:
@@ -71,8 +72,8 @@ type conn struct {
 	// zero-copy path, zerocopy.go); serve goroutine only.
 	out     []byte
 	pending pendingOut // what is written between out's bytes, and what it holds
-	// scan is the arrival scan of the frame being handled (its batches'
-	// CRCs, produceScan); nil between frames. Serve goroutine only.
+	// scan is the arrival scan of the frame being handled
+	// (produceScan); nil between frames. Serve goroutine only.
 	scan *produceScan
 
 	// inflight counts the bytes of requests read and not yet handled;

@@ -79,6 +79,24 @@ func TestBatchScan(t *testing.T) {
 	}
 }
 
+// TestBatchScanLargeBatch: a batch above the default max.message.bytes
+// gets its CRC but is not decoded on arrival (Append refuses it by size
+// first, or validates it in full).
+func TestBatchScanLargeBatch(t *testing.T) {
+	t.Parallel()
+	batch := makeBatch(batchSpec{records: 2, valueSize: DefaultMaxMessageBytes / 2, producerID: noProducer})
+	var s BatchScan
+	s.Run(0, len(batch))
+	s.Feed(batch)
+	c := s.Check(batch, batch)
+	if !c.Known() || c.Valid() {
+		t.Fatalf("%d-byte batch: sum %v, valid %v; want a sum only", len(batch), c.Known(), c.Valid())
+	}
+	if err := ValidateBatch(batch, c); err != nil {
+		t.Fatalf("validate with the sum: %v", err)
+	}
+}
+
 // TestBatchScanPartialFeed: a run is not done, and a batch not summed,
 // before its last byte is in.
 func TestBatchScanPartialFeed(t *testing.T) {
