@@ -55,6 +55,8 @@ func init() {
 		handle:    handleProduce,
 		wait:      answersPromptly,
 		frame:     releasesFrame,
+		// A 16 MB request is checked while it is still in cache.
+		checksOnArrival: true,
 		unsupported: []string{
 			"TransactionalID and transactional/control batches (UNSUPPORTED_FOR_MESSAGE_FORMAT)",
 			"TimeoutMillis (no replication to wait for)",
@@ -86,7 +88,7 @@ func handleProduce(_ context.Context, cc *conn, kreq kmsg.Request) (kmsg.Respons
 			if code != 0 {
 				sp.ErrorCode = code
 			} else {
-				cc.b.appendPartition(req.Version, tp, rp, &sp)
+				cc.b.appendPartition(req.Version, tp, rp, &sp, cc.scan)
 			}
 			failed = failed || sp.ErrorCode != 0
 			st.Partitions = append(st.Partitions, sp)
@@ -116,13 +118,15 @@ func (b *Broker) produceTopic(version int16, rt *kmsg.ProduceRequestTopic) (*top
 	return nil, kerr.UnknownTopicOrPartition.Code
 }
 
-// appendPartition appends one partition's batch and fills sp.
-func (b *Broker) appendPartition(version int16, tp *topic, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition) {
+// appendPartition appends one partition's batch and fills sp. scan, which
+// may be nil, holds what the reader found about the request's batches
+// while they arrived.
+func (b *Broker) appendPartition(version int16, tp *topic, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, scan *produceScan) {
 	if rp.Partition < 0 || int(rp.Partition) >= len(tp.parts) {
 		sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 		return
 	}
-	res, err := b.appendRecords(tp.parts[rp.Partition], rp.Records)
+	res, err := b.appendRecords(tp.parts[rp.Partition], rp.Records, scan)
 	if err != nil {
 		sp.ErrorCode = produceErrorCode(err)
 		if version >= 8 {
@@ -141,26 +145,29 @@ func (b *Broker) appendPartition(version int16, tp *topic, rp *kmsg.ProduceReque
 // appendRecords appends a partition's records, which may hold several
 // batches. All of them are validated before the first is appended, so a
 // corrupt batch rejects the whole partition and stores nothing, as in
-// Kafka; the response carries the first batch's base offset.
-func (b *Broker) appendRecords(l *storage.Log, records []byte) (storage.AppendResult, error) {
+// Kafka; the response carries the first batch's base offset. What scan
+// found about a batch while it arrived stands for the checks of its
+// bytes (storage.AppendChecked); the checks that depend on the log run
+// here in any case.
+func (b *Broker) appendRecords(l *storage.Log, records []byte, scan *produceScan) (storage.AppendResult, error) {
 	batches, err := storage.SplitBatches(records)
 	if err != nil {
 		return storage.AppendResult{}, err
 	}
 	if len(batches) == 1 {
-		return l.Append(records, 0)
+		return l.AppendChecked(records, 0, scan.check(records))
 	}
 	for _, b := range batches {
-		if err := storage.ValidateBatch(b); err != nil {
+		if err := storage.ValidateBatch(b, scan.check(b)); err != nil {
 			return storage.AppendResult{}, err
 		}
 	}
-	first, err := l.Append(batches[0], 0)
+	first, err := l.AppendChecked(batches[0], 0, scan.check(batches[0]))
 	if err != nil {
 		return first, err
 	}
 	for _, b := range batches[1:] {
-		if _, err := l.Append(b, 0); err != nil {
+		if _, err := l.AppendChecked(b, 0, scan.check(b)); err != nil {
 			return storage.AppendResult{}, err
 		}
 	}

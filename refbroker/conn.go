@@ -33,12 +33,27 @@ const (
 	maxKeptBuffer = 8 << 20
 	// readBufferSize is the size of the buffered reader on each socket.
 	readBufferSize = 64 << 10
+	// readChunk is the most readBody reads before handing the new bytes
+	// to the frame's produceScan: small enough that they are still in
+	// the CPU's cache (L2) when they are summed and checked, large enough
+	// (at least readBufferSize) that bufio reads straight into the
+	// frame and each read is one syscall for many packets.
+	readChunk = 256 << 10
 )
 
 // frame is one request read off the wire: the bytes after the size prefix.
 type frame struct {
 	buf []byte  // backing store, reused when the handler allows it
 	api *apiKey // the key's registration; nil for a key not served
+	// scan holds what the reader found about a Produce request's
+	// batches while they arrived (CRCs, validation); the handler reads
+	// it through conn.scan.
+	scan produceScan
+	// spare is the slot's own buffer (at most maxKeptBuffer) while buf
+	// is a bigger one from the framePool, which recycle gives back:
+	// the slot then has spare again rather than nothing, so its next
+	// small request does not regrow from 64 KiB.
+	spare []byte
 }
 
 // conn serves one client connection. A reader goroutine reads frames ahead
@@ -57,6 +72,9 @@ type conn struct {
 	// zero-copy path, zerocopy.go); serve goroutine only.
 	out     []byte
 	pending pendingOut // what is written between out's bytes, and what it holds
+	// scan is the arrival scan of the frame being handled
+	// (produceScan); nil between frames. Serve goroutine only.
+	scan *produceScan
 
 	// inflight counts the bytes of requests read and not yet handled;
 	// the reader waits (handled signals) rather than buffer more than
@@ -124,7 +142,10 @@ func (cc *conn) serve(ctx context.Context) {
 				return
 			}
 		}
-		if err := cc.handleFrame(ctx, f.buf); err != nil {
+		cc.scan = &f.scan
+		err := cc.handleFrame(ctx, f.buf)
+		cc.scan = nil
+		if err != nil {
 			// The requests before this one were good: their answers
 			// (a stored Produce's among them) go out first.
 			_ = cc.flush()
@@ -150,17 +171,40 @@ func (cc *conn) serve(ctx context.Context) {
 // registered with releasesFrame are reused; the others (JoinGroup, whose
 // protocol metadata the coordinator keeps, among them) give it up. A
 // buffer above maxKeptBuffer goes to the broker's framePool instead of
-// staying with this connection.
+// staying with this connection. Either way the slot gets back its spare.
 func (cc *conn) recycle(f *frame, free chan<- *frame) {
+	f.release(&cc.b.frames)
+	free <- f
+}
+
+// release ends the frame's request: its buffer is kept, given to pool or
+// given up (see recycle), and the slot gets its spare back.
+func (f *frame) release(pool *framePool) {
 	switch {
 	case f.api == nil || f.api.frame != releasesFrame:
-		f.buf = nil
+		f.buf = f.spare
 	case cap(f.buf) > maxKeptBuffer:
-		cc.b.frames.put(f.buf)
-		f.buf = nil
+		pool.put(f.buf)
+		f.buf = f.spare
 	}
+	f.spare = nil
 	f.api = nil
-	free <- f
+	f.scan.reset() // drops its reference to the buffer, given up or not
+}
+
+// fill reads an n-byte request body into the frame (readBody), scanning
+// it as it arrives. When the body goes into a buffer bigger than
+// maxKeptBuffer (from pool, or grown), the slot's own buffer is kept as
+// spare for release to hand back.
+func (f *frame) fill(r io.Reader, n int, pool *framePool) error {
+	f.scan.reset()
+	own := f.buf // at most maxKeptBuffer: release keeps no bigger one
+	var err error
+	f.buf, err = readBody(r, f.buf, n, pool, &f.scan)
+	if cap(f.buf) > maxKeptBuffer && cap(own) > 0 {
+		f.spare = own
+	}
+	return err
 }
 
 // logClose logs why the connection is being closed.
@@ -212,8 +256,7 @@ func (cc *conn) readLoop(ctx context.Context, cancel context.CancelFunc, frames 
 		}
 		cc.inflight.Add(int64(size))
 		_ = cc.nc.SetReadDeadline(time.Now().Add(cc.b.cfg.RequestReadTimeout))
-		var err error
-		if f.buf, err = readBody(r, f.buf, int(size), &cc.b.frames); err != nil {
+		if err := f.fill(r, int(size), &cc.b.frames); err != nil {
 			cancel()
 			cc.logReadErr(ctx, fmt.Errorf("read %d-byte request: %w", size, err))
 			return
@@ -233,17 +276,14 @@ func (cc *conn) readLoop(ctx context.Context, cancel context.CancelFunc, frames 
 // the prefix claims: a 4-byte prefix promising 100 MiB costs 64 KiB until
 // the client sends more. Capacities are powers of two so that pool can
 // hand the buffer to the next request of the same size class; a buffer
-// outgrown on the way goes to pool.
-func readBody(r io.Reader, buf []byte, n int, pool *framePool) ([]byte, error) {
+// outgrown on the way goes to pool. It reads at most readChunk bytes at a
+// time and feeds each chunk to scan (which may be nil) while the chunk is
+// still in cache.
+func readBody(r io.Reader, buf []byte, n int, pool *framePool, scan *produceScan) ([]byte, error) {
 	if cap(buf) < n {
 		if pooled := pool.get(n); pooled != nil {
 			buf = pooled
 		}
-	}
-	if cap(buf) >= n {
-		buf = buf[:n]
-		_, err := io.ReadFull(r, buf)
-		return buf, err
 	}
 	buf = buf[:0]
 	for len(buf) < n {
@@ -253,10 +293,13 @@ func readBody(r io.Reader, buf []byte, n int, pool *framePool) ([]byte, error) {
 			pool.put(buf)
 			buf = next
 		}
-		m, err := io.ReadFull(r, buf[len(buf):min(n, cap(buf))])
+		m, err := io.ReadFull(r, buf[len(buf):min(n, cap(buf), len(buf)+readChunk)])
 		buf = buf[:len(buf)+m]
 		if err != nil {
 			return buf, err
+		}
+		if scan != nil {
+			scan.feed(buf)
 		}
 	}
 	return buf, nil

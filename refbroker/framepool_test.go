@@ -18,7 +18,7 @@ func TestFramePoolReusesBigRequestBuffers(t *testing.T) {
 	var pool framePool
 	n := maxKeptBuffer + 12345
 	body := bytes.Repeat([]byte{9}, n)
-	buf, err := readBody(bytes.NewReader(body), nil, n, &pool)
+	buf, err := readBody(bytes.NewReader(body), nil, n, &pool, nil)
 	if err != nil || !bytes.Equal(buf, body) {
 		t.Fatalf("read %d-byte body: %v, equal %v", n, err, bytes.Equal(buf, body))
 	}
@@ -27,7 +27,7 @@ func TestFramePoolReusesBigRequestBuffers(t *testing.T) {
 	}
 	pool.put(buf)
 	first := &buf[:1][0]
-	again, err := readBody(bytes.NewReader(body), nil, n, &pool)
+	again, err := readBody(bytes.NewReader(body), nil, n, &pool, nil)
 	if err != nil || !bytes.Equal(again, body) {
 		t.Fatalf("second read: %v", err)
 	}
@@ -43,12 +43,24 @@ func TestFramePoolReusesBigRequestBuffers(t *testing.T) {
 		{"small buffer not kept", &framePool{}, make([]byte, maxKeptBuffer), maxKeptBuffer},
 		{"nil pool", nil, make([]byte, 2*maxKeptBuffer), maxKeptBuffer + 1},
 		{"smaller class does not serve a bigger request", &framePool{}, make([]byte, 2*maxKeptBuffer), 4*maxKeptBuffer + 1},
+		{"not 16x bigger than the request", &framePool{}, make([]byte, 16*(1<<20)), 1<<20 - 1},
 	}
 	for _, tt := range tests {
 		tt.pool.put(tt.put)
 		if got := tt.pool.get(tt.get); got != nil {
 			t.Errorf("%s: get(%d) returned a %d-byte buffer", tt.name, tt.get, cap(got))
 		}
+	}
+	// A request below maxKeptBuffer, read by a slot that gave its big
+	// buffer to the pool, takes that buffer rather than regrowing.
+	pool.put(again)
+	small := maxKeptBuffer / 4
+	got, err := readBody(bytes.NewReader(body[:small]), nil, small, &pool, nil)
+	if err != nil || len(got) != small {
+		t.Fatalf("read %d-byte body: %v", small, err)
+	}
+	if &got[:1][0] != first {
+		t.Errorf("a %d-byte request did not take the pooled %d-byte buffer", small, cap(again))
 	}
 }
 
@@ -122,6 +134,54 @@ func TestBigProduceRequestsReuseTheirBuffer(t *testing.T) {
 	for _, l := range b.topics.lookup("bench").parts {
 		if hw := l.HighWatermark(); hw != (1+more)*1000 {
 			t.Fatalf("high watermark %d, want %d", hw, (1+more)*1000)
+		}
+	}
+}
+
+// TestFrameSlotKeepsItsBuffer: a frame slot that reads a request into a
+// pooled buffer above maxKeptBuffer gets its own buffer back when the
+// request is released, and the pooled one goes back to the pool, so that
+// neither the slot's next small request nor the next big one allocates.
+// A key that keeps its frame (JoinGroup) gives up only the request's
+// buffer.
+func TestFrameSlotKeepsItsBuffer(t *testing.T) {
+	t.Parallel()
+	produce, keeper := &apiKey{frame: releasesFrame}, &apiKey{}
+	small, big := 100<<10, maxKeptBuffer+1000
+	body := bytes.Repeat([]byte{7}, big)
+	tests := []struct {
+		name       string
+		api        *apiKey
+		wantOwn    bool // the slot has its own buffer back
+		wantInPool bool // the big buffer is back in the pool
+	}{
+		{"released frame", produce, true, true},
+		{"kept frame", keeper, true, false},
+		{"unknown key", nil, true, false},
+	}
+	for _, tt := range tests {
+		var pool framePool
+		pool.put(make([]byte, 0, 2*maxKeptBuffer))
+		f := &frame{}
+		if err := f.fill(bytes.NewReader(body[:small]), small, &pool); err != nil {
+			t.Fatalf("%s: fill small: %v", tt.name, err)
+		}
+		own := &f.buf[:1][0]
+		f.api = produce // the slot keeps this buffer as its own
+		f.release(&pool)
+		if err := f.fill(bytes.NewReader(body), big, &pool); err != nil {
+			t.Fatalf("%s: fill big: %v", tt.name, err)
+		}
+		if cap(f.buf) != 2*maxKeptBuffer || pool.bytes != 0 {
+			t.Fatalf("%s: big request read into a %d-byte buffer, pool holds %d: want the pooled one", tt.name, cap(f.buf), pool.bytes)
+		}
+		f.api = tt.api
+		f.release(&pool)
+		if got := cap(f.buf) > 0 && &f.buf[:1][0] == own; got != tt.wantOwn {
+			t.Errorf("%s: slot has its own buffer back: %v, want %v", tt.name, got, tt.wantOwn)
+		}
+		if got := pool.bytes == 2*maxKeptBuffer; got != tt.wantInPool {
+			t.Errorf("%s: big buffer back in the pool: %v, want %v", tt.name, got, tt.wantInPool)
 		}
 	}
 }

@@ -102,7 +102,7 @@ func TestSlowAndIdleConnectionsDropped(t *testing.T) {
 // request costs memory only for what arrives.
 func TestRequestMemoryFollowsTheBytesSent(t *testing.T) {
 	t.Parallel()
-	buf, err := readBody(bytes.NewReader(make([]byte, 10)), nil, 100<<20, nil)
+	buf, err := readBody(bytes.NewReader(make([]byte, 10)), nil, 100<<20, nil, nil)
 	if err == nil {
 		t.Fatal("a 10-byte body read as 100 MiB")
 	}
@@ -110,7 +110,7 @@ func TestRequestMemoryFollowsTheBytesSent(t *testing.T) {
 		t.Fatalf("reading 10 bytes of a claimed 100 MiB allocated %d bytes", cap(buf))
 	}
 	full := bytes.Repeat([]byte{7}, 3<<20)
-	got, err := readBody(bytes.NewReader(full), nil, len(full), nil)
+	got, err := readBody(bytes.NewReader(full), nil, len(full), nil, nil)
 	if err != nil || !bytes.Equal(got, full) {
 		t.Fatalf("reading a whole 3 MiB body: %v, equal %v", err, bytes.Equal(got, full))
 	}

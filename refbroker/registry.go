@@ -51,6 +51,10 @@ type apiKey struct {
 	// mappings (zerocopy.go), so that neither a copy nor a buffer the
 	// size of the response is needed.
 	encode func(cc *conn, dst []byte, resp kmsg.Response) []byte
+	// checksOnArrival means the request is laid out as Produce's and the
+	// reader sums and checks its record batches while the frame arrives
+	// (producescan.go), for the handler to append with. Only Produce.
+	checksOnArrival bool
 	// preAuth means the key is served on a SASL listener before the
 	// client has authenticated (KIP-152: ApiVersions, SaslHandshake,
 	// SaslAuthenticate); any other key then closes the connection, as

@@ -166,8 +166,15 @@ func NextOffsetAfter(data []byte) (next int64, ok bool) {
 // decoded header. The checks are those of the Kafka broker for magic v2
 // input: consistent length, magic, CRC-32C, offset delta vs record count,
 // no transactional or control batches, and records that decode (and
-// decompress) to exactly what the header says (WalkRecords).
-func validateBatch(b []byte) (BatchHeader, error) {
+// decompress) to exactly what the header says (WalkRecords). check is
+// what a BatchScan found on b's bytes while they arrived: when they
+// passed these very checks, they are not run again; when only b's CRC
+// is known, it is compared with the stored one instead of summing b
+// again.
+func validateBatch(b []byte, check BatchCheck) (BatchHeader, error) {
+	if check.valid && len(b) >= batchHeaderSize {
+		return parseHeader(b), nil
+	}
 	if len(b) < batchHeaderSize {
 		return BatchHeader{}, fmt.Errorf("%w: %d bytes is shorter than the %d-byte v2 header", ErrCorruptBatch, len(b), batchHeaderSize)
 	}
@@ -181,7 +188,7 @@ func validateBatch(b []byte) (BatchHeader, error) {
 	if err := checkStructure(&h); err != nil {
 		return h, err
 	}
-	if err := checkCRC(b); err != nil {
+	if err := checkCRC(b, check); err != nil {
 		return h, err
 	}
 	attrs := uint16(h.Attributes)
@@ -218,10 +225,15 @@ func checkStructure(h *BatchHeader) error {
 	return nil
 }
 
-// checkCRC verifies the CRC-32C stored in b against attributes..end.
-func checkCRC(b []byte) error {
+// checkCRC verifies the CRC-32C stored in b against attributes..end,
+// summing those bytes unless check already holds their CRC.
+func checkCRC(b []byte, check BatchCheck) error {
 	stored := binary.BigEndian.Uint32(b[offCRC:])
-	if computed := crc32.Checksum(b[offAttributes:], castagnoli); computed != stored {
+	computed := check.crc
+	if !check.known {
+		computed = crc32.Checksum(b[offAttributes:], castagnoli)
+	}
+	if computed != stored {
 		return fmt.Errorf("%w: crc mismatch: stored %08x computed %08x", ErrCorruptBatch, stored, computed)
 	}
 	return nil
@@ -249,10 +261,11 @@ func SplitBatches(b []byte) ([][]byte, error) {
 	return out, nil
 }
 
-// ValidateBatch runs the checks Append runs on a batch, without appending
-// it, so that a caller can reject a multi-batch request before any of its
-// batches is stored.
-func ValidateBatch(b []byte) error {
-	_, err := validateBatch(b)
+// ValidateBatch runs the checks AppendChecked runs on a batch, without
+// appending it, so that a caller can reject a multi-batch request before
+// any of its batches is stored. check is what a BatchScan found on b
+// while it arrived, or the zero BatchCheck.
+func ValidateBatch(b []byte, check BatchCheck) error {
+	_, err := validateBatch(b, check)
 	return err
 }

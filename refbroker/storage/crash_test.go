@@ -378,7 +378,7 @@ func checkSyncedBatches(data []byte, limit, base int64, whole bool) (int64, erro
 		if h.BatchLength < minBatchLength || pos+h.Size() > limit {
 			return 0, fmt.Errorf("batch at %d (length %d) does not fit the synced %d bytes", pos, h.BatchLength, limit)
 		}
-		if _, err := validateBatch(data[pos : pos+h.Size()]); err != nil {
+		if _, err := validateBatch(data[pos:pos+h.Size()], BatchCheck{}); err != nil {
 			return 0, fmt.Errorf("batch at %d: %w", pos, err)
 		}
 		if h.BaseOffset != next {

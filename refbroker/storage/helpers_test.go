@@ -174,7 +174,7 @@ func readBatches(t testing.TB, l *Log) [][]byte {
 		for data := r.Data; len(data) > 0; {
 			h := parseHeader(data)
 			b := data[:h.Size()]
-			if err := checkCRC(b); err != nil {
+			if err := checkCRC(b, BatchCheck{}); err != nil {
 				t.Fatalf("batch at offset %d: %v", h.BaseOffset, err)
 			}
 			if h.BaseOffset < next {

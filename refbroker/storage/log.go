@@ -102,11 +102,21 @@ type AppendResult struct {
 // returned wrapped as is. With FsyncAlways the batch is synced before
 // Append returns. Safe for concurrent use; appends are serialised.
 func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
+	return l.AppendChecked(batch, leaderEpoch, BatchCheck{})
+}
+
+// AppendChecked is Append for a batch a BatchScan looked at while it
+// arrived (check): the checks of the batch's bytes it passed then are
+// not run again, and a batch it found bad is validated again (with its
+// CRC already summed) to report why. The checks that depend on the log
+// (max.message.bytes, segment size, producer sequences) run as in
+// Append; the zero BatchCheck makes it Append.
+func (l *Log) AppendChecked(batch []byte, leaderEpoch int32, check BatchCheck) (AppendResult, error) {
 	// Checked first: a batch too large to keep is not worth decoding.
 	if int64(len(batch)) > l.cfg.MaxMessageBytes {
 		return AppendResult{}, fmt.Errorf("%w: batch of %d bytes exceeds max.message.bytes %d", ErrMessageTooLarge, len(batch), l.cfg.MaxMessageBytes)
 	}
-	h, err := validateBatch(batch)
+	h, err := validateBatch(batch, check)
 	if err != nil {
 		return AppendResult{}, fmt.Errorf("append to %s: %w", l.dir, err)
 	}

@@ -519,7 +519,7 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 				}
 				for data := res.Data; len(data) > 0; {
 					h := parseHeader(data)
-					if err := checkCRC(data[:h.Size()]); err != nil || h.BaseOffset != next {
+					if err := checkCRC(data[:h.Size()], BatchCheck{}); err != nil || h.BaseOffset != next {
 						t.Errorf("reader %d: batch at %d (want %d): %v", r, h.BaseOffset, next, err)
 					}
 					next = h.LastOffset() + 1

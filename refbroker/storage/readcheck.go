@@ -71,7 +71,7 @@ func (s *segment) verify() (int64, error) {
 	for pos := int64(0); pos < s.size; {
 		h, err := s.batchAt(pos)
 		if err == nil {
-			err = checkCRC(s.m.data[pos : pos+h.Size()])
+			err = checkCRC(s.m.data[pos:pos+h.Size()], BatchCheck{})
 		}
 		if err != nil {
 			s.log.Error("storage: damaged batch found on read; reads stop before it", "segment", s.path, "position", pos, "err", err)

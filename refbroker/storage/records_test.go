@@ -108,7 +108,7 @@ func TestValidateBatchRecords(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			err := WalkRecords(tt.batch, tt.limit, nil)
 			if tt.want == nil {
-				_, err = validateBatch(tt.batch) // the whole producer-input check
+				_, err = validateBatch(tt.batch, BatchCheck{}) // the whole producer-input check
 			}
 			if (tt.want == nil) != (err == nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
 				t.Fatalf("got %v, want %v", err, tt.want)
@@ -164,7 +164,7 @@ func BenchmarkValidateBatch(b *testing.B) {
 				if err := checkStructure(&h); err != nil {
 					b.Fatal(err)
 				}
-				if err := checkCRC(batch); err != nil {
+				if err := checkCRC(batch, BatchCheck{}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -173,7 +173,7 @@ func BenchmarkValidateBatch(b *testing.B) {
 			b.SetBytes(int64(len(batch)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := validateBatch(batch); err != nil {
+				if _, err := validateBatch(batch, BatchCheck{}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -187,7 +187,7 @@ func BenchmarkValidateBatch(b *testing.B) {
 		b.SetBytes(int64(len(batch)))
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := validateBatch(batch); err != nil {
+			if _, err := validateBatch(batch, BatchCheck{}); err != nil {
 				b.Fatal(err)
 			}
 		}

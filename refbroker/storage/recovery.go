@@ -325,7 +325,7 @@ func (l *Log) checkStored(s *segment, h *BatchHeader, data []byte, pos int64, fu
 	if !full {
 		return nil
 	}
-	if err := checkCRC(b); err != nil {
+	if err := checkCRC(b, BatchCheck{}); err != nil {
 		return err
 	}
 	if int64(h.NumRecords) != int64(h.LastOffsetDelta)+1 {
