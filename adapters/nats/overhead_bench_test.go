@@ -12,6 +12,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/adapters/adaptertest"
 	bbnats "github.com/brokerbench/brokerbench/adapters/nats"
 	"github.com/brokerbench/brokerbench/internal/overhead"
@@ -208,14 +209,5 @@ func harnessConsume(tb testing.TB) overhead.Window {
 // closed when the run ends.
 func runHarness(tb testing.TB, w workloads.Workload) *results.Result {
 	tb.Helper()
-	sys, err := bbnats.New(context.Background(), bbnats.Config{}.Default())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer sys.Close()
-	res, err := overhead.Run(context.Background(), w, sys)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return res
+	return overhead.RunOn(tb, w, func(ctx context.Context) (adapters.System, error) { return bbnats.New(ctx, bbnats.Config{}.Default()) })
 }

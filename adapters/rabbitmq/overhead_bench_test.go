@@ -156,14 +156,7 @@ func adapterSettings(tb testing.TB) (window, prefetch, ackEvery int) {
 
 // runRabbit runs w through the runner on a fresh adapter, closed after.
 func runRabbit(tb testing.TB, w workloads.Workload) *results.Result {
-	sys, err := rabbitmq.New(context.Background(), rabbitmq.Config{}.Default())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer sys.Close()
-	res, err := overhead.Run(context.Background(), w, sys)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return res
+	return overhead.RunOn(tb, w, func(ctx context.Context) (adapters.System, error) {
+		return rabbitmq.New(ctx, rabbitmq.Config{}.Default())
+	})
 }

@@ -7,6 +7,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/adapters/redis"
 	"github.com/brokerbench/brokerbench/internal/overhead"
 	"github.com/brokerbench/brokerbench/results"
@@ -167,15 +168,7 @@ func rawConsume(b testing.TB, addr string) overhead.Window {
 func runHarness(tb testing.TB, addr string, w workloads.Workload) *results.Result {
 	cfg := redis.Config{}.Default()
 	cfg.Addrs = []string{addr}
-	sys, err := redis.New(context.Background(), cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer sys.Close()
-	res, err := overhead.Run(context.Background(), w, sys)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	res := overhead.RunOn(tb, w, func(ctx context.Context) (adapters.System, error) { return redis.New(ctx, cfg) })
 	if res.Counts.Lost != 0 || res.Counts.Duplicates != 0 {
 		tb.Fatalf("brokerbench %s: %d lost, %d duplicates", w.Name, res.Counts.Lost, res.Counts.Duplicates)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/adapters/redis"
 	"github.com/brokerbench/brokerbench/internal/overhead"
 	"github.com/brokerbench/brokerbench/workloads"
@@ -24,15 +25,7 @@ func TestRunWarnsAboveMaxmemory(t *testing.T) {
 	w.WarmupDuration, w.TestDuration = 100*time.Millisecond, 200*time.Millisecond
 	cfg := redis.Config{}.Default()
 	cfg.Addrs = []string{addr}
-	sys, err := redis.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sys.Close()
-	res, err := overhead.Run(context.Background(), w, sys)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := overhead.RunOn(t, w, func(ctx context.Context) (adapters.System, error) { return redis.New(ctx, cfg) })
 	if !strings.Contains(strings.Join(res.Meta.Warnings, "\n"), "above maxmemory 4 MiB") {
 		t.Errorf("warnings %q, want the maxmemory warning", res.Meta.Warnings)
 	}

@@ -247,6 +247,24 @@ func Run(ctx context.Context, w workloads.Workload, sys adapters.System) (*resul
 	return rn.Run(ctx, w, sys)
 }
 
+// RunOn opens a system with open, runs w on it as Run does and closes it
+// when the run ends: a client left behind until the end of the benchmark
+// keeps working (polling, pinging) and taxes every later round. Any error
+// fails tb.
+func RunOn(tb testing.TB, w workloads.Workload, open func(context.Context) (adapters.System, error)) *results.Result {
+	tb.Helper()
+	sys, err := open(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer sys.Close()
+	res, err := Run(context.Background(), w, sys)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return res
+}
+
 // PublishWindow is a run's measured phase and the messages acknowledged
 // in the run (all of them in the measured phase, as PublishWorkload has no
 // warm-up; the last in-flight acks after it are a negligible share).

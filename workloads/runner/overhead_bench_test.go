@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/brokerbench/brokerbench/adapters"
 	"github.com/brokerbench/brokerbench/adapters/kafka"
 	"github.com/brokerbench/brokerbench/internal/overhead"
 	"github.com/brokerbench/brokerbench/refbroker"
@@ -199,18 +200,7 @@ func harnessConsume(tb testing.TB, addr string) overhead.Window {
 func runKafka(tb testing.TB, addr string, w workloads.Workload) *results.Result {
 	cfg := kafka.Config{}.Default()
 	cfg.Brokers = []string{addr}
-	sys, err := kafka.New(context.Background(), cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	// Closed here, not at the end of the benchmark: a client left behind
-	// keeps polling its dead broker and taxes every later round.
-	defer sys.Close()
-	res, err := overhead.Run(context.Background(), w, sys)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return res
+	return overhead.RunOn(tb, w, func(ctx context.Context) (adapters.System, error) { return kafka.New(ctx, cfg) })
 }
 
 func randomHex() string {
