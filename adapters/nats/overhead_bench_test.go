@@ -59,22 +59,11 @@ const (
 // message is what the client side itself costs.
 func BenchmarkHarnessOverheadNATS(b *testing.B) {
 	adaptertest.RequireService(b, "nats", "127.0.0.1:4222")
-	b.Run("publish", func(b *testing.B) { compareRounds(b, rawPublish, harnessPublish) })
-	b.Run("consume", func(b *testing.B) { compareRounds(b, rawConsume, harnessConsume) })
-}
-
-// compareRounds alternates raw and harness over ohRounds and reports them.
-// Nothing is started afresh per measurement: each side creates its own
-// stream (the harness through the runner's topic) and deletes it.
-func compareRounds(b *testing.B, raw, harness func(testing.TB) overhead.Window) {
-	var r overhead.Rates
-	fresh := func(testing.TB) (struct{}, func()) { return struct{}{}, func() {} }
-	for b.Loop() {
-		r = overhead.Compare(b, overhead.Rounds(ohRounds), fresh,
-			func(tb testing.TB, _ struct{}) overhead.Window { return raw(tb) },
-			func(tb testing.TB, _ struct{}) overhead.Window { return harness(tb) })
-	}
-	r.Report(b, "nats.go")
+	// Nothing is started afresh per measurement: each side creates its
+	// own stream (the harness through the runner's topic) and deletes it.
+	rounds := overhead.Rounds(ohRounds)
+	b.Run("publish", func(b *testing.B) { overhead.Bench(b, rounds, "nats.go", rawPublish, harnessPublish) })
+	b.Run("consume", func(b *testing.B) { overhead.Bench(b, rounds, "nats.go", rawConsume, harnessConsume) })
 }
 
 // rawStream connects and creates a one-subject file stream, deleted (with

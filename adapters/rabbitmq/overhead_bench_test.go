@@ -65,9 +65,12 @@ var overheadQueues = []struct {
 func BenchmarkHarnessOverheadRabbitMQ(b *testing.B) {
 	adaptertest.RequireService(b, "rabbitmq", "127.0.0.1:5672")
 	window, prefetch, ackEvery := adapterSettings(b)
+	// Nothing to start afresh per measurement: each side declares its own
+	// queues and deletes them.
+	rounds := overhead.Rounds(overheadRounds)
 	for _, q := range overheadQueues {
 		b.Run(q.name+"/publish", func(b *testing.B) {
-			compareRounds(b,
+			overhead.Bench(b, rounds, "amqp091",
 				func(tb testing.TB) overhead.Window {
 					rq := newRawQueue(tb, q.qtype, q.durable)
 					defer rq.close()
@@ -85,7 +88,7 @@ func BenchmarkHarnessOverheadRabbitMQ(b *testing.B) {
 				})
 		})
 		b.Run(q.name+"/consume", func(b *testing.B) {
-			compareRounds(b,
+			overhead.Bench(b, rounds, "amqp091",
 				func(tb testing.TB) overhead.Window {
 					rq := newRawQueue(tb, q.qtype, q.durable)
 					defer rq.close()
@@ -104,20 +107,6 @@ func BenchmarkHarnessOverheadRabbitMQ(b *testing.B) {
 				})
 		})
 	}
-}
-
-// compareRounds alternates raw and harness over overheadRounds (nothing
-// to start afresh: each side declares its own queues and deletes them)
-// and reports the rates and the process CPU per message in each window.
-func compareRounds(b *testing.B, raw, harness func(testing.TB) overhead.Window) {
-	var r overhead.Rates
-	fresh := func(testing.TB) (struct{}, func()) { return struct{}{}, func() {} }
-	for b.Loop() {
-		r = overhead.Compare(b, overhead.Rounds(overheadRounds), fresh,
-			func(tb testing.TB, _ struct{}) overhead.Window { return raw(tb) },
-			func(tb testing.TB, _ struct{}) overhead.Window { return harness(tb) })
-	}
-	r.Report(b, "amqp091")
 }
 
 // adapterSettings reads the confirm window, prefetch and ack batch the

@@ -247,6 +247,20 @@ func Run(ctx context.Context, w workloads.Workload, sys adapters.System) (*resul
 	return rn.Run(ctx, w, sys)
 }
 
+// Bench alternates raw and harness over rounds with no per-round state
+// (Compare with an empty fresh), once per b.Loop, and reports the last
+// comparison with raw's side named rawName.
+func Bench(b *testing.B, rounds int, rawName string, raw, harness func(testing.TB) Window) {
+	var r Rates
+	fresh := func(testing.TB) (struct{}, func()) { return struct{}{}, func() {} }
+	for b.Loop() {
+		r = Compare(b, rounds, fresh,
+			func(tb testing.TB, _ struct{}) Window { return raw(tb) },
+			func(tb testing.TB, _ struct{}) Window { return harness(tb) })
+	}
+	r.Report(b, rawName)
+}
+
 // RunOn opens a system with open, runs w on it as Run does and closes it
 // when the run ends: a client left behind until the end of the benchmark
 // keeps working (polling, pinging) and taxes every later round. Any error
