@@ -12,10 +12,6 @@ type specInfo struct {
 	file  string         // path as given to Load or Parse
 	lines map[string]int // canonical key path → line of its value
 	axes  []axis         // sweep axes in expansion order; nil on concrete runs
-	// idempotentSet records an explicit delivery.idempotent, so that runs
-	// sweeping delivery.acks get the acks-dependent default only when it was
-	// left unset.
-	idempotentSet bool
 }
 
 // axis is one swept key: a list value whose items each give one run.
@@ -28,7 +24,7 @@ type axis struct {
 }
 
 func (s *specInfo) clone() *specInfo {
-	c := &specInfo{file: s.file, lines: make(map[string]int, len(s.lines)), idempotentSet: s.idempotentSet}
+	c := &specInfo{file: s.file, lines: make(map[string]int, len(s.lines))}
 	for k, v := range s.lines {
 		c.lines[k] = v
 	}
@@ -104,9 +100,7 @@ func (w Workload) Expand() []Workload {
 	if w.spec == nil || len(w.spec.axes) == 0 {
 		r := w.clone()
 		r.Sweep = map[string]string{}
-		if r.spec != nil && !r.spec.idempotentSet {
-			r.Delivery.Idempotent, r.Delivery.idempotentDefaulted = nil, false
-		}
+		r.Delivery.unfillIdempotent()
 		fillIdempotent(&r)
 		return []Workload{r}
 	}
@@ -136,9 +130,9 @@ func (w Workload) run(axes []axis, idx []int) Workload {
 	r := w.clone()
 	r.Sweep = make(map[string]string, len(axes))
 	parts := make([]string, len(axes))
-	if !r.spec.idempotentSet {
-		r.Delivery.Idempotent, r.Delivery.idempotentDefaulted = nil, false
-	}
+	// Runs sweeping delivery.acks get the acks-dependent default of their
+	// own acks unless idempotent was set.
+	r.Delivery.unfillIdempotent()
 	for i, a := range axes {
 		n := a.values[idx[i]]
 		// Every value was decoded once at parse time, so set cannot fail.

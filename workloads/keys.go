@@ -154,9 +154,6 @@ func setIdempotent(w *Workload, n *yaml.Node) error {
 	v, err := parseBool(n)
 	if err == nil {
 		w.Delivery.Idempotent, w.Delivery.idempotentDefaulted = &v, false
-		if w.spec != nil {
-			w.spec.idempotentSet = true
-		}
 	}
 	return err
 }

@@ -138,7 +138,7 @@ func isMultiShape(root *yaml.Node) bool {
 func (p *parser) newWorkload() Workload {
 	var w Workload
 	w.Default()
-	w.Delivery.Idempotent, w.Delivery.idempotentDefaulted = nil, false // filled in finish, once acks is known
+	w.Delivery.unfillIdempotent() // filled in finish, once acks is known
 	w.spec = &specInfo{file: p.file, lines: map[string]int{}}
 	return w
 }

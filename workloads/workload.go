@@ -286,6 +286,14 @@ func (d *Delivery) fillIdempotent() {
 	}
 }
 
+// unfillIdempotent undoes fillIdempotent, so that the default can be
+// filled in again (from other acks); an Idempotent the workload set stays.
+func (d *Delivery) unfillIdempotent() {
+	if d.idempotentDefaulted {
+		d.Idempotent, d.idempotentDefaulted = nil, false
+	}
+}
+
 // IdempotenceRequested reports whether the workload asked for idempotent
 // producers explicitly (delivery.idempotent: true in its file, or set in
 // code before Default), rather than getting them as the default of
