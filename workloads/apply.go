@@ -216,7 +216,7 @@ func (p *parser) finish(w *Workload) {
 		return
 	}
 	if !w.spec.sweptKey("delivery.acks") {
-		fillIdempotent(w)
+		w.Delivery.fillIdempotent()
 	}
 	if w.MaxRate != nil {
 		w.MaxRate.Default()

@@ -101,7 +101,7 @@ func (w Workload) Expand() []Workload {
 		r := w.clone()
 		r.Sweep = map[string]string{}
 		r.Delivery.unfillIdempotent()
-		fillIdempotent(&r)
+		r.Delivery.fillIdempotent()
 		return []Workload{r}
 	}
 	axes := w.spec.axes
@@ -143,12 +143,10 @@ func (w Workload) run(axes []axis, idx []int) Workload {
 	}
 	r.Name = w.Name + "[" + strings.Join(parts, ",") + "]"
 	r.spec.axes = nil
-	fillIdempotent(&r)
+	r.Delivery.fillIdempotent()
 	return r
 }
 
-// fillIdempotent applies the acks-dependent default of Delivery.Idempotent.
-func fillIdempotent(w *Workload) { w.Delivery.fillIdempotent() }
 
 // recordLines stores the line of a key path and, for a mapping value, the
 // lines of its keys as path.key.
