@@ -147,7 +147,6 @@ func (w Workload) run(axes []axis, idx []int) Workload {
 	return r
 }
 
-
 // recordLines stores the line of a key path and, for a mapping value, the
 // lines of its keys as path.key.
 func recordLines(lines map[string]int, path string, line int, n *yaml.Node) {
