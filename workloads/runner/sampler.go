@@ -52,20 +52,17 @@ func (r *run) startSampler() *sampler {
 				return
 			}
 			cur, now := r.counters(), r.now()
+			// The sample up to the end of the measurement belongs to it,
+			// unless it is too short for its rate to mean anything (a
+			// tick came just before the end): a 1 s run whose first tick
+			// would come after the end otherwise has no measured sample.
+			if ended != nil && now-prevAt < int64(r.r.interval)/2 {
+				r.setPhase(phaseDrain)
+			}
+			r.sample(prev, cur, prevAt, now)
 			if ended != nil {
-				// The sample up to the end of the measurement belongs
-				// to it, unless it is too short for its rate to mean
-				// anything (a tick came just before the end): a 1 s
-				// run whose first tick would come after the end
-				// otherwise has no measured sample at all.
-				if now-prevAt < int64(r.r.interval)/2 {
-					r.setPhase(phaseDrain)
-				}
-				r.sample(prev, cur, prevAt, now)
 				r.setPhase(phaseDrain)
 				close(ended)
-			} else {
-				r.sample(prev, cur, prevAt, now)
 			}
 			prev, prevAt = cur, now
 		}
