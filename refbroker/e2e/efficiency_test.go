@@ -123,6 +123,9 @@ type efficiency struct {
 	sysPer float64
 }
 
+// perGB returns CPU-seconds per GB (1e9 bytes) of payload.
+func perGB(d time.Duration, bytes int64) float64 { return d.Seconds() / (float64(bytes) / 1e9) }
+
 func measureBroker(b *testing.B, pid int, phase func() throughput) efficiency {
 	b.Helper()
 	before, err := procCPU(pid)
@@ -134,9 +137,9 @@ func measureBroker(b *testing.B, pid int, phase func() throughput) efficiency {
 	if err != nil {
 		b.Fatal(err)
 	}
-	gb := float64(th.records) * benchValueBytes / 1e9
+	bytes := int64(th.records) * benchValueBytes
 	used := after.total() - before.total()
-	return efficiency{th: th, cpu: used, cpuPer: used.Seconds() / gb, sysPer: (after.sys - before.sys).Seconds() / gb}
+	return efficiency{th: th, cpu: used, cpuPer: perGB(used, bytes), sysPer: perGB(after.sys-before.sys, bytes)}
 }
 
 // effBrokerArgs returns the broker's flags for one phase of
@@ -150,6 +153,11 @@ func effBrokerArgs(phase string, parts int32) []string {
 	return args
 }
 
+// effReps is how many times BenchmarkBrokerEfficiency produces, taking
+// turns with the produce floor, before it reports the least and the most
+// CPU per GB of each.
+var effReps = flag.Int("e2e.reps", 3, "in BenchmarkBrokerEfficiency, produce phases per partition count, each after a produce floor (the least and the most CPU per GB of each are reported); 1 with -short")
+
 // BenchmarkBrokerEfficiency runs cmd/refbroker as its own process, with
 // its production defaults (fsync every second), and reports for 1 and 16
 // partitions: produce and consume MB/s of 1 KiB records, the broker's CPU
@@ -159,21 +167,69 @@ func effBrokerArgs(phase string, parts int32) []string {
 // CPU-s/GB, consume ≤ 0.3 CPU-s/GB, and at 16 partitions at most 1.3x the
 // 1-partition CPU per GB. The targets are reported, not asserted: the
 // figures are recorded in docs/performance.md with the machine.
+//
+// Next to each figure is the machine's floor (floor_linux_test.go): what
+// the bare system calls for the same bytes cost on this machine. Most of a
+// broker's CPU is the kernel's, and on a VM that returns free memory to
+// its host the kernel's part of a produce swings by up to 10x from one
+// write to the next with how many fresh page-cache pages the host must
+// back first. That cost only ever adds, so produce runs -e2e.reps times,
+// each right after a produce floor, and the least of each is the figure
+// nearest to the code's own cost; the most is reported beside it.
 func BenchmarkBrokerEfficiency(b *testing.B) {
 	if runtime.GOOS != "linux" {
 		b.Skip("reads the broker's CPU time from /proc: Linux only")
+	}
+	reps := *effReps
+	if reps < 1 {
+		b.Fatalf("-e2e.reps %d: want at least 1", reps)
+	}
+	if testing.Short() {
+		reps = 1 // make test runs every benchmark once, to keep it working
 	}
 	n := *benchRecords
 	values := benchValues(b)
 	for _, parts := range []int32{1, 16} {
 		b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) {
-			var prod, cons efficiency
+			var prod, cons efficiency // prod: the least CPU per GB
+			var prodMost, prodFloor, prodFloorMost float64
+			var consFloor cpuTimes
 			var ceiling float64
+			bytes := int64(n) * benchValueBytes
 			for b.Loop() {
 				p := newBrokerProc(b, effBrokerArgs("produce", parts)...)
+				adm := newAdmin(b, p.Addr())
 				topic := fmt.Sprintf("eff-%d", parts)
-				createTopic(b, newAdmin(b, p.Addr()), topic, parts)
-				prod = measureBroker(b, p.cmd.Process.Pid, func() throughput { return benchProduce(b, p.Addr(), topic, n, values) })
+				floorDir := b.TempDir()
+				floorFile := filepath.Join(floorDir, "floor")
+				prod, prodMost, prodFloor, prodFloorMost = efficiency{}, 0, 0, 0
+				for rep := range reps {
+					// Each floor's file and each topic stay
+					// until the end, so that no phase writes
+					// into pages another has just freed.
+					f := floorFile
+					if rep > 0 {
+						f = filepath.Join(floorDir, fmt.Sprintf("floor-%d", rep))
+					}
+					fl, err := produceFloor(f, bytes)
+					if err != nil {
+						b.Fatalf("produce floor: %v", err)
+					}
+					flPer := perGB(fl.total(), bytes)
+					t := topic
+					if rep > 0 {
+						t = fmt.Sprintf("%s-%d", topic, rep)
+					}
+					createTopic(b, adm, t, parts)
+					e := measureBroker(b, p.cmd.Process.Pid, func() throughput { return benchProduce(b, p.Addr(), t, n, values) })
+					if rep == 0 || e.cpuPer < prod.cpuPer {
+						prod = e
+					}
+					if rep == 0 || flPer < prodFloor {
+						prodFloor = flPer
+					}
+					prodMost, prodFloorMost = max(prodMost, e.cpuPer), max(prodFloorMost, flPer)
+				}
 				if *effProfileDir != "" {
 					// One profile per phase: restart on the same
 					// data with a fresh profile file.
@@ -182,23 +238,32 @@ func BenchmarkBrokerEfficiency(b *testing.B) {
 					p.start()
 				}
 				cons = measureBroker(b, p.cmd.Process.Pid, func() throughput { return benchConsumeAll(b, p.Addr(), topic, n) })
-				ceiling = loopbackCeiling(b, int64(n)*benchValueBytes)
+				var err error
+				if consFloor, err = consumeFloor(floorFile); err != nil {
+					b.Fatalf("consume floor: %v", err)
+				}
+				ceiling = loopbackCeiling(b, bytes)
 				if *effProfileDir != "" {
 					p.stop()
 				} else {
 					p.kill()
 				}
 			}
+			cf := perGB(consFloor.total(), bytes)
 			b.ReportMetric(prod.th.mbPerSec(), "produce-MB/s")
 			b.ReportMetric(prod.cpuPer, "produce-cpu-s/GB")
 			b.ReportMetric(prod.sysPer, "produce-sys-cpu-s/GB")
+			b.ReportMetric(prodFloor, "produce-floor-cpu-s/GB")
 			b.ReportMetric(cons.th.mbPerSec(), "consume-MB/s")
 			b.ReportMetric(cons.cpuPer, "consume-cpu-s/GB")
 			b.ReportMetric(cons.sysPer, "consume-sys-cpu-s/GB")
+			b.ReportMetric(cf, "consume-floor-cpu-s/GB")
 			b.ReportMetric(ceiling, "loopback-MB/s")
-			b.Logf("partitions=%d: produce %.0f MB/s, broker %.2f CPU-s/GB (%.2f system; target ≤ 0.5), %.0f%% of loopback; consume %.0f MB/s, broker %.2f CPU-s/GB (%.2f system; target ≤ 0.3), %.0f%% of loopback; loopback ceiling %.0f MB/s; %d records of %d B",
-				parts, prod.th.mbPerSec(), prod.cpuPer, prod.sysPer, 100*prod.th.mbPerSec()/ceiling,
-				cons.th.mbPerSec(), cons.cpuPer, cons.sysPer, 100*cons.th.mbPerSec()/ceiling, ceiling, n, benchValueBytes)
+			b.Logf("partitions=%d, %d records of %d B, produce %d times; loopback ceiling %.0f MB/s", parts, n, benchValueBytes, reps, ceiling)
+			b.Logf("  produce: broker %.2f CPU-s/GB (%.2f system; target ≤ 0.5), most %.2f; machine floor %.2f, most %.2f; %.0f MB/s (%.0f%% of loopback)",
+				prod.cpuPer, prod.sysPer, prodMost, prodFloor, prodFloorMost, prod.th.mbPerSec(), 100*prod.th.mbPerSec()/ceiling)
+			b.Logf("  consume: broker %.2f CPU-s/GB (%.2f system; target ≤ 0.3); machine floor %.2f; %.0f MB/s (%.0f%% of loopback)",
+				cons.cpuPer, cons.sysPer, cf, cons.th.mbPerSec(), 100*cons.th.mbPerSec()/ceiling)
 		})
 	}
 }
