@@ -107,12 +107,6 @@ func (th throughput) mbPerSec() float64 {
 // idempotent, 10ms linger, snappy) to partition 0 of topic, waiting
 // for every acknowledgement, and returns the elapsed time.
 func benchProduce(b *testing.B, addr, topic string, n int, values [][]byte) throughput {
-	return benchProduceCounted(b, addr, topic, n, values, nil)
-}
-
-// benchProduceCounted is benchProduce that also counts the records acked
-// so far in acked, when it is not nil.
-func benchProduceCounted(b *testing.B, addr, topic string, n int, values [][]byte, acked *atomic.Int64) throughput {
 	b.Helper()
 	cl := newClient(b, addr, kgo.DefaultProduceTopic(topic))
 	defer cl.Close()
@@ -122,9 +116,6 @@ func benchProduceCounted(b *testing.B, addr, topic string, n int, values [][]byt
 	promise := func(_ *kgo.Record, err error) {
 		if err != nil && failed.Add(1) == 1 {
 			firstErr.Store(err)
-		}
-		if acked != nil {
-			acked.Add(1)
 		}
 	}
 	start := time.Now()
