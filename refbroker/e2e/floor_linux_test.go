@@ -20,7 +20,7 @@ import (
 // the machine, and on a VM of its memory history too: a guest page the
 // host has not backed yet (never touched, or freed and returned by free
 // page reporting) costs an exit to the host on first touch, so writing a
-// GB into a new file takes from 0.1 to 2.5 CPU-seconds on the same VM
+// GiB into a new file takes from 0.2 to 2.7 CPU-seconds on the same VM
 // (docs/performance.md). The floor is the least any broker pays for the
 // same bytes on the same machine in the same state: one thread that does
 // only the unavoidable system calls, with buffers at least as large as the
