@@ -84,13 +84,14 @@ type conn struct {
 	handled  chan struct{}
 }
 
-// newConn wraps an accepted connection.
+// newConn wraps an accepted connection (a plaintext TCP one in a rawTCP,
+// where there is one: rawconn_linux.go).
 func newConn(b *Broker, nc net.Conn) *conn {
 	remote := "unknown"
 	if nc != nil && nc.RemoteAddr() != nil {
 		remote = nc.RemoteAddr().String()
 	}
-	return &conn{b: b, nc: nc, remote: remote, log: b.log.With("remote", remote), handled: make(chan struct{}, 1)}
+	return &conn{b: b, nc: wrapRaw(nc), remote: remote, log: b.log.With("remote", remote), handled: make(chan struct{}, 1)}
 }
 
 // serve runs the connection until the client disconnects, a request is

@@ -138,7 +138,17 @@ func (cc *conn) writeWithRanges() (err error) {
 			err = fmt.Errorf("%w: %v", errMappingFault, p)
 		}
 	}()
+	if bw, ok := cc.nc.(buffersWriter); ok {
+		_, err = bw.writeBuffers(bufs)
+		return err
+	}
 	w := bufs // WriteTo consumes its receiver
 	_, err = w.WriteTo(cc.nc)
 	return err
+}
+
+// buffersWriter is a connection that writes buffers in order with one
+// gathered system call where it can (rawTCP).
+type buffersWriter interface {
+	writeBuffers(bufs [][]byte) (int64, error)
 }
