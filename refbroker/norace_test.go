@@ -1,0 +1,5 @@
+//go:build !race
+
+package refbroker
+
+const raceEnabled = false
