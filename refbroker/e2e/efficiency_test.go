@@ -199,29 +199,21 @@ func BenchmarkBrokerEfficiency(b *testing.B) {
 			for b.Loop() {
 				p := newBrokerProc(b, effBrokerArgs("produce", parts)...)
 				adm := newAdmin(b, p.Addr())
-				topic := fmt.Sprintf("eff-%d", parts)
+				// Each rep's floor file and topic stay until the
+				// end, so that no phase writes into pages another
+				// has just freed; consume reads rep 0's.
 				floorDir := b.TempDir()
-				floorFile := filepath.Join(floorDir, "floor")
+				floorFile := func(rep int) string { return filepath.Join(floorDir, fmt.Sprintf("floor-%d", rep)) }
+				topic := func(rep int) string { return fmt.Sprintf("eff-%d-%d", parts, rep) }
 				prod, prodMost, prodFloor, prodFloorMost = efficiency{}, 0, 0, 0
 				for rep := range reps {
-					// Each floor's file and each topic stay
-					// until the end, so that no phase writes
-					// into pages another has just freed.
-					f := floorFile
-					if rep > 0 {
-						f = filepath.Join(floorDir, fmt.Sprintf("floor-%d", rep))
-					}
-					fl, err := produceFloor(f, bytes)
+					fl, err := produceFloor(floorFile(rep), bytes)
 					if err != nil {
 						b.Fatalf("produce floor: %v", err)
 					}
 					flPer := perGB(fl.total(), bytes)
-					t := topic
-					if rep > 0 {
-						t = fmt.Sprintf("%s-%d", topic, rep)
-					}
-					createTopic(b, adm, t, parts)
-					e := measureBroker(b, p.cmd.Process.Pid, func() throughput { return benchProduce(b, p.Addr(), t, n, values) })
+					createTopic(b, adm, topic(rep), parts)
+					e := measureBroker(b, p.cmd.Process.Pid, func() throughput { return benchProduce(b, p.Addr(), topic(rep), n, values) })
 					if rep == 0 || e.cpuPer < prod.cpuPer {
 						prod = e
 					}
@@ -237,9 +229,9 @@ func BenchmarkBrokerEfficiency(b *testing.B) {
 					p.args = effBrokerArgs("consume", parts)
 					p.start()
 				}
-				cons = measureBroker(b, p.cmd.Process.Pid, func() throughput { return benchConsumeAll(b, p.Addr(), topic, n) })
+				cons = measureBroker(b, p.cmd.Process.Pid, func() throughput { return benchConsumeAll(b, p.Addr(), topic(0), n) })
 				var err error
-				if consFloor, err = consumeFloor(floorFile); err != nil {
+				if consFloor, err = consumeFloor(floorFile(0)); err != nil {
 					b.Fatalf("consume floor: %v", err)
 				}
 				ceiling = loopbackCeiling(b, bytes)

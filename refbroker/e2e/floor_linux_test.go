@@ -28,6 +28,10 @@ import (
 // the same run, the way the loopback ceiling puts MB/s next to the
 // machine's.
 
+// floorChunk is the floors' read and write size: 1 MiB, as large as the
+// broker's largest, so that per-call costs cannot make a floor higher.
+const floorChunk = 1 << 20
+
 // threadCPU returns the calling OS thread's CPU time. The floors run
 // their work on one locked thread with blocking system calls only, so this
 // is all of their work (but for softirq work the kernel runs elsewhere, as
